@@ -1,0 +1,1 @@
+"""Ingest queue consumer: normalize deliveries into canonical orders and reserve their stock."""

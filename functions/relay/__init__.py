@@ -1,0 +1,1 @@
+"""Inventory stream -> per-channel sync queues: the stream is the outbox."""

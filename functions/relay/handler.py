@@ -1,0 +1,74 @@
+"""Relay: when a SKU's available stock changes, tell each channel's sync queue to publish it.
+
+Messages are triggers ("SKU needs syncing on CHANNEL"), never values: the sync consumer reads
+the canonical level when it publishes, so duplicates and reordering cannot publish stale stock.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+)
+
+from shared.aws import client
+from shared.messages import SyncListing
+from shared.services.relay import channels_to_sync, stock_change
+from shared.settings import RelaySettings
+from shared.stores.catalog import CatalogStore
+
+logger = Logger(service="keel-relay")
+tracer = Tracer(service="keel-relay")
+metrics = Metrics(namespace="Keel", service="keel-relay")
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
+
+
+@cache
+def _setup() -> tuple[CatalogStore, dict[str, str]]:
+    settings = RelaySettings()  # type: ignore[call-arg]  # values come from the environment
+    queues = {"woocommerce": settings.sync_woocommerce_queue_url}
+    return CatalogStore(settings.catalog_table, client("dynamodb")), queues
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> int:
+    ddb = record.dynamodb
+    if ddb is None:
+        return 0
+    sku = stock_change(ddb.old_image, ddb.new_image)
+    if sku is None:
+        return 0
+    catalog, queues = _setup()
+    sent = 0
+    for channel in channels_to_sync(catalog.listings_for(sku), queues):
+        message = SyncListing(channel=channel, sku=sku)
+        client("sqs").send_message(
+            QueueUrl=queues[channel],
+            MessageBody=message.model_dump_json(),
+            MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
+        )
+        sent += 1
+    logger.info("stock change relayed", extra={"sku": sku, "messages": sent})
+    metrics.add_metric(name="SyncTriggers", unit=MetricUnit.Count, value=sent)
+    return sent
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

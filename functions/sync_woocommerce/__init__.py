@@ -1,0 +1,1 @@
+"""WooCommerce stock sync queue consumer."""

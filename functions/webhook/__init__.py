@@ -1,0 +1,1 @@
+"""POST /webhooks/{channel}: verify, enqueue, mark seen, answer 2xx. Kept lean for cold starts."""

@@ -1,0 +1,119 @@
+"""Webhook ack path. Imports stay light (stdlib, boto3, Logger, Parameters): Shopify allows 5 s
+and the cold start counts. Parsing and validation happen in ingest, not here.
+
+Order matters: enqueue first, then mark the delivery seen. A delivery marked seen but never
+enqueued would be lost when the channel retried it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+
+from shared.aws import client
+from shared.channels.shopify import signature as shopify_signature
+
+logger = Logger(service="keel-webhook")
+
+MAX_BODY_BYTES = 900 * 1024  # SQS takes 1 MiB; leave room for the envelope
+SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window (Shopify: ~4 h)
+KEPT_HEADERS = (
+    "x-shopify-topic",
+    "x-shopify-shop-domain",
+    "x-shopify-api-version",
+    "x-shopify-webhook-id",
+    "x-shopify-event-id",
+    "x-shopify-triggered-at",
+)
+
+
+@cache
+def _env() -> dict[str, str]:
+    """Read once per cold start; a missing variable fails loudly (KeyError) at the first call."""
+    return {
+        "deliveries_table": os.environ["DELIVERIES_TABLE"],
+        "ingest_queue_url": os.environ["INGEST_QUEUE_URL"],
+        "shopify_secret_name": os.environ["SHOPIFY_SECRET_NAME"],
+        "secret_cache_seconds": os.environ.get("SECRET_CACHE_SECONDS", "300"),
+    }
+
+
+def _shopify_secret() -> str:
+    env = _env()
+    secret = parameters.get_secret(
+        env["shopify_secret_name"], transform="json", max_age=int(env["secret_cache_seconds"])
+    )
+    return str(secret["webhook_secret"]) if isinstance(secret, dict) else ""
+
+
+def _respond(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": message}),
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    channel = (event.get("pathParameters") or {}).get("channel", "")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+
+    if channel != "shopify":
+        return _respond(404, f"no webhook receiver for channel {channel!r}")
+    if len(raw) > MAX_BODY_BYTES:
+        logger.error("webhook body too large", extra={"bytes": len(raw)})
+        return _respond(413, "body too large")
+    if not shopify_signature.verify(
+        _shopify_secret(), raw, headers.get(shopify_signature.HMAC_HEADER)
+    ):
+        logger.warning("rejected webhook: bad signature", extra={"channel": channel})
+        return _respond(401, "invalid signature")
+    delivery_id = headers.get(shopify_signature.WEBHOOK_ID_HEADER, "").strip()
+    if not delivery_id:
+        return _respond(400, "missing X-Shopify-Webhook-Id")
+    logger.append_keys(channel=channel, delivery_id=delivery_id)
+
+    env = _env()
+    seen_key = {"pk": {"S": f"{channel}#{delivery_id}"}}
+    db = client("dynamodb")
+    if "Item" in db.get_item(TableName=env["deliveries_table"], Key=seen_key):
+        logger.info("duplicate delivery acknowledged")
+        return _respond(200, "duplicate delivery")
+
+    try:
+        text, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        # Signed by the channel, so not an attacker's: latin-1 round-trips any bytes, and ingest
+        # keeps such a body as a held delivery.
+        text, encoding = raw.decode("latin-1"), "latin-1"
+    envelope = {
+        "channel": channel,
+        "delivery_id": delivery_id,
+        "topic": headers.get(shopify_signature.TOPIC_HEADER, ""),
+        "received_at": datetime.now(UTC).isoformat(),
+        "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
+        "body": text,
+        "body_encoding": encoding,
+    }
+    client("sqs").send_message(
+        QueueUrl=env["ingest_queue_url"],
+        MessageBody=json.dumps(envelope),
+        MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
+    )
+    db.put_item(
+        TableName=env["deliveries_table"],
+        Item={**seen_key, "expires_at": {"N": str(int(time.time()) + SEEN_TTL_S)}},
+    )
+    logger.info("delivery enqueued", extra={"topic": envelope["topic"], "bytes": len(raw)})
+    return _respond(200, "accepted")

@@ -1,0 +1,255 @@
+"""`keel`: run the demo, run the local stack, and look at orders and stock.
+
+`orders list` and `stock show` are read-only and talk to a running local stack through the
+endpoints it wrote to .keel/local.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATE_FILE = Path(".keel/local.json")
+console = Console()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from local_stack.demo import run_demo
+    from local_stack.stack import LocalConfig, LocalStack, quiet_logs
+
+    quiet_logs()
+    with (
+        console.status("Starting the embedded local stack and running the demo…"),
+        LocalStack(LocalConfig(log_level="CRITICAL")) as stack,
+    ):
+        report = run_demo(stack)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        from keel_cli.report import print_demo_report
+
+        print_demo_report(console, report)
+    return 0 if report.ok else 1
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from local_stack.seed import seed_demo
+    from local_stack.stack import LocalStack, quiet_logs, stores
+
+    quiet_logs()
+    stack = LocalStack().start()
+    try:
+        if args.seed == "demo":
+            catalog, inventory, _ = stores(stack)
+            seed_demo(catalog, inventory, stack.woo)
+        path = stack.write_state(Path(args.state_file))
+        endpoints = stack.endpoints()
+        table = Table(title="Keel local stack", show_header=False)
+        table.add_row("AWS (moto)", endpoints["aws_endpoint"])
+        table.add_row("Gateway", endpoints["gateway"])
+        for channel, url in endpoints["webhooks"].items():
+            table.add_row(f"Webhook {channel}", f"POST {url}")
+        for channel, url in endpoints["sandboxes"].items():
+            table.add_row(f"Sandbox {channel}", url)
+        for name, url in endpoints["queues"].items():
+            table.add_row(f"Queue {name}", url)
+        for name, url in endpoints["dead_letter_queues"].items():
+            table.add_row(f"DLQ {name}", url)
+        for name, physical in endpoints["tables"].items():
+            table.add_row(f"Table {name}", physical)
+        table.add_row("Secrets (local only)", str(path))
+        console.print(table)
+        console.print("Running. Ctrl-C stops it.")
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
+    finally:
+        stack.stop()
+        Path(args.state_file).unlink(missing_ok=True)
+    return 0
+
+
+def _state(path: str) -> dict[str, Any]:
+    state_path = Path(path)
+    if not state_path.exists():
+        console.print(
+            f"[red]No local stack running: {state_path} not found. Start one with "
+            "`keel local up`.[/red]"
+        )
+        raise SystemExit(2)
+    state: dict[str, Any] = json.loads(state_path.read_text())
+    return state
+
+
+def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
+    import boto3
+
+    from shared.stores.catalog import CatalogStore
+    from shared.stores.inventory import InventoryStore
+    from shared.stores.orders import OrderStore
+
+    db = boto3.session.Session().client(
+        "dynamodb",
+        endpoint_url=state["aws_endpoint"],
+        region_name=state["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    tables = state["tables"]
+    return (
+        CatalogStore(tables["catalog"], db),
+        InventoryStore(tables["inventory"], db),
+        OrderStore(tables["orders"], db),
+    )
+
+
+def cmd_orders_list(args: argparse.Namespace) -> int:
+    from shared.stores.orders import order_to_doc
+
+    _, _, orders = _stores(_state(args.state_file))
+    found = sorted(orders.orders(), key=lambda o: o.created_at)
+    held = orders.held_deliveries()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "orders": [order_to_doc(o) for o in found],
+                    "held_deliveries": [h.__dict__ for h in held],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    table = Table(title="Orders")
+    for column in ("order", "channel id", "status", "total", "lines", "reason"):
+        table.add_column(column)
+    for o in found:
+        lines = ", ".join(f"{ln.quantity}x {ln.sku or ln.channel_sku}" for ln in o.lines)
+        table.add_row(
+            o.name,
+            o.key,
+            o.status.value,
+            f"{o.total.amount} {o.total.currency}",
+            lines,
+            o.hold_reason or "",
+        )
+    console.print(table)
+    if held:
+        held_table = Table(title="Held deliveries (accepted, not readable)")
+        for column in ("channel", "delivery", "topic", "reason"):
+            held_table.add_column(column)
+        for h in held:
+            held_table.add_row(h.channel, h.delivery_id, h.topic, h.reason[:120])
+        console.print(held_table)
+    return 0
+
+
+def cmd_stock_show(args: argparse.Namespace) -> int:
+    from shared.domain.listings import channel_quantity
+
+    catalog, inventory, _ = _stores(_state(args.state_file))
+    levels = {lv.sku: lv for lv in inventory.levels()}
+    skus = [args.sku] if args.sku else sorted(set(levels) | set(catalog.products()))
+    rows = []
+    for sku in skus:
+        level = levels.get(sku)
+        if level is None and args.sku:
+            console.print(f"[red]Unknown SKU {sku!r}[/red]")
+            return 1
+        available = level.available if level else 0
+        rows.append(
+            {
+                "sku": sku,
+                "on_hand": level.on_hand if level else 0,
+                "reserved": level.reserved if level else 0,
+                "safety_stock": level.safety_stock if level else 0,
+                "available": available,
+                "listings": [
+                    {
+                        "channel": listing.channel,
+                        "ids": listing.refs,
+                        "derived_quantity": channel_quantity(available, listing.rules),
+                    }
+                    for listing in catalog.listings_for(sku)
+                ],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Stock")
+    for column in (
+        "sku",
+        "on hand",
+        "reserved",
+        "safety",
+        "available",
+        "channel",
+        "ids",
+        "derived",
+    ):
+        table.add_column(column)
+    for row in rows:
+        listings = row["listings"] or [{"channel": "-", "ids": {}, "derived_quantity": ""}]
+        for n, listing in enumerate(listings):
+            head = [
+                str(row[k]) for k in ("sku", "on_hand", "reserved", "safety_stock", "available")
+            ]
+            table.add_row(
+                *(head if n == 0 else [""] * 5),
+                listing["channel"],
+                " ".join(f"{k}={v}" for k, v in listing["ids"].items()),
+                str(listing["derived_quantity"]),
+            )
+    console.print(table)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="keel", description=__doc__)
+    root.add_argument("--state-file", default=str(STATE_FILE), help=argparse.SUPPRESS)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run Keel's main job on the embedded local stack")
+    demo.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo.set_defaults(func=cmd_demo)
+
+    local = sub.add_parser("local", help="the embedded local stack")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser("up", help="run it in the foreground until Ctrl-C")
+    up.add_argument("--seed", choices=["demo"], help="load a catalog and stock")
+    up.set_defaults(func=cmd_local_up)
+
+    orders = sub.add_parser("orders", help="orders in the running local stack")
+    orders_sub = orders.add_subparsers(dest="orders_command", required=True)
+    listing = orders_sub.add_parser("list", help="list orders and held deliveries")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_orders_list)
+
+    stock = sub.add_parser("stock", help="stock in the running local stack")
+    stock_sub = stock.add_subparsers(dest="stock_command", required=True)
+    show = stock_sub.add_parser("show", help="per SKU: levels and each channel's derived quantity")
+    show.add_argument("sku", nargs="?")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_stock_show)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The in-process Lambda hook: run a wiring function's real handler in this process.
+
+Each function gets a Lambda-like context and AWS_LAMBDA_FUNCTION_NAME while it runs
+(Powertools reads it). Handlers are imported once, as Lambda keeps a warm container.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.wiring import Function
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    timeout_s: int = 30
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_s * 1000
+
+
+@dataclass
+class Invocation:
+    function: str
+    ok: bool
+    error: str | None = None
+
+
+class LambdaRuntime:
+    def __init__(self, functions: tuple[Function, ...], region: str, account: str) -> None:
+        self._functions = {f.name: f for f in functions}
+        self._handlers: dict[str, Handler] = {}
+        self._region = region
+        self._account = account
+        self._lock = threading.Lock()
+        self.invocations: list[Invocation] = []
+
+    def _handler(self, name: str) -> Handler:
+        with self._lock:
+            if name not in self._handlers:
+                module, attr = self._functions[name].handler.split(":")
+                self._handlers[name] = getattr(importlib.import_module(module), attr)
+            return self._handlers[name]
+
+    def cold_start(self) -> None:
+        """Forget warm state (clients, settings, cached secrets), as a new container would:
+        the local stack's endpoints change from one start to the next."""
+        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters import base as parameters_base
+
+        from shared.aws import reset_clients
+
+        reset_clients()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+        for function in self._functions.values():
+            module = sys.modules.get(function.handler.split(":")[0])
+            if module is not None:
+                _clear_module_caches(module)
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """Exceptions propagate, as Lambda reports a function error to its caller."""
+        function = self._functions[name]
+        handler = self._handler(name)
+        context = LambdaContext(
+            function_name=f"keel-{name}",
+            memory_limit_in_mb=function.memory_mb,
+            invoked_function_arn=(
+                f"arn:aws:lambda:{self._region}:{self._account}:function:keel-{name}"
+            ),
+            timeout_s=function.timeout_s,
+        )
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            self.invocations.append(Invocation(name, False, f"{type(exc).__name__}: {exc}"))
+            raise
+        self.invocations.append(Invocation(name, True))
+        return result
+
+
+def _clear_module_caches(module: Any) -> None:
+    for value in vars(module).values():
+        clear = getattr(value, "cache_clear", None)
+        if callable(clear) and getattr(value, "__module__", None) == module.__name__:
+            clear()

@@ -1,0 +1,107 @@
+"""Create the wiring's tables, queues and secrets in moto, and name them for the functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from shared.wiring import (
+    Wiring,
+    env_name_for_dlq,
+    env_name_for_queue,
+    env_name_for_secret,
+    env_name_for_table,
+)
+
+
+@dataclass
+class Provisioned:
+    prefix: str
+    tables: dict[str, str] = field(default_factory=dict)  # logical -> physical name
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    dlq_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # logical -> secret name
+    stream_arns: dict[str, str] = field(default_factory=dict)
+
+    def function_env(self) -> dict[str, str]:
+        """What the functions read. Locally every function sees all of it."""
+        env: dict[str, str] = {}
+        for name, physical in self.tables.items():
+            env[env_name_for_table(name)] = physical
+        for name, url in self.queue_urls.items():
+            env[env_name_for_queue(name)] = url
+        for name, url in self.dlq_urls.items():
+            env[env_name_for_dlq(name)] = url
+        for name, secret in self.secrets.items():
+            env[env_name_for_secret(name)] = secret
+        return env
+
+
+def provision(
+    wiring: Wiring,
+    prefix: str,
+    endpoint: str | None,
+    secret_values: dict[str, dict[str, str]],
+    visibility_timeout_s: int | None = None,
+) -> Provisioned:
+    """`endpoint` None means boto3's default (in tests: moto's in-process mock).
+    `visibility_timeout_s` overrides the wiring's, so local retries come back in seconds."""
+    session = boto3.session.Session()
+    db = session.client("dynamodb", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    sm = session.client("secretsmanager", endpoint_url=endpoint)
+    out = Provisioned(prefix=prefix)
+
+    for table in wiring.tables:
+        physical = f"{prefix}-{table.name}"
+        keys: list[dict[str, Any]] = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        attrs = [{"AttributeName": table.partition_key, "AttributeType": "S"}]
+        if table.sort_key:
+            keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+            attrs.append({"AttributeName": table.sort_key, "AttributeType": "S"})
+        args: dict[str, Any] = {
+            "TableName": physical,
+            "KeySchema": keys,
+            "AttributeDefinitions": attrs,
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if table.stream:
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
+        created = db.create_table(**args)["TableDescription"]
+        out.tables[table.name] = physical
+        if table.stream:
+            out.stream_arns[table.name] = created["LatestStreamArn"]
+
+    for queue in wiring.queues:
+        dlq_url = sqs.create_queue(
+            QueueName=f"{prefix}-{queue.name}-dlq",
+            Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_days * 86400)},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        timeout = visibility_timeout_s or queue.visibility_timeout_s
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{queue.name}",
+            Attributes={
+                "VisibilityTimeout": str(timeout),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
+        out.queue_urls[queue.name] = url
+        out.dlq_urls[queue.name] = dlq_url
+        out.queue_arns[queue.name] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+
+    for name in wiring.secrets:
+        secret_name = f"{prefix}/{name}"
+        sm.create_secret(Name=secret_name, SecretString=json.dumps(secret_values.get(name, {})))
+        out.secrets[name] = secret_name
+    return out

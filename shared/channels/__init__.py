@@ -1,0 +1,1 @@
+"""Channel adapters: one package per channel behind one port (see port.py)."""

@@ -1,0 +1,1 @@
+"""Shopify: signed webhooks in (orders/create); stock out comes in a later issue."""

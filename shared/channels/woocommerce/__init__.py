@@ -1,0 +1,1 @@
+"""WooCommerce: stock out through REST v3 batch endpoints."""

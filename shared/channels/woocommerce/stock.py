@@ -1,0 +1,157 @@
+"""Publish stock to WooCommerce with REST v3 batch updates (<= 100 items a request).
+
+Simple products go to `products/batch`; variations to `products/{parent}/variations/batch`.
+A 200 can still carry per-item errors: each item gets its own result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
+from shared.channels.port import StockResult, StockUpdate
+
+CHANNEL = "woocommerce"
+BATCH_LIMIT = 100
+API_PREFIX = "/wp-json/wc/v3"
+
+
+class WooCredentials(BaseModel):
+    """The secret's JSON. Basic auth needs HTTPS, except on loopback (the local sandbox)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    consumer_key: str = Field(min_length=1)
+    consumer_secret: str = Field(min_length=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "https":
+            return value.rstrip("/")
+        host = parts.hostname or ""
+        if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
+            return value.rstrip("/")
+        raise ValueError("WooCommerce Basic auth needs an https:// base_url")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _batch_path(update: StockUpdate) -> str:
+    refs = update.listing.refs
+    if refs.get("variation_id"):
+        return f"{API_PREFIX}/products/{int(refs['product_id'])}/variations/batch"
+    return f"{API_PREFIX}/products/batch"
+
+
+def _item_id(update: StockUpdate) -> int:
+    refs = update.listing.refs
+    return int(refs.get("variation_id") or refs["product_id"])
+
+
+class WooStockPublisher:
+    """Outbound stock half of the WooCommerce adapter."""
+
+    channel = CHANNEL
+
+    def __init__(self, credentials: WooCredentials, http: httpx.Client | None = None) -> None:
+        self._base = credentials.base_url
+        self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+        self._auth = httpx.BasicAuth(credentials.consumer_key, credentials.consumer_secret)
+
+    def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
+        by_path: dict[str, list[StockUpdate]] = defaultdict(list)
+        for item in items:
+            by_path[_batch_path(item)].append(item)
+        results: dict[int, StockResult] = {}
+        for path, group in by_path.items():
+            for start in range(0, len(group), BATCH_LIMIT):
+                chunk = group[start : start + BATCH_LIMIT]
+                for item, result in zip(chunk, self._post_batch(path, chunk), strict=True):
+                    results[id(item)] = result
+        return [results[id(item)] for item in items]
+
+    def _post_batch(self, path: str, chunk: Sequence[StockUpdate]) -> list[StockResult]:
+        body = {
+            "update": [
+                {"id": _item_id(u), "manage_stock": True, "stock_quantity": u.quantity}
+                for u in chunk
+            ]
+        }
+        try:
+            response = self._http.post(self._base + path, json=body, auth=self._auth)
+        except httpx.TransportError as exc:  # timeouts, refused connections, resets
+            failure = RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL)
+            return [StockResult(u.listing, failure) for u in chunk]
+        error_class = classify_status(response.status_code)
+        if error_class is not None:
+            http_failure = _error(error_class, response)
+            return [StockResult(u.listing, http_failure) for u in chunk]
+        return _per_item(chunk, response)
+
+
+def _error(error_class: type[ChannelError], response: httpx.Response) -> ChannelError:
+    detail = _error_detail(response)
+    message = f"HTTP {response.status_code} from WooCommerce: {detail}"
+    if error_class is RetryableError:
+        retry_after = response.headers.get("retry-after")
+        return RetryableError(
+            message,
+            channel=CHANNEL,
+            status=response.status_code,
+            retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
+    return error_class(message, channel=CHANNEL, status=response.status_code)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(payload, dict) and "code" in payload:
+        return f"{payload.get('code')}: {payload.get('message')}"
+    return str(payload)[:200]
+
+
+def _per_item(chunk: Sequence[StockUpdate], response: httpx.Response) -> list[StockResult]:
+    try:
+        answered = response.json().get("update", [])
+    except (ValueError, AttributeError):
+        failure = RetryableError("WooCommerce answered 200 without a batch body", channel=CHANNEL)
+        return [StockResult(u.listing, failure) for u in chunk]
+    by_id = {int(a["id"]): a for a in answered if isinstance(a, dict) and "id" in a}
+    results = []
+    for update in chunk:
+        answer = by_id.get(_item_id(update))
+        if answer is None:
+            results.append(
+                StockResult(
+                    update.listing,
+                    RetryableError("WooCommerce returned no result for this item", channel=CHANNEL),
+                )
+            )
+        elif "error" in answer:
+            err = answer["error"] or {}
+            status = int((err.get("data") or {}).get("status", 400))
+            error_class = classify_status(status) or PermanentError
+            message = f"{err.get('code')}: {err.get('message')}"
+            results.append(
+                StockResult(update.listing, error_class(message, channel=CHANNEL, status=status))
+            )
+        else:
+            results.append(StockResult(update.listing))
+    return results

@@ -1,0 +1,1 @@
+"""Business rules, pure Python: no boto3, httpx or Powertools here."""

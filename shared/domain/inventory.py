@@ -1,0 +1,94 @@
+"""Stock per SKU: what is on hand, what is promised, what can still be promised."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class InsufficientStock(Exception):
+    def __init__(self, sku: str, requested: int, reservable: int) -> None:
+        super().__init__(f"{sku}: requested {requested}, reservable {reservable}")
+        self.sku = sku
+        self.requested = requested
+        self.reservable = reservable
+
+
+class MovementCause(StrEnum):
+    RECEIPT = "receipt"
+    SHIPMENT = "shipment"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """One SKU at one location. `reservable` is stored too: DynamoDB conditions cannot compute."""
+
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+    version: int = 0
+
+    @property
+    def reservable(self) -> int:
+        """What a new reservation may take; negative when safety stock eats into reservations."""
+        return self.on_hand - self.reserved - self.safety_stock
+
+    @property
+    def available(self) -> int:
+        """What may be offered to buyers: never below zero."""
+        return max(0, self.reservable)
+
+    def reserve(self, qty: int) -> StockLevel:
+        _positive(qty)
+        if self.reservable < qty:
+            raise InsufficientStock(self.sku, qty, self.reservable)
+        return replace(self, reserved=self.reserved + qty, version=self.version + 1)
+
+    def release(self, qty: int) -> StockLevel:
+        _positive(qty)
+        if qty > self.reserved:
+            raise ValueError(f"{self.sku}: cannot release {qty}, only {self.reserved} reserved")
+        return replace(self, reserved=self.reserved - qty, version=self.version + 1)
+
+    def commit(self, qty: int) -> StockLevel:
+        """A reserved quantity leaves the warehouse."""
+        _positive(qty)
+        if qty > self.reserved:
+            raise ValueError(f"{self.sku}: cannot commit {qty}, only {self.reserved} reserved")
+        return replace(
+            self, on_hand=self.on_hand - qty, reserved=self.reserved - qty, version=self.version + 1
+        )
+
+    def receive(self, qty: int) -> StockLevel:
+        _positive(qty)
+        return replace(self, on_hand=self.on_hand + qty, version=self.version + 1)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One line of the append-only ledger; `on_hand` is the sum of `quantity` over the ledger."""
+
+    sku: str
+    cause: MovementCause
+    quantity: int  # signed
+    reference: str
+    actor: str
+    at: datetime
+
+
+def aggregate_by_sku(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Lines that share a SKU become one reservation, so one order takes one write per SKU."""
+    totals: dict[str, int] = {}
+    for sku, qty in lines:
+        _positive(qty)
+        totals[sku] = totals.get(sku, 0) + qty
+    return dict(sorted(totals.items()))
+
+
+def _positive(qty: int) -> None:
+    if qty <= 0:
+        raise ValueError(f"quantity must be positive, got {qty}")

@@ -1,0 +1,41 @@
+"""A SKU as one channel sells it, and the quantity that channel is shown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class ListingRules:
+    """Per-channel publishing rules: offer a share of stock, hold back a buffer, cap the rest."""
+
+    share: Decimal = Decimal(1)
+    buffer: int = 0
+    cap: int | None = None
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) <= self.share <= Decimal(1):
+            raise ValueError(f"share must be between 0 and 1, got {self.share}")
+        if self.buffer < 0:
+            raise ValueError(f"buffer must not be negative, got {self.buffer}")
+        if self.cap is not None and self.cap < 0:
+            raise ValueError(f"cap must not be negative, got {self.cap}")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """`refs` holds the channel's own ids (e.g. Shopify variant_id, Woo product_id)."""
+
+    sku: str
+    channel: str
+    refs: dict[str, str] = field(default_factory=dict)
+    rules: ListingRules = ListingRules()
+
+
+def channel_quantity(available: int, rules: ListingRules) -> int:
+    """clamp(floor(available x share) - buffer, 0, cap): derived, never stored as truth."""
+    shared = math.floor(Decimal(max(0, available)) * rules.share)
+    qty = max(0, shared - rules.buffer)
+    return qty if rules.cap is None else min(qty, rules.cap)

@@ -1,0 +1,73 @@
+"""The canonical order: lines in SKUs, money in the shop's currency, and why it is held if it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    RESERVED = "reserved"  # every line's stock is promised to this order
+    HELD = "held"  # accepted, but needs a person or more stock before it can go on
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("money amounts are Decimal")
+        if len(self.currency) != 3:
+            raise ValueError(f"currency must be an ISO 4217 code, got {self.currency!r}")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    line_id: str  # the channel's line id
+    quantity: int
+    unit_price: Money  # shop currency
+    presentment_unit_price: Money  # what the buyer saw
+    title: str = ""
+    channel_sku: str | None = None  # the SKU the channel reported
+    channel_variant_id: str | None = None
+    sku: str | None = None  # Keel's SKU, once matched to a listing
+
+
+@dataclass(frozen=True)
+class Order:
+    channel: str
+    external_id: str
+    name: str
+    created_at: datetime
+    channel_updated_at: datetime
+    total: Money
+    presentment_total: Money
+    lines: tuple[OrderLine, ...]
+    status: OrderStatus = OrderStatus.RESERVED
+    hold_reason: str | None = None
+    history: tuple[tuple[datetime, str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> str:
+        """Business key: ids are explicit about their channel."""
+        return f"{self.channel}#{self.external_id}"
+
+    def held(self, reason: str, at: datetime) -> Order:
+        return replace(
+            self,
+            status=OrderStatus.HELD,
+            hold_reason=reason,
+            history=(*self.history, (at, OrderStatus.HELD.value, reason)),
+        )
+
+    def reserved(self, at: datetime) -> Order:
+        return replace(
+            self,
+            status=OrderStatus.RESERVED,
+            hold_reason=None,
+            history=(*self.history, (at, OrderStatus.RESERVED.value, "stock reserved")),
+        )

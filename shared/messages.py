@@ -1,0 +1,32 @@
+"""Messages between functions. The webhook function writes InboundDelivery with plain json
+(no pydantic on the ack path); ingest validates it here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class InboundDelivery(BaseModel):
+    """A verified webhook delivery, raw body untouched, waiting for ingest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    delivery_id: str
+    topic: str
+    received_at: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str  # the exact bytes received, decoded with body_encoding
+    body_encoding: str = "utf-8"
+
+    def raw_body(self) -> bytes:
+        return self.body.encode(self.body_encoding)
+
+
+class SyncListing(BaseModel):
+    """A trigger, not a value: "listing of SKU on CHANNEL needs syncing"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    sku: str

@@ -1,0 +1,1 @@
+"""Use cases: they tie domain rules to stores and adapters; handlers call these."""

@@ -1,0 +1,28 @@
+"""Environment settings per function, validated once at cold start (names match infra/wiring)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+
+class IngestSettings(_Settings):
+    catalog_table: str
+    inventory_table: str
+    orders_table: str
+
+
+class RelaySettings(_Settings):
+    catalog_table: str
+    sync_woocommerce_queue_url: str
+
+
+class SyncWooSettings(_Settings):
+    catalog_table: str
+    inventory_table: str
+    sync_woocommerce_dlq_url: str
+    woocommerce_secret_name: str
+    secret_cache_seconds: int = 300

@@ -1,0 +1,1 @@
+"""DynamoDB access behind small classes; each takes its table name and a client."""

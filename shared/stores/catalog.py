@@ -1,0 +1,112 @@
+"""SKUs and their channel listings, plus lookups from a channel's ids back to Keel's SKU."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared.domain.listings import Listing, ListingRules
+from shared.stores.items import av, from_item, to_item
+
+_LISTING = "LISTING#"
+
+
+def _sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def _ref_pk(channel: str, kind: str, value: str) -> str:
+    return f"REF#{channel}#{kind}#{value}"
+
+
+class CatalogStore:
+    def __init__(self, table: str, client: Any) -> None:
+        self._table = table
+        self._db = client
+
+    def put_product(self, sku: str, title: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item({"pk": _sku_pk(sku), "sk": "META", "sku": sku, "title": title}),
+        )
+
+    def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None:
+        """`lookup_refs` names the refs inbound messages identify lines by (e.g. variant_id)."""
+        rules = listing.rules
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": _sku_pk(listing.sku),
+                    "sk": _LISTING + listing.channel,
+                    "sku": listing.sku,
+                    "channel": listing.channel,
+                    "refs": dict(listing.refs),
+                    "share": rules.share,
+                    "buffer": rules.buffer,
+                    "cap": rules.cap,
+                }
+            ),
+        )
+        for kind in lookup_refs:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "pk": _ref_pk(listing.channel, kind, listing.refs[kind]),
+                        "sk": "REF",
+                        "sku": listing.sku,
+                    }
+                ),
+            )
+
+    def listings_for(self, sku: str) -> list[Listing]:
+        response = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": av(_sku_pk(sku)), ":prefix": av(_LISTING)},
+        )
+        return [_listing(from_item(i)) for i in response.get("Items", [])]
+
+    def listing(self, sku: str, channel: str) -> Listing | None:
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": av(_sku_pk(sku)), "sk": av(_LISTING + channel)},
+        )
+        item = response.get("Item")
+        return _listing(from_item(item)) if item else None
+
+    def find_sku(self, channel: str, kind: str, value: str) -> str | None:
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": av(_ref_pk(channel, kind, value)), "sk": av("REF")},
+        )
+        item = response.get("Item")
+        return str(from_item(item)["sku"]) if item else None
+
+    def products(self) -> dict[str, str]:
+        """SKU -> title, for operators; a scan is fine at catalog sizes."""
+        found: dict[str, str] = {}
+        for page in self._db.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="sk = :meta",
+            ExpressionAttributeValues={":meta": av("META")},
+        ):
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                found[str(item["sku"])] = str(item.get("title", ""))
+        return dict(sorted(found.items()))
+
+
+def _listing(item: dict[str, Any]) -> Listing:
+    cap = item.get("cap")
+    return Listing(
+        sku=str(item["sku"]),
+        channel=str(item["channel"]),
+        refs={str(k): str(v) for k, v in item.get("refs", {}).items()},
+        rules=ListingRules(
+            share=Decimal(item.get("share", 1)),
+            buffer=int(item.get("buffer", 0)),
+            cap=int(cap) if cap is not None else None,
+        ),
+    )

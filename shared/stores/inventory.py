@@ -1,0 +1,177 @@
+"""Stock levels, open reservations and the movement ledger, one item collection per SKU.
+
+Every write keeps `reservable` (= on_hand - reserved - safety_stock) in step, because a
+DynamoDB condition cannot compute it; reservations are conditional on it, never read-then-write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shared.domain.inventory import Movement, MovementCause, StockLevel
+from shared.stores.items import av, from_item, to_item
+
+LEVEL = "LEVEL"
+RESERVATION = "RES#"
+MOVEMENT = "MOVE#"
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def level_from_item(item: dict[str, Any]) -> StockLevel:
+    """Tolerates partial images (moto streams a key-only image for a transactional upsert)."""
+    return StockLevel(
+        sku=str(item.get("sku") or str(item["pk"]).removeprefix("SKU#")),
+        on_hand=int(item.get("on_hand", 0)),
+        reserved=int(item.get("reserved", 0)),
+        safety_stock=int(item.get("safety_stock", 0)),
+        version=int(item.get("version", 0)),
+    )
+
+
+class InventoryStore:
+    def __init__(self, table: str, client: Any) -> None:
+        self._table = table
+        self._db = client
+
+    @property
+    def table(self) -> str:
+        return self._table
+
+    def get(self, sku: str) -> StockLevel | None:
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return level_from_item(from_item(item)) if item else None
+
+    def levels(self) -> list[StockLevel]:
+        found: list[StockLevel] = []
+        for page in self._db.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="sk = :level",
+            ExpressionAttributeValues={":level": av(LEVEL)},
+            ConsistentRead=True,
+        ):
+            found.extend(level_from_item(from_item(i)) for i in page.get("Items", []))
+        return sorted(found, key=lambda level: level.sku)
+
+    def receive(self, movement: Movement, safety_stock: int | None = None) -> None:
+        """Goods in (or a positive adjustment): on_hand and the ledger move together."""
+        if movement.quantity <= 0 or movement.cause is MovementCause.SHIPMENT:
+            raise ValueError("receive takes a positive receipt or adjustment")
+        names = {"#v": "version"}
+        values: dict[str, Any] = {":q": av(movement.quantity), ":one": av(1), ":zero": av(0)}
+        sets = [
+            "on_hand = if_not_exists(on_hand, :zero) + :q",
+            "reserved = if_not_exists(reserved, :zero)",
+            "#v = if_not_exists(#v, :zero) + :one",
+            "sku = :sku",
+        ]
+        values[":sku"] = av(movement.sku)
+        if safety_stock is None:
+            sets.append("safety_stock = if_not_exists(safety_stock, :zero)")
+            sets.append("reservable = if_not_exists(reservable, :zero) + :q")
+        else:
+            # Setting safety stock shifts reservable by the difference; done here only for new SKUs.
+            sets.append("safety_stock = :ss")
+            sets.append("reservable = :q - :ss")
+            values[":ss"] = av(safety_stock)
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": av(sku_pk(movement.sku)), "sk": av(LEVEL)},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if safety_stock is not None:
+            update["ConditionExpression"] = "attribute_not_exists(pk)"
+        self._db.transact_write_items(
+            TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
+        )
+
+    def reserve_ops(self, order_key: str, sku: str, qty: int, at: datetime) -> list[dict[str, Any]]:
+        """Transaction items that reserve `qty` of `sku` for an order, only if reservable."""
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
+                    "UpdateExpression": (
+                        "SET reserved = reserved + :q, reservable = reservable - :q, #v = #v + :one"
+                    ),
+                    "ConditionExpression": "reservable >= :q",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":q": av(qty), ":one": av(1)},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            "pk": sku_pk(sku),
+                            "sk": RESERVATION + order_key,
+                            "sku": sku,
+                            "order": order_key,
+                            "quantity": qty,
+                            "status": "open",
+                            "at": at.isoformat(),
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+
+    def open_reservations(self, sku: str) -> dict[str, int]:
+        """order key -> quantity."""
+        items = self._query_prefix(sku, RESERVATION)
+        return {str(i["order"]): int(i["quantity"]) for i in items if i.get("status") == "open"}
+
+    def ledger(self, sku: str) -> list[Movement]:
+        return [
+            Movement(
+                sku=str(i["sku"]),
+                cause=MovementCause(str(i["cause"])),
+                quantity=int(i["quantity"]),
+                reference=str(i["reference"]),
+                actor=str(i["actor"]),
+                at=datetime.fromisoformat(str(i["at"])),
+            )
+            for i in self._query_prefix(sku, MOVEMENT)
+        ]
+
+    def _query_prefix(self, sku: str, prefix: str) -> Iterable[dict[str, Any]]:
+        for page in self._db.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": av(sku_pk(sku)), ":prefix": av(prefix)},
+            ConsistentRead=True,
+        ):
+            yield from (from_item(i) for i in page.get("Items", []))
+
+    def _movement_put(self, movement: Movement) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": to_item(
+                {
+                    "pk": sku_pk(movement.sku),
+                    "sk": f"{MOVEMENT}{movement.at.isoformat()}#{movement.reference}",
+                    "sku": movement.sku,
+                    "cause": movement.cause.value,
+                    "quantity": movement.quantity,
+                    "reference": movement.reference,
+                    "actor": movement.actor,
+                    "at": movement.at.isoformat(),
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }

@@ -1,0 +1,168 @@
+"""Foundation I, end to end: signed Shopify orders in, stock reserved, WooCommerce updated."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keel_cli.main import main as keel
+from local_stack.demo import run_demo
+from local_stack.stack import LocalConfig, LocalStack, stores
+from shared.domain.listings import ListingRules, channel_quantity
+from tests.e2e.conftest import Product, make_product
+
+pytestmark = pytest.mark.e2e
+
+
+def send(stack: LocalStack, product: Product, qty: int = 1, **headers: str) -> tuple[int, int]:
+    payload = stack.shopify.order_payload([product.line(qty)])
+    body = stack.shopify.encode(payload)
+    response = stack.shopify.deliver(
+        stack.webhook_url, body, stack.shopify.headers(body, **headers)
+    )
+    return response.status_code, payload["id"]
+
+
+def reserved(stack: LocalStack, sku: str) -> int:
+    _, inventory, _ = stores(stack)
+    level = inventory.get(sku)
+    return level.reserved if level else 0
+
+
+def test_woocommerce_is_brought_in_line_before_any_order(
+    stack: LocalStack, product: Product
+) -> None:
+    assert stack.woo.stock_of(product.woo_id) == 3  # was 50 in the shop
+
+
+def test_duplicate_delivery_reserves_once(stack: LocalStack, product: Product) -> None:
+    payload = stack.shopify.order_payload([product.line(2)])
+    body = stack.shopify.encode(payload)
+    headers = stack.shopify.headers(body)
+    statuses = [
+        stack.shopify.deliver(stack.webhook_url, body, headers).status_code for _ in range(3)
+    ]
+    replay = stack.shopify.deliver(stack.webhook_url, body, stack.shopify.headers(body))
+    assert statuses == [200, 200, 200] and replay.status_code == 200
+    assert stack.wait_idle(30)
+    assert reserved(stack, product.sku) == 2
+    _, _, orders = stores(stack)
+    assert [o.external_id for o in orders.orders()].count(str(payload["id"])) == 1
+
+
+def test_bad_signature_is_401_and_nothing_is_stored(stack: LocalStack, product: Product) -> None:
+    status, order_id = send(stack, product, signature="c2lnbmF0dXJl")
+    assert status == 401
+    assert stack.wait_idle(30)
+    _, _, orders = stores(stack)
+    assert orders.get(f"shopify#{order_id}") is None
+    assert reserved(stack, product.sku) == 0
+
+
+def test_unparseable_signed_body_is_accepted_and_held(stack: LocalStack) -> None:
+    body = b'{"id": 77, "name": "#77", "line_items": [{"id": "not-a-number"}]}'
+    headers = stack.shopify.headers(body, webhook_id="unparseable-1")
+    assert stack.shopify.deliver(stack.webhook_url, body, headers).status_code == 200
+    assert stack.wait_idle(30)
+    _, _, orders = stores(stack)
+    held = [h for h in orders.held_deliveries() if h.delivery_id == "unparseable-1"]
+    assert len(held) == 1
+    assert held[0].raw_body.encode() == body
+    assert "unparseable" in held[0].reason
+
+
+def test_last_unit_race_reserves_exactly_one(stack: LocalStack) -> None:
+    lamp = make_product(stack, on_hand=1)
+    results: list[tuple[int, int]] = []
+    threads = [threading.Thread(target=lambda: results.append(send(stack, lamp))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [status for status, _ in results] == [200] * 4
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    statuses = sorted(orders.get(f"shopify#{oid}").status.value for _, oid in results)
+    assert statuses == ["held", "held", "held", "reserved"]
+    level = inventory.get(lamp.sku)
+    assert level is not None and (level.reserved, level.available) == (1, 0)
+    assert stack.woo.stock_of(lamp.woo_id) == 0
+
+
+def test_woocommerce_ends_equal_to_the_derived_quantity(stack: LocalStack) -> None:
+    rules = ListingRules(buffer=1, cap=5)
+    item = make_product(stack, on_hand=9, rules=rules)
+    assert stack.woo.stock_of(item.woo_id) == 5  # capped
+    for qty in (2, 3):
+        assert send(stack, item, qty)[0] == 200
+    assert stack.wait_idle(30)
+    _, inventory, _ = stores(stack)
+    level = inventory.get(item.sku)
+    assert level is not None and level.available == 4
+    assert stack.woo.stock_of(item.woo_id) == channel_quantity(4, rules) == 3
+
+
+def test_woocommerce_outage_ends_in_retries_then_the_right_value(
+    stack: LocalStack, product: Product
+) -> None:
+    before = len(stack.woo.requests)
+    stack.woo.fail_next(3, 503)
+    assert send(stack, product, 2)[0] == 200
+    assert stack.wait_idle(60)
+    statuses = [r.status for r in stack.woo.requests[before:]]
+    assert statuses[:3] == [503, 503, 503] and statuses[-1] == 200
+    assert stack.woo.stock_of(product.woo_id) == 1
+    assert stack.queue_depths()["sync-woocommerce-dlq"] == 0
+
+
+def test_a_poison_message_ends_in_the_dead_letter_queue(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=stack.resources.queue_urls["ingest"], MessageBody="not an envelope")
+    assert stack.wait_idle(60)
+    dead = sqs.receive_message(
+        QueueUrl=stack.resources.dlq_urls["ingest"], MaxNumberOfMessages=10
+    ).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["not an envelope"]
+
+
+def test_unknown_route_is_404(stack: LocalStack) -> None:
+    assert httpx.post(f"{stack.gateway_server.url}/nope", content=b"{}").status_code == 404
+
+
+def test_cli_reads_orders_and_stock_from_the_running_stack(
+    stack: LocalStack, product: Product, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, order_id = send(stack, product, 1)
+    assert stack.wait_idle(30)
+    state = stack.write_state(tmp_path / "local.json")
+    assert keel(["--state-file", str(state), "orders", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert str(order_id) in [o["external_id"] for o in listed["orders"]]
+    assert keel(["--state-file", str(state), "stock", "show", product.sku, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["on_hand"], row["reserved"], row["available"]) == (3, 1, 2)
+    woo = next(x for x in row["listings"] if x["channel"] == "woocommerce")
+    assert woo == {
+        "channel": "woocommerce",
+        "ids": {"product_id": str(product.woo_id)},
+        "derived_quantity": 2,
+    }
+    with pytest.raises(SystemExit) as no_stack:
+        keel(["--state-file", str(tmp_path / "missing.json"), "orders", "list"])
+    assert no_stack.value.code == 2
+
+
+def test_the_demo_passes_its_own_checks() -> None:
+    with LocalStack(LocalConfig(prefix="demo", log_level="CRITICAL")) as fresh:
+        report = run_demo(fresh)
+    assert report.problems == []
+    assert {r.sku: r.reserved for r in report.skus} == {
+        "KEEL-MUG-BLUE": 3,
+        "KEEL-TEE-M": 1,
+        "KEEL-LAMP": 1,
+    }

@@ -1,0 +1,291 @@
+"""Each handler with its real event shape, against moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from functions.ingest.handler import handler as ingest
+from functions.relay.handler import handler as relay
+from functions.sync_woocommerce.handler import handler as sync_woo
+from functions.webhook.handler import handler as webhook
+from local_stack.resources import Provisioned
+from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
+from shared.domain.inventory import Movement, MovementCause
+from shared.domain.listings import Listing, ListingRules
+from shared.messages import SyncListing
+from shared.stores.catalog import CatalogStore
+from shared.stores.inventory import InventoryStore
+from shared.stores.orders import OrderStore
+from tests.integration.conftest import SHOPIFY_SECRET, WOO_BASE, context, drain, sqs_event
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+shopify = ShopifySandbox(SHOPIFY_SECRET)
+
+
+def api_event(body: bytes, headers: dict[str, str], channel: str = "shopify") -> dict[str, Any]:
+    return {
+        "resource": "/webhooks/{channel}",
+        "path": f"/webhooks/{channel}",
+        "httpMethod": "POST",
+        "headers": headers,
+        "pathParameters": {"channel": channel},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+        "requestContext": {"stage": "test"},
+    }
+
+
+def an_order_body(qty: int = 1) -> bytes:
+    return shopify.encode(
+        shopify.order_payload([SandboxLine(44, "MUG", "Mug", qty, Decimal("12.50"))])
+    )
+
+
+def seed(catalog: CatalogStore, inventory: InventoryStore, on_hand: int = 5) -> None:
+    catalog.put_product("MUG", "Mug")
+    catalog.put_listing(
+        Listing("MUG", "shopify", {"variant_id": "44"}), lookup_refs=("variant_id",)
+    )
+    catalog.put_listing(
+        Listing("MUG", "woocommerce", {"product_id": "501"}, ListingRules(buffer=1))
+    )
+    inventory.receive(
+        Movement("MUG", MovementCause.RECEIPT, on_hand, "po", "test", NOW), safety_stock=0
+    )
+
+
+# --- webhook ---
+
+
+def test_webhook_enqueues_then_marks_seen_and_acks_duplicates(
+    deployed: Provisioned, sqs: Any, db: Any
+) -> None:
+    body = an_order_body()
+    headers = shopify.headers(body, webhook_id="wh-1")
+    assert webhook(api_event(body, headers), context("webhook"))["statusCode"] == 200
+    second = webhook(api_event(body, headers), context("webhook"))
+    assert second["statusCode"] == 200 and "duplicate" in second["body"]
+    (message,) = drain(sqs, deployed.queue_urls["ingest"])
+    envelope = json.loads(message["Body"])
+    assert envelope["body"].encode() == body  # the exact bytes, for ingest to parse
+    assert envelope["delivery_id"] == "wh-1" and envelope["topic"] == "orders/create"
+    seen = db.get_item(TableName=deployed.tables["deliveries"], Key={"pk": {"S": "shopify#wh-1"}})
+    assert "expires_at" in seen["Item"]
+
+
+def test_bad_signature_is_401_and_stores_nothing(deployed: Provisioned, sqs: Any, db: Any) -> None:
+    body = an_order_body()
+    headers = shopify.headers(body, webhook_id="wh-2", signature="AAAA")
+    assert webhook(api_event(body, headers), context("webhook"))["statusCode"] == 401
+    assert drain(sqs, deployed.queue_urls["ingest"]) == []
+    assert db.scan(TableName=deployed.tables["deliveries"])["Items"] == []
+
+
+def test_unknown_channel_is_404_and_missing_delivery_id_is_400(deployed: Provisioned) -> None:
+    body = an_order_body()
+    assert webhook(api_event(body, {}, "etsy"), context("webhook"))["statusCode"] == 404
+    headers = shopify.headers(body)
+    del headers["X-Shopify-Webhook-Id"]
+    assert webhook(api_event(body, headers), context("webhook"))["statusCode"] == 400
+
+
+def test_a_delivery_that_cannot_be_enqueued_is_not_marked_seen(
+    deployed: Provisioned, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise Shopify's retry would be acknowledged as a duplicate and the order lost."""
+    monkeypatch.setenv("INGEST_QUEUE_URL", deployed.queue_urls["ingest"] + "-gone")
+    from functions.webhook import handler as module
+
+    module._env.cache_clear()
+    body = an_order_body()
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
+        webhook(api_event(body, shopify.headers(body, webhook_id="wh-3")), context("webhook"))
+    assert db.scan(TableName=deployed.tables["deliveries"])["Items"] == []
+    module._env.cache_clear()
+
+
+# --- ingest ---
+
+
+def envelope(body: bytes, delivery_id: str) -> str:
+    return json.dumps(
+        {
+            "channel": "shopify",
+            "delivery_id": delivery_id,
+            "topic": "orders/create",
+            "received_at": NOW.isoformat(),
+            "headers": {"x-shopify-topic": "orders/create"},
+            "body": body.decode(),
+        }
+    )
+
+
+def test_ingest_reserves_holds_unreadable_bodies_and_reports_only_real_failures(
+    catalog: CatalogStore, inventory: InventoryStore, orders: OrderStore
+) -> None:
+    seed(catalog, inventory)
+    event = sqs_event(
+        envelope(an_order_body(2), "d1"),
+        envelope(b'{"id": 5, "line_items": [', "d2"),
+        "this is not Keel's envelope",
+    )
+    result = ingest(event, context("ingest"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    (order,) = orders.orders()
+    assert order.status.value == "reserved" and order.lines[0].sku == "MUG"
+    assert inventory.get("MUG").reserved == 2  # type: ignore[union-attr]
+    (held,) = orders.held_deliveries()
+    assert held.delivery_id == "d2" and held.raw_body == '{"id": 5, "line_items": ['
+
+
+def test_ingest_twice_reserves_once(
+    catalog: CatalogStore, inventory: InventoryStore, orders: OrderStore
+) -> None:
+    seed(catalog, inventory)
+    body = an_order_body(3)
+    ingest(sqs_event(envelope(body, "d1")), context("ingest"))
+    ingest(sqs_event(envelope(body, "d2")), context("ingest"))
+    assert inventory.get("MUG").reserved == 3  # type: ignore[union-attr]
+    assert len(orders.orders()) == 1
+
+
+def test_ingest_holds_an_order_it_cannot_reserve(
+    catalog: CatalogStore, inventory: InventoryStore, orders: OrderStore
+) -> None:
+    seed(catalog, inventory, on_hand=1)
+    ingest(sqs_event(envelope(an_order_body(2), "d1")), context("ingest"))
+    (order,) = orders.orders()
+    assert order.status.value == "held" and order.hold_reason == "insufficient stock: MUG"
+    assert inventory.get("MUG").reserved == 0  # type: ignore[union-attr]
+
+
+# --- relay ---
+
+
+def stream_record(seq: int, old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    from shared.stores.items import to_item
+
+    dynamodb: dict[str, Any] = {
+        "Keys": to_item({"pk": new["pk"], "sk": new["sk"]}),
+        "NewImage": to_item(new),
+        "SequenceNumber": str(seq),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if old:
+        dynamodb["OldImage"] = to_item(old)
+    return {
+        "eventID": str(seq),
+        "eventName": "MODIFY" if old else "INSERT",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": dynamodb,
+    }
+
+
+def level(reservable: int, reserved: int = 0) -> dict[str, Any]:
+    return {
+        "pk": "SKU#MUG",
+        "sk": "LEVEL",
+        "sku": "MUG",
+        "on_hand": 5,
+        "reserved": reserved,
+        "safety_stock": 0,
+        "reservable": reservable,
+        "version": 1,
+    }
+
+
+def test_relay_triggers_a_sync_only_when_available_stock_changes(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    seed(catalog, inventory)
+    event = {
+        "Records": [
+            stream_record(1, level(5), level(4, 1)),  # available 5 -> 4: sync
+            stream_record(2, level(4, 1), {**level(4, 1), "version": 2}),  # no change
+            stream_record(3, None, {"pk": "SKU#MUG", "sk": "MOVE#x", "sku": "MUG"}),  # ledger
+        ]
+    }
+    assert relay(event, context("relay")) == {"batchItemFailures": []}
+    (message,) = drain(sqs, deployed.queue_urls["sync-woocommerce"])
+    assert SyncListing.model_validate_json(message["Body"]) == SyncListing(
+        channel="woocommerce", sku="MUG"
+    )
+
+
+# --- sync ---
+
+
+def woo_answer(request: httpx.Request) -> httpx.Response:
+    items = json.loads(request.content)["update"]
+    return httpx.Response(200, json={"update": items})
+
+
+@respx.mock
+def test_sync_publishes_the_canonical_quantity_once_per_sku(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore
+) -> None:
+    seed(catalog, inventory, on_hand=5)  # buffer 1 -> 4
+    route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(side_effect=woo_answer)
+    trigger = SyncListing(channel="woocommerce", sku="MUG").model_dump_json()
+    assert sync_woo(sqs_event(trigger, trigger), context("sync-woocommerce")) == {
+        "batchItemFailures": []
+    }
+    assert route.call_count == 1
+    assert json.loads(route.calls.last.request.content)["update"] == [
+        {"id": 501, "manage_stock": True, "stock_quantity": 4}
+    ]
+
+
+@respx.mock
+def test_sync_retries_outages_and_dead_letters_permanent_errors_with_context(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    seed(catalog, inventory)
+    trigger = SyncListing(channel="woocommerce", sku="MUG").model_dump_json()
+    route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch")
+
+    route.mock(return_value=httpx.Response(503, json={"code": "down", "message": "down"}))
+    assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    assert drain(sqs, deployed.dlq_urls["sync-woocommerce"]) == []
+
+    route.mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "update": [
+                    {
+                        "id": 501,
+                        "error": {
+                            "code": "woocommerce_rest_product_invalid_id",
+                            "message": "Invalid ID.",
+                            "data": {"status": 400},
+                        },
+                    }
+                ]
+            },
+        )
+    )
+    assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {"batchItemFailures": []}
+    (dead,) = drain(sqs, deployed.dlq_urls["sync-woocommerce"])
+    attrs = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attrs["error_class"] == "PermanentError"
+    assert "invalid_id" in attrs["error_message"]
+    assert attrs["sku"] == "MUG" and dead["Body"] == trigger
+
+
+def test_sync_ignores_skus_not_listed_on_woocommerce(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    trigger = SyncListing(channel="woocommerce", sku="UNLISTED").model_dump_json()
+    assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {"batchItemFailures": []}
+    assert drain(sqs, deployed.dlq_urls["sync-woocommerce"]) == []

@@ -1,0 +1,62 @@
+"""Rules of the layout that a reviewer would otherwise have to remember."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.wiring import WIRING, HttpRoute, QueueTrigger
+
+ROOT = Path(__file__).resolve().parents[2]
+IO_MODULES = ("boto3", "botocore", "httpx", "aws_lambda_powertools", "moto")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_domain_is_pure() -> None:
+    for path in (ROOT / "shared/domain").glob("*.py"):
+        leaked = _imports(path) & set(IO_MODULES)
+        assert not leaked, f"{path.name} imports {leaked}"
+
+
+def test_webhook_path_does_not_import_parsing_libraries() -> None:
+    """Shopify times the ack: pydantic, httpx and the channel normalizers stay off this path."""
+    code = (
+        "import sys; import functions.webhook.handler; "
+        "print(','.join(m for m in ('pydantic','httpx','shared.channels.shopify.orders',"
+        "'aws_lambda_powertools.utilities.batch') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_every_queue_consumer_has_a_visibility_timeout_of_six_times_its_timeout() -> None:
+    for function in WIRING.functions:
+        if isinstance(function.trigger, QueueTrigger):
+            queue = WIRING.queue(function.trigger.queue)
+            assert queue.visibility_timeout_s >= 6 * function.timeout_s, function.name
+
+
+def test_wiring_references_only_declared_resources() -> None:
+    tables = {t.name for t in WIRING.tables}
+    queues = {q.name for q in WIRING.queues}
+    for f in WIRING.functions:
+        assert set(f.reads) | set(f.writes) <= tables, f.name
+        assert set(f.sends_to) | set(f.dead_letters_to) <= queues, f.name
+        assert set(f.secrets) <= set(WIRING.secrets), f.name
+    assert [f.trigger.path for f in WIRING.functions if isinstance(f.trigger, HttpRoute)] == [
+        "/webhooks/{channel}"
+    ]

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
+from shared.channels.shopify.orders import ShopifyOrdersInbound
+from shared.channels.shopify.signature import sign, verify
+
+
+def _vector(specs: Path) -> tuple[str, bytes, dict[str, str]]:
+    meta = json.loads((specs / "shopify/webhooks/orders_cancelled.sample.headers.json").read_text())
+    body = (specs / "shopify/webhooks" / meta["body_file"]).read_bytes()
+    return meta["secret"], body, meta["headers"]
+
+
+def test_signature_vector_verifies_on_the_exact_bytes(specs: Path) -> None:
+    secret, body, headers = _vector(specs)
+    assert verify(secret, body, headers["X-Shopify-Hmac-Sha256"])
+
+
+def test_signature_fails_on_reserialized_body_wrong_secret_or_missing_header(specs: Path) -> None:
+    secret, body, headers = _vector(specs)
+    reserialized = json.dumps(json.loads(body)).encode()
+    assert not verify(secret, reserialized, headers["X-Shopify-Hmac-Sha256"])
+    assert not verify("other", body, headers["X-Shopify-Hmac-Sha256"])
+    assert not verify(secret, body, None)
+    assert not verify("", body, sign("", body))
+
+
+def test_spec_sample_normalizes_to_a_canonical_order(specs: Path) -> None:
+    _, body, _ = _vector(specs)
+    order = ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, body)
+    assert order is not None
+    assert order.key == "shopify#820982911946154508"
+    assert order.total.amount == Decimal("404.95") and order.total.currency == "USD"
+    assert order.created_at.tzinfo == UTC
+    assert order.created_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)  # -05:00 in the sample
+    first = order.lines[0]
+    assert (first.channel_sku, first.quantity, first.unit_price.amount) == (
+        "SKU2006-001",
+        1,
+        Decimal("89.99"),
+    )
+    assert first.channel_variant_id is None  # the sample's variant_id is null
+    assert all(isinstance(ln.unit_price.amount, Decimal) for ln in order.lines)
+
+
+def test_topics_keel_does_not_act_on_are_ignored(specs: Path) -> None:
+    _, body, _ = _vector(specs)
+    assert ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": "orders/paid"}, body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b'{"id": 1}', b'{"id": 1, "line_items": "x"}'],
+)
+def test_unparseable_bodies_raise_validation_errors(body: bytes) -> None:
+    with pytest.raises(ValidationError):
+        ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, body)
+
+
+def test_sandbox_orders_have_the_spec_shape(specs: Path) -> None:
+    """The sandbox sends only fields the real payload has, with the same JSON types."""
+    _, body, _ = _vector(specs)
+    real = json.loads(body)
+    sandbox = ShopifySandbox("s")
+    payload = sandbox.order_payload([SandboxLine(1, "A", "Mug", 2, Decimal("3.50"))])
+    for key, value in payload.items():
+        assert key in real, key
+        if value is not None and real[key] is not None:
+            assert type(value) is type(real[key]), key
+    real_line = real["line_items"][0]
+    for key, value in payload["line_items"][0].items():
+        assert key in real_line, key
+        if value is not None and real_line[key] is not None:
+            assert type(value) is type(real_line[key]), key
+    order = ShopifyOrdersInbound().parse_webhook(
+        {"X-Shopify-Topic": "orders/create"}, sandbox.encode(payload)
+    )
+    assert order is not None and order.total.amount == Decimal("7.00")
+
+
+def test_sandbox_headers_match_the_spec_headers(specs: Path) -> None:
+    _, _, real = _vector(specs)
+    sandbox = ShopifySandbox("secret")
+    headers = sandbox.headers(b"{}")
+    assert set(headers) <= set(real)
+    assert verify("secret", b"{}", headers["X-Shopify-Hmac-Sha256"])
