@@ -33,6 +33,10 @@ unit integration e2e: $(STAMP)
 local: $(STAMP)
 	$(BIN)/keel local up --seed demo
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.local_flow
+
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
@@ -56,7 +60,8 @@ JSII_CACHE := $(CURDIR)/.cache/jsii
 CDK_TIMEOUT ?= 900
 DEPLOY_TIMEOUT ?= 3600
 CDK_RUN := env JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(JSII_CACHE) $(CDK)
-CDK_ARGS = --no-notices -c env=$(ENV)
+CDK_EXTRA ?=
+CDK_ARGS = --no-notices -c env=$(ENV) $(CDK_EXTRA)
 
 .PHONY: bundle
 
@@ -69,7 +74,7 @@ $(CDK_STAMP): package.json package-lock.json
 bundle: $(STAMP)
 	$(BIN)/python -m infra.bundling
 
-# No credentials are looked up: IMDS is off, so synth does not wait for an instance profile.
+# IMDS off: synth needs no credentials and must not wait for an instance profile that is absent.
 synth: $(STAMP) $(CDK_STAMP)
 	mkdir -p $(JSII_CACHE)
 	AWS_EC2_METADATA_DISABLED=true timeout $(CDK_TIMEOUT) $(CDK_RUN) synth $(CDK_ARGS) --quiet

@@ -24,7 +24,7 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
     for name, reason in report.held_orders:
         outcome.add_row("[yellow]held[/yellow]", name, reason)
     for delivery, reason in report.held_deliveries:
-        outcome.add_row("[yellow]held delivery[/yellow]", delivery, reason)
+        outcome.add_row("[yellow]held delivery[/yellow]", delivery[:13] + "…", reason)
     for s in report.rejected:
         outcome.add_row("[red]rejected[/red]", s.label, f"HTTP {s.status}, nothing stored")
     console.print(outcome)
@@ -34,12 +34,15 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
         "sku",
         "on hand",
         "reserved",
-        "available",
-        "Woo derived",
-        "Woo shows",
-        "expected reserved",
+        "avail.",
+        "woo derived",
+        "woo shows",
+        "exp. reserved",
     ):
-        stock.add_column(column, justify="right" if column != "sku" else "left")
+        if column == "sku":
+            stock.add_column(column, no_wrap=True)
+        else:
+            stock.add_column(column, justify="right")
     for r in report.skus:
         stock.add_row(
             r.sku,

@@ -75,14 +75,21 @@ def record_handler(record: SQSRecord) -> str:
         return "held"
     try:
         order = inbound.parse_webhook(delivery.headers, delivery.raw_body())
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        _hold_delivery(delivery, f"unparseable {delivery.topic or 'delivery'}: {problems}"[:2000])
+        return "held"
+    except ValueError as exc:
         _hold_delivery(delivery, f"unparseable {delivery.topic or 'delivery'}: {exc}"[:2000])
         return "held"
     if order is None:
         logger.info("topic not acted on", extra={"topic": delivery.topic})
         return "ignored"
 
-    logger.append_keys(order_id=order.key)
+    logger.set_correlation_id(order.key)  # correlation id = order id, across functions
     catalog, _, intake = _stores()
     outcome, stored = take_order(
         order, sku_lookup(catalog, order.channel), intake, datetime.now(UTC)
