@@ -7,9 +7,13 @@ Each function gets a Lambda-like context and AWS_LAMBDA_FUNCTION_NAME while it r
 from __future__ import annotations
 
 import importlib
+import io
+import json
 import sys
 import threading
+import traceback
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,3 +103,90 @@ def _clear_module_caches(module: Any) -> None:
         clear = getattr(value, "cache_clear", None)
         if callable(clear) and getattr(value, "__module__", None) == module.__name__:
             clear()
+
+
+# --- moto's Lambda, running the real handlers ---------------------------------------------
+# Every invocation path in moto (Invoke API, Step Functions tasks, event source mappings) goes
+# through LambdaFunction._invoke_lambda, which wants Docker. Replacing that one method routes
+# the functions the local stack registered to LambdaRuntime; any other function keeps moto's.
+
+_REGISTERED: dict[str, tuple[LambdaRuntime, str]] = {}  # moto function name -> (runtime, name)
+_hook_lock = threading.Lock()
+_original: dict[str, Any] = {}  # "invoke" -> moto's own _invoke_lambda
+
+
+def _moto_invoke(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    entry = _REGISTERED.get(self.function_name)
+    if entry is None:
+        result: tuple[str, bool, str] = _original["invoke"](self, event)
+        return result
+    runtime, name = entry
+    payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
+    try:
+        response = runtime.invoke(name, payload)
+    except Exception as exc:
+        error = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+        return json.dumps(error), True, traceback.format_exc()
+    return json.dumps(response, default=str), False, ""
+
+
+def install_moto_hook() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    with _hook_lock:
+        if "invoke" not in _original:
+            _original["invoke"] = LambdaFunction._invoke_lambda
+            LambdaFunction._invoke_lambda = _moto_invoke  # type: ignore[method-assign]
+
+
+def register_in_moto(
+    runtime: LambdaRuntime,
+    functions: tuple[Function, ...],
+    prefix: str,
+    env: dict[str, str],
+    lambda_client: Any,
+    iam_client: Any,
+) -> dict[str, str]:
+    """Create the wiring's functions in moto so `lambda invoke` (and later Step Functions)
+    runs them here. Returns logical name -> function ARN."""
+    install_moto_hook()
+    role = iam_client.create_role(
+        RoleName=f"{prefix}-lambda",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    placeholder = io.BytesIO()
+    with zipfile.ZipFile(placeholder, "w") as archive:
+        archive.writestr("README.txt", "Runs in-process: see local_stack/lambda_runtime.py\n")
+    arns = {}
+    for function in functions:
+        moto_name = f"{prefix}-{function.name}"
+        module, attr = function.handler.split(":")
+        arns[function.name] = lambda_client.create_function(
+            FunctionName=moto_name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"{module}.{attr}",
+            Code={"ZipFile": placeholder.getvalue()},
+            Timeout=function.timeout_s,
+            MemorySize=function.memory_mb,
+            Architectures=["arm64"],
+            Environment={"Variables": env},
+        )["FunctionArn"]
+        _REGISTERED[moto_name] = (runtime, function.name)
+    return arns
+
+
+def unregister_from_moto(prefix: str) -> None:
+    for moto_name in [n for n in _REGISTERED if n.startswith(f"{prefix}-")]:
+        del _REGISTERED[moto_name]

@@ -7,6 +7,7 @@ request atomic, like DynamoDB's per-item conditions.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,20 +22,31 @@ from werkzeug.serving import BaseWSGIServer, make_server
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
+
+
 class SerializedApp:
+    """Lambda Invoke is the exception: the in-process handler it runs calls moto itself, so
+    holding the lock through it would deadlock; its own calls are serialized one by one."""
+
     def __init__(self, app: WSGIApp) -> None:
         self._app = app
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if LAMBDA_INVOKE.match(environ.get("PATH_INFO", "")):
+            return self._run(environ, start_response)
         with self._lock:
-            result = self._app(environ, start_response)
-            try:
-                return [b"".join(result)]  # consume the whole response inside the lock
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            return self._run(environ, start_response)
+
+    def _run(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        result = self._app(environ, start_response)
+        try:
+            return [b"".join(result)]  # consume the whole response while still serialized
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
 
 
 class MotoServer:

@@ -16,7 +16,7 @@ import boto3
 
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
-from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
 from local_stack.moto_server import MotoServer
 from local_stack.pollers import Poller, SqsPoller, StreamReader
 from local_stack.resources import Provisioned, provision
@@ -55,6 +55,7 @@ class LocalStack:
         )
         self.pollers: list[Poller] = []
         self.resources: Provisioned | None = None
+        self.function_arns: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
 
     # --- lifecycle ---
@@ -79,6 +80,14 @@ class LocalStack:
         )
         self._set_env(self.resources.function_env())
         self.runtime.cold_start()
+        self.function_arns = register_in_moto(
+            self.runtime,
+            self.wiring.functions,
+            self.config.prefix,
+            self.resources.function_env(),
+            self.client("lambda"),
+            self.client("iam"),
+        )
         self._start_pollers()
         self.gateway_server.start()
         return self
@@ -91,6 +100,7 @@ class LocalStack:
         self.gateway_server.stop()
         self.woo_server.stop()
         self.moto.stop()
+        unregister_from_moto(self.config.prefix)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -122,6 +132,7 @@ class LocalStack:
             "gateway": self.gateway_server.url,
             "webhooks": {"shopify": self.webhook_url},
             "sandboxes": {"woocommerce": self.woo_server.url},
+            "functions": self.function_arns,
             "tables": self.resources.tables,
             "queues": self.resources.queue_urls,
             "dead_letter_queues": self.resources.dlq_urls,

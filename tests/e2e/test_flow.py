@@ -166,3 +166,22 @@ def test_the_demo_passes_its_own_checks() -> None:
         "KEEL-TEE-M": 1,
         "KEEL-LAMP": 1,
     }
+
+
+def test_moto_lambda_invoke_runs_the_real_handler(stack: LocalStack) -> None:
+    """The in-process Lambda hook: what moto's Lambda (and later Step Functions) invokes."""
+    body = b'{"id": 1}'
+    event = {
+        "resource": "/webhooks/{channel}",
+        "path": "/webhooks/shopify",
+        "httpMethod": "POST",
+        "headers": stack.shopify.headers(body, signature="bm9wZQ=="),
+        "pathParameters": {"channel": "shopify"},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+    response = stack.client("lambda").invoke(
+        FunctionName=stack.function_arns["webhook"], Payload=json.dumps(event).encode()
+    )
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read())["statusCode"] == 401
