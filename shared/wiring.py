@@ -134,6 +134,7 @@ WIRING = Wiring(
             trigger=QueueTrigger("sync-woocommerce", batch_size=50, max_batching_window_s=2),
             timeout_s=60,
             reads=("catalog", "inventory"),
+            sends_to=("sync-woocommerce",),  # only to delay its own retries (Retry-After)
             dead_letters_to=("sync-woocommerce",),  # permanent failures skip the retries
             secrets=("woocommerce",),
         ),

@@ -7,9 +7,11 @@ with their error, so they are understood without logs and do not burn retries.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
+import httpx
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
@@ -22,7 +24,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shared.aws import client
-from shared.channels.errors import NothingToDo
+from shared.channels.errors import NothingToDo, RetryableError
 from shared.channels.woocommerce.stock import WooCredentials, WooStockPublisher
 from shared.messages import SyncListing
 from shared.services.stock_sync import SyncOutcome, is_retryable, publish_stock
@@ -46,12 +48,30 @@ def _settings() -> SyncWooSettings:
     return SyncWooSettings()  # type: ignore[call-arg]  # values come from the environment
 
 
+@cache
+def _http() -> httpx.Client:
+    """One connection pool per container, reused by warm invocations."""
+    return httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+
+
 def _publisher() -> WooStockPublisher:
+    """Credentials come from the cached secret each time, so a rotated secret is picked up."""
     settings = _settings()
     secret = parameters.get_secret(
         settings.woocommerce_secret_name, transform="json", max_age=settings.secret_cache_seconds
     )
-    return WooStockPublisher(WooCredentials.model_validate(secret))
+    return WooStockPublisher(WooCredentials.model_validate(secret), _http())
+
+
+def _delay_retry(record: SQSRecord, error: Exception | None, queue_url: str | None) -> None:
+    """Honour the channel's Retry-After: the message comes back no sooner than it asks."""
+    if not isinstance(error, RetryableError) or not error.retry_after_s or not queue_url:
+        return
+    client("sqs").change_message_visibility(
+        QueueUrl=queue_url,
+        ReceiptHandle=record.receipt_handle,
+        VisibilityTimeout=min(43_200, math.ceil(error.retry_after_s)),
+    )
 
 
 def _dead_letter(record: dict[str, Any], outcome: SyncOutcome) -> None:
@@ -109,6 +129,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
             return "dead-lettered"
         outcome = outcomes[sku]
         if is_retryable(outcome.error):
+            _delay_retry(record, outcome.error, _settings().sync_woocommerce_queue_url)
             raise SyncFailed(f"{sku}: {outcome.error}")
         if outcome.error is not None and not isinstance(outcome.error, NothingToDo):
             if sku not in dead_lettered:  # one DLQ message per SKU, however many triggers

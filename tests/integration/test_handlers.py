@@ -289,3 +289,23 @@ def test_sync_ignores_skus_not_listed_on_woocommerce(
     trigger = SyncListing(channel="woocommerce", sku="UNLISTED").model_dump_json()
     assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {"batchItemFailures": []}
     assert drain(sqs, deployed.dlq_urls["sync-woocommerce"]) == []
+
+
+@respx.mock
+def test_sync_honours_retry_after_on_429(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    seed(catalog, inventory)
+    url = deployed.queue_urls["sync-woocommerce"]
+    sqs.send_message(
+        QueueUrl=url, MessageBody=SyncListing(channel="woocommerce", sku="MUG").model_dump_json()
+    )
+    (message,) = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
+    event = sqs_event(message["Body"])
+    event["Records"][0]["receiptHandle"] = message["ReceiptHandle"]
+    respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "30"}, json={"code": "slow"})
+    )
+    result = sync_woo(event, context("sync-woocommerce"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # hidden for 30 s

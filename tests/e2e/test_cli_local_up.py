@@ -1,0 +1,70 @@
+"""`keel local up` as a user runs it: its own process, read by the CLI via .keel/local.json."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keel_cli.main import main as keel
+from shared.channels.shopify.signature import sign
+
+pytestmark = pytest.mark.e2e
+
+
+def test_local_up_serves_until_interrupted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / ".keel" / "local.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keel_cli.main", "local", "up", "--seed", "demo"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert state.exists(), process.stdout.read() if process.stdout else ""
+        endpoints = json.loads(state.read_text())
+        assert oct(state.stat().st_mode & 0o777) == "0o600"  # it holds local-only secrets
+
+        body = json.dumps({"id": 1, "line_items": "broken"}).encode()
+        secret = endpoints["local_only_secrets"]["shopify_webhook_secret"]
+        response = httpx.post(
+            endpoints["webhooks"]["shopify"],
+            content=body,
+            headers={
+                "X-Shopify-Hmac-Sha256": sign(secret, body),
+                "X-Shopify-Webhook-Id": "cli-1",
+                "X-Shopify-Topic": "orders/create",
+            },
+        )
+        assert response.status_code == 200
+
+        assert keel(["--state-file", str(state), "stock", "show", "KEEL-LAMP", "--json"]) == 0
+        (lamp,) = json.loads(capsys.readouterr().out)
+        assert (lamp["on_hand"], lamp["reserved"], lamp["available"]) == (1, 0, 1)
+        assert {x["channel"] for x in lamp["listings"]} == {"shopify", "woocommerce"}
+
+        deadline = time.monotonic() + 10
+        held: list[dict[str, str]] = []
+        while not held and time.monotonic() < deadline:
+            assert keel(["--state-file", str(state), "orders", "list", "--json"]) == 0
+            held = json.loads(capsys.readouterr().out)["held_deliveries"]
+            time.sleep(0.2)
+        assert [h["delivery_id"] for h in held] == ["cli-1"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Webhook shopify" in output
+    assert not state.exists()
