@@ -19,20 +19,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
-from shared.channels.shopify import signature as shopify_signature
+from shared.channels.webhooks import RECEIVERS, WebhookReceiver
 
 logger = Logger(service="keel-webhook")
 
 MAX_BODY_BYTES = 900 * 1024  # SQS takes 1 MiB; leave room for the envelope
 SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window (Shopify: ~4 h)
-KEPT_HEADERS = (
-    "x-shopify-topic",
-    "x-shopify-shop-domain",
-    "x-shopify-api-version",
-    "x-shopify-webhook-id",
-    "x-shopify-event-id",
-    "x-shopify-triggered-at",
-)
 
 
 @cache
@@ -41,17 +33,22 @@ def _env() -> dict[str, str]:
     return {
         "deliveries_table": os.environ["DELIVERIES_TABLE"],
         "ingest_queue_url": os.environ["INGEST_QUEUE_URL"],
-        "shopify_secret_name": os.environ["SHOPIFY_SECRET_NAME"],
         "secret_cache_seconds": os.environ.get("SECRET_CACHE_SECONDS", "300"),
     }
 
 
-def _shopify_secret() -> str:
-    env = _env()
+def _signing_secret(receiver: WebhookReceiver) -> str:
     secret = parameters.get_secret(
-        env["shopify_secret_name"], transform="json", max_age=int(env["secret_cache_seconds"])
+        os.environ[receiver.secret_env],
+        transform="json",
+        max_age=int(_env()["secret_cache_seconds"]),
     )
-    return str(secret["webhook_secret"]) if isinstance(secret, dict) else ""
+    value = secret.get(receiver.secret_field) if isinstance(secret, dict) else None
+    if not value:
+        # An unfilled secret must not turn into "every delivery has a bad signature": fail
+        # loudly (5xx, alarm) so the channel retries once the operator has filled it.
+        raise RuntimeError(f"secret for {receiver.channel} has no {receiver.secret_field!r}")
+    return str(value)
 
 
 def _respond(status: int, message: str) -> dict[str, Any]:
@@ -69,19 +66,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
 
-    if channel != "shopify":
+    receiver = RECEIVERS.get(channel)
+    if receiver is None:
         return _respond(404, f"no webhook receiver for channel {channel!r}")
     if len(raw) > MAX_BODY_BYTES:
         logger.error("webhook body too large", extra={"bytes": len(raw)})
         return _respond(413, "body too large")
-    if not shopify_signature.verify(
-        _shopify_secret(), raw, headers.get(shopify_signature.HMAC_HEADER)
-    ):
+    if not receiver.verify(_signing_secret(receiver), raw, headers.get(receiver.signature_header)):
         logger.warning("rejected webhook: bad signature", extra={"channel": channel})
         return _respond(401, "invalid signature")
-    delivery_id = headers.get(shopify_signature.WEBHOOK_ID_HEADER, "").strip()
+    delivery_id = headers.get(receiver.delivery_id_header, "").strip()
     if not delivery_id:
-        return _respond(400, "missing X-Shopify-Webhook-Id")
+        return _respond(400, f"missing {receiver.delivery_id_header}")
     logger.append_keys(channel=channel, delivery_id=delivery_id)
 
     env = _env()
@@ -100,9 +96,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     envelope = {
         "channel": channel,
         "delivery_id": delivery_id,
-        "topic": headers.get(shopify_signature.TOPIC_HEADER, ""),
+        "topic": headers.get(receiver.topic_header, ""),
         "received_at": datetime.now(UTC).isoformat(),
-        "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
+        "headers": {h: headers[h] for h in receiver.kept_headers if h in headers},
         "body": text,
         "body_encoding": encoding,
     }

@@ -309,3 +309,19 @@ def test_sync_honours_retry_after_on_429(
     result = sync_woo(event, context("sync-woocommerce"))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # hidden for 30 s
+
+
+def test_an_unfilled_secret_fails_loudly_instead_of_rejecting_signatures(
+    deployed: Provisioned, sqs: Any, db: Any
+) -> None:
+    """A 5xx makes Shopify retry once the operator fills the secret; a 401 would not."""
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3_sm = __import__("boto3").client("secretsmanager")
+    boto3_sm.put_secret_value(SecretId=deployed.secrets["shopify"], SecretString="{}")
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    body = an_order_body()
+    with pytest.raises(RuntimeError, match="no 'webhook_secret'"):
+        webhook(api_event(body, shopify.headers(body)), context("webhook"))
+    assert drain(sqs, deployed.queue_urls["ingest"]) == []
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
