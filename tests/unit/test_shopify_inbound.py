@@ -92,3 +92,15 @@ def test_sandbox_headers_match_the_spec_headers(specs: Path) -> None:
     headers = sandbox.headers(b"{}")
     assert set(headers) <= set(real)
     assert verify("secret", b"{}", headers["X-Shopify-Hmac-Sha256"])
+
+
+def test_pre_2026_rest_shape_without_money_sets_is_refused_not_guessed(specs: Path) -> None:
+    """The old REST fixture has no shop/presentment money sets: Keel will not guess currencies.
+    Ingest keeps such a body as a held delivery (see docs/decisions.md)."""
+    old = json.loads((specs / "shopify/rest-fixtures/order.json").read_text())["order"]
+    with pytest.raises(ValidationError) as refused:
+        ShopifyOrdersInbound().parse_webhook(
+            {"X-Shopify-Topic": "orders/create"}, json.dumps(old).encode()
+        )
+    missing = {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
+    assert {"total_price_set", "presentment_currency", "line_items.0.price_set"} <= missing

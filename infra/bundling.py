@@ -1,0 +1,193 @@
+"""Lambda packaging without Docker: a dependency layer built by pip for the target platform, and
+the function code staged on its own.
+
+The layer is cached under `.cache/lambda-layer/<key>/python`, the key being a hash of everything
+that decides its contents (requirements.lock, the runtime dependencies of pyproject.toml, Python
+version, architecture, this recipe). Synth and the infra tests reuse it; a change to any input
+builds a new one. Builds are serialized with a file lock and published by an atomic rename, so
+parallel test workers neither build twice nor see a half-written directory.
+
+boto3, botocore and s3transfer are left out of the layer: the Lambda Python runtime ships them,
+botocore alone is ~30 MB of the ~50 MB the layer would otherwise be, and Keel uses only
+long-stable DynamoDB, SQS and Secrets Manager calls. The price is that AWS runs the runtime's
+boto3 rather than the pinned one; see docs/decisions.md.
+
+Run `python -m infra.bundling` to build (or find) the layer and staged code without synthesizing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHE_ROOT = REPO_ROOT / ".cache"
+LAYER_CACHE = CACHE_ROOT / "lambda-layer"
+CODE_CACHE = CACHE_ROOT / "lambda-code"
+
+LAMBDA_PYTHON_VERSION = "3.14"  # must match infra.compute.RUNTIME (checked there)
+LAMBDA_ARCH = "aarch64"  # must match infra.compute.ARCHITECTURE (checked there)
+
+# Provided by the Lambda Python runtime; see the module docstring.
+EXCLUDED_FROM_LAYER = ("boto3", "botocore", "s3transfer")
+# What the functions import at run time. Everything else in the repo stays out of the asset.
+CODE_PACKAGES = ("shared", "functions")
+_CODE_IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", "tests", "test_*")
+# Bump when the build steps below change, so old cache entries are not reused.
+_RECIPE_VERSION = "1"
+_STALE_CODE_AFTER_S = 7 * 24 * 3600
+
+
+def runtime_dependencies(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """`[project] dependencies`: what the functions need, apart from dev, local and CDK extras."""
+    with pyproject.open("rb") as f:
+        return list(tomllib.load(f)["project"]["dependencies"])
+
+
+def layer_key(
+    python_version: str = LAMBDA_PYTHON_VERSION,
+    arch: str = LAMBDA_ARCH,
+    lock_file: Path = REPO_ROOT / "requirements.lock",
+    pyproject: Path = REPO_ROOT / "pyproject.toml",
+) -> str:
+    recipe = {
+        "lock": hashlib.sha256(lock_file.read_bytes()).hexdigest(),
+        "dependencies": sorted(runtime_dependencies(pyproject)),
+        "python": python_version,
+        "arch": arch,
+        "excluded": EXCLUDED_FROM_LAYER,
+        "recipe": _RECIPE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def dependency_layer(python_version: str = LAMBDA_PYTHON_VERSION, arch: str = LAMBDA_ARCH) -> Path:
+    """Directory to give `Code.from_asset` for the layer (it holds `python/`). Built if missing."""
+    key = layer_key(python_version, arch)
+    target = LAYER_CACHE / key
+    if (target / "python").is_dir():
+        return target
+    with _locked(LAYER_CACHE / f"{key}.lock"):
+        if (target / "python").is_dir():  # another process built it while we waited
+            return target
+        staging = LAYER_CACHE / f"{key}.building-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        _pip_install(staging / "python", python_version, arch)
+        _prune_layer(staging / "python")
+        staging.rename(target)
+    return target
+
+
+def _pip_install(into: Path, python_version: str, arch: str) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",  # .pyc for the local interpreter would be useless on the target one
+        "--target",
+        str(into),
+        "--platform",
+        f"manylinux2014_{arch}",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--only-binary=:all:",
+        "--constraint",
+        str(REPO_ROOT / "requirements.lock"),
+        *runtime_dependencies(),
+    ]
+    started = time.monotonic()
+    print(f"building Lambda dependency layer into {into} ...", file=sys.stderr)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"pip could not build the Lambda layer:\n{result.stderr[-4000:]}")
+    print(f"layer built in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
+def _prune_layer(site: Path) -> None:
+    """Drop what the runtime provides, console scripts and caches."""
+    excluded = {name.replace("-", "_").lower() for name in EXCLUDED_FROM_LAYER}
+    for entry in site.iterdir():
+        base = entry.name.split("-")[0].lower() if entry.name.endswith(".dist-info") else entry.name
+        if base.lower() in excluded or entry.name == "bin":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for cache in site.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _code_fingerprint(root: Path) -> str:
+    digest = hashlib.sha256(_RECIPE_VERSION.encode())
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            rel = path.relative_to(root)
+            if path.is_file() and not _ignored(rel):
+                digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _ignored(rel: Path) -> bool:
+    return any(part.match(pattern) for part in map(Path, rel.parts) for pattern in _CODE_IGNORED)
+
+
+def function_code(root: Path = REPO_ROOT) -> Path:
+    """A directory holding only `shared/` and `functions/` (no tests, no caches) for the code asset.
+
+    Staged instead of pointing the asset at the repo root with excludes: CDK would then walk
+    `.venv` and `node_modules` to fingerprint the asset.
+    """
+    target = CODE_CACHE / _code_fingerprint(root)
+    if target.is_dir():
+        return target
+    staging = CODE_CACHE / f"{target.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for package in CODE_PACKAGES:
+        shutil.copytree(
+            root / package, staging / package, ignore=shutil.ignore_patterns(*_CODE_IGNORED)
+        )
+    try:
+        staging.rename(target)
+    except OSError:  # a parallel process published the same content first
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune_stale_code(keep=target)
+    return target
+
+
+def _prune_stale_code(keep: Path) -> None:
+    cutoff = time.time() - _STALE_CODE_AFTER_S
+    for entry in CODE_CACHE.iterdir():
+        if entry != keep and entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def main() -> None:
+    print(f"layer: {dependency_layer()}")
+    print(f"code:  {function_code()}")
+
+
+if __name__ == "__main__":
+    main()

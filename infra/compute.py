@@ -1,0 +1,221 @@
+"""The wiring's Lambda functions: one dependency layer, one code asset, one role per function.
+
+Each function's role gets exactly the grants its wiring entry declares (reads, writes, sends_to,
+dead_letters_to, secrets) plus what its trigger needs, and its environment names exactly those
+resources, with the variable names from `shared.wiring.env_name_for_*`. Queue and stream
+triggers report partial batch failures, so one bad record does not retry its whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import bundling
+from infra.channel_secrets import ChannelSecrets
+from infra.config import EnvConfig
+from infra.nag import acknowledge
+from infra.naming import construct_id, lambda_handler
+from infra.queues import Queues
+from infra.storage import Storage
+from shared.wiring import (
+    Function,
+    HttpRoute,
+    QueueTrigger,
+    StreamTrigger,
+    Wiring,
+    env_name_for_dlq,
+    env_name_for_queue,
+    env_name_for_secret,
+    env_name_for_table,
+)
+
+# The newest Python runtime aws-cdk-lib offers (cdk-nag L1 and tests/infra check it stays so).
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "Keel"
+
+if RUNTIME.name != f"python{bundling.LAMBDA_PYTHON_VERSION}" or ARCHITECTURE.name != "arm64":
+    raise RuntimeError("infra.compute RUNTIME/ARCHITECTURE disagree with infra.bundling's target")
+
+RETENTION = {days: getattr(logs.RetentionDays, name) for days, name in (
+    (1, "ONE_DAY"), (3, "THREE_DAYS"), (5, "FIVE_DAYS"), (7, "ONE_WEEK"), (14, "TWO_WEEKS"),
+    (30, "ONE_MONTH"), (60, "TWO_MONTHS"), (90, "THREE_MONTHS"), (120, "FOUR_MONTHS"),
+    (150, "FIVE_MONTHS"), (180, "SIX_MONTHS"), (365, "ONE_YEAR"), (400, "THIRTEEN_MONTHS"),
+    (545, "EIGHTEEN_MONTHS"), (731, "TWO_YEARS"), (1827, "FIVE_YEARS"),
+)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Deployed:
+    spec: Function
+    function: lambda_.Function
+    role: iam.Role
+
+
+def function_environment(
+    spec: Function,
+    config: EnvConfig,
+    table_names: Mapping[str, str],
+    queue_urls: Mapping[str, str],
+    dlq_urls: Mapping[str, str],
+    secret_names: Mapping[str, str],
+) -> dict[str, str]:
+    """What one function is told, and nothing more: the resources its wiring entry names."""
+    env = {
+        "POWERTOOLS_SERVICE_NAME": f"keel-{spec.name}",
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+    for table in dict.fromkeys(spec.reads + spec.writes):
+        env[env_name_for_table(table)] = table_names[table]
+    for queue in spec.sends_to:
+        env[env_name_for_queue(queue)] = queue_urls[queue]
+    for queue in spec.dead_letters_to:
+        env[env_name_for_dlq(queue)] = dlq_urls[queue]
+    for secret in spec.secrets:
+        env[env_name_for_secret(secret)] = secret_names[secret]
+    env.update(spec.env)
+    return env
+
+
+class Compute(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        wiring: Wiring,
+        config: EnvConfig,
+        storage: Storage,
+        queues: Queues,
+        secrets: ChannelSecrets,
+    ) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(str(bundling.dependency_layer())),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Keel runtime dependencies (pyproject [project] dependencies, "
+            "pinned by requirements.lock; boto3/botocore from the runtime)",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.code = lambda_.Code.from_asset(str(bundling.function_code()))
+
+        tables = storage.tables
+        pairs = queues.pairs
+        self.functions: dict[str, Deployed] = {}
+        for spec in wiring.functions:
+            env = function_environment(
+                spec,
+                config,
+                table_names={name: t.table_name for name, t in tables.items()},
+                queue_urls={name: p.queue.queue_url for name, p in pairs.items()},
+                dlq_urls={name: p.dlq.queue_url for name, p in pairs.items()},
+                secret_names=secrets.names,
+            )
+            deployed = self._function(spec, env)
+            role = deployed.role
+            for table in spec.reads:
+                if table not in spec.writes:
+                    tables[table].grant_read_data(role)
+            for table in spec.writes:
+                tables[table].grant_read_write_data(role)
+            for queue in spec.sends_to:
+                pairs[queue].queue.grant_send_messages(role)
+            for queue in spec.dead_letters_to:
+                pairs[queue].dlq.grant_send_messages(role)
+            for secret in spec.secrets:
+                secrets.secrets[secret].grant_read(role)
+            self._trigger(deployed, storage, queues)
+            self.functions[spec.name] = deployed
+
+    def _function(self, spec: Function, env: dict[str, str]) -> Deployed:
+        cid = construct_id(spec.name)
+        config = self._config
+        log_group = logs.LogGroup(
+            self,
+            f"{cid}Logs",
+            retention=RETENTION[config.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        # Own role, no AWS managed policy: logs go to this function's log group only.
+        role = iam.Role(
+            self,
+            f"{cid}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Keel {config.name} {spec.name}: least privilege from shared/wiring.py",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            cid,
+            function_name=f"{config.resource_prefix}-{spec.name}",
+            description=f"Keel {spec.name} ({spec.handler})",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=lambda_handler(spec.handler),
+            code=self.code,
+            layers=[self.layer],
+            role=role,
+            timeout=Duration.seconds(spec.timeout_s),
+            memory_size=spec.memory_mb,
+            environment=env,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        reason = (
+            "xray:PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE for the "
+            "Powertools Tracer) support no resource-level permissions, so IAM only accepts '*'"
+        )
+        if isinstance(spec.trigger, StreamTrigger):
+            reason += "; dynamodb:ListStreams (stream event source) is likewise '*'-only"
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            reason + ". Every data grant (tables, queues, secrets) names its resource.",
+        )
+        return Deployed(spec=spec, function=function, role=role)
+
+    def _trigger(self, deployed: Deployed, storage: Storage, queues: Queues) -> None:
+        trigger = deployed.spec.trigger
+        if isinstance(trigger, QueueTrigger):
+            deployed.function.add_event_source(
+                sources.SqsEventSource(
+                    queues.pairs[trigger.queue].queue,
+                    batch_size=trigger.batch_size,
+                    max_batching_window=(
+                        Duration.seconds(trigger.max_batching_window_s)
+                        if trigger.max_batching_window_s
+                        else None
+                    ),
+                    report_batch_item_failures=True,
+                )
+            )
+        elif isinstance(trigger, StreamTrigger):
+            table = storage.tables[trigger.table]
+            if table.table_stream_arn is None:
+                raise ValueError(f"{deployed.spec.name}: table {trigger.table!r} has no stream")
+            deployed.function.add_event_source(
+                sources.DynamoEventSource(
+                    table,
+                    starting_position=lambda_.StartingPosition[trigger.starting_position],
+                    batch_size=trigger.batch_size,
+                    retry_attempts=trigger.max_retry_attempts,
+                    bisect_batch_on_error=True,
+                    report_batch_item_failures=True,
+                    on_failure=sources.SqsDlq(queues.stream_failures[deployed.spec.name]),
+                )
+            )
+        elif not isinstance(trigger, HttpRoute):  # HTTP routes are wired by infra.ingress
+            raise TypeError(f"{deployed.spec.name}: unsupported trigger {trigger!r}")

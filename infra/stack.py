@@ -1,0 +1,88 @@
+"""One Keel environment: the capability constructs composed from the wiring, plus its outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from constructs import Construct
+
+from infra.channel_secrets import ChannelSecrets
+from infra.compute import Compute
+from infra.config import EnvConfig
+from infra.ingress import Ingress
+from infra.naming import construct_id
+from infra.observability import Observability
+from infra.queues import Queues
+from infra.storage import Storage
+from shared.wiring import WIRING, Wiring
+
+
+class KeelStack(Stack):
+    def __init__(self, scope: Construct, config: EnvConfig, wiring: Wiring = WIRING) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            env=Environment(account=config.account, region=config.region),
+            termination_protection=config.termination_protection,
+            description=f"Keel ({config.name}): multi-channel commerce system of record",
+        )
+        self.config = config
+        Tags.of(self).add("project", "keel")
+        Tags.of(self).add("keel:env", config.name)
+
+        self.storage = Storage(self, "Storage", wiring=wiring, config=config)
+        self.queues = Queues(self, "Queues", wiring=wiring, config=config)
+        self.secrets = ChannelSecrets(self, "Secrets", wiring=wiring, config=config)
+        self.compute = Compute(
+            self,
+            "Functions",
+            wiring=wiring,
+            config=config,
+            storage=self.storage,
+            queues=self.queues,
+            secrets=self.secrets,
+        )
+        self.ingress = Ingress(
+            self,
+            "Ingress",
+            wiring=wiring,
+            config=config,
+            functions={name: d.function for name, d in self.compute.functions.items()},
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            queues=self.queues,
+            functions=self.compute.functions,
+            api=self.ingress.api,
+        )
+        self._outputs(wiring)
+
+    def _outputs(self, wiring: Wiring) -> None:
+        """What an operator needs after a deploy: URLs to register, secrets to fill, DLQs."""
+        for route, function_name in self.ingress.routes:
+            # The channels a route's function verifies signatures for are the secrets it reads.
+            for channel in wiring.function(function_name).secrets:
+                path = route.path.replace("{channel}", channel)
+                CfnOutput(
+                    self,
+                    f"WebhookUrl{construct_id(channel)}",
+                    value=self.ingress.url_for(path),
+                    description=f"{route.method} URL to register as the {channel} webhook",
+                )
+        for name, secret_name in self.secrets.names.items():
+            CfnOutput(
+                self,
+                f"Secret{construct_id(name)}",
+                value=secret_name,
+                description=f"Secrets Manager secret to fill with the {name} credentials",
+            )
+        for name, dlq in self.queues.dead_letter_queues().items():
+            CfnOutput(
+                self,
+                f"Dlq{construct_id(name)}Arn",
+                value=dlq.queue_arn,
+                description=f"{name}: redrive with aws sqs start-message-move-task --source-arn",
+            )
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

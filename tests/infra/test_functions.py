@@ -1,0 +1,164 @@
+"""Functions: exactly the wiring's, on the newest Python runtime, arm64, least privilege."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from shared.wiring import (
+    WIRING,
+    QueueTrigger,
+    StreamTrigger,
+    env_name_for_dlq,
+    env_name_for_queue,
+    env_name_for_secret,
+    env_name_for_table,
+)
+from tests.infra.template import Synthesized, Template
+
+pytestmark = pytest.mark.infra
+
+DATA_WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                      "dynamodb:BatchWriteItem"}  # fmt: skip
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_functions_are_exactly_those_in_the_wiring(template: Template) -> None:
+    assert set(template.functions()) == {f.name for f in WIRING.functions}
+
+
+def test_every_function_is_arm64_on_the_newest_python_runtime(synthesized: Synthesized) -> None:
+    newest = synthesized.facts["newest_python_runtime"]
+    for template in synthesized.templates.values():
+        for name, logical_id in template.functions().items():
+            props = template.props(logical_id)
+            assert props["Runtime"] == newest, name
+            assert props["Architectures"] == ["arm64"], name
+
+
+def test_function_settings_come_from_the_wiring(template: Template) -> None:
+    (layer,) = template.of_type("AWS::Lambda::LayerVersion")
+    for name, logical_id in template.functions().items():
+        spec, props = WIRING.function(name), template.props(logical_id)
+        assert props["Timeout"] == spec.timeout_s
+        assert props["MemorySize"] == spec.memory_mb
+        assert props["Layers"] == [{"Ref": layer}]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_handlers_exist_as_importable_modules_in_the_code_asset(template: Template) -> None:
+    for name, logical_id in template.functions().items():
+        props = template.props(logical_id)
+        module_name, function_name = WIRING.function(name).handler.split(":")
+        assert props["Handler"] == f"{module_name}.{function_name}"
+        assert callable(getattr(importlib.import_module(module_name), function_name))
+        asset = template.asset_dir(props["Code"])
+        assert (asset / f"{module_name.replace('.', '/')}.py").is_file(), asset
+
+
+def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> None:
+    tables, queues, secrets = template.tables(), template.queues(), template.secrets()
+    config = template.config
+    for name, logical_id in template.functions().items():
+        spec = WIRING.function(name)
+        expected: dict[str, Any] = {
+            "POWERTOOLS_SERVICE_NAME": f"keel-{name}",
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            "POWERTOOLS_METRICS_NAMESPACE": "Keel",
+            **spec.env,
+        }
+        for table in (*spec.reads, *spec.writes):
+            expected[env_name_for_table(table)] = {"Ref": tables[table]}
+        for queue in spec.sends_to:
+            expected[env_name_for_queue(queue)] = {"Ref": queues[queue]}
+        for queue in spec.dead_letters_to:
+            expected[env_name_for_dlq(queue)] = {"Ref": queues[f"{queue}-dlq"]}
+        for secret in spec.secrets:
+            secret_name = config.channel_secret_names[secret]
+            assert secret_name in secrets
+            expected[env_name_for_secret(secret)] = secret_name
+        assert template.props(logical_id)["Environment"]["Variables"] == expected, name
+
+
+def _statements(template: Template, function_logical_id: str) -> Iterable[dict[str, Any]]:
+    role = template.target(template.props(function_logical_id)["Role"])
+    for policy in template.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: Template) -> None:
+    tables, queues, secrets = template.tables(), template.queues(), template.secrets()
+    by_id = {v: k for k, v in {**tables, **queues, **secrets}.items()}
+    for name, logical_id in template.functions().items():
+        spec = WIRING.function(name)
+        readable = {tables[t] for t in (*spec.reads, *spec.writes)}
+        writable = {tables[t] for t in spec.writes}
+        sendable = {queues[q] for q in spec.sends_to} | {
+            queues[f"{q}-dlq"] for q in spec.dead_letters_to
+        }
+        consumable: set[str] = set()
+        if isinstance(spec.trigger, QueueTrigger):
+            consumable.add(queues[spec.trigger.queue])
+        if isinstance(spec.trigger, StreamTrigger):
+            sendable.add(queues[f"{name}-stream-failures"])
+            readable.add(tables[spec.trigger.table])  # its stream
+        secret_ids = {secrets[template.config.channel_secret_names[s]] for s in spec.secrets}
+
+        for statement in _statements(template, logical_id):
+            actions = set(_as_list(statement["Action"]))
+            targets = template.referenced(statement["Resource"]) & set(by_id)
+            services = {a.split(":")[0] for a in actions}
+            if "dynamodb" in services:
+                assert targets <= readable, (name, [by_id[t] for t in targets - readable])
+                if actions & DATA_WRITE_ACTIONS:
+                    assert targets <= writable, (name, [by_id[t] for t in targets - writable])
+            if "sqs:SendMessage" in actions:
+                assert targets <= sendable, (name, [by_id[t] for t in targets - sendable])
+            if "sqs:ReceiveMessage" in actions:
+                assert targets <= consumable, (name, [by_id[t] for t in targets])
+            if "secretsmanager" in services:
+                assert targets <= secret_ids, (name, [by_id[t] for t in targets])
+                assert actions <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+
+
+def _mapping(template: Template, function_logical_id: str) -> dict[str, Any] | None:
+    found = [
+        m["Properties"]
+        for m in template.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_logical_id}
+    ]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def test_event_sources_follow_the_wiring_and_report_partial_batch_failures(
+    template: Template,
+) -> None:
+    queues, functions, tables = template.queues(), template.functions(), template.tables()
+    for spec in WIRING.functions:
+        mapping, trigger = _mapping(template, functions[spec.name]), spec.trigger
+        if isinstance(trigger, QueueTrigger):
+            assert mapping is not None
+            assert template.target(mapping["EventSourceArn"]) == queues[trigger.queue]
+            assert mapping["BatchSize"] == trigger.batch_size
+            assert mapping.get("MaximumBatchingWindowInSeconds", 0) == trigger.max_batching_window_s
+            assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        elif isinstance(trigger, StreamTrigger):
+            assert mapping is not None
+            assert mapping["EventSourceArn"] == {"Fn::GetAtt": [tables[trigger.table], "StreamArn"]}
+            assert mapping["BatchSize"] == trigger.batch_size
+            assert mapping["StartingPosition"] == trigger.starting_position
+            assert mapping["MaximumRetryAttempts"] == trigger.max_retry_attempts
+            assert mapping["BisectBatchOnFunctionError"] is True
+            assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+            assert template.target(destination) == queues[f"{spec.name}-stream-failures"]
+        else:
+            assert mapping is None, spec.name

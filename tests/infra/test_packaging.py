@@ -1,0 +1,40 @@
+"""Lambda packaging: a platform-correct dependency layer and a code asset with only the code."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import bundling
+from tests.infra.template import Template
+
+pytestmark = pytest.mark.infra
+
+
+def test_layer_is_built_for_the_lambda_platform_without_the_runtime_sdk(prod: Template) -> None:
+    (layer,) = prod.of_type("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    site = prod.asset_dir(layer["Properties"]["Content"]) / "python"
+    names = {p.name for p in site.iterdir()}
+    assert {"aws_lambda_powertools", "pydantic", "pydantic_core", "httpx"} <= names
+    assert not names & {"boto3", "botocore", "s3transfer", "bin"}
+    version = bundling.LAMBDA_PYTHON_VERSION.replace(".", "")
+    assert list((site / "pydantic_core").glob(f"*.cpython-{version}-aarch64-linux-gnu.so"))
+
+
+def test_code_asset_holds_only_shared_and_functions(prod: Template) -> None:
+    codes = {
+        prod.text(f["Properties"]["Code"]) for f in prod.of_type("AWS::Lambda::Function").values()
+    }
+    assert len(codes) == 1  # one asset for all functions
+    (function,) = list(prod.of_type("AWS::Lambda::Function").values())[:1]
+    asset = prod.asset_dir(function["Properties"]["Code"])
+    assert {p.name for p in asset.iterdir()} == {"shared", "functions"}
+    assert not list(asset.rglob("__pycache__"))
+    assert not list(asset.rglob("test_*.py"))
+
+
+def test_layer_cache_key_changes_with_its_inputs() -> None:
+    key = bundling.layer_key()
+    assert key == bundling.layer_key()
+    assert key != bundling.layer_key(python_version="3.13")
+    assert key != bundling.layer_key(arch="x86_64")

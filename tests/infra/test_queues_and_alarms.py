@@ -1,0 +1,139 @@
+"""Queues: the wiring's, each with a DLQ; every DLQ alarmed to the topic; dashboard per env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.queues import check_visibility_timeouts
+from shared.wiring import WIRING, Function, Queue, QueueTrigger, StreamTrigger, Wiring
+from tests.infra.template import Template
+
+pytestmark = pytest.mark.infra
+
+
+def _dead_letter_queues(template: Template) -> set[str]:
+    """Queues that receive failed work: redrive targets and stream on-failure destinations."""
+    targets = {
+        template.target(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        for q in template.of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for mapping in template.of_type("AWS::Lambda::EventSourceMapping").values():
+        destination = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
+        if destination:
+            targets.add(template.target(destination["Destination"]))
+    return {t for t in targets if t is not None}
+
+
+def test_source_queues_are_exactly_those_in_the_wiring(template: Template) -> None:
+    queues = template.queues()
+    sources = {name for name, lid in queues.items() if "RedrivePolicy" in template.props(lid)}
+    assert sources == {q.name for q in WIRING.queues}
+    for spec in WIRING.queues:
+        props = template.props(queues[spec.name])
+        assert props["VisibilityTimeout"] == spec.visibility_timeout_s
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [queues[f"{spec.name}-dlq"], "Arn"]},
+            "maxReceiveCount": spec.max_receive_count,
+        }
+        dlq = template.props(queues[f"{spec.name}-dlq"])
+        assert dlq["MessageRetentionPeriod"] == spec.dlq_retention_days * 86400
+
+
+def test_every_queue_has_a_dlq_or_is_one(template: Template) -> None:
+    dead_letter = _dead_letter_queues(template)
+    for name, logical_id in template.queues().items():
+        assert "RedrivePolicy" in template.props(logical_id) or logical_id in dead_letter, name
+    expected_extra = {f"{f.name}-stream-failures" for f in WIRING.functions
+                      if isinstance(f.trigger, StreamTrigger)}  # fmt: skip
+    assert set(template.queues()) == (
+        {q.name for q in WIRING.queues} | {f"{q.name}-dlq" for q in WIRING.queues} | expected_extra
+    )
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(template: Template) -> None:
+    ssl_only = set()
+    for policy in template.of_type("AWS::SQS::QueuePolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                ssl_only |= {template.target(q) for q in policy["Properties"]["Queues"]}
+    for name, logical_id in template.queues().items():
+        assert template.props(logical_id)["SqsManagedSseEnabled"] is True, name
+        assert logical_id in ssl_only, name
+
+
+def test_visibility_timeout_is_six_times_the_consumer_timeout(template: Template) -> None:
+    functions, queues = template.functions(), template.queues()
+    for spec in WIRING.functions:
+        if isinstance(spec.trigger, QueueTrigger):
+            timeout = template.props(functions[spec.name])["Timeout"]
+            visibility = template.props(queues[spec.trigger.queue])["VisibilityTimeout"]
+            assert visibility >= 6 * timeout, spec.name
+
+
+def test_the_stack_refuses_a_visibility_timeout_below_six_times() -> None:
+    short = Wiring(
+        tables=(),
+        queues=(Queue("q", visibility_timeout_s=59, max_receive_count=3),),
+        functions=(Function("f", "m:h", QueueTrigger("q", batch_size=1), timeout_s=10),),
+        secrets=(),
+    )
+    with pytest.raises(ValueError, match="6x"):
+        check_visibility_timeouts(short)
+
+
+def _alarms_on(
+    template: Template, metric: str, dimension: str, logical_id: str
+) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in template.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == metric
+        and any(
+            d["Name"] == dimension and template.target(d["Value"]) == logical_id
+            for d in a["Properties"].get("Dimensions", [])
+        )
+    ]
+
+
+def test_every_dlq_has_an_alarm_wired_to_the_topic(template: Template) -> None:
+    topic = template.topic()
+    dead_letter = _dead_letter_queues(template)
+    assert dead_letter
+    for logical_id in dead_letter:
+        (alarm,) = _alarms_on(
+            template, "ApproximateNumberOfMessagesVisible", "QueueName", logical_id
+        )
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_every_function_has_an_error_alarm_wired_to_the_topic(template: Template) -> None:
+    topic = template.topic()
+    for name, logical_id in template.functions().items():
+        (alarm,) = _alarms_on(template, "Errors", "FunctionName", logical_id)
+        assert alarm["AlarmActions"] == [{"Ref": topic}], name
+
+
+def test_the_topic_mails_the_configured_address(template: Template) -> None:
+    (subscription,) = template.of_type("AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == template.config.alarm_email
+    assert subscription["Properties"]["TopicArn"] == {"Ref": template.topic()}
+
+
+def test_one_dashboard_shows_the_flow(template: Template) -> None:
+    (dashboard,) = template.of_type("AWS::CloudWatch::Dashboard").values()
+    body = template.text(dashboard["Properties"]["DashboardBody"])
+    assert dashboard["Properties"]["DashboardName"] == f"keel-{template.config.name}-flow"
+    for metric in ("4XXError", "5XXError", "ApproximateNumberOfMessagesVisible",
+                   "ApproximateAgeOfOldestMessage", "Errors", "Duration", "Throttles",
+                   "IteratorAge"):  # fmt: skip
+        assert metric in body, metric
+    for logical_id in template.queues().values():
+        assert logical_id in body
