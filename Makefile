@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/keel demo
 
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 2 --durations=10
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

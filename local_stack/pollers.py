@@ -157,12 +157,8 @@ class StreamReader(Poller):
         self.skipped_records: list[dict[str, Any]] = []
 
     def _iterator(self, shard_id: str) -> str:
-        """A fresh iterator every poll, from the last sequence number read.
-
-        moto restores a table from a deep copy when a transaction is cancelled, stream shard
-        included; an iterator kept across that would read the orphaned shard (records of the
-        cancelled writes, and none after). Lambda's poller checkpoints by sequence number too.
-        """
+        """A fresh iterator every poll, from the last sequence number read, as Lambda's poller
+        checkpoints by sequence number (see also local_stack/moto_patches.py)."""
         last = self._last_sequence.get(shard_id)
         args: dict[str, Any] = {"StreamArn": self._stream_arn, "ShardId": shard_id}
         if last is None:
@@ -172,6 +168,18 @@ class StreamReader(Poller):
             args["SequenceNumber"] = last
         iterator: str = self._streams.get_shard_iterator(**args)["ShardIterator"]
         return iterator
+
+    def pending(self) -> bool:
+        """True while the stream holds records this reader has not finished handling."""
+        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"][
+            "Shards"
+        ]
+        return any(
+            self._streams.get_records(ShardIterator=self._iterator(s["ShardId"]), Limit=1).get(
+                "Records"
+            )
+            for s in shards
+        )
 
     def poll_once(self) -> bool:
         shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"][

@@ -17,6 +17,7 @@ import boto3
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
 from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
+from local_stack.moto_patches import keep_stream_shards_across_rollbacks
 from local_stack.moto_server import MotoServer
 from local_stack.pollers import Poller, SqsPoller, StreamReader
 from local_stack.resources import Provisioned, provision
@@ -42,6 +43,11 @@ class LocalConfig:
 
 
 class LocalStack:
+    """One per process at a time: functions read their settings from the process environment,
+    as in Lambda, so two stacks in one process would point each other's handlers astray."""
+
+    _active: LocalStack | None = None
+
     def __init__(self, config: LocalConfig | None = None, wiring: Wiring = WIRING) -> None:
         self.config = config or LocalConfig()
         self.wiring = wiring
@@ -60,6 +66,10 @@ class LocalStack:
 
     # --- lifecycle ---
     def start(self) -> LocalStack:
+        if LocalStack._active is not None:
+            raise RuntimeError("another LocalStack is running in this process; stop it first")
+        LocalStack._active = self
+        keep_stream_shards_across_rollbacks()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
         self.woo_server.start()
@@ -107,6 +117,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self.runtime.cold_start()
+        LocalStack._active = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -171,16 +182,17 @@ class LocalStack:
         return depths
 
     def wait_idle(self, timeout_s: float = 30.0, settle_s: float = 0.3) -> bool:
-        """True once no work queue holds a message (visible or in flight) and no poller is
-        handling a batch, for `settle_s` (several poll intervals, so stream records not yet
-        read get picked up and show as work)."""
+        """True once, for `settle_s`, no work queue holds a message (visible or in flight), no
+        poller is handling a batch, and every stream reader has handled every record."""
         assert self.resources is not None
         deadline = time.monotonic() + timeout_s
         quiet_since: float | None = None
         while time.monotonic() < deadline:
             depths = self.queue_depths()
-            idle = all(depths[q] == 0 for q in self.resources.queue_urls) and not any(
-                p.busy for p in self.pollers
+            idle = (
+                all(depths[q] == 0 for q in self.resources.queue_urls)
+                and not any(p.busy for p in self.pollers)
+                and not any(p.pending() for p in self.pollers if isinstance(p, StreamReader))
             )
             if idle:
                 quiet_since = quiet_since or time.monotonic()

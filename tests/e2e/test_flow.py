@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from keel_cli.main import main as keel
-from local_stack.demo import run_demo
-from local_stack.stack import LocalConfig, LocalStack, stores
+from local_stack.stack import LocalStack, stores
 from shared.domain.listings import ListingRules, channel_quantity
 from tests.e2e.conftest import Product, make_product
 
@@ -155,17 +154,6 @@ def test_cli_reads_orders_and_stock_from_the_running_stack(
     with pytest.raises(SystemExit) as no_stack:
         keel(["--state-file", str(tmp_path / "missing.json"), "orders", "list"])
     assert no_stack.value.code == 2
-
-
-def test_the_demo_passes_its_own_checks() -> None:
-    with LocalStack(LocalConfig(prefix="demo", log_level="CRITICAL")) as fresh:
-        report = run_demo(fresh)
-    assert report.problems == []
-    assert {r.sku: r.reserved for r in report.skus} == {
-        "KEEL-MUG-BLUE": 3,
-        "KEEL-TEE-M": 1,
-        "KEEL-LAMP": 1,
-    }
 
 
 def test_moto_lambda_invoke_runs_the_real_handler(stack: LocalStack) -> None:

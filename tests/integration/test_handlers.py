@@ -325,3 +325,31 @@ def test_an_unfilled_secret_fails_loudly_instead_of_rejecting_signatures(
         webhook(api_event(body, shopify.headers(body)), context("webhook"))
     assert drain(sqs, deployed.queue_urls["ingest"]) == []
     parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def test_a_publisher_that_read_stock_before_a_change_publishes_again(
+    catalog: CatalogStore, inventory: InventoryStore
+) -> None:
+    """Two sync consumers can overlap; the one that read first must not have the last word."""
+    from shared.channels.port import StockResult, StockUpdate
+    from shared.services.stock_sync import publish_stock
+
+    seed(catalog, inventory, on_hand=5)  # buffer 1 -> 4
+
+    class ConcurrentChange:
+        channel = "woocommerce"
+
+        def __init__(self) -> None:
+            self.published: list[int] = []
+
+        def set_stock(self, items: Any) -> list[StockResult]:
+            updates: list[StockUpdate] = list(items)
+            self.published.extend(u.quantity for u in updates)
+            if len(self.published) == 1:  # stock arrives while the first publish is under way
+                inventory.receive(Movement("MUG", MovementCause.RECEIPT, 3, "po-2", "t", NOW))
+            return [StockResult(u.listing) for u in updates]
+
+    publisher = ConcurrentChange()
+    outcome = publish_stock(["MUG"], publisher, catalog, inventory)["MUG"]
+    assert publisher.published == [4, 7]
+    assert (outcome.quantity, outcome.rounds) == (7, 2)
