@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from shared.domain.listings import Listing, ListingRules
-from shared.stores.items import av, from_item, to_item
+from shared.stores.items import to_item
+from shared.stores.table import Table
 
 _LISTING = "LISTING#"
 
@@ -21,12 +22,12 @@ def _ref_pk(channel: str, kind: str, value: str) -> str:
 
 class CatalogStore:
     def __init__(self, table: str, client: Any) -> None:
-        self._table = table
+        self._t = Table(table, client)
         self._db = client
 
     def put_product(self, sku: str, title: str) -> None:
         self._db.put_item(
-            TableName=self._table,
+            TableName=self._t.name,
             Item=to_item({"pk": _sku_pk(sku), "sk": "META", "sku": sku, "title": title}),
         )
 
@@ -34,7 +35,7 @@ class CatalogStore:
         """`lookup_refs` names the refs inbound messages identify lines by (e.g. variant_id)."""
         rules = listing.rules
         self._db.put_item(
-            TableName=self._table,
+            TableName=self._t.name,
             Item=to_item(
                 {
                     "pk": _sku_pk(listing.sku),
@@ -50,7 +51,7 @@ class CatalogStore:
         )
         for kind in lookup_refs:
             self._db.put_item(
-                TableName=self._table,
+                TableName=self._t.name,
                 Item=to_item(
                     {
                         "pk": _ref_pk(listing.channel, kind, listing.refs[kind]),
@@ -61,40 +62,19 @@ class CatalogStore:
             )
 
     def listings_for(self, sku: str) -> list[Listing]:
-        response = self._db.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": av(_sku_pk(sku)), ":prefix": av(_LISTING)},
-        )
-        return [_listing(from_item(i)) for i in response.get("Items", [])]
+        return [_listing(i) for i in self._t.query_prefix(_sku_pk(sku), _LISTING)]
 
     def listing(self, sku: str, channel: str) -> Listing | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": av(_sku_pk(sku)), "sk": av(_LISTING + channel)},
-        )
-        item = response.get("Item")
-        return _listing(from_item(item)) if item else None
+        item = self._t.get(_sku_pk(sku), _LISTING + channel)
+        return _listing(item) if item else None
 
     def find_sku(self, channel: str, kind: str, value: str) -> str | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": av(_ref_pk(channel, kind, value)), "sk": av("REF")},
-        )
-        item = response.get("Item")
-        return str(from_item(item)["sku"]) if item else None
+        item = self._t.get(_ref_pk(channel, kind, value), "REF")
+        return str(item["sku"]) if item else None
 
     def products(self) -> dict[str, str]:
         """SKU -> title, for operators; a scan is fine at catalog sizes."""
-        found: dict[str, str] = {}
-        for page in self._db.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="sk = :meta",
-            ExpressionAttributeValues={":meta": av("META")},
-        ):
-            for raw in page.get("Items", []):
-                item = from_item(raw)
-                found[str(item["sku"])] = str(item.get("title", ""))
+        found = {str(i["sku"]): str(i.get("title", "")) for i in self._t.scan_sk("META")}
         return dict(sorted(found.items()))
 
 

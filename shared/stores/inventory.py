@@ -6,12 +6,12 @@ DynamoDB condition cannot compute it; reservations are conditional on it, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from shared.domain.inventory import Movement, MovementCause, StockLevel
-from shared.stores.items import av, from_item, to_item
+from shared.stores.items import av, to_item
+from shared.stores.table import Table
 
 LEVEL = "LEVEL"
 RESERVATION = "RES#"
@@ -35,32 +35,19 @@ def level_from_item(item: dict[str, Any]) -> StockLevel:
 
 class InventoryStore:
     def __init__(self, table: str, client: Any) -> None:
-        self._table = table
+        self._t = Table(table, client)
         self._db = client
 
     @property
     def table(self) -> str:
-        return self._table
+        return self._t.name
 
     def get(self, sku: str) -> StockLevel | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return level_from_item(from_item(item)) if item else None
+        item = self._t.get(sku_pk(sku), LEVEL)
+        return level_from_item(item) if item else None
 
     def levels(self) -> list[StockLevel]:
-        found: list[StockLevel] = []
-        for page in self._db.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="sk = :level",
-            ExpressionAttributeValues={":level": av(LEVEL)},
-            ConsistentRead=True,
-        ):
-            found.extend(level_from_item(from_item(i)) for i in page.get("Items", []))
-        return sorted(found, key=lambda level: level.sku)
+        return sorted((level_from_item(i) for i in self._t.scan_sk(LEVEL)), key=lambda lv: lv.sku)
 
     def receive(self, movement: Movement, safety_stock: int | None = None) -> None:
         """Goods in (or a positive adjustment): on_hand and the ledger move together."""
@@ -84,7 +71,7 @@ class InventoryStore:
             sets.append("reservable = :q - :ss")
             values[":ss"] = av(safety_stock)
         update: dict[str, Any] = {
-            "TableName": self._table,
+            "TableName": self._t.name,
             "Key": {"pk": av(sku_pk(movement.sku)), "sk": av(LEVEL)},
             "UpdateExpression": "SET " + ", ".join(sets),
             "ExpressionAttributeNames": names,
@@ -101,7 +88,7 @@ class InventoryStore:
         return [
             {
                 "Update": {
-                    "TableName": self._table,
+                    "TableName": self._t.name,
                     "Key": {"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
                     "UpdateExpression": (
                         "SET reserved = reserved + :q, reservable = reservable - :q, #v = #v + :one"
@@ -114,7 +101,7 @@ class InventoryStore:
             },
             {
                 "Put": {
-                    "TableName": self._table,
+                    "TableName": self._t.name,
                     "Item": to_item(
                         {
                             "pk": sku_pk(sku),
@@ -133,7 +120,7 @@ class InventoryStore:
 
     def open_reservations(self, sku: str) -> dict[str, int]:
         """order key -> quantity."""
-        items = self._query_prefix(sku, RESERVATION)
+        items = self._t.query_prefix(sku_pk(sku), RESERVATION)
         return {str(i["order"]): int(i["quantity"]) for i in items if i.get("status") == "open"}
 
     def ledger(self, sku: str) -> list[Movement]:
@@ -146,21 +133,12 @@ class InventoryStore:
                 actor=str(i["actor"]),
                 at=datetime.fromisoformat(str(i["at"])),
             )
-            for i in self._query_prefix(sku, MOVEMENT)
+            for i in self._t.query_prefix(sku_pk(sku), MOVEMENT)
         ]
-
-    def _query_prefix(self, sku: str, prefix: str) -> Iterable[dict[str, Any]]:
-        for page in self._db.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": av(sku_pk(sku)), ":prefix": av(prefix)},
-            ConsistentRead=True,
-        ):
-            yield from (from_item(i) for i in page.get("Items", []))
 
     def _movement_put(self, movement: Movement) -> dict[str, Any]:
         return {
-            "TableName": self._table,
+            "TableName": self._t.name,
             "Item": to_item(
                 {
                     "pk": sku_pk(movement.sku),

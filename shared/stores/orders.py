@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from shared.domain.orders import Money, Order, OrderLine, OrderStatus
-from shared.stores.items import av, from_item, to_item
+from shared.stores.items import to_item
+from shared.stores.table import Table
 
 ORDER_SK = "ORDER"
 HELD_SK = "HELD_DELIVERY"
@@ -98,17 +99,17 @@ class HeldDelivery:
 
 class OrderStore:
     def __init__(self, table: str, client: Any) -> None:
-        self._table = table
+        self._t = Table(table, client)
         self._db = client
 
     @property
     def table(self) -> str:
-        return self._table
+        return self._t.name
 
     def put_new_op(self, order: Order) -> dict[str, Any]:
         """A Put that only succeeds for an order Keel has not seen: the business-key guard."""
         return {
-            "TableName": self._table,
+            "TableName": self._t.name,
             "Item": to_item(
                 {
                     "pk": order_pk(order.key),
@@ -123,22 +124,17 @@ class OrderStore:
         }
 
     def get(self, order_key: str) -> Order | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": av(order_pk(order_key)), "sk": av(ORDER_SK)},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return order_from_doc(json.loads(from_item(item)["doc"])) if item else None
+        item = self._t.get(order_pk(order_key), ORDER_SK)
+        return order_from_doc(json.loads(item["doc"])) if item else None
 
     def orders(self) -> list[Order]:
-        return [order_from_doc(json.loads(i["doc"])) for i in self._scan_sk(ORDER_SK)]
+        return [order_from_doc(json.loads(i["doc"])) for i in self._t.scan_sk(ORDER_SK)]
 
     def keep_held_delivery(self, held: HeldDelivery) -> bool:
         """False when this delivery was already kept."""
         try:
             self._db.put_item(
-                TableName=self._table,
+                TableName=self._t.name,
                 Item=to_item(
                     {
                         "pk": f"DELIVERY#{held.channel}#{held.delivery_id}",
@@ -167,16 +163,5 @@ class OrderStore:
                 raw_body=str(i["raw_body"]),
                 received_at=str(i["received_at"]),
             )
-            for i in self._scan_sk(HELD_SK)
+            for i in self._t.scan_sk(HELD_SK)
         ]
-
-    def _scan_sk(self, sk: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for page in self._db.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="sk = :sk",
-            ExpressionAttributeValues={":sk": av(sk)},
-            ConsistentRead=True,
-        ):
-            found.extend(from_item(i) for i in page.get("Items", []))
-        return found
