@@ -7,7 +7,7 @@ endpoints it wrote to .keel/local.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import faulthandler
 import json
 import signal
 import sys
@@ -46,6 +46,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     from local_stack.stack import LocalStack, quiet_logs, stores
 
     quiet_logs()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     stack = LocalStack().start()
     try:
         if args.seed == "demo":
@@ -70,9 +71,12 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         console.print(table)
         console.print("Running. Ctrl-C stops it.")
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopped.set())
+        # Wake up regularly: a signal the kernel hands to another thread does not interrupt a
+        # main thread blocked on a lock, and Python only runs handlers in the main thread.
+        while not stopped.wait(0.5):
+            pass
     finally:
         stack.stop()
         Path(args.state_file).unlink(missing_ok=True)

@@ -44,6 +44,7 @@ class LocalHttpServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle keep-alive connection ends rather than pinning its thread
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -73,6 +74,9 @@ class LocalHttpServer:
 
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
+        # Clients keep connections alive (the sync function's httpx pool does): stopping must
+        # not wait for them to hang up.
+        self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property

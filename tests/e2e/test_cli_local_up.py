@@ -64,7 +64,14 @@ def test_local_up_serves_until_interrupted(
         assert [h["delivery_id"] for h in held] == ["cli-1"]
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack
+            time.sleep(1)
+            process.kill()
+            output, _ = process.communicate()
+            pytest.fail(f"keel local up did not stop within 30 s:\n{output}")
     assert process.returncode == 0, output
     assert "Webhook shopify" in output
     assert not state.exists()
