@@ -1,21 +1,37 @@
-"""`keel demo`'s scenario on a fresh stack: its own checks must all pass."""
+"""`keel demo`, as the README's first command runs it: its own checks must all pass."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from local_stack.demo import run_demo
-from local_stack.stack import LocalConfig, LocalStack
-
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_passes_its_own_checks() -> None:
-    with LocalStack(LocalConfig(prefix="demo", log_level="CRITICAL")) as fresh:
-        report = run_demo(fresh)
-    assert report.problems == []
-    assert {r.sku: r.reserved for r in report.skus} == {
+def test_keel_demo_exits_zero_with_a_clean_report() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "keel_cli.main", "demo", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(run.stdout)
+    assert report["problems"] == [], run.stderr[-2000:]
+    assert run.returncode == 0
+    assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
         "KEEL-MUG-BLUE": 3,
         "KEEL-TEE-M": 1,
         "KEEL-LAMP": 1,
     }
+    assert all(r["woo_shows"] == r["woo_derived"] for r in report["skus"])
+    assert [s["status"] for s in report["sent"] if s["label"] == "bad signature"] == [401]
+    assert len(report["held_deliveries"]) == 1
+    reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])
+    assert reasons == ["insufficient stock", "unmatched line"]
