@@ -12,7 +12,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test lint typecheck unit integration e2e infra-test local bench synth diff deploy lock clean
+.PHONY: demo test lint typecheck unit integration e2e local bench synth diff deploy lock clean
 
 demo: $(STAMP)
 	$(BIN)/keel demo

@@ -1,21 +1,30 @@
 """The wiring's Lambda functions: one dependency layer, one code asset, one role per function.
 
 Each function's role gets exactly the grants its wiring entry declares (reads, writes, sends_to,
-dead_letters_to, secrets) plus what its trigger needs, and its environment names exactly those
-resources, with the variable names from `shared.wiring.env_name_for_*`. Queue and stream
-triggers report partial batch failures, so one bad record does not retry its whole batch.
+dead_letters_to, secrets, reads_objects, writes_objects) plus what its trigger needs, and its
+environment names exactly those resources, with the variable names from
+`shared.wiring.env_name_for_*`. A queue-triggered function is also told its own trigger queue's
+URL (to change a message's visibility for a channel's Retry-After; the event source's grant
+covers that), but may not send to it unless `sends_to` says so.
+
+Grants are as narrow as the declared need: objects are Get-only or Put-only on the bucket's
+objects, and `TABLE_ACTIONS` narrows a table grant to named actions where a function's use of a
+table is that simple. Queue and stream triggers report partial batch failures, so one bad record
+does not retry its whole batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import bundling
@@ -31,6 +40,7 @@ from shared.wiring import (
     QueueTrigger,
     StreamTrigger,
     Wiring,
+    env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
@@ -52,6 +62,26 @@ RETENTION = {days: getattr(logs.RetentionDays, name) for days, name in (
     (545, "EIGHTEEN_MONTHS"), (731, "TWO_YEARS"), (1827, "FIVE_YEARS"),
 )}  # fmt: skip
 
+# (function, table) -> the only DynamoDB actions that function may call on that table, instead of
+# the read or read/write set its `reads`/`writes` entry implies. Only where the use is plain from
+# the code: the webhook looks a delivery id up and records it, nothing more.
+TABLE_ACTIONS: MappingProxyType[tuple[str, str], tuple[str, ...]] = MappingProxyType(
+    {("webhook", "deliveries"): ("dynamodb:GetItem", "dynamodb:PutItem")}
+)
+OBJECT_READ_ACTIONS = ("s3:GetObject",)
+OBJECT_WRITE_ACTIONS = ("s3:PutObject",)
+
+
+def check_table_actions(wiring: Wiring) -> None:
+    """Every narrowed grant names a function and a table it declares (no stale entries)."""
+    for function_name, table in TABLE_ACTIONS:
+        spec = next((f for f in wiring.functions if f.name == function_name), None)
+        if spec is None or table not in (*spec.reads, *spec.writes):
+            raise ValueError(
+                f"TABLE_ACTIONS[{function_name!r}, {table!r}]: no such function, or it does "
+                "not declare that table in reads/writes"
+            )
+
 
 @dataclass(frozen=True)
 class Deployed:
@@ -67,8 +97,10 @@ def function_environment(
     queue_urls: Mapping[str, str],
     dlq_urls: Mapping[str, str],
     secret_names: Mapping[str, str],
+    bucket_names: Mapping[str, str],
 ) -> dict[str, str]:
-    """What one function is told, and nothing more: the resources its wiring entry names."""
+    """What one function is told, and nothing more: the resources its wiring entry names, and
+    its own trigger queue."""
     env = {
         "POWERTOOLS_SERVICE_NAME": f"keel-{spec.name}",
         "POWERTOOLS_LOG_LEVEL": config.log_level,
@@ -76,12 +108,15 @@ def function_environment(
     }
     for table in dict.fromkeys(spec.reads + spec.writes):
         env[env_name_for_table(table)] = table_names[table]
-    for queue in spec.sends_to:
+    own_queue = (spec.trigger.queue,) if isinstance(spec.trigger, QueueTrigger) else ()
+    for queue in dict.fromkeys(spec.sends_to + own_queue):
         env[env_name_for_queue(queue)] = queue_urls[queue]
     for queue in spec.dead_letters_to:
         env[env_name_for_dlq(queue)] = dlq_urls[queue]
     for secret in spec.secrets:
         env[env_name_for_secret(secret)] = secret_names[secret]
+    for bucket in dict.fromkeys(spec.reads_objects + spec.writes_objects):
+        env[env_name_for_bucket(bucket)] = bucket_names[bucket]
     env.update(spec.env)
     return env
 
@@ -112,7 +147,8 @@ class Compute(Construct):
         )
         self.code = lambda_.Code.from_asset(str(bundling.function_code()))
 
-        tables = storage.tables
+        check_table_actions(wiring)
+        tables, buckets = storage.tables, storage.buckets
         pairs = queues.pairs
         self.functions: dict[str, Deployed] = {}
         for spec in wiring.functions:
@@ -123,20 +159,27 @@ class Compute(Construct):
                 queue_urls={name: p.queue.queue_url for name, p in pairs.items()},
                 dlq_urls={name: p.dlq.queue_url for name, p in pairs.items()},
                 secret_names=secrets.names,
+                bucket_names={name: b.bucket_name for name, b in buckets.items()},
             )
             deployed = self._function(spec, env)
             role = deployed.role
-            for table in spec.reads:
-                if table not in spec.writes:
+            for table in dict.fromkeys(spec.reads + spec.writes):
+                if (spec.name, table) in TABLE_ACTIONS:
+                    tables[table].grant(role, *TABLE_ACTIONS[spec.name, table])
+                elif table in spec.writes:
+                    tables[table].grant_read_write_data(role)
+                else:
                     tables[table].grant_read_data(role)
-            for table in spec.writes:
-                tables[table].grant_read_write_data(role)
             for queue in spec.sends_to:
                 pairs[queue].queue.grant_send_messages(role)
             for queue in spec.dead_letters_to:
                 pairs[queue].dlq.grant_send_messages(role)
             for secret in spec.secrets:
                 secrets.secrets[secret].grant_read(role)
+            for bucket in spec.reads_objects:
+                self._grant_objects(deployed, buckets[bucket], OBJECT_READ_ACTIONS)
+            for bucket in spec.writes_objects:
+                self._grant_objects(deployed, buckets[bucket], OBJECT_WRITE_ACTIONS)
             self._trigger(deployed, storage, queues)
             self.functions[spec.name] = deployed
 
@@ -183,9 +226,28 @@ class Compute(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            reason + ". Every data grant (tables, queues, secrets) names its resource.",
+            reason + ". Every data grant (tables, queues, secrets, objects) names its resource.",
         )
         return Deployed(spec=spec, function=function, role=role)
+
+    @staticmethod
+    def _grant_objects(deployed: Deployed, bucket: s3.IBucket, actions: tuple[str, ...]) -> None:
+        """Object-level actions on the bucket's objects only (`<bucket arn>/*`), nothing on the
+        bucket itself: no listing, no deleting, no ACLs. SSE-S3 needs no KMS grant."""
+        deployed.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects("*")])
+        )
+        cfn_bucket = bucket.node.default_child
+        if not isinstance(cfn_bucket, s3.CfnBucket):
+            raise TypeError(f"{deployed.spec.name}: expected a bucket defined in this stack")
+        logical_id = Stack.of(bucket).get_logical_id(cfn_bucket)
+        acknowledge(
+            deployed.role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+            f"{deployed.spec.name} gets {' and '.join(actions)} on objects of this one bucket: "
+            "object keys are per delivery and unknown at deploy time, so the grant names the "
+            "bucket's objects (arn/*). No List, Delete or bucket-level action is granted.",
+        )
 
     def _trigger(self, deployed: Deployed, storage: Storage, queues: Queues) -> None:
         trigger = deployed.spec.trigger

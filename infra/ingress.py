@@ -1,12 +1,21 @@
 """The public edge: a REST API, one method per wiring `HttpRoute` (`POST /webhooks/{channel}`).
 
+Bodies reach the function byte-exact: `binary_media_types=["*/*"]` makes API Gateway pass every
+request body base64-encoded (`isBase64Encoded`), whatever its Content-Type. Without it API
+Gateway treats a JSON body as text, and bytes that are not UTF-8 would not survive to the HMAC,
+which is computed over the exact raw bytes.
+
 Limits, outermost first:
 - stage throttling (rate and burst from the config): a flood gets 429s, which channels retry;
-- with `config.waf`, a WAFv2 web ACL answers 413 to any request whose Content-Length has seven
-  or more digits (>= 1,000,000 bytes), before API Gateway or Lambda are billed for it; WAF has no
-  numeric comparison and inspects at most 64 KB of a body, so the header's length is the test;
-- API Gateway's own 10 MB cap, then the webhook handler's 900 KiB check (SQS takes 1 MiB), which
-  answers 413 before it verifies a signature or touches a table.
+- with `config.waf`, a WAFv2 web ACL answers 413 to any request whose Content-Length is
+  4,000,000 or more, before API Gateway or Lambda are billed for it. WAF has no numeric
+  comparison and inspects at most 64 KB of a body, so the header's digits are the test. The
+  bound comes from Lambda: a synchronous invocation takes at most 6 MB (6,291,456 bytes) of
+  event, and the base64 body is 4/3 of the raw one, so raw bodies up to ~4.5 MB fit with room
+  for headers; a larger one would fail as a 5xx instead of a clear 413;
+- API Gateway's own 10 MB cap (and, without WAF, Lambda's 6 MB event limit as a 5xx).
+Bodies too large for an SQS message (the envelope over the handler's inline limit) are put in
+the raw-bodies bucket by the handler and travel by reference.
 Authentication is the channel's HMAC signature over the raw body, checked in the handler.
 """
 
@@ -26,8 +35,11 @@ from infra.config import EnvConfig
 from infra.nag import acknowledge
 from shared.wiring import HttpRoute, Wiring
 
-# A Content-Length of seven or more digits is >= 1,000,000 bytes (SQS's limit is 1,048,576).
-OVERSIZED_CONTENT_LENGTH = r"^[0-9]{7,}$"
+# Every request body reaches the handler base64-encoded and byte-exact (see the docstring).
+BINARY_MEDIA_TYPES = ["*/*"]
+# Content-Length >= 4,000,000: seven digits starting 4-9, or eight and more (see the docstring).
+MAX_BODY_BYTES = 4_000_000
+OVERSIZED_CONTENT_LENGTH = r"^([4-9][0-9]{6}|[0-9]{8,})$"
 
 
 class Ingress(Construct):
@@ -53,6 +65,7 @@ class Ingress(Construct):
             rest_api_name=f"{config.resource_prefix}-api",
             description=f"Keel {config.name}: channel webhooks",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=BINARY_MEDIA_TYPES,
             cloud_watch_role=False,  # see the APIG6 acknowledgement below
             deploy_options=apigw.StageOptions(
                 stage_name=config.name,
@@ -77,7 +90,7 @@ class Ingress(Construct):
             "AwsSolutions-APIG2",
             "Body validation would reject a validly signed but malformed webhook before the "
             "handler can keep it as a held delivery (docs/decisions.md: nothing is lost); the "
-            "handler verifies the HMAC over the raw body and checks its size first.",
+            "handler verifies the HMAC over the raw body before reading it.",
         )
 
         self.routes: list[tuple[HttpRoute, str]] = []
@@ -108,8 +121,8 @@ class Ingress(Construct):
                 self.api,
                 "AwsSolutions-APIG3",
                 f"No WAF in {config.name} (config.waf=False, ~5 USD/month per web ACL): it only "
-                "receives test webhooks; stage throttling and the handler's 413 on bodies over "
-                "900 KiB still apply. Staging and prod have the web ACL.",
+                "receives test webhooks; stage throttling, API Gateway's 10 MB cap and Lambda's "
+                "6 MB event limit still apply. Staging and prod have the web ACL.",
             )
 
     def url_for(self, path: str) -> str:

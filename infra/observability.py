@@ -124,7 +124,8 @@ class Observability(Construct):
             cw.TextWidget(
                 markdown=f"# Keel {config.name}\nwebhook API → ingest queue → ingest → "
                 "inventory stream → relay → sync queues → channel sync. DLQ alarms: redrive "
-                "with `aws sqs start-message-move-task` (docs/deploy.md).",
+                "with `aws sqs start-message-move-task --destination-arn <source queue>` "
+                "(docs/deploy.md).",
                 width=24,
                 height=2,
             )

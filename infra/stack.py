@@ -59,7 +59,8 @@ class KeelStack(Stack):
         self._outputs(wiring)
 
     def _outputs(self, wiring: Wiring) -> None:
-        """What an operator needs after a deploy: URLs to register, secrets to fill, DLQs."""
+        """What an operator needs after a deploy: URLs to register, secrets to fill, queues to
+        redrive, buckets."""
         for route, function_name in self.ingress.routes:
             # The channels a route's function verifies signatures for are the secrets it reads.
             for channel in wiring.function(function_name).secrets:
@@ -77,12 +78,36 @@ class KeelStack(Stack):
                 value=secret_name,
                 description=f"Secrets Manager secret to fill with the {name} credentials",
             )
-        for name, dlq in self.queues.dead_letter_queues().items():
+        # Each work queue's ARN next to its DLQ's: a redrive names both (docs/deploy.md), since
+        # messages a function sends to a DLQ itself carry no DeadLetterQueueSourceArn.
+        for name, pair in self.queues.pairs.items():
             CfnOutput(
                 self,
-                f"Dlq{construct_id(name)}Arn",
-                value=dlq.queue_arn,
-                description=f"{name}: redrive with aws sqs start-message-move-task --source-arn",
+                f"Queue{construct_id(name)}Arn",
+                value=pair.queue.queue_arn,
+                description=f"{name}: the --destination-arn when redriving {name}-dlq",
+            )
+            CfnOutput(
+                self,
+                f"Dlq{construct_id(name)}DlqArn",
+                value=pair.dlq.queue_arn,
+                description=f"{name}-dlq: redrive with aws sqs start-message-move-task "
+                f"--source-arn <this> --destination-arn <Queue{construct_id(name)}Arn>",
+            )
+        for function_name, failures in self.queues.stream_failures.items():
+            CfnOutput(
+                self,
+                f"Dlq{construct_id(function_name)}StreamFailuresArn",
+                value=failures.queue_arn,
+                description=f"{function_name}'s stream on-failure queue: pointers to failed "
+                "stream batches, nothing to redrive (docs/deploy.md)",
+            )
+        for name, bucket in self.storage.buckets.items():
+            CfnOutput(
+                self,
+                f"Bucket{construct_id(name)}Name",
+                value=bucket.bucket_name,
+                description=f"S3 bucket {name}: objects that messages and held deliveries refer to",
             )
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

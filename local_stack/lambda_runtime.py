@@ -1,7 +1,7 @@
 """The in-process Lambda hook: run a wiring function's real handler in this process.
 
-Each function gets a Lambda-like context and AWS_LAMBDA_FUNCTION_NAME while it runs
-(Powertools reads it). Handlers are imported once, as Lambda keeps a warm container.
+Each invocation gets a Lambda-like context (name, ARN, memory, request id, remaining time).
+Handlers are imported once, as Lambda keeps a warm container; `cold_start` forgets that state.
 """
 
 from __future__ import annotations

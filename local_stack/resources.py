@@ -10,6 +10,7 @@ import boto3
 
 from shared.wiring import (
     Wiring,
+    env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
@@ -26,6 +27,7 @@ class Provisioned:
     queue_arns: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # logical -> secret name
     stream_arns: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
 
     def function_env(self) -> dict[str, str]:
         """What the functions read. Locally every function sees all of it."""
@@ -38,6 +40,8 @@ class Provisioned:
             env[env_name_for_dlq(name)] = url
         for name, secret in self.secrets.items():
             env[env_name_for_secret(name)] = secret
+        for name, bucket in self.buckets.items():
+            env[env_name_for_bucket(name)] = bucket
         return env
 
 
@@ -54,7 +58,16 @@ def provision(
     db = session.client("dynamodb", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
     sm = session.client("secretsmanager", endpoint_url=endpoint)
+    s3 = session.client("s3", endpoint_url=endpoint)
     out = Provisioned(prefix=prefix)
+
+    for bucket in wiring.buckets:
+        physical = f"{prefix}-{bucket.name}".lower()
+        s3.create_bucket(
+            Bucket=physical,
+            CreateBucketConfiguration={"LocationConstraint": session.region_name or "eu-west-1"},
+        )
+        out.buckets[bucket.name] = physical
 
     for table in wiring.tables:
         physical = f"{prefix}-{table.name}"

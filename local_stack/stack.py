@@ -148,6 +148,7 @@ class LocalStack:
             "queues": self.resources.queue_urls,
             "dead_letter_queues": self.resources.dlq_urls,
             "secrets": self.resources.secrets,
+            "buckets": self.resources.buckets,
             "local_only_secrets": {
                 "shopify_webhook_secret": self.config.shopify_webhook_secret,
                 "woocommerce_consumer_key": self.config.woo_consumer_key,
@@ -156,9 +157,14 @@ class LocalStack:
         }
 
     def write_state(self, path: Path = STATE_FILE) -> Path:
+        """Private from its first byte (it holds local-only secrets), and complete when it
+        appears: written beside, then renamed into place."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
-        path.chmod(0o600)  # it holds local-only secrets
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(self.endpoints(), indent=2) + "\n")
+        partial.replace(path)
         return path
 
     def queue_depths(self) -> dict[str, int]:

@@ -16,10 +16,11 @@ class InboundDelivery(BaseModel):
     topic: str
     received_at: str
     headers: dict[str, str] = Field(default_factory=dict)
-    body: str  # the exact bytes received, decoded with body_encoding
+    body: str  # the exact bytes received, decoded with body_encoding; "" when in S3
     body_encoding: str = "utf-8"
+    body_ref: str | None = None  # S3 key in the raw-bodies bucket, for bodies too large inline
 
-    def raw_body(self) -> bytes:
+    def inline_body(self) -> bytes:
         return self.body.encode(self.body_encoding)
 
 

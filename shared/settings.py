@@ -13,11 +13,17 @@ class IngestSettings(_Settings):
     catalog_table: str
     inventory_table: str
     orders_table: str
+    raw_bodies_bucket: str
 
 
 class RelaySettings(_Settings):
+    """One queue URL per channel in shared.wiring.SYNC_CHANNELS (a test keeps them in step)."""
+
     catalog_table: str
     sync_woocommerce_queue_url: str
+
+    def sync_queue_urls(self) -> dict[str, str]:
+        return {"woocommerce": self.sync_woocommerce_queue_url}
 
 
 class SyncWooSettings(_Settings):

@@ -22,6 +22,13 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """Object storage for what does not fit a message or an item (SQS 1 MiB, DynamoDB 400 KB)."""
+
+    name: str  # logical name; env var `<NAME>_BUCKET` carries the physical name
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str
     visibility_timeout_s: int
@@ -65,6 +72,8 @@ class Function:
     sends_to: tuple[str, ...] = ()  # queues it sends to
     dead_letters_to: tuple[str, ...] = ()  # queues whose DLQ it writes permanent failures to
     secrets: tuple[str, ...] = ()  # channel secret names (logical) it reads
+    reads_objects: tuple[str, ...] = ()  # buckets it gets objects from
+    writes_objects: tuple[str, ...] = ()  # buckets it puts objects into
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,6 +83,7 @@ class Wiring:
     queues: tuple[Queue, ...]
     functions: tuple[Function, ...]
     secrets: tuple[str, ...]
+    buckets: tuple[Bucket, ...] = ()
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
@@ -84,9 +94,12 @@ class Wiring:
     def function(self, name: str) -> Function:
         return next(f for f in self.functions if f.name == name)
 
+    def bucket(self, name: str) -> Bucket:
+        return next(b for b in self.buckets if b.name == name)
+
 
 SYNC_CHANNELS = ("woocommerce",)
-"""Channels Keel publishes stock to; each gets its own sync queue and sync function."""
+"""Channels Keel publishes stock to; each has a `sync-<channel>` queue and function."""
 
 WIRING = Wiring(
     tables=(
@@ -110,6 +123,7 @@ WIRING = Wiring(
             writes=("deliveries",),
             sends_to=("ingest",),
             secrets=("shopify",),
+            writes_objects=("raw-bodies",),  # bodies too large to travel inline
         ),
         Function(
             name="ingest",
@@ -119,6 +133,7 @@ WIRING = Wiring(
             memory_mb=512,
             reads=("catalog",),
             writes=("inventory", "orders"),
+            reads_objects=("raw-bodies",),  # a held delivery keeps the same object
         ),
         Function(
             name="relay",
@@ -126,7 +141,7 @@ WIRING = Wiring(
             trigger=StreamTrigger("inventory", batch_size=100),
             timeout_s=30,
             reads=("catalog",),
-            sends_to=("sync-woocommerce",),
+            sends_to=tuple(f"sync-{channel}" for channel in SYNC_CHANNELS),
         ),
         Function(
             name="sync-woocommerce",
@@ -134,12 +149,12 @@ WIRING = Wiring(
             trigger=QueueTrigger("sync-woocommerce", batch_size=50, max_batching_window_s=2),
             timeout_s=60,
             reads=("catalog", "inventory"),
-            sends_to=("sync-woocommerce",),  # only to delay its own retries (Retry-After)
             dead_letters_to=("sync-woocommerce",),  # permanent failures skip the retries
             secrets=("woocommerce",),
         ),
     ),
     secrets=("shopify", "woocommerce"),
+    buckets=(Bucket("raw-bodies"),),
 )
 
 
@@ -153,6 +168,10 @@ def env_name_for_queue(name: str) -> str:
 
 def env_name_for_dlq(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_DLQ_URL"
+
+
+def env_name_for_bucket(name: str) -> str:
+    return f"{name.upper().replace('-', '_')}_BUCKET"
 
 
 def env_name_for_secret(name: str) -> str:

@@ -41,8 +41,21 @@ INBOUND: dict[str, ParsesWebhooks] = {"shopify": ShopifyOrdersInbound()}
 
 
 @cache
+def _settings() -> IngestSettings:
+    return IngestSettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+def _raw_body(delivery: InboundDelivery) -> bytes:
+    if delivery.body_ref is None:
+        return delivery.inline_body()
+    obj = client("s3").get_object(Bucket=_settings().raw_bodies_bucket, Key=delivery.body_ref)
+    body: bytes = obj["Body"].read()
+    return body
+
+
+@cache
 def _stores() -> tuple[CatalogStore, OrderStore, OrderIntakeStore]:
-    settings = IngestSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = _settings()
     db = client("dynamodb")
     orders = OrderStore(settings.orders_table, db)
     inventory = InventoryStore(settings.inventory_table, db)
@@ -59,6 +72,8 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> None:
             reason=reason,
             raw_body=delivery.body,
             received_at=delivery.received_at,
+            body_encoding=delivery.body_encoding,
+            body_ref=delivery.body_ref,
         )
     )
     logger.warning("delivery held", extra={"reason": reason, "first_time": kept})
@@ -74,7 +89,7 @@ def record_handler(record: SQSRecord) -> str:
         _hold_delivery(delivery, f"no inbound adapter for channel {delivery.channel!r}")
         return "held"
     try:
-        order = inbound.parse_webhook(delivery.headers, delivery.raw_body())
+        order = inbound.parse_webhook(delivery.headers, _raw_body(delivery))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"

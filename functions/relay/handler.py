@@ -38,8 +38,7 @@ processor = BatchProcessor(
 @cache
 def _setup() -> tuple[CatalogStore, dict[str, str]]:
     settings = RelaySettings()  # type: ignore[call-arg]  # values come from the environment
-    queues = {"woocommerce": settings.sync_woocommerce_queue_url}
-    return CatalogStore(settings.catalog_table, client("dynamodb")), queues
+    return CatalogStore(settings.catalog_table, client("dynamodb")), settings.sync_queue_urls()
 
 
 @tracer.capture_method

@@ -64,13 +64,16 @@ def _publisher() -> WooStockPublisher:
 
 
 def _delay_retry(record: SQSRecord, error: Exception | None, queue_url: str | None) -> None:
-    """Honour the channel's Retry-After: the message comes back no sooner than it asks."""
+    """Honour the channel's Retry-After, but never come back sooner than an exponential backoff
+    on the receive count would: a short Retry-After must not burn the few receives left."""
     if not isinstance(error, RetryableError) or not error.retry_after_s or not queue_url:
         return
+    receives = int(record.attributes.approximate_receive_count or 1)
+    backoff = min(900, 30 * 2 ** (receives - 1))
     client("sqs").change_message_visibility(
         QueueUrl=queue_url,
         ReceiptHandle=record.receipt_handle,
-        VisibilityTimeout=min(43_200, math.ceil(error.retry_after_s)),
+        VisibilityTimeout=min(43_200, max(backoff, math.ceil(error.retry_after_s))),
     )
 
 
@@ -106,6 +109,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         _publisher(),
         CatalogStore(settings.catalog_table, db),
         InventoryStore(settings.inventory_table, db),
+        remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
     )
     for outcome in outcomes.values():
         logger.info(

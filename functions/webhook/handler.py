@@ -23,7 +23,7 @@ from shared.channels.webhooks import RECEIVERS, WebhookReceiver
 
 logger = Logger(service="keel-webhook")
 
-MAX_BODY_BYTES = 900 * 1024  # SQS takes 1 MiB; leave room for the envelope
+INLINE_LIMIT_BYTES = 200 * 1024  # larger envelopes leave the body in S3 (SQS takes 1 MiB)
 SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window (Shopify: ~4 h)
 
 
@@ -33,6 +33,7 @@ def _env() -> dict[str, str]:
     return {
         "deliveries_table": os.environ["DELIVERIES_TABLE"],
         "ingest_queue_url": os.environ["INGEST_QUEUE_URL"],
+        "raw_bodies_bucket": os.environ["RAW_BODIES_BUCKET"],
         "secret_cache_seconds": os.environ.get("SECRET_CACHE_SECONDS", "300"),
     }
 
@@ -69,9 +70,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     receiver = RECEIVERS.get(channel)
     if receiver is None:
         return _respond(404, f"no webhook receiver for channel {channel!r}")
-    if len(raw) > MAX_BODY_BYTES:
-        logger.error("webhook body too large", extra={"bytes": len(raw)})
-        return _respond(413, "body too large")
     if not receiver.verify(_signing_secret(receiver), raw, headers.get(receiver.signature_header)):
         logger.warning("rejected webhook: bad signature", extra={"channel": channel})
         return _respond(401, "invalid signature")
@@ -93,18 +91,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Signed by the channel, so not an attacker's: latin-1 round-trips any bytes, and ingest
         # keeps such a body as a held delivery.
         text, encoding = raw.decode("latin-1"), "latin-1"
-    envelope = {
+    received_at = datetime.now(UTC)
+    envelope: dict[str, Any] = {
         "channel": channel,
         "delivery_id": delivery_id,
         "topic": headers.get(receiver.topic_header, ""),
-        "received_at": datetime.now(UTC).isoformat(),
+        "received_at": received_at.isoformat(),
         "headers": {h: headers[h] for h in receiver.kept_headers if h in headers},
         "body": text,
         "body_encoding": encoding,
     }
+    message = json.dumps(envelope, ensure_ascii=False)
+    if len(message.encode()) > INLINE_LIMIT_BYTES:
+        # Too large to travel inline: the exact bytes go to S3, the message carries the key.
+        key = f"{channel}/{received_at:%Y/%m/%d}/{delivery_id}"
+        client("s3").put_object(Bucket=env["raw_bodies_bucket"], Key=key, Body=raw)
+        envelope.update(body="", body_encoding="utf-8", body_ref=key)
+        message = json.dumps(envelope, ensure_ascii=False)
     client("sqs").send_message(
         QueueUrl=env["ingest_queue_url"],
-        MessageBody=json.dumps(envelope),
+        MessageBody=message,
         MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
     )
     db.put_item(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shared.channels.errors import ChannelError, NothingToDo, RetryableError
@@ -12,6 +12,7 @@ from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 
 MAX_ROUNDS = 3
+ROUND_BUDGET_S = 15.0  # a further round starts only with this much invocation time left
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ def publish_stock(
     publisher: SetsStock,
     catalog: CatalogStore,
     inventory: InventoryStore,
+    remaining_s: Callable[[], float] = lambda: float("inf"),
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile; if it did, publish
     again. Two consumers can run at once: one that read the level earlier may write after one
@@ -60,8 +62,8 @@ def publish_stock(
             for sku in pending
             if outcomes[sku].error is None and _moved(inventory, sku, versions[sku])
         ]
-        if not pending:
-            break
+        if not pending or remaining_s() < ROUND_BUDGET_S:
+            break  # a change that is still moving has its own trigger queued
     return outcomes
 
 

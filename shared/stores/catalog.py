@@ -6,10 +6,17 @@ from decimal import Decimal
 from typing import Any
 
 from shared.domain.listings import Listing, ListingRules
-from shared.stores.items import to_item
+from shared.stores.items import av, to_item
 from shared.stores.table import Table
 
 _LISTING = "LISTING#"
+
+
+class RefAlreadyMapped(Exception):
+    """One channel id can point at one SKU only; re-pointing it is a deliberate act."""
+
+    def __init__(self, channel: str, kind: str, ref: str) -> None:
+        super().__init__(f"{channel} {kind} {ref} already belongs to another SKU")
 
 
 def _sku_pk(sku: str) -> str:
@@ -50,16 +57,18 @@ class CatalogStore:
             ),
         )
         for kind in lookup_refs:
-            self._db.put_item(
-                TableName=self._t.name,
-                Item=to_item(
-                    {
-                        "pk": _ref_pk(listing.channel, kind, listing.refs[kind]),
-                        "sk": "REF",
-                        "sku": listing.sku,
-                    }
-                ),
-            )
+            ref = listing.refs[kind]
+            try:
+                self._db.put_item(
+                    TableName=self._t.name,
+                    Item=to_item(
+                        {"pk": _ref_pk(listing.channel, kind, ref), "sk": "REF", "sku": listing.sku}
+                    ),
+                    ConditionExpression="attribute_not_exists(pk) OR sku = :sku",
+                    ExpressionAttributeValues={":sku": av(listing.sku)},
+                )
+            except self._db.exceptions.ConditionalCheckFailedException as exc:
+                raise RefAlreadyMapped(listing.channel, kind, ref) from exc
 
     def listings_for(self, sku: str) -> list[Listing]:
         return [_listing(i) for i in self._t.query_prefix(_sku_pk(sku), _LISTING)]

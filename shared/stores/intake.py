@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,11 +28,27 @@ class ReservationRefused(Exception):
         self.skus = skus
 
 
+RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError"})
+
+
 class OrderIntakeStore:
-    def __init__(self, orders: OrderStore, inventory: InventoryStore, client: Any) -> None:
+    """`attempts` bounds retries of transactions cancelled by a concurrent writer of the same
+    SKU (a flash sale): boto3 does not retry those, and the queue would bring the message back
+    only after its visibility timeout, burning one of its few receives each time."""
+
+    def __init__(
+        self,
+        orders: OrderStore,
+        inventory: InventoryStore,
+        client: Any,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._orders = orders
         self._inventory = inventory
         self._db = client
+        self._attempts = attempts
+        self._sleep = sleep
 
     def reserve(self, order: Order, quantities: dict[str, int], at: datetime) -> Outcome:
         items: list[dict[str, Any]] = [{"Put": self._orders.put_new_op(order)}]
@@ -37,24 +56,29 @@ class OrderIntakeStore:
         for sku, qty in quantities.items():
             items.extend(self._inventory.reserve_ops(order.key, sku, qty, at))
             skus_in_order.extend([sku, sku])
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except self._db.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            codes = [r.get("Code", "None") for r in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return Outcome.DUPLICATE
-            short = sorted(
-                {
-                    skus_in_order[i - 1]
-                    for i, code in enumerate(codes)
-                    if i > 0 and code == "ConditionalCheckFailed"
-                }
-            )
-            if short and all(c in ("ConditionalCheckFailed", "None") for c in codes):
-                raise ReservationRefused(short) from exc
-            raise  # conflicts and throttling: retryable, the queue brings it back
-        return Outcome.RESERVED
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self._db.transact_write_items(TransactItems=items)
+            except self._db.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = [r.get("Code", "None") for r in reasons]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    return Outcome.DUPLICATE
+                short = sorted(
+                    {
+                        skus_in_order[i - 1]
+                        for i, code in enumerate(codes)
+                        if i > 0 and code == "ConditionalCheckFailed"
+                    }
+                )
+                if short and all(c in ("ConditionalCheckFailed", "None") for c in codes):
+                    raise ReservationRefused(short) from exc
+                if attempt < self._attempts and RETRYABLE_CANCELLATIONS & set(codes):
+                    self._sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter
+                    continue
+                raise  # the queue brings it back later
+            return Outcome.RESERVED
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def hold(self, order: Order) -> Outcome:
         try:

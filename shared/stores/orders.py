@@ -89,12 +89,17 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
 
 @dataclass(frozen=True)
 class HeldDelivery:
+    """`raw_body` as received (decoded with `body_encoding`), or `body_ref`: the S3 key of a
+    body too large to travel inline."""
+
     channel: str
     delivery_id: str
     topic: str
     reason: str
     raw_body: str
     received_at: str
+    body_encoding: str = "utf-8"
+    body_ref: str | None = None
 
 
 class OrderStore:
@@ -145,6 +150,8 @@ class OrderStore:
                         "reason": held.reason,
                         "raw_body": held.raw_body,
                         "received_at": held.received_at,
+                        "body_encoding": held.body_encoding,
+                        "body_ref": held.body_ref,
                     }
                 ),
                 ConditionExpression="attribute_not_exists(pk)",
@@ -162,6 +169,8 @@ class OrderStore:
                 reason=str(i["reason"]),
                 raw_body=str(i["raw_body"]),
                 received_at=str(i["received_at"]),
+                body_encoding=str(i.get("body_encoding", "utf-8")),
+                body_ref=str(i["body_ref"]) if i.get("body_ref") else None,
             )
             for i in self._t.scan_sk(HELD_SK)
         ]

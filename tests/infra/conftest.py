@@ -42,6 +42,8 @@ def _synthesize(outdir: Path) -> None:
 
 
 def _read(outdir: Path) -> Synthesized:
+    from infra.nag import REPORT_FILE  # imports aws_cdk: only once jsii's cache is set above
+
     manifest = json.loads((outdir / "manifest.json").read_text())
     templates: dict[str, Template] = {}
     for name in ENVIRONMENTS:
@@ -56,7 +58,7 @@ def _read(outdir: Path) -> Synthesized:
     return Synthesized(
         outdir=outdir,
         templates=templates,
-        validation_report=json.loads((outdir / "validation-report.json").read_text()),
+        validation_report=json.loads((outdir / REPORT_FILE).read_text()),
         facts=json.loads((outdir / FACTS).read_text()),
     )
 

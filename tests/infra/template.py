@@ -33,12 +33,29 @@ class Template:
 
     # --- names the wiring uses -> logical ids -------------------------------------------------
     def functions(self) -> dict[str, str]:
-        """Wiring function name -> logical id (physical names are `<prefix>-<name>`)."""
+        """Wiring function name -> logical id (physical names are `<prefix>-<name>`).
+
+        Only Keel's functions: CDK's own custom-resource handlers (see `auto_delete_providers`)
+        have no FunctionName and are left out.
+        """
         prefix = f"{self.config.resource_prefix}-"
         return {
             r["Properties"]["FunctionName"].removeprefix(prefix): k
             for k, r in self.of_type("AWS::Lambda::Function").items()
+            if str(r["Properties"].get("FunctionName", "")).startswith(prefix)
         }
+
+    def auto_delete_providers(self) -> dict[str, str]:
+        """Handler logical id -> its role's logical id, for CDK's S3 auto-delete-objects custom
+        resource (it empties a bucket when a throwaway stack is deleted)."""
+        providers = {}
+        for resource in self.of_type("Custom::S3AutoDeleteObjects").values():
+            handler = self.target(resource["Properties"]["ServiceToken"])
+            assert handler is not None
+            role = self.target(self.props(handler)["Role"])
+            assert role is not None
+            providers[handler] = role
+        return providers
 
     def queues(self) -> dict[str, str]:
         """Physical-name suffix (`ingest`, `ingest-dlq`, `relay-stream-failures`) -> logical id."""
@@ -53,6 +70,14 @@ class Template:
         for k, r in self.of_type("AWS::DynamoDB::Table").items():
             tags = {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}
             found[tags["keel:table"]] = k
+        return found
+
+    def buckets(self) -> dict[str, str]:
+        """Wiring bucket name (tag `keel:bucket`) -> logical id."""
+        found = {}
+        for k, r in self.of_type("AWS::S3::Bucket").items():
+            tags = {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}
+            found[tags["keel:bucket"]] = k
         return found
 
     def secrets(self) -> dict[str, str]:
@@ -94,6 +119,17 @@ class Template:
 
         walk(value)
         return found
+
+    @staticmethod
+    def objects_of(value: Any) -> str | None:
+        """The bucket logical id if `value` is `<bucket arn>/*` (all its objects), else None."""
+        if isinstance(value, dict) and list(value) == ["Fn::Join"]:
+            separator, parts = value["Fn::Join"]
+            if separator == "" and len(parts) == 2 and parts[1] == "/*":
+                attribute = parts[0].get("Fn::GetAtt") if isinstance(parts[0], dict) else None
+                if isinstance(attribute, list) and attribute[1] == "Arn":
+                    return str(attribute[0])
+        return None
 
     def routes(self) -> dict[tuple[str, str], str]:
         """(HTTP method, resource path) -> logical id of the function it proxies to."""

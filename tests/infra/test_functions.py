@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
+from infra.compute import TABLE_ACTIONS, check_table_actions
 from shared.wiring import (
     WIRING,
+    Function,
+    HttpRoute,
     QueueTrigger,
     StreamTrigger,
+    Table,
+    Wiring,
+    env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
@@ -64,6 +70,7 @@ def test_handlers_exist_as_importable_modules_in_the_code_asset(template: Templa
 
 def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> None:
     tables, queues, secrets = template.tables(), template.queues(), template.secrets()
+    buckets = template.buckets()
     config = template.config
     for name, logical_id in template.functions().items():
         spec = WIRING.function(name)
@@ -77,13 +84,27 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
             expected[env_name_for_table(table)] = {"Ref": tables[table]}
         for queue in spec.sends_to:
             expected[env_name_for_queue(queue)] = {"Ref": queues[queue]}
+        if isinstance(spec.trigger, QueueTrigger):  # its own queue, for ChangeMessageVisibility
+            expected[env_name_for_queue(spec.trigger.queue)] = {"Ref": queues[spec.trigger.queue]}
         for queue in spec.dead_letters_to:
             expected[env_name_for_dlq(queue)] = {"Ref": queues[f"{queue}-dlq"]}
         for secret in spec.secrets:
             secret_name = config.channel_secret_names[secret]
             assert secret_name in secrets
             expected[env_name_for_secret(secret)] = secret_name
+        for bucket in (*spec.reads_objects, *spec.writes_objects):
+            expected[env_name_for_bucket(bucket)] = {"Ref": buckets[bucket]}
         assert template.props(logical_id)["Environment"]["Variables"] == expected, name
+
+
+def test_sync_knows_its_own_queue_and_the_webhook_its_bucket(template: Template) -> None:
+    """Spelled out: sync changes its messages' visibility for Retry-After; the webhook puts
+    bodies too large to travel inline."""
+    functions = template.functions()
+    sync = template.props(functions["sync-woocommerce"])["Environment"]["Variables"]
+    assert sync["SYNC_WOOCOMMERCE_QUEUE_URL"] == {"Ref": template.queues()["sync-woocommerce"]}
+    webhook = template.props(functions["webhook"])["Environment"]["Variables"]
+    assert webhook["RAW_BODIES_BUCKET"] == {"Ref": template.buckets()["raw-bodies"]}
 
 
 def _statements(template: Template, function_logical_id: str) -> Iterable[dict[str, Any]]:
@@ -95,7 +116,8 @@ def _statements(template: Template, function_logical_id: str) -> Iterable[dict[s
 
 def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: Template) -> None:
     tables, queues, secrets = template.tables(), template.queues(), template.secrets()
-    by_id = {v: k for k, v in {**tables, **queues, **secrets}.items()}
+    buckets = template.buckets()
+    by_id = {v: k for k, v in {**tables, **queues, **secrets, **buckets}.items()}
     for name, logical_id in template.functions().items():
         spec = WIRING.function(name)
         readable = {tables[t] for t in (*spec.reads, *spec.writes)}
@@ -110,6 +132,11 @@ def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: T
             sendable.add(queues[f"{name}-stream-failures"])
             readable.add(tables[spec.trigger.table])  # its stream
         secret_ids = {secrets[template.config.channel_secret_names[s]] for s in spec.secrets}
+
+        expected_objects = {("s3:GetObject", buckets[b]) for b in spec.reads_objects} | {
+            ("s3:PutObject", buckets[b]) for b in spec.writes_objects
+        }
+        granted_objects: set[tuple[str, str]] = set()
 
         for statement in _statements(template, logical_id):
             actions = set(_as_list(statement["Action"]))
@@ -126,6 +153,78 @@ def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: T
             if "secretsmanager" in services:
                 assert targets <= secret_ids, (name, [by_id[t] for t in targets])
                 assert actions <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+            if "s3" in services:
+                assert services == {"s3"}, (name, actions)
+                for resource in _as_list(statement["Resource"]):
+                    bucket = template.objects_of(resource)  # objects only, never the bucket
+                    assert bucket is not None, (name, resource)
+                    granted_objects |= {(action, bucket) for action in actions}
+        assert granted_objects == expected_objects, name
+
+
+def test_the_webhook_may_only_put_objects(template: Template) -> None:
+    """Spelled out: it puts bodies too large to travel inline, and never reads one back."""
+    granted = {
+        (action, template.objects_of(resource))
+        for statement in _statements(template, template.functions()["webhook"])
+        for action in _as_list(statement["Action"])
+        if action.startswith("s3:")
+        for resource in _as_list(statement["Resource"])
+    }
+    assert granted == {("s3:PutObject", template.buckets()["raw-bodies"])}
+
+
+def _table_actions(template: Template, function: str, table: str) -> set[str]:
+    table_id = template.tables()[table]
+    return {
+        action
+        for statement in _statements(template, template.functions()[function])
+        if table_id in template.referenced(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
+
+
+def test_webhook_may_only_get_and_put_deliveries(template: Template) -> None:
+    assert _table_actions(template, "webhook", "deliveries") == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+
+
+def test_narrowed_table_grants_are_exactly_the_named_actions(template: Template) -> None:
+    for (function, table), actions in TABLE_ACTIONS.items():
+        assert _table_actions(template, function, table) == set(actions), (function, table)
+
+
+def test_narrowed_table_grants_must_name_a_declared_table() -> None:
+    webhook = WIRING.function("webhook")
+    stale = Wiring(
+        tables=(Table("deliveries"),),
+        queues=(),
+        functions=(Function("webhook", webhook.handler, HttpRoute("POST", "/x"), timeout_s=5),),
+        secrets=(),
+    )
+    with pytest.raises(ValueError, match="TABLE_ACTIONS"):
+        check_table_actions(stale)
+
+
+def test_queue_consumers_may_change_visibility_but_not_send_to_their_own_queue(
+    template: Template,
+) -> None:
+    queues = template.queues()
+    for spec in WIRING.functions:
+        if not isinstance(spec.trigger, QueueTrigger):
+            continue
+        own = queues[spec.trigger.queue]
+        actions = {
+            action
+            for statement in _statements(template, template.functions()[spec.name])
+            if own in template.referenced(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+        assert "sqs:ChangeMessageVisibility" in actions, spec.name
+        if spec.trigger.queue not in spec.sends_to:
+            assert "sqs:SendMessage" not in actions, spec.name
 
 
 def _mapping(template: Template, function_logical_id: str) -> dict[str, Any] | None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from infra.nag import REPORT_FILE, add_checks
+from shared.wiring import WIRING
 from tests.infra.template import Synthesized, Template
 
 pytestmark = pytest.mark.infra
@@ -18,8 +23,39 @@ EXPECTED = {
     "AwsSolutions-APIG4",  # webhooks authenticate by HMAC, not IAM/Cognito
     "AwsSolutions-COG4",
     "AwsSolutions-APIG6",  # execution logs need an account-wide singleton role
+    "AwsSolutions-S1",  # no server access log bucket for a bucket only Keel's roles reach
 }
 DEV_ONLY = {"AwsSolutions-APIG3"}  # no WAF in dev
+
+
+def _object_grant_findings(template: Template) -> set[str]:
+    """`IAM5[Resource::<bucket.Arn>/*]`: object grants name all of a bucket's objects (keys are
+    per delivery), once per bucket some function reads or writes objects in."""
+    buckets = template.buckets()
+    used = {b for f in WIRING.functions for b in (*f.reads_objects, *f.writes_objects)}
+    return {f"AwsSolutions-IAM5[Resource::<{buckets[b]}.Arn>/*]" for b in used}
+
+
+def test_canary_a_bare_queue_fails_the_synth(tmp_path: Path) -> None:
+    """Canary: a bare queue (no DLQ, no TLS policy) through the same `add_checks` the app uses
+    must fail the synth. Without it the tests below could pass with the plugin dropped (a synth
+    without checks also writes a report, with no findings)."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sqs as sqs
+
+    app = App(outdir=str(tmp_path))
+    add_checks(app)
+    sqs.Queue(Stack(app, "Canary"), "Bare")
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / REPORT_FILE).read_text())
+    findings = {
+        v["ruleName"]
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] == "AwsSolutions"
+        for v in plugin["violations"]
+    }
+    assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= findings
 
 
 def test_synth_reports_no_finding_at_all(synthesized: Synthesized) -> None:
@@ -39,7 +75,8 @@ def test_acknowledgements_are_the_expected_ones(template: Template) -> None:
         for finding in template.acknowledged(logical_id)
     }
     expected = EXPECTED | (DEV_ONLY if not template.config.waf else set())
-    assert acknowledged == expected
+    # Empty if the app's synth ran without the plugin: it writes this Metadata itself.
+    assert acknowledged == expected | _object_grant_findings(template)
 
 
 def test_every_acknowledgement_names_a_finding_and_gives_a_specific_reason(
@@ -76,5 +113,20 @@ def test_no_iam_wildcard_without_an_acknowledgement(template: Template) -> None:
                 assert "AwsSolutions-IAM5[Resource::*]" in template.acknowledged(logical_id)
             for resource in resources:
                 assert not (isinstance(resource, str) and "*" in resource and resource != "*")
+                bucket = template.objects_of(resource)
+                if bucket is not None:  # `<bucket arn>/*`: object actions only, acknowledged
+                    assert set(actions) <= {"s3:GetObject", "s3:PutObject"}, (logical_id, actions)
+                    finding = f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]"
+                    assert finding in template.acknowledged(logical_id)
+                elif resource != "*" and "*" in template.text(resource):
+                    pytest.fail(f"{logical_id}: unexpected wildcard resource {resource}")
+    # No AWS managed policy, except on the role of CDK's own bucket-emptying handler (dev and
+    # staging only; it only gets to write its logs through it).
+    cdk_provider_roles = set(template.auto_delete_providers().values())
+    assert not (cdk_provider_roles and template.config.retain_data)
     for logical_id, role in template.of_type("AWS::IAM::Role").items():
-        assert "ManagedPolicyArns" not in role["Properties"], logical_id  # no AWS managed policy
+        if logical_id in cdk_provider_roles:
+            (managed,) = role["Properties"]["ManagedPolicyArns"]
+            assert "service-role/AWSLambdaBasicExecutionRole" in template.text(managed)
+            continue
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id

@@ -93,3 +93,31 @@ def test_held_deliveries_are_kept_once(orders: OrderStore) -> None:
     assert orders.keep_held_delivery(held)
     assert not orders.keep_held_delivery(held)
     assert orders.held_deliveries() == [held]
+
+
+def test_a_conflicting_concurrent_transaction_is_retried(
+    orders: OrderStore, inventory: InventoryStore, db: Any
+) -> None:
+    """DynamoDB cancels one of two transactions on the same item with TransactionConflict."""
+    stock(inventory, "A", 5)
+    calls: list[int] = []
+
+    class ConflictOnce:
+        exceptions = db.exceptions
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise db.exceptions.TransactionCanceledException(
+                    {
+                        "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                        "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                    },
+                    "TransactWriteItems",
+                )
+            return db.transact_write_items(**kwargs)
+
+    intake = OrderIntakeStore(orders, inventory, ConflictOnce(), sleep=lambda _: None)
+    assert intake.reserve(an_order("1", "A"), {"A": 2}, NOW) is Outcome.RESERVED
+    assert len(calls) == 2
+    assert inventory.get("A").reserved == 2  # type: ignore[union-attr]

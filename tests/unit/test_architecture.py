@@ -60,3 +60,18 @@ def test_wiring_references_only_declared_resources() -> None:
     assert [f.trigger.path for f in WIRING.functions if isinstance(f.trigger, HttpRoute)] == [
         "/webhooks/{channel}"
     ]
+
+
+def test_every_sync_channel_has_its_queue_function_and_relay_route() -> None:
+    from shared.settings import RelaySettings
+    from shared.wiring import SYNC_CHANNELS, env_name_for_queue
+
+    relay = WIRING.function("relay")
+    env = {env_name_for_queue(q): f"https://sqs/{q}" for q in relay.sends_to}
+    settings = RelaySettings(catalog_table="c", **{k.lower(): v for k, v in env.items()})
+    assert set(settings.sync_queue_urls()) == set(SYNC_CHANNELS)
+    for channel in SYNC_CHANNELS:
+        consumer = WIRING.function(f"sync-{channel}")
+        assert isinstance(consumer.trigger, QueueTrigger)
+        assert consumer.trigger.queue == f"sync-{channel}"
+        assert settings.sync_queue_urls()[channel] == f"https://sqs/sync-{channel}"

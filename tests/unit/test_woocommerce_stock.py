@@ -117,3 +117,24 @@ def test_basic_auth_needs_https_except_on_loopback() -> None:
     with pytest.raises(ValueError, match="https"):
         WooCredentials(base_url="http://shop.example.com", consumer_key="k", consumer_secret="s")
     assert WooCredentials(base_url="http://127.0.0.1:8080/", consumer_key="k", consumer_secret="s")
+
+
+@respx.mock
+def test_a_listing_without_usable_ids_fails_alone() -> None:
+    route = respx.post(f"{BASE}/wp-json/wc/v3/products/batch").mock(side_effect=echo_update)
+    broken = StockUpdate(Listing("X", "woocommerce", {"variation_id": "7"}), 1)
+    good, bad = WooStockPublisher(CREDS).set_stock([simple("A", 1, 3), broken])
+    assert good.error is None and route.call_count == 1
+    assert isinstance(bad.error, PermanentError)
+
+
+def test_credential_errors_do_not_echo_the_secret() -> None:
+    with pytest.raises(ValueError) as refused:
+        WooCredentials.model_validate(
+            {
+                "base_url": "https://x.example",
+                "consumer_key": "ck",
+                "consumer_secrt": "cs_TOPSECRET",
+            }
+        )
+    assert "cs_TOPSECRET" not in str(refused.value)

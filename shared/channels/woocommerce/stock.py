@@ -25,7 +25,7 @@ API_PREFIX = "/wp-json/wc/v3"
 class WooCredentials(BaseModel):
     """The secret's JSON. Basic auth needs HTTPS, except on loopback (the local sandbox)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)  # never log the secret
 
     base_url: str
     consumer_key: str = Field(min_length=1)
@@ -74,9 +74,16 @@ class WooStockPublisher:
 
     def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
         by_path: dict[str, list[StockUpdate]] = defaultdict(list)
-        for item in items:
-            by_path[_batch_path(item)].append(item)
         results: dict[int, StockResult] = {}
+        for item in items:
+            try:
+                _item_id(item)
+                by_path[_batch_path(item)].append(item)
+            except (KeyError, ValueError) as exc:  # a listing without usable Woo ids
+                message = f"listing has no usable WooCommerce ids {item.listing.refs}: {exc!r}"
+                results[id(item)] = StockResult(
+                    item.listing, PermanentError(message, channel=CHANNEL)
+                )
         for path, group in by_path.items():
             for start in range(0, len(group), BATCH_LIMIT):
                 chunk = group[start : start + BATCH_LIMIT]
