@@ -30,6 +30,6 @@ class SyncWooSettings(_Settings):
     catalog_table: str
     inventory_table: str
     sync_woocommerce_dlq_url: str
-    sync_woocommerce_queue_url: str | None = None  # to delay retries by Retry-After
+    sync_woocommerce_queue_url: str  # its own trigger queue: to delay retries (Retry-After)
     woocommerce_secret_name: str
     secret_cache_seconds: int = 300
