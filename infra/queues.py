@@ -16,7 +16,7 @@ from constructs import Construct
 from infra.config import EnvConfig
 from infra.nag import acknowledge
 from infra.naming import construct_id
-from shared.wiring import Queue, QueueTrigger, StreamTrigger, Wiring
+from shared.wiring import Queue, QueueTrigger, StreamTrigger, Wiring, stream_failure_queue
 
 MAIN_QUEUE_RETENTION = Duration.days(4)
 STREAM_FAILURE_RETENTION = Duration.days(14)
@@ -77,7 +77,7 @@ class Queues(Construct):
                 queue = sqs.Queue(
                     self,
                     f"{construct_id(function.name)}StreamFailures",
-                    queue_name=f"{prefix}-{function.name}-stream-failures",
+                    queue_name=f"{prefix}-{stream_failure_queue(function.name)}",
                     retention_period=STREAM_FAILURE_RETENTION,
                     encryption=sqs.QueueEncryption.SQS_MANAGED,
                     enforce_ssl=True,

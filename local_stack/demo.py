@@ -237,7 +237,9 @@ def build_report(stack: LocalStack, sent: list[Sent]) -> DemoReport:
             level.on_hand == sum(m.quantity for m in inventory.ledger(item.sku)),
         )
 
-    dead = {k: v for k, v in stack.queue_depths().items() if k.endswith("-dlq")}
+    dead = {
+        k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
+    }
     expect(f"dead-letter queues should be empty: {dead}", not any(dead.values()))
     return DemoReport(
         sent=sent,

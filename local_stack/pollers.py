@@ -9,6 +9,7 @@ at a time, so a waiting receive would stall everyone.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -132,7 +133,8 @@ class SqsPoller(Poller):
 
 class StreamReader(Poller):
     """Reads every shard of a DynamoDB stream in order; retries a failed batch, then moves on
-    (Lambda's MaximumRetryAttempts), logging what it skipped."""
+    (Lambda's MaximumRetryAttempts) and parks the batch's coordinates on the failure queue,
+    in the shape of Lambda's on-failure destination record."""
 
     def __init__(
         self,
@@ -143,9 +145,13 @@ class StreamReader(Poller):
         streams: Any,
         invoke: Invoke,
         region: str,
+        failure_queue_url: str,
+        sqs: Any,
         interval_s: float = 0.05,
     ) -> None:
         super().__init__(f"stream:{function}", interval_s)
+        self._failure_queue_url = failure_queue_url
+        self._sqs = sqs
         self._function = function
         self._stream_arn = stream_arn
         self._batch_size = batch_size
@@ -154,7 +160,6 @@ class StreamReader(Poller):
         self._invoke = invoke
         self._region = region
         self._last_sequence: dict[str, str] = {}
-        self.skipped_records: list[dict[str, Any]] = []
 
     def _iterator(self, shard_id: str) -> str:
         """A fresh iterator every poll, from the last sequence number read, as Lambda's poller
@@ -195,14 +200,14 @@ class StreamReader(Poller):
             if records:
                 self.busy = True
                 try:
-                    self._deliver(records)
+                    self._deliver(records, shard_id)
                 finally:
                     self.busy = False
                 self._last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 worked = True
         return worked
 
-    def _deliver(self, records: list[dict[str, Any]]) -> None:
+    def _deliver(self, records: list[dict[str, Any]], shard_id: str) -> None:
         pending = [self._record(r) for r in records]
         for _attempt in range(self._max_retry_attempts + 1):
             try:
@@ -219,7 +224,30 @@ class StreamReader(Poller):
             pending = [r for r in pending if int(r["dynamodb"]["SequenceNumber"]) >= first]
             time.sleep(0.1)
         log.error("%s: gave up on %d stream records", self._function, len(pending))
-        self.skipped_records.extend(pending)
+        self._park(pending, shard_id)
+
+    def _park(self, records: list[dict[str, Any]], shard_id: str) -> None:
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        info = {
+            "requestContext": {
+                "functionArn": self._function,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self._max_retry_attempts + 1,
+            },
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": first.get("ApproximateCreationDateTime"),
+                "approximateArrivalOfLastRecord": last.get("ApproximateCreationDateTime"),
+                "batchSize": len(records),
+                "streamArn": self._stream_arn,
+            },
+        }
+        self._sqs.send_message(QueueUrl=self._failure_queue_url, MessageBody=json.dumps(info))
 
     def _record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record["dynamodb"])

@@ -9,12 +9,14 @@ from typing import Any
 import boto3
 
 from shared.wiring import (
+    StreamTrigger,
     Wiring,
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
     env_name_for_table,
+    stream_failure_queue,
 )
 
 
@@ -27,6 +29,7 @@ class Provisioned:
     queue_arns: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # logical -> secret name
     stream_arns: dict[str, str] = field(default_factory=dict)
+    stream_failure_urls: dict[str, str] = field(default_factory=dict)  # by function name
     buckets: dict[str, str] = field(default_factory=dict)
 
     def function_env(self) -> dict[str, str]:
@@ -112,6 +115,12 @@ def provision(
         out.queue_arns[queue.name] = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
+
+    for function in wiring.functions:
+        if isinstance(function.trigger, StreamTrigger):
+            out.stream_failure_urls[function.name] = sqs.create_queue(
+                QueueName=f"{prefix}-{stream_failure_queue(function.name)}"
+            )["QueueUrl"]
 
     for name in wiring.secrets:
         secret_name = f"{prefix}/{name}"

@@ -23,7 +23,7 @@ from local_stack.pollers import Poller, SqsPoller, StreamReader
 from local_stack.resources import Provisioned, provision
 from local_stack.sandboxes.shopify import ShopifySandbox
 from local_stack.sandboxes.woocommerce import WooCommerceSandbox
-from shared.wiring import WIRING, QueueTrigger, StreamTrigger, Wiring
+from shared.wiring import WIRING, QueueTrigger, StreamTrigger, Wiring, stream_failure_queue
 
 STATE_FILE = Path(".keel/local.json")
 
@@ -146,7 +146,13 @@ class LocalStack:
             "functions": self.function_arns,
             "tables": self.resources.tables,
             "queues": self.resources.queue_urls,
-            "dead_letter_queues": self.resources.dlq_urls,
+            "dead_letter_queues": {
+                **self.resources.dlq_urls,
+                **{
+                    stream_failure_queue(k): v
+                    for k, v in self.resources.stream_failure_urls.items()
+                },
+            },
             "secrets": self.resources.secrets,
             "buckets": self.resources.buckets,
             "local_only_secrets": {
@@ -174,6 +180,9 @@ class LocalStack:
         depths = {}
         urls = {**self.resources.queue_urls}
         urls.update({f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()})
+        urls.update(
+            {stream_failure_queue(k): v for k, v in self.resources.stream_failure_urls.items()}
+        )
         for name, url in urls.items():
             attrs = sqs.get_queue_attributes(
                 QueueUrl=url,
@@ -260,6 +269,8 @@ class LocalStack:
                         self.client("dynamodbstreams"),
                         self.runtime.invoke,
                         region,
+                        self.resources.stream_failure_urls[function.name],
+                        self.client("sqs"),
                         self.config.poll_interval_s,
                     )
                 )

@@ -170,6 +170,11 @@ def env_name_for_dlq(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_DLQ_URL"
 
 
+def stream_failure_queue(function_name: str) -> str:
+    """Where a stream-triggered function's event source parks batches it gave up on."""
+    return f"{function_name}-stream-failures"
+
+
 def env_name_for_bucket(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_BUCKET"
 

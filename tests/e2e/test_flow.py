@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -173,3 +175,35 @@ def test_moto_lambda_invoke_runs_the_real_handler(stack: LocalStack) -> None:
     )
     assert "FunctionError" not in response
     assert json.loads(response["Payload"].read())["statusCode"] == 401
+
+
+def test_a_stream_batch_the_relay_keeps_failing_is_parked_not_lost(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Lambda's on-failure destination: after the retries, the batch's coordinates are kept."""
+    import functions.relay.handler as relay
+    from shared.domain.inventory import Movement, MovementCause
+
+    original = relay.record_handler
+
+    def failing(record: Any) -> int:
+        if "PARKED" in str(record.dynamodb.keys if record.dynamodb else ""):
+            raise RuntimeError("relay cannot reach its queue")
+        return original(record)
+
+    monkeypatch.setattr(relay, "record_handler", failing)
+    _, inventory, _ = stores(stack)
+    inventory.receive(
+        Movement("PARKED-1", MovementCause.RECEIPT, 2, "po", "e2e", datetime.now(UTC)),
+        safety_stock=0,
+    )
+    assert stack.wait_idle(30)
+    assert stack.resources is not None
+    (parked,) = stack.client("sqs").receive_message(
+        QueueUrl=stack.resources.stream_failure_urls["relay"]
+    )["Messages"]
+    info = json.loads(parked["Body"])
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    batch = info["DDBStreamBatchInfo"]
+    assert batch["streamArn"] == stack.resources.stream_arns["inventory"]
+    assert int(batch["startSequenceNumber"]) <= int(batch["endSequenceNumber"])
