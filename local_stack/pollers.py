@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ log = logging.getLogger("keel.local")
 Invoke = Callable[[str, dict[str, Any]], Any]
 
 
-class Poller(threading.Thread):
+class Poller(threading.Thread, ABC):
     def __init__(self, name: str, interval_s: float) -> None:
         super().__init__(name=name, daemon=True)
         self._stop_event = threading.Event()
@@ -43,8 +44,9 @@ class Poller(threading.Thread):
             if not worked:
                 self._stop_event.wait(self._interval_s)
 
+    @abstractmethod
     def poll_once(self) -> bool:
-        raise NotImplementedError
+        """Handle one batch if there is one; True when there was work."""
 
 
 class SqsPoller(Poller):
