@@ -30,10 +30,9 @@ def _ref_pk(channel: str, kind: str, value: str) -> str:
 class CatalogStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
-        self._db = client
 
     def put_product(self, sku: str, title: str) -> None:
-        self._db.put_item(
+        self._t.client.put_item(
             TableName=self._t.name,
             Item=to_item({"pk": _sku_pk(sku), "sk": "META", "sku": sku, "title": title}),
         )
@@ -41,7 +40,7 @@ class CatalogStore:
     def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None:
         """`lookup_refs` names the refs inbound messages identify lines by (e.g. variant_id)."""
         rules = listing.rules
-        self._db.put_item(
+        self._t.client.put_item(
             TableName=self._t.name,
             Item=to_item(
                 {
@@ -59,7 +58,7 @@ class CatalogStore:
         for kind in lookup_refs:
             ref = listing.refs[kind]
             try:
-                self._db.put_item(
+                self._t.client.put_item(
                     TableName=self._t.name,
                     Item=to_item(
                         {"pk": _ref_pk(listing.channel, kind, ref), "sk": "REF", "sku": listing.sku}
@@ -67,7 +66,7 @@ class CatalogStore:
                     ConditionExpression="attribute_not_exists(pk) OR sku = :sku",
                     ExpressionAttributeValues={":sku": av(listing.sku)},
                 )
-            except self._db.exceptions.ConditionalCheckFailedException as exc:
+            except self._t.client.exceptions.ConditionalCheckFailedException as exc:
                 raise RefAlreadyMapped(listing.channel, kind, ref) from exc
 
     def listings_for(self, sku: str) -> list[Listing]:

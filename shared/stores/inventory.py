@@ -36,7 +36,6 @@ def level_from_item(item: dict[str, Any]) -> StockLevel:
 class InventoryStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
-        self._db = client
 
     @property
     def table(self) -> str:
@@ -79,7 +78,7 @@ class InventoryStore:
         }
         if safety_stock is not None:
             update["ConditionExpression"] = "attribute_not_exists(pk)"
-        self._db.transact_write_items(
+        self._t.client.transact_write_items(
             TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
         )
 

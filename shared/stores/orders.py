@@ -105,7 +105,6 @@ class HeldDelivery:
 class OrderStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
-        self._db = client
 
     @property
     def table(self) -> str:
@@ -138,7 +137,7 @@ class OrderStore:
     def keep_held_delivery(self, held: HeldDelivery) -> bool:
         """False when this delivery was already kept."""
         try:
-            self._db.put_item(
+            self._t.client.put_item(
                 TableName=self._t.name,
                 Item=to_item(
                     {
@@ -156,7 +155,7 @@ class OrderStore:
                 ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
+        except self._t.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 

@@ -115,7 +115,7 @@ class StockStoreMachine(RuleBasedStateMachine):
             assert level is not None
             assert level.reserved == sum(self.inventory.open_reservations(sku).values())
             assert level.on_hand == sum(m.quantity for m in self.inventory.ledger(sku))
-            raw = self.inventory._db.get_item(
+            raw = self.inventory._t.client.get_item(
                 TableName=self.inventory.table,
                 Key={"pk": {"S": f"SKU#{sku}"}, "sk": {"S": "LEVEL"}},
             )["Item"]
