@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,46 @@ class Response:
 
 App = Callable[[Request], Response]
 
+MAX_BODY_BYTES = 12 * 1024 * 1024  # above any body a channel sends; larger is refused unread
+LISTEN_BACKLOG = 128  # the standard library's 5 drops connections from a burst of clients
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class BadRequest(Exception):
+    """A request whose framing cannot be trusted: answered, then the connection is closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def content_length(values: list[str] | None, limit: int = MAX_BODY_BYTES) -> int:
+    """The body length a request declares. Anything but one plain decimal number is refused
+    (400) rather than trusted: `int()` would take "-1", " 5" or non-ASCII digits, and a
+    negative length makes `read()` wait for the client to hang up."""
+    if not values:
+        return 0
+    distinct = {v.strip() for v in values}
+    if len(distinct) != 1:
+        raise BadRequest(400, "conflicting Content-Length headers")
+    (raw,) = distinct
+    if not _DIGITS.fullmatch(raw):
+        raise BadRequest(400, f"invalid Content-Length: {raw[:40]!r}")
+    digits = raw.lstrip("0") or "0"
+    length = int(digits) if len(digits) <= len(str(limit)) else limit + 1  # no 60 kB int()
+    if length > limit:
+        raise BadRequest(413, f"body of {raw[:40]} bytes exceeds the limit of {limit}")
+    return length
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+    # Clients keep connections alive (the sync function's httpx pool does): stopping must
+    # not wait for them to hang up.
+    block_on_close = False
+
 
 class LocalHttpServer:
     def __init__(self, name: str, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -47,7 +88,16 @@ class LocalHttpServer:
             timeout = 30  # an idle keep-alive connection ends rather than pinning its thread
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = content_length(self.headers.get_all("Content-Length"))
+                except BadRequest as bad:
+                    # The body's end is unknown, so this connection cannot carry another
+                    # request: answer, then close it. The server keeps serving others.
+                    self.close_connection = True
+                    self._send(
+                        Response.json(bad.status, {"message": bad.message}, {"Connection": "close"})
+                    )
+                    return
                 parts = urlsplit(self.path)
                 request = Request(
                     method=self.command,
@@ -60,6 +110,9 @@ class LocalHttpServer:
                     response = app(request)
                 except Exception as exc:  # a bug in local equipment: say so, like a 500 would
                     response = Response.json(500, {"message": f"{type(exc).__name__}: {exc}"})
+                self._send(response)
+
+            def _send(self, response: Response) -> None:
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
@@ -72,11 +125,7 @@ class LocalHttpServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
-        # Clients keep connections alive (the sync function's httpx pool does): stopping must
-        # not wait for them to hang up.
-        self._server.block_on_close = False
+        self._server = _Server((host, port), _Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property
@@ -88,6 +137,10 @@ class LocalHttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Safe on a server never started: `shutdown()` would wait for a serve loop forever."""
+        running = self._thread.is_alive()
+        if running:
+            self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        if running:
+            self._thread.join(timeout=5)

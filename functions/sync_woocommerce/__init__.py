@@ -1,1 +1,0 @@
-"""WooCommerce stock sync queue consumer."""
