@@ -1,50 +1,97 @@
 """Secrets Manager secrets for channel credentials: the stack creates them, the operator fills them.
 
-Created as a placeholder JSON with the expected keys and empty values, so the operator sees the
-shape to fill; the real values never pass through CDK, the template or a shell history. Until
-they are filled the functions fail loudly (error alarms) instead of running without credentials.
+Each secret starts as a placeholder JSON derived from its channel's secret schema (the pydantic
+model named by `Channel.secret_schema` in the registry): every field, empty or at its default. The
+operator sees the shape to fill; the real values never pass through CDK, the template or a shell
+history. Until they are filled the functions fail loudly (error alarms) instead of running without
+credentials.
+
 CloudFormation only writes the secret value when this template value changes, so a value the
-operator stored with `put-secret-value` survives later deploys; do not change the placeholders.
-The expected shape is also in each secret's description and in docs/deploy.md.
+operator stored with `put-secret-value` survives later deploys. The placeholder is serialized
+with sorted keys, so reordering a schema's fields changes nothing; adding, removing or renaming a
+field, or changing a default, does change it, and that deploy rewrites the secret with the new
+empty placeholder (docs/deploy.md says to save the value first). The keys are also in each
+secret's description and in docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from pydantic import BaseModel
 
 from infra.config import EnvConfig
 from infra.nag import acknowledge
 from infra.naming import construct_id
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import Channel, load
 from shared.wiring import Wiring
 
-# The keys each channel's code reads (shared/channels, functions/); values filled by the operator.
-PLACEHOLDERS: dict[str, dict[str, str]] = {
-    "shopify": {"webhook_secret": ""},
-    "woocommerce": {"base_url": "", "consumer_key": "", "consumer_secret": ""},
-}
+DESCRIPTION_LIMIT = 2048  # Secrets Manager's maximum description length
 
 
-def placeholder(name: str) -> str:
-    return json.dumps(PLACEHOLDERS.get(name, {}), sort_keys=True)
+def schema(channel: Channel) -> type[BaseModel]:
+    """The channel's secret model, loaded from the registry's "module:Model" path."""
+    model = load(channel.secret_schema)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{channel.name}: secret_schema {channel.secret_schema!r} is not a model")
+    return model
+
+
+def placeholder_fields(model: type[BaseModel]) -> dict[str, object]:
+    """Every field of the secret: its default when it has one, else "" for the operator to fill."""
+    return {
+        name: "" if field.is_required() else field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+    }
+
+
+def placeholder(model: type[BaseModel]) -> str:
+    return json.dumps(placeholder_fields(model), sort_keys=True)
+
+
+def description(env_name: str, channel: Channel, model: type[BaseModel]) -> str:
+    keys = ", ".join(
+        name if field.is_required() else f"{name} (optional)"
+        for name, field in sorted(model.model_fields.items())
+    )
+    text = (
+        f"Keel {env_name}: {channel.name} credentials as JSON with the keys {keys} "
+        f"(schema {channel.secret_schema}); filled by the operator (docs/deploy.md)."
+    )
+    if len(text) > DESCRIPTION_LIMIT:
+        raise ValueError(f"{channel.name}: secret description over {DESCRIPTION_LIMIT} chars")
+    return text
 
 
 class ChannelSecrets(Construct):
-    def __init__(self, scope: Construct, id: str, *, wiring: Wiring, config: EnvConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        wiring: Wiring,
+        config: EnvConfig,
+        channels: Mapping[str, Channel] = BY_NAME,
+    ) -> None:
         super().__init__(scope, id)
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self.names: dict[str, str] = dict(config.channel_secret_names)
         for name in wiring.secrets:
+            if name not in channels:
+                raise ValueError(f"secret {name!r}: no channel of that name in the registry")
+            channel = channels[name]
+            model = schema(channel)
             secret = secretsmanager.Secret(
                 self,
                 construct_id(name),
                 secret_name=self.names[name],
-                description=f"Keel {config.name}: {name} credentials as JSON with the keys "
-                f"{sorted(PLACEHOLDERS.get(name, {}))}; filled by the operator (docs/deploy.md).",
-                secret_string_value=SecretValue.unsafe_plain_text(placeholder(name)),
+                description=description(config.name, channel, model),
+                secret_string_value=SecretValue.unsafe_plain_text(placeholder(model)),
                 removal_policy=RemovalPolicy.RETAIN
                 if config.retain_data
                 else RemovalPolicy.DESTROY,

@@ -8,16 +8,18 @@ URL (to change a message's visibility for a channel's Retry-After; the event sou
 covers that), but may not send to it unless `sends_to` says so.
 
 Grants are as narrow as the declared need: objects are Get-only or Put-only on the bucket's
-objects, and `TABLE_ACTIONS` narrows a table grant to named actions where a function's use of a
-table is that simple. Queue and stream triggers report partial batch failures, so one bad record
-does not retry its whole batch.
+objects, and a function's `table_actions` narrows a table grant to named actions where its use
+of the table is that simple. Queue and stream triggers report partial batch failures, so one bad
+record does not retry its whole batch; a queue trigger's `max_concurrency` caps the concurrent
+batches (a channel's rate budget). A schedule trigger is an EventBridge Scheduler schedule whose
+own role may invoke only that function, with a retry policy and a DLQ (alarmed).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -25,6 +27,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import bundling
@@ -38,6 +42,7 @@ from shared.wiring import (
     Function,
     HttpRoute,
     QueueTrigger,
+    ScheduleTrigger,
     StreamTrigger,
     Wiring,
     env_name_for_bucket,
@@ -62,25 +67,36 @@ RETENTION = {days: getattr(logs.RetentionDays, name) for days, name in (
     (545, "EIGHTEEN_MONTHS"), (731, "TWO_YEARS"), (1827, "FIVE_YEARS"),
 )}  # fmt: skip
 
-# (function, table) -> the only DynamoDB actions that function may call on that table, instead of
-# the read or read/write set its `reads`/`writes` entry implies. Only where the use is plain from
-# the code: the webhook looks a delivery id up and records it, nothing more.
-TABLE_ACTIONS: MappingProxyType[tuple[str, str], tuple[str, ...]] = MappingProxyType(
-    {("webhook", "deliveries"): ("dynamodb:GetItem", "dynamodb:PutItem")}
-)
 OBJECT_READ_ACTIONS = ("s3:GetObject",)
 OBJECT_WRITE_ACTIONS = ("s3:PutObject",)
+# A schedule retries an invocation it could not deliver (throttled, Lambda unavailable) for up to
+# an hour, then parks it on its DLQ; the next run is at most one period away anyway.
+SCHEDULE_RETRY_ATTEMPTS = 5
+SCHEDULE_MAX_EVENT_AGE_S = 3600
 
 
-def check_table_actions(wiring: Wiring) -> None:
-    """Every narrowed grant names a function and a table it declares (no stale entries)."""
-    for function_name, table in TABLE_ACTIONS:
-        spec = next((f for f in wiring.functions if f.name == function_name), None)
-        if spec is None or table not in (*spec.reads, *spec.writes):
-            raise ValueError(
-                f"TABLE_ACTIONS[{function_name!r}, {table!r}]: no such function, or it does "
-                "not declare that table in reads/writes"
-            )
+def check_table_grants(wiring: Wiring) -> None:
+    """Every `table_actions` entry narrows a table its function declares in reads/writes (no
+    stale entries), to named DynamoDB actions (no wildcards)."""
+    for spec in wiring.functions:
+        for table, actions in spec.table_actions.items():
+            if table not in (*spec.reads, *spec.writes):
+                raise ValueError(
+                    f"{spec.name}: table_actions[{table!r}] names a table the function does not "
+                    "declare in reads/writes"
+                )
+            if not actions or any(not a.startswith("dynamodb:") or "*" in a for a in actions):
+                raise ValueError(
+                    f"{spec.name}: table_actions[{table!r}] must list named dynamodb: actions, "
+                    f"got {actions!r}"
+                )
+
+
+def rate_expression(minutes: int) -> str:
+    """EventBridge Scheduler's rate syntax (the unit is singular for 1)."""
+    if minutes < 1:
+        raise ValueError(f"a schedule's rate must be at least 1 minute, got {minutes}")
+    return f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})"
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,7 @@ class Compute(Construct):
         )
         self.code = lambda_.Code.from_asset(str(bundling.function_code()))
 
-        check_table_actions(wiring)
+        check_table_grants(wiring)
         tables, buckets = storage.tables, storage.buckets
         pairs = queues.pairs
         self.functions: dict[str, Deployed] = {}
@@ -164,8 +180,8 @@ class Compute(Construct):
             deployed = self._function(spec, env)
             role = deployed.role
             for table in dict.fromkeys(spec.reads + spec.writes):
-                if (spec.name, table) in TABLE_ACTIONS:
-                    tables[table].grant(role, *TABLE_ACTIONS[spec.name, table])
+                if table in spec.table_actions:
+                    tables[table].grant(role, *spec.table_actions[table])
                 elif table in spec.writes:
                     tables[table].grant_read_write_data(role)
                 else:
@@ -262,6 +278,7 @@ class Compute(Construct):
                         else None
                     ),
                     report_batch_item_failures=True,
+                    max_concurrency=trigger.max_concurrency,
                 )
             )
         elif isinstance(trigger, StreamTrigger):
@@ -279,5 +296,68 @@ class Compute(Construct):
                     on_failure=sources.SqsDlq(queues.stream_failures[deployed.spec.name]),
                 )
             )
+        elif isinstance(trigger, ScheduleTrigger):
+            self._schedule(deployed, trigger, queues.schedule_dlqs[trigger.name])
         elif not isinstance(trigger, HttpRoute):  # HTTP routes are wired by infra.ingress
             raise TypeError(f"{deployed.spec.name}: unsupported trigger {trigger!r}")
+
+    def _schedule(self, deployed: Deployed, trigger: ScheduleTrigger, dlq: sqs.IQueue) -> None:
+        """EventBridge Scheduler (L1: the L2 target grants invoke on `<function arn>:*` too).
+
+        Its role trusts only Scheduler acting for this account's default schedule group, may
+        invoke only this function (unqualified ARN) and send only to the schedule's DLQ. No
+        flexible time window: a resync runs on the period, not somewhere inside it.
+        """
+        stack = Stack.of(self)
+        cid = construct_id(trigger.name)
+        role = iam.Role(
+            self,
+            f"{cid}ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="scheduler",
+                            resource="schedule-group",
+                            resource_name="default",
+                        )
+                    },
+                },
+            ),
+            description=f"Keel {self._config.name}: schedule {trigger.name} invokes "
+            f"{deployed.spec.name} and nothing else",
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[deployed.function.function_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dlq.queue_arn])
+        )
+        schedule = scheduler.CfnSchedule(
+            self,
+            f"{cid}Schedule",
+            name=f"{self._config.resource_prefix}-{trigger.name}",
+            description=f"Keel {self._config.name}: {deployed.spec.name} every "
+            f"{trigger.rate_minutes} minutes",
+            schedule_expression=rate_expression(trigger.rate_minutes),
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=deployed.function.function_arn,
+                role_arn=role.role_arn,
+                input=json.dumps({"schedule": trigger.name}),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                    maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_S,
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=dlq.queue_arn
+                ),
+            ),
+        )
+        # The policy must exist before Scheduler first assumes the role to invoke.
+        schedule.node.add_dependency(role)

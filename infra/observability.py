@@ -1,8 +1,10 @@
 """Alarms to an SNS topic (e-mail from the config) and one dashboard that follows an order's path.
 
 Alarm on anything that means work stopped or was parked: every DLQ and stream-failure queue
-holding a message, any function error, any 5xx at the edge. Each alarm also reports OK, so the
-inbox shows when it cleared. Missing data counts as fine: idle queues emit no datapoints.
+holding a message (schedule DLQs included), any function error, any 5xx at the edge. Everything
+is enumerated from the wiring-built constructs, so a new channel's queues and functions are
+alarmed and graphed without naming them here. Each alarm also reports OK, so the inbox shows
+when it cleared. Missing data counts as fine: idle queues emit no datapoints.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ class Observability(Construct):
             self.dlq_alarms[name] = self._alarm(
                 f"{construct_id(name)}NotEmpty",
                 name=f"{prefix}-{name}-not-empty",
-                description=f"{name} holds parked work: inspect, fix, then redrive "
-                "(docs/deploy.md).",
+                description=f"{name} holds parked work: inspect and fix; docs/deploy.md "
+                "(Operating) says whether to redrive it or re-trigger the work.",
                 metric=dlq.metric_approximate_number_of_messages_visible(
                     period=DLQ_PERIOD, statistic="Maximum"
                 ),
@@ -123,8 +125,9 @@ class Observability(Construct):
         dashboard.add_widgets(
             cw.TextWidget(
                 markdown=f"# Keel {config.name}\nwebhook API → ingest queue → ingest → "
-                "inventory stream → relay → sync queues → channel sync. DLQ alarms: redrive "
-                "with `aws sqs start-message-move-task --destination-arn <source queue>` "
+                "inventory and catalog streams → relays → sync queues → channel syncs; a "
+                "schedule's resync also feeds the sync queues. DLQ alarms: redrive with "
+                "`aws sqs start-message-move-task --destination-arn <source queue>` "
                 "(docs/deploy.md).",
                 width=24,
                 height=2,

@@ -102,6 +102,14 @@ class KeelStack(Stack):
                 description=f"{function_name}'s stream on-failure queue: pointers to failed "
                 "stream batches, nothing to redrive (docs/deploy.md)",
             )
+        for schedule, dlq in self.queues.schedule_dlqs.items():
+            CfnOutput(
+                self,
+                f"ScheduleDlq{construct_id(schedule)}Arn",
+                value=dlq.queue_arn,
+                description=f"Schedule {schedule}'s DLQ: runs Scheduler could not deliver; "
+                "nothing to redrive, the next run repeats the work (docs/deploy.md)",
+            )
         for name, bucket in self.storage.buckets.items():
             CfnOutput(
                 self,

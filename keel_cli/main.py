@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import getpass
 import json
 import signal
 import sys
@@ -51,7 +52,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         if args.seed == "demo":
             catalog, inventory, _ = stores(stack)
-            seed_demo(catalog, inventory, stack.woo)
+            seed_demo(catalog, inventory, stack.sandboxes)
         path = stack.write_state(Path(args.state_file))
         endpoints = stack.endpoints()
         table = Table(title="Keel local stack", show_header=False)
@@ -219,6 +220,55 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listings_set(args: argparse.Namespace) -> int:
+    """New publishing rules for one listing; the catalog's stream carries them to the channel."""
+    from datetime import UTC, datetime
+    from decimal import Decimal, InvalidOperation
+
+    from shared.domain.listings import ListingRules
+
+    catalog, _, _ = _stores(_state(args.state_file))
+    listing = catalog.listing(args.sku, args.channel)
+    if listing is None:
+        console.print(f"[red]No {args.channel} listing for SKU {args.sku!r}[/red]")
+        return 1
+    current = listing.rules
+    try:
+        share = Decimal(args.share) if args.share is not None else current.share
+        if args.cap == "none":
+            cap: int | None = None
+        else:
+            cap = int(args.cap) if args.cap is not None else current.cap
+        rules = ListingRules(
+            share=share,
+            buffer=args.buffer if args.buffer is not None else current.buffer,
+            cap=cap,
+        )
+    except (ValueError, InvalidOperation) as exc:
+        console.print(f"[red]Refused: {exc}[/red]")
+        return 2
+    changed = catalog.change_rules(
+        args.sku, args.channel, rules, args.actor, args.reason, datetime.now(UTC)
+    )
+    result = {
+        "sku": changed.sku,
+        "channel": changed.channel,
+        "share": str(changed.rules.share),
+        "buffer": changed.rules.buffer,
+        "cap": changed.rules.cap,
+        "actor": args.actor,
+        "reason": args.reason,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        console.print(
+            f"{changed.sku} on {changed.channel}: share {result['share']}, buffer "
+            f"{result['buffer']}, cap {result['cap']} (by {args.actor}: {args.reason})"
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keel", description=__doc__)
     root.add_argument("--state-file", default=str(STATE_FILE), help=argparse.SUPPRESS)
@@ -246,6 +296,21 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("sku", nargs="?")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_stock_show)
+
+    listings = sub.add_parser("listings", help="channel listings in the running local stack")
+    listings_sub = listings.add_subparsers(dest="listings_command", required=True)
+    set_rules = listings_sub.add_parser(
+        "set", help="change a listing's share, buffer or cap (recorded with actor and reason)"
+    )
+    set_rules.add_argument("sku")
+    set_rules.add_argument("channel")
+    set_rules.add_argument("--share", help="part of available stock offered, 0..1")
+    set_rules.add_argument("--buffer", type=int, help="units held back, >= 0")
+    set_rules.add_argument("--cap", help="most units shown, >= 0, or 'none'")
+    set_rules.add_argument("--reason", required=True, help="why, kept with the change")
+    set_rules.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
+    set_rules.add_argument("--json", action="store_true")
+    set_rules.set_defaults(func=cmd_listings_set)
     return root
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from local_stack.demo import DemoReport
+from local_stack.demo import DemoReport, SkuRow
 
 
 def print_demo_report(console: Console, report: DemoReport) -> None:
-    sent = Table(title="Deliveries sent (signed Shopify orders/create)")
-    for column in ("delivery", "HTTP", "order id"):
+    sent = Table(title="Orders and deliveries sent")
+    for column in ("what", "channel", "HTTP", "order id"):
         sent.add_column(column)
     for s in report.sent:
-        sent.add_row(s.label, str(s.status), str(s.order_id or "-"))
+        sent.add_row(s.label, s.channel, str(s.status), str(s.order_id or "-"))
     console.print(sent)
 
     outcome = Table(title="What Keel made of them")
@@ -29,38 +29,43 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
         outcome.add_row("[red]rejected[/red]", s.label, f"HTTP {s.status}, nothing stored")
     console.print(outcome)
 
-    stock = Table(title="Stock per SKU")
-    for column in (
-        "sku",
-        "on hand",
-        "reserved",
-        "avail.",
-        "woo derived",
-        "woo shows",
-        "exp. reserved",
-    ):
-        if column == "sku":
-            stock.add_column(column, no_wrap=True)
-        else:
-            stock.add_column(column, justify="right")
-    for r in report.skus:
-        stock.add_row(
-            r.sku,
-            str(r.on_hand),
-            str(r.reserved),
-            str(r.available),
-            str(r.woo_derived),
-            str(r.woo_shows),
-            str(r.expected_reserved),
-        )
-    console.print(stock)
+    _stock_table(console, "Stock per SKU after the orders", report.skus)
+    _stock_table(
+        console, "After an operator lowered a cap (no stock moved)", report.skus_after_cap_change
+    )
 
     if report.ok:
         console.print(
-            "[bold green]All checks passed:[/bold green] Keel and WooCommerce agree "
+            "[bold green]All checks passed:[/bold green] Keel and every channel agree "
             "with what the scenario should produce."
         )
     else:
         console.print(f"[bold red]{len(report.problems)} check(s) failed:[/bold red]")
         for problem in report.problems:
             console.print(f"  - {problem}")
+
+
+def _stock_table(console: Console, title: str, rows: list[SkuRow]) -> None:
+    channels = sorted({c for r in rows for c in r.channels})
+    table = Table(title=title)
+    table.add_column("sku", no_wrap=True)
+    for column in ("on hand", "reserved", "avail.", "exp. reserved"):
+        table.add_column(column, justify="right")
+    for channel in channels:
+        table.add_column(f"{channel}\nderived / shows", justify="right")
+    for r in rows:
+        views = [r.channels.get(c) for c in channels]
+        table.add_row(
+            r.sku,
+            str(r.on_hand),
+            str(r.reserved),
+            str(r.available),
+            str(r.expected_reserved),
+            *(
+                f"{v.derived} / {v.shows}" + ("" if v.derived == v.shows else " [red]≠[/red]")
+                if v
+                else "-"
+                for v in views
+            ),
+        )
+    console.print(table)

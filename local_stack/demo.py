@@ -1,9 +1,13 @@
 """`keel demo`: Keel's main job, end to end, on the embedded local stack.
 
-Seeds three SKUs, sends a burst of signed Shopify orders through the gateway (a duplicate
-delivery, a replayed order, a bad signature, an unparseable signed body, an unknown product, and
-two concurrent orders for the last unit of a SKU), waits for the flow to settle, then checks
-what Keel and the WooCommerce sandbox show against expectations computed from the scenario.
+Seeds three SKUs on every channel, then sends a burst of orders: signed Shopify webhooks sent
+straight to the gateway (a duplicate delivery, a replayed order, a bad signature, an
+unparseable signed body, an unknown product, two concurrent orders for the last unit of a SKU),
+WooCommerce's activation ping, and orders placed in the WooCommerce and Shopify sandboxes
+through their `/__sandbox/orders` control surface (each sandbox lowers what it shows and
+notifies Keel as the real channel does). Once the flow settles it checks what Keel and *every*
+channel show against expectations computed from the scenario; then an operator lowers a
+listing's cap and the channels are checked again.
 """
 
 from __future__ import annotations
@@ -11,25 +15,37 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from local_stack.sandboxes.shopify import SandboxLine
+import httpx
+
+from local_stack.sandboxes.base import SandboxLine as ChannelLine
+from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
 from local_stack.stack import LocalStack, stores
 from shared.domain.intake import HOLD_INSUFFICIENT, HOLD_UNMATCHED
 from shared.domain.inventory import StockLevel
-from shared.domain.listings import channel_quantity
+from shared.domain.listings import ListingRules, channel_quantity
 from shared.domain.orders import OrderStatus
 
 SKU = {s.sku: s for s in DEMO_SKUS}
+CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
 
 
 @dataclass
 class Sent:
     label: str
     status: int
-    order_id: int | None = None
+    order_id: int | str | None = None
     lines: dict[str, int] = field(default_factory=dict)  # sku -> qty
+    channel: str = "shopify"
+
+
+@dataclass
+class ChannelView:
+    derived: int
+    shows: int | None
 
 
 @dataclass
@@ -38,19 +54,19 @@ class SkuRow:
     on_hand: int
     reserved: int
     available: int
-    woo_derived: int
-    woo_shows: int | None
     expected_reserved: int
+    channels: dict[str, ChannelView]
 
 
 @dataclass
 class DemoReport:
     sent: list[Sent]
-    reserved_orders: list[tuple[str, str]]  # (name, lines)
-    held_orders: list[tuple[str, str]]  # (name, reason)
+    reserved_orders: list[tuple[str, str]]  # (channel order, lines)
+    held_orders: list[tuple[str, str]]  # (channel order, reason)
     held_deliveries: list[tuple[str, str]]  # (delivery id, reason)
     rejected: list[Sent]
     skus: list[SkuRow]
+    skus_after_cap_change: list[SkuRow]
     problems: list[str]
     dead_letters: dict[str, int]
 
@@ -59,68 +75,119 @@ class DemoReport:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
+        def rows(skus: list[SkuRow]) -> list[dict[str, Any]]:
+            return [
+                {**r.__dict__, "channels": {c: v.__dict__ for c, v in r.channels.items()}}
+                for r in skus
+            ]
+
         return {
             "ok": self.ok,
             "sent": [s.__dict__ for s in self.sent],
             "reserved_orders": self.reserved_orders,
             "held_orders": self.held_orders,
             "held_deliveries": self.held_deliveries,
-            "skus": [r.__dict__ for r in self.skus],
+            "skus": rows(self.skus),
+            "cap_change": {"sku": CAP_CHANGE[0], "channel": CAP_CHANGE[1], "cap": CAP_CHANGE[2]},
+            "skus_after_cap_change": rows(self.skus_after_cap_change),
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
 
 
-def _line(item: DemoSku, qty: int) -> SandboxLine:
-    return SandboxLine(item.shopify_variant_id, item.sku, item.title, qty, item.price)
+@dataclass
+class Scenario:
+    stack: LocalStack
+    refs: dict[str, dict[str, dict[str, str]]]  # sku -> channel -> listing refs
+
+    @property
+    def shopify(self) -> ShopifySandbox:
+        return cast(ShopifySandbox, self.stack.sandboxes["shopify"])
 
 
-def _send_order(stack: LocalStack, label: str, lines: list[SandboxLine], **kw: Any) -> Sent:
-    payload = stack.shopify.order_payload(lines)
-    body = stack.shopify.encode(payload)
-    response = stack.shopify.deliver(stack.webhook_url, body, stack.shopify.headers(body, **kw))
+def _line(sc: Scenario, item: DemoSku, qty: int) -> SandboxLine:
+    variant_id = int(sc.refs[item.sku]["shopify"]["variant_id"])
+    return SandboxLine(variant_id, item.sku, item.title, qty, item.price)
+
+
+def _send_order(sc: Scenario, label: str, lines: list[SandboxLine], **kw: Any) -> Sent:
+    payload = sc.shopify.order_payload(lines)
+    body = sc.shopify.encode(payload)
+    url = sc.stack.webhook_url_for("shopify")
+    response = sc.shopify.deliver(url, body, sc.shopify.headers(body, **kw))
     skus = Counter[str]()
     for ln in lines:
         skus[ln.sku or "?"] += ln.quantity
     return Sent(label, response.status_code, payload["id"], dict(skus))
 
 
-def run_scenario(stack: LocalStack) -> list[Sent]:
+def _place_in_sandbox(sc: Scenario, channel: str, label: str, lines: dict[str, int]) -> Sent:
+    """An order placed in a channel, through its sandbox's control surface, as a buyer would."""
+    sandbox = sc.stack.sandboxes[channel]
+    body = sandbox.order_body(
+        [
+            ChannelLine(sc.refs[sku][channel], sku, SKU[sku].title, qty, SKU[sku].price)
+            for sku, qty in lines.items()
+        ]
+    )
+    response = httpx.post(
+        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders", json=body, timeout=10.0
+    )
+    order_id = response.json().get("id") if response.status_code == 200 else None
+    return Sent(label, response.status_code, order_id, dict(lines), channel)
+
+
+def run_scenario(sc: Scenario) -> list[Sent]:
     mug, tee, lamp = SKU["KEEL-MUG-BLUE"], SKU["KEEL-TEE-M"], SKU["KEEL-LAMP"]
-    shopify = stack.shopify
+    shopify = sc.shopify
+    url = sc.stack.webhook_url_for("shopify")
     sent: list[Sent] = []
 
-    sent.append(_send_order(stack, "two mugs", [_line(mug, 2)]))
+    sent.append(_send_order(sc, "two mugs", [_line(sc, mug, 2)]))
 
     # Shopify retries a delivery with the same webhook id: acknowledged, not enqueued again.
-    payload = shopify.order_payload([_line(tee, 1), _line(mug, 1)])
+    payload = shopify.order_payload([_line(sc, tee, 1), _line(sc, mug, 1)])
     body = shopify.encode(payload)
     headers = shopify.headers(body)
     for label in ("tee + mug", "tee + mug (duplicate delivery)"):
-        status = shopify.deliver(stack.webhook_url, body, headers).status_code
+        status = shopify.deliver(url, body, headers).status_code
         sent.append(Sent(label, status, payload["id"], {tee.sku: 1, mug.sku: 1}))
     # The same order under a new webhook id (e.g. after the delivery record expired): the
     # business key (channel, order id) makes it harmless.
-    status = shopify.deliver(stack.webhook_url, body, shopify.headers(body)).status_code
+    status = shopify.deliver(url, body, shopify.headers(body)).status_code
     sent.append(Sent("tee + mug (replayed order)", status, payload["id"], {tee.sku: 1, mug.sku: 1}))
 
     sent.append(
-        _send_order(stack, "bad signature", [_line(mug, 1)], signature="bm90LXRoZS1zaWduYXR1cmU=")
+        _send_order(sc, "bad signature", [_line(sc, mug, 1)], signature="bm90LXRoZS1zaWduYXR1cmU=")
     )
 
     garbled = b'{"id": 1234, "line_items": "this is not a list"'
-    status = shopify.deliver(stack.webhook_url, garbled, shopify.headers(garbled)).status_code
+    status = shopify.deliver(url, garbled, shopify.headers(garbled)).status_code
     sent.append(Sent("unparseable signed body", status))
 
     ghost = SandboxLine(44999999999, "NOT-IN-CATALOG", "Ghost item", 1, mug.price)
-    sent.append(_send_order(stack, "unknown product", [ghost]))
+    sent.append(_send_order(sc, "unknown product", [ghost]))
+
+    # WooCommerce checks a new webhook with an unsigned ping: answered, nothing stored.
+    ping = httpx.post(
+        sc.stack.webhook_url_for("woocommerce"),
+        content=b"webhook_id=27",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10.0,
+    )
+    sent.append(Sent("woocommerce activation ping", ping.status_code, channel="woocommerce"))
+
+    # Buyers in the channels themselves: each sandbox keeps the order, lowers what it shows
+    # and sends its signed webhook, as the real shop does.
+    sent.append(_place_in_sandbox(sc, "woocommerce", "two tees in WooCommerce", {tee.sku: 2}))
+    sent.append(_place_in_sandbox(sc, "shopify", "one mug in Shopify", {mug.sku: 1}))
 
     # Two buyers, one lamp left: both deliveries race through ingest.
     race: list[Sent] = []
     threads = [
         threading.Thread(
             target=lambda n=n: race.append(
-                _send_order(stack, f"last lamp, buyer {n}", [_line(lamp, 1)])
+                _send_order(sc, f"last lamp, buyer {n}", [_line(sc, lamp, 1)])
             )
         )
         for n in (1, 2)
@@ -133,26 +200,87 @@ def run_scenario(stack: LocalStack) -> list[Sent]:
     return sent
 
 
-def build_report(stack: LocalStack, sent: list[Sent]) -> DemoReport:
-    catalog, inventory, orders_store = stores(stack)
+ACCEPTED = ("two mugs", "tee + mug", "two tees in WooCommerce", "one mug in Shopify")
+EXPECTED_ORDERS = 7  # the accepted four, the unknown product, both lamp buyers
+
+
+def _shown(stack: LocalStack) -> dict[str, dict[str, int | None]]:
+    """channel -> listing id -> quantity, read through each sandbox's control surface."""
+    shown: dict[str, dict[str, int | None]] = {}
+    for channel in stack.sandboxes:
+        answer = httpx.get(f"{stack.sandbox_url(channel)}/__sandbox/listings", timeout=10.0)
+        answer.raise_for_status()
+        shown[channel] = {str(row["listing_id"]): row["quantity"] for row in answer.json()}
+    return shown
+
+
+def _listing_id(refs: dict[str, str]) -> str:
+    """The id a sandbox lists an item under: Shopify's variant, WooCommerce's item."""
+    return refs.get("variant_id") or refs.get("item_id") or refs.get("product_id", "?")
+
+
+def stock_rows(
+    sc: Scenario,
+    expected_reserved: Counter[str],
+    rules_override: dict[tuple[str, str], ListingRules],
+    problems: list[str],
+    when: str,
+) -> list[SkuRow]:
+    catalog, inventory, _ = stores(sc.stack)
+    shown = _shown(sc.stack)
+    rows: list[SkuRow] = []
+    for item in DEMO_SKUS:
+        level = inventory.get(item.sku) or StockLevel(item.sku)
+        expected_available = max(0, item.on_hand - expected_reserved[item.sku] - item.safety_stock)
+        views: dict[str, ChannelView] = {}
+        for channel in sc.stack.sandboxes:
+            listing = catalog.listing(item.sku, channel)
+            derived = channel_quantity(level.available, listing.rules) if listing else 0
+            shows = shown[channel].get(_listing_id(sc.refs[item.sku][channel]))
+            views[channel] = ChannelView(derived, shows)
+            rules = rules_override.get((item.sku, channel), item.rules_on(channel))
+            wanted = channel_quantity(expected_available, rules)
+            if derived != wanted:
+                problems.append(
+                    f"{when}: {item.sku} derived for {channel} {derived}, expected {wanted}"
+                )
+            if shows != derived:
+                problems.append(
+                    f"{when}: {item.sku}: {channel} shows {shows}, Keel derived {derived}"
+                )
+        rows.append(
+            SkuRow(
+                item.sku,
+                level.on_hand,
+                level.reserved,
+                level.available,
+                expected_reserved[item.sku],
+                views,
+            )
+        )
+    return rows
+
+
+def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[str]]:
+    stack = sc.stack
+    _, inventory, orders_store = stores(stack)
     orders = orders_store.orders()
     problems: list[str] = []
-    by_id = {o.external_id: o for o in orders}
+    by_id = {(o.channel, o.external_id): o for o in orders}
 
     def expect(label: str, condition: bool) -> None:
         if not condition:
             problems.append(label)
 
-    statuses = {s.label: s.status for s in sent}
-    for label, status in statuses.items():
-        wanted = 401 if label == "bad signature" else 200
-        expect(f"{label}: HTTP {status}, expected {wanted}", status == wanted)
+    for s in sent:
+        wanted = 401 if s.label == "bad signature" else 200
+        expect(f"{s.label}: HTTP {s.status}, expected {wanted}", s.status == wanted)
 
     def order_of(label: str) -> Any:
         sent_item = next(s for s in sent if s.label == label)
-        return by_id.get(str(sent_item.order_id))
+        return by_id.get((sent_item.channel, str(sent_item.order_id)))
 
-    for label in ("two mugs", "tee + mug"):
+    for label in ACCEPTED:
         order = order_of(label)
         expect(
             f"{label}: expected a reserved order",
@@ -166,7 +294,7 @@ def build_report(stack: LocalStack, sent: list[Sent]) -> DemoReport:
         and HOLD_UNMATCHED in (ghost.hold_reason or ""),
     )
     bad = next(s for s in sent if s.label == "bad signature")
-    expect("bad signature: nothing may be stored", str(bad.order_id) not in by_id)
+    expect("bad signature: nothing may be stored", ("shopify", str(bad.order_id)) not in by_id)
     race = [order_of(s.label) for s in sent if s.label.startswith("last lamp")]
     race_status = sorted(o.status.value if o else "missing" for o in race)
     expect(
@@ -183,87 +311,92 @@ def build_report(stack: LocalStack, sent: list[Sent]) -> DemoReport:
         f"unparseable body: expected 1 held delivery, got {len(held_deliveries)}",
         len(held_deliveries) == 1,
     )
-    expect(f"expected 5 distinct orders stored, got {len(orders)}", len(orders) == 5)
+    expect(
+        f"expected {EXPECTED_ORDERS} distinct orders stored, got {len(orders)}",
+        len(orders) == EXPECTED_ORDERS,
+    )
 
     # Expected stock, from the scenario alone: seeded on hand minus what accepted orders reserve.
     expected_reserved = Counter[str]()
-    counted: set[int] = set()
     for s in sent:
-        if s.label in ("two mugs", "tee + mug") and s.order_id not in counted:
+        if s.label in ACCEPTED:
             expected_reserved.update(s.lines)
-            counted.add(s.order_id or 0)
     expected_reserved["KEEL-LAMP"] += 1  # exactly one buyer gets the last lamp
 
-    rows: list[SkuRow] = []
-    for item in DEMO_SKUS:
-        level = inventory.get(item.sku) or StockLevel(item.sku)
-        listing = catalog.listing(item.sku, "woocommerce")
-        derived = channel_quantity(level.available, listing.rules) if listing else 0
-        woo_id = item.woo_variation_id or item.woo_product_id
-        shows = stack.woo.stock_of(woo_id)
-        row = SkuRow(
-            item.sku,
-            level.on_hand,
-            level.reserved,
-            level.available,
-            derived,
-            shows,
-            expected_reserved[item.sku],
-        )
-        rows.append(row)
+    rows = stock_rows(sc, expected_reserved, {}, problems, "after the orders")
+    for row, item in zip(rows, DEMO_SKUS, strict=True):
         expect(
-            f"{item.sku}: on_hand {level.on_hand}, expected {item.on_hand}",
-            level.on_hand == item.on_hand,
+            f"{item.sku}: on_hand {row.on_hand}, expected {item.on_hand}",
+            row.on_hand == item.on_hand,
         )
         expect(
-            f"{item.sku}: reserved {level.reserved}, expected {row.expected_reserved}",
-            level.reserved == row.expected_reserved,
+            f"{item.sku}: reserved {row.reserved}, expected {row.expected_reserved}",
+            row.reserved == row.expected_reserved,
         )
-        expected_derived = channel_quantity(
-            max(0, item.on_hand - row.expected_reserved - item.safety_stock), item.woo_rules
-        )
-        expect(
-            f"{item.sku}: derived for WooCommerce {derived}, expected {expected_derived}",
-            derived == expected_derived,
-        )
-        expect(f"{item.sku}: WooCommerce shows {shows}, Keel derived {derived}", shows == derived)
         reservations = inventory.open_reservations(item.sku)
         expect(
-            f"{item.sku}: reserved {level.reserved} != sum of open reservations",
-            level.reserved == sum(reservations.values()),
+            f"{item.sku}: reserved {row.reserved} != sum of open reservations",
+            row.reserved == sum(reservations.values()),
         )
         expect(
-            f"{item.sku}: on_hand {level.on_hand} != sum of the ledger",
-            level.on_hand == sum(m.quantity for m in inventory.ledger(item.sku)),
+            f"{item.sku}: on_hand {row.on_hand} != sum of the ledger",
+            row.on_hand == sum(m.quantity for m in inventory.ledger(item.sku)),
         )
 
-    dead = {
-        k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
-    }
-    expect(f"dead-letter queues should be empty: {dead}", not any(dead.values()))
-    return DemoReport(
+    report = DemoReport(
         sent=sent,
         reserved_orders=[
-            (o.name, ", ".join(f"{ln.quantity}x {ln.sku}" for ln in o.lines))
+            (f"{o.channel} {o.name}", ", ".join(f"{ln.quantity}x {ln.sku}" for ln in o.lines))
             for o in orders
             if o.status == OrderStatus.RESERVED
         ],
-        held_orders=[(o.name, o.hold_reason or "") for o in orders if o.status == OrderStatus.HELD],
+        held_orders=[
+            (f"{o.channel} {o.name}", o.hold_reason or "")
+            for o in orders
+            if o.status == OrderStatus.HELD
+        ],
         held_deliveries=[(h.delivery_id, h.reason[:100]) for h in held_deliveries],
         rejected=[s for s in sent if s.status >= 400],
         skus=rows,
+        skus_after_cap_change=[],
         problems=problems,
-        dead_letters=dead,
+        dead_letters={},
+    )
+    return report, expected_reserved
+
+
+def change_cap(sc: Scenario, expected_reserved: Counter[str], report: DemoReport) -> None:
+    """An operator lowers a listing's cap (as `keel listings set` does): no stock moves, yet
+    the channel must show less; the catalog's stream carries the change."""
+    sku, channel, cap = CAP_CHANGE
+    catalog, _, _ = stores(sc.stack)
+    listing = catalog.listing(sku, channel)
+    assert listing is not None
+    rules = ListingRules(listing.rules.share, listing.rules.buffer, cap)
+    catalog.change_rules(sku, channel, rules, "keel-demo", "demo: cap lowered", datetime.now(UTC))
+    settled = sc.stack.wait_idle(60)
+    if not settled:
+        report.problems.append("after the cap change: the flow did not settle within 60 s")
+    report.skus_after_cap_change = stock_rows(
+        sc, expected_reserved, {(sku, channel): rules}, report.problems, "after the cap change"
     )
 
 
 def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
     catalog, inventory, _ = stores(stack)
-    seed_demo(catalog, inventory, stack.woo)
+    refs = seed_demo(catalog, inventory, stack.sandboxes)
     settled = stack.wait_idle(settle_timeout_s)
-    sent = run_scenario(stack)
+    scenario = Scenario(stack, refs)
+    sent = run_scenario(scenario)
     settled = stack.wait_idle(settle_timeout_s) and settled
-    report = build_report(stack, sent)
+    report, expected_reserved = build_report(scenario, sent)
     if not settled:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
+    change_cap(scenario, expected_reserved, report)
+    dead = {
+        k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
+    }
+    report.dead_letters = dead
+    if any(dead.values()):
+        report.problems.append(f"dead-letter queues should be empty: {dead}")
     return report

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.settings import FUNCTION_ENV
 from shared.wiring import Function
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -89,11 +90,14 @@ class LambdaRuntime:
             ),
             timeout_s=function.timeout_s,
         )
+        token = FUNCTION_ENV.set(function.env or None)  # this function's own variables
         try:
             result = handler(event, context)
         except Exception as exc:
             self.invocations.append(Invocation(name, False, f"{type(exc).__name__}: {exc}"))
             raise
+        finally:
+            FUNCTION_ENV.reset(token)
         self.invocations.append(Invocation(name, True))
         return result
 

@@ -265,3 +265,40 @@ class StreamReader(Poller):
             "dynamodb": dynamodb,
             "eventSourceARN": self._stream_arn,
         }
+
+
+class Scheduler(Poller):
+    """EventBridge Scheduler, locally: invokes a function every `rate_s` with the event
+    `{"schedule": name}`; `fire()` runs it now (tests, operators). A failed run is logged and
+    counted; AWS would retry it and then park it on the schedule's DLQ."""
+
+    def __init__(self, function: str, schedule: str, rate_s: float, invoke: Invoke) -> None:
+        super().__init__(f"schedule:{schedule}", interval_s=rate_s)
+        self._function = function
+        self._schedule = schedule
+        self._invoke = invoke
+        self._lock = threading.Lock()
+        self.runs = 0
+        self.schedule = schedule
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._interval_s):
+            try:
+                self.fire()
+            except Exception:
+                log.exception("%s: scheduled run failed", self.name)
+                self.errors += 1
+
+    def poll_once(self) -> bool:
+        self.fire()
+        return True
+
+    def fire(self) -> Any:
+        with self._lock:
+            self.busy = True
+            try:
+                result = self._invoke(self._function, {"schedule": self._schedule})
+            finally:
+                self.busy = False
+            self.runs += 1
+            return result

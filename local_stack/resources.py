@@ -52,7 +52,7 @@ def provision(
     wiring: Wiring,
     prefix: str,
     endpoint: str | None,
-    secret_values: dict[str, dict[str, str]],
+    secret_values: dict[str, dict[str, Any]],
     visibility_timeout_s: int | None = None,
 ) -> Provisioned:
     """`endpoint` None means boto3's default (in tests: moto's in-process mock).

@@ -1,12 +1,19 @@
-"""The demo catalog: three SKUs listed on Shopify and WooCommerce, with stock received."""
+"""The demo catalog: three SKUs listed on every channel in the registry, with stock received.
+
+Each sandbox creates the item in its channel (showing a stale quantity, as a shop would before
+Keel manages it) and says which ids Keel's listing holds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from local_stack.sandboxes.woocommerce import WooCommerceSandbox
+from local_stack.sandboxes.base import ChannelSandbox
+from shared.channels.registry import CHANNELS
+from shared.channels.spec import Channel
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing, ListingRules
 from shared.stores.catalog import CatalogStore
@@ -20,11 +27,12 @@ class DemoSku:
     price: Decimal
     on_hand: int
     safety_stock: int
-    shopify_variant_id: int
-    woo_product_id: int
-    woo_variation_id: int | None
-    woo_rules: ListingRules
-    woo_stale_stock: int  # what the shop shows before Keel syncs it
+    variant: bool  # a variation of a product with options (Woo: variable product)
+    rules: dict[str, ListingRules] = field(default_factory=dict)  # per channel; default: all
+    stale: dict[str, int] = field(default_factory=dict)  # what a channel shows before Keel
+
+    def rules_on(self, channel: str) -> ListingRules:
+        return self.rules.get(channel, ListingRules())
 
 
 DEMO_SKUS = (
@@ -32,72 +40,56 @@ DEMO_SKUS = (
         "KEEL-MUG-BLUE",
         "Blue mug",
         Decimal("12.50"),
-        20,
-        2,
-        44000000001,
-        501,
-        None,
-        ListingRules(share=Decimal("0.8"), buffer=1, cap=50),
-        99,
+        on_hand=20,
+        safety_stock=2,
+        variant=False,
+        rules={"woocommerce": ListingRules(share=Decimal("0.8"), buffer=1, cap=50)},
+        stale={"woocommerce": 99, "shopify": 40},
     ),
     DemoSku(
         "KEEL-TEE-M",
         "Keel T-shirt, size M",
         Decimal("24.95"),
-        6,
-        0,
-        44000000002,
-        610,
-        611,
-        ListingRules(),
-        0,
+        on_hand=6,
+        safety_stock=0,
+        variant=True,
+        stale={"woocommerce": 0, "shopify": 6},
     ),
     DemoSku(
         "KEEL-LAMP",
         "Anchor desk lamp",
         Decimal("89.00"),
-        1,
-        0,
-        44000000003,
-        502,
-        None,
-        ListingRules(),
-        3,
+        on_hand=1,
+        safety_stock=0,
+        variant=False,
+        stale={"woocommerce": 3, "shopify": 1},
     ),
 )
 
 
-def woo_refs(item: DemoSku) -> dict[str, str]:
-    refs = {"product_id": str(item.woo_product_id)}
-    if item.woo_variation_id:
-        refs["variation_id"] = str(item.woo_variation_id)
-    return refs
-
-
-def seed_demo(catalog: CatalogStore, inventory: InventoryStore, woo: WooCommerceSandbox) -> None:
+def seed_demo(
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    sandboxes: Mapping[str, ChannelSandbox],
+    channels: tuple[Channel, ...] = CHANNELS,
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Returns SKU -> channel -> the listing's refs."""
     now = datetime.now(UTC)
+    refs: dict[str, dict[str, dict[str, str]]] = {}
     for item in DEMO_SKUS:
         catalog.put_product(item.sku, item.title)
-        catalog.put_listing(
-            Listing(
-                item.sku,
-                "shopify",
-                {"variant_id": str(item.shopify_variant_id), "sku": item.sku},
-            ),
-            lookup_refs=("variant_id", "sku"),
-        )
-        catalog.put_listing(Listing(item.sku, "woocommerce", woo_refs(item), item.woo_rules))
-        if item.woo_variation_id:
-            woo.add_variation(
-                item.woo_product_id,
-                item.woo_variation_id,
-                item.title,
-                item.sku,
-                item.woo_stale_stock,
+        refs[item.sku] = {}
+        for channel in channels:
+            ids = sandboxes[channel.name].add_listing(
+                item.sku, item.title, item.price, item.stale.get(channel.name), item.variant
             )
-        else:
-            woo.add_product(item.woo_product_id, item.title, item.sku, item.woo_stale_stock)
+            catalog.put_listing(
+                Listing(item.sku, channel.name, ids, item.rules_on(channel.name)),
+                lookup_refs=channel.lookup_refs,
+            )
+            refs[item.sku][channel.name] = ids
         inventory.receive(
             Movement(item.sku, MovementCause.RECEIPT, item.on_hand, "seed:demo", "keel-seed", now),
             safety_stock=item.safety_stock,
         )
+    return refs

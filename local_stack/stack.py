@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,19 @@ from local_stack.http import LocalHttpServer
 from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
 from local_stack.moto_patches import keep_stream_shards_across_rollbacks
 from local_stack.moto_server import MotoServer
-from local_stack.pollers import Poller, SqsPoller, StreamReader
+from local_stack.pollers import Poller, Scheduler, SqsPoller, StreamReader
 from local_stack.resources import Provisioned, provision
-from local_stack.sandboxes.shopify import ShopifySandbox
-from local_stack.sandboxes.woocommerce import WooCommerceSandbox
-from shared.wiring import WIRING, QueueTrigger, StreamTrigger, Wiring, stream_failure_queue
+from local_stack.sandboxes.base import ChannelSandbox
+from shared.channels.registry import CHANNELS
+from shared.channels.spec import Channel, load
+from shared.wiring import (
+    WIRING,
+    QueueTrigger,
+    ScheduleTrigger,
+    StreamTrigger,
+    Wiring,
+    stream_failure_queue,
+)
 
 STATE_FILE = Path(".keel/local.json")
 
@@ -37,9 +44,6 @@ class LocalConfig:
     poll_interval_s: float = 0.05
     concurrency: int = 2  # pollers per queue, as Lambda runs several batches at once
     log_level: str = "WARNING"
-    shopify_webhook_secret: str = field(default_factory=lambda: secrets.token_hex(16))
-    woo_consumer_key: str = field(default_factory=lambda: "ck_" + secrets.token_hex(20))
-    woo_consumer_secret: str = field(default_factory=lambda: "cs_" + secrets.token_hex(20))
 
 
 class LocalStack:
@@ -48,18 +52,29 @@ class LocalStack:
 
     _active: LocalStack | None = None
 
-    def __init__(self, config: LocalConfig | None = None, wiring: Wiring = WIRING) -> None:
+    def __init__(
+        self,
+        config: LocalConfig | None = None,
+        wiring: Wiring = WIRING,
+        channels: tuple[Channel, ...] = CHANNELS,
+    ) -> None:
         self.config = config or LocalConfig()
         self.wiring = wiring
+        self.channels = channels
         self.moto = MotoServer()
-        self.woo = WooCommerceSandbox(self.config.woo_consumer_key, self.config.woo_consumer_secret)
-        self.woo_server = LocalHttpServer("woocommerce-sandbox", self.woo)
-        self.shopify = ShopifySandbox(self.config.shopify_webhook_secret)
+        # One sandbox per channel, each its own HTTP server: the channels' APIs and control
+        # surfaces, and the senders of their webhooks.
+        self.sandboxes: dict[str, ChannelSandbox] = {c.name: load(c.sandbox)() for c in channels}
+        self.sandbox_servers = {
+            name: LocalHttpServer(f"{name}-sandbox", sandbox)
+            for name, sandbox in self.sandboxes.items()
+        }
         self.runtime = LambdaRuntime(wiring.functions, self.config.region, self.config.account)
         self.gateway_server = LocalHttpServer(
             "gateway", Gateway(wiring.functions, self.runtime.invoke)
         )
         self.pollers: list[Poller] = []
+        self.schedulers: dict[str, Scheduler] = {}
         self.resources: Provisioned | None = None
         self.function_arns: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -72,20 +87,14 @@ class LocalStack:
         keep_stream_shards_across_rollbacks()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
-        self.woo_server.start()
+        for server in self.sandbox_servers.values():
+            server.start()
         self._set_env(self._base_env())
         self.resources = provision(
             self.wiring,
             self.config.prefix,
             self.moto.endpoint,
-            secret_values={
-                "shopify": {"webhook_secret": self.config.shopify_webhook_secret},
-                "woocommerce": {
-                    "base_url": self.woo_server.url,
-                    "consumer_key": self.config.woo_consumer_key,
-                    "consumer_secret": self.config.woo_consumer_secret,
-                },
-            },
+            secret_values=self._channel_secrets(),
             visibility_timeout_s=self.config.visibility_timeout_s,
         )
         self._set_env(self.resources.function_env())
@@ -100,6 +109,9 @@ class LocalStack:
         )
         self._start_pollers()
         self.gateway_server.start()
+        for channel in self.channels:
+            if channel.receiver is not None:
+                self.sandboxes[channel.name].notify_to(self.webhook_url_for(channel.name))
         return self
 
     def stop(self) -> None:
@@ -108,7 +120,8 @@ class LocalStack:
         for poller in self.pollers:
             poller.join(timeout=5)
         self.gateway_server.stop()
-        self.woo_server.stop()
+        for server in self.sandbox_servers.values():
+            server.stop()
         self.moto.stop()
         unregister_from_moto(self.config.prefix)
         for key, value in self._saved_env.items():
@@ -126,9 +139,15 @@ class LocalStack:
         self.stop()
 
     # --- what the outside sees ---
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.gateway_server.url}/webhooks/shopify"
+    def webhook_url_for(self, channel: str) -> str:
+        return f"{self.gateway_server.url}/webhooks/{channel}"
+
+    def sandbox_url(self, channel: str) -> str:
+        return self.sandbox_servers[channel].url
+
+    def fire_schedule(self, schedule: str) -> Any:
+        """Run a scheduled function now, as its schedule would (tests and operators)."""
+        return self.schedulers[schedule].fire()
 
     def client(self, service: str) -> Any:
         return boto3.session.Session().client(
@@ -141,8 +160,8 @@ class LocalStack:
             "aws_endpoint": self.moto.endpoint,
             "region": self.config.region,
             "gateway": self.gateway_server.url,
-            "webhooks": {"shopify": self.webhook_url},
-            "sandboxes": {"woocommerce": self.woo_server.url},
+            "webhooks": {c.name: self.webhook_url_for(c.name) for c in self.channels if c.receiver},
+            "sandboxes": {name: server.url for name, server in self.sandbox_servers.items()},
             "functions": self.function_arns,
             "tables": self.resources.tables,
             "queues": self.resources.queue_urls,
@@ -156,9 +175,9 @@ class LocalStack:
             "secrets": self.resources.secrets,
             "buckets": self.resources.buckets,
             "local_only_secrets": {
-                "shopify_webhook_secret": self.config.shopify_webhook_secret,
-                "woocommerce_consumer_key": self.config.woo_consumer_key,
-                "woocommerce_consumer_secret": self.config.woo_consumer_secret,
+                key: value
+                for sandbox in self.sandboxes.values()
+                for key, value in sandbox.local_only_secrets().items()
             },
         }
 
@@ -235,6 +254,16 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "Keel",
         }
 
+    def _channel_secrets(self) -> dict[str, dict[str, Any]]:
+        """What each channel's secret holds locally: what its sandbox needs, checked against
+        the channel's secret schema (the same model the functions and the CDK use)."""
+        values = {}
+        for channel in self.channels:
+            value = self.sandboxes[channel.name].keel_secret(self.sandbox_url(channel.name))
+            load(channel.secret_schema).model_validate(value)
+            values[channel.name] = value
+        return values
+
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():
             self._saved_env.setdefault(key, os.environ.get(key))
@@ -246,7 +275,8 @@ class LocalStack:
         for function in self.wiring.functions:
             trigger = function.trigger
             if isinstance(trigger, QueueTrigger):
-                for n in range(self.config.concurrency):
+                # As Lambda's maximum concurrency bounds a channel's rate budget.
+                for n in range(min(self.config.concurrency, trigger.max_concurrency or 1000)):
                     poller: Poller = SqsPoller(
                         function.name,
                         self.resources.queue_urls[trigger.queue],
@@ -274,6 +304,12 @@ class LocalStack:
                         self.config.poll_interval_s,
                     )
                 )
+            elif isinstance(trigger, ScheduleTrigger):
+                scheduler = Scheduler(
+                    function.name, trigger.name, trigger.rate_minutes * 60.0, self.runtime.invoke
+                )
+                self.schedulers[trigger.name] = scheduler
+                self.pollers.append(scheduler)
         for poller in self.pollers:
             poller.start()
 

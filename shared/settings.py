@@ -1,12 +1,52 @@
-"""Environment settings per function, validated once at cold start (names match infra/wiring)."""
+"""Environment settings per function, validated once at cold start (names match infra/wiring).
+
+Channel-specific names (`SYNC_<CHANNEL>_QUEUE_URL`, `<CHANNEL>_SECRET_NAME`) are read with an
+env prefix per channel, so one generic handler serves every channel the registry declares.
+"""
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from contextvars import ContextVar
+
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+FUNCTION_ENV: ContextVar[dict[str, str] | None] = ContextVar("keel_function_env", default=None)
+"""The invoked function's own variables, over the process environment. In Lambda each function
+has its own process and this stays None; the local stack runs every function in one process and
+sets it per invocation (the wiring's `Function.env`, e.g. KEEL_CHANNEL)."""
+
+
+class _FunctionEnvSource(EnvSettingsSource):
+    def _load_env_vars(self) -> dict[str, str | None]:
+        own = FUNCTION_ENV.get() or {}
+        values: dict[str, str | None] = {k.lower(): v for k, v in own.items()}
+        return values
 
 
 class _Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        prefix = env_settings.env_prefix if isinstance(env_settings, EnvSettingsSource) else ""
+        own = _FunctionEnvSource(settings_cls, env_prefix=prefix)
+        return (init_settings, own, env_settings)
+
+
+def env_prefix(name: str) -> str:
+    return name.upper().replace("-", "_") + "_"
 
 
 class IngestSettings(_Settings):
@@ -14,22 +54,44 @@ class IngestSettings(_Settings):
     inventory_table: str
     orders_table: str
     raw_bodies_bucket: str
+    secret_cache_seconds: int = 300
+
+
+class QueueUrls(_Settings):
+    """A queue's URLs: read with `_env_prefix=env_prefix(queue name)`."""
+
+    queue_url: str
+    dlq_url: str | None = None
+
+
+class SecretName(_Settings):
+    """A channel secret's name: read with `_env_prefix=env_prefix(channel)`."""
+
+    secret_name: str
 
 
 class RelaySettings(_Settings):
-    """One queue URL per channel in shared.wiring.SYNC_CHANNELS (a test keeps them in step)."""
+    """The relay's and the resync's: they read the catalog and trigger channel syncs."""
 
     catalog_table: str
-    sync_woocommerce_queue_url: str
 
     def sync_queue_urls(self) -> dict[str, str]:
-        return {"woocommerce": self.sync_woocommerce_queue_url}
+        """Channel -> its sync queue URL, for every channel the registry says publishes stock."""
+        from shared.channels.registry import CHANNELS
+        from shared.wiring import sync_queue
+
+        return {
+            c.name: QueueUrls(_env_prefix=env_prefix(sync_queue(c.name))).queue_url  # type: ignore[call-arg]
+            for c in CHANNELS
+            if c.publishes_stock
+        }
 
 
-class SyncWooSettings(_Settings):
+class ChannelOfFunction(_Settings):
+    keel_channel: str
+
+
+class SyncSettings(_Settings):
     catalog_table: str
     inventory_table: str
-    sync_woocommerce_dlq_url: str
-    sync_woocommerce_queue_url: str  # its own trigger queue: to delay retries (Retry-After)
-    woocommerce_secret_name: str
     secret_cache_seconds: int = 300

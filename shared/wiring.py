@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.channels.registry import CHANNELS
+from shared.channels.spec import Channel
+
 StreamView = Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES"]
 
 
@@ -34,6 +37,9 @@ class Queue:
     visibility_timeout_s: int
     max_receive_count: int
     dlq_retention_days: int = 14
+    # AWS principals outside this stack allowed to send to the queue (its resource policy): an
+    # account id ("437568002678") or a service principal ("sns.amazonaws.com").
+    senders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class QueueTrigger:
     queue: str
     batch_size: int
     max_batching_window_s: int = 0
+    max_concurrency: int | None = None  # concurrent batches (a channel's rate budget); >= 2
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,16 @@ class StreamTrigger:
     max_retry_attempts: int = 5
 
 
-Trigger = HttpRoute | QueueTrigger | StreamTrigger
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """A fixed rate: EventBridge Scheduler in AWS, a scheduler thread locally (fired on demand
+    by tests). The function receives `{"schedule": name}`."""
+
+    name: str
+    rate_minutes: int
+
+
+Trigger = HttpRoute | QueueTrigger | StreamTrigger | ScheduleTrigger
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,9 @@ class Function:
     reads_objects: tuple[str, ...] = ()  # buckets it gets objects from
     writes_objects: tuple[str, ...] = ()  # buckets it puts objects into
     env: dict[str, str] = field(default_factory=dict)
+    # table -> the only DynamoDB actions allowed on it, narrowing what reads/writes imply, where
+    # the function's use of the table is that simple.
+    table_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,64 +117,112 @@ class Wiring:
         return next(b for b in self.buckets if b.name == name)
 
 
-SYNC_CHANNELS = ("woocommerce",)
-"""Channels Keel publishes stock to; each has a `sync-<channel>` queue and function."""
+def sync_queue(channel: str) -> str:
+    return f"sync-{channel}"
 
-WIRING = Wiring(
-    tables=(
-        Table("catalog"),
-        Table("inventory", stream="NEW_AND_OLD_IMAGES"),
-        Table("orders"),
-        Table("deliveries", partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
-    ),
-    queues=(
-        # Visibility timeout is >= 6x the consumer's timeout (AWS guidance for Lambda consumers).
-        Queue("ingest", visibility_timeout_s=180, max_receive_count=5),
-        Queue("sync-woocommerce", visibility_timeout_s=360, max_receive_count=8),
-    ),
-    functions=(
-        Function(
-            name="webhook",
-            handler="functions.webhook.handler:handler",
-            trigger=HttpRoute("POST", "/webhooks/{channel}"),
-            timeout_s=5,
-            memory_mb=256,
-            writes=("deliveries",),
-            sends_to=("ingest",),
-            secrets=("shopify",),
-            writes_objects=("raw-bodies",),  # bodies too large to travel inline
+
+def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
+    """Keel's resources, with the per-channel ones derived from the channel registry."""
+    receiving = tuple(c.name for c in channels if c.receiver is not None)
+    publishing = tuple(c for c in channels if c.publishes_stock)
+    sync_queues = tuple(sync_queue(c.name) for c in publishing)
+    return Wiring(
+        tables=(
+            Table("catalog", stream="NEW_AND_OLD_IMAGES"),
+            Table("inventory", stream="NEW_AND_OLD_IMAGES"),
+            Table("orders"),
+            Table("deliveries", partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
         ),
-        Function(
-            name="ingest",
-            handler="functions.ingest.handler:handler",
-            trigger=QueueTrigger("ingest", batch_size=10),
-            timeout_s=30,
-            memory_mb=512,
-            reads=("catalog",),
-            writes=("inventory", "orders"),
-            reads_objects=("raw-bodies",),  # a held delivery keeps the same object
+        queues=(
+            # Visibility timeout is >= 6x the consumer's timeout (AWS guidance for Lambda).
+            Queue("ingest", visibility_timeout_s=180, max_receive_count=5),
+            *(
+                Queue(
+                    sync_queue(c.name),
+                    visibility_timeout_s=6 * c.sync.timeout_s,
+                    max_receive_count=c.sync.max_receive_count,
+                )
+                for c in publishing
+            ),
         ),
-        Function(
-            name="relay",
-            handler="functions.relay.handler:handler",
-            trigger=StreamTrigger("inventory", batch_size=100),
-            timeout_s=30,
-            reads=("catalog",),
-            sends_to=tuple(f"sync-{channel}" for channel in SYNC_CHANNELS),
+        functions=(
+            Function(
+                name="webhook",
+                handler="functions.webhook.handler:handler",
+                trigger=HttpRoute("POST", "/webhooks/{channel}"),
+                timeout_s=5,
+                memory_mb=256,
+                writes=("deliveries",),
+                sends_to=("ingest",),
+                secrets=receiving,
+                writes_objects=("raw-bodies",),  # bodies too large to travel inline
+                table_actions={"deliveries": ("dynamodb:GetItem", "dynamodb:PutItem")},
+            ),
+            Function(
+                name="ingest",
+                handler="functions.ingest.handler:handler",
+                trigger=QueueTrigger("ingest", batch_size=10),
+                timeout_s=30,
+                memory_mb=512,
+                reads=("catalog",),
+                writes=("inventory", "orders"),
+                secrets=receiving,  # the shop's currency, to check orders against
+                reads_objects=("raw-bodies",),  # a held delivery keeps the same object
+            ),
+            Function(
+                name="relay",
+                handler="functions.relay.handler:handler",
+                trigger=StreamTrigger("inventory", batch_size=100),
+                timeout_s=30,
+                reads=("catalog",),
+                sends_to=sync_queues,
+            ),
+            Function(
+                # The same relay on the catalog's stream: a new listing, or new rules for one,
+                # changes what the channel must show although no stock moved.
+                name="relay-catalog",
+                handler="functions.relay.handler:handler",
+                trigger=StreamTrigger("catalog", batch_size=100),
+                timeout_s=30,
+                reads=("catalog",),
+                sends_to=sync_queues,
+            ),
+            Function(
+                # Backstop: every listing is re-published on a schedule, so a lost trigger or a
+                # change made by hand in a channel's admin heals within the period.
+                name="resync",
+                handler="functions.resync.handler:handler",
+                trigger=ScheduleTrigger("resync-all-listings", rate_minutes=360),
+                timeout_s=120,
+                reads=("catalog",),
+                sends_to=sync_queues,
+            ),
+            *(
+                Function(
+                    name=sync_queue(c.name),
+                    handler="functions.sync.handler:handler",
+                    trigger=QueueTrigger(
+                        sync_queue(c.name),
+                        batch_size=c.sync.batch_size,
+                        max_batching_window_s=c.sync.max_batching_window_s,
+                        max_concurrency=c.sync.max_concurrency,
+                    ),
+                    timeout_s=c.sync.timeout_s,
+                    reads=("inventory",),
+                    writes=("catalog",),  # what the channel was last seen to show
+                    dead_letters_to=(sync_queue(c.name),),  # permanent failures skip retries
+                    secrets=(c.name,),
+                    env={"KEEL_CHANNEL": c.name},
+                )
+                for c in publishing
+            ),
         ),
-        Function(
-            name="sync-woocommerce",
-            handler="functions.sync_woocommerce.handler:handler",
-            trigger=QueueTrigger("sync-woocommerce", batch_size=50, max_batching_window_s=2),
-            timeout_s=60,
-            reads=("catalog", "inventory"),
-            dead_letters_to=("sync-woocommerce",),  # permanent failures skip the retries
-            secrets=("woocommerce",),
-        ),
-    ),
-    secrets=("shopify", "woocommerce"),
-    buckets=(Bucket("raw-bodies"),),
-)
+        secrets=tuple(c.name for c in channels),
+        buckets=(Bucket("raw-bodies"),),
+    )
+
+
+WIRING = build_wiring(CHANNELS)
 
 
 def env_name_for_table(name: str) -> str:
@@ -181,3 +248,36 @@ def env_name_for_bucket(name: str) -> str:
 
 def env_name_for_secret(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_SECRET_NAME"
+
+
+def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:
+    """What the wiring misses for the registry's channels (a hand-edited or stale wiring):
+    read by the CDK stack and the local stack before they build anything."""
+    problems: list[str] = []
+    names = {f.name for f in wiring.functions}
+    queues = {q.name for q in wiring.queues}
+    relayed = set(wiring.function("relay").sends_to) if "relay" in names else set()
+    webhook_secrets = set(wiring.function("webhook").secrets) if "webhook" in names else set()
+    for c in channels:
+        if c.name not in wiring.secrets:
+            problems.append(f"{c.name}: no secret in the wiring")
+        if c.receiver is not None and c.name not in webhook_secrets:
+            problems.append(f"{c.name}: the webhook function cannot read its signing secret")
+        if c.publishes_stock:
+            queue = sync_queue(c.name)
+            if queue not in queues:
+                problems.append(f"{c.name}: publishes stock but has no {queue} queue")
+            if queue not in names:
+                problems.append(f"{c.name}: publishes stock but has no {queue} function")
+            if queue not in relayed:
+                problems.append(f"{c.name}: the relay does not send to {queue}")
+    for f in wiring.functions:
+        if isinstance(f.trigger, QueueTrigger) and f.trigger.queue not in queues:
+            problems.append(f"{f.name}: triggered by undeclared queue {f.trigger.queue}")
+        mc = f.trigger.max_concurrency if isinstance(f.trigger, QueueTrigger) else None
+        if mc is not None and mc < 2:
+            problems.append(f"{f.name}: Lambda's SQS maximum concurrency is at least 2")
+        for table in f.table_actions:
+            if table not in (*f.reads, *f.writes):
+                problems.append(f"{f.name}: table_actions names {table}, not in reads/writes")
+    return problems

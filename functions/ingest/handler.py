@@ -1,7 +1,8 @@
 """Ingest: one SQS batch of verified deliveries -> canonical orders with reservations.
 
 Partial batch responses: a record that fails for a retryable reason comes back alone. A body
-that cannot be parsed is kept as a held delivery (a retry would not fix it) and acknowledged.
+that cannot be parsed or stored is kept as a held delivery (a retry would not fix it) and
+acknowledged. The channel's parser and line matching come from the channel registry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -23,26 +25,45 @@ from pydantic import ValidationError
 
 from shared.aws import client
 from shared.channels.port import ParsesWebhooks
-from shared.channels.shopify.orders import ShopifyOrdersInbound
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import load
 from shared.messages import InboundDelivery
 from shared.services.intake import sku_lookup, take_order
-from shared.settings import IngestSettings
+from shared.settings import IngestSettings, SecretName, env_prefix
 from shared.stores.catalog import CatalogStore
 from shared.stores.intake import OrderIntakeStore, Outcome
 from shared.stores.inventory import InventoryStore
-from shared.stores.orders import HeldDelivery, OrderStore
+from shared.stores.orders import HeldDelivery, OrderStore, OrderTooLarge
 
 logger = Logger(service="keel-ingest")
 tracer = Tracer(service="keel-ingest")
 metrics = Metrics(namespace="Keel", service="keel-ingest")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-INBOUND: dict[str, ParsesWebhooks] = {"shopify": ShopifyOrdersInbound()}
 
 
 @cache
 def _settings() -> IngestSettings:
     return IngestSettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+@cache
+def _inbound(channel: str) -> ParsesWebhooks | None:
+    spec = BY_NAME.get(channel)
+    if spec is None or spec.inbound is None:
+        return None
+    parser: ParsesWebhooks = load(spec.inbound)()
+    return parser
+
+
+def _shop_currency(channel: str) -> str:
+    """The currency the channel's shop sells in, from its secret (cached)."""
+    secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
+    secret = parameters.get_secret(
+        secret_name, transform="json", max_age=_settings().secret_cache_seconds
+    )
+    currency = secret.get("currency") if isinstance(secret, dict) else None
+    if not currency:
+        raise RuntimeError(f"secret for {channel} has no 'currency'")  # retried, then alarmed
+    return str(currency)
 
 
 def _raw_body(delivery: InboundDelivery) -> bytes:
@@ -62,32 +83,33 @@ def _stores() -> tuple[CatalogStore, OrderStore, OrderIntakeStore]:
     return CatalogStore(settings.catalog_table, db), orders, OrderIntakeStore(orders, inventory, db)
 
 
-def _hold_delivery(delivery: InboundDelivery, reason: str) -> None:
+def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
     _, orders, _ = _stores()
     kept = orders.keep_held_delivery(
         HeldDelivery(
             channel=delivery.channel,
             delivery_id=delivery.delivery_id,
             topic=delivery.topic,
-            reason=reason,
+            reason=reason[:2000],
             raw_body=delivery.body,
             received_at=delivery.received_at,
             body_encoding=delivery.body_encoding,
             body_ref=delivery.body_ref,
         )
     )
-    logger.warning("delivery held", extra={"reason": reason, "first_time": kept})
+    logger.warning("delivery held", extra={"reason": reason[:2000], "first_time": kept})
     metrics.add_metric(name="DeliveriesHeld", unit=MetricUnit.Count, value=1)
+    return "held"
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     delivery = InboundDelivery.model_validate_json(record.body)  # our own envelope: must parse
-    logger.append_keys(channel=delivery.channel, delivery_id=delivery.delivery_id)
-    inbound = INBOUND.get(delivery.channel)
+    logger.thread_safe_append_keys(channel=delivery.channel, delivery_id=delivery.delivery_id)
+    inbound = _inbound(delivery.channel)
     if inbound is None:
-        _hold_delivery(delivery, f"no inbound adapter for channel {delivery.channel!r}")
-        return "held"
+        return _hold_delivery(delivery, f"no inbound adapter for channel {delivery.channel!r}")
+    what = delivery.topic or "delivery"
     try:
         order = inbound.parse_webhook(delivery.headers, _raw_body(delivery))
     except ValidationError as exc:
@@ -95,20 +117,25 @@ def record_handler(record: SQSRecord) -> str:
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
             for err in exc.errors()
         )
-        _hold_delivery(delivery, f"unparseable {delivery.topic or 'delivery'}: {problems}"[:2000])
-        return "held"
+        return _hold_delivery(delivery, f"unparseable {what}: {problems}")
     except ValueError as exc:
-        _hold_delivery(delivery, f"unparseable {delivery.topic or 'delivery'}: {exc}"[:2000])
-        return "held"
+        return _hold_delivery(delivery, f"unparseable {what}: {exc}")
     if order is None:
         logger.info("topic not acted on", extra={"topic": delivery.topic})
         return "ignored"
 
-    logger.set_correlation_id(order.key)  # correlation id = order id, across functions
+    logger.thread_safe_append_keys(correlation_id=order.key)  # = order id, across functions
     catalog, _, intake = _stores()
-    outcome, stored = take_order(
-        order, sku_lookup(catalog, order.channel), intake, datetime.now(UTC)
-    )
+    try:
+        outcome, stored = take_order(
+            order,
+            sku_lookup(catalog, BY_NAME[delivery.channel]),
+            intake,
+            datetime.now(UTC),
+            shop_currency=_shop_currency(delivery.channel),
+        )
+    except OrderTooLarge as exc:
+        return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
     metric = {Outcome.RESERVED: "OrdersReserved", Outcome.HELD: "OrdersHeld"}.get(outcome)
     metrics.add_metric(name=metric or "DuplicateOrders", unit=MetricUnit.Count, value=1)
@@ -119,6 +146,9 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # One processor per invocation: a module-level one is shared by concurrent invocations in
+    # the local stack and loses failures (Lambda runs one invocation per environment).
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

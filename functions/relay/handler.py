@@ -1,7 +1,8 @@
-"""Relay: when a SKU's available stock changes, tell each channel's sync queue to publish it.
+"""Relay: when what a channel must show changes, tell that channel's sync queue.
 
-Messages are triggers ("SKU needs syncing on CHANNEL"), never values: the sync consumer reads
-the canonical level when it publishes, so duplicates and reordering cannot publish stale stock.
+Fed by two streams (wiring: `relay` on inventory, `relay-catalog` on the catalog). Messages are
+triggers ("SKU needs syncing on CHANNEL"), never values: the sync consumer reads the canonical
+level when it publishes, so duplicates and reordering cannot publish stale stock.
 """
 
 from __future__ import annotations
@@ -23,16 +24,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from shared.aws import client
 from shared.messages import SyncListing
-from shared.services.relay import channels_to_sync, stock_change
+from shared.services.relay import channels_to_sync, listing_change, stock_change
 from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
 
 logger = Logger(service="keel-relay")
 tracer = Tracer(service="keel-relay")
 metrics = Metrics(namespace="Keel", service="keel-relay")
-processor = BatchProcessor(
-    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-)
 
 
 @cache
@@ -41,33 +39,44 @@ def _setup() -> tuple[CatalogStore, dict[str, str]]:
     return CatalogStore(settings.catalog_table, client("dynamodb")), settings.sync_queue_urls()
 
 
+def _trigger(queues: dict[str, str], channel: str, sku: str) -> None:
+    client("sqs").send_message(
+        QueueUrl=queues[channel],
+        MessageBody=SyncListing(channel=channel, sku=sku).model_dump_json(),
+        MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
+    )
+
+
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> int:
     ddb = record.dynamodb
     if ddb is None:
         return 0
-    sku = stock_change(ddb.old_image, ddb.new_image)
-    if sku is None:
-        return 0
     catalog, queues = _setup()
-    sent = 0
-    for channel in channels_to_sync(catalog.listings_for(sku), queues):
-        message = SyncListing(channel=channel, sku=sku)
-        client("sqs").send_message(
-            QueueUrl=queues[channel],
-            MessageBody=message.model_dump_json(),
-            MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
-        )
-        sent += 1
-    logger.info("stock change relayed", extra={"sku": sku, "messages": sent})
-    metrics.add_metric(name="SyncTriggers", unit=MetricUnit.Count, value=sent)
-    return sent
+    sku = stock_change(ddb.old_image, ddb.new_image)
+    if sku is not None:
+        targets = channels_to_sync(catalog.listings_for(sku), queues)
+        cause = "stock"
+    else:
+        listing = listing_change(ddb.old_image, ddb.new_image)
+        if listing is None or listing.channel not in queues:
+            return 0
+        sku, targets, cause = listing.sku, [listing.channel], "listing"
+    for channel in targets:
+        _trigger(queues, channel, sku)
+    logger.info("change relayed", extra={"sku": sku, "cause": cause, "channels": targets})
+    metrics.add_metric(name="SyncTriggers", unit=MetricUnit.Count, value=len(targets))
+    return len(targets)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # One processor per invocation: never shared by concurrent invocations (local stack).
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

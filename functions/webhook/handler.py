@@ -1,5 +1,8 @@
-"""Webhook ack path. Imports stay light (stdlib, boto3, Logger, Parameters): Shopify allows 5 s
-and the cold start counts. Parsing and validation happen in ingest, not here.
+"""Webhook ack path. Imports stay light (stdlib, boto3, Logger, Metrics, Parameters): Shopify
+allows 5 s and the cold start counts. Parsing and validation happen in ingest, not here.
+
+How a channel's deliveries are received (signature, delivery id, topic, account, ping) is that
+channel's `WebhookReceiver` in the registry; this handler knows no channel by name.
 
 Order matters: enqueue first, then mark the delivery seen. A delivery marked seen but never
 enqueued would be lost when the channel retried it.
@@ -8,6 +11,7 @@ enqueued would be lost when the channel retried it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
@@ -19,12 +23,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
-from shared.channels.webhooks import RECEIVERS, WebhookReceiver
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import BodyDigest, FromBody, FromHeader, WebhookReceiver
+from shared.metrics import count
+from shared.wiring import env_name_for_secret
 
 logger = Logger(service="keel-webhook")
 
 INLINE_LIMIT_BYTES = 200 * 1024  # larger envelopes leave the body in S3 (SQS takes 1 MiB)
 SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window (Shopify: ~4 h)
+MAX_DELIVERY_ID_CHARS = 256  # longer ids are hashed: DynamoDB keys and S3 keys stay bounded
 
 
 @cache
@@ -38,17 +46,17 @@ def _env() -> dict[str, str]:
     }
 
 
-def _signing_secret(receiver: WebhookReceiver) -> str:
+def _secret_field(channel: str, field: str) -> str:
     secret = parameters.get_secret(
-        os.environ[receiver.secret_env],
+        os.environ[env_name_for_secret(channel)],
         transform="json",
         max_age=int(_env()["secret_cache_seconds"]),
     )
-    value = secret.get(receiver.secret_field) if isinstance(secret, dict) else None
+    value = secret.get(field) if isinstance(secret, dict) else None
     if not value:
         # An unfilled secret must not turn into "every delivery has a bad signature": fail
         # loudly (5xx, alarm) so the channel retries once the operator has filled it.
-        raise RuntimeError(f"secret for {receiver.channel} has no {receiver.secret_field!r}")
+        raise RuntimeError(f"secret for {channel} has no {field!r}")
     return str(value)
 
 
@@ -60,6 +68,37 @@ def _respond(status: int, message: str) -> dict[str, Any]:
     }
 
 
+def _delivery_id(receiver: WebhookReceiver, headers: dict[str, str], raw: bytes) -> str:
+    source = receiver.delivery_id
+    if isinstance(source, BodyDigest):
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+    value = headers.get(source.header, "").strip()
+    if len(value) > MAX_DELIVERY_ID_CHARS:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return value
+
+
+def _topic(receiver: WebhookReceiver, headers: dict[str, str], raw: bytes) -> str:
+    source = receiver.topic
+    if isinstance(source, FromHeader):
+        return headers.get(source.header, "")[:200]
+    assert isinstance(source, FromBody)
+    try:
+        value: Any = json.loads(raw)
+        for key in source.path:
+            value = value[key]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return ""  # ingest holds what it cannot read
+    return str(value)[:200]
+
+
+def _same_account(configured: str, claimed: str | None) -> bool:
+    def norm(v: str) -> str:
+        return v.strip().rstrip("/").lower()
+
+    return claimed is not None and norm(configured) == norm(claimed)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     channel = (event.get("pathParameters") or {}).get("channel", "")
@@ -67,16 +106,31 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
 
-    receiver = RECEIVERS.get(channel)
+    spec = BY_NAME.get(channel)
+    receiver = spec.receiver if spec else None
     if receiver is None:
         return _respond(404, f"no webhook receiver for channel {channel!r}")
-    if not receiver.verify(_signing_secret(receiver), raw, headers.get(receiver.signature_header)):
+    if receiver.is_ping is not None and receiver.is_ping(headers, raw):
+        logger.info("webhook ping acknowledged", extra={"channel": channel})
+        return _respond(200, "pong")
+    if not receiver.verify(_secret_field(channel, receiver.secret_field), raw, headers):
         logger.warning("rejected webhook: bad signature", extra={"channel": channel})
         return _respond(401, "invalid signature")
-    delivery_id = headers.get(receiver.delivery_id_header, "").strip()
+    if receiver.account_header and receiver.account_field:
+        configured = _secret_field(channel, receiver.account_field)
+        claimed = headers.get(receiver.account_header)
+        if not _same_account(configured, claimed):
+            # Validly signed (same app, another shop): never reserve against this stock.
+            logger.warning(
+                "rejected webhook: delivery from another account",
+                extra={"channel": channel, "account": (claimed or "")[:200]},
+            )
+            count("WebhooksFromOtherAccounts", 1, "keel-webhook", channel=channel)
+            return _respond(403, "delivery from an account this endpoint does not serve")
+    delivery_id = _delivery_id(receiver, headers, raw)
     if not delivery_id:
-        return _respond(400, f"missing {receiver.delivery_id_header}")
-    logger.append_keys(channel=channel, delivery_id=delivery_id)
+        return _respond(400, "missing delivery id")
+    logger.thread_safe_append_keys(channel=channel, delivery_id=delivery_id)
 
     env = _env()
     seen_key = {"pk": {"S": f"{channel}#{delivery_id}"}}
@@ -95,19 +149,22 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     envelope: dict[str, Any] = {
         "channel": channel,
         "delivery_id": delivery_id,
-        "topic": headers.get(receiver.topic_header, ""),
+        "topic": _topic(receiver, headers, raw),
         "received_at": received_at.isoformat(),
-        "headers": {h: headers[h] for h in receiver.kept_headers if h in headers},
+        "headers": {h: headers[h][:1024] for h in receiver.kept_headers if h in headers},
         "body": text,
         "body_encoding": encoding,
     }
-    message = json.dumps(envelope, ensure_ascii=False)
-    if len(message.encode()) > INLINE_LIMIT_BYTES:
+    # ASCII-only JSON: SQS refuses some characters a channel may sign (U+FFFE, U+FFFF, lone
+    # surrogates); escaped, every body travels, and ingest gets the exact text back.
+    message = json.dumps(envelope)
+    if len(message) > INLINE_LIMIT_BYTES:
         # Too large to travel inline: the exact bytes go to S3, the message carries the key.
-        key = f"{channel}/{received_at:%Y/%m/%d}/{delivery_id}"
+        digest = hashlib.sha256(delivery_id.encode()).hexdigest()
+        key = f"{channel}/{received_at:%Y/%m/%d}/{digest}"
         client("s3").put_object(Bucket=env["raw_bodies_bucket"], Key=key, Body=raw)
         envelope.update(body="", body_encoding="utf-8", body_ref=key)
-        message = json.dumps(envelope, ensure_ascii=False)
+        message = json.dumps(envelope)
     client("sqs").send_message(
         QueueUrl=env["ingest_queue_url"],
         MessageBody=message,

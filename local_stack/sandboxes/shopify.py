@@ -1,28 +1,117 @@
-"""A Shopify sandbox that sends signed orders/create webhooks, as Shopify does.
+"""A Shopify sandbox: the Admin GraphQL API for inventory, and signed order webhooks.
 
-Bodies follow the Admin API 2026-10 order payload (the shape of Shopify's published
-orders/* sample); headers follow Shopify's webhook headers; the HMAC covers the exact bytes sent.
+Faithful where Keel depends on it (API version 2026-10):
+- `POST /admin/api/2026-10/graphql.json` with `X-Shopify-Access-Token`; every document is
+  validated against the published 2026-10 schema (the introspection under ../shared/specs) and
+  executed against it, so a field Shopify would reject is rejected here too.
+- `inventorySetQuantities`: all-or-nothing compare-and-set (`changeFromQuantity` must be present,
+  null skips the check; a mismatch is CHANGE_FROM_QUANTITY_STALE), userErrors with `field` paths,
+  the `@idempotent` key required, a replayed key answered from memory without applying twice.
+- A leaky-bucket cost model: THROTTLED with HTTP 200 when the bucket is short, and
+  `extensions.cost` on every answer.
+- Order webhooks (`orders/create`, `orders/cancelled`) with Shopify's headers and HMAC over the
+  exact bytes sent. Bodies follow the Admin API 2026-10 order payload.
+
+Plus the `/__sandbox/` control surface every sandbox offers (see base.py).
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
 import json
+import re
+import secrets
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    build_client_schema,
+    execute,
+    parse,
+    validate,
+)
+from graphql.execution import ExecutionResult
+from graphql.execution.values import get_directive_values
+from graphql.language import FieldNode
+from graphql.utilities import get_operation_ast, value_from_ast_untyped
 
+from local_stack.http import Request, Response
+from local_stack.sandboxes import base
 from shared.channels.shopify.signature import sign
 
 API_VERSION = "2026-10"
+GRAPHQL_PATH = f"/admin/api/{API_VERSION}/graphql.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared/specs/shopify/admin-graphql/admin_2026-10.introspection.json.gz"
+)
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+MAX_INPUT_SIZE = 250
+QUANTITY_LIMIT = 1_000_000_000
+QUANTITY_NAMES = ("available", "on_hand")  # the names inventorySetQuantities accepts
+LEVEL_NAMES = (
+    "available",
+    "on_hand",
+    "committed",
+    "incoming",
+    "reserved",
+    "damaged",
+    "safety_stock",
+    "quality_control",
+)
+REASONS = frozenset(
+    {
+        "correction",
+        "cycle_count_available",
+        "damaged",
+        "movement_created",
+        "movement_updated",
+        "movement_received",
+        "movement_canceled",
+        "other",
+        "promotion",
+        "quality_control",
+        "received",
+        "reservation_created",
+        "reservation_deleted",
+        "reservation_updated",
+        "restock",
+        "safety_stock",
+        "shrinkage",
+    }
+)
+_GID = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<id>\d+)$")
+
+
+@functools.cache
+def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema:
+    """The real 2026-10 Admin schema, loaded once per process (about 0.4 s)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Shopify schema not found at {path}: ../shared/specs is needed")
+    with gzip.open(path) as raw:
+        return build_client_schema(json.load(raw)["data"])
 
 
 @dataclass(frozen=True)
 class SandboxLine:
+    """An order line as the webhook sender takes it (kept for the demo and existing tests)."""
+
     variant_id: int | None
     sku: str | None
     title: str
@@ -30,35 +119,272 @@ class SandboxLine:
     price: Decimal
 
 
+@dataclass
+class Variant:
+    variant_id: int
+    product_id: int
+    inventory_item_id: int
+    sku: str
+    title: str
+    price: Decimal | None
+    tracked: bool
+
+
+@dataclass
+class GraphQLCall:
+    """One call to the GraphQL endpoint, as the sandbox saw and answered it."""
+
+    operation: str  # "query" | "mutation" | "" when it never got that far
+    variables: dict[str, Any]
+    status: int
+    body: Any
+
+
+@dataclass
+class Delivery:
+    topic: str
+    url: str | None
+    webhook_id: str
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Outage:
+    remaining: int = 0
+    status: int = 503
+
+
+@dataclass
+class Bucket:
+    """Shopify's leaky bucket of query cost points."""
+
+    capacity: float = 1000.0
+    restore_rate: float = 50.0
+    available: float = 1000.0
+    updated: float = 0.0
+
+    def refill(self, now: float) -> None:
+        self.available = min(
+            self.capacity, self.available + (now - self.updated) * self.restore_rate
+        )
+        self.updated = now
+
+    def status(self) -> dict[str, float]:
+        return {
+            "maximumAvailable": self.capacity,
+            "currentlyAvailable": round(self.available, 1),
+            "restoreRate": self.restore_rate,
+        }
+
+
+@dataclass
+class _Idempotent:
+    fingerprint: str
+    payload: dict[str, Any]
+    succeeded: bool
+
+
+@dataclass
+class _State:
+    variants: dict[int, Variant] = field(default_factory=dict)
+    items: dict[int, int] = field(default_factory=dict)  # inventory item id -> variant id
+    locations: dict[int, str] = field(default_factory=dict)
+    levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (item, location)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotency: dict[str, _Idempotent] = field(default_factory=dict)
+
+
 def _money_set(amount: Decimal, currency: str) -> dict[str, Any]:
     money = {"amount": f"{amount:.2f}", "currency_code": currency}
     return {"shop_money": money, "presentment_money": dict(money)}
 
 
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _gid_id(kind: str, value: Any) -> int | None:
+    match = _GID.match(value) if isinstance(value, str) else None
+    return int(match["id"]) if match and match["kind"] == kind else None
+
+
+def _user_error(field_path: list[str] | None, message: str, code: str) -> dict[str, Any]:
+    return {"field": field_path, "message": message, "code": code}
+
+
 class ShopifySandbox:
+    channel = "shopify"
+
     def __init__(
         self,
-        webhook_secret: str,
+        webhook_secret: str | None = None,
         shop_domain: str = "keel-demo.myshopify.com",
         currency: str = "EUR",
+        *,
+        access_token: str | None = None,
+        schema_path: Path = SCHEMA_PATH,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._secret = webhook_secret
+        self._secret = webhook_secret or secrets.token_hex(32)
+        self.access_token = access_token or "shpat_" + secrets.token_hex(16)
         self.shop_domain = shop_domain
         self.currency = currency
+        self._schema_path = schema_path
+        self._clock = clock
+        self._lock = threading.RLock()
         self._ids = itertools.count(820982911946154600)
         self._numbers = itertools.count(1001)
+        self._object_ids = itertools.count(44000000001)
+        self._group_ids = itertools.count(1)
+        self._state = _State()
+        self.primary_location_id = next(self._object_ids)
+        self._state.locations[self.primary_location_id] = "Keel Demo Warehouse"
+        self._bucket = Bucket(updated=clock())
+        self.outage = Outage()
+        self.webhook_url: str | None = None
+        self.graphql_calls: list[GraphQLCall] = []
+        self.deliveries: list[Delivery] = []
 
+    @property
+    def webhook_secret(self) -> str:
+        """The app's client secret that signs this shop's webhooks."""
+        return self._secret
+
+    # --- ChannelSandbox ---
+    def keel_secret(self, base_url: str) -> dict[str, Any]:
+        return {
+            "webhook_secret": self._secret,
+            "shop_domain": self.shop_domain,
+            "access_token": self.access_token,
+            "currency": self.currency,
+            "api_base_url": base_url,
+        }
+
+    def local_only_secrets(self) -> dict[str, str]:
+        return {
+            "shopify_webhook_secret": self._secret,
+            "shopify_access_token": self.access_token,
+        }
+
+    def notify_to(self, webhook_url: str) -> None:
+        self.webhook_url = webhook_url
+
+    def add_listing(
+        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+    ) -> dict[str, str]:
+        """A product with one variant (or, with `variant`, a variant titled as such) whose
+        inventory item is stocked at the shop's one location; None: inventory not tracked."""
+        with self._lock:
+            product_id, variant_id, item_id = (next(self._object_ids) for _ in range(3))
+            self._state.variants[variant_id] = Variant(
+                variant_id,
+                product_id,
+                item_id,
+                sku,
+                title if variant else "Default Title",
+                price,
+                tracked=quantity is not None,
+            )
+            self._state.items[item_id] = variant_id
+            if quantity is not None:
+                self._state.levels[(item_id, self.primary_location_id)] = quantity
+            return {
+                "variant_id": str(variant_id),
+                "inventory_item_id": str(item_id),
+                "location_id": str(self.primary_location_id),
+                "sku": sku,
+            }
+
+    def order_body(self, lines: list[base.SandboxLine]) -> dict[str, Any]:
+        return self.order_payload(
+            [
+                SandboxLine(
+                    int(ln.refs["variant_id"]) if ln.refs.get("variant_id") else None,
+                    ln.sku,
+                    ln.title,
+                    ln.quantity,
+                    ln.price,
+                )
+                for ln in lines
+            ]
+        )
+
+    def shown(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "listing_id": str(v.variant_id),
+                    "sku": v.sku,
+                    "quantity": self._variant_quantity(v),
+                    "price": f"{v.price:.2f}" if v.price is not None else None,
+                }
+                for v in self._state.variants.values()
+            ]
+
+    def fail_next(self, requests: int, status: int = 503) -> None:
+        with self._lock:
+            self.outage = Outage(requests, status)
+
+    # --- test and demo helpers (what a merchant does in the Shopify admin) ---
+    def add_location(self, name: str) -> str:
+        with self._lock:
+            location_id = next(self._object_ids)
+            self._state.locations[location_id] = name
+            return str(location_id)
+
+    def set_level(
+        self, inventory_item_id: str, quantity: int, location_id: str | None = None
+    ) -> None:
+        with self._lock:
+            location = int(location_id) if location_id else self.primary_location_id
+            self._state.levels[(int(inventory_item_id), location)] = quantity
+
+    def level(self, inventory_item_id: str, location_id: str | None = None) -> int | None:
+        with self._lock:
+            location = int(location_id) if location_id else self.primary_location_id
+            return self._state.levels.get((int(inventory_item_id), location))
+
+    def set_throttle(
+        self,
+        capacity: float | None = None,
+        restore_rate: float | None = None,
+        available: float | None = None,
+    ) -> None:
+        """Reshape the cost bucket (a bucket of `capacity` starts full unless `available`)."""
+        with self._lock:
+            bucket = self._bucket
+            bucket.refill(self._clock())
+            if capacity is not None:
+                bucket.capacity = capacity
+                bucket.available = capacity
+            if restore_rate is not None:
+                bucket.restore_rate = restore_rate
+            if available is not None:
+                bucket.available = available
+
+    def mutation_calls(self) -> list[GraphQLCall]:
+        with self._lock:
+            return [c for c in self.graphql_calls if c.operation == "mutation"]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state.orders[str(order_id)])
+
+    # --- the webhook sender ---
     def order_payload(
         self, lines: list[SandboxLine], email: str = "buyer@example.com"
     ) -> dict[str, Any]:
         order_id = next(self._ids)
         number = next(self._numbers)
-        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        now = _now()
         subtotal = sum((ln.price * ln.quantity for ln in lines), Decimal(0))
         cur = self.currency
         return {
             "id": order_id,
             "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+            "cancel_reason": None,
+            "cancelled_at": None,
             "confirmation_number": f"K{number}X",
             "confirmed": True,
             "contact_email": email,
@@ -105,7 +431,7 @@ class ShopifySandbox:
                     "price": f"{ln.price:.2f}",
                     "price_set": _money_set(ln.price, cur),
                     "product_exists": True,
-                    "product_id": (ln.variant_id or 0) // 10 or None,
+                    "product_id": self._product_of(ln.variant_id),
                     "properties": [],
                     "quantity": ln.quantity,
                     "requires_shipping": True,
@@ -153,3 +479,508 @@ class ShopifySandbox:
     def deliver(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """POST one delivery to Keel's webhook endpoint, as Shopify would."""
         return httpx.post(url, content=body, headers=headers, timeout=10.0)
+
+    # --- HTTP ---
+    def __call__(self, request: Request) -> Response:
+        path = request.path
+        if path == GRAPHQL_PATH and request.method == "POST":
+            return self._graphql_endpoint(request)
+        if path.startswith("/__sandbox/"):
+            return self._control(request)
+        return Response.json(404, {"errors": "Not Found"})
+
+    # --- control surface ---
+    def _control(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        try:
+            body = json.loads(request.body) if request.body else {}
+        except ValueError:
+            return Response.json(400, {"errors": "body is not JSON"})
+        if path == "/__sandbox/orders" and method == "POST":
+            return self._place_order(body)
+        if (m := re.fullmatch(r"/__sandbox/orders/([^/]+)/cancel", path)) and method == "POST":
+            return self._cancel_order(m.group(1), body if isinstance(body, dict) else {})
+        if path == "/__sandbox/listings" and method == "GET":
+            return Response.json(200, self.shown())
+        if path == "/__sandbox/outage" and method == "POST":
+            spec = body if isinstance(body, dict) else {}
+            self.fail_next(int(spec.get("requests", 1)), int(spec.get("status", 503)))
+            return Response.json(
+                200, {"outage": {"remaining": self.outage.remaining, "status": self.outage.status}}
+            )
+        return Response.json(404, {"errors": "Not Found"})
+
+    def _place_order(self, order: Any) -> Response:
+        if not isinstance(order, dict) or not isinstance(order.get("line_items", []), list):
+            return Response.json(400, {"errors": "an order object with line_items is expected"})
+        with self._lock:
+            if "id" not in order or order["id"] is None:
+                order_id = next(self._ids)
+                order["id"] = order_id
+                order["admin_graphql_api_id"] = f"gid://shopify/Order/{order_id}"
+            key = str(order["id"])
+            if key in self._state.orders:
+                return Response.json(409, {"errors": f"order {key} already exists"})
+            order.setdefault("cancelled_at", None)
+            order.setdefault("cancel_reason", None)
+            self._state.orders[key] = order
+            self._move_stock(order, sign_=-1)
+            body = self.encode(order)
+        self._notify("orders/create", body)
+        return Response.json(200, {"id": key})
+
+    def _cancel_order(self, order_id: str, options: dict[str, Any]) -> Response:
+        with self._lock:
+            order = self._state.orders.get(order_id)
+            if order is None:
+                return Response.json(404, {"errors": "Not Found"})
+            if order.get("cancelled_at"):
+                return Response.json(422, {"errors": "Order has already been cancelled"})
+            now = _now()
+            order["cancelled_at"] = now
+            order["cancel_reason"] = str(options.get("reason") or "customer")
+            order["updated_at"] = now
+            if options.get("restock"):  # Shopify restocks only when asked to
+                self._move_stock(order, sign_=+1)
+            body = self.encode(order)
+        self._notify("orders/cancelled", body)
+        return Response.json(200, {"id": order_id})
+
+    def _move_stock(self, order: dict[str, Any], sign_: int) -> None:
+        for line in order.get("line_items") or []:
+            if not isinstance(line, dict):
+                continue
+            variant = self._variant_for_line(line)
+            if variant is None or not variant.tracked:
+                continue
+            pair = (variant.inventory_item_id, self.primary_location_id)
+            if pair in self._state.levels:
+                self._state.levels[pair] += sign_ * int(line.get("quantity") or 0)
+
+    def _variant_for_line(self, line: dict[str, Any]) -> Variant | None:
+        try:
+            variant = self._state.variants.get(int(line.get("variant_id") or 0))
+        except (TypeError, ValueError):
+            variant = None
+        if variant is None and line.get("sku"):
+            variant = next((v for v in self._state.variants.values() if v.sku == line["sku"]), None)
+        return variant
+
+    def _notify(self, topic: str, body: bytes) -> None:
+        """Send a signed webhook in the request thread; failures are recorded, never raised."""
+        headers = self.headers(body, topic=topic)
+        delivery = Delivery(topic, self.webhook_url, headers["X-Shopify-Webhook-Id"])
+        if self.webhook_url is None:
+            delivery.error = "no webhook url (notify_to was not called)"
+        else:
+            try:
+                delivery.status = self.deliver(self.webhook_url, body, headers).status_code
+            except httpx.HTTPError as exc:
+                delivery.error = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self.deliveries.append(delivery)
+
+    # --- Admin GraphQL ---
+    def _graphql_endpoint(self, request: Request) -> Response:
+        with self._lock:
+            response, operation, variables = self._graphql(request)
+            try:
+                logged = json.loads(response.body)
+            except ValueError:
+                logged = response.body.decode(errors="replace")
+            self.graphql_calls.append(GraphQLCall(operation, variables, response.status, logged))
+            return response
+
+    def _graphql(self, request: Request) -> tuple[Response, str, dict[str, Any]]:
+        if self.outage.remaining > 0:
+            self.outage.remaining -= 1
+            status = self.outage.status
+            headers = {"Retry-After": "1.0"} if status == 429 else {}
+            return Response.json(status, {"errors": "Service Unavailable"}, headers), "", {}
+        token = next(
+            (v for k, v in request.headers.items() if k.lower() == "x-shopify-access-token"), ""
+        )
+        if not secrets.compare_digest(token.encode(), self.access_token.encode()):
+            return Response.json(401, {"errors": INVALID_TOKEN}), "", {}
+        try:
+            envelope = json.loads(request.body or b"{}")
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("query"), str):
+            missing = {"errors": {"query": "Required parameter missing or invalid"}}
+            return Response.json(400, missing), "", {}
+        variables = envelope.get("variables") or {}
+        if not isinstance(variables, dict):
+            variables = {}
+        operation_name = envelope.get("operationName")
+        schema = load_schema(self._schema_path)
+        try:
+            document = parse(envelope["query"])
+        except GraphQLError as exc:
+            return self._answer({"errors": [exc.formatted]}, 0, charged=False), "", variables
+        operation = get_operation_ast(document, operation_name)
+        kind = operation.operation.value if operation else ""
+        problems = validate(schema, document)
+        if problems:
+            invalid = {"errors": [p.formatted for p in problems]}
+            return self._answer(invalid, 0, charged=False), kind, variables
+        cost = _requested_cost(operation, variables)
+        bucket = self._bucket
+        bucket.refill(self._clock())
+        if cost > bucket.capacity:
+            error = {
+                "message": f"Query cost is {cost}, which exceeds the single query max cost "
+                f"limit ({bucket.capacity:g}).",
+                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost},
+            }
+            return self._answer({"errors": [error]}, cost, charged=False), kind, variables
+        if cost > bucket.available:
+            throttled = {
+                "message": "Throttled",
+                "extensions": {
+                    "code": "THROTTLED",
+                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                },
+            }
+            return self._answer({"errors": [throttled]}, cost, charged=False), kind, variables
+        bucket.available -= cost
+        result = self._execute(schema, document, variables, operation_name)
+        answer: dict[str, Any] = {}
+        if result.errors:
+            answer["errors"] = [e.formatted for e in result.errors]
+        if result.data is not None or not result.errors:
+            answer["data"] = result.data
+        return self._answer(answer, cost, charged=True), kind, variables
+
+    def _answer(self, answer: dict[str, Any], cost: int, *, charged: bool) -> Response:
+        answer["extensions"] = {
+            "cost": {
+                "requestedQueryCost": cost,
+                "actualQueryCost": cost if charged else None,
+                "throttleStatus": self._bucket.status(),
+            }
+        }
+        return Response.json(200, answer)
+
+    def _execute(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any],
+        operation_name: Any,
+    ) -> ExecutionResult:
+        root = {
+            "nodes": self._resolve_nodes,
+            "node": lambda info, id: self._node(id),
+            "inventoryItem": lambda info, id: self._inventory_item(_gid_id("InventoryItem", id)),
+            "location": lambda info, id=None: self._location(
+                _gid_id("Location", id) if id else self.primary_location_id
+            ),
+            "inventorySetQuantities": self._resolve_set_quantities,
+        }
+        result = execute(
+            schema,
+            document,
+            root_value=root,
+            variable_values=variables,
+            operation_name=operation_name if isinstance(operation_name, str) else None,
+            type_resolver=lambda value, info, abstract: value.get("__typename"),
+        )
+        assert isinstance(result, ExecutionResult)  # resolvers here are synchronous
+        return result
+
+    # resolvers: plain dicts whose callables take (info, **arguments)
+    def _resolve_nodes(self, info: GraphQLResolveInfo, ids: list[str]) -> list[Any]:
+        return [self._node(i) for i in ids]
+
+    def _node(self, gid: str) -> dict[str, Any] | None:
+        if (item_id := _gid_id("InventoryItem", gid)) is not None:
+            return self._inventory_item(item_id)
+        if (location_id := _gid_id("Location", gid)) is not None:
+            return self._location(location_id)
+        return None
+
+    def _inventory_item(self, item_id: int | None) -> dict[str, Any] | None:
+        variant_id = self._state.items.get(item_id) if item_id is not None else None
+        if item_id is None or variant_id is None:
+            return None
+        variant = self._state.variants[variant_id]
+        return {
+            "__typename": "InventoryItem",
+            "id": f"gid://shopify/InventoryItem/{item_id}",
+            "legacyResourceId": str(item_id),
+            "sku": variant.sku,
+            "tracked": variant.tracked,
+            "requiresShipping": True,
+            "inventoryLevel": lambda info, locationId, includeInactive=None: self._level_node(
+                item_id, _gid_id("Location", locationId)
+            ),
+        }
+
+    def _location(self, location_id: int | None) -> dict[str, Any] | None:
+        if location_id is None or location_id not in self._state.locations:
+            return None
+        return {
+            "__typename": "Location",
+            "id": f"gid://shopify/Location/{location_id}",
+            "legacyResourceId": str(location_id),
+            "name": self._state.locations[location_id],
+            "isActive": True,
+        }
+
+    def _level_node(self, item_id: int, location_id: int | None) -> dict[str, Any] | None:
+        if location_id is None or (item_id, location_id) not in self._state.levels:
+            return None
+        available = self._state.levels[(item_id, location_id)]
+        level_gid = f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item_id}"
+
+        def quantities(info: GraphQLResolveInfo, names: list[str]) -> list[dict[str, Any]]:
+            values = {"available": available, "on_hand": available}
+            return [
+                {
+                    "__typename": "InventoryQuantity",
+                    "id": f"gid://shopify/InventoryQuantity/{item_id}-{location_id}-{name}",
+                    "name": name,
+                    "quantity": values.get(name, 0),
+                }
+                for name in names
+                if name in LEVEL_NAMES
+            ]
+
+        return {
+            "__typename": "InventoryLevel",
+            "id": level_gid,
+            "isActive": True,
+            "canDeactivate": True,
+            "item": self._inventory_item(item_id),
+            "location": self._location(location_id),
+            "quantities": quantities,
+        }
+
+    def _resolve_set_quantities(
+        self,
+        info: GraphQLResolveInfo,
+        input: dict[str, Any],
+    ) -> dict[str, Any]:
+        directive = info.schema.get_directive("idempotent")
+        node = info.field_nodes[0]
+        values = get_directive_values(directive, node, info.variable_values) if directive else None
+        key = (values or {}).get("key")
+        if not isinstance(key, str):
+            raise GraphQLError(
+                "The @idempotent directive is required for inventorySetQuantities "
+                f"as of API version {API_VERSION}."
+            )
+        if not key.strip():
+            raise GraphQLError("The idempotency key cannot be an empty string or whitespace only.")
+        fingerprint = json.dumps(input, sort_keys=True, default=str)
+        previous = self._state.idempotency.get(key)
+        if previous is not None:
+            if previous.fingerprint != fingerprint:
+                message = (
+                    "The same idempotency key cannot be used with different operation parameters."
+                )
+                code = "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+            elif not previous.succeeded:
+                message = (
+                    "A previous request with this idempotency key failed. "
+                    "Retry with a new idempotency key."
+                )
+                code = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
+            else:
+                return previous.payload  # a replay: the first answer, nothing applied again
+            return {
+                "inventoryAdjustmentGroup": None,
+                "userErrors": [_user_error(None, message, code)],
+            }
+        payload = self._set_quantities(input)
+        self._state.idempotency[key] = _Idempotent(
+            fingerprint, payload, succeeded=not payload["userErrors"]
+        )
+        return payload
+
+    def _set_quantities(self, data: dict[str, Any]) -> dict[str, Any]:
+        """All rows are checked first; any userError and nothing is applied."""
+        errors: list[dict[str, Any]] = []
+        name, reason = data.get("name"), data.get("reason")
+        rows = data.get("quantities") or []
+        if len(rows) > MAX_INPUT_SIZE:
+            raise GraphQLError(
+                f"The input array size of {len(rows)} is greater than the maximum allowed of "
+                f"{MAX_INPUT_SIZE}.",
+                extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"},
+            )
+        if name not in QUANTITY_NAMES:
+            message = "The quantity name must be either 'available' or 'on_hand'."
+            errors.append(_user_error(["input", "name"], message, "INVALID_NAME"))
+        if reason not in REASONS:
+            errors.append(
+                _user_error(
+                    ["input", "reason"], "The specified reason is invalid.", "INVALID_REASON"
+                )
+            )
+        seen: set[tuple[int, int]] = set()
+        planned: list[tuple[int, int, int]] = []
+        for index, row in enumerate(rows):
+            path = ["input", "quantities", str(index)]
+            item_id = _gid_id("InventoryItem", row.get("inventoryItemId"))
+            location_id = _gid_id("Location", row.get("locationId"))
+            quantity = int(row["quantity"])
+            if item_id is None or item_id not in self._state.items:
+                errors.append(
+                    _user_error(
+                        [*path, "inventoryItemId"],
+                        "The specified inventory item could not be found.",
+                        "INVALID_INVENTORY_ITEM",
+                    )
+                )
+                continue
+            if location_id is None or location_id not in self._state.locations:
+                errors.append(
+                    _user_error(
+                        [*path, "locationId"],
+                        "The specified location could not be found.",
+                        "INVALID_LOCATION",
+                    )
+                )
+                continue
+            if (item_id, location_id) in seen:
+                errors.append(
+                    _user_error(
+                        path,
+                        "The combination of inventoryItemId and locationId must be unique.",
+                        "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                    )
+                )
+                continue
+            seen.add((item_id, location_id))
+            if quantity < 0:
+                errors.append(
+                    _user_error(
+                        [*path, "quantity"],
+                        "The quantity can't be negative.",
+                        "INVALID_QUANTITY_NEGATIVE",
+                    )
+                )
+                continue
+            if quantity > QUANTITY_LIMIT:
+                errors.append(
+                    _user_error(
+                        [*path, "quantity"],
+                        "The total quantity can't be higher than 1,000,000,000.",
+                        "INVALID_QUANTITY_TOO_HIGH",
+                    )
+                )
+                continue
+            if "changeFromQuantity" not in row:  # nullable in the schema, mandatory since 2026-04
+                errors.append(
+                    _user_error(
+                        [*path, "changeFromQuantity"],
+                        "changeFromQuantity is required: pass the expected current quantity, "
+                        "or null to skip the check.",
+                        "COMPARE_QUANTITY_REQUIRED",
+                    )
+                )
+                continue
+            expected = row["changeFromQuantity"]
+            current = self._state.levels.get((item_id, location_id))
+            if expected is not None and expected != current:
+                errors.append(
+                    _user_error(
+                        [*path, "changeFromQuantity"],
+                        "The specified compare quantity does not match the current quantity.",
+                        "CHANGE_FROM_QUANTITY_STALE",
+                    )
+                )
+                continue
+            planned.append((item_id, location_id, quantity))
+        if errors:
+            return {"inventoryAdjustmentGroup": None, "userErrors": errors}
+        changes: list[dict[str, Any]] = []
+        for item_id, location_id, quantity in planned:
+            before = self._state.levels.get((item_id, location_id), 0)
+            self._state.levels[(item_id, location_id)] = quantity
+            variant = self._state.variants[self._state.items[item_id]]
+            variant.tracked = True
+            for changed in ("available", "on_hand"):
+                changes.append(
+                    {
+                        "__typename": "InventoryChange",
+                        "name": changed,
+                        "delta": quantity - before,
+                        "quantityAfterChange": quantity,
+                        "ledgerDocumentUri": None,
+                        "item": self._inventory_item(item_id),
+                        "location": self._location(location_id),
+                    }
+                )
+        group = {
+            "__typename": "InventoryAdjustmentGroup",
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{next(self._group_ids)}",
+            "createdAt": _now(),
+            "reason": reason,
+            "referenceDocumentUri": data.get("referenceDocumentUri"),
+            "app": None,
+            "staffMember": None,
+            "changes": functools.partial(_filter_changes, changes),
+        }
+        return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+    # --- helpers ---
+    def _variant_quantity(self, variant: Variant) -> int | None:
+        if not variant.tracked:
+            return None
+        return sum(
+            qty
+            for (item, _), qty in self._state.levels.items()
+            if item == variant.inventory_item_id
+        )
+
+    def _product_of(self, variant_id: int | None) -> int | None:
+        with self._lock:
+            variant = self._state.variants.get(variant_id) if variant_id is not None else None
+        if variant is not None:
+            return variant.product_id
+        return (variant_id or 0) // 10 or None
+
+
+def _filter_changes(
+    changes: list[dict[str, Any]],
+    info: GraphQLResolveInfo,
+    inventoryItemIds: list[str] | None = None,
+    locationIds: list[str] | None = None,
+    quantityNames: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in changes
+        if (inventoryItemIds is None or c["item"]["id"] in inventoryItemIds)
+        and (locationIds is None or c["location"]["id"] in locationIds)
+        and (quantityNames is None or c["name"] in quantityNames)
+    ]
+
+
+def _requested_cost(operation: OperationDefinitionNode | None, variables: dict[str, Any]) -> int:
+    """A small cost model: a mutation of inventorySetQuantities costs 10 + its rows; a read
+    costs 1 per top-level field plus 1 per node asked for."""
+    if operation is None:
+        return 0
+    cost = 0
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            cost += 1
+            continue
+        arguments = {
+            a.name.value: value_from_ast_untyped(a.value, variables)
+            for a in selection.arguments or ()
+        }
+        name = selection.name.value
+        if operation.operation == OperationType.MUTATION:
+            given = arguments.get("input")
+            rows = given.get("quantities") if isinstance(given, dict) else None
+            cost += 10 + (len(rows) if isinstance(rows, list) else 0)
+        elif name == "nodes" and isinstance(arguments.get("ids"), list):
+            cost += 1 + len(arguments["ids"])
+        else:
+            cost += 1
+    return cost

@@ -1,24 +1,48 @@
-"""A WooCommerce REST v3 sandbox for stock: products, variations and their batch endpoints.
+"""A WooCommerce REST v3 sandbox: products, variations, their batch endpoints, orders, and the
+signed order webhooks a shop sends.
 
 Faithful where Keel depends on it: Basic auth, <= 100 items per batch (413), per-item errors
 inside a 200 for unknown ids, integer-only stock_quantity, and stock_quantity ignored unless
-manage_stock is on. Outages can be switched on to test retries.
+manage_stock is on. Orders lower managed stock when placed (paid) and restore it when
+cancelled, as WooCommerce does; each change is delivered as a webhook encoded and signed the
+way WC_Webhook::deliver does it. Outages can be switched on to test retries. The `/__sandbox/`
+control surface is described in `local_stack/sandboxes/base.py`.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import itertools
 import json
 import re
+import secrets
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from local_stack.http import Request, Response
+import httpx
 
+from local_stack.http import Request, Response
+from local_stack.sandboxes.base import SandboxLine
+from shared.channels.woocommerce.signature import sign
+
+CHANNEL = "woocommerce"
 PREFIX = "/wp-json/wc/v3"
+CONTROL = "/__sandbox"
 BATCH_LIMIT = 100
+USER_AGENT = "WooCommerce/10.3.0 Hookshot (WordPress/6.8)"
+# One webhook per topic, as a shop configures them (WooCommerce > Settings > Webhooks).
+WEBHOOK_IDS = {"order.created": 1, "order.updated": 2}
+# Statuses on which WooCommerce reduces stock (wc_maybe_reduce_stock_levels).
+STOCK_REDUCING = frozenset({"processing", "completed", "on-hold"})
+STATUSES = frozenset(
+    {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed"}
+)
+DELIVERY_TIMEOUT_S = 10.0
+_MONEY = re.compile(r"-?\d{1,14}(?:\.\d{1,4})?")
 
 
 @dataclass
@@ -31,12 +55,14 @@ class WooItem:
     manage_stock: bool = False
     stock_quantity: int | None = None
     date_modified_gmt: str = ""
+    regular_price: str = ""
 
     def view(self) -> dict[str, Any]:
         data = asdict(self)
         qty = self.stock_quantity if self.manage_stock else None
         data["stock_quantity"] = qty
         data["stock_status"] = "instock" if (qty is None or qty > 0) else "outofstock"
+        data["price"] = self.regular_price
         return data
 
 
@@ -54,60 +80,541 @@ class Outage:
     status: int = 503
 
 
+@dataclass
+class Delivery:
+    """One webhook the sandbox sent (or tried to): kept so tests can see what Keel was told."""
+
+    topic: str  # "order.created", "order.updated", or "ping"
+    url: str | None
+    body: bytes
+    headers: dict[str, str]
+    status: int | None = None  # Keel's answer; None when nothing came back
+    error: str | None = None
+
+
+class _Refused(Exception):
+    """A request WooCommerce would refuse: answered as its JSON error."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 def _error(code: str, message: str, status: int) -> dict[str, Any]:
     return {"code": code, "message": message, "data": {"status": status}}
 
 
+def _now() -> str:
+    """Woo's timestamp format; the sandbox's site time zone is UTC, so local == gmt."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _money(amount: Decimal) -> str:
+    """Money as the REST API formats it (wc_format_decimal with the shop's 2 decimals)."""
+    return f"{amount:.2f}"
+
+
+def _php_number(amount: Decimal) -> int | float:
+    """A PHP float as json_encode writes it: the line `price` is a number, not a string."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def wc_json(payload: Any) -> bytes:
+    """The body exactly as WC_Webhook::deliver encodes it: trim(wp_json_encode(payload)) is
+    compact, escapes '/' as '\\/' and non-ASCII as \\uXXXX ('/' only occurs inside strings)."""
+    return (
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
+    )
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _Refused(
+            400, "rest_invalid_param", f"Invalid parameter(s): {name} ({name} is not an integer.)"
+        )
+    return value
+
+
+def _amount(value: Any, name: str) -> Decimal:
+    if not isinstance(value, str) or _MONEY.fullmatch(value) is None:
+        raise _Refused(
+            400, "rest_invalid_param", f"Invalid parameter(s): {name} ({name} is not a string.)"
+        )
+    return Decimal(value)
+
+
 class WooCommerceSandbox:
-    def __init__(self, consumer_key: str, consumer_secret: str) -> None:
-        self._credentials = (consumer_key, consumer_secret)
+    """Thread-safe: the server is threaded. Webhooks are sent after the state change, outside
+    the lock, synchronously (a real shop queues them; here the caller knows Keel was told)."""
+
+    channel = CHANNEL
+
+    def __init__(
+        self,
+        consumer_key: str | None = None,
+        consumer_secret: str | None = None,
+        webhook_secret: str | None = None,
+        currency: str = "EUR",
+        base_url: str = "http://127.0.0.1",
+    ) -> None:
+        self.consumer_key = consumer_key or "ck_" + secrets.token_hex(20)
+        self.consumer_secret = consumer_secret or "cs_" + secrets.token_hex(20)
+        self.webhook_secret = webhook_secret or secrets.token_urlsafe(24)
+        self._credentials = (self.consumer_key, self.consumer_secret)
+        self.currency = currency
+        self.base_url = base_url.rstrip("/")
+        self.webhook_url: str | None = None
         self._items: dict[int, WooItem] = {}
-        self._lock = threading.Lock()
+        self._orders: dict[int, dict[str, Any]] = {}
+        self._reduced: dict[int, list[tuple[int, int]]] = {}  # order id -> (item id, qty)
+        self._last_id = 100  # products, variations and orders share one id sequence
+        self._line_ids = itertools.count(300)
+        self._lock = threading.RLock()
         self.outage = Outage()
         self.requests: list[LoggedRequest] = []
+        self.deliveries: list[Delivery] = []
 
     # --- seeding and inspection (what a merchant's shop already has) ---
-    def add_product(self, product_id: int, name: str, sku: str, stock: int | None = None) -> None:
-        self._items[product_id] = WooItem(
-            product_id, name, sku, manage_stock=stock is not None, stock_quantity=stock
-        )
+    def add_product(
+        self,
+        product_id: int,
+        name: str,
+        sku: str,
+        stock: int | None = None,
+        price: Decimal | None = None,
+    ) -> None:
+        with self._lock:
+            self._claim(product_id)
+            self._items[product_id] = WooItem(
+                product_id,
+                name,
+                sku,
+                manage_stock=stock is not None,
+                stock_quantity=stock,
+                regular_price=format(price, "f") if price is not None else "",
+            )
 
     def add_variation(
-        self, parent_id: int, variation_id: int, name: str, sku: str, stock: int | None = None
+        self,
+        parent_id: int,
+        variation_id: int,
+        name: str,
+        sku: str,
+        stock: int | None = None,
+        price: Decimal | None = None,
     ) -> None:
-        if parent_id not in self._items:
-            self._items[parent_id] = WooItem(parent_id, name, "", type="variable")
-        self._items[variation_id] = WooItem(
-            variation_id,
-            name,
-            sku,
-            type="variation",
-            parent_id=parent_id,
-            manage_stock=stock is not None,
-            stock_quantity=stock,
-        )
+        with self._lock:
+            self._claim(parent_id)
+            self._claim(variation_id)
+            if parent_id not in self._items:
+                self._items[parent_id] = WooItem(parent_id, name, "", type="variable")
+            self._items[variation_id] = WooItem(
+                variation_id,
+                name,
+                sku,
+                type="variation",
+                parent_id=parent_id,
+                manage_stock=stock is not None,
+                stock_quantity=stock,
+                regular_price=format(price, "f") if price is not None else "",
+            )
 
     def stock_of(self, item_id: int) -> int | None:
-        item = self._items[item_id]
-        return item.stock_quantity if item.manage_stock else None
+        with self._lock:
+            item = self._items[item_id]
+            return item.stock_quantity if item.manage_stock else None
 
     def fail_next(self, requests: int, status: int = 503) -> None:
-        self.outage = Outage(requests, status)
+        with self._lock:
+            self.outage = Outage(requests, status)
+
+    def _claim(self, item_id: int) -> None:
+        self._last_id = max(self._last_id, item_id)
+
+    def _new_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    # --- ChannelSandbox ---
+    def set_base_url(self, url: str) -> None:
+        """The shop's own URL: webhooks name it in X-WC-Webhook-Source."""
+        self.base_url = url.rstrip("/")
+
+    def keel_secret(self, base_url: str) -> dict[str, Any]:
+        self.set_base_url(base_url)
+        return {
+            "base_url": self.base_url,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret,
+            "webhook_secret": self.webhook_secret,
+            "currency": self.currency,
+        }
+
+    def local_only_secrets(self) -> dict[str, str]:
+        return {
+            "woocommerce_consumer_key": self.consumer_key,
+            "woocommerce_consumer_secret": self.consumer_secret,
+            "woocommerce_webhook_secret": self.webhook_secret,
+        }
+
+    def notify_to(self, webhook_url: str) -> None:
+        self.webhook_url = webhook_url
+
+    def add_listing(
+        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+    ) -> dict[str, str]:
+        """A simple product, or a variable parent with one variation; refs as Keel keeps them."""
+        with self._lock:
+            product_id = self._new_id()
+            if not variant:
+                self.add_product(product_id, title, sku, quantity, price)
+                return {"product_id": str(product_id), "item_id": str(product_id), "sku": sku}
+            variation_id = self._new_id()
+            self.add_variation(product_id, variation_id, title, sku, quantity, price)
+            return {
+                "product_id": str(product_id),
+                "variation_id": str(variation_id),
+                "item_id": str(variation_id),
+                "sku": sku,
+            }
+
+    def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
+        """A REST v3 create-order request (the spec's orders__create_an_order.request shape),
+        paid, with each line's price given as its subtotal."""
+        address = {
+            "first_name": "Demo",
+            "last_name": "Buyer",
+            "address_1": "1 Keel Street",
+            "address_2": "",
+            "city": "Amsterdam",
+            "state": "",
+            "postcode": "1011 AA",
+            "country": "NL",
+        }
+        items: list[dict[str, Any]] = []
+        for line in lines:
+            product_id, variation_id = self._line_refs(line.refs)
+            amount = _money(line.price * line.quantity)
+            item: dict[str, Any] = {"product_id": product_id, "quantity": line.quantity}
+            if variation_id:
+                item["variation_id"] = variation_id
+            items.append({**item, "subtotal": amount, "total": amount})
+        return {
+            "payment_method": "bacs",
+            "payment_method_title": "Direct Bank Transfer",
+            "set_paid": True,
+            "currency": self.currency,
+            "billing": {**address, "email": "buyer@example.com", "phone": "+31 20 000 0000"},
+            "shipping": address,
+            "line_items": items,
+            "shipping_lines": [],
+        }
+
+    def _line_refs(self, refs: dict[str, str]) -> tuple[int, int]:
+        if "product_id" in refs:
+            return int(refs["product_id"]), int(refs.get("variation_id") or 0)
+        item_id = int(refs["item_id"])
+        with self._lock:
+            item = self._items.get(item_id)
+        if item is not None and item.type == "variation":
+            return item.parent_id, item_id
+        return item_id, 0
+
+    def shown(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "listing_id": str(item.id),
+                    "sku": item.sku or None,
+                    "quantity": item.stock_quantity if item.manage_stock else None,
+                    "price": item.regular_price or None,
+                }
+                for item in sorted(self._items.values(), key=lambda i: i.id)
+                if item.type != "variable"
+            ]
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._orders[order_id])
+
+    # --- webhooks ---
+    def webhook_headers(self, topic: str, body: bytes) -> dict[str, str]:
+        """The headers WC_Webhook::deliver sends; the delivery id is fresh every time."""
+        resource, _, event = topic.partition(".")
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-WC-Webhook-Source": f"{self.base_url}/",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource,
+            "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-Signature": sign(self.webhook_secret, body),
+            "X-WC-Webhook-ID": str(WEBHOOK_IDS[topic]),
+            "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
+        }
+
+    def deliver(self, topic: str, payload: dict[str, Any]) -> Delivery:
+        body = wc_json(payload)
+        return self._send(
+            Delivery(topic, self.webhook_url, body, self.webhook_headers(topic, body))
+        )
+
+    def ping(self, topic: str = "order.created") -> Delivery:
+        """The activation ping WooCommerce sends when a webhook is saved as active: unsigned."""
+        body = f"webhook_id={WEBHOOK_IDS[topic]}".encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT}
+        return self._send(Delivery("ping", self.webhook_url, body, headers))
+
+    def _send(self, delivery: Delivery) -> Delivery:
+        """Failures are recorded, never raised: the shop's state change has happened anyway."""
+        if delivery.url is None:
+            delivery.error = "no webhook URL (notify_to was not called)"
+        else:
+            try:
+                response = httpx.post(
+                    delivery.url,
+                    content=delivery.body,
+                    headers=delivery.headers,
+                    timeout=DELIVERY_TIMEOUT_S,
+                )
+                delivery.status = response.status_code
+                if not response.is_success:
+                    delivery.error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                delivery.error = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self.deliveries.append(delivery)
+        return delivery
 
     # --- the HTTP API ---
     def __call__(self, request: Request) -> Response:
         path = request.path
-        if path == "/__sandbox/outage" and request.method == "POST":
-            spec = json.loads(request.body or b"{}")
-            self.fail_next(int(spec.get("requests", 1)), int(spec.get("status", 503)))
-            return Response.json(200, {"outage": asdict(self.outage)})
+        if path == CONTROL or path.startswith(CONTROL + "/"):
+            return self._control(request)
         response = self._api(request)
         try:
             body = json.loads(request.body) if request.body else None
         except ValueError:
             body = request.body.decode(errors="replace")
-        self.requests.append(LoggedRequest(request.method, path, response.status, body))
+        with self._lock:
+            self.requests.append(LoggedRequest(request.method, path, response.status, body))
         return response
+
+    def _control(self, request: Request) -> Response:
+        """The `/__sandbox/` surface: no auth and no outage (it is the test bench, not Woo)."""
+        rel, method = request.path[len(CONTROL) :], request.method
+        if rel == "/outage" and method == "POST":
+            spec = json.loads(request.body or b"{}")
+            self.fail_next(int(spec.get("requests", 1)), int(spec.get("status", 503)))
+            return Response.json(200, {"outage": asdict(self.outage)})
+        if rel == "/listings" and method == "GET":
+            return Response.json(200, self.shown())
+        try:
+            if rel == "/orders" and method == "POST":
+                return Response.json(200, {"id": str(self.place_order(_json_body(request)))})
+            if (m := re.fullmatch(r"/orders/(\d+)/cancel", rel)) and method == "POST":
+                return Response.json(
+                    200, {"id": m.group(1), "status": self.cancel(int(m.group(1)))}
+                )
+        except _Refused as refused:
+            return Response.json(
+                refused.status, _error(refused.code, refused.message, refused.status)
+            )
+        return Response.json(404, _error("rest_no_route", "No route was found", 404))
+
+    def place_order(self, payload: Any) -> int:
+        """Keep the order, lower managed stock if it is paid, then send order.created."""
+        with self._lock:
+            order = self._build_order(payload)
+            order_id: int = order["id"]
+            self._orders[order_id] = order
+            if order["status"] in STOCK_REDUCING:
+                self._reduced[order_id] = self._reduce_stock(order)
+            snapshot = copy.deepcopy(order)
+        self.deliver("order.created", snapshot)
+        return order_id
+
+    def cancel(self, order_id: int) -> str:
+        """Cancel, restore the stock the order took, then send order.updated (no change, no
+        webhook: WooCommerce fires nothing when the status stays the same)."""
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise _Refused(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+            if order["status"] == "cancelled":
+                return "cancelled"
+            now = _now()
+            order.update(status="cancelled", date_modified=now, date_modified_gmt=now)
+            for item_id, quantity in self._reduced.pop(order_id, []):
+                self._change_stock(item_id, quantity)
+            snapshot = copy.deepcopy(order)
+        self.deliver("order.updated", snapshot)
+        return "cancelled"
+
+    def _reduce_stock(self, order: dict[str, Any]) -> list[tuple[int, int]]:
+        """Each line lowers its variation's stock, or its parent's when only the parent
+        manages stock (wc_reduce_stock_levels). Stock may go below zero, as in Woo."""
+        reduced: list[tuple[int, int]] = []
+        for line in order["line_items"]:
+            target = self._stock_holder(line["variation_id"] or line["product_id"])
+            if target is not None:
+                self._change_stock(target.id, -line["quantity"])
+                reduced.append((target.id, line["quantity"]))
+        return reduced
+
+    def _stock_holder(self, item_id: int) -> WooItem | None:
+        item = self._items.get(item_id)
+        if item is not None and not item.manage_stock and item.type == "variation":
+            item = self._items.get(item.parent_id)
+        return item if item is not None and item.manage_stock else None
+
+    def _change_stock(self, item_id: int, delta: int) -> None:
+        item = self._items[item_id]
+        item.stock_quantity = (item.stock_quantity or 0) + delta
+        item.date_modified_gmt = _now()
+
+    def _build_order(self, payload: Any) -> dict[str, Any]:
+        """An order as GET orders/{id} returns it. Given fields are kept (a full order may be
+        posted); what is absent is filled in as WooCommerce would."""
+        if not isinstance(payload, dict):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): body")
+        order_id = _int(payload.get("id", 0), "id")
+        if order_id in self._orders:
+            raise _Refused(400, "woocommerce_rest_shop_order_exists", "Order ID already exists.")
+        order_id = order_id or self._new_id()
+        self._claim(order_id)
+        # The control surface places orders that were bought: paid unless told otherwise
+        # (`set_paid: false` leaves it pending, as the REST API does, and stock untouched).
+        status = payload.get("status", "processing" if payload.get("set_paid", True) else "pending")
+        if status not in STATUSES:
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): status")
+        raw_lines = payload.get("line_items") or []
+        raw_shipping = payload.get("shipping_lines") or []
+        if not isinstance(raw_lines, list) or not isinstance(raw_shipping, list):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): line_items")
+        lines = [self._build_line(raw) for raw in raw_lines]
+        shipping = [self._build_shipping(raw) for raw in raw_shipping]
+        cart_tax = sum((Decimal(li["total_tax"]) for li in lines), Decimal(0))
+        shipping_total = sum((Decimal(s["total"]) for s in shipping), Decimal(0))
+        shipping_tax = sum((Decimal(s["total_tax"]) for s in shipping), Decimal(0))
+        items_total = sum((Decimal(li["total"]) for li in lines), Decimal(0))
+        discount = sum((Decimal(li["subtotal"]) - Decimal(li["total"]) for li in lines), Decimal(0))
+        now = _now()
+        paid = status in {"processing", "completed"}
+        links_base = f"{self.base_url}{PREFIX}/orders"
+        order: dict[str, Any] = {
+            "id": order_id,
+            "parent_id": 0,
+            "number": str(order_id),
+            "order_key": "wc_order_" + secrets.token_hex(7)[:13],
+            "created_via": "rest-api",
+            "version": "10.3.0",
+            "status": status,
+            "currency": self.currency,
+            "date_created": now,
+            "date_created_gmt": now,
+            "date_modified": now,
+            "date_modified_gmt": now,
+            "discount_total": _money(discount),
+            "discount_tax": "0.00",
+            "shipping_total": _money(shipping_total),
+            "shipping_tax": _money(shipping_tax),
+            "cart_tax": _money(cart_tax),
+            "total": _money(items_total + shipping_total + cart_tax + shipping_tax),
+            "total_tax": _money(cart_tax + shipping_tax),
+            "prices_include_tax": False,
+            "customer_id": 0,
+            "customer_ip_address": "",
+            "customer_user_agent": "",
+            "customer_note": "",
+            "billing": {},
+            "shipping": {},
+            "payment_method": "",
+            "payment_method_title": "",
+            "transaction_id": "",
+            "date_paid": now if paid else None,
+            "date_paid_gmt": now if paid else None,
+            "date_completed": now if status == "completed" else None,
+            "date_completed_gmt": now if status == "completed" else None,
+            "cart_hash": "",
+            "meta_data": [],
+            "tax_lines": [],
+            "fee_lines": [],
+            "coupon_lines": [],
+            "refunds": [],
+        }
+        given = {
+            k: v
+            for k, v in payload.items()
+            if k in order and k not in {"id", "line_items", "shipping_lines", "_links"}
+        }
+        order.update(copy.deepcopy(given))
+        order["line_items"] = lines
+        order["shipping_lines"] = shipping
+        order["_links"] = {
+            "self": [{"href": f"{links_base}/{order_id}"}],
+            "collection": [{"href": links_base}],
+        }
+        return order
+
+    def _build_line(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): line_items")
+        product_id = _int(raw.get("product_id", 0), "product_id")
+        variation_id = _int(raw.get("variation_id", 0), "variation_id")
+        quantity = _int(raw.get("quantity"), "quantity", minimum=1)
+        # As the REST controller does: the variation if given, else the product; a line then
+        # names the parent as product_id and the variation as variation_id. Both 0: a line
+        # whose product was deleted (only in a posted full order).
+        item = self._items.get(variation_id or product_id)
+        if variation_id or product_id:
+            if (
+                item is None
+                or item.type == "variable"  # a variable parent cannot be bought itself
+                or (variation_id and product_id and item.parent_id != product_id)
+            ):
+                raise _Refused(400, "woocommerce_rest_invalid_product_id", "Invalid product ID.")
+            product_id = item.parent_id or item.id
+            variation_id = item.id if item.type == "variation" else 0
+        unit = Decimal(item.regular_price) if item is not None and item.regular_price else None
+        if "subtotal" in raw:
+            subtotal = _amount(raw["subtotal"], "subtotal")
+        elif unit is not None:
+            subtotal = unit * quantity
+        else:
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): subtotal")
+        total = _amount(raw["total"], "total") if "total" in raw else subtotal
+        total_tax = _amount(raw.get("total_tax", "0"), "total_tax")
+        line_id = _int(raw.get("id", 0), "id") or next(self._line_ids)
+        return {
+            "id": line_id,
+            "name": raw.get("name") or (item.name if item is not None else ""),
+            "product_id": product_id,
+            "variation_id": variation_id,
+            "quantity": quantity,
+            "tax_class": "",
+            "subtotal": _money(subtotal),
+            "subtotal_tax": _money(_amount(raw.get("subtotal_tax", "0"), "subtotal_tax")),
+            "total": _money(total),
+            "total_tax": _money(total_tax),
+            "taxes": [],
+            "meta_data": [],
+            "sku": raw.get("sku") or (item.sku if item is not None else ""),
+            "price": _php_number(subtotal / quantity),
+        }
+
+    def _build_shipping(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): shipping_lines")
+        return {
+            "id": _int(raw.get("id", 0), "id") or next(self._line_ids),
+            "method_title": str(raw.get("method_title", "")),
+            "method_id": str(raw.get("method_id", "")),
+            "total": _money(_amount(raw.get("total", "0"), "total")),
+            "total_tax": _money(_amount(raw.get("total_tax", "0"), "total_tax")),
+            "taxes": [],
+            "meta_data": [],
+        }
 
     def _api(self, request: Request) -> Response:
         if not request.path.startswith(PREFIX):
@@ -145,6 +652,13 @@ class WooCommerceSandbox:
         if m and request.method == "POST":
             return self._batch(request, parent_id=int(m.group(1)))
         if request.method == "GET":
+            if m := re.fullmatch(r"/orders/(\d+)", rel):
+                order = self._orders.get(int(m.group(1)))
+                if order is not None:
+                    return Response.json(200, order)
+                return Response.json(
+                    404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+                )
             if m := re.fullmatch(r"/products/(\d+)", rel):
                 item = self._items.get(int(m.group(1)))
                 if item and item.type != "variation":
@@ -228,5 +742,12 @@ class WooCommerceSandbox:
             item.manage_stock = bool(change["manage_stock"])
         if "stock_quantity" in change and item.manage_stock:
             item.stock_quantity = int(change["stock_quantity"])
-        item.date_modified_gmt = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        item.date_modified_gmt = _now()
         return item.view()
+
+
+def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError as exc:
+        raise _Refused(400, "rest_invalid_json", "Invalid JSON body passed.") from exc

@@ -31,6 +31,11 @@ class PermanentError(ChannelError):
     """A retry would get the same answer: validation errors, unknown listings, bad credentials."""
 
 
+class AuthError(PermanentError):
+    """401/403: the credential is wrong, or being rotated. Consumers refresh the cached secret
+    and retry a bounded number of times before giving up with reason "auth"."""
+
+
 class NothingToDo(ChannelError):
     """The channel already shows what Keel wants, or the change is stale."""
 
@@ -41,4 +46,6 @@ def classify_status(status: int) -> type[ChannelError] | None:
         return None
     if status in (408, 425, 429) or status >= 500:
         return RetryableError
+    if status in (401, 403):
+        return AuthError
     return PermanentError

@@ -14,12 +14,14 @@ from shared.domain.orders import Order
 class StockUpdate:
     listing: Listing
     quantity: int
+    known_quantity: int | None = None  # what Keel last saw the channel show; None: never read
 
 
 @dataclass(frozen=True)
 class StockResult:
     listing: Listing
     error: Exception | None = None  # a ChannelError subclass when this item failed
+    shown: int | None = None  # what the channel shows now, when the adapter knows it
 
 
 @runtime_checkable

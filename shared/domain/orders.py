@@ -26,6 +26,17 @@ class Money:
 
 
 @dataclass(frozen=True)
+class OrderCharges:
+    """What besides the lines makes up the total (shop currency), so a total can be checked
+    against its lines before Keel trusts the order."""
+
+    discounts: Decimal = Decimal(0)  # taken off, as a positive amount
+    shipping: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    taxes_included: bool = True  # line prices already include the tax
+
+
+@dataclass(frozen=True)
 class OrderLine:
     line_id: str  # the channel's line id
     quantity: int
@@ -50,6 +61,7 @@ class Order:
     status: OrderStatus = OrderStatus.RESERVED
     hold_reason: str | None = None
     history: tuple[tuple[datetime, str, str], ...] = field(default_factory=tuple)
+    charges: OrderCharges | None = None  # None: the channel did not say; totals go unchecked
 
     @property
     def key(self) -> str:

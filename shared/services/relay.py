@@ -1,4 +1,9 @@
-"""Which stream changes matter to channels, and which channels to tell."""
+"""Which stream changes matter to channels, and which channels to tell.
+
+Two streams feed the relay: the inventory's (a SKU's offerable quantity moved) and the
+catalog's (a listing appeared, or its ids or publishing rules changed). Both end as the same
+trigger: "listing of SKU on CHANNEL needs syncing"; the sync reads canonical state itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing
+from shared.stores.catalog import is_listing_key, listing_from_item
 from shared.stores.inventory import LEVEL, level_from_item
 
 
@@ -25,6 +31,17 @@ def _available(image: Mapping[str, Any] | None) -> int | None:
         return None
     level: StockLevel = level_from_item(dict(image))
     return level.available
+
+
+def listing_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Listing | None:
+    """The listing whose ids or rules changed (or that is new); None for anything else,
+    including a removed listing (there is nothing left to publish to)."""
+    if not new or not is_listing_key(str(new.get("sk", ""))):
+        return None
+    after = listing_from_item(dict(new))
+    if old and listing_from_item(dict(old)) == after:
+        return None
+    return after
 
 
 def channels_to_sync(listings: Iterable[Listing], queues: Mapping[str, str]) -> list[str]:

@@ -1,11 +1,13 @@
-"""Publish the derived quantity of some SKUs to one channel, reading canonical stock now."""
+"""Publish the derived quantity of some SKUs to one channel, reading canonical stock now, and
+decide per trigger what happens next: done, retry later, or dead-letter with the reason."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from shared.channels.errors import ChannelError, NothingToDo, RetryableError
+from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
 from shared.channels.port import SetsStock, StockUpdate
 from shared.domain.listings import Listing, channel_quantity
 from shared.stores.catalog import CatalogStore
@@ -13,6 +15,8 @@ from shared.stores.inventory import InventoryStore
 
 MAX_ROUNDS = 3
 ROUND_BUDGET_S = 15.0  # a further round starts only with this much invocation time left
+AUTH_RECEIVES = 3  # receives of a trigger that may end in 401/403 before it is dead-lettered
+MAX_DELAY_S = 43_200  # SQS's longest visibility timeout
 
 
 @dataclass(frozen=True)
@@ -23,23 +27,45 @@ class SyncOutcome:
     rounds: int = 1
 
 
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Come back through the queue; `delay_s` None: after the queue's visibility timeout."""
+
+    delay_s: int | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+
+
+Decision = Done | Retry | DeadLetter
+
+
 def publish_stock(
     skus: Iterable[str],
     publisher: SetsStock,
     catalog: CatalogStore,
     inventory: InventoryStore,
+    now: Callable[[], datetime],
     remaining_s: Callable[[], float] = lambda: float("inf"),
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile; if it did, publish
     again. Two consumers can run at once: one that read the level earlier may write after one
     that read it later. Whoever writes last has then verified that what it wrote is current."""
+    channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     listings: dict[str, Listing] = {}
     for sku in sorted(set(skus)):
-        listing = catalog.listing(sku, publisher.channel)
+        listing = catalog.listing(sku, channel)
         if listing is None:
             outcomes[sku] = SyncOutcome(
-                sku, error=NothingToDo("SKU not listed here", channel=publisher.channel)
+                sku, error=NothingToDo("SKU not listed here", channel=channel)
             )
         else:
             listings[sku] = listing
@@ -51,12 +77,14 @@ def publish_stock(
             level = inventory.get(sku)
             versions[sku] = level.version if level else -1
             available = level.available if level else 0
-            updates.append(
-                StockUpdate(listings[sku], channel_quantity(available, listings[sku].rules))
-            )
+            quantity = channel_quantity(available, listings[sku].rules)
+            updates.append(StockUpdate(listings[sku], quantity, catalog.shown(sku, channel)))
         for update, result in zip(updates, publisher.set_stock(updates), strict=True):
             sku = update.listing.sku
             outcomes[sku] = SyncOutcome(sku, update.quantity, result.error, round_number)
+            if result.error is None:
+                shown = update.quantity if result.shown is None else result.shown
+                catalog.record_shown(sku, channel, shown, now())
         pending = [
             sku
             for sku in pending
@@ -72,8 +100,26 @@ def _moved(inventory: InventoryStore, sku: str, version: int) -> bool:
     return (level.version if level else -1) != version
 
 
-def is_retryable(error: Exception | None) -> bool:
-    """Unknown exceptions retry; a ChannelError says for itself."""
+def needs_fresh_credentials(outcomes: Iterable[SyncOutcome]) -> bool:
+    return any(isinstance(o.error, AuthError) for o in outcomes)
+
+
+def decide(error: Exception | None, receive_count: int) -> Decision:
+    """What happens to one trigger after a publish. Unknown exceptions retry (a bug or an
+    outage, not the channel's word); a ChannelError says for itself. Retries never come back
+    sooner than an exponential backoff on the receive count, so a short Retry-After does not
+    burn the few receives left; a longer Retry-After is honoured."""
     if error is None or isinstance(error, NothingToDo):
-        return False
-    return isinstance(error, RetryableError) or not isinstance(error, ChannelError)
+        return Done()
+    backoff = min(900, 30 * 2 ** max(0, receive_count - 1))
+    if isinstance(error, AuthError):
+        if receive_count < AUTH_RECEIVES:
+            return Retry(backoff)
+        return DeadLetter(f"auth: {error}")
+    if isinstance(error, RetryableError):
+        if error.retry_after_s:
+            return Retry(min(MAX_DELAY_S, max(backoff, int(error.retry_after_s + 0.999))))
+        return Retry(None)
+    if isinstance(error, ChannelError):
+        return DeadLetter(f"{type(error).__name__}: {error}")
+    return Retry(None)

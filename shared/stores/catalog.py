@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,8 @@ from shared.stores.items import av, to_item
 from shared.stores.table import Table
 
 _LISTING = "LISTING#"
+_LISTING_CHANGE = "CHANGE#"  # CHANGE#<channel>#<time>: who changed a listing's rules, and why
+_SHOWN = "SHOWN#"  # SHOWN#<channel>: what the channel was last seen to show (not a listing)
 
 
 class RefAlreadyMapped(Exception):
@@ -69,6 +72,72 @@ class CatalogStore:
             except self._t.client.exceptions.ConditionalCheckFailedException as exc:
                 raise RefAlreadyMapped(listing.channel, kind, ref) from exc
 
+    def change_rules(
+        self, sku: str, channel: str, rules: ListingRules, actor: str, reason: str, at: datetime
+    ) -> Listing:
+        """New publishing rules for an existing listing, with a record of who and why. The
+        catalog's stream carries the change to the channel (relay-catalog)."""
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key={"pk": av(_sku_pk(sku)), "sk": av(_LISTING + channel)},
+                UpdateExpression="SET #share = :share, #buffer = :buffer, #cap = :cap",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#share": "share", "#buffer": "buffer", "#cap": "cap"},
+                ExpressionAttributeValues={
+                    ":share": av(rules.share),
+                    ":buffer": av(rules.buffer),
+                    ":cap": av(rules.cap),
+                },
+            )
+        except self._t.client.exceptions.ConditionalCheckFailedException as exc:
+            raise KeyError(f"no {channel} listing for SKU {sku}") from exc
+        self._t.client.put_item(
+            TableName=self._t.name,
+            Item=to_item(
+                {
+                    "pk": _sku_pk(sku),
+                    "sk": f"{_LISTING_CHANGE}{channel}#{at.isoformat()}",
+                    "channel": channel,
+                    "share": rules.share,
+                    "buffer": rules.buffer,
+                    "cap": rules.cap,
+                    "actor": actor,
+                    "reason": reason,
+                    "at": at.isoformat(),
+                }
+            ),
+        )
+        listing = self.listing(sku, channel)
+        assert listing is not None
+        return listing
+
+    def rule_changes(self, sku: str) -> list[dict[str, Any]]:
+        return list(self._t.query_prefix(_sku_pk(sku), _LISTING_CHANGE))
+
+    def record_shown(self, sku: str, channel: str, quantity: int, at: datetime) -> None:
+        """What the channel shows after a publish Keel saw succeed: the next publish's
+        compare-and-set base (Shopify changeFromQuantity), never a source of truth."""
+        self._t.client.put_item(
+            TableName=self._t.name,
+            Item=to_item(
+                {
+                    "pk": _sku_pk(sku),
+                    "sk": _SHOWN + channel,
+                    "quantity": quantity,
+                    "at": at.isoformat(),
+                }
+            ),
+        )
+
+    def shown(self, sku: str, channel: str) -> int | None:
+        item = self._t.get(_sku_pk(sku), _SHOWN + channel)
+        return int(item["quantity"]) if item else None
+
+    def all_listings(self) -> list[Listing]:
+        """Every listing of every SKU; for the scheduled resync, not for request paths."""
+        return [_listing(i) for i in self._t.scan_prefix(_LISTING)]
+
     def listings_for(self, sku: str) -> list[Listing]:
         return [_listing(i) for i in self._t.query_prefix(_sku_pk(sku), _LISTING)]
 
@@ -84,6 +153,15 @@ class CatalogStore:
         """SKU -> title, for operators; a scan is fine at catalog sizes."""
         found = {str(i["sku"]): str(i.get("title", "")) for i in self._t.scan_sk("META")}
         return dict(sorted(found.items()))
+
+
+def is_listing_key(sk: str) -> bool:
+    return sk.startswith(_LISTING)
+
+
+def listing_from_item(item: dict[str, Any]) -> Listing:
+    """From a deserialized item or stream image."""
+    return _listing(item)
 
 
 def _listing(item: dict[str, Any]) -> Listing:

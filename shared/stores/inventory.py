@@ -33,6 +33,12 @@ def level_from_item(item: dict[str, Any]) -> StockLevel:
     )
 
 
+def movement_sk(movement: Movement) -> str:
+    """Keyed on what the movement is (cause, reference), never on when it was recorded: a
+    replay of the same receipt lands on the same key and is refused by the put's condition."""
+    return f"{MOVEMENT}{movement.cause.value}#{movement.reference}"
+
+
 class InventoryStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
@@ -48,8 +54,12 @@ class InventoryStore:
     def levels(self) -> list[StockLevel]:
         return sorted((level_from_item(i) for i in self._t.scan_sk(LEVEL)), key=lambda lv: lv.sku)
 
-    def receive(self, movement: Movement, safety_stock: int | None = None) -> None:
-        """Goods in (or a positive adjustment): on_hand and the ledger move together."""
+    def receive(self, movement: Movement, safety_stock: int | None = None) -> bool:
+        """Goods in (or a positive adjustment): on_hand and the ledger move together.
+
+        The ledger item is keyed on the movement's cause and reference, so a replayed receipt
+        (same reference, any time) fails the put's condition and the whole transaction with
+        it: True when the movement was applied, False when it was already recorded."""
         if movement.quantity <= 0 or movement.cause is MovementCause.SHIPMENT:
             raise ValueError("receive takes a positive receipt or adjustment")
         names = {"#v": "version"}
@@ -78,9 +88,17 @@ class InventoryStore:
         }
         if safety_stock is not None:
             update["ConditionExpression"] = "attribute_not_exists(pk)"
-        self._t.client.transact_write_items(
-            TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
-        )
+        client = self._t.client
+        try:
+            client.transact_write_items(
+                TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
+            )
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
+                return False  # the movement's reference is already in the ledger
+            raise
+        return True
 
     def reserve_ops(self, order_key: str, sku: str, qty: int, at: datetime) -> list[dict[str, Any]]:
         """Transaction items that reserve `qty` of `sku` for an order, only if reservable."""
@@ -123,7 +141,8 @@ class InventoryStore:
         return {str(i["order"]): int(i["quantity"]) for i in items if i.get("status") == "open"}
 
     def ledger(self, sku: str) -> list[Movement]:
-        return [
+        """Movements in time order (the key orders them by cause and reference)."""
+        movements = [
             Movement(
                 sku=str(i["sku"]),
                 cause=MovementCause(str(i["cause"])),
@@ -134,6 +153,7 @@ class InventoryStore:
             )
             for i in self._t.query_prefix(sku_pk(sku), MOVEMENT)
         ]
+        return sorted(movements, key=lambda m: (m.at, m.cause.value, m.reference))
 
     def _movement_put(self, movement: Movement) -> dict[str, Any]:
         return {
@@ -141,7 +161,7 @@ class InventoryStore:
             "Item": to_item(
                 {
                     "pk": sku_pk(movement.sku),
-                    "sk": f"{MOVEMENT}{movement.at.isoformat()}#{movement.reference}",
+                    "sk": movement_sk(movement),
                     "sku": movement.sku,
                     "cause": movement.cause.value,
                     "quantity": movement.quantity,

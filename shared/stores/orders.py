@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.orders import Money, Order, OrderLine, OrderStatus
+from shared.domain.orders import Money, Order, OrderCharges, OrderLine, OrderStatus
 from shared.stores.items import to_item
 from shared.stores.table import Table
 
 ORDER_SK = "ORDER"
 HELD_SK = "HELD_DELIVERY"
+# DynamoDB refuses items over 400 KB. A doc above DOC_INLINE_BYTES of JSON (an 800-line order
+# with long titles) is kept zlib-compressed in `doc_z`; DOC_MAX_BYTES leaves room for the
+# item's other attributes.
+DOC_INLINE_BYTES = 300_000
+DOC_MAX_BYTES = 350_000
+
+
+class OrderTooLarge(Exception):
+    """The order cannot be stored even compressed: hold its delivery with this reason rather
+    than let the write fail again on every redelivery."""
+
+    def __init__(self, order_key: str, size: int, limit: int = DOC_MAX_BYTES) -> None:
+        # The caller prefixes its own category ("order too large to store: ...").
+        super().__init__(f"{order_key} is {size} bytes compressed (limit {limit})")
+        self.order_key = order_key
+        self.size = size
+        self.limit = limit
 
 
 def order_pk(order_key: str) -> str:
@@ -53,7 +71,30 @@ def order_to_doc(order: Order) -> dict[str, Any]:
             for ln in order.lines
         ],
         "history": [[at.isoformat(), status, note] for at, status, note in order.history],
+        "charges": _charges(order.charges),
     }
+
+
+def _charges(charges: OrderCharges | None) -> dict[str, Any] | None:
+    if charges is None:
+        return None
+    return {
+        "discounts": str(charges.discounts),
+        "shipping": str(charges.shipping),
+        "tax": str(charges.tax),
+        "taxes_included": charges.taxes_included,
+    }
+
+
+def _charges_from(doc: dict[str, Any] | None) -> OrderCharges | None:
+    if not doc:
+        return None
+    return OrderCharges(
+        discounts=Decimal(doc["discounts"]),
+        shipping=Decimal(doc["shipping"]),
+        tax=Decimal(doc["tax"]),
+        taxes_included=bool(doc["taxes_included"]),
+    )
 
 
 def order_from_doc(doc: dict[str, Any]) -> Order:
@@ -84,7 +125,32 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
             (datetime.fromisoformat(at), status, note)
             for at, status, note in doc.get("history", [])
         ),
+        charges=_charges_from(doc.get("charges")),
     )
+
+
+def doc_attributes(order: Order) -> dict[str, Any]:
+    """The order document as item attributes: `doc` (JSON text), or `doc_z` (zlib-compressed
+    JSON, Binary) when the text alone would crowd the 400 KB item limit."""
+    text = json.dumps(order_to_doc(order))
+    raw = text.encode()
+    if len(raw) <= DOC_INLINE_BYTES:
+        return {"doc": text}
+    packed = zlib.compress(raw, 9)
+    if len(packed) > DOC_MAX_BYTES:
+        raise OrderTooLarge(order.key, len(packed))
+    return {"doc_z": packed}
+
+
+def doc_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Reads either form; `doc_z` comes back from boto3 as a Binary wrapper."""
+    if "doc_z" in item:
+        packed = item["doc_z"]
+        data = bytes(packed.value if hasattr(packed, "value") else packed)
+        doc: dict[str, Any] = json.loads(zlib.decompress(data))
+        return doc
+    loaded: dict[str, Any] = json.loads(item["doc"])
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -111,7 +177,9 @@ class OrderStore:
         return self._t.name
 
     def put_new_op(self, order: Order) -> dict[str, Any]:
-        """A Put that only succeeds for an order Keel has not seen: the business-key guard."""
+        """A Put that only succeeds for an order Keel has not seen: the business-key guard.
+
+        Raises OrderTooLarge for an order whose document cannot fit in one item."""
         return {
             "TableName": self._t.name,
             "Item": to_item(
@@ -121,7 +189,7 @@ class OrderStore:
                     "status": order.status.value,
                     "channel": order.channel,
                     "channel_updated_at": order.channel_updated_at.isoformat(),
-                    "doc": json.dumps(order_to_doc(order)),
+                    **doc_attributes(order),
                 }
             ),
             "ConditionExpression": "attribute_not_exists(pk)",
@@ -129,10 +197,10 @@ class OrderStore:
 
     def get(self, order_key: str) -> Order | None:
         item = self._t.get(order_pk(order_key), ORDER_SK)
-        return order_from_doc(json.loads(item["doc"])) if item else None
+        return order_from_doc(doc_from_item(item)) if item else None
 
     def orders(self) -> list[Order]:
-        return [order_from_doc(json.loads(i["doc"])) for i in self._t.scan_sk(ORDER_SK)]
+        return [order_from_doc(doc_from_item(i)) for i in self._t.scan_sk(ORDER_SK)]
 
     def keep_held_delivery(self, held: HeldDelivery) -> bool:
         """False when this delivery was already kept."""

@@ -40,3 +40,13 @@ class Table:
             ConsistentRead=True,
         ):
             yield from (from_item(i) for i in page.get("Items", []))
+
+    def scan_prefix(self, sk_prefix: str) -> Iterator[dict[str, Any]]:
+        """Every item whose sort key starts so; for schedules and operators."""
+        for page in self.client.get_paginator("scan").paginate(
+            TableName=self.name,
+            FilterExpression="begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":prefix": av(sk_prefix)},
+            ConsistentRead=True,
+        ):
+            yield from (from_item(i) for i in page.get("Items", []))

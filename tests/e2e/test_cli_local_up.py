@@ -36,6 +36,11 @@ def test_local_up_serves_until_interrupted(
         assert state.exists(), process.stdout.read() if process.stdout else ""
         endpoints = json.loads(state.read_text())
         assert oct(state.stat().st_mode & 0o777) == "0o600"  # it holds local-only secrets
+        # the contract outside checks rely on: every channel's sandbox and signing secret
+        for channel in ("shopify", "woocommerce"):
+            assert endpoints["sandboxes"][channel].startswith("http://127.0.0.1:")
+            assert endpoints["local_only_secrets"][f"{channel}_webhook_secret"]
+            assert endpoints["webhooks"][channel].endswith(f"/webhooks/{channel}")
 
         body = json.dumps({"id": 1, "line_items": "broken"}).encode()
         secret = endpoints["local_only_secrets"]["shopify_webhook_secret"]
@@ -46,6 +51,7 @@ def test_local_up_serves_until_interrupted(
                 "X-Shopify-Hmac-Sha256": sign(secret, body),
                 "X-Shopify-Webhook-Id": "cli-1",
                 "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Shop-Domain": "keel-demo.myshopify.com",
             },
         )
         assert response.status_code == 200
@@ -73,5 +79,6 @@ def test_local_up_serves_until_interrupted(
             output, _ = process.communicate()
             pytest.fail(f"keel local up did not stop within 30 s:\n{output}")
     assert process.returncode == 0, output
-    assert "Webhook shopify" in output
+    assert "Webhook shopify" in output and "Webhook woocommerce" in output
+    assert "Sandbox shopify" in output and "Sandbox woocommerce" in output
     assert not state.exists()

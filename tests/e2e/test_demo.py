@@ -26,11 +26,18 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert report["problems"] == [], run.stderr[-2000:]
     assert run.returncode == 0
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
-        "KEEL-MUG-BLUE": 3,
-        "KEEL-TEE-M": 1,
+        "KEEL-MUG-BLUE": 4,  # two mugs, tee + mug, one mug placed in the Shopify sandbox
+        "KEEL-TEE-M": 3,  # tee + mug, two tees placed in the WooCommerce sandbox
         "KEEL-LAMP": 1,
     }
-    assert all(r["woo_shows"] == r["woo_derived"] for r in report["skus"])
+    for rows in (report["skus"], report["skus_after_cap_change"]):
+        for row in rows:
+            assert set(row["channels"]) == {"shopify", "woocommerce"}
+            assert all(v["shows"] == v["derived"] for v in row["channels"].values()), row
+    mug = next(r for r in report["skus_after_cap_change"] if r["sku"] == "KEEL-MUG-BLUE")
+    assert mug["channels"]["woocommerce"]["shows"] == report["cap_change"]["cap"] == 5
+    sandbox_orders = [s for s in report["sent"] if s["label"].endswith(("WooCommerce", "Shopify"))]
+    assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce"}
     assert [s["status"] for s in report["sent"] if s["label"] == "bad signature"] == [401]
     assert len(report["held_deliveries"]) == 1
     reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])

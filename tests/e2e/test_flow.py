@@ -14,16 +14,16 @@ import pytest
 from keel_cli.main import main as keel
 from local_stack.stack import LocalStack, stores
 from shared.domain.listings import ListingRules, channel_quantity
-from tests.e2e.conftest import Product, make_product
+from tests.e2e.conftest import Product, make_product, shopify, shows, woo
 
 pytestmark = pytest.mark.e2e
 
 
 def send(stack: LocalStack, product: Product, qty: int = 1, **headers: str) -> tuple[int, int]:
-    payload = stack.shopify.order_payload([product.line(qty)])
-    body = stack.shopify.encode(payload)
-    response = stack.shopify.deliver(
-        stack.webhook_url, body, stack.shopify.headers(body, **headers)
+    payload = shopify(stack).order_payload([product.line(qty)])
+    body = shopify(stack).encode(payload)
+    response = shopify(stack).deliver(
+        stack.webhook_url_for("shopify"), body, shopify(stack).headers(body, **headers)
     )
     return response.status_code, payload["id"]
 
@@ -37,17 +37,21 @@ def reserved(stack: LocalStack, sku: str) -> int:
 def test_woocommerce_is_brought_in_line_before_any_order(
     stack: LocalStack, product: Product
 ) -> None:
-    assert stack.woo.stock_of(product.woo_id) == 3  # was 50 in the shop
+    assert woo(stack).stock_of(product.woo_id) == 3  # was 50 in the shop
+    assert shows(stack, "shopify", product.variant_id) == 3
 
 
 def test_duplicate_delivery_reserves_once(stack: LocalStack, product: Product) -> None:
-    payload = stack.shopify.order_payload([product.line(2)])
-    body = stack.shopify.encode(payload)
-    headers = stack.shopify.headers(body)
+    payload = shopify(stack).order_payload([product.line(2)])
+    body = shopify(stack).encode(payload)
+    headers = shopify(stack).headers(body)
     statuses = [
-        stack.shopify.deliver(stack.webhook_url, body, headers).status_code for _ in range(3)
+        shopify(stack).deliver(stack.webhook_url_for("shopify"), body, headers).status_code
+        for _ in range(3)
     ]
-    replay = stack.shopify.deliver(stack.webhook_url, body, stack.shopify.headers(body))
+    replay = shopify(stack).deliver(
+        stack.webhook_url_for("shopify"), body, shopify(stack).headers(body)
+    )
     assert statuses == [200, 200, 200] and replay.status_code == 200
     assert stack.wait_idle(30)
     assert reserved(stack, product.sku) == 2
@@ -66,8 +70,10 @@ def test_bad_signature_is_401_and_nothing_is_stored(stack: LocalStack, product: 
 
 def test_unparseable_signed_body_is_accepted_and_held(stack: LocalStack) -> None:
     body = b'{"id": 77, "name": "#77", "line_items": [{"id": "not-a-number"}]}'
-    headers = stack.shopify.headers(body, webhook_id="unparseable-1")
-    assert stack.shopify.deliver(stack.webhook_url, body, headers).status_code == 200
+    headers = shopify(stack).headers(body, webhook_id="unparseable-1")
+    assert (
+        shopify(stack).deliver(stack.webhook_url_for("shopify"), body, headers).status_code == 200
+    )
     assert stack.wait_idle(30)
     _, _, orders = stores(stack)
     held = [h for h in orders.held_deliveries() if h.delivery_id == "unparseable-1"]
@@ -91,32 +97,32 @@ def test_last_unit_race_reserves_exactly_one(stack: LocalStack) -> None:
     assert statuses == ["held", "held", "held", "reserved"]
     level = inventory.get(lamp.sku)
     assert level is not None and (level.reserved, level.available) == (1, 0)
-    assert stack.woo.stock_of(lamp.woo_id) == 0
+    assert woo(stack).stock_of(lamp.woo_id) == 0
 
 
 def test_woocommerce_ends_equal_to_the_derived_quantity(stack: LocalStack) -> None:
     rules = ListingRules(buffer=1, cap=5)
     item = make_product(stack, on_hand=9, rules=rules)
-    assert stack.woo.stock_of(item.woo_id) == 5  # capped
+    assert woo(stack).stock_of(item.woo_id) == 5  # capped
     for qty in (2, 3):
         assert send(stack, item, qty)[0] == 200
     assert stack.wait_idle(30)
     _, inventory, _ = stores(stack)
     level = inventory.get(item.sku)
     assert level is not None and level.available == 4
-    assert stack.woo.stock_of(item.woo_id) == channel_quantity(4, rules) == 3
+    assert woo(stack).stock_of(item.woo_id) == channel_quantity(4, rules) == 3
 
 
 def test_woocommerce_outage_ends_in_retries_then_the_right_value(
     stack: LocalStack, product: Product
 ) -> None:
-    before = len(stack.woo.requests)
-    stack.woo.fail_next(3, 503)
+    before = len(woo(stack).requests)
+    woo(stack).fail_next(3, 503)
     assert send(stack, product, 2)[0] == 200
     assert stack.wait_idle(60)
-    statuses = [r.status for r in stack.woo.requests[before:]]
+    statuses = [r.status for r in woo(stack).requests[before:]]
     assert statuses[:3] == [503, 503, 503] and statuses[-1] == 200
-    assert stack.woo.stock_of(product.woo_id) == 1
+    assert woo(stack).stock_of(product.woo_id) == 1
     assert stack.queue_depths()["sync-woocommerce-dlq"] == 0
 
 
@@ -147,10 +153,10 @@ def test_cli_reads_orders_and_stock_from_the_running_stack(
     assert keel(["--state-file", str(state), "stock", "show", product.sku, "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["on_hand"], row["reserved"], row["available"]) == (3, 1, 2)
-    woo = next(x for x in row["listings"] if x["channel"] == "woocommerce")
-    assert woo == {
+    woo_listing = next(x for x in row["listings"] if x["channel"] == "woocommerce")
+    assert woo_listing == {
         "channel": "woocommerce",
-        "ids": {"product_id": str(product.woo_id)},
+        "ids": product.refs["woocommerce"],
         "derived_quantity": 2,
     }
     with pytest.raises(SystemExit) as no_stack:
@@ -165,7 +171,7 @@ def test_moto_lambda_invoke_runs_the_real_handler(stack: LocalStack) -> None:
         "resource": "/webhooks/{channel}",
         "path": "/webhooks/shopify",
         "httpMethod": "POST",
-        "headers": stack.shopify.headers(body, signature="bm9wZQ=="),
+        "headers": shopify(stack).headers(body, signature="bm9wZQ=="),
         "pathParameters": {"channel": "shopify"},
         "body": body.decode(),
         "isBase64Encoded": False,

@@ -91,6 +91,10 @@ class Template:
         (topic,) = self.of_type("AWS::SNS::Topic")
         return topic
 
+    def account_token(self) -> Any:
+        """How the template names its own account: the fixed id, or `AWS::AccountId` (dev)."""
+        return self.config.account or {"Ref": "AWS::AccountId"}
+
     # --- references ---------------------------------------------------------------------------
     @staticmethod
     def target(value: Any) -> str | None:

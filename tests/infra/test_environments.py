@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import BaseModel
 
+from infra.channel_secrets import placeholder, placeholder_fields
 from infra.config import CONFIGS, load
+from shared.channels.registry import BY_NAME, CHANNELS
+from shared.channels.spec import load as load_path
 from shared.wiring import WIRING
 from tests.infra.template import Template
 
@@ -97,14 +101,49 @@ def test_tables_are_the_wiring_with_pitr_streams_and_ttl(template: Template) -> 
 def test_secrets_are_created_empty_under_the_configured_names(template: Template) -> None:
     names = template.secrets()
     assert set(names) == set(template.config.channel_secret_names.values())
-    expected_keys = {
-        "shopify": {"webhook_secret"},
-        "woocommerce": {"base_url", "consumer_key", "consumer_secret"},
-    }
     for channel, secret_name in template.config.channel_secret_names.items():
         value = json.loads(template.props(names[secret_name])["SecretString"])
-        assert set(value) == expected_keys[channel]
-        assert set(value.values()) == {""}
+        assert set(value.values()) == {""}, channel  # no field of either schema has a value
+
+
+def test_secret_placeholders_are_the_schema_fields(template: Template) -> None:
+    """The placeholder is every field of the channel's secret model, nothing hand-kept."""
+    names = template.secrets()
+    for channel in CHANNELS:
+        secret_name = template.config.channel_secret_names[channel.name]
+        props = template.props(names[secret_name])
+        model = load_path(channel.secret_schema)
+        assert list(json.loads(props["SecretString"])) == sorted(model.model_fields)
+        for field in model.model_fields:
+            assert field in props["Description"], (channel.name, field)
+
+
+def test_documented_secret_keys() -> None:
+    """Spelled out (docs/deploy.md lists them): what the operator fills per channel."""
+    assert placeholder_fields(load_path(BY_NAME["shopify"].secret_schema)) == {
+        "webhook_secret": "",
+        "shop_domain": "",
+        "access_token": "",
+        "currency": "",
+        "api_base_url": "",
+    }
+    assert set(placeholder_fields(load_path(BY_NAME["woocommerce"].secret_schema))) == {
+        "base_url",
+        "consumer_key",
+        "consumer_secret",
+        "webhook_secret",
+        "currency",
+    }
+
+
+def test_a_field_with_a_default_starts_at_it() -> None:
+    class Example(BaseModel):
+        required: str
+        region: str = "eu"
+        retries: int = 3
+
+    assert placeholder_fields(Example) == {"required": "", "region": "eu", "retries": 3}
+    assert placeholder(Example) == '{"region": "eu", "required": "", "retries": 3}'
 
 
 def test_stack_name_and_log_level_follow_the_config(template: Template) -> None:

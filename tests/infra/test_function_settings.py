@@ -2,52 +2,101 @@
 
 The local stack gives every function every variable (one process), so a variable missing from
 a function's AWS environment would only show in AWS. This builds each function's environment
-the way infra does and runs the function's own settings loading with nothing else set.
+the way infra does and runs the function's own settings loading with nothing else set. Loaders
+are per handler: one generic handler (sync, relay) serves several functions, each with its own
+environment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
 from infra.compute import function_environment
 from infra.config import CONFIGS
-from shared.wiring import WIRING
+from shared.channels.registry import CHANNELS
+from shared.settings import (
+    ChannelOfFunction,
+    IngestSettings,
+    QueueUrls,
+    RelaySettings,
+    SecretName,
+    SyncSettings,
+    env_prefix,
+)
+from shared.wiring import WIRING, Function, sync_queue
+
+PUBLISHING = {c.name for c in CHANNELS if c.publishes_stock}
 
 
-def _webhook() -> object:
+def _secret_names(spec: Function) -> dict[str, str]:
+    """What the handlers read per channel: `<CHANNEL>_SECRET_NAME` through `SecretName`."""
+    return {
+        channel: SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
+        for channel in spec.secrets
+    }
+
+
+def _webhook(spec: Function) -> None:
     from functions.webhook import handler
 
     handler._env.cache_clear()
     try:
-        return handler._env()
+        assert handler._env()["deliveries_table"] == "t-deliveries"
     finally:
         handler._env.cache_clear()
+    assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
 
 
-def _settings(name: str) -> Callable[[], object]:
-    def load() -> object:
-        from shared import settings
-
-        return getattr(settings, name)()
-
-    return load
+def _ingest(spec: Function) -> None:
+    assert IngestSettings().orders_table == "t-orders"  # type: ignore[call-arg]
+    assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
 
 
-LOADERS: dict[str, Callable[[], object]] = {
-    "webhook": _webhook,
-    "ingest": _settings("IngestSettings"),
-    "relay": _settings("RelaySettings"),
-    "sync-woocommerce": _settings("SyncWooSettings"),
+def _relay(spec: Function) -> None:
+    """relay, relay-catalog and resync: the catalog, and a sync queue per publishing channel."""
+    settings = RelaySettings()  # type: ignore[call-arg]
+    assert settings.catalog_table == "t-catalog"
+    assert settings.sync_queue_urls() == {c: f"https://sqs/{sync_queue(c)}" for c in PUBLISHING}
+
+
+def _sync(spec: Function) -> None:
+    """The generic sync: its channel from KEEL_CHANNEL, then that channel's prefixed names."""
+    settings = SyncSettings()  # type: ignore[call-arg]
+    assert (settings.catalog_table, settings.inventory_table) == ("t-catalog", "t-inventory")
+    channel = ChannelOfFunction().keel_channel  # type: ignore[call-arg]
+    assert spec.name == sync_queue(channel) and channel in PUBLISHING
+    queues = QueueUrls(_env_prefix=env_prefix(sync_queue(channel)))  # type: ignore[call-arg]
+    assert queues.queue_url == f"https://sqs/{sync_queue(channel)}"
+    assert queues.dlq_url == f"https://sqs/{sync_queue(channel)}-dlq"  # permanent failures
+    assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
+
+
+LOADERS: dict[str, Callable[[Function], None]] = {
+    "functions.webhook.handler:handler": _webhook,
+    "functions.ingest.handler:handler": _ingest,
+    "functions.relay.handler:handler": _relay,
+    "functions.resync.handler:handler": _relay,
+    "functions.sync.handler:handler": _sync,
 }
 
 
-def test_every_function_has_a_settings_loader() -> None:
-    assert set(LOADERS) == {f.name for f in WIRING.functions}
+def test_every_handler_has_a_settings_loader() -> None:
+    assert set(LOADERS) == {f.handler for f in WIRING.functions}
 
 
-@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_a_sync_function_runs_for_every_publishing_channel() -> None:
+    syncs = {
+        f.env.get("KEEL_CHANNEL")
+        for f in WIRING.functions
+        if f.handler == "functions.sync.handler:handler"
+    }
+    assert syncs == PUBLISHING
+
+
+@pytest.mark.parametrize("name", sorted(f.name for f in WIRING.functions))
 def test_settings_load_from_the_stack_environment_alone(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,9 +110,11 @@ def test_settings_load_from_the_stack_environment_alone(
         secret_names={s: f"keel/prod/{s}" for s in WIRING.secrets},
         bucket_names={b.name: f"b-{b.name}" for b in WIRING.buckets},
     )
-    for key in list(__import__("os").environ):
-        if key.endswith(("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET")):
+    for key in list(os.environ):
+        if key.endswith(("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET")) or (
+            key == "KEEL_CHANNEL"
+        ):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert LOADERS[name]() is not None
+    LOADERS[spec.handler](spec)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from infra.compute import TABLE_ACTIONS, check_table_actions
+from infra.compute import check_table_grants
+from shared.channels.registry import CHANNELS
 from shared.wiring import (
     WIRING,
     Function,
@@ -22,6 +23,7 @@ from shared.wiring import (
     env_name_for_queue,
     env_name_for_secret,
     env_name_for_table,
+    sync_queue,
 )
 from tests.infra.template import Synthesized, Template
 
@@ -98,11 +100,15 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
 
 
 def test_sync_knows_its_own_queue_and_the_webhook_its_bucket(template: Template) -> None:
-    """Spelled out: sync changes its messages' visibility for Retry-After; the webhook puts
-    bodies too large to travel inline."""
-    functions = template.functions()
-    sync = template.props(functions["sync-woocommerce"])["Environment"]["Variables"]
-    assert sync["SYNC_WOOCOMMERCE_QUEUE_URL"] == {"Ref": template.queues()["sync-woocommerce"]}
+    """Spelled out: each channel's sync changes its messages' visibility for Retry-After and
+    learns its channel from KEEL_CHANNEL; the webhook puts bodies too large to travel inline."""
+    functions, queues = template.functions(), template.queues()
+    for channel in (c.name for c in CHANNELS if c.publishes_stock):
+        name = sync_queue(channel)
+        sync = template.props(functions[name])["Environment"]["Variables"]
+        assert sync[env_name_for_queue(name)] == {"Ref": queues[name]}
+        assert sync[env_name_for_dlq(name)] == {"Ref": queues[f"{name}-dlq"]}
+        assert sync["KEEL_CHANNEL"] == channel
     webhook = template.props(functions["webhook"])["Environment"]["Variables"]
     assert webhook["RAW_BODIES_BUCKET"] == {"Ref": template.buckets()["raw-bodies"]}
 
@@ -185,6 +191,9 @@ def _table_actions(template: Template, function: str, table: str) -> set[str]:
 
 
 def test_webhook_may_only_get_and_put_deliveries(template: Template) -> None:
+    assert WIRING.function("webhook").table_actions == {
+        "deliveries": ("dynamodb:GetItem", "dynamodb:PutItem")
+    }
     assert _table_actions(template, "webhook", "deliveries") == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -192,20 +201,36 @@ def test_webhook_may_only_get_and_put_deliveries(template: Template) -> None:
 
 
 def test_narrowed_table_grants_are_exactly_the_named_actions(template: Template) -> None:
-    for (function, table), actions in TABLE_ACTIONS.items():
+    narrowed = [(f.name, t, a) for f in WIRING.functions for t, a in f.table_actions.items()]
+    assert narrowed
+    for function, table, actions in narrowed:
         assert _table_actions(template, function, table) == set(actions), (function, table)
 
 
-def test_narrowed_table_grants_must_name_a_declared_table() -> None:
+def _webhook_with(
+    table_actions: dict[str, tuple[str, ...]], writes: tuple[str, ...] = ()
+) -> Wiring:
     webhook = WIRING.function("webhook")
-    stale = Wiring(
-        tables=(Table("deliveries"),),
-        queues=(),
-        functions=(Function("webhook", webhook.handler, HttpRoute("POST", "/x"), timeout_s=5),),
-        secrets=(),
+    function = Function(
+        "webhook",
+        webhook.handler,
+        HttpRoute("POST", "/x"),
+        timeout_s=5,
+        writes=writes,
+        table_actions=table_actions,
     )
-    with pytest.raises(ValueError, match="TABLE_ACTIONS"):
-        check_table_actions(stale)
+    return Wiring(tables=(Table("deliveries"),), queues=(), functions=(function,), secrets=())
+
+
+def test_narrowed_table_grants_must_name_a_declared_table() -> None:
+    with pytest.raises(ValueError, match="does not declare"):
+        check_table_grants(_webhook_with({"deliveries": ("dynamodb:GetItem",)}))
+
+
+@pytest.mark.parametrize("actions", [(), ("dynamodb:*",), ("s3:GetObject",)])
+def test_narrowed_table_grants_must_name_dynamodb_actions(actions: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="named dynamodb: actions"):
+        check_table_grants(_webhook_with({"deliveries": actions}, writes=("deliveries",)))
 
 
 def test_queue_consumers_may_change_visibility_but_not_send_to_their_own_queue(
@@ -249,6 +274,8 @@ def test_event_sources_follow_the_wiring_and_report_partial_batch_failures(
             assert mapping["BatchSize"] == trigger.batch_size
             assert mapping.get("MaximumBatchingWindowInSeconds", 0) == trigger.max_batching_window_s
             assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            scaling = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+            assert scaling == trigger.max_concurrency, spec.name
         elif isinstance(trigger, StreamTrigger):
             assert mapping is not None
             assert mapping["EventSourceArn"] == {"Fn::GetAtt": [tables[trigger.table], "StreamArn"]}
@@ -261,3 +288,14 @@ def test_event_sources_follow_the_wiring_and_report_partial_batch_failures(
             assert template.target(destination) == queues[f"{spec.name}-stream-failures"]
         else:
             assert mapping is None, spec.name
+
+
+def test_channel_syncs_run_at_most_two_batches_at_once(template: Template) -> None:
+    """Spelled out: each channel's rate budget is two concurrent batches (SyncPolicy)."""
+    functions = template.functions()
+    for name in ("sync-shopify", "sync-woocommerce"):
+        mapping = _mapping(template, functions[name])
+        assert mapping is not None
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}, name
+    ingest = _mapping(template, functions["ingest"])
+    assert ingest is not None and "ScalingConfig" not in ingest

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from infra.ingress import MAX_BODY_BYTES
+from shared.channels.registry import CHANNELS
 from shared.wiring import WIRING, HttpRoute
 from tests.infra.template import Template
 
@@ -71,8 +72,15 @@ def test_waf_limits_body_size_where_configured(template: Template) -> None:
 
 
 def test_webhook_urls_are_stack_outputs(template: Template) -> None:
+    """One per channel with a webhook receiver, and none for the others."""
     outputs = template.body["Outputs"]
-    assert "webhooks/shopify" in template.text(outputs["WebhookUrlShopify"]["Value"])
+    receiving = {c.name for c in CHANNELS if c.receiver is not None}
+    assert receiving == {"shopify", "woocommerce"}
+    urls = {k for k in outputs if k.startswith("WebhookUrl")}
+    assert urls == {f"WebhookUrl{c.capitalize()}" for c in receiving}
+    for channel in receiving:
+        value = template.text(outputs[f"WebhookUrl{channel.capitalize()}"]["Value"])
+        assert f"webhooks/{channel}" in value
 
 
 def test_redrive_arns_and_buckets_are_stack_outputs(template: Template) -> None:

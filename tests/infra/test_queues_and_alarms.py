@@ -1,20 +1,34 @@
-"""Queues: the wiring's, each with a DLQ; every DLQ alarmed to the topic; dashboard per env."""
+"""Queues: the wiring's, each with a DLQ; every DLQ alarmed to the topic; outside senders only
+where the wiring names them; dashboard per env."""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.queues import check_visibility_timeouts
-from shared.wiring import WIRING, Function, Queue, QueueTrigger, StreamTrigger, Wiring
+from infra.queues import check_visibility_timeouts, schedule_dlq, sender_principal
+from shared.wiring import (
+    WIRING,
+    Function,
+    Queue,
+    QueueTrigger,
+    ScheduleTrigger,
+    StreamTrigger,
+    Wiring,
+)
 from tests.infra.template import Template
 
 pytestmark = pytest.mark.infra
 
 
 def _dead_letter_queues(template: Template) -> set[str]:
-    """Queues that receive failed work: redrive targets and stream on-failure destinations."""
+    """Queues that receive failed work: redrive targets, stream on-failure destinations and
+    schedule DLQs."""
     targets = {
         template.target(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
         for q in template.of_type("AWS::SQS::Queue").values()
@@ -24,6 +38,10 @@ def _dead_letter_queues(template: Template) -> set[str]:
         destination = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
         if destination:
             targets.add(template.target(destination["Destination"]))
+    for schedule in template.of_type("AWS::Scheduler::Schedule").values():
+        dead_letter = schedule["Properties"]["Target"].get("DeadLetterConfig")
+        if dead_letter:
+            targets.add(template.target(dead_letter["Arn"]))
     return {t for t in targets if t is not None}
 
 
@@ -48,6 +66,8 @@ def test_every_queue_has_a_dlq_or_is_one(template: Template) -> None:
         assert "RedrivePolicy" in template.props(logical_id) or logical_id in dead_letter, name
     expected_extra = {f"{f.name}-stream-failures" for f in WIRING.functions
                       if isinstance(f.trigger, StreamTrigger)}  # fmt: skip
+    expected_extra |= {schedule_dlq(f.trigger.name) for f in WIRING.functions
+                       if isinstance(f.trigger, ScheduleTrigger)}  # fmt: skip
     assert set(template.queues()) == (
         {q.name for q in WIRING.queues} | {f"{q.name}-dlq" for q in WIRING.queues} | expected_extra
     )
@@ -113,6 +133,22 @@ def test_every_dlq_has_an_alarm_wired_to_the_topic(template: Template) -> None:
         assert alarm["AlarmActions"] == [{"Ref": topic}]
 
 
+def test_one_dlq_alarm_per_dead_letter_queue(template: Template) -> None:
+    """A DLQ per work queue, an on-failure queue per stream trigger, a DLQ per schedule: each
+    has exactly one alarm, and there are no others on queue depth."""
+    streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
+    schedules = [f for f in WIRING.functions if isinstance(f.trigger, ScheduleTrigger)]
+    assert len(streams) == 2 and len(schedules) == 1  # relay, relay-catalog; resync
+    expected = len(WIRING.queues) + len(streams) + len(schedules)
+    assert len(_dead_letter_queues(template)) == expected
+    depth_alarms = [
+        a
+        for a in template.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert len(depth_alarms) == expected
+
+
 def test_every_function_has_an_error_alarm_wired_to_the_topic(template: Template) -> None:
     topic = template.topic()
     for name, logical_id in template.functions().items():
@@ -137,3 +173,70 @@ def test_one_dashboard_shows_the_flow(template: Template) -> None:
         assert metric in body, metric
     for logical_id in template.queues().values():
         assert logical_id in body
+
+
+# --- outside senders (Queue.senders) ----------------------------------------------------------
+SENDERS = ("437568002678", "sns.amazonaws.com")
+
+
+def _allowed_senders(template: Template) -> dict[str, set[str]]:
+    """Queue logical id -> the principals its resource policy allows, as the wiring spells them
+    (account id or service principal); each allowance must be SendMessage on that queue only."""
+    allowed: dict[str, set[str]] = {}
+    for policy in template.of_type("AWS::SQS::QueuePolicy").values():
+        (queue,) = (template.target(q) for q in policy["Properties"]["Queues"])
+        assert queue is not None
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            assert statement["Action"] == "sqs:SendMessage", statement
+            assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}, statement
+            principal = statement["Principal"]
+            if "Service" in principal:
+                assert statement["Condition"] == {
+                    "StringEquals": {"aws:SourceAccount": template.account_token()}
+                }
+                allowed.setdefault(queue, set()).add(principal["Service"])
+            else:
+                (account,) = re.findall(r":iam::(\d{12}):root", template.text(principal["AWS"]))
+                assert "Condition" not in statement
+                allowed.setdefault(queue, set()).add(account)
+    return allowed
+
+
+def test_no_queue_admits_outside_senders_unless_the_wiring_says_so(template: Template) -> None:
+    assert not any(q.senders for q in WIRING.queues)
+    assert _allowed_senders(template) == {}
+
+
+@pytest.fixture(scope="module")
+def with_senders(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The dev stack from a wiring whose ingest queue admits outside senders, synthesized with
+    the cdk-nag checks like the real app."""
+    from aws_cdk import App
+
+    from infra.application import cdk_context
+    from infra.config import load
+    from infra.nag import add_checks
+    from infra.stack import KeelStack
+
+    queues = tuple(replace(q, senders=SENDERS) if q.name == "ingest" else q for q in WIRING.queues)
+    outdir = tmp_path_factory.mktemp("senders.out")
+    app = App(outdir=str(outdir), context=cdk_context())
+    add_checks(app)
+    config = load("dev")
+    stack = KeelStack(app, config, replace(WIRING, queues=queues))
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    body = json.loads((Path(outdir) / f"{stack.stack_name}.template.json").read_text())
+    return Template(body=body, config=config, termination_protection=False, outdir=outdir)
+
+
+def test_a_queue_with_senders_admits_exactly_them(with_senders: Template) -> None:
+    queues = with_senders.queues()
+    assert _allowed_senders(with_senders) == {queues["ingest"]: set(SENDERS)}
+
+
+@pytest.mark.parametrize("sender", ["*", "43756800267", "arn:aws:iam::437568002678:root", "sns"])
+def test_a_sender_must_be_an_account_id_or_a_service_principal(sender: str) -> None:
+    with pytest.raises(ValueError, match="queue sender"):
+        sender_principal(sender)

@@ -19,6 +19,24 @@ from shared.wiring import WIRING
 
 SHOPIFY_SECRET = "integration-secret"
 WOO_BASE = "https://shop.example.com"
+SHOP_DOMAIN = "keel-demo.myshopify.com"  # the Shopify sandbox's default shop
+SHOPIFY_ADMIN = "https://keel-demo.myshopify.com"
+SECRETS = {
+    "shopify": {
+        "webhook_secret": SHOPIFY_SECRET,
+        "shop_domain": SHOP_DOMAIN,
+        "access_token": "shpat_it",
+        "currency": "EUR",
+        "api_base_url": "",
+    },
+    "woocommerce": {
+        "base_url": WOO_BASE,
+        "consumer_key": "ck_it",
+        "consumer_secret": "cs_it",
+        "webhook_secret": "wc_it",
+        "currency": "EUR",
+    },
+}
 
 
 @pytest.fixture
@@ -29,14 +47,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
             WIRING,
             "it",
             None,
-            secret_values={
-                "shopify": {"webhook_secret": SHOPIFY_SECRET},
-                "woocommerce": {
-                    "base_url": WOO_BASE,
-                    "consumer_key": "ck_it",
-                    "consumer_secret": "cs_it",
-                },
-            },
+            secret_values=SECRETS,
         )
         for key, value in resources.function_env().items():
             monkeypatch.setenv(key, value)

@@ -13,20 +13,37 @@ import respx
 
 from functions.ingest.handler import handler as ingest
 from functions.relay.handler import handler as relay
-from functions.sync_woocommerce.handler import handler as sync_woo
+from functions.sync.handler import handler as sync
 from functions.webhook.handler import handler as webhook
 from local_stack.resources import Provisioned
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing, ListingRules
 from shared.messages import SyncListing
+from shared.settings import FUNCTION_ENV
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
-from tests.integration.conftest import SHOPIFY_SECRET, WOO_BASE, context, drain, sqs_event
+from tests.integration.conftest import (
+    SECRETS,
+    SHOPIFY_SECRET,
+    WOO_BASE,
+    context,
+    drain,
+    sqs_event,
+)
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 shopify = ShopifySandbox(SHOPIFY_SECRET)
+
+
+def sync_woo(event: dict[str, Any], ctx: Any) -> Any:
+    """The generic sync, configured as the wiring configures sync-woocommerce."""
+    token = FUNCTION_ENV.set({"KEEL_CHANNEL": "woocommerce"})
+    try:
+        return sync(event, ctx)
+    finally:
+        FUNCTION_ENV.reset(token)
 
 
 def api_event(body: bytes, headers: dict[str, str], channel: str = "shopify") -> dict[str, Any]:
@@ -350,7 +367,7 @@ def test_a_publisher_that_read_stock_before_a_change_publishes_again(
             return [StockResult(u.listing) for u in updates]
 
     publisher = ConcurrentChange()
-    outcome = publish_stock(["MUG"], publisher, catalog, inventory)["MUG"]
+    outcome = publish_stock(["MUG"], publisher, catalog, inventory, now=lambda: NOW)["MUG"]
     assert publisher.published == [4, 7]
     assert (outcome.quantity, outcome.rounds) == (7, 2)
 
@@ -398,12 +415,27 @@ def boto3_client(service: str) -> Any:
     return boto3.client(service)
 
 
+def use_shop_currency(deployed: Provisioned, currency: str) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = {**SECRETS["shopify"], "currency": currency}
+    boto3_client("secretsmanager").put_secret_value(
+        SecretId=deployed.secrets["shopify"], SecretString=json.dumps(secret)
+    )
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
 def test_the_spec_sample_matches_listings_by_sku_when_it_has_no_variant_ids(
-    catalog: CatalogStore, inventory: InventoryStore, orders: OrderStore, specs: Any
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    orders: OrderStore,
+    specs: Any,
 ) -> None:
     """Shopify's published sample has variant_id null on every line: the SKU fallback path."""
     body = (specs / "shopify/webhooks/orders_cancelled.sample.json").read_bytes()
     sample = json.loads(body)
+    use_shop_currency(deployed, sample["currency"])  # the sample shop sells in USD
     for line in sample["line_items"]:
         sku = f"K-{line['sku']}"
         catalog.put_product(sku, line["title"])

@@ -3,13 +3,15 @@
 hypothesis drives a state machine: orders for random SKU mixes (some for more than is in stock),
 replays of earlier orders, and goods received. After every step the stored state must satisfy:
 reserved = sum of open reservations; on_hand = sum of the ledger; reservable = on_hand -
-reserved - safety_stock and never negative through a reservation; a replay changes nothing.
+reserved - safety_stock and never negative through a reservation; a replay (of an order or of
+a receipt) changes nothing.
 """
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +59,7 @@ class StockStoreMachine(RuleBasedStateMachine):
         self.orders = OrderStore(resources.tables["orders"], db)
         self.intake = OrderIntakeStore(self.orders, self.inventory, db)
         self.placed: list[tuple[Order, dict[str, int]]] = []
+        self.receipts: list[Movement] = []
         self.reserved_orders: set[str] = set()
         self.ids = itertools.count(1)
         for n, sku in enumerate(SKUS):
@@ -103,7 +106,19 @@ class StockStoreMachine(RuleBasedStateMachine):
     @rule(sku=st.sampled_from(SKUS), qty=st.integers(1, 3))
     def receive(self, sku: str, qty: int) -> None:
         ref = f"po-{next(self.ids)}"
-        self.inventory.receive(Movement(sku, MovementCause.RECEIPT, qty, ref, "test", NOW))
+        movement = Movement(sku, MovementCause.RECEIPT, qty, ref, "test", NOW)
+        assert self.inventory.receive(movement) is True
+        self.receipts.append(movement)
+
+    @precondition(lambda self: bool(self.receipts))
+    @rule(data=st.data(), later=st.integers(1, 10_000))
+    def replay_a_receipt(self, data: st.DataObject, later: int) -> None:
+        """The same receipt again, recorded later: the ledger key is its reference."""
+        movement = data.draw(st.sampled_from(self.receipts))
+        snapshot = self._levels()
+        replay = replace(movement, at=movement.at + timedelta(seconds=later))
+        assert self.inventory.receive(replay) is False
+        assert self._levels() == snapshot
 
     def _levels(self) -> dict[str, Any]:
         return {s: self.inventory.get(s) for s in SKUS}

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +13,12 @@ from shared.domain.inventory import Movement, MovementCause
 from shared.domain.orders import Money, Order, OrderLine, OrderStatus
 from shared.stores.intake import OrderIntakeStore, Outcome, ReservationRefused
 from shared.stores.inventory import InventoryStore
-from shared.stores.orders import HeldDelivery, OrderStore
+from shared.stores.orders import (
+    HeldDelivery,
+    OrderStore,
+    OrderTooLarge,
+    order_to_doc,
+)
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 EUR = Money(Decimal("9.95"), "EUR")
@@ -47,6 +55,33 @@ def test_receive_keeps_reservable_and_ledger_in_step(inventory: InventoryStore) 
     assert level is not None
     assert (level.on_hand, level.safety_stock, level.reservable) == (8, 1, 7)
     assert sum(m.quantity for m in inventory.ledger("A")) == 8
+
+
+def test_a_replayed_receipt_is_recorded_once(inventory: InventoryStore) -> None:
+    """The ledger is keyed on (cause, reference): the same receipt later changes nothing."""
+    first = Movement("A", MovementCause.RECEIPT, 4, "po-9", "test", NOW)
+    assert inventory.receive(first, safety_stock=1) is True
+    later = Movement("A", MovementCause.RECEIPT, 4, "po-9", "other", NOW + timedelta(hours=3))
+    assert inventory.receive(later) is False
+    assert inventory.receive(first, safety_stock=1) is False  # a replayed seed, too
+    level = inventory.get("A")
+    assert level is not None and (level.on_hand, level.reservable, level.version) == (4, 3, 1)
+    assert inventory.ledger("A") == [first]
+    # The same reference under another cause is another movement.
+    fix = Movement("A", MovementCause.ADJUSTMENT, 1, "po-9", "test", NOW + timedelta(hours=1))
+    assert inventory.receive(fix) is True
+    assert inventory.ledger("A") == [first, fix]
+    assert inventory.get("A").on_hand == 5  # type: ignore[union-attr]
+
+
+def test_a_second_safety_stock_set_on_a_known_sku_still_fails(inventory: InventoryStore) -> None:
+    """Only a replayed movement is swallowed; the new-SKU guard keeps raising."""
+    stock(inventory, "A", 2, safety=1)
+    with pytest.raises(inventory._t.client.exceptions.TransactionCanceledException):
+        inventory.receive(
+            Movement("A", MovementCause.RECEIPT, 1, "po-new", "test", NOW), safety_stock=0
+        )
+    assert inventory.get("A").on_hand == 2  # type: ignore[union-attr]
 
 
 def test_reservation_is_all_lines_or_none(
@@ -121,3 +156,67 @@ def test_a_conflicting_concurrent_transaction_is_retried(
     assert intake.reserve(an_order("1", "A"), {"A": 2}, NOW) is Outcome.RESERVED
     assert len(calls) == 2
     assert inventory.get("A").reserved == 2  # type: ignore[union-attr]
+
+
+def a_large_order(external_id: str, lines: int, alphabet: str) -> Order:
+    """Distinct 255-character titles drawn at random: text that compresses like real titles
+    (latin letters) or hardly at all (CJK, escaped to six bytes each in JSON)."""
+    rng = random.Random(external_id)
+    order = an_order(external_id)
+    return replace(
+        order,
+        lines=tuple(
+            OrderLine(
+                f"gid-{n:012d}",
+                1 + n % 7,
+                EUR,
+                EUR,
+                title=f"{n:04d} " + "".join(rng.choices(alphabet, k=250)),
+                channel_sku=f"SKU-{n:05d}",
+                channel_variant_id=str(44_000_000_000 + n),
+                sku=f"SKU-{n:05d}",
+            )
+            for n in range(lines)
+        ),
+    )
+
+
+LATIN = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"
+CJK = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 2000))
+
+
+def test_an_800_line_order_is_kept_compressed_and_reads_back(
+    intake: OrderIntakeStore, inventory: InventoryStore, orders: OrderStore, db: Any
+) -> None:
+    order = a_large_order("big", 800, LATIN)
+    assert len(json.dumps(order_to_doc(order)).encode()) > 400_000  # DynamoDB's item limit
+    stock(inventory, "SKU-00000", 5)
+    assert intake.reserve(order, {"SKU-00000": 1}, NOW) is Outcome.RESERVED  # in a transaction
+    assert orders.get(order.key) == order
+    held = a_large_order("big-held", 800, LATIN).held("unmatched line", NOW)
+    assert intake.hold(held) is Outcome.HELD  # a plain put
+    assert orders.get(held.key) == held
+    assert {o.key for o in orders.orders()} == {order.key, held.key}
+    raw = db.get_item(
+        TableName=orders.table, Key={"pk": {"S": "ORDER#shopify#big"}, "sk": {"S": "ORDER"}}
+    )["Item"]
+    assert "doc_z" in raw and "doc" not in raw
+
+
+def test_a_small_order_stays_plain_json(
+    intake: OrderIntakeStore, orders: OrderStore, db: Any
+) -> None:
+    assert intake.hold(an_order("small", "A").held("x", NOW)) is Outcome.HELD
+    raw = db.get_item(
+        TableName=orders.table, Key={"pk": {"S": "ORDER#shopify#small"}, "sk": {"S": "ORDER"}}
+    )["Item"]
+    assert "doc" in raw and "doc_z" not in raw
+
+
+def test_an_order_too_large_even_compressed_is_refused_clearly(orders: OrderStore) -> None:
+    order = a_large_order("huge", 1000, CJK)
+    with pytest.raises(OrderTooLarge) as refused:
+        orders.put_new_op(order)
+    assert refused.value.order_key == "shopify#huge"
+    assert refused.value.size > refused.value.limit
+    assert str(refused.value).startswith("shopify#huge is ")

@@ -62,16 +62,24 @@ def test_wiring_references_only_declared_resources() -> None:
     ]
 
 
-def test_every_sync_channel_has_its_queue_function_and_relay_route() -> None:
-    from shared.settings import RelaySettings
-    from shared.wiring import SYNC_CHANNELS, env_name_for_queue
+def test_every_publishing_channel_has_its_queue_function_and_relay_route() -> None:
+    from shared.channels.registry import CHANNELS
+    from shared.settings import FUNCTION_ENV, RelaySettings
+    from shared.wiring import env_name_for_queue
 
+    publishing = {c.name for c in CHANNELS if c.publishes_stock}
     relay = WIRING.function("relay")
     env = {env_name_for_queue(q): f"https://sqs/{q}" for q in relay.sends_to}
-    settings = RelaySettings(catalog_table="c", **{k.lower(): v for k, v in env.items()})
-    assert set(settings.sync_queue_urls()) == set(SYNC_CHANNELS)
-    for channel in SYNC_CHANNELS:
+    token = FUNCTION_ENV.set({**env, "CATALOG_TABLE": "c"})
+    try:
+        urls = RelaySettings().sync_queue_urls()  # type: ignore[call-arg]
+    finally:
+        FUNCTION_ENV.reset(token)
+    assert set(urls) == publishing
+    for channel in publishing:
         consumer = WIRING.function(f"sync-{channel}")
         assert isinstance(consumer.trigger, QueueTrigger)
         assert consumer.trigger.queue == f"sync-{channel}"
-        assert settings.sync_queue_urls()[channel] == f"https://sqs/sync-{channel}"
+        assert consumer.env == {"KEEL_CHANNEL": channel}
+        assert consumer.handler == "functions.sync.handler:handler"
+        assert urls[channel] == f"https://sqs/sync-{channel}"

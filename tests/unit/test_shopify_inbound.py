@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -11,6 +13,8 @@ from pydantic import ValidationError
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from shared.channels.shopify.orders import ShopifyOrdersInbound
 from shared.channels.shopify.signature import sign, verify
+from shared.domain.order_checks import implausibility
+from shared.domain.orders import Order, OrderCharges
 
 
 def _vector(specs: Path) -> tuple[str, bytes, dict[str, str]]:
@@ -104,3 +108,122 @@ def test_pre_2026_rest_shape_without_money_sets_is_refused_not_guessed(specs: Pa
         )
     missing = {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
     assert {"total_price_set", "presentment_currency", "line_items.0.price_set"} <= missing
+
+
+# --- strictness at the edge: refuse what Shopify never sends rather than interpret it ---
+
+
+def _parse(specs: Path, change: Callable[[dict[str, Any]], None]) -> Order | None:
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    change(payload)
+    return ShopifyOrdersInbound().parse_webhook(
+        {"X-Shopify-Topic": "orders/create"}, json.dumps(payload).encode()
+    )
+
+
+def _refused_at(specs: Path, change: Callable[[dict[str, Any]], None]) -> set[str]:
+    with pytest.raises(ValidationError) as refused:
+        _parse(specs, change)
+    return {".".join(str(p) for p in e["loc"][:3]) for e in refused.value.errors()}
+
+
+@pytest.mark.parametrize("quantity", [True, "2", 0, -1, 100_001, 10**39 + 1, 2.0])
+def test_a_quantity_must_be_a_plain_bounded_integer(specs: Path, quantity: object) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["quantity"] = quantity
+
+    assert "line_items.0.quantity" in _refused_at(specs, change)
+
+
+def test_the_largest_quantity_is_accepted(specs: Path) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["quantity"] = 100_000
+
+    order = _parse(specs, change)
+    assert order is not None and order.lines[0].quantity == 100_000
+
+
+@pytest.mark.parametrize("value", [True, "820982911946154508", 0, 2**64])
+def test_ids_must_be_integers(specs: Path, value: object) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["id"] = value
+        p["line_items"][0]["id"] = value
+        p["line_items"][0]["variant_id"] = value
+
+    assert {"id", "line_items.0.id", "line_items.0.variant_id"} <= _refused_at(specs, change)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1E+999999999",
+        "1e5",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        " 89.99",
+        "1_000",
+        "89.99999",
+        "1234567890123456789",
+        True,
+        None,
+    ],
+)
+def test_a_price_must_be_a_plain_bounded_decimal(specs: Path, amount: object) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["price_set"]["shop_money"]["amount"] = amount
+
+    assert "line_items.0.price_set" in _refused_at(specs, change)
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"), [(89.99, "89.99"), (12, "12"), ("0.0001", "0.0001")]
+)
+def test_a_price_may_be_a_json_number_or_string(specs: Path, amount: object, expected: str) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["price_set"]["shop_money"]["amount"] = amount
+
+    order = _parse(specs, change)
+    assert order is not None and order.lines[0].unit_price.amount == Decimal(expected)
+
+
+def test_nan_as_a_bare_json_token_is_refused(specs: Path) -> None:
+    """Python's and pydantic's JSON parsers both read a bare NaN token as a float."""
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    payload["total_price_set"]["shop_money"]["amount"] = "__nan__"
+    tampered = json.dumps(payload).replace('"__nan__"', "NaN").encode()
+    with pytest.raises(ValidationError) as refused:
+        ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, tampered)
+    assert refused.value.errors()[0]["loc"][:3] == ("total_price_set", "shop_money", "amount")
+
+
+def test_charges_come_from_the_shop_money_sets(specs: Path) -> None:
+    order = _parse(specs, lambda p: None)
+    assert order is not None
+    assert order.charges == OrderCharges(
+        discounts=Decimal("20.00"),
+        shipping=Decimal("10.00"),
+        tax=Decimal("0.00"),
+        taxes_included=False,
+    )
+    assert implausibility(order, "USD") is None  # the sample's total follows from its parts
+
+
+@pytest.mark.parametrize(
+    "field", ["total_discounts_set", "total_shipping_price_set", "total_tax_set", "taxes_included"]
+)
+def test_charges_are_none_when_any_part_is_missing(specs: Path, field: str) -> None:
+    def change(p: dict[str, Any]) -> None:
+        del p[field]
+
+    order = _parse(specs, change)
+    assert order is not None and order.charges is None
+
+
+def test_taxes_included_must_be_a_boolean(specs: Path) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["taxes_included"] = "false"
+
+    assert "taxes_included" in _refused_at(specs, change)

@@ -8,13 +8,21 @@ import httpx
 import pytest
 import respx
 
-from shared.channels.errors import PermanentError, RetryableError
+from shared.channels.errors import AuthError, PermanentError, RetryableError
 from shared.channels.port import StockUpdate
-from shared.channels.woocommerce.stock import WooCredentials, WooStockPublisher
+from shared.channels.woocommerce.secret import WooSecret
+from shared.channels.woocommerce.stock import WooStockPublisher
 from shared.domain.listings import Listing
 
 BASE = "https://shop.example.com"
-CREDS = WooCredentials(base_url=BASE, consumer_key="ck_1", consumer_secret="cs_1")
+CREDS = WooSecret(
+    base_url=BASE,
+    consumer_key="ck_1",
+    consumer_secret="cs_1",
+    webhook_secret="wh_1",
+    currency="EUR",
+)
+EXTRA = {"webhook_secret": "w", "currency": "EUR"}
 
 
 def simple(sku: str, pid: int, qty: int) -> StockUpdate:
@@ -89,7 +97,7 @@ def test_per_item_errors_inside_a_200_fail_only_that_item() -> None:
         (429, RetryableError),
         (503, RetryableError),
         (500, RetryableError),
-        (401, PermanentError),
+        (401, AuthError),  # credentials wrong or being rotated: re-read, retry, then DLQ
         (400, PermanentError),
     ],
 )
@@ -115,8 +123,12 @@ def test_timeouts_are_retryable() -> None:
 
 def test_basic_auth_needs_https_except_on_loopback() -> None:
     with pytest.raises(ValueError, match="https"):
-        WooCredentials(base_url="http://shop.example.com", consumer_key="k", consumer_secret="s")
-    assert WooCredentials(base_url="http://127.0.0.1:8080/", consumer_key="k", consumer_secret="s")
+        WooSecret(
+            base_url="http://shop.example.com", consumer_key="k", consumer_secret="s", **EXTRA
+        )
+    assert WooSecret(
+        base_url="http://127.0.0.1:8080/", consumer_key="k", consumer_secret="s", **EXTRA
+    )
 
 
 @respx.mock
@@ -130,7 +142,7 @@ def test_a_listing_without_usable_ids_fails_alone() -> None:
 
 def test_credential_errors_do_not_echo_the_secret() -> None:
     with pytest.raises(ValueError) as refused:
-        WooCredentials.model_validate(
+        WooSecret.model_validate(
             {
                 "base_url": "https://x.example",
                 "consumer_key": "ck",

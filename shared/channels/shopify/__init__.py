@@ -1,1 +1,32 @@
-"""Shopify: signed webhooks in (orders/create); stock out comes in a later issue."""
+"""Shopify: signed order webhooks in, stock out through Admin GraphQL. Declared as data here."""
+
+from shared.channels.shopify import signature
+from shared.channels.spec import Channel, FromHeader, SyncPolicy, WebhookReceiver
+
+CHANNEL = Channel(
+    name="shopify",
+    secret_schema="shared.channels.shopify.secret:ShopifySecret",
+    sandbox="local_stack.sandboxes.shopify:ShopifySandbox",
+    receiver=WebhookReceiver(
+        verify=signature.verify_headers,
+        secret_field="webhook_secret",
+        delivery_id=FromHeader(signature.WEBHOOK_ID_HEADER),
+        topic=FromHeader(signature.TOPIC_HEADER),
+        kept_headers=(
+            "x-shopify-topic",
+            "x-shopify-shop-domain",
+            "x-shopify-api-version",
+            "x-shopify-webhook-id",
+            "x-shopify-event-id",
+            "x-shopify-triggered-at",
+        ),
+        account_header=signature.SHOP_HEADER,
+        account_field="shop_domain",
+    ),
+    inbound="shared.channels.shopify.orders:ShopifyOrdersInbound",
+    line_item_ref="variant_id",
+    outbound_stock="shared.channels.shopify.stock:publisher",
+    # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
+    # 50/s on standard plans) is the budget, so two concurrent batches at most.
+    sync=SyncPolicy(batch_size=100, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+)

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from shared.channels.shopify.signature import TOPIC_HEADER
-from shared.domain.orders import Money, Order, OrderLine
+from shared.domain.orders import Money, Order, OrderCharges, OrderLine
 
 CHANNEL = "shopify"
 ORDER_TOPICS = frozenset({"orders/create"})
+MAX_LINE_QUANTITY = 100_000
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,18})?")
+
+
+def _plain_amount(value: object) -> object:
+    """Shopify sends amounts as plain decimal strings ("12.50"). Anything else a Decimal would
+    take - "1E+999999999", "NaN", " 5", "1_000", a boolean - is refused, not interpreted."""
+    if isinstance(value, bool):
+        raise ValueError("an amount is a decimal string or a number, not a boolean")
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError(f"not a plain decimal amount: {value[:40]!r}")
+    return value
+
+
+# Strict: JSON `true` or "2" is not an id or a quantity (lax mode would take both).
+ShopifyId = Annotated[int, Field(strict=True, gt=0, lt=2**63)]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_LINE_QUANTITY)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_plain_amount),
+    Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
+]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class _Model(BaseModel):
@@ -20,8 +45,8 @@ class _Model(BaseModel):
 
 
 class ShopifyMoney(_Model):
-    amount: Decimal
-    currency_code: str = Field(min_length=3, max_length=3)
+    amount: Amount
+    currency_code: Currency
 
 
 class ShopifyMoneyBag(_Model):
@@ -30,23 +55,28 @@ class ShopifyMoneyBag(_Model):
 
 
 class ShopifyLineItem(_Model):
-    id: int
-    quantity: int = Field(gt=0)
+    id: ShopifyId
+    quantity: Quantity
     sku: str | None = None
-    variant_id: int | None = None
+    variant_id: ShopifyId | None = None
     title: str = ""
     price_set: ShopifyMoneyBag
 
 
 class ShopifyOrder(_Model):
-    id: int
+    id: ShopifyId
     name: str
     created_at: datetime
     updated_at: datetime
-    currency: str
-    presentment_currency: str
+    currency: Currency
+    presentment_currency: Currency
     total_price_set: ShopifyMoneyBag
     line_items: list[ShopifyLineItem]
+    # What besides the lines makes up the total; all four or the total goes unchecked.
+    total_discounts_set: ShopifyMoneyBag | None = None
+    total_shipping_price_set: ShopifyMoneyBag | None = None
+    total_tax_set: ShopifyMoneyBag | None = None
+    taxes_included: StrictBool | None = None
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -58,6 +88,23 @@ class ShopifyOrder(_Model):
 
 def _money(m: ShopifyMoney) -> Money:
     return Money(m.amount, m.currency_code)
+
+
+def _charges(raw: ShopifyOrder) -> OrderCharges | None:
+    """In shop money, like the total they explain; None when Shopify left any of them out."""
+    discounts, shipping, tax = (
+        raw.total_discounts_set,
+        raw.total_shipping_price_set,
+        raw.total_tax_set,
+    )
+    if discounts is None or shipping is None or tax is None or raw.taxes_included is None:
+        return None
+    return OrderCharges(
+        discounts=discounts.shop_money.amount,
+        shipping=shipping.shop_money.amount,
+        tax=tax.shop_money.amount,
+        taxes_included=raw.taxes_included,
+    )
 
 
 def to_order(raw: ShopifyOrder) -> Order:
@@ -81,6 +128,7 @@ def to_order(raw: ShopifyOrder) -> Order:
             )
             for li in raw.line_items
         ),
+        charges=_charges(raw),
     )
 
 

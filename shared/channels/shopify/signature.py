@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
@@ -22,3 +23,8 @@ def verify(secret: str, raw_body: bytes, header_value: str | None) -> bool:
     if not header_value or not secret:
         return False
     return hmac.compare_digest(sign(secret, raw_body).encode(), header_value.strip().encode())
+
+
+def verify_headers(secret: str, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    """The registry's verifier: headers lower-cased."""
+    return verify(secret, raw_body, headers.get(HMAC_HEADER))

@@ -1,1 +1,33 @@
-"""WooCommerce: stock out through REST v3 batch endpoints."""
+"""WooCommerce: signed order webhooks in, stock out through REST v3. Declared as data here."""
+
+from shared.channels.spec import Channel, FromHeader, SyncPolicy, WebhookReceiver
+from shared.channels.woocommerce import signature
+
+CHANNEL = Channel(
+    name="woocommerce",
+    secret_schema="shared.channels.woocommerce.secret:WooSecret",
+    sandbox="local_stack.sandboxes.woocommerce:WooCommerceSandbox",
+    receiver=WebhookReceiver(
+        verify=signature.verify_headers,
+        secret_field="webhook_secret",
+        # Not stable across retries of one event: the order's business key dedupes (ingest).
+        delivery_id=FromHeader(signature.DELIVERY_ID_HEADER),
+        topic=FromHeader(signature.TOPIC_HEADER),
+        kept_headers=(
+            "x-wc-webhook-topic",
+            "x-wc-webhook-resource",
+            "x-wc-webhook-event",
+            "x-wc-webhook-id",
+            "x-wc-webhook-delivery-id",
+            "x-wc-webhook-source",
+        ),
+        account_header=signature.SOURCE_HEADER,
+        account_field="base_url",
+        is_ping=signature.is_ping,
+    ),
+    inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
+    line_item_ref="item_id",
+    outbound_stock="shared.channels.woocommerce.stock:publisher",
+    # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
+    sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+)

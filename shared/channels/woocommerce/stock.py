@@ -8,46 +8,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from ipaddress import ip_address
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
 from shared.channels.port import StockResult, StockUpdate
+from shared.channels.woocommerce.secret import WooSecret
 
 CHANNEL = "woocommerce"
 BATCH_LIMIT = 100
 API_PREFIX = "/wp-json/wc/v3"
-
-
-class WooCredentials(BaseModel):
-    """The secret's JSON. Basic auth needs HTTPS, except on loopback (the local sandbox)."""
-
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)  # never log the secret
-
-    base_url: str
-    consumer_key: str = Field(min_length=1)
-    consumer_secret: str = Field(min_length=1)
-
-    @field_validator("base_url")
-    @classmethod
-    def _https_unless_loopback(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme == "https":
-            return value.rstrip("/")
-        host = parts.hostname or ""
-        if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
-            return value.rstrip("/")
-        raise ValueError("WooCommerce Basic auth needs an https:// base_url")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _batch_path(update: StockUpdate) -> str:
@@ -67,7 +37,7 @@ class WooStockPublisher:
 
     channel = CHANNEL
 
-    def __init__(self, credentials: WooCredentials, http: httpx.Client | None = None) -> None:
+    def __init__(self, credentials: WooSecret, http: httpx.Client | None = None) -> None:
         self._base = credentials.base_url
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
         self._auth = httpx.BasicAuth(credentials.consumer_key, credentials.consumer_secret)
@@ -162,3 +132,8 @@ def _per_item(chunk: Sequence[StockUpdate], response: httpx.Response) -> list[St
         else:
             results.append(StockResult(update.listing))
     return results
+
+
+def publisher(secret: WooSecret, http: httpx.Client) -> WooStockPublisher:
+    """The registry's outbound factory."""
+    return WooStockPublisher(secret, http)

@@ -1,0 +1,58 @@
+"""Resync (scheduled): a trigger for every listing on every channel Keel publishes to.
+
+The backstop for what no stream saw: a trigger lost after its retries, or stock changed by hand
+in a channel's admin. Triggers are cheap (the sync reads canonical stock and batches).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.aws import client
+from shared.messages import SyncListing
+from shared.settings import RelaySettings
+from shared.stores.catalog import CatalogStore
+
+logger = Logger(service="keel-resync")
+metrics = Metrics(namespace="Keel", service="keel-resync")
+SEND_BATCH = 10  # SendMessageBatch's limit
+
+
+@cache
+def _setup() -> tuple[CatalogStore, dict[str, str]]:
+    settings = RelaySettings()  # type: ignore[call-arg]  # values come from the environment
+    return CatalogStore(settings.catalog_table, client("dynamodb")), settings.sync_queue_urls()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    catalog, queues = _setup()
+    by_channel: dict[str, list[str]] = {}
+    for listing in catalog.all_listings():
+        if listing.channel in queues:
+            by_channel.setdefault(listing.channel, []).append(listing.sku)
+    sent: dict[str, int] = {}
+    for channel, skus in sorted(by_channel.items()):
+        for start in range(0, len(skus), SEND_BATCH):
+            chunk = skus[start : start + SEND_BATCH]
+            response = client("sqs").send_message_batch(
+                QueueUrl=queues[channel],
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": SyncListing(channel=channel, sku=sku).model_dump_json(),
+                    }
+                    for i, sku in enumerate(chunk)
+                ],
+            )
+            if response.get("Failed"):
+                raise RuntimeError(f"{channel}: {len(response['Failed'])} triggers not sent")
+        sent[channel] = len(skus)
+        metrics.add_metric(name="ResyncTriggers", unit=MetricUnit.Count, value=len(skus))
+    logger.info("resync triggered", extra={"schedule": event.get("schedule"), "sent": sent})
+    return sent

@@ -1,0 +1,181 @@
+"""Sync one channel: a batch of "SKU needs syncing" triggers -> one batched stock update.
+
+One handler for every channel that publishes stock; its channel comes from configuration
+(`KEEL_CHANNEL`, set per function by the wiring) and its adapter from the channel registry.
+Triggers are deduplicated per batch and the canonical level is read now. What happens to each
+trigger (done, retry after a delay, dead-letter with the reason) is decided in shared/services.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import httpx
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared.aws import client
+from shared.channels.port import SetsStock
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import load
+from shared.messages import SyncListing
+from shared.metrics import count
+from shared.services.stock_sync import (
+    DeadLetter,
+    Retry,
+    SyncOutcome,
+    decide,
+    needs_fresh_credentials,
+    publish_stock,
+)
+from shared.settings import (
+    ChannelOfFunction,
+    QueueUrls,
+    SecretName,
+    SyncSettings,
+    env_prefix,
+)
+from shared.stores.catalog import CatalogStore
+from shared.stores.inventory import InventoryStore
+from shared.wiring import sync_queue
+
+logger = Logger(service="keel-sync")
+tracer = Tracer(service="keel-sync")
+
+
+class SyncFailed(Exception):
+    """Raised per record so the batch processor reports it for redelivery."""
+
+
+class _Channel:
+    """What one channel's sync needs, built once per container (warm invocations reuse it)."""
+
+    def __init__(self, channel: str) -> None:
+        spec = BY_NAME[channel]
+        if spec.outbound_stock is None:
+            raise RuntimeError(f"channel {channel!r} does not publish stock")
+        settings = SyncSettings()  # type: ignore[call-arg]  # values come from the environment
+        db = client("dynamodb")
+        self.name = channel
+        self.queues = QueueUrls(_env_prefix=env_prefix(sync_queue(channel)))  # type: ignore[call-arg]
+        self.secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
+        self.secret_cache_s = settings.secret_cache_seconds
+        self.catalog = CatalogStore(settings.catalog_table, db)
+        self.inventory = InventoryStore(settings.inventory_table, db)
+        self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))  # one pool, reused
+        self._schema = load(spec.secret_schema)
+        self._factory = load(spec.outbound_stock)
+
+    def publisher(self, fresh: bool = False) -> SetsStock:
+        """Credentials come from the cached secret each time, so a rotated secret is picked
+        up; `fresh` skips the cache (after a 401/403)."""
+        secret = parameters.get_secret(
+            self.secret_name, transform="json", max_age=self.secret_cache_s, force_fetch=fresh
+        )
+        publisher: SetsStock = self._factory(self._schema.model_validate(secret), self.http)
+        return publisher
+
+
+@cache
+def _channel(name: str) -> _Channel:
+    return _Channel(name)
+
+
+def _dead_letter(channel: _Channel, body: str, outcome: SyncOutcome, reason: str) -> None:
+    if channel.queues.dlq_url is None:
+        raise RuntimeError(f"{sync_queue(channel.name)}: no DLQ URL configured")
+    client("sqs").send_message(
+        QueueUrl=channel.queues.dlq_url,
+        MessageBody=body,
+        MessageAttributes={
+            "error_class": {
+                "DataType": "String",
+                "StringValue": type(outcome.error).__name__ if outcome.error else "-",
+            },
+            "error_message": {"DataType": "String", "StringValue": reason[:1000] or "-"},
+            "sku": {"DataType": "String", "StringValue": outcome.sku},
+            "quantity": {"DataType": "String", "StringValue": str(outcome.quantity)},
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    channel = _channel(ChannelOfFunction().keel_channel)  # type: ignore[call-arg]
+    logger.thread_safe_append_keys(channel=channel.name)
+    records = event.get("Records", [])
+    skus: dict[str, str] = {}  # messageId -> sku
+    for record in records:
+        try:
+            skus[record["messageId"]] = SyncListing.model_validate_json(record["body"]).sku
+        except ValueError as exc:  # pydantic's ValidationError included
+            logger.error("unreadable sync trigger", extra={"error": str(exc)})
+
+    def publish(fresh: bool) -> dict[str, SyncOutcome]:
+        return publish_stock(
+            skus.values(),
+            channel.publisher(fresh),
+            channel.catalog,
+            channel.inventory,
+            now=lambda: datetime.now(UTC),
+            remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
+        )
+
+    outcomes = publish(fresh=False)
+    if needs_fresh_credentials(outcomes.values()):
+        logger.warning("channel refused the credentials: refreshing the secret and retrying")
+        outcomes = publish(fresh=True)
+    for outcome in outcomes.values():
+        logger.info(
+            "stock sync",
+            extra={
+                "sku": outcome.sku,
+                "quantity": outcome.quantity,
+                "error": repr(outcome.error) if outcome.error else None,
+            },
+        )
+    published = sum(1 for o in outcomes.values() if o.error is None)
+    count("StockPublished", published, "keel-sync", channel=channel.name)
+    dead_lettered: set[str] = set()
+
+    def record_handler(record: SQSRecord) -> str:
+        sku = skus.get(record.message_id)
+        if sku is None:
+            unreadable = SyncOutcome("?", error=ValueError("unreadable sync trigger"))
+            _dead_letter(channel, record.body, unreadable, "unreadable sync trigger")
+            return "dead-lettered"
+        outcome = outcomes[sku]
+        receives = int(record.attributes.approximate_receive_count or 1)
+        decision = decide(outcome.error, receives)
+        if isinstance(decision, Retry):
+            if decision.delay_s is not None:
+                client("sqs").change_message_visibility(
+                    QueueUrl=channel.queues.queue_url,
+                    ReceiptHandle=record.receipt_handle,
+                    VisibilityTimeout=decision.delay_s,
+                )
+            raise SyncFailed(f"{sku}: {outcome.error}")
+        if isinstance(decision, DeadLetter):
+            if sku not in dead_lettered:  # one DLQ message per SKU, however many triggers
+                _dead_letter(channel, record.body, outcome, decision.reason)
+                dead_lettered.add(sku)
+                count("StockSyncPermanentFailures", 1, "keel-sync", channel=channel.name)
+            return "dead-lettered"
+        return sku
+
+    # One processor per invocation: a module-level one would be shared by concurrent
+    # invocations in the local stack (Lambda runs one invocation per environment).
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

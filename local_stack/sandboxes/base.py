@@ -1,0 +1,71 @@
+"""What every sales-channel sandbox offers: the channel's own API, and one control surface
+under `/__sandbox/` that the demo, the tests and outside checks drive the same way everywhere.
+
+Control surface (JSON; a contract: extend it, never rename):
+- `POST /__sandbox/orders`: body = one order in the channel's own API shape. The sandbox keeps
+  it, lowers what it shows for the ordered items (as the real channel does), and notifies Keel
+  the way the channel does (a signed webhook). Answers `{"id": "<channel order id>"}`.
+- `POST /__sandbox/orders/{id}/cancel`: the channel cancels the order and notifies Keel.
+- `GET /__sandbox/listings`: what the channel shows now,
+  `[{"listing_id", "sku", "quantity", "price"}]` (price null until prices are published).
+- `POST /__sandbox/outage`: `{"requests": N, "status": 503}`: the next N API calls fail so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from local_stack.http import Request, Response
+
+
+@dataclass(frozen=True)
+class SandboxLine:
+    """One line of an order placed in a sandbox, by the refs Keel's listing holds."""
+
+    refs: dict[str, str]
+    sku: str | None
+    title: str
+    quantity: int
+    price: Decimal
+
+
+@runtime_checkable
+class ChannelSandbox(Protocol):
+    channel: str
+
+    def __call__(self, request: Request) -> Response:
+        """The channel's API and the `/__sandbox/` control surface."""
+        ...
+
+    def keel_secret(self, base_url: str) -> dict[str, Any]:
+        """The JSON Keel's secret for this channel holds to talk to this sandbox at `base_url`
+        (validated against the channel's secret schema by the local stack)."""
+        ...
+
+    def local_only_secrets(self) -> dict[str, str]:
+        """Keys for `.keel/local.json`'s `local_only_secrets`, prefixed with the channel name
+        (at least `<channel>_webhook_secret`)."""
+        ...
+
+    def notify_to(self, webhook_url: str) -> None:
+        """Where the sandbox sends its webhooks (Keel's gateway)."""
+        ...
+
+    def add_listing(
+        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+    ) -> dict[str, str]:
+        """Create the item in the channel (showing `quantity`; None: not tracked) and return the
+        refs Keel's listing for it holds (ids the channel's API and its orders use, and "sku")."""
+        ...
+
+    def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
+        """An order in the channel's own API shape, for `POST /__sandbox/orders`."""
+        ...
+
+    def shown(self) -> list[dict[str, Any]]:
+        """What `GET /__sandbox/listings` answers."""
+        ...
+
+    def fail_next(self, requests: int, status: int = 503) -> None: ...

@@ -1,0 +1,49 @@
+"""The channel registry: every channel Keel speaks, each declared as data by its own package.
+
+A channel is one package under `shared/channels/<channel>/` whose `__init__` exports `CHANNEL`,
+a `spec.Channel` record: how its webhooks are received, the schema of its secret, how order
+lines match listings, its inbound parser, its outbound stock adapter and its sandbox. The wiring,
+the functions, the local stack and the CDK stack read `CHANNELS`; nothing else names a channel.
+Adding a channel is adding its package here (README: "Adding a channel").
+
+Stdlib only: the webhook ack path imports this.
+"""
+
+from __future__ import annotations
+
+from shared.channels.shopify import CHANNEL as SHOPIFY
+from shared.channels.spec import Channel, load
+from shared.channels.woocommerce import CHANNEL as WOOCOMMERCE
+
+CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE)
+BY_NAME: dict[str, Channel] = {c.name: c for c in CHANNELS}
+
+
+def check_registry(channels: tuple[Channel, ...]) -> list[str]:
+    """What is half-registered: every problem, so one run shows them all."""
+    problems: list[str] = []
+    names = [c.name for c in channels]
+    if len(set(names)) != len(names):
+        problems.append(f"channel names repeat: {names}")
+    for c in channels:
+        if (c.receiver is None) != (c.inbound is None):
+            problems.append(f"{c.name}: a webhook receiver and an inbound parser come together")
+        if c.inbound is not None and c.line_item_ref is None:
+            problems.append(f"{c.name}: inbound orders need line_item_ref to match listings")
+        for label, path in (
+            ("secret_schema", c.secret_schema),
+            ("sandbox", c.sandbox),
+            ("inbound", c.inbound),
+            ("outbound_stock", c.outbound_stock),
+        ):
+            if path is None:
+                continue
+            try:
+                load(path)
+            except (ImportError, AttributeError, ValueError) as exc:
+                problems.append(f"{c.name}: {label} {path!r} does not load: {exc}")
+        if c.receiver is not None and c.receiver.account_header and not c.receiver.account_field:
+            problems.append(f"{c.name}: account_header without the secret's account_field")
+        if c.sync.max_concurrency is not None and c.sync.max_concurrency < 2:
+            problems.append(f"{c.name}: Lambda's SQS maximum concurrency is at least 2")
+    return problems

@@ -1,0 +1,90 @@
+"""What a channel declares about itself: the records a channel package fills in.
+
+Stdlib only: the webhook ack path imports this. Parsers, adapters, schemas and sandboxes are
+named by import path ("module:attribute") and loaded only where they are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Verifier = Callable[[str, bytes, Mapping[str, str]], bool]
+"""(signing secret, raw body, lower-cased headers) -> True when the channel signed this body."""
+
+
+@dataclass(frozen=True)
+class FromHeader:
+    """A value the channel sends in a header (lower-case name)."""
+
+    header: str
+
+
+@dataclass(frozen=True)
+class BodyDigest:
+    """For channels without a delivery id: the SHA-256 of the raw body names the delivery."""
+
+
+@dataclass(frozen=True)
+class FromBody:
+    """A value inside the JSON body, by a path of keys (read with the stdlib json module)."""
+
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebhookReceiver:
+    verify: Verifier
+    secret_field: str  # field of the channel's secret that signs deliveries
+    delivery_id: FromHeader | BodyDigest
+    topic: FromHeader | FromBody
+    kept_headers: tuple[str, ...] = ()  # passed on to ingest with the raw body (lower-case)
+    # A delivery from another account (shop) than the configured one is refused: the header
+    # that names the account, and the secret's field that holds the configured one.
+    account_header: str | None = None
+    account_field: str | None = None
+    # A channel's "is this endpoint alive?" call (unsigned): answered 200, nothing stored.
+    is_ping: Callable[[Mapping[str, str], bytes], bool] | None = None
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """How the channel's `sync-<channel>` queue and function run: its rate budget lives here."""
+
+    batch_size: int = 50
+    max_batching_window_s: int = 2
+    timeout_s: int = 60
+    max_receive_count: int = 8
+    max_concurrency: int | None = None  # concurrent batches; None: Lambda's default
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    secret_schema: str  # "module:Model", a pydantic model of the secret's JSON
+    sandbox: str  # "module:Class" under local_stack/sandboxes/
+    receiver: WebhookReceiver | None = None
+    inbound: str | None = None  # "module:Class" implementing port.ParsesWebhooks
+    # Listing refs an order line is matched by, in order: the channel's item id, then its SKU.
+    line_item_ref: str | None = None
+    outbound_stock: str | None = None  # "module:factory" (secret model, httpx.Client) -> SetsStock
+    sync: SyncPolicy = SyncPolicy()
+
+    @property
+    def lookup_refs(self) -> tuple[str, ...]:
+        """Listing refs indexed for matching order lines back to Keel's SKU."""
+        if self.inbound is None:
+            return ()
+        return (*([self.line_item_ref] if self.line_item_ref else []), "sku")
+
+    @property
+    def publishes_stock(self) -> bool:
+        return self.outbound_stock is not None
+
+
+def load(path: str) -> Any:
+    """Import "module:attribute" (where a channel's parts are used, not where declared)."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,107 @@
+"""Channels as plug-ins, end to end: orders placed in either channel's sandbox, stock reaching
+every channel, catalog changes published, the scheduled resync, and outages on the way out."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keel_cli.main import main as keel
+from local_stack.sandboxes.base import SandboxLine
+from local_stack.stack import LocalStack, stores
+from shared.domain.listings import ListingRules, channel_quantity
+from tests.e2e.conftest import Product, make_product, shopify, shows, woo
+
+pytestmark = pytest.mark.e2e
+CHANNELS = ("shopify", "woocommerce")
+
+
+def place(stack: LocalStack, channel: str, product: Product, qty: int) -> str:
+    sandbox = stack.sandboxes[channel]
+    body = sandbox.order_body(
+        [SandboxLine(product.refs[channel], product.sku, product.sku, qty, Decimal("10.00"))]
+    )
+    answer = httpx.post(f"{stack.sandbox_url(channel)}/__sandbox/orders", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
+def listing_id(product: Product, channel: str) -> str:
+    refs = product.refs[channel]
+    return refs.get("variant_id") or refs["item_id"]
+
+
+def assert_every_channel_shows_the_derived_quantity(stack: LocalStack, product: Product) -> None:
+    catalog, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None
+    for channel in CHANNELS:
+        listing = catalog.listing(product.sku, channel)
+        assert listing is not None
+        derived = channel_quantity(level.available, listing.rules)
+        assert shows(stack, channel, listing_id(product, channel)) == derived, channel
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_order_placed_in_a_channel_is_taken_once_and_every_channel_follows(
+    stack: LocalStack, channel: str
+) -> None:
+    product = make_product(stack, on_hand=10, rules=ListingRules(buffer=1))
+    order_id = place(stack, channel, product, 3)
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(f"{channel}#{order_id}")
+    assert order is not None and order.status.value == "reserved"
+    assert [ln.sku for ln in order.lines] == [product.sku]
+    level = inventory.get(product.sku)
+    assert level is not None and (level.reserved, level.available) == (3, 7)
+    # The channel that sold lowered its own count to 47 (from a stale 50); Keel's derived
+    # quantity is what it ends up showing, as every other channel does.
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    assert shows(stack, "woocommerce", product.woo_id) == 6  # buffer 1
+    assert shows(stack, "shopify", product.variant_id) == 7
+
+
+def test_a_cap_change_reaches_the_channel_although_no_stock_moved(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=40)
+    assert shows(stack, "woocommerce", product.woo_id) == 40
+    state = stack.write_state(tmp_path / "local.json")
+    args = ["--state-file", str(state), "listings", "set", product.sku, "woocommerce"]
+    assert keel([*args, "--cap", "10", "--reason", "slow mover", "--actor", "ops", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cap"] == 10
+    assert stack.wait_idle(30)
+    assert shows(stack, "woocommerce", product.woo_id) == 10
+    assert shows(stack, "shopify", product.variant_id) == 40  # other channels unaffected
+    catalog, _, _ = stores(stack)
+    (change,) = catalog.rule_changes(product.sku)
+    assert (change["actor"], change["reason"], change["cap"]) == ("ops", "slow mover", 10)
+    # validated: nothing changes on a refused value
+    assert keel([*args, "--share", "1.5", "--reason", "typo"]) == 2
+    assert keel([*args, "--buffer", "-1", "--reason", "typo"]) == 2
+    assert len(catalog.rule_changes(product.sku)) == 1
+
+
+def test_the_scheduled_resync_repairs_a_channel_changed_by_hand(stack: LocalStack) -> None:
+    product = make_product(stack, on_hand=5)
+    refs = product.refs["shopify"]
+    shopify(stack).set_level(refs["inventory_item_id"], 99, refs["location_id"])
+    woo(stack).add_product(product.woo_id, product.sku, product.sku, 99)  # edited in the admin
+    assert shows(stack, "shopify", product.variant_id) == 99
+    stack.fire_schedule("resync-all-listings")
+    assert stack.wait_idle(30)
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+
+
+def test_a_shopify_outage_ends_in_retries_then_the_right_value(stack: LocalStack) -> None:
+    product = make_product(stack, on_hand=4)
+    shopify(stack).fail_next(2, 503)
+    place(stack, "woocommerce", product, 1)
+    assert stack.wait_idle(60)
+    assert shows(stack, "shopify", product.variant_id) == 3
+    assert stack.queue_depths()["sync-shopify-dlq"] == 0

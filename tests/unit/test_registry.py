@@ -1,0 +1,102 @@
+"""The channel registry's recipe: a channel is one package, declared once, fully or not at all."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import shared.channels
+from local_stack.sandboxes.base import ChannelSandbox
+from shared.channels.registry import CHANNELS, check_registry
+from shared.channels.spec import Channel, SyncPolicy, load
+from shared.wiring import WIRING, build_wiring, check_wiring
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_registry_and_the_wiring_are_complete() -> None:
+    assert check_registry(CHANNELS) == []
+    assert check_wiring(WIRING, CHANNELS) == []
+
+
+def test_every_channel_package_is_registered() -> None:
+    """A package under shared/channels/ that declares CHANNEL but is not in the registry would
+    be a channel half-added: its code exists, nothing runs it."""
+    declared = []
+    for info in pkgutil.iter_modules(shared.channels.__path__):
+        if info.ispkg:
+            module = importlib.import_module(f"shared.channels.{info.name}")
+            if isinstance(getattr(module, "CHANNEL", None), Channel):
+                declared.append(module.CHANNEL.name)
+    assert sorted(declared) == sorted(c.name for c in CHANNELS)
+
+
+@pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
+def test_each_sandbox_speaks_the_control_surface_and_its_secret_fits_the_schema(
+    channel: Channel,
+) -> None:
+    sandbox = load(channel.sandbox)()
+    assert isinstance(sandbox, ChannelSandbox)
+    secret = sandbox.keel_secret("http://127.0.0.1:9")
+    load(channel.secret_schema).model_validate(secret)
+    assert f"{channel.name}_webhook_secret" in sandbox.local_only_secrets()
+
+
+def test_half_registered_channels_are_reported() -> None:
+    shopify = next(c for c in CHANNELS if c.name == "shopify")
+    parser_only = dataclasses.replace(shopify, name="a", receiver=None)
+    receiver_only = dataclasses.replace(shopify, name="b", inbound=None)
+    no_matching = dataclasses.replace(shopify, name="c", line_item_ref=None)
+    broken_path = dataclasses.replace(shopify, name="d", outbound_stock="shared.nowhere:x")
+    too_little = dataclasses.replace(shopify, name="e", sync=SyncPolicy(max_concurrency=1))
+    problems = check_registry((parser_only, receiver_only, no_matching, broken_path, too_little))
+    assert {p.split(":")[0] for p in problems} == {"a", "b", "c", "d", "e"}
+
+
+def test_a_new_channel_gets_its_queue_function_secret_and_relay_route_from_the_registry() -> None:
+    woo = next(c for c in CHANNELS if c.name == "woocommerce")
+    etsy = dataclasses.replace(woo, name="etsy", sync=SyncPolicy(batch_size=20, timeout_s=30))
+    wiring = build_wiring((*CHANNELS, etsy))
+    assert check_wiring(wiring, (*CHANNELS, etsy)) == []
+    assert wiring.queue("sync-etsy").visibility_timeout_s == 180  # 6x the consumer's timeout
+    consumer = wiring.function("sync-etsy")
+    assert consumer.env == {"KEEL_CHANNEL": "etsy"} and consumer.secrets == ("etsy",)
+    assert "sync-etsy" in wiring.function("relay").sends_to
+    assert "sync-etsy" in wiring.function("relay-catalog").sends_to
+    assert "etsy" in wiring.function("webhook").secrets and "etsy" in wiring.secrets
+
+
+def test_a_wiring_that_lost_a_channel_part_is_reported() -> None:
+    stale = dataclasses.replace(
+        WIRING,
+        queues=tuple(q for q in WIRING.queues if q.name != "sync-shopify"),
+        functions=tuple(
+            dataclasses.replace(f, sends_to=()) if f.name == "relay" else f
+            for f in WIRING.functions
+        ),
+    )
+    problems = check_wiring(stale, CHANNELS)
+    assert any("no sync-shopify queue" in p for p in problems)
+    assert any("relay does not send to sync-woocommerce" in p for p in problems)
+
+
+def test_nothing_outside_the_channel_packages_names_a_channel_in_code() -> None:
+    """The wiring, the functions, the stores, the services and the stack code read the registry.
+    (Scenarios, sandboxes and tests may name channels: they are test equipment.)"""
+    names = [c.name for c in CHANNELS]
+    roots = ["functions", "shared/services", "shared/stores", "shared/domain", "infra"]
+    roots += ["shared/wiring.py", "shared/settings.py", "local_stack/stack.py"]
+    roots += ["local_stack/resources.py", "local_stack/pollers.py", "local_stack/gateway.py"]
+    offenders = []
+    for root in roots:
+        path = ROOT / root
+        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            for number, line in enumerate(file.read_text().splitlines(), 1):
+                code = line.split("#")[0]
+                if any(f'"{n}"' in code or f"'{n}'" in code for n in names):
+                    offenders.append(f"{file.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
