@@ -4,14 +4,13 @@ what the real 2026-10 API refuses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_stack.http import LocalHttpServer, Request, Response
+from local_stack.http import Request, Response
 from local_stack.sandboxes.base import ChannelSandbox, SandboxLine
 from local_stack.sandboxes.shopify import ShopifySandbox
 from shared.channels.shopify.graphql import INVENTORY_LEVELS_QUERY, SET_QUANTITIES_MUTATION
@@ -59,20 +58,9 @@ def set_input(*rows: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[Request]]]:
-    """A tiny local endpoint standing in for Keel's webhook gateway."""
-    received: list[Request] = []
-
-    def app(request: Request) -> Response:
-        received.append(request)
-        return Response(200)
-
-    server = LocalHttpServer("shopify-webhook-receiver", app)
-    server.start()
-    try:
-        yield server.url + "/webhooks/shopify", received
-    finally:
-        server.stop()
+def receiver(gateway_stand_in: tuple[str, list[Request]]) -> tuple[str, list[Request]]:
+    base, received = gateway_stand_in
+    return base + "/webhooks/shopify", received
 
 
 @pytest.fixture

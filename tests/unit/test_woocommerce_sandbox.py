@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.http import LocalHttpServer, Request, Response
+from local_stack.http import Request, Response
 from local_stack.sandboxes.base import ChannelSandbox, SandboxLine
 from local_stack.sandboxes.woocommerce import WooCommerceSandbox, wc_json
 from shared.channels.woocommerce.orders import WooOrdersInbound
@@ -145,20 +144,9 @@ def test_outage_answers_5xx_then_recovers() -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[Request]]]:
-    """A tiny local endpoint standing in for Keel's webhook gateway."""
-    received: list[Request] = []
-
-    def app(request: Request) -> Response:
-        received.append(request)
-        return Response(200)
-
-    server = LocalHttpServer("woo-webhook-receiver", app)
-    server.start()
-    try:
-        yield server.url + "/webhooks/woocommerce", received
-    finally:
-        server.stop()
+def receiver(gateway_stand_in: tuple[str, list[Request]]) -> tuple[str, list[Request]]:
+    base, received = gateway_stand_in
+    return base + "/webhooks/woocommerce", received
 
 
 def shop(webhook_url: str) -> WooCommerceSandbox:
