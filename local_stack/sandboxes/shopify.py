@@ -416,6 +416,7 @@ class ShopifySandbox:
             "total_price_set": _money_set(subtotal, cur),
             "total_tax": "0.00",
             "total_tax_set": _money_set(Decimal(0), cur),
+            "total_shipping_price_set": _money_set(Decimal(0), cur),
             "updated_at": now,
             "line_items": [
                 {

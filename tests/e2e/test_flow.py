@@ -213,3 +213,39 @@ def test_a_stream_batch_the_relay_keeps_failing_is_parked_not_lost(
     batch = info["DDBStreamBatchInfo"]
     assert batch["streamArn"] == stack.resources.stream_arns["inventory"]
     assert int(batch["startSequenceNumber"]) <= int(batch["endSequenceNumber"])
+
+
+def test_failures_are_not_lost_when_deliveries_arrive_concurrently(stack: LocalStack) -> None:
+    """100 good orders and 10 poison messages from 8 threads: every order reserved once, and
+    every poison message in the DLQ (a processor shared by concurrent invocations lost them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert stack.resources is not None
+    sqs = stack.client("sqs")
+    item = make_product(stack, on_hand=200)
+
+    def deliver(n: int) -> int:
+        if n % 11 == 5:  # poison interleaved with the good ones, so batches overlap
+            sqs.send_message(
+                QueueUrl=stack.resources.queue_urls["ingest"], MessageBody=f"poison {n // 11}"
+            )
+            return 200
+        return send(stack, item, 1)[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(deliver, range(110)))
+    assert statuses == [200] * 110
+    assert stack.wait_idle(120)
+    dead: list[str] = []
+    while batch := sqs.receive_message(
+        QueueUrl=stack.resources.dlq_urls["ingest"], MaxNumberOfMessages=10
+    ).get("Messages", []):
+        dead.extend(m["Body"] for m in batch)
+        for m in batch:
+            sqs.delete_message(
+                QueueUrl=stack.resources.dlq_urls["ingest"], ReceiptHandle=m["ReceiptHandle"]
+            )
+    assert sorted(b for b in dead if b.startswith("poison")) == sorted(
+        f"poison {n}" for n in range(10)
+    )
+    assert reserved(stack, item.sku) == 100

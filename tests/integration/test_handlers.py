@@ -459,3 +459,134 @@ def test_a_channel_id_cannot_silently_move_to_another_sku(catalog: CatalogStore)
             Listing("B", "shopify", {"variant_id": "1"}), lookup_refs=("variant_id",)
         )
     assert catalog.find_sku("shopify", "variant_id", "1") == "A"
+
+
+# --- credential rotation ---
+
+
+def woo_secret(deployed: Provisioned, **changes: str) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3_client("secretsmanager").put_secret_value(
+        SecretId=deployed.secrets["woocommerce"],
+        SecretString=json.dumps({**SECRETS["woocommerce"], **changes}),
+    )
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@respx.mock
+def test_a_rotated_credential_is_picked_up_without_losing_the_sync(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    """The cached secret still holds the old key when the shop starts refusing it: the sync
+    re-reads the secret at once and publishes with the new one."""
+    seed(catalog, inventory, on_hand=5)
+    new_auth = httpx.BasicAuth("ck_new", "cs_it")._auth_header
+
+    def shop(request: httpx.Request) -> httpx.Response:
+        if request.headers["authorization"] != new_auth:
+            return httpx.Response(401, json={"code": "woocommerce_rest_authentication_error"})
+        return woo_answer(request)
+
+    route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(side_effect=shop)
+    trigger = SyncListing(channel="woocommerce", sku="MUG").model_dump_json()
+    assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]  # the shop refuses the only key it has
+    }
+    # The operator rotates the key; the function's cache (5 min) still holds the old one.
+    boto3_client("secretsmanager").put_secret_value(
+        SecretId=deployed.secrets["woocommerce"],
+        SecretString=json.dumps({**SECRETS["woocommerce"], "consumer_key": "ck_new"}),
+    )
+    assert sync_woo(sqs_event(trigger), context("sync-woocommerce")) == {"batchItemFailures": []}
+    assert route.calls.last.request.headers["authorization"] == new_auth
+    assert drain(sqs, deployed.dlq_urls["sync-woocommerce"]) == []
+
+
+@respx.mock
+def test_a_credential_refused_on_every_receive_ends_in_the_dlq_as_auth(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    seed(catalog, inventory)
+    respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(
+        return_value=httpx.Response(403, json={"code": "forbidden", "message": "no"})
+    )
+    trigger = SyncListing(channel="woocommerce", sku="MUG").model_dump_json()
+    url = deployed.queue_urls["sync-woocommerce"]
+    for receive in (1, 2, 3):
+        sqs.send_message(QueueUrl=url, MessageBody=trigger)
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+        event = sqs_event(trigger)
+        event["Records"][0]["receiptHandle"] = message["ReceiptHandle"]
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive)
+        result = sync_woo(event, context("sync-woocommerce"))
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if receive < 3:
+            assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert result == {"batchItemFailures": []}
+    (dead,) = drain(sqs, deployed.dlq_urls["sync-woocommerce"])
+    attrs = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attrs["error_class"] == "AuthError" and attrs["error_message"].startswith("auth:")
+
+
+# --- what a hostile but validly signed body becomes ---
+
+
+def order_with(**changes: Any) -> bytes:
+    payload = shopify.order_payload([SandboxLine(44, "MUG", "Mug", 5, Decimal("12.50"))])
+    for path, value in changes.items():
+        target: Any = payload
+        keys = path.split("__")
+        for key in keys[:-1]:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[keys[-1]] = value
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "held_as"),
+    [
+        (order_with(line_items__0__quantity=10**39 + 1), "delivery"),
+        (order_with(line_items__0__quantity=True), "delivery"),
+        (order_with(line_items__0__price_set__shop_money__amount="1E+999999999"), "delivery"),
+        (order_with(currency="USD", total_price_set__shop_money__currency_code="USD"), "order"),
+        (order_with(total_price_set__shop_money__amount="0.01"), "order"),
+        (order_with(line_items__0__price_set__shop_money__amount="-12.50"), "either"),
+    ],
+    ids=["huge-quantity", "bool-quantity", "huge-price", "usd-in-eur-shop", "total", "negative"],
+)
+def test_implausible_signed_orders_are_held_with_a_reason_never_reserved(
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    orders: OrderStore,
+    body: bytes,
+    held_as: str,
+) -> None:
+    seed(catalog, inventory, on_hand=50)
+    assert ingest(sqs_event(envelope(body, "hostile")), context("ingest")) == {
+        "batchItemFailures": []
+    }
+    assert inventory.get("MUG").reserved == 0  # type: ignore[union-attr]
+    held_orders = [o for o in orders.orders() if o.status.value == "held"]
+    held_deliveries = orders.held_deliveries()
+    assert len(held_orders) + len(held_deliveries) == 1
+    if held_as == "order":
+        assert "implausible order" in (held_orders[0].hold_reason or "")
+    elif held_as == "delivery":
+        assert "unparseable" in held_deliveries[0].reason
+
+
+def test_an_800_line_order_is_stored_not_lost(
+    catalog: CatalogStore, inventory: InventoryStore, orders: OrderStore
+) -> None:
+    seed(catalog, inventory, on_hand=1000)
+    lines = [
+        SandboxLine(44, "MUG", f"Mug {n:04d} " + "with a long engraving text " * 9, 1, Decimal("1"))
+        for n in range(800)
+    ]
+    body = shopify.encode(shopify.order_payload(lines))
+    assert len(body) > 400_000
+    assert ingest(sqs_event(envelope(body, "big")), context("ingest")) == {"batchItemFailures": []}
+    (order,) = orders.orders()
+    assert order.status.value == "reserved" and len(order.lines) == 800
+    assert inventory.get("MUG").reserved == 800  # type: ignore[union-attr]

@@ -72,11 +72,12 @@ class ShopifyOrder(_Model):
     presentment_currency: Currency
     total_price_set: ShopifyMoneyBag
     line_items: list[ShopifyLineItem]
-    # What besides the lines makes up the total; all four or the total goes unchecked.
-    total_discounts_set: ShopifyMoneyBag | None = None
-    total_shipping_price_set: ShopifyMoneyBag | None = None
-    total_tax_set: ShopifyMoneyBag | None = None
-    taxes_included: StrictBool | None = None
+    # What besides the lines makes up the total. Every 2026-10 order payload carries them, so a
+    # body without them is not an order Keel can check: refused (held), never guessed.
+    total_discounts_set: ShopifyMoneyBag
+    total_shipping_price_set: ShopifyMoneyBag
+    total_tax_set: ShopifyMoneyBag
+    taxes_included: StrictBool
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -90,19 +91,12 @@ def _money(m: ShopifyMoney) -> Money:
     return Money(m.amount, m.currency_code)
 
 
-def _charges(raw: ShopifyOrder) -> OrderCharges | None:
-    """In shop money, like the total they explain; None when Shopify left any of them out."""
-    discounts, shipping, tax = (
-        raw.total_discounts_set,
-        raw.total_shipping_price_set,
-        raw.total_tax_set,
-    )
-    if discounts is None or shipping is None or tax is None or raw.taxes_included is None:
-        return None
+def _charges(raw: ShopifyOrder) -> OrderCharges:
+    """In shop money, like the total they explain."""
     return OrderCharges(
-        discounts=discounts.shop_money.amount,
-        shipping=shipping.shop_money.amount,
-        tax=tax.shop_money.amount,
+        discounts=raw.total_discounts_set.shop_money.amount,
+        shipping=raw.total_shipping_price_set.shop_money.amount,
+        tax=raw.total_tax_set.shop_money.amount,
         taxes_included=raw.taxes_included,
     )
 
