@@ -590,3 +590,56 @@ def test_an_800_line_order_is_stored_not_lost(
     (order,) = orders.orders()
     assert order.status.value == "reserved" and len(order.lines) == 800
     assert inventory.get("MUG").reserved == 800  # type: ignore[union-attr]
+
+
+def test_log_keys_stay_with_their_own_delivery_under_concurrency(
+    deployed: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local stack runs invocations of one function on several threads: a hold reason must
+    never be logged under another delivery's keys."""
+    import logging
+    import threading
+
+    import functions.ingest.handler as module
+
+    lines: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    collect = Collect()
+    collect.setFormatter(module.logger.registered_formatter)
+    module.logger.addHandler(collect)
+    module.logger.setLevel(logging.INFO)
+    try:
+        barrier = threading.Barrier(6)
+
+        def run(n: int) -> None:
+            barrier.wait()
+            body = json.dumps(
+                {
+                    "channel": f"unknown{n}",
+                    "delivery_id": f"delivery-{n}",
+                    "topic": "t",
+                    "received_at": NOW.isoformat(),
+                    "body": "{}",
+                }
+            )
+            for _ in range(5):
+                ingest(sqs_event(body), context("ingest"))
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        module.logger.removeHandler(collect)
+        module.logger.setLevel(logging.ERROR)
+    held = [line for line in lines if line.get("message") == "delivery held"]
+    assert len(held) == 30
+    for line in held:
+        n = line["channel"].removeprefix("unknown")
+        assert line["delivery_id"] == f"delivery-{n}"
+        assert f"'unknown{n}'" in line["reason"]
