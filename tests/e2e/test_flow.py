@@ -223,12 +223,11 @@ def test_failures_are_not_lost_when_deliveries_arrive_concurrently(stack: LocalS
     assert stack.resources is not None
     sqs = stack.client("sqs")
     item = make_product(stack, on_hand=200)
+    ingest_url = stack.resources.queue_urls["ingest"]
 
     def deliver(n: int) -> int:
         if n % 11 == 5:  # poison interleaved with the good ones, so batches overlap
-            sqs.send_message(
-                QueueUrl=stack.resources.queue_urls["ingest"], MessageBody=f"poison {n // 11}"
-            )
+            sqs.send_message(QueueUrl=ingest_url, MessageBody=f"poison {n // 11}")
             return 200
         return send(stack, item, 1)[0]
 

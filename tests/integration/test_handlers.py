@@ -610,7 +610,8 @@ def test_log_keys_stay_with_their_own_delivery_under_concurrency(
 
     collect = Collect()
     collect.setFormatter(module.logger.registered_formatter)
-    module.logger.addHandler(collect)
+    python_logger = logging.getLogger(module.logger.name)
+    python_logger.addHandler(collect)
     module.logger.setLevel(logging.INFO)
     try:
         barrier = threading.Barrier(6)
@@ -635,7 +636,7 @@ def test_log_keys_stay_with_their_own_delivery_under_concurrency(
         for t in threads:
             t.join()
     finally:
-        module.logger.removeHandler(collect)
+        python_logger.removeHandler(collect)
         module.logger.setLevel(logging.ERROR)
     held = [line for line in lines if line.get("message") == "delivery held"]
     assert len(held) == 30
