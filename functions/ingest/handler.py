@@ -125,19 +125,25 @@ def record_handler(record: SQSRecord) -> str:
         return "ignored"
 
     logger.thread_safe_append_keys(correlation_id=order.key)  # = order id, across functions
-    catalog, _, intake = _stores()
+    catalog, orders, intake = _stores()
     try:
         outcome, stored = take_order(
             order,
             sku_lookup(catalog, BY_NAME[delivery.channel]),
             intake,
+            orders,
             datetime.now(UTC),
             shop_currency=_shop_currency(delivery.channel),
+            cause=f"{delivery.topic or 'delivery'} {delivery.delivery_id}"[:300],
         )
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
-    metric = {Outcome.RESERVED: "OrdersReserved", Outcome.HELD: "OrdersHeld"}.get(outcome)
+    metric = {
+        Outcome.RESERVED: "OrdersReserved",
+        Outcome.HELD: "OrdersHeld",
+        Outcome.CANCELLED: "OrdersCancelled",
+    }.get(outcome)
     metrics.add_metric(name=metric or "DuplicateOrders", unit=MetricUnit.Count, value=1)
     return outcome.value
 

@@ -11,6 +11,7 @@ from enum import StrEnum
 class OrderStatus(StrEnum):
     RESERVED = "reserved"  # every line's stock is promised to this order
     HELD = "held"  # accepted, but needs a person or more stock before it can go on
+    CANCELLED = "cancelled"  # the channel cancelled it: nothing stays reserved
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Order:
     hold_reason: str | None = None
     history: tuple[tuple[datetime, str, str], ...] = field(default_factory=tuple)
     charges: OrderCharges | None = None  # None: the channel did not say; totals go unchecked
+    cancelled_at: datetime | None = None  # the channel says the order is cancelled
 
     @property
     def key(self) -> str:
@@ -74,6 +76,14 @@ class Order:
             status=OrderStatus.HELD,
             hold_reason=reason,
             history=(*self.history, (at, OrderStatus.HELD.value, reason)),
+        )
+
+    def cancelled(self, at: datetime, cause: str) -> Order:
+        return replace(
+            self,
+            status=OrderStatus.CANCELLED,
+            hold_reason=None,
+            history=(*self.history, (at, OrderStatus.CANCELLED.value, cause)),
         )
 
     def reserved(self, at: datetime) -> Order:

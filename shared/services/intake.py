@@ -1,15 +1,27 @@
-"""Take a new channel order into Keel: match its lines, check it, reserve its stock, or hold it."""
+"""Take a channel's order into Keel, whatever version of it arrives: match its lines, check
+it, reserve its stock or hold it; for a newer version of a stored order, follow it (cancel,
+edit, hold) with the reservations in the same write. One path for webhooks and polls."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from shared.channels.spec import Channel
-from shared.domain.intake import HOLD_INSUFFICIENT, Hold, SkuLookup, plan_intake
+from shared.domain.intake import HOLD_INSUFFICIENT, Hold, Reserve, SkuLookup, plan_intake
+from shared.domain.lifecycle import Adjust, Ignore, Keep, plan_change
 from shared.domain.order_checks import implausibility
-from shared.domain.orders import Order
+from shared.domain.orders import Order, OrderStatus
 from shared.stores.catalog import CatalogStore
-from shared.stores.intake import OrderIntakeStore, Outcome, ReservationRefused
+from shared.stores.intake import (
+    OrderIntakeStore,
+    Outcome,
+    ReservationRefused,
+    VersionMoved,
+)
+from shared.stores.orders import OrderStore
+
+ATTEMPTS = 4  # another writer stored a version in between: read and plan again
 
 
 def sku_lookup(catalog: CatalogStore, channel: Channel) -> SkuLookup:
@@ -28,20 +40,47 @@ def sku_lookup(catalog: CatalogStore, channel: Channel) -> SkuLookup:
     return find
 
 
+def _plan(order: Order, find_sku: SkuLookup, shop_currency: str | None) -> Reserve | Hold:
+    reason = implausibility(order, shop_currency) if shop_currency else None
+    if reason is not None:
+        return Hold(order, reason)
+    return plan_intake(order, find_sku)
+
+
 def take_order(
     order: Order,
     find_sku: SkuLookup,
     intake: OrderIntakeStore,
+    orders: OrderStore,
     now: datetime,
     shop_currency: str | None = None,
+    cause: str = "channel",
 ) -> tuple[Outcome, Order]:
-    """`shop_currency` None skips the plausibility checks (no configured currency to hold
-    the order against)."""
-    reason = implausibility(order, shop_currency) if shop_currency else None
-    if reason is not None:
-        held = order.held(reason, now)
-        return intake.hold(held), held
-    plan = plan_intake(order, find_sku)
+    """`shop_currency` None skips the plausibility checks; `cause` (which delivery or poll)
+    goes into the order's history."""
+    for _ in range(ATTEMPTS):
+        found = orders.get_with_reservations(order.key)
+        stored, reserved = found if found else (None, {})
+        # A first version is checked for plausibility; later ones change an order Keel holds
+        # (edits and refunds move totals in ways only the channel's own ledger explains).
+        plan = _plan(order, find_sku, shop_currency if stored is None else None)
+        change = plan_change(stored, reserved, order, plan, now, cause)
+        try:
+            if change is None:
+                outcome, taken = _take_new(plan, intake, now)
+            else:
+                outcome, taken = _apply(change, stored, reserved, intake, now)
+        except VersionMoved:
+            continue
+        if outcome is not Outcome.DUPLICATE or stored is not None:
+            return outcome, taken
+        # DUPLICATE for an order we had not read: a concurrent first delivery won; plan again.
+    raise VersionMoved(order.key)
+
+
+def _take_new(
+    plan: Reserve | Hold, intake: OrderIntakeStore, now: datetime
+) -> tuple[Outcome, Order]:
     if isinstance(plan, Hold):
         held = plan.order.held(plan.reason, now)
         return intake.hold(held), held
@@ -51,3 +90,45 @@ def take_order(
     except ReservationRefused as refused:
         held = plan.order.held(f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now)
         return intake.hold(held), held
+
+
+def _apply(
+    change: Adjust | Keep | Ignore,
+    stored: Order | None,
+    reserved: dict[str, int],
+    intake: OrderIntakeStore,
+    now: datetime,
+) -> tuple[Outcome, Order]:
+    if isinstance(change, Ignore):
+        assert stored is not None
+        return Outcome.DUPLICATE, stored
+    order = change.order
+    if stored is None:  # a first version that is already over (created cancelled)
+        return (
+            Outcome.CANCELLED if intake.hold(order) is Outcome.HELD else Outcome.DUPLICATE
+        ), order
+    if isinstance(change, Keep):
+        intake.keep_version(order, stored.channel_updated_at, reserved)
+        return _outcome(order), order
+    wanted = {
+        sku: reserved.get(sku, 0) + change.grow.get(sku, 0) - change.shrink.get(sku, 0)
+        for sku in sorted(set(reserved) | set(change.grow) | set(change.shrink))
+    }
+    try:
+        intake.change(order, stored.channel_updated_at, reserved, wanted, now)
+    except ReservationRefused as refused:
+        # Growth stock cannot cover: held, and what it had stays reserved for it.
+        held = replace(order, history=stored.history).held(
+            f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now
+        )
+        intake.keep_version(held, stored.channel_updated_at, reserved)
+        return Outcome.HELD, held
+    return _outcome(order), order
+
+
+def _outcome(order: Order) -> Outcome:
+    return {
+        OrderStatus.RESERVED: Outcome.RESERVED,
+        OrderStatus.HELD: Outcome.HELD,
+        OrderStatus.CANCELLED: Outcome.CANCELLED,
+    }[order.status]

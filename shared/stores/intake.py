@@ -17,7 +17,16 @@ from shared.stores.orders import OrderStore
 class Outcome(StrEnum):
     RESERVED = "reserved"
     HELD = "held"
-    DUPLICATE = "duplicate"  # the business key was already stored: nothing changed
+    DUPLICATE = "duplicate"  # this version (or a newer one) was already stored: nothing changed
+    CANCELLED = "cancelled"  # the channel cancelled it: its reservations were released
+
+
+class _OrderConditionFailed(Exception):
+    """The transaction's first item (the order) failed its condition."""
+
+
+class VersionMoved(Exception):
+    """The stored order changed since the change was planned: read it again and re-plan."""
 
 
 class ReservationRefused(Exception):
@@ -51,11 +60,50 @@ class OrderIntakeStore:
         self._sleep = sleep
 
     def reserve(self, order: Order, quantities: dict[str, int], at: datetime) -> Outcome:
-        items: list[dict[str, Any]] = [{"Put": self._orders.put_new_op(order)}]
+        items: list[dict[str, Any]] = [{"Put": self._orders.put_new_op(order, quantities)}]
         skus_in_order: list[str] = []
         for sku, qty in quantities.items():
             items.extend(self._inventory.reserve_ops(order.key, sku, qty, at))
             skus_in_order.extend([sku, sku])
+        try:
+            self._write(items, skus_in_order)
+        except _OrderConditionFailed:
+            return Outcome.DUPLICATE
+        return Outcome.RESERVED
+
+    def change(
+        self,
+        order: Order,
+        planned_against: datetime,
+        reserved: dict[str, int],
+        wanted: dict[str, int],
+        at: datetime,
+    ) -> None:
+        """A newer version of a stored order and its reservations moved from `reserved` to
+        `wanted`, in one transaction. Raises ReservationRefused when stock cannot cover what
+        grows (nothing written), VersionMoved when another writer stored a version between."""
+        moves = {
+            sku: wanted.get(sku, 0) - reserved.get(sku, 0)
+            for sku in sorted(set(reserved) | set(wanted))
+            if wanted.get(sku, 0) != reserved.get(sku, 0)
+        }
+        items: list[dict[str, Any]] = [
+            {"Put": self._orders.put_version_op(order, wanted, planned_against)}
+        ]
+        skus_in_order: list[str] = []
+        for sku, move in moves.items():
+            items.extend(
+                self._inventory.change_reservation_ops(order.key, sku, move, wanted.get(sku, 0), at)
+            )
+            skus_in_order.extend([sku, sku])
+        try:
+            self._write(items, skus_in_order)
+        except _OrderConditionFailed as exc:
+            raise VersionMoved(order.key) from exc
+
+    def _write(self, items: list[dict[str, Any]], skus_in_order: list[str]) -> None:
+        """One transaction: the order item first, then two items per SKU. Raises
+        _OrderConditionFailed (the order's own guard), ReservationRefused (short SKUs)."""
         for attempt in range(1, self._attempts + 1):
             try:
                 self._db.transact_write_items(TransactItems=items)
@@ -63,7 +111,7 @@ class OrderIntakeStore:
                 reasons = exc.response.get("CancellationReasons", [])
                 codes = [r.get("Code", "None") for r in reasons]
                 if codes and codes[0] == "ConditionalCheckFailed":
-                    return Outcome.DUPLICATE
+                    raise _OrderConditionFailed from exc
                 short = sorted(
                     {
                         skus_in_order[i - 1]
@@ -77,8 +125,16 @@ class OrderIntakeStore:
                     self._sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter
                     continue
                 raise  # the queue brings it back later
-            return Outcome.RESERVED
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            return
+
+    def keep_version(
+        self, order: Order, planned_against: datetime, reserved: dict[str, int]
+    ) -> None:
+        """A newer version whose reservations stay as they are."""
+        try:
+            self._db.put_item(**self._orders.put_version_op(order, reserved, planned_against))
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            raise VersionMoved(order.key) from exc
 
     def hold(self, order: Order) -> Outcome:
         try:

@@ -135,6 +135,41 @@ class InventoryStore:
             },
         ]
 
+    def change_reservation_ops(
+        self, order_key: str, sku: str, change: int, remaining: int, at: datetime
+    ) -> list[dict[str, Any]]:
+        """Transaction items that move an order's reservation of `sku` by `change` (more: only
+        if reservable; less: only what is reserved), leaving `remaining` reserved for it. The
+        caller guards the order's version, so the reservation item is written as a whole."""
+        if change == 0:
+            raise ValueError("no change to reserve or release")
+        more = change > 0
+        level: dict[str, Any] = {
+            "TableName": self._t.name,
+            "Key": {"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
+            "UpdateExpression": (
+                "SET reserved = reserved + :q, reservable = reservable - :q, #v = #v + :one"
+            ),
+            "ConditionExpression": "reservable >= :q" if more else "reserved >= :r",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":q": av(change), ":one": av(1)},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if not more:
+            level["ExpressionAttributeValues"][":r"] = av(-change)
+        reservation = to_item(
+            {
+                "pk": sku_pk(sku),
+                "sk": RESERVATION + order_key,
+                "sku": sku,
+                "order": order_key,
+                "quantity": remaining,
+                "status": "open" if remaining > 0 else "released",
+                "at": at.isoformat(),
+            }
+        )
+        return [{"Update": level}, {"Put": {"TableName": self._t.name, "Item": reservation}}]
+
     def open_reservations(self, sku: str) -> dict[str, int]:
         """order key -> quantity."""
         items = self._t.query_prefix(sku_pk(sku), RESERVATION)

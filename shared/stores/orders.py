@@ -72,6 +72,7 @@ def order_to_doc(order: Order) -> dict[str, Any]:
         ],
         "history": [[at.isoformat(), status, note] for at, status, note in order.history],
         "charges": _charges(order.charges),
+        "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
     }
 
 
@@ -126,6 +127,9 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
             for at, status, note in doc.get("history", [])
         ),
         charges=_charges_from(doc.get("charges")),
+        cancelled_at=datetime.fromisoformat(doc["cancelled_at"])
+        if doc.get("cancelled_at")
+        else None,
     )
 
 
@@ -176,28 +180,53 @@ class OrderStore:
     def table(self) -> str:
         return self._t.name
 
-    def put_new_op(self, order: Order) -> dict[str, Any]:
+    def put_new_op(self, order: Order, reserved: dict[str, int] | None = None) -> dict[str, Any]:
         """A Put that only succeeds for an order Keel has not seen: the business-key guard.
+        `reserved`: what the same transaction reserves for it (SKU -> quantity).
 
         Raises OrderTooLarge for an order whose document cannot fit in one item."""
         return {
             "TableName": self._t.name,
-            "Item": to_item(
-                {
-                    "pk": order_pk(order.key),
-                    "sk": ORDER_SK,
-                    "status": order.status.value,
-                    "channel": order.channel,
-                    "channel_updated_at": order.channel_updated_at.isoformat(),
-                    **doc_attributes(order),
-                }
-            ),
+            "Item": self._item(order, reserved or {}),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
 
+    def put_version_op(
+        self, order: Order, reserved: dict[str, int], planned_against: datetime
+    ) -> dict[str, Any]:
+        """A Put of a newer version that only succeeds if the stored one is still the version
+        the change was planned against (another writer in between: plan again)."""
+        return {
+            "TableName": self._t.name,
+            "Item": self._item(order, reserved),
+            "ConditionExpression": "channel_updated_at = :planned",
+            "ExpressionAttributeValues": {":planned": {"S": planned_against.isoformat()}},
+        }
+
+    def _item(self, order: Order, reserved: dict[str, int]) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": order_pk(order.key),
+                "sk": ORDER_SK,
+                "status": order.status.value,
+                "channel": order.channel,
+                "channel_updated_at": order.channel_updated_at.isoformat(),
+                "reserved": {sku: qty for sku, qty in reserved.items() if qty > 0},
+                **doc_attributes(order),
+            }
+        )
+
     def get(self, order_key: str) -> Order | None:
+        found = self.get_with_reservations(order_key)
+        return found[0] if found else None
+
+    def get_with_reservations(self, order_key: str) -> tuple[Order, dict[str, int]] | None:
+        """The stored order and what is reserved for it now (SKU -> quantity)."""
         item = self._t.get(order_pk(order_key), ORDER_SK)
-        return order_from_doc(doc_from_item(item)) if item else None
+        if item is None:
+            return None
+        reserved = {str(k): int(v) for k, v in (item.get("reserved") or {}).items()}
+        return order_from_doc(doc_from_item(item)), reserved
 
     def orders(self) -> list[Order]:
         return [order_from_doc(doc_from_item(i)) for i in self._t.scan_sk(ORDER_SK)]

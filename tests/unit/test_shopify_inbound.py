@@ -57,7 +57,27 @@ def test_spec_sample_normalizes_to_a_canonical_order(specs: Path) -> None:
 
 def test_topics_keel_does_not_act_on_are_ignored(specs: Path) -> None:
     _, body, _ = _vector(specs)
-    assert ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": "orders/paid"}, body) is None
+    for topic in ("orders/delete", "orders/edited", "products/update", ""):
+        assert ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": topic}, body) is None
+
+
+def test_the_signed_body_not_the_topic_says_the_order_is_cancelled(specs: Path) -> None:
+    """An unsigned header cannot turn a live order into a cancelled one, or back."""
+    _, body, _ = _vector(specs)
+    for topic in ("orders/create", "orders/updated", "orders/cancelled"):
+        order = ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": topic}, body)
+        assert order is not None and order.cancelled_at is not None  # the sample is cancelled
+
+
+def test_lines_follow_edits_through_current_quantity(specs: Path) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["current_quantity"] = 0  # removed by an edit
+        p["line_items"][1]["current_quantity"] = 3
+
+    order = _parse(specs, change)
+    assert order is not None
+    assert [ln.quantity for ln in order.lines][:1] == [3]
+    assert len(order.lines) == 4
 
 
 @pytest.mark.parametrize(
@@ -139,6 +159,7 @@ def test_a_quantity_must_be_a_plain_bounded_integer(specs: Path, quantity: objec
 def test_the_largest_quantity_is_accepted(specs: Path) -> None:
     def change(p: dict[str, Any]) -> None:
         p["line_items"][0]["quantity"] = 100_000
+        p["line_items"][0]["current_quantity"] = 100_000
 
     order = _parse(specs, change)
     assert order is not None and order.lines[0].quantity == 100_000

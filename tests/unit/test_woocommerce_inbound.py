@@ -92,7 +92,7 @@ def test_a_deleted_product_keeps_no_item_id_and_uneven_subtotals_round(specs: Pa
 
 def test_other_topics_are_not_acted_on(specs: Path) -> None:
     _, body, _ = _vector(specs)
-    for topic in ("order.updated", "order.deleted", "product.updated", ""):
+    for topic in ("order.deleted", "order.restored", "product.updated", ""):
         assert WooOrdersInbound().parse_webhook({"x-wc-webhook-topic": topic}, body) is None
     assert WooOrdersInbound().parse_webhook({}, body) is None
 
@@ -139,3 +139,20 @@ def test_bare_nan_and_unparseable_bodies_are_refused(specs: Path) -> None:
     for raw in (nan, b"not json", b'{"id": 1}', b"webhook_id=27"):
         with pytest.raises(ValidationError):
             WooOrdersInbound().parse_webhook(CREATED, raw)
+
+
+@pytest.mark.parametrize(
+    ("status", "ended"),
+    [("cancelled", True), ("failed", True), ("processing", False), ("on-hold", False)],
+)
+def test_the_status_in_the_signed_body_says_whether_the_order_is_over(
+    specs: Path, status: str, ended: bool
+) -> None:
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    payload["status"] = status
+    for topic in ("order.created", "order.updated"):
+        order = WooOrdersInbound().parse_webhook(
+            {"x-wc-webhook-topic": topic}, json.dumps(payload).encode()
+        )
+        assert order is not None and (order.cancelled_at is not None) == ended

@@ -341,7 +341,8 @@ def test_cancelling_restores_stock_and_sends_a_signed_order_updated(
     payload = json.loads(updated.body)
     assert payload["status"] == "cancelled" and payload["id"] == order_id
     assert payload["date_modified_gmt"] >= json.loads(created.body)["date_modified_gmt"]
-    assert WooOrdersInbound().parse_webhook(headers, updated.body) is None  # not acted on yet
+    cancelled = WooOrdersInbound().parse_webhook(headers, updated.body)
+    assert cancelled is not None and cancelled.cancelled_at is not None
 
     call(sandbox, f"/__sandbox/orders/{order_id}/cancel", None)  # no change: nothing sent
     assert len(received) == 2 and listing(sandbox, tee["item_id"])["quantity"] == 3

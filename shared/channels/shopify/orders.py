@@ -1,4 +1,9 @@
-"""Shopify order webhooks (orders/create) -> canonical orders. Shapes: API 2026-10."""
+"""Shopify order webhooks (orders/create, orders/updated, orders/cancelled, ...) -> canonical
+orders. Shapes: API 2026-10.
+
+What a delivery means is read from its signed body, not from the unsigned topic header: every
+orders/* body is the order as it is now (`cancelled_at` set: cancelled; `current_quantity`: the
+lines after edits and removals). The topic only says whether the body is an order at all."""
 
 from __future__ import annotations
 
@@ -14,7 +19,17 @@ from shared.channels.shopify.signature import TOPIC_HEADER
 from shared.domain.orders import Money, Order, OrderCharges, OrderLine
 
 CHANNEL = "shopify"
-ORDER_TOPICS = frozenset({"orders/create"})
+# Topics whose body is the whole order (orders/edited and orders/delete carry other shapes).
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/cancelled",
+        "orders/paid",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    }
+)
 MAX_LINE_QUANTITY = 100_000
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,18})?")
 
@@ -57,6 +72,8 @@ class ShopifyMoneyBag(_Model):
 class ShopifyLineItem(_Model):
     id: ShopifyId
     quantity: Quantity
+    # After edits and removals; 0 for a line removed from the order. Absent in old payloads.
+    current_quantity: Annotated[int, Field(strict=True, ge=0, le=MAX_LINE_QUANTITY)] | None = None
     sku: str | None = None
     variant_id: ShopifyId | None = None
     title: str = ""
@@ -68,6 +85,7 @@ class ShopifyOrder(_Model):
     name: str
     created_at: datetime
     updated_at: datetime
+    cancelled_at: datetime | None = None
     currency: Currency
     presentment_currency: Currency
     total_price_set: ShopifyMoneyBag
@@ -79,9 +97,11 @@ class ShopifyOrder(_Model):
     total_tax_set: ShopifyMoneyBag
     taxes_included: StrictBool
 
-    @field_validator("created_at", "updated_at")
+    @field_validator("created_at", "updated_at", "cancelled_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         if value.tzinfo is None:
             raise ValueError("timestamp without a time zone")
         return value.astimezone(UTC)
@@ -101,6 +121,10 @@ def _charges(raw: ShopifyOrder) -> OrderCharges:
     )
 
 
+def _now_ordered(line: ShopifyLineItem) -> int:
+    return line.quantity if line.current_quantity is None else line.current_quantity
+
+
 def to_order(raw: ShopifyOrder) -> Order:
     return Order(
         channel=CHANNEL,
@@ -113,7 +137,7 @@ def to_order(raw: ShopifyOrder) -> Order:
         lines=tuple(
             OrderLine(
                 line_id=str(li.id),
-                quantity=li.quantity,
+                quantity=_now_ordered(li),
                 unit_price=_money(li.price_set.shop_money),
                 presentment_unit_price=_money(li.price_set.presentment_money),
                 title=li.title,
@@ -121,8 +145,10 @@ def to_order(raw: ShopifyOrder) -> Order:
                 channel_variant_id=str(li.variant_id) if li.variant_id is not None else None,
             )
             for li in raw.line_items
+            if _now_ordered(li) > 0
         ),
         charges=_charges(raw),
+        cancelled_at=raw.cancelled_at,
     )
 
 

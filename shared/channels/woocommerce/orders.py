@@ -1,4 +1,6 @@
-"""WooCommerce order webhooks (order.created) -> canonical orders. Shapes: REST API v3.
+"""WooCommerce order webhooks (order.created, order.updated) -> canonical orders. Shapes:
+REST API v3. What a delivery means is read from the signed body's `status` (cancelled or
+failed: the order is over), never from the topic header.
 
 A webhook body is the order as `GET /wp-json/wc/v3/orders/{id}` returns it. Types are strict at
 the edge: ids and quantities must be JSON integers, money must be Woo's decimal strings
@@ -29,7 +31,8 @@ from shared.channels.woocommerce.signature import TOPIC_HEADER
 from shared.domain.orders import Money, Order, OrderCharges, OrderLine
 
 CHANNEL = "woocommerce"
-ORDER_TOPICS = frozenset({"order.created"})
+ORDER_TOPICS = frozenset({"order.created", "order.updated"})
+ENDED = frozenset({"cancelled", "failed"})  # statuses after which nothing ships
 MAX_QUANTITY = 100_000
 UNIT_PRICE_PLACES = 4
 
@@ -90,6 +93,7 @@ class WooOrder(_Model):
     total_tax: WooMoney
     prices_include_tax: StrictBool
     line_items: list[WooLineItem]
+    status: StrictStr = "pending"
 
 
 def unit_price(line: WooLineItem) -> Decimal:
@@ -138,6 +142,7 @@ def to_order(raw: WooOrder) -> Order:
             tax=raw.total_tax,
             taxes_included=raw.prices_include_tax,
         ),
+        cancelled_at=raw.date_modified_gmt if raw.status in ENDED else None,
     )
 
 

@@ -1,0 +1,131 @@
+"""What a newer version of an order the channel sends means for Keel: which status it moves to,
+and which reservations follow. Pure rules; the stores apply them in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from shared.domain.intake import Hold, Reserve
+from shared.domain.orders import Order, OrderStatus
+
+
+class Freshness(StrEnum):
+    NEW = "new"  # Keel has not stored this order
+    NEWER = "newer"  # the channel changed it since the version Keel stored
+    REPLAY = "replay"  # the same version again: nothing changes
+    STALE = "stale"  # older than what Keel stored: never overwrites it
+
+
+def freshness(stored: Order | None, incoming: Order) -> Freshness:
+    """Guarded by the channel's own updated-at, never by arrival order."""
+    if stored is None:
+        return Freshness.NEW
+    if incoming.channel_updated_at > stored.channel_updated_at:
+        return Freshness.NEWER
+    if incoming.channel_updated_at == stored.channel_updated_at:
+        # Channels stamp to the second: a cancellation in the same second as the version Keel
+        # holds is still news (cancelling is final, so it cannot be the older of the two).
+        if incoming.cancelled_at is not None and stored.cancelled_at is None:
+            return Freshness.NEWER
+        return Freshness.REPLAY
+    return Freshness.STALE
+
+
+class IllegalTransition(Exception):
+    def __init__(self, before: OrderStatus | None, after: OrderStatus) -> None:
+        super().__init__(f"an order cannot go from {before} to {after}")
+
+
+ALLOWED: dict[OrderStatus | None, frozenset[OrderStatus]] = {
+    None: frozenset({OrderStatus.RESERVED, OrderStatus.HELD, OrderStatus.CANCELLED}),
+    OrderStatus.RESERVED: frozenset(
+        {OrderStatus.RESERVED, OrderStatus.HELD, OrderStatus.CANCELLED}  # held: an edit fails
+    ),
+    OrderStatus.HELD: frozenset({OrderStatus.HELD, OrderStatus.RESERVED, OrderStatus.CANCELLED}),
+    OrderStatus.CANCELLED: frozenset({OrderStatus.CANCELLED}),  # an end: nothing reopens it
+}
+
+
+def transition(before: OrderStatus | None, after: OrderStatus) -> OrderStatus:
+    if after not in ALLOWED[before]:
+        raise IllegalTransition(before, after)
+    return after
+
+
+@dataclass(frozen=True)
+class Adjust:
+    """Store the newer version and move its reservations to `wanted`, in one write: `grow`
+    is reserved only if stock allows (else the order is held, reservations as they were),
+    `shrink` is released."""
+
+    order: Order
+    grow: dict[str, int]
+    shrink: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Store the newer version; no stock moves (a note changed, an order held or ended)."""
+
+    order: Order
+
+
+@dataclass(frozen=True)
+class Ignore:
+    freshness: Freshness
+
+
+Change = Adjust | Keep | Ignore
+
+
+def plan_change(
+    stored: Order | None,
+    reserved: dict[str, int],
+    incoming: Order,
+    intake: Reserve | Hold,
+    now: datetime,
+    cause: str,
+) -> Change | None:
+    """`reserved`: the stored order's open reservations (SKU -> quantity); `intake`: the intake
+    plan of the incoming version (its lines matched). None: a new, live order, for intake."""
+    fresh = freshness(stored, incoming)
+    if fresh in (Freshness.REPLAY, Freshness.STALE):
+        return Ignore(fresh)
+    before = stored.status if stored else None
+    incoming = replace(incoming, history=stored.history if stored else ())
+    if incoming.cancelled_at is not None:
+        if before is OrderStatus.CANCELLED:
+            return Keep(replace(incoming, status=OrderStatus.CANCELLED))
+        transition(before, OrderStatus.CANCELLED)
+        ended = replace(intake.order, history=incoming.history).cancelled(now, cause)
+        if stored is None:  # created already cancelled: nothing to reserve, nothing to release
+            return Keep(ended)
+        return Adjust(ended, grow={}, shrink=dict(reserved))
+    if stored is None:
+        return None
+    if before is OrderStatus.CANCELLED:
+        # A channel does not reopen a cancelled order; a later version of it changes nothing.
+        return Keep(replace(incoming, status=OrderStatus.CANCELLED, hold_reason=None))
+    if isinstance(intake, Hold):
+        transition(before, OrderStatus.HELD)
+        held = replace(intake.order, history=incoming.history)
+        if before is OrderStatus.HELD and stored.hold_reason == intake.reason:
+            return Keep(replace(held, status=OrderStatus.HELD, hold_reason=intake.reason))
+        return Keep(held.held(intake.reason, now))
+    grow, shrink = delta(reserved, intake.quantities)
+    transition(before, OrderStatus.RESERVED)
+    order = replace(intake.order, history=incoming.history)
+    if before is OrderStatus.RESERVED and not grow and not shrink:
+        return Keep(replace(order, status=OrderStatus.RESERVED, hold_reason=None))
+    return Adjust(order.reserved(now), grow, shrink)
+
+
+def delta(
+    reserved: dict[str, int], wanted: dict[str, int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(more to reserve, to release) per SKU, to go from `reserved` to `wanted`."""
+    grow = {s: q - reserved.get(s, 0) for s, q in wanted.items() if q > reserved.get(s, 0)}
+    shrink = {s: q - wanted.get(s, 0) for s, q in reserved.items() if q > wanted.get(s, 0)}
+    return dict(sorted(grow.items())), dict(sorted(shrink.items()))

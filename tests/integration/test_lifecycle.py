@@ -1,0 +1,177 @@
+"""The order lifecycle through ingest, against moto: every version of an order, in any order of
+arrival, ends in one order with the right state and exactly its open lines reserved."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.ingest.handler import handler as ingest
+from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
+from shared.domain.inventory import Movement, MovementCause
+from shared.domain.listings import Listing
+from shared.stores.catalog import CatalogStore
+from shared.stores.inventory import InventoryStore
+from shared.stores.orders import OrderStore
+from tests.integration.conftest import SHOPIFY_SECRET, context, sqs_event
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+shopify = ShopifySandbox(SHOPIFY_SECRET)
+_deliveries = itertools.count(1)
+
+
+@pytest.fixture
+def stocked(catalog: CatalogStore, inventory: InventoryStore) -> None:
+    for sku, variant in (("MUG", 44), ("TEE", 45)):
+        catalog.put_product(sku, sku)
+        catalog.put_listing(
+            Listing(sku, "shopify", {"variant_id": str(variant), "sku": sku}),
+            lookup_refs=("variant_id", "sku"),
+        )
+        inventory.receive(Movement(sku, MovementCause.RECEIPT, 10, "po", "t", T0), safety_stock=0)
+
+
+def version(
+    base: dict[str, Any], minutes: int, cancelled: bool = False, **quantities: int
+) -> dict[str, Any]:
+    """The same order as the channel shows it `minutes` later."""
+    payload: dict[str, Any] = json.loads(json.dumps(base))
+    at = (T0 + timedelta(minutes=minutes)).isoformat()
+    payload["updated_at"] = at
+    payload["cancelled_at"] = at if cancelled else None
+    for line in payload["line_items"]:
+        if line["sku"] in quantities:
+            line["current_quantity"] = quantities[line["sku"]]
+    return payload
+
+
+def first_version(mugs: int = 2, tees: int = 1) -> dict[str, Any]:
+    payload = shopify.order_payload(
+        [
+            SandboxLine(44, "MUG", "Mug", mugs, Decimal("12.50")),
+            SandboxLine(45, "TEE", "Tee", tees, Decimal("20.00")),
+        ]
+    )
+    payload["created_at"] = payload["updated_at"] = T0.isoformat()
+    return payload
+
+
+def deliver(*payloads: dict[str, Any], topic: str = "orders/updated") -> None:
+    envelopes = [
+        json.dumps(
+            {
+                "channel": "shopify",
+                "delivery_id": f"d{next(_deliveries)}",
+                "topic": topic,
+                "received_at": T0.isoformat(),
+                "headers": {"x-shopify-topic": topic},
+                "body": json.dumps(p),
+            }
+        )
+        for p in payloads
+    ]
+    for envelope in envelopes:  # one batch each: the order of arrival is the test's
+        assert ingest(sqs_event(envelope), context("ingest")) == {"batchItemFailures": []}
+
+
+def reserved(inventory: InventoryStore, sku: str) -> int:
+    level = inventory.get(sku)
+    assert level is not None
+    assert level.reserved == sum(inventory.open_reservations(sku).values())  # invariant 1
+    return level.reserved
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_cancellation_releases_the_reservation(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version()
+    deliver(base, topic="orders/create")
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (2, 1)
+    deliver(version(base, 5, cancelled=True), topic="orders/cancelled")
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+    assert [h[1] for h in order.history] == ["reserved", "cancelled"]
+
+
+@pytest.mark.usefixtures("stocked")
+@pytest.mark.parametrize(
+    "arrival",
+    list(itertools.permutations(["created", "edited", "cancelled"])),
+    ids="-".join,
+)
+def test_any_order_of_arrival_ends_cancelled_with_nothing_reserved(
+    inventory: InventoryStore, orders: OrderStore, arrival: tuple[str, ...]
+) -> None:
+    base = first_version()
+    versions = {
+        "created": base,
+        "edited": version(base, 3, MUG=4),
+        "cancelled": version(base, 7, cancelled=True),
+    }
+    deliver(*(versions[name] for name in arrival))
+    deliver(*versions.values())  # and every one again, as retries would
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert order.channel_updated_at == T0 + timedelta(minutes=7)
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+
+
+@pytest.mark.usefixtures("stocked")
+def test_edits_move_the_reservation_and_stale_versions_are_ignored(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    deliver(version(base, 2, MUG=5, TEE=0))  # more mugs, the tee removed
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (5, 0)
+    deliver(version(base, 1, MUG=1))  # an older edit, delivered late
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (5, 0)
+    (order,) = orders.orders()
+    assert order.status.value == "reserved"
+    assert [(ln.sku, ln.quantity) for ln in order.lines] == [("MUG", 5)]
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_growth_stock_cannot_cover_holds_the_order_and_keeps_what_it_had(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    deliver(version(base, 2, MUG=11))  # 10 on hand
+    (order,) = orders.orders()
+    assert order.status.value == "held" and "insufficient stock: MUG" in (order.hold_reason or "")
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (2, 1)  # never oversold
+    deliver(version(base, 4, MUG=3))  # the buyer settles for 3: reserved again
+    (order,) = orders.orders()
+    assert order.status.value == "reserved"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (3, 1)
+
+
+@pytest.mark.usefixtures("stocked")
+def test_an_order_created_already_cancelled_reserves_nothing(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    deliver(version(first_version(), 0, cancelled=True), topic="orders/create")
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_held_order_the_channel_cancels_simply_ends(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version(mugs=20)  # more than on hand: held
+    deliver(base, topic="orders/create")
+    assert orders.orders()[0].status.value == "held"
+    deliver(version(base, 1, cancelled=True))
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)

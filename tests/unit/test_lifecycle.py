@@ -1,0 +1,161 @@
+"""The order lifecycle rules: which version wins, which statuses follow, what is reserved."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from shared.domain.intake import Hold, Reserve
+from shared.domain.lifecycle import (
+    ALLOWED,
+    Adjust,
+    Freshness,
+    Ignore,
+    IllegalTransition,
+    Keep,
+    delta,
+    freshness,
+    plan_change,
+    transition,
+)
+from shared.domain.orders import Money, Order, OrderLine, OrderStatus
+
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)
+EUR = "EUR"
+
+
+def order(at: datetime = T0, qty: int = 2, cancelled: bool = False) -> Order:
+    price = Money(Decimal("10.00"), EUR)
+    return Order(
+        channel="shop",
+        external_id="1",
+        name="#1",
+        created_at=T0,
+        channel_updated_at=at,
+        total=Money(Decimal(10 * qty), EUR),
+        presentment_total=Money(Decimal(10 * qty), EUR),
+        lines=(OrderLine("l1", qty, price, price, sku="A"),),
+        cancelled_at=at if cancelled else None,
+    )
+
+
+def reserve_plan(o: Order) -> Reserve:
+    return Reserve(o, {"A": o.lines[0].quantity})
+
+
+def test_the_channels_updated_at_decides_which_version_wins() -> None:
+    stored = order(T0)
+    assert freshness(None, stored) is Freshness.NEW
+    assert freshness(stored, order(T0 + timedelta(seconds=1))) is Freshness.NEWER
+    assert freshness(stored, order(T0)) is Freshness.REPLAY
+    assert freshness(stored, order(T0 - timedelta(seconds=1))) is Freshness.STALE
+    # stamped in the same second, a cancellation is still news; the reverse is not
+    assert freshness(stored, order(T0, cancelled=True)) is Freshness.NEWER
+    assert freshness(order(T0, cancelled=True), order(T0)) is Freshness.REPLAY
+
+
+STATUSES: list[OrderStatus | None] = [None, *OrderStatus]
+
+
+@pytest.mark.parametrize("before", STATUSES)
+@pytest.mark.parametrize("after", list(OrderStatus))
+def test_every_transition_is_allowed_or_refused_as_the_table_says(
+    before: OrderStatus | None, after: OrderStatus
+) -> None:
+    allowed = {
+        (None, OrderStatus.RESERVED),
+        (None, OrderStatus.HELD),
+        (None, OrderStatus.CANCELLED),
+        (OrderStatus.RESERVED, OrderStatus.RESERVED),
+        (OrderStatus.RESERVED, OrderStatus.HELD),
+        (OrderStatus.RESERVED, OrderStatus.CANCELLED),
+        (OrderStatus.HELD, OrderStatus.HELD),
+        (OrderStatus.HELD, OrderStatus.RESERVED),
+        (OrderStatus.HELD, OrderStatus.CANCELLED),
+        (OrderStatus.CANCELLED, OrderStatus.CANCELLED),
+    }
+    assert set(ALLOWED) == set(STATUSES)
+    if (before, after) in allowed:
+        assert transition(before, after) is after
+    else:
+        with pytest.raises(IllegalTransition):
+            transition(before, after)
+
+
+def test_replays_and_older_versions_change_nothing() -> None:
+    stored = order(T0 + timedelta(minutes=5))
+    for incoming in (order(T0 + timedelta(minutes=5)), order(T0)):
+        change = plan_change(stored, {"A": 2}, incoming, reserve_plan(incoming), NOW, "x")
+        assert isinstance(change, Ignore)
+
+
+def test_a_new_live_order_goes_to_intake_and_a_new_cancelled_one_reserves_nothing() -> None:
+    live = order()
+    assert plan_change(None, {}, live, reserve_plan(live), NOW, "d1") is None
+    dead = order(cancelled=True)
+    change = plan_change(None, {}, dead, reserve_plan(dead), NOW, "d1")
+    assert isinstance(change, Keep) and change.order.status is OrderStatus.CANCELLED
+
+
+def test_a_cancellation_releases_everything_the_order_holds() -> None:
+    stored = order().reserved(T0)
+    incoming = order(T0 + timedelta(minutes=1), cancelled=True)
+    change = plan_change(stored, {"A": 2, "B": 1}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Adjust)
+    assert (change.grow, change.shrink) == ({}, {"A": 2, "B": 1})
+    assert change.order.status is OrderStatus.CANCELLED
+    assert change.order.history[-1] == (NOW, "cancelled", "d2")
+
+
+def test_a_cancelled_order_stays_cancelled_whatever_comes_later() -> None:
+    stored = order(cancelled=True).cancelled(T0, "d1")
+    incoming = order(T0 + timedelta(minutes=1))
+    change = plan_change(stored, {}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Keep) and change.order.status is OrderStatus.CANCELLED
+
+
+def test_an_edit_moves_the_reservation_to_the_new_lines() -> None:
+    stored = order(qty=2).reserved(T0)
+    grown = order(T0 + timedelta(minutes=1), qty=5)
+    change = plan_change(stored, {"A": 2}, grown, reserve_plan(grown), NOW, "d2")
+    assert isinstance(change, Adjust) and (change.grow, change.shrink) == ({"A": 3}, {})
+    shrunk = order(T0 + timedelta(minutes=1), qty=1)
+    change = plan_change(stored, {"A": 2}, shrunk, reserve_plan(shrunk), NOW, "d2")
+    assert isinstance(change, Adjust) and (change.grow, change.shrink) == ({}, {"A": 1})
+
+
+def test_a_newer_version_with_the_same_lines_keeps_the_reservation() -> None:
+    stored = order().reserved(T0)
+    note_changed = order(T0 + timedelta(minutes=1))
+    change = plan_change(stored, {"A": 2}, note_changed, reserve_plan(note_changed), NOW, "d2")
+    assert isinstance(change, Keep) and change.order.status is OrderStatus.RESERVED
+    assert change.order.history == stored.history
+
+
+def test_an_edit_that_cannot_be_matched_holds_the_order() -> None:
+    stored = order().reserved(T0)
+    incoming = order(T0 + timedelta(minutes=1))
+    change = plan_change(stored, {"A": 2}, incoming, Hold(incoming, "unmatched line: x"), NOW, "d")
+    assert isinstance(change, Keep)
+    assert (change.order.status, change.order.hold_reason) == (
+        OrderStatus.HELD,
+        "unmatched line: x",
+    )
+
+
+def test_a_held_order_is_reserved_when_a_newer_version_can_be() -> None:
+    stored = order().held("insufficient stock: A", T0)
+    incoming = order(T0 + timedelta(minutes=1))
+    change = plan_change(stored, {}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Adjust) and change.grow == {"A": 2}
+    assert change.order.status is OrderStatus.RESERVED
+
+
+def test_delta_covers_new_removed_and_changed_skus() -> None:
+    assert delta({"A": 2, "B": 1}, {"A": 5, "C": 1}) == ({"A": 3, "C": 1}, {"B": 1})
+    assert delta({"A": 2}, {"A": 2}) == ({}, {})
+    assert replace(order(), lines=()).lines == ()
