@@ -30,6 +30,9 @@ from shared.domain.listings import ListingRules, channel_quantity
 from shared.domain.orders import OrderStatus
 
 SKU = {s.sku: s for s in DEMO_SKUS}
+ACCEPTED = ("two mugs", "tee + mug", "two tees in WooCommerce", "one mug in Shopify")
+CANCELLED = "three mugs in WooCommerce"
+EXPECTED_ORDERS = 8  # the accepted four, the unknown product, both lamp buyers, the cancelled
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
 
 
@@ -64,6 +67,7 @@ class DemoReport:
     reserved_orders: list[tuple[str, str]]  # (channel order, lines)
     held_orders: list[tuple[str, str]]  # (channel order, reason)
     held_deliveries: list[tuple[str, str]]  # (delivery id, reason)
+    cancelled_orders: list[tuple[str, str]]  # (channel order, last change's cause)
     rejected: list[Sent]
     skus: list[SkuRow]
     skus_after_cap_change: list[SkuRow]
@@ -87,6 +91,7 @@ class DemoReport:
             "reserved_orders": self.reserved_orders,
             "held_orders": self.held_orders,
             "held_deliveries": self.held_deliveries,
+            "cancelled_orders": self.cancelled_orders,
             "skus": rows(self.skus),
             "cap_change": {"sku": CAP_CHANGE[0], "channel": CAP_CHANGE[1], "cap": CAP_CHANGE[2]},
             "skus_after_cap_change": rows(self.skus_after_cap_change),
@@ -197,11 +202,20 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     for t in threads:
         t.join()
     sent.extend(sorted(race, key=lambda s: s.label))
+
+    # A buyer orders three mugs in WooCommerce, they are reserved (every channel shows three
+    # fewer), then the shop cancels the order: the stock returns to every channel.
+    placed = _place_in_sandbox(sc, "woocommerce", CANCELLED, {mug.sku: 3})
+    sent.append(placed)
+    sc.stack.wait_idle(30)
+    cancel = httpx.post(
+        f"{sc.stack.sandbox_url('woocommerce')}/__sandbox/orders/{placed.order_id}/cancel",
+        timeout=10.0,
+    )
+    sent.append(
+        Sent(f"cancel: {CANCELLED}", cancel.status_code, placed.order_id, {}, "woocommerce")
+    )
     return sent
-
-
-ACCEPTED = ("two mugs", "tee + mug", "two tees in WooCommerce", "one mug in Shopify")
-EXPECTED_ORDERS = 7  # the accepted four, the unknown product, both lamp buyers
 
 
 def _shown(stack: LocalStack) -> dict[str, dict[str, int | None]]:
@@ -286,6 +300,11 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
             f"{label}: expected a reserved order",
             bool(order) and order.status == OrderStatus.RESERVED,
         )
+    cancelled = order_of(CANCELLED)
+    expect(
+        f"{CANCELLED}: expected the order cancelled, its stock released",
+        bool(cancelled) and cancelled.status == OrderStatus.CANCELLED,
+    )
     ghost = order_of("unknown product")
     expect(
         "unknown product: expected an order held as unmatched",
@@ -356,6 +375,11 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
             if o.status == OrderStatus.HELD
         ],
         held_deliveries=[(h.delivery_id, h.reason[:100]) for h in held_deliveries],
+        cancelled_orders=[
+            (f"{o.channel} {o.name}", o.history[-1][2] if o.history else "")
+            for o in orders
+            if o.status == OrderStatus.CANCELLED
+        ],
         rejected=[s for s in sent if s.status >= 400],
         skus=rows,
         skus_after_cap_change=[],

@@ -105,3 +105,25 @@ def test_a_shopify_outage_ends_in_retries_then_the_right_value(stack: LocalStack
     assert stack.wait_idle(60)
     assert shows(stack, "shopify", product.variant_id) == 3
     assert stack.queue_depths()["sync-shopify-dlq"] == 0
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_cancellation_in_a_channel_returns_the_stock_to_every_channel(
+    stack: LocalStack, channel: str
+) -> None:
+    product = make_product(stack, on_hand=6)
+    order_id = place(stack, channel, product, 4)
+    assert stack.wait_idle(30)
+    assert shows(stack, "shopify", product.variant_id) == 2
+    cancel = httpx.post(
+        f"{stack.sandbox_url(channel)}/__sandbox/orders/{order_id}/cancel", timeout=10
+    )
+    assert cancel.status_code == 200, cancel.text
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(f"{channel}#{order_id}")
+    assert order is not None and order.status.value == "cancelled"
+    level = inventory.get(product.sku)
+    assert level is not None and (level.reserved, level.available) == (0, 6)
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    assert shows(stack, "woocommerce", product.woo_id) == 6

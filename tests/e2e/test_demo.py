@@ -40,5 +40,7 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce"}
     assert [s["status"] for s in report["sent"] if s["label"] == "bad signature"] == [401]
     assert len(report["held_deliveries"]) == 1
+    (cancelled,) = report["cancelled_orders"]  # its three mugs are back on every channel
+    assert cancelled[0].startswith("woocommerce #")
     reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])
     assert reasons == ["insufficient stock", "unmatched line"]
