@@ -220,6 +220,49 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stock_move(args: argparse.Namespace) -> int:
+    """`stock receive` and `stock adjust`: one ledger entry, idempotent on the reference."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from shared.domain.inventory import InsufficientStock
+    from shared.services import stock
+
+    catalog, inventory, _ = _stores(_state(args.state_file))
+    if args.sku not in catalog.products():
+        console.print(f"[red]Unknown SKU {args.sku!r}[/red]")
+        return 1
+    now = datetime.now(UTC)
+    try:
+        if args.stock_command == "receive":
+            if args.quantity <= 0:
+                raise ValueError("a receipt brings at least one unit")
+            applied = stock.receive(
+                inventory, args.sku, args.quantity, args.reference, args.actor, now
+            )
+        else:
+            reference = args.reference or f"adjust:{uuid.uuid4()}"
+            reference = f"{reference} ({args.reason})"[:200] if args.reason else reference
+            applied = stock.adjust(inventory, args.sku, args.quantity, reference, args.actor, now)
+    except (ValueError, InsufficientStock) as exc:
+        console.print(f"[red]Refused: {exc}[/red]")
+        return 2
+    level = inventory.get(args.sku)
+    result = {
+        "sku": args.sku,
+        "applied": applied,
+        "on_hand": level.on_hand if level else 0,
+        "available": level.available if level else 0,
+    }
+    if args.json:
+        print(json.dumps(result))
+    elif applied:
+        console.print(f"{args.sku}: on hand {result['on_hand']}, available {result['available']}")
+    else:
+        console.print(f"{args.sku}: already recorded under this reference, nothing changed")
+    return 0
+
+
 def cmd_listings_set(args: argparse.Namespace) -> int:
     """New publishing rules for one listing; the catalog's stream carries them to the channel."""
     from datetime import UTC, datetime
@@ -296,6 +339,19 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("sku", nargs="?")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_stock_show)
+    receive = stock_sub.add_parser("receive", help="goods in: one ledger entry per reference")
+    receive.add_argument("sku")
+    receive.add_argument("quantity", type=int)
+    receive.add_argument("--reference", required=True, help="e.g. PO-123; a repeat adds nothing")
+    adjust = stock_sub.add_parser("adjust", help="a count or damage: a signed change")
+    adjust.add_argument("sku")
+    adjust.add_argument("quantity", type=int, help="e.g. -2 or 3")
+    adjust.add_argument("--reason", required=True)
+    adjust.add_argument("--reference", help="makes a repeat of this adjustment add nothing")
+    for move in (receive, adjust):
+        move.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
+        move.add_argument("--json", action="store_true")
+        move.set_defaults(func=cmd_stock_move, reason=None)
 
     listings = sub.add_parser("listings", help="channel listings in the running local stack")
     listings_sub = listings.add_subparsers(dest="listings_command", required=True)

@@ -67,6 +67,13 @@ class StockLevel:
         _positive(qty)
         return replace(self, on_hand=self.on_hand + qty, version=self.version + 1)
 
+    def remove(self, qty: int) -> StockLevel:
+        """Stock found missing or damaged: never below what is promised to orders."""
+        _positive(qty)
+        if qty > self.on_hand - self.reserved:
+            raise InsufficientStock(self.sku, qty, self.on_hand - self.reserved)
+        return replace(self, on_hand=self.on_hand - qty, version=self.version + 1)
+
 
 @dataclass(frozen=True)
 class Movement:

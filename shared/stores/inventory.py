@@ -39,6 +39,10 @@ def movement_sk(movement: Movement) -> str:
     return f"{MOVEMENT}{movement.cause.value}#{movement.reference}"
 
 
+class LevelMoved(Exception):
+    """The level changed between the read and the write: read again."""
+
+
 class InventoryStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
@@ -97,6 +101,43 @@ class InventoryStore:
             reasons = exc.response.get("CancellationReasons", [])
             if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
                 return False  # the movement's reference is already in the ledger
+            raise
+        return True
+
+    def remove(self, movement: Movement) -> bool:
+        """A negative adjustment (count, damage): read the level, let the domain rule decide,
+        then write on the version read (another writer in between: ConditionalCheckFailed ->
+        VersionMoved, try again). False when the movement's reference was already recorded."""
+        if movement.quantity >= 0 or movement.cause is not MovementCause.ADJUSTMENT:
+            raise ValueError("remove takes a negative adjustment")
+        level = self.get(movement.sku)
+        if level is None:
+            raise KeyError(f"no stock level for SKU {movement.sku}")
+        after = level.remove(-movement.quantity)  # raises InsufficientStock
+        update = {
+            "TableName": self._t.name,
+            "Key": {"pk": av(sku_pk(movement.sku)), "sk": av(LEVEL)},
+            "UpdateExpression": "SET on_hand = :oh, reservable = :rv, #v = :nv",
+            "ConditionExpression": "#v = :v",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {
+                ":oh": av(after.on_hand),
+                ":rv": av(after.reservable),
+                ":nv": av(after.version),
+                ":v": av(level.version),
+            },
+        }
+        client = self._t.client
+        try:
+            client.transact_write_items(
+                TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
+            )
+        except client.exceptions.TransactionCanceledException as exc:
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return False
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise LevelMoved(movement.sku) from exc
             raise
         return True
 

@@ -127,3 +127,28 @@ def test_a_cancellation_in_a_channel_returns_the_stock_to_every_channel(
     assert level is not None and (level.reserved, level.available) == (0, 6)
     assert_every_channel_shows_the_derived_quantity(stack, product)
     assert shows(stack, "woocommerce", product.woo_id) == 6
+
+
+def test_stock_receipts_and_adjustments_reach_every_channel_once(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=2)
+    place(stack, "shopify", product, 1)
+    assert stack.wait_idle(30)
+    state = stack.write_state(tmp_path / "local.json")
+    base = ["--state-file", str(state), "stock"]
+    for _ in range(2):  # the same receipt booked twice adds once
+        assert keel([*base, "receive", product.sku, "5", "--reference", "PO-9", "--json"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (first["applied"], second["applied"], second["on_hand"]) == (True, False, 7)
+    assert keel([*base, "adjust", product.sku, "-2", "--reason", "damaged", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["on_hand"] == 5
+    # never below what orders hold: 5 on hand, 1 reserved
+    assert keel([*base, "adjust", product.sku, "-5", "--reason", "count"]) == 2
+    assert keel([*base, "receive", "NO-SUCH-SKU", "1", "--reference", "x"]) == 1
+    assert stack.wait_idle(30)
+    _, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (5, 1)
+    assert sum(m.quantity for m in inventory.ledger(product.sku)) == 5
+    assert_every_channel_shows_the_derived_quantity(stack, product)

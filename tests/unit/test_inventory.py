@@ -98,3 +98,10 @@ class StockMachine(RuleBasedStateMachine):
 
 
 TestStockMachine = StockMachine.TestCase
+
+
+def test_removal_never_takes_what_orders_hold() -> None:
+    level = StockLevel("A", on_hand=5).reserve(2)
+    assert level.remove(3).on_hand == 2
+    with pytest.raises(InsufficientStock):
+        level.remove(4)
