@@ -31,3 +31,12 @@ class SyncListing(BaseModel):
 
     channel: str
     sku: str
+
+
+class RetryHeld(BaseModel):
+    """A trigger: stock of SKU arrived, try the order held waiting for it again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    sku: str

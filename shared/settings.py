@@ -71,9 +71,12 @@ class SecretName(_Settings):
 
 
 class RelaySettings(_Settings):
-    """The relay's and the resync's: they read the catalog and trigger channel syncs."""
+    """The relays' and the resync's: they read the catalog and trigger channel syncs. The
+    inventory relay also reads which orders wait for stock, and wakes them (held-orders)."""
 
     catalog_table: str
+    inventory_table: str | None = None
+    held_orders_queue_url: str | None = None
 
     def sync_queue_urls(self) -> dict[str, str]:
         """Channel -> its sync queue URL, for every channel the registry says publishes stock."""
@@ -89,6 +92,12 @@ class RelaySettings(_Settings):
 
 class ChannelOfFunction(_Settings):
     keel_channel: str
+
+
+class ReleaseHeldSettings(_Settings):
+    catalog_table: str
+    inventory_table: str
+    orders_table: str
 
 
 class SyncSettings(_Settings):

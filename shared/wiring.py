@@ -136,6 +136,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
         queues=(
             # Visibility timeout is >= 6x the consumer's timeout (AWS guidance for Lambda).
             Queue("ingest", visibility_timeout_s=180, max_receive_count=5),
+            Queue("held-orders", visibility_timeout_s=180, max_receive_count=5),
             *(
                 Queue(
                     sync_queue(c.name),
@@ -174,8 +175,17 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 handler="functions.relay.handler:handler",
                 trigger=StreamTrigger("inventory", batch_size=100),
                 timeout_s=30,
+                reads=("catalog", "inventory"),  # inventory: which orders wait for stock
+                sends_to=(*sync_queues, "held-orders"),
+            ),
+            Function(
+                # Stock arrived: orders held waiting for it are tried again, oldest first.
+                name="release-held",
+                handler="functions.release_held.handler:handler",
+                trigger=QueueTrigger("held-orders", batch_size=10, max_concurrency=2),
+                timeout_s=30,
                 reads=("catalog",),
-                sends_to=sync_queues,
+                writes=("inventory", "orders"),
             ),
             Function(
                 # The same relay on the catalog's stream: a new listing, or new rules for one,

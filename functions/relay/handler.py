@@ -23,10 +23,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from shared.aws import client
-from shared.messages import SyncListing
-from shared.services.relay import channels_to_sync, listing_change, stock_change
+from shared.messages import RetryHeld, SyncListing
+from shared.services.relay import channels_to_sync, listing_change, stock_arrived, stock_change
 from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
+from shared.stores.inventory import InventoryStore
 
 logger = Logger(service="keel-relay")
 tracer = Tracer(service="keel-relay")
@@ -34,9 +35,28 @@ metrics = Metrics(namespace="Keel", service="keel-relay")
 
 
 @cache
+def _settings() -> RelaySettings:
+    return RelaySettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+@cache
 def _setup() -> tuple[CatalogStore, dict[str, str]]:
-    settings = RelaySettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = _settings()
     return CatalogStore(settings.catalog_table, client("dynamodb")), settings.sync_queue_urls()
+
+
+def _wake_waiting_orders(sku: str) -> int:
+    """Stock grew: a trigger per order held waiting for it, oldest first."""
+    settings = _settings()
+    if settings.inventory_table is None or settings.held_orders_queue_url is None:
+        return 0  # this relay reads the catalog's stream: no stock moves there
+    waiting = InventoryStore(settings.inventory_table, client("dynamodb")).waiting_orders(sku)
+    for order_key in waiting:
+        client("sqs").send_message(
+            QueueUrl=settings.held_orders_queue_url,
+            MessageBody=RetryHeld(order_key=order_key, sku=sku).model_dump_json(),
+        )
+    return len(waiting)
 
 
 def _trigger(queues: dict[str, str], channel: str, sku: str) -> None:
@@ -53,6 +73,9 @@ def record_handler(record: DynamoDBRecord) -> int:
     if ddb is None:
         return 0
     catalog, queues = _setup()
+    arrived = stock_arrived(ddb.old_image, ddb.new_image)
+    if arrived is not None and (woken := _wake_waiting_orders(arrived)):
+        logger.info("held orders woken", extra={"sku": arrived, "orders": woken})
     sku = stock_change(ddb.old_image, ddb.new_image)
     if sku is not None:
         targets = channels_to_sync(catalog.listings_for(sku), queues)

@@ -19,6 +19,7 @@ from shared.stores.intake import (
     ReservationRefused,
     VersionMoved,
 )
+from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 
 ATTEMPTS = 4  # another writer stored a version in between: read and plan again
@@ -89,7 +90,7 @@ def _take_new(
         return intake.reserve(reserved, plan.quantities, now), reserved
     except ReservationRefused as refused:
         held = plan.order.held(f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now)
-        return intake.hold(held), held
+        return intake.hold(held, waiting_for=tuple(refused.skus)), held
 
 
 def _apply(
@@ -121,7 +122,9 @@ def _apply(
         held = replace(order, history=stored.history).held(
             f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now
         )
-        intake.keep_version(held, stored.channel_updated_at, reserved)
+        intake.keep_version(
+            held, stored.channel_updated_at, reserved, waiting_for=tuple(refused.skus)
+        )
         return Outcome.HELD, held
     return _outcome(order), order
 
@@ -132,3 +135,34 @@ def _outcome(order: Order) -> Outcome:
         OrderStatus.HELD: Outcome.HELD,
         OrderStatus.CANCELLED: Outcome.CANCELLED,
     }[order.status]
+
+
+def retry_held(
+    order_key: str,
+    sku: str,
+    find_sku: SkuLookup,
+    intake: OrderIntakeStore,
+    orders: OrderStore,
+    inventory: InventoryStore,
+    now: datetime,
+) -> Outcome:
+    """Stock of `sku` arrived: try again to reserve an order held waiting for it. Still short:
+    it keeps waiting. No longer held (reserved by an edit, cancelled): it stops waiting."""
+    found = orders.get_with_reservations(order_key)
+    if found is None or found[0].status is not OrderStatus.HELD:
+        inventory.stop_waiting(order_key, sku)
+        return Outcome.DUPLICATE
+    stored, reserved = found
+    plan = plan_intake(stored, find_sku)
+    if isinstance(plan, Hold):  # held for another reason now (a line lost its listing)
+        inventory.stop_waiting(order_key, sku)
+        return Outcome.HELD
+    try:
+        intake.change(
+            plan.order.reserved(now), stored.channel_updated_at, reserved, plan.quantities, now
+        )
+    except ReservationRefused:
+        return Outcome.HELD  # not enough yet: the next stock arrival tries again
+    for waited in sorted(set(plan.quantities) | {sku}):
+        inventory.stop_waiting(order_key, waited)
+    return Outcome.RESERVED

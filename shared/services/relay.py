@@ -26,6 +26,14 @@ def stock_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -
     return level_from_item(dict(image)).sku if before != after else None
 
 
+def stock_arrived(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
+    """The SKU whose reservable stock grew (a receipt, a release): held orders may fit now."""
+    if not old or not new or new.get("sk") != LEVEL:
+        return None
+    before, after = level_from_item(dict(old)), level_from_item(dict(new))
+    return after.sku if after.reservable > before.reservable else None
+
+
 def _available(image: Mapping[str, Any] | None) -> int | None:
     if not image:
         return None

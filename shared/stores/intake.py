@@ -128,17 +128,35 @@ class OrderIntakeStore:
             return
 
     def keep_version(
-        self, order: Order, planned_against: datetime, reserved: dict[str, int]
+        self,
+        order: Order,
+        planned_against: datetime,
+        reserved: dict[str, int],
+        waiting_for: tuple[str, ...] = (),
     ) -> None:
         """A newer version whose reservations stay as they are."""
+        items: list[dict[str, Any]] = [
+            {"Put": self._orders.put_version_op(order, reserved, planned_against)}
+        ]
+        items += [
+            {"Put": self._inventory.wait_op(order.key, sku, order.created_at)}
+            for sku in waiting_for
+        ]
         try:
-            self._db.put_item(**self._orders.put_version_op(order, reserved, planned_against))
-        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            self._write(items, [])
+        except _OrderConditionFailed as exc:
             raise VersionMoved(order.key) from exc
 
-    def hold(self, order: Order) -> Outcome:
+    def hold(self, order: Order, waiting_for: tuple[str, ...] = ()) -> Outcome:
+        """A new order stored without reservations; `waiting_for`: SKUs whose stock, when it
+        arrives, should retry it (written in the same transaction)."""
+        items: list[dict[str, Any]] = [{"Put": self._orders.put_new_op(order)}]
+        items += [
+            {"Put": self._inventory.wait_op(order.key, sku, order.created_at)}
+            for sku in waiting_for
+        ]
         try:
-            self._db.put_item(**self._orders.put_new_op(order))
-        except self._db.exceptions.ConditionalCheckFailedException:
+            self._write(items, [])
+        except _OrderConditionFailed:
             return Outcome.DUPLICATE
         return Outcome.HELD

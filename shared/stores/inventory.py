@@ -15,6 +15,7 @@ from shared.stores.table import Table
 
 LEVEL = "LEVEL"
 RESERVATION = "RES#"
+WAITING = "WAIT#"  # WAIT#<order key>: an order held until this SKU has stock again
 MOVEMENT = "MOVE#"
 
 
@@ -210,6 +211,31 @@ class InventoryStore:
             }
         )
         return [{"Update": level}, {"Put": {"TableName": self._t.name, "Item": reservation}}]
+
+    def wait_op(self, order_key: str, sku: str, since: datetime) -> dict[str, Any]:
+        """A Put (for the hold's transaction): the order waits for stock of `sku`."""
+        return {
+            "TableName": self._t.name,
+            "Item": to_item(
+                {
+                    "pk": sku_pk(sku),
+                    "sk": WAITING + order_key,
+                    "sku": sku,
+                    "order": order_key,
+                    "since": since.isoformat(),
+                }
+            ),
+        }
+
+    def waiting_orders(self, sku: str) -> list[str]:
+        """Orders waiting for stock of `sku`, oldest hold first."""
+        items = sorted(self._t.query_prefix(sku_pk(sku), WAITING), key=lambda i: str(i["since"]))
+        return [str(i["order"]) for i in items]
+
+    def stop_waiting(self, order_key: str, sku: str) -> None:
+        self._t.client.delete_item(
+            TableName=self._t.name, Key={"pk": av(sku_pk(sku)), "sk": av(WAITING + order_key)}
+        )
 
     def open_reservations(self, sku: str) -> dict[str, int]:
         """order key -> quantity."""

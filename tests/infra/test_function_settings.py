@@ -22,6 +22,7 @@ from shared.settings import (
     IngestSettings,
     QueueUrls,
     RelaySettings,
+    ReleaseHeldSettings,
     SecretName,
     SyncSettings,
     env_prefix,
@@ -74,12 +75,26 @@ def _sync(spec: Function) -> None:
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
 
+def _release_held(spec: Function) -> None:
+    settings = ReleaseHeldSettings()  # type: ignore[call-arg]
+    assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
+
+
+def _inventory_relay(spec: Function) -> None:
+    """The inventory relay also wakes orders waiting for stock."""
+    _relay(spec)
+    settings = RelaySettings()  # type: ignore[call-arg]
+    assert settings.inventory_table == "t-inventory"
+    assert settings.held_orders_queue_url == "https://sqs/held-orders"
+
+
 LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.webhook.handler:handler": _webhook,
     "functions.ingest.handler:handler": _ingest,
     "functions.relay.handler:handler": _relay,
     "functions.resync.handler:handler": _relay,
     "functions.sync.handler:handler": _sync,
+    "functions.release_held.handler:handler": _release_held,
 }
 
 
@@ -117,4 +132,6 @@ def test_settings_load_from_the_stack_environment_alone(
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    if spec.name == "relay":
+        _inventory_relay(spec)
     LOADERS[spec.handler](spec)

@@ -51,12 +51,11 @@ def version(
 
 
 def first_version(mugs: int = 2, tees: int = 1) -> dict[str, Any]:
-    payload = shopify.order_payload(
-        [
-            SandboxLine(44, "MUG", "Mug", mugs, Decimal("12.50")),
-            SandboxLine(45, "TEE", "Tee", tees, Decimal("20.00")),
-        ]
-    )
+    lines = [
+        SandboxLine(44, "MUG", "Mug", mugs, Decimal("12.50")),
+        SandboxLine(45, "TEE", "Tee", tees, Decimal("20.00")),
+    ]
+    payload = shopify.order_payload([ln for ln in lines if ln.quantity > 0])
     payload["created_at"] = payload["updated_at"] = T0.isoformat()
     return payload
 
@@ -175,3 +174,72 @@ def test_a_held_order_the_channel_cancels_simply_ends(
     (order,) = orders.orders()
     assert order.status.value == "cancelled"
     assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_held_order_is_reserved_when_its_stock_arrives_oldest_first(
+    deployed: Any, inventory: InventoryStore, orders: OrderStore, sqs: Any
+) -> None:
+    from functions.relay.handler import handler as relay
+    from functions.release_held.handler import handler as release_held
+    from shared.services import stock
+    from tests.integration.conftest import drain
+
+    older, newer = first_version(mugs=8, tees=0), first_version(mugs=8, tees=0)
+    newer["created_at"] = (T0 + timedelta(minutes=1)).isoformat()
+    deliver(first_version(mugs=9, tees=0), topic="orders/create")  # takes 9 of 10
+    deliver(older, topic="orders/create")
+    deliver(newer, topic="orders/create")
+    held = [o for o in orders.orders() if o.status.value == "held"]
+    assert len(held) == 2 and reserved(inventory, "MUG") == 9
+    assert inventory.waiting_orders("MUG") == [f"shopify#{older['id']}", f"shopify#{newer['id']}"]
+
+    before = inventory.get("MUG")
+    stock.receive(inventory, "MUG", 8, "PO-1", "t", T0)  # room for one of the two
+    after = inventory.get("MUG")
+    relay({"Records": [level_record(before, after)]}, context("relay"))
+    triggers = drain(sqs, deployed.queue_urls["held-orders"])
+    assert [json.loads(m["Body"])["order_key"] for m in triggers] == [
+        f"shopify#{older['id']}",
+        f"shopify#{newer['id']}",
+    ]
+    assert release_held(sqs_event(*(m["Body"] for m in triggers)), context("release-held")) == {
+        "batchItemFailures": []
+    }
+    by_id = {o.external_id: o for o in orders.orders()}
+    assert by_id[str(older["id"])].status.value == "reserved"  # the oldest hold first
+    assert by_id[str(newer["id"])].status.value == "held"  # still short: keeps waiting
+    assert reserved(inventory, "MUG") == 17
+    assert inventory.waiting_orders("MUG") == [f"shopify#{newer['id']}"]
+
+
+def level_record(before: Any, after: Any) -> dict[str, Any]:
+    from shared.stores.items import to_item
+
+    def image(level: Any) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": f"SKU#{level.sku}",
+                "sk": "LEVEL",
+                "sku": level.sku,
+                "on_hand": level.on_hand,
+                "reserved": level.reserved,
+                "safety_stock": level.safety_stock,
+                "reservable": level.reservable,
+                "version": level.version,
+            }
+        )
+
+    return {
+        "eventID": "1",
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": {
+            "Keys": to_item({"pk": f"SKU#{after.sku}", "sk": "LEVEL"}),
+            "OldImage": image(before),
+            "NewImage": image(after),
+            "SequenceNumber": "1",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }

@@ -1,0 +1,71 @@
+"""Release held orders: stock of a SKU arrived, so orders held waiting for it are tried again.
+
+Triggered by the inventory relay (one message per waiting order, oldest hold first). A retry
+that is still short leaves the order waiting; one that fits reserves it in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared.aws import client
+from shared.channels.registry import BY_NAME
+from shared.messages import RetryHeld
+from shared.services.intake import retry_held, sku_lookup
+from shared.settings import ReleaseHeldSettings
+from shared.stores.catalog import CatalogStore
+from shared.stores.intake import OrderIntakeStore
+from shared.stores.inventory import InventoryStore
+from shared.stores.orders import OrderStore
+
+logger = Logger(service="keel-release-held")
+tracer = Tracer(service="keel-release-held")
+
+
+@cache
+def _stores() -> tuple[CatalogStore, OrderStore, InventoryStore, OrderIntakeStore]:
+    settings = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
+    db = client("dynamodb")
+    orders = OrderStore(settings.orders_table, db)
+    inventory = InventoryStore(settings.inventory_table, db)
+    catalog = CatalogStore(settings.catalog_table, db)
+    return catalog, orders, inventory, OrderIntakeStore(orders, inventory, db)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    trigger = RetryHeld.model_validate_json(record.body)
+    logger.thread_safe_append_keys(correlation_id=trigger.order_key, sku=trigger.sku)
+    catalog, orders, inventory, intake = _stores()
+    channel = BY_NAME[trigger.order_key.split("#", 1)[0]]
+    outcome = retry_held(
+        trigger.order_key,
+        trigger.sku,
+        sku_lookup(catalog, channel),
+        intake,
+        orders,
+        inventory,
+        datetime.now(UTC),
+    )
+    logger.info("held order retried", extra={"outcome": outcome.value})
+    return outcome.value
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
