@@ -28,7 +28,7 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
         "KEEL-MUG-BLUE": 4,  # two mugs, tee + mug, one mug placed in the Shopify sandbox
         "KEEL-TEE-M": 3,  # tee + mug, two tees placed in the WooCommerce sandbox
-        "KEEL-LAMP": 1,
+        "KEEL-LAMP": 2,  # the race's winner, and the loser once a lamp was received
     }
     for rows in (report["skus"], report["skus_after_cap_change"]):
         for row in rows:
@@ -43,4 +43,4 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     (cancelled,) = report["cancelled_orders"]  # its three mugs are back on every channel
     assert cancelled[0].startswith("woocommerce #")
     reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])
-    assert reasons == ["insufficient stock", "unmatched line"]
+    assert reasons == ["unmatched line"]  # the lamp buyer held for stock was released
