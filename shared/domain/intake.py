@@ -36,6 +36,9 @@ def plan_intake(order: Order, find_sku: SkuLookup) -> Reserve | Hold:
     matched = []
     unmatched = []
     for line in order.lines:
+        if not line.stock:  # a tip, a gift card, a custom item: kept, never reserved
+            matched.append(line)
+            continue
         sku = find_sku(line.channel_variant_id, line.channel_sku)
         if sku is None:
             unmatched.append(line)

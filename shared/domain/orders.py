@@ -47,6 +47,7 @@ class OrderLine:
     channel_sku: str | None = None  # the SKU the channel reported
     channel_variant_id: str | None = None
     sku: str | None = None  # Keel's SKU, once matched to a listing
+    stock: bool = True  # False: not goods from stock (a tip, a gift card, a custom item)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def order_to_doc(order: Order) -> dict[str, Any]:
                 "channel_sku": ln.channel_sku,
                 "channel_variant_id": ln.channel_variant_id,
                 "sku": ln.sku,
+                "stock": ln.stock,
             }
             for ln in order.lines
         ],
@@ -119,6 +120,7 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
                 channel_sku=ln.get("channel_sku"),
                 channel_variant_id=ln.get("channel_variant_id"),
                 sku=ln.get("sku"),
+                stock=bool(ln.get("stock", True)),
             )
             for ln in doc["lines"]
         ),

@@ -59,3 +59,16 @@ def test_too_many_skus_for_one_transaction_is_held() -> None:
     plan = plan_intake(order(*many), lambda v, s: v)
     assert isinstance(plan, Hold)
     assert plan.reason.startswith(HOLD_TOO_MANY_SKUS)
+
+
+def test_lines_that_are_not_stock_are_kept_and_never_reserved_or_held() -> None:
+    from dataclasses import replace
+
+    mug, tip = order(("44", "MUG", 2), (None, None, 1)).lines
+    with_tip = replace(order(), lines=(mug, replace(tip, stock=False)))
+    plan = plan_intake(with_tip, lambda v, s: "MUG" if v == "44" else None)
+    assert isinstance(plan, Reserve) and plan.quantities == {"MUG": 2}
+    assert len(plan.order.lines) == 2 and plan.order.lines[1].sku is None
+    only_tip = replace(order(), lines=(replace(tip, stock=False),))
+    plan = plan_intake(only_tip, lambda v, s: None)
+    assert isinstance(plan, Reserve) and plan.quantities == {}

@@ -249,3 +249,14 @@ def test_taxes_included_must_be_a_boolean(specs: Path) -> None:
         p["taxes_included"] = "false"
 
     assert "taxes_included" in _refused_at(specs, change)
+
+
+def test_gift_cards_tips_and_custom_items_are_not_stock(specs: Path) -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["line_items"][0]["gift_card"] = True
+        p["line_items"][1]["sku"] = None  # a tip / custom item: no variant, no SKU
+        p["line_items"][1]["variant_id"] = None
+
+    order = _parse(specs, change)
+    assert order is not None
+    assert [ln.stock for ln in order.lines][:3] == [False, False, True]

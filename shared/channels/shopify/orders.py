@@ -76,6 +76,7 @@ class ShopifyLineItem(_Model):
     current_quantity: Annotated[int, Field(strict=True, ge=0, le=MAX_LINE_QUANTITY)] | None = None
     sku: str | None = None
     variant_id: ShopifyId | None = None
+    gift_card: StrictBool = False
     title: str = ""
     price_set: ShopifyMoneyBag
 
@@ -143,6 +144,8 @@ def to_order(raw: ShopifyOrder) -> Order:
                 title=li.title,
                 channel_sku=li.sku or None,
                 channel_variant_id=str(li.variant_id) if li.variant_id is not None else None,
+                # Gift cards, tips and custom items (no variant, no SKU) are not goods from stock.
+                stock=not li.gift_card and (li.variant_id is not None or bool(li.sku)),
             )
             for li in raw.line_items
             if _now_ordered(li) > 0
