@@ -54,6 +54,7 @@ def _amounts(order: Order) -> str | None:
         named.append(("discounts", order.charges.discounts))
         named.append(("shipping", order.charges.shipping))
         named.append(("tax", order.charges.tax))
+        named.append(("fees", abs(order.charges.fees)))  # a fee may be negative (a discount)
     for name, amount in named:
         if problem := _amount_problem(amount):
             return f"{name} {problem}"
@@ -99,14 +100,14 @@ def _total(order: Order) -> str | None:
     if charges is None:
         return None  # the channel did not say what besides the lines makes up the total
     lines = sum((ln.unit_price.amount * ln.quantity for ln in order.lines), Decimal(0))
-    expected = lines - charges.discounts + charges.shipping
+    expected = lines - charges.discounts + charges.shipping + charges.fees
     if not charges.taxes_included:
         expected += charges.tax
     tolerance = ROUNDING_PER_TERM * (len(order.lines) + 1)
     if abs(order.total.amount - expected) > tolerance:
         return (
             f"total {_show(order.total)} does not match lines {lines} - discounts "
-            f"{charges.discounts} + shipping {charges.shipping}"
+            f"{charges.discounts} + shipping {charges.shipping} + fees {charges.fees}"
             + ("" if charges.taxes_included else f" + tax {charges.tax}")
             + f" = {expected}"
         )

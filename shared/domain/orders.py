@@ -35,6 +35,7 @@ class OrderCharges:
     shipping: Decimal = Decimal(0)
     tax: Decimal = Decimal(0)
     taxes_included: bool = True  # line prices already include the tax
+    fees: Decimal = Decimal(0)  # tips, payment surcharges, duties: added to the total
 
 
 @dataclass(frozen=True)

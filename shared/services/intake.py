@@ -62,9 +62,11 @@ def take_order(
     for _ in range(ATTEMPTS):
         found = orders.get_with_reservations(order.key)
         stored, reserved = found if found else (None, {})
-        # A first version is checked for plausibility; later ones change an order Keel holds
-        # (edits and refunds move totals in ways only the channel's own ledger explains).
-        plan = _plan(order, find_sku, shop_currency if stored is None else None)
+        # An order not yet accepted (new, or held) is checked for plausibility, so no later
+        # version lifts an "implausible" hold by itself; an accepted order's later versions are
+        # not (edits and refunds move totals in ways only the channel's own ledger explains).
+        unaccepted = stored is None or stored.status is OrderStatus.HELD
+        plan = _plan(order, find_sku, shop_currency if unaccepted else None)
         change = plan_change(stored, reserved, order, plan, now, cause)
         try:
             if change is None:

@@ -117,7 +117,7 @@ def decide(error: Exception | None, receive_count: int) -> Decision:
             return Retry(backoff)
         return DeadLetter(f"auth: {error}")
     if isinstance(error, RetryableError):
-        if error.retry_after_s:
+        if error.retry_after_s is not None:  # 0.0 too: the bucket has refilled
             return Retry(min(MAX_DELAY_S, max(backoff, int(error.retry_after_s + 0.999))))
         return Retry(None)
     if isinstance(error, ChannelError):

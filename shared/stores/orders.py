@@ -85,6 +85,7 @@ def _charges(charges: OrderCharges | None) -> dict[str, Any] | None:
         "shipping": str(charges.shipping),
         "tax": str(charges.tax),
         "taxes_included": charges.taxes_included,
+        "fees": str(charges.fees),
     }
 
 
@@ -96,6 +97,7 @@ def _charges_from(doc: dict[str, Any] | None) -> OrderCharges | None:
         shipping=Decimal(doc["shipping"]),
         tax=Decimal(doc["tax"]),
         taxes_included=bool(doc["taxes_included"]),
+        fees=Decimal(doc.get("fees", "0")),
     )
 
 

@@ -550,8 +550,21 @@ def order_with(**changes: Any) -> bytes:
         (order_with(line_items__0__quantity=10**39 + 1), "delivery"),
         (order_with(line_items__0__quantity=True), "delivery"),
         (order_with(line_items__0__price_set__shop_money__amount="1E+999999999"), "delivery"),
-        (order_with(currency="USD", total_price_set__shop_money__currency_code="USD"), "order"),
-        (order_with(total_price_set__shop_money__amount="0.01"), "order"),
+        (
+            order_with(
+                currency="USD",
+                total_price_set__shop_money__currency_code="USD",
+                current_total_price_set__shop_money__currency_code="USD",
+            ),
+            "order",
+        ),
+        (
+            order_with(
+                total_price_set__shop_money__amount="0.01",
+                current_total_price_set__shop_money__amount="0.01",
+            ),
+            "order",
+        ),
         (order_with(line_items__0__price_set__shop_money__amount="-12.50"), "either"),
     ],
     ids=["huge-quantity", "bool-quantity", "huge-price", "usd-in-eur-shop", "total", "negative"],

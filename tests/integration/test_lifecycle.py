@@ -47,6 +47,12 @@ def version(
     for line in payload["line_items"]:
         if line["sku"] in quantities:
             line["current_quantity"] = quantities[line["sku"]]
+    if "MUG" in quantities or "TEE" in quantities:  # Shopify restates the current total
+        total = sum(
+            Decimal(ln["price"]) * ln.get("current_quantity", ln["quantity"])
+            for ln in payload["line_items"]
+        )
+        payload["current_total_price_set"]["shop_money"]["amount"] = f"{total:.2f}"
     return payload
 
 
@@ -243,3 +249,16 @@ def level_record(before: Any, after: Any) -> dict[str, Any]:
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_later_version_does_not_lift_an_implausible_hold(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    base["current_total_price_set"]["shop_money"]["amount"] = "0.01"  # 2 x 12.50 + 20.00 really
+    deliver(base, topic="orders/create")
+    deliver(version(base, 1), topic="orders/paid")  # the same forged total, a minute later
+    (order,) = orders.orders()
+    assert order.status.value == "held" and "implausible" in (order.hold_reason or "")
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)

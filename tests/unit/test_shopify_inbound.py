@@ -42,7 +42,7 @@ def test_spec_sample_normalizes_to_a_canonical_order(specs: Path) -> None:
     order = ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, body)
     assert order is not None
     assert order.key == "shopify#820982911946154508"
-    assert order.total.amount == Decimal("404.95") and order.total.currency == "USD"
+    assert order.total.amount == Decimal("414.95") and order.total.currency == "USD"
     assert order.created_at.tzinfo == UTC
     assert order.created_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)  # -05:00 in the sample
     first = order.lines[0]
@@ -221,15 +221,28 @@ def test_nan_as_a_bare_json_token_is_refused(specs: Path) -> None:
 
 
 def test_charges_come_from_the_shop_money_sets(specs: Path) -> None:
+    """The current amounts (after edits and refunds) where Shopify sends them, as the lines are
+    their current quantities; the original ones in payloads without them."""
     order = _parse(specs, lambda p: None)
     assert order is not None
     assert order.charges == OrderCharges(
-        discounts=Decimal("20.00"),
-        shipping=Decimal("10.00"),
-        tax=Decimal("0.00"),
+        discounts=Decimal("0.00"), shipping=Decimal("0.00"), tax=Decimal("0.00"),
         taxes_included=False,
-    )
+    )  # fmt: skip
+    assert order.total.amount == Decimal("414.95")
     assert implausibility(order, "USD") is None  # the sample's total follows from its parts
+
+    def originals_only(p: dict[str, Any]) -> None:
+        for key in [k for k in p if k.startswith("current_") and k.endswith("_set")]:
+            del p[key]
+
+    original = _parse(specs, originals_only)
+    assert original is not None and original.total.amount == Decimal("404.95")
+    assert original.charges == OrderCharges(
+        discounts=Decimal("20.00"), shipping=Decimal("10.00"), tax=Decimal("0.00"),
+        taxes_included=False,
+    )  # fmt: skip
+    assert implausibility(original, "USD") is None
 
 
 @pytest.mark.parametrize(
@@ -260,3 +273,19 @@ def test_gift_cards_tips_and_custom_items_are_not_stock(specs: Path) -> None:
     order = _parse(specs, change)
     assert order is not None
     assert [ln.stock for ln in order.lines][:3] == [False, False, True]
+
+
+def test_tips_and_duties_are_part_of_the_total(specs: Path) -> None:
+    from shared.domain.order_checks import implausibility
+
+    def change(p: dict[str, Any]) -> None:
+        p["total_tip_received"] = "5.00"
+        p["original_total_duties_set"] = {
+            "shop_money": {"amount": "1.50", "currency_code": "USD"},
+            "presentment_money": {"amount": "1.50", "currency_code": "USD"},
+        }
+        p["current_total_price_set"]["shop_money"]["amount"] = "421.45"  # 414.95 + 5.00 + 1.50
+        p["current_total_duties_set"] = None
+
+    order = _parse(specs, change)
+    assert order is not None and implausibility(order, "USD") is None

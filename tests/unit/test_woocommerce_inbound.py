@@ -156,3 +156,25 @@ def test_the_status_in_the_signed_body_says_whether_the_order_is_over(
             {"x-wc-webhook-topic": topic}, json.dumps(payload).encode()
         )
         assert order is not None and (order.cancelled_at is not None) == ended
+
+
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_totals_of_tax_inclusive_shops_and_fees_add_up(specs: Path, inclusive: bool) -> None:
+    """Woo line, shipping and fee totals are without tax whichever way prices were typed."""
+    from shared.domain.order_checks import implausibility
+
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    payload["prices_include_tax"] = inclusive
+    payload["fee_lines"] = [{"total": "2.00"}, {"total": "-0.50"}]
+    payload["total"] = "30.85"  # 29.35 + 2.00 - 0.50
+    order = WooOrdersInbound().parse_webhook(
+        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode()
+    )
+    assert order is not None
+    assert implausibility(order, payload["currency"]) is None
+    payload["total"] = "35.00"
+    forged = WooOrdersInbound().parse_webhook(
+        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode()
+    )
+    assert forged is not None and implausibility(forged, payload["currency"]) is not None

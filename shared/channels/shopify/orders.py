@@ -97,6 +97,17 @@ class ShopifyOrder(_Model):
     total_shipping_price_set: ShopifyMoneyBag
     total_tax_set: ShopifyMoneyBag
     taxes_included: StrictBool
+    # Also in total_price: tips, duties and additional fees (absent or null when none).
+    total_tip_received: Amount | None = None
+    original_total_duties_set: ShopifyMoneyBag | None = None
+    original_total_additional_fees_set: ShopifyMoneyBag | None = None
+    # The same after edits and refunds, matching current_quantity (absent in old payloads).
+    current_total_price_set: ShopifyMoneyBag | None = None
+    current_total_discounts_set: ShopifyMoneyBag | None = None
+    current_shipping_price_set: ShopifyMoneyBag | None = None
+    current_total_tax_set: ShopifyMoneyBag | None = None
+    current_total_duties_set: ShopifyMoneyBag | None = None
+    current_total_additional_fees_set: ShopifyMoneyBag | None = None
 
     @field_validator("created_at", "updated_at", "cancelled_at")
     @classmethod
@@ -113,13 +124,27 @@ def _money(m: ShopifyMoney) -> Money:
 
 
 def _charges(raw: ShopifyOrder) -> OrderCharges:
-    """In shop money, like the total they explain."""
+    """In shop money, like the total they explain; the current amounts where Shopify sends
+    them, as the lines are their current quantities."""
+    current = raw.current_total_price_set is not None
+
+    def pick(now: ShopifyMoneyBag | None, original: ShopifyMoneyBag | None) -> Decimal:
+        bag = now if current and now is not None else original
+        return bag.shop_money.amount if bag is not None else Decimal(0)
+
     return OrderCharges(
-        discounts=raw.total_discounts_set.shop_money.amount,
-        shipping=raw.total_shipping_price_set.shop_money.amount,
-        tax=raw.total_tax_set.shop_money.amount,
+        discounts=pick(raw.current_total_discounts_set, raw.total_discounts_set),
+        shipping=pick(raw.current_shipping_price_set, raw.total_shipping_price_set),
+        tax=pick(raw.current_total_tax_set, raw.total_tax_set),
         taxes_included=raw.taxes_included,
+        fees=(raw.total_tip_received or Decimal(0))
+        + pick(raw.current_total_duties_set, raw.original_total_duties_set)
+        + pick(raw.current_total_additional_fees_set, raw.original_total_additional_fees_set),
     )
+
+
+def _total(raw: ShopifyOrder) -> ShopifyMoneyBag:
+    return raw.current_total_price_set or raw.total_price_set
 
 
 def _now_ordered(line: ShopifyLineItem) -> int:
@@ -133,8 +158,8 @@ def to_order(raw: ShopifyOrder) -> Order:
         name=raw.name,
         created_at=raw.created_at,
         channel_updated_at=raw.updated_at,
-        total=_money(raw.total_price_set.shop_money),
-        presentment_total=_money(raw.total_price_set.presentment_money),
+        total=_money(_total(raw).shop_money),
+        presentment_total=_money(_total(raw).presentment_money),
         lines=tuple(
             OrderLine(
                 line_id=str(li.id),

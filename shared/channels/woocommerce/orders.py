@@ -32,7 +32,9 @@ from shared.domain.orders import Money, Order, OrderCharges, OrderLine
 
 CHANNEL = "woocommerce"
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
-ENDED = frozenset({"cancelled", "failed"})  # statuses after which nothing ships
+# Statuses after which nothing ships: cancelled, failed, refunded (a full refund before
+# shipping), trash (deleted by the merchant).
+ENDED = frozenset({"cancelled", "failed", "refunded", "trash"})
 MAX_QUANTITY = 100_000
 UNIT_PRICE_PLACES = 4
 
@@ -51,6 +53,13 @@ def _decimal_string(value: Any) -> Decimal:
     return Decimal(value)
 
 
+def _signed_decimal_string(value: Any) -> Decimal:
+    """Fee lines may be negative (a discount entered as a fee)."""
+    if isinstance(value, str) and value.startswith("-"):
+        return -_decimal_string(value[1:])
+    return _decimal_string(value)
+
+
 def _gmt(value: Any) -> datetime:
     """Woo's *_gmt timestamps carry no offset but are UTC: make them aware."""
     if not isinstance(value, str) or _GMT_STRING.fullmatch(value) is None:
@@ -59,6 +68,7 @@ def _gmt(value: Any) -> datetime:
 
 
 WooMoney = Annotated[Decimal, BeforeValidator(_decimal_string)]
+WooSignedMoney = Annotated[Decimal, BeforeValidator(_signed_decimal_string)]
 GmtTime = Annotated[datetime, BeforeValidator(_gmt)]
 Id = Annotated[StrictInt, Field(gt=0)]
 Ref = Annotated[StrictInt, Field(ge=0)]  # 0: none (no variation, or a deleted product)
@@ -81,6 +91,10 @@ class WooLineItem(_Model):
     sku: StrictStr | None = None
 
 
+class WooFeeLine(_Model):
+    total: WooSignedMoney  # without tax, like every Woo line total
+
+
 class WooOrder(_Model):
     id: Id
     number: StrictStr = Field(min_length=1)
@@ -93,6 +107,7 @@ class WooOrder(_Model):
     total_tax: WooMoney
     prices_include_tax: StrictBool
     line_items: list[WooLineItem]
+    fee_lines: list[WooFeeLine] = []
     status: StrictStr = "pending"
 
 
@@ -140,7 +155,10 @@ def to_order(raw: WooOrder) -> Order:
             discounts=raw.discount_total,
             shipping=raw.shipping_total,
             tax=raw.total_tax,
-            taxes_included=raw.prices_include_tax,
+            # Woo's line, shipping and fee totals are always without tax (prices_include_tax
+            # only says how the merchant typed prices): the order total adds total_tax.
+            taxes_included=False,
+            fees=sum((fee.total for fee in raw.fee_lines), Decimal(0)),
         ),
         cancelled_at=raw.date_modified_gmt if raw.status in ENDED else None,
     )
