@@ -242,8 +242,9 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
             )
         else:
             reference = args.reference or f"adjust:{uuid.uuid4()}"
-            reference = f"{reference} ({args.reason})"[:200] if args.reason else reference
-            applied = stock.adjust(inventory, args.sku, args.quantity, reference, args.actor, now)
+            applied = stock.adjust(
+                inventory, args.sku, args.quantity, reference, args.actor, now, args.reason
+            )
     except (ValueError, InsufficientStock) as exc:
         console.print(f"[red]Refused: {exc}[/red]")
         return 2

@@ -167,6 +167,8 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 memory_mb=512,
                 reads=("catalog",),
                 writes=("inventory", "orders"),
+                # A held or cancelled order moves what its channel shows, not Keel's stock.
+                sends_to=sync_queues,
                 secrets=receiving,  # the shop's currency, to check orders against
                 reads_objects=("raw-bodies",),  # a held delivery keeps the same object
             ),
@@ -223,6 +225,12 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                     dead_letters_to=(sync_queue(c.name),),  # permanent failures skip retries
                     secrets=(c.name,),
                     env={"KEEL_CHANNEL": c.name},
+                    # The listing and what it was last seen to show (get), recording it (put):
+                    # never a listing, a channel-id mapping or stock rewritten by a sync.
+                    table_actions={
+                        "catalog": ("dynamodb:GetItem", "dynamodb:PutItem"),
+                        "inventory": ("dynamodb:GetItem",),
+                    },
                 )
                 for c in publishing
             ),
@@ -266,7 +274,8 @@ def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:
     problems: list[str] = []
     names = {f.name for f in wiring.functions}
     queues = {q.name for q in wiring.queues}
-    relayed = set(wiring.function("relay").sends_to) if "relay" in names else set()
+    # Every function that triggers syncs must reach every sync queue.
+    triggers = [f for f in wiring.functions if f.name in ("relay", "relay-catalog", "resync")]
     webhook_secrets = set(wiring.function("webhook").secrets) if "webhook" in names else set()
     for c in channels:
         if c.name not in wiring.secrets:
@@ -279,8 +288,9 @@ def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:
                 problems.append(f"{c.name}: publishes stock but has no {queue} queue")
             if queue not in names:
                 problems.append(f"{c.name}: publishes stock but has no {queue} function")
-            if queue not in relayed:
-                problems.append(f"{c.name}: the relay does not send to {queue}")
+            for trigger in triggers:
+                if queue not in trigger.sends_to:
+                    problems.append(f"{c.name}: {trigger.name} does not send to {queue}")
     for f in wiring.functions:
         if isinstance(f.trigger, QueueTrigger) and f.trigger.queue not in queues:
             problems.append(f"{f.name}: triggered by undeclared queue {f.trigger.queue}")

@@ -27,13 +27,15 @@ from shared.aws import client
 from shared.channels.port import ParsesWebhooks
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
-from shared.messages import InboundDelivery
+from shared.domain.orders import Order
+from shared.messages import InboundDelivery, SyncListing
 from shared.services.intake import sku_lookup, take_order
-from shared.settings import IngestSettings, SecretName, env_prefix
+from shared.settings import IngestSettings, QueueUrls, SecretName, env_prefix
 from shared.stores.catalog import CatalogStore
 from shared.stores.intake import OrderIntakeStore, Outcome
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import HeldDelivery, OrderStore, OrderTooLarge
+from shared.wiring import sync_queue
 
 logger = Logger(service="keel-ingest")
 tracer = Tracer(service="keel-ingest")
@@ -102,6 +104,20 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
     return "held"
 
 
+def _resync_selling_channel(order: Order) -> None:
+    """The channel that sold lowered (or, cancelling, raised) its own count, but Keel's stock
+    did not move for a held order, so no stream change will correct it: trigger its sync."""
+    spec = BY_NAME[order.channel]
+    if not spec.publishes_stock:
+        return
+    url = QueueUrls(_env_prefix=env_prefix(sync_queue(order.channel))).queue_url  # type: ignore[call-arg]
+    for sku in sorted({ln.sku for ln in order.lines if ln.sku}):
+        client("sqs").send_message(
+            QueueUrl=url,
+            MessageBody=SyncListing(channel=order.channel, sku=sku).model_dump_json(),
+        )
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     delivery = InboundDelivery.model_validate_json(record.body)  # our own envelope: must parse
@@ -139,6 +155,8 @@ def record_handler(record: SQSRecord) -> str:
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
+    if outcome in (Outcome.HELD, Outcome.CANCELLED):
+        _resync_selling_channel(stored)
     metric = {
         Outcome.RESERVED: "OrdersReserved",
         Outcome.HELD: "OrdersHeld",

@@ -82,9 +82,10 @@ class Movement:
     sku: str
     cause: MovementCause
     quantity: int  # signed
-    reference: str
+    reference: str  # what makes it happen once: a replay of the reference changes nothing
     actor: str
     at: datetime
+    note: str = ""  # why (an adjustment's reason); not part of its identity
 
 
 def aggregate_by_sku(lines: Iterable[tuple[str, int]]) -> dict[str, int]:

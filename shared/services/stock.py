@@ -19,11 +19,17 @@ def receive(
 
 
 def adjust(
-    inventory: InventoryStore, sku: str, change: int, reference: str, actor: str, at: datetime
+    inventory: InventoryStore,
+    sku: str,
+    change: int,
+    reference: str,
+    actor: str,
+    at: datetime,
+    reason: str = "",
 ) -> bool:
     """A count or damage: `change` signed. A removal never takes what orders hold (raises
     InsufficientStock). False when this reference was already recorded."""
-    movement = Movement(sku, MovementCause.ADJUSTMENT, change, reference, actor, at)
+    movement = Movement(sku, MovementCause.ADJUSTMENT, change, reference, actor, at, reason)
     if change > 0:
         return inventory.receive(movement)
     if change == 0:

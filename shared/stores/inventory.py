@@ -252,6 +252,7 @@ class InventoryStore:
                 reference=str(i["reference"]),
                 actor=str(i["actor"]),
                 at=datetime.fromisoformat(str(i["at"])),
+                note=str(i.get("note", "")),
             )
             for i in self._t.query_prefix(sku_pk(sku), MOVEMENT)
         ]
@@ -270,6 +271,7 @@ class InventoryStore:
                     "reference": movement.reference,
                     "actor": movement.actor,
                     "at": movement.at.isoformat(),
+                    "note": movement.note or None,
                 }
             ),
             "ConditionExpression": "attribute_not_exists(pk)",

@@ -141,8 +141,10 @@ def test_stock_receipts_and_adjustments_reach_every_channel_once(
         assert keel([*base, "receive", product.sku, "5", "--reference", "PO-9", "--json"]) == 0
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert (first["applied"], second["applied"], second["on_hand"]) == (True, False, 7)
-    assert keel([*base, "adjust", product.sku, "-2", "--reason", "damaged", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["on_hand"] == 5
+    adjust = [*base, "adjust", product.sku, "-2", "--reference", "COUNT-7", "--json"]
+    assert keel([*adjust, "--reason", "damaged"]) == 0
+    assert keel([*adjust, "--reason", "damaged (retyped)"]) == 0  # same reference: once
+    assert [json.loads(x)["on_hand"] for x in capsys.readouterr().out.splitlines()] == [5, 5]
     # never below what orders hold: 5 on hand, 1 reserved
     assert keel([*base, "adjust", product.sku, "-5", "--reason", "count"]) == 2
     assert keel([*base, "receive", "NO-SUCH-SKU", "1", "--reference", "x"]) == 1
@@ -152,3 +154,16 @@ def test_stock_receipts_and_adjustments_reach_every_channel_once(
     assert level is not None and (level.on_hand, level.reserved) == (5, 1)
     assert sum(m.quantity for m in inventory.ledger(product.sku)) == 5
     assert_every_channel_shows_the_derived_quantity(stack, product)
+
+
+def test_a_held_order_does_not_leave_its_channel_showing_less(stack: LocalStack) -> None:
+    """The shop lowered its own count for an order Keel holds (no stock moved in Keel): the
+    shop is brought back to the derived quantity, not left until the next resync."""
+    product = make_product(stack, on_hand=2)
+    order_id = place(stack, "woocommerce", product, 3)
+    assert stack.wait_idle(30)
+    _, _, orders = stores(stack)
+    order = orders.get(f"woocommerce#{order_id}")
+    assert order is not None and order.status.value == "held"
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    assert shows(stack, "woocommerce", product.woo_id) == 2
