@@ -83,6 +83,16 @@ class _Row:
     def pair(self) -> tuple[str, str]:
         return (self.item_gid, self.location_gid)
 
+    @property
+    def target(self) -> int:
+        """What to set. A level that dropped below what Keel last saw is most likely a sale Keel
+        has not taken in yet: never raise it back over the live level on a compare-and-set
+        retry (that would sell the unit twice); the order's own trigger publishes again."""
+        known, live = self.update.known_quantity, self.change_from
+        if self.reread and known is not None and live is not None and live < known:
+            return min(self.update.quantity, live)
+        return self.update.quantity
+
 
 def _fail(update: StockUpdate, error: ChannelError) -> StockResult:
     return StockResult(update.listing, error)
@@ -188,7 +198,7 @@ class ShopifyStockPublisher:
                     {
                         "inventoryItemId": r.item_gid,
                         "locationId": r.location_gid,
-                        "quantity": r.update.quantity,
+                        "quantity": r.target,
                         "changeFromQuantity": r.change_from,
                     }
                     for r in rows
@@ -206,7 +216,7 @@ class ShopifyStockPublisher:
         if not user_errors:
             after = _quantities_after(payload.get("inventoryAdjustmentGroup"))
             for row in rows:
-                shown = after.get(row.pair, row.update.quantity)
+                shown = after.get(row.pair, row.target)
                 results[row.index] = StockResult(row.update.listing, shown=shown)
             return []
         return self._attribute(rows, user_errors, results)
