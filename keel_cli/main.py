@@ -264,6 +264,51 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_poll(args: argparse.Namespace) -> int:
+    """Run a channel's poll backstop now, in the running local stack (as its schedule would)."""
+    import boto3
+
+    state = _state(args.state_file)
+    polls = {
+        name.removeprefix("poll-"): arn
+        for name, arn in state["functions"].items()
+        if name.startswith("poll-")
+    }
+    wanted = [args.channel] if args.channel else sorted(polls)
+    unknown = [c for c in wanted if c not in polls]
+    if unknown:
+        console.print(f"[red]No poll for {unknown}; channels with one: {sorted(polls)}[/red]")
+        return 1
+    lam = boto3.session.Session().client(
+        "lambda",
+        endpoint_url=state["aws_endpoint"],
+        region_name=state["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    reports = []
+    for channel in wanted:
+        answer = lam.invoke(
+            FunctionName=polls[channel],
+            Payload=json.dumps({"schedule": f"poll-{channel}"}).encode(),
+        )
+        payload = json.loads(answer["Payload"].read())
+        if "FunctionError" in answer:
+            console.print(f"[red]{channel}: poll failed: {payload.get('errorMessage')}[/red]")
+            return 1
+        reports.append(payload)
+    if args.json:
+        print(json.dumps(reports[0] if args.channel else reports))
+        return 0
+    for report in reports:
+        missed = report["missed_by_webhooks"]
+        console.print(
+            f"{report['channel']}: {report['taken']} changed order(s) since {report['since']}"
+            f" {report['outcomes']}; found only by the poll: {missed or 'none'}"
+        )
+    return 0
+
+
 def cmd_listings_set(args: argparse.Namespace) -> int:
     """New publishing rules for one listing; the catalog's stream carries them to the channel."""
     from datetime import UTC, datetime
@@ -353,6 +398,11 @@ def parser() -> argparse.ArgumentParser:
         move.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
         move.add_argument("--json", action="store_true")
         move.set_defaults(func=cmd_stock_move, reason=None)
+
+    poll = sub.add_parser("poll", help="run the poll backstop now, for one channel or all")
+    poll.add_argument("channel", nargs="?")
+    poll.add_argument("--json", action="store_true")
+    poll.set_defaults(func=cmd_poll)
 
     listings = sub.add_parser("listings", help="channel listings in the running local stack")
     listings_sub = listings.add_subparsers(dest="listings_command", required=True)

@@ -95,6 +95,8 @@ class ChannelOfFunction(_Settings):
 
 
 class ReleaseHeldSettings(_Settings):
+    """release-held's, and the polls' (they take orders in, as ingest does, without bodies)."""
+
     catalog_table: str
     inventory_table: str
     orders_table: str

@@ -211,6 +211,22 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             ),
             *(
                 Function(
+                    # The backstop for webhooks that never arrived (WooCommerce never retries).
+                    name=f"poll-{c.name}",
+                    handler="functions.poll.handler:handler",
+                    trigger=ScheduleTrigger(f"poll-{c.name}", rate_minutes=c.poll.rate_minutes),
+                    timeout_s=300,
+                    memory_mb=512,
+                    reads=("catalog",),
+                    writes=("inventory", "orders"),
+                    secrets=(c.name,),
+                    env={"KEEL_CHANNEL": c.name},
+                )
+                for c in channels
+                if c.poll_orders is not None
+            ),
+            *(
+                Function(
                     name=sync_queue(c.name),
                     handler="functions.sync.handler:handler",
                     trigger=QueueTrigger(

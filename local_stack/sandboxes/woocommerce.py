@@ -410,11 +410,15 @@ class WooCommerceSandbox:
         if rel == "/listings" and method == "GET":
             return Response.json(200, self.shown())
         try:
+            # ?notify=false: the shop changes the order but its webhook never arrives (a
+            # failed delivery WooCommerce does not retry): only a poll can find it.
+            notify = request.query.get("notify", ["true"])[-1] != "false"
             if rel == "/orders" and method == "POST":
-                return Response.json(200, {"id": str(self.place_order(_json_body(request)))})
+                order_id = self.place_order(_json_body(request), notify=notify)
+                return Response.json(200, {"id": str(order_id)})
             if (m := re.fullmatch(r"/orders/(\d+)/cancel", rel)) and method == "POST":
                 return Response.json(
-                    200, {"id": m.group(1), "status": self.cancel(int(m.group(1)))}
+                    200, {"id": m.group(1), "status": self.cancel(int(m.group(1)), notify)}
                 )
         except _Refused as refused:
             return Response.json(
@@ -422,7 +426,7 @@ class WooCommerceSandbox:
             )
         return Response.json(404, _error("rest_no_route", "No route was found", 404))
 
-    def place_order(self, payload: Any) -> int:
+    def place_order(self, payload: Any, notify: bool = True) -> int:
         """Keep the order, lower managed stock if it is paid, then send order.created."""
         with self._lock:
             order = self._build_order(payload)
@@ -431,10 +435,11 @@ class WooCommerceSandbox:
             if order["status"] in STOCK_REDUCING:
                 self._reduced[order_id] = self._reduce_stock(order)
             snapshot = copy.deepcopy(order)
-        self.deliver("order.created", snapshot)
+        if notify:
+            self.deliver("order.created", snapshot)
         return order_id
 
-    def cancel(self, order_id: int) -> str:
+    def cancel(self, order_id: int, notify: bool = True) -> str:
         """Cancel, restore the stock the order took, then send order.updated (no change, no
         webhook: WooCommerce fires nothing when the status stays the same)."""
         with self._lock:
@@ -448,7 +453,8 @@ class WooCommerceSandbox:
             for item_id, quantity in self._reduced.pop(order_id, []):
                 self._change_stock(item_id, quantity)
             snapshot = copy.deepcopy(order)
-        self.deliver("order.updated", snapshot)
+        if notify:
+            self.deliver("order.updated", snapshot)
         return "cancelled"
 
     def _reduce_stock(self, order: dict[str, Any]) -> list[tuple[int, int]]:
@@ -634,6 +640,35 @@ class WooCommerceSandbox:
                 )
             return self._route(request)
 
+    def _list_orders(self, request: Request) -> Response:
+        """GET orders: `modified_after` (ISO 8601; GMT with dates_are_gmt=true), `orderby`
+        (date, id, modified), `order`, `page`, `per_page` (1..100), and the paging headers
+        X-WP-Total and X-WP-TotalPages, as WooCommerce answers."""
+        query = {k: v[-1] for k, v in request.query.items()}
+        try:
+            page = int(query.get("page", "1"))
+            per_page = int(query.get("per_page", "10"))
+        except ValueError:
+            return Response.json(400, _error("rest_invalid_param", "Invalid parameter(s)", 400))
+        if not 1 <= per_page <= 100 or page < 1:
+            return Response.json(
+                400, _error("rest_invalid_param", "Invalid parameter(s): per_page, page", 400)
+            )
+        orders = list(self._orders.values())
+        if "modified_after" in query:
+            after = query["modified_after"].replace("Z", "")[:19]
+            field = "date_modified_gmt" if query.get("dates_are_gmt") == "true" else "date_modified"
+            orders = [o for o in orders if o[field] > after]
+        key = {"modified": "date_modified_gmt", "id": "id"}.get(
+            query.get("orderby", ""), "date_created_gmt"
+        )
+        orders.sort(key=lambda o: (o[key], o["id"]), reverse=query.get("order", "desc") == "desc")
+        total = len(orders)
+        pages = max(1, -(-total // per_page)) if total else 0
+        chunk = orders[(page - 1) * per_page : page * per_page]
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        return Response.json(200, copy.deepcopy(chunk), headers)
+
     def _authorized(self, request: Request) -> bool:
         header = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "")
         if not header.startswith("Basic "):
@@ -652,6 +687,8 @@ class WooCommerceSandbox:
         if m and request.method == "POST":
             return self._batch(request, parent_id=int(m.group(1)))
         if request.method == "GET":
+            if rel == "/orders":
+                return self._list_orders(request)
             if m := re.fullmatch(r"/orders/(\d+)", rel):
                 order = self._orders.get(int(m.group(1)))
                 if order is not None:

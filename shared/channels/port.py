@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from shared.domain.listings import Listing
@@ -39,4 +40,14 @@ class SetsStock(Protocol):
 
     def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
         """One result per item, in order; raises RetryableError when the whole call failed."""
+        ...
+
+
+@runtime_checkable
+class FetchesOrders(Protocol):
+    channel: str
+
+    def fetch_orders(self, since: datetime) -> Iterator[Order]:
+        """Every order changed after `since`, oldest change first; raises a ChannelError when a
+        page cannot be read (what was yielded before it stands)."""
         ...

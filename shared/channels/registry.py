@@ -28,6 +28,8 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
     for c in channels:
         if (c.receiver is None) != (c.inbound is None):
             problems.append(f"{c.name}: a webhook receiver and an inbound parser come together")
+        if c.poll_orders is not None and c.line_item_ref is None:
+            problems.append(f"{c.name}: polled orders need line_item_ref to match listings")
         if c.inbound is not None and c.line_item_ref is None:
             problems.append(f"{c.name}: inbound orders need line_item_ref to match listings")
         for label, path in (
@@ -35,6 +37,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("sandbox", c.sandbox),
             ("inbound", c.inbound),
             ("outbound_stock", c.outbound_stock),
+            ("poll_orders", c.poll_orders),
         ):
             if path is None:
                 continue

@@ -61,6 +61,14 @@ class SyncPolicy:
 
 
 @dataclass(frozen=True)
+class PollPolicy:
+    """The backstop for webhooks a channel did not deliver: how often, and how far back."""
+
+    rate_minutes: int = 10
+    overlap_minutes: int = 15  # re-read before the watermark: clocks and slow writes
+
+
+@dataclass(frozen=True)
 class Channel:
     name: str
     secret_schema: str  # "module:Model", a pydantic model of the secret's JSON
@@ -71,6 +79,9 @@ class Channel:
     line_item_ref: str | None = None
     outbound_stock: str | None = None  # "module:factory" (secret model, httpx.Client) -> SetsStock
     sync: SyncPolicy = SyncPolicy()
+    # "module:factory" (secret model, httpx.Client) -> port.FetchesOrders: the poll backstop.
+    poll_orders: str | None = None
+    poll: PollPolicy = PollPolicy()
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

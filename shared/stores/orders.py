@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from dataclasses import dataclass
@@ -219,6 +220,24 @@ class OrderStore:
                 **doc_attributes(order),
             }
         )
+
+    def watermark(self, channel: str) -> datetime | None:
+        """Up to when the channel's poll has taken in every changed order."""
+        item = self._t.get(f"POLL#{channel}", "WATERMARK")
+        return datetime.fromisoformat(str(item["until"])) if item else None
+
+    def advance_watermark(self, channel: str, until: datetime) -> None:
+        """Only forward: two polls at once cannot move it back."""
+        with contextlib.suppress(self._t.client.exceptions.ConditionalCheckFailedException):
+            self._t.client.put_item(  # (failing the condition: it is already further)
+                TableName=self._t.name,
+                Item=to_item(
+                    {"pk": f"POLL#{channel}", "sk": "WATERMARK", "until": until.isoformat()}
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #u < :u",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues={":u": {"S": until.isoformat()}},
+            )
 
     def get(self, order_key: str) -> Order | None:
         found = self.get_with_reservations(order_key)

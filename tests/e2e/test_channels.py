@@ -167,3 +167,37 @@ def test_a_held_order_does_not_leave_its_channel_showing_less(stack: LocalStack)
     assert order is not None and order.status.value == "held"
     assert_every_channel_shows_the_derived_quantity(stack, product)
     assert shows(stack, "woocommerce", product.woo_id) == 2
+
+
+def test_an_order_whose_webhook_never_arrived_is_found_by_the_poll(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """WooCommerce never retries a failed delivery: the scheduled poll takes the order in,
+    once, counts it as missed by webhooks, and a cancellation it finds releases the stock."""
+    product = make_product(stack, on_hand=5)
+    sandbox = stack.sandboxes["woocommerce"]
+    body = sandbox.order_body(
+        [SandboxLine(product.refs["woocommerce"], product.sku, product.sku, 2, Decimal("10.00"))]
+    )
+    url = f"{stack.sandbox_url('woocommerce')}/__sandbox/orders"
+    order_id = httpx.post(url, params={"notify": "false"}, json=body, timeout=10).json()["id"]
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    assert orders.get(f"woocommerce#{order_id}") is None  # no webhook: Keel does not know it
+    state = stack.write_state(tmp_path / "local.json")
+    assert keel(["--state-file", str(state), "poll", "woocommerce", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert f"woocommerce#{order_id}" in report["missed_by_webhooks"]
+    assert stack.wait_idle(30)
+    level = inventory.get(product.sku)
+    assert level is not None and level.reserved == 2
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    again = stack.fire_schedule("poll-woocommerce")  # overlapping poll: nothing twice
+    assert f"woocommerce#{order_id}" not in again["missed_by_webhooks"]
+    httpx.post(f"{url}/{order_id}/cancel", params={"notify": "false"}, timeout=10)
+    stack.fire_schedule("poll-woocommerce")
+    assert stack.wait_idle(30)
+    level = inventory.get(product.sku)
+    assert level is not None and level.reserved == 0
+    order = orders.get(f"woocommerce#{order_id}")
+    assert order is not None and order.status.value == "cancelled"

@@ -88,6 +88,13 @@ def _inventory_relay(spec: Function) -> None:
     assert settings.held_orders_queue_url == "https://sqs/held-orders"
 
 
+def _poll(spec: Function) -> None:
+    _release_held(spec)
+    channel = ChannelOfFunction().keel_channel  # type: ignore[call-arg]
+    assert spec.name == f"poll-{channel}"
+    assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
+
+
 LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.webhook.handler:handler": _webhook,
     "functions.ingest.handler:handler": _ingest,
@@ -95,6 +102,7 @@ LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.resync.handler:handler": _relay,
     "functions.sync.handler:handler": _sync,
     "functions.release_held.handler:handler": _release_held,
+    "functions.poll.handler:handler": _poll,
 }
 
 

@@ -1,6 +1,6 @@
 """WooCommerce: signed order webhooks in, stock out through REST v3. Declared as data here."""
 
-from shared.channels.spec import Channel, FromHeader, SyncPolicy, WebhookReceiver
+from shared.channels.spec import Channel, FromHeader, PollPolicy, SyncPolicy, WebhookReceiver
 from shared.channels.woocommerce import signature
 
 CHANNEL = Channel(
@@ -28,6 +28,9 @@ CHANNEL = Channel(
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
     line_item_ref="item_id",
     outbound_stock="shared.channels.woocommerce.stock:publisher",
+    # WooCommerce never retries a failed delivery: the poll is how a lost order still lands.
+    poll_orders="shared.channels.woocommerce.poll:poll",
+    poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
     # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
     sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
 )

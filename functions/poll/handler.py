@@ -1,0 +1,84 @@
+"""Poll (scheduled, per channel): the backstop for webhooks that never arrived.
+
+One handler for every channel that can list its changed orders; its channel comes from
+configuration (`KEEL_CHANNEL`). Orders go through the same upsert as webhooks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import httpx
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+
+from shared.aws import client
+from shared.channels.port import FetchesOrders
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import load
+from shared.domain.orders import Order
+from shared.metrics import count
+from shared.services.intake import sku_lookup, take_order
+from shared.services.poll import poll_orders
+from shared.settings import ChannelOfFunction, ReleaseHeldSettings, SecretName, env_prefix
+from shared.stores.catalog import CatalogStore
+from shared.stores.intake import OrderIntakeStore, Outcome
+from shared.stores.inventory import InventoryStore
+from shared.stores.orders import OrderStore
+
+logger = Logger(service="keel-poll")
+
+
+@cache
+def _stores() -> tuple[CatalogStore, OrderStore, OrderIntakeStore]:
+    settings = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
+    db = client("dynamodb")
+    orders = OrderStore(settings.orders_table, db)
+    inventory = InventoryStore(settings.inventory_table, db)
+    return CatalogStore(settings.catalog_table, db), orders, OrderIntakeStore(orders, inventory, db)
+
+
+@cache
+def _http() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    channel = BY_NAME[ChannelOfFunction().keel_channel]  # type: ignore[call-arg]
+    if channel.poll_orders is None:
+        raise RuntimeError(f"channel {channel.name!r} has no poll")
+    logger.thread_safe_append_keys(channel=channel.name)
+    secret_name = SecretName(_env_prefix=env_prefix(channel.name)).secret_name  # type: ignore[call-arg]
+    secret = parameters.get_secret(secret_name, transform="json", max_age=300)
+    schema = load(channel.secret_schema).model_validate(secret)
+    fetcher: FetchesOrders = load(channel.poll_orders)(schema, _http())
+    catalog, orders, intake = _stores()
+    find_sku = sku_lookup(catalog, channel)
+    now = datetime.now(UTC)
+
+    def take(order: Order) -> Outcome:
+        outcome, _ = take_order(order, find_sku, intake, orders, now, schema.currency, cause="poll")
+        return outcome
+
+    report = poll_orders(
+        fetcher, orders, take, timedelta(minutes=channel.poll.overlap_minutes), now
+    )
+    for key in report.missed_by_webhooks:
+        # How a merchant learns a webhook is broken: an order only the poll found.
+        logger.warning("order found by the poll, not by a webhook", extra={"order": key})
+    if report.missed_by_webhooks:
+        count("OrdersMissedByWebhooks", len(report.missed_by_webhooks), "keel-poll",
+              channel=channel.name)  # fmt: skip
+    result = {
+        "channel": channel.name,
+        "since": report.since.isoformat(),
+        "taken": report.taken,
+        "outcomes": report.outcomes,
+        "missed_by_webhooks": report.missed_by_webhooks,
+        "watermark": report.watermark.isoformat() if report.watermark else None,
+    }
+    logger.info("poll done", extra=result)
+    return result
