@@ -96,20 +96,25 @@ def _state(path: str) -> dict[str, Any]:
     return state
 
 
-def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
+def _client(state: dict[str, Any], service: str) -> Any:
+    """A boto3 client for the running local stack's moto (local-only credentials)."""
     import boto3
 
-    from shared.stores.catalog import CatalogStore
-    from shared.stores.inventory import InventoryStore
-    from shared.stores.orders import OrderStore
-
-    db = boto3.session.Session().client(
-        "dynamodb",
+    return boto3.session.Session().client(
+        service,
         endpoint_url=state["aws_endpoint"],
         region_name=state["region"],
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
+    from shared.stores.catalog import CatalogStore
+    from shared.stores.inventory import InventoryStore
+    from shared.stores.orders import OrderStore
+
+    db = _client(state, "dynamodb")
     tables = state["tables"]
     return (
         CatalogStore(tables["catalog"], db),
@@ -266,8 +271,6 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     """Run a channel's poll backstop now, in the running local stack (as its schedule would)."""
-    import boto3
-
     state = _state(args.state_file)
     polls = {
         name.removeprefix("poll-"): arn
@@ -279,13 +282,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if unknown:
         console.print(f"[red]No poll for {unknown}; channels with one: {sorted(polls)}[/red]")
         return 1
-    lam = boto3.session.Session().client(
-        "lambda",
-        endpoint_url=state["aws_endpoint"],
-        region_name=state["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    lam = _client(state, "lambda")
     reports = []
     for channel in wanted:
         answer = lam.invoke(
