@@ -141,17 +141,19 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
         )
         return 0
     table = Table(title="Orders")
-    for column in ("order", "channel id", "status", "total", "lines", "reason"):
+    for column in ("order", "key", "status", "version", "total", "lines", "reason / last cause"):
         table.add_column(column)
     for o in found:
         lines = ", ".join(f"{ln.quantity}x {ln.sku or ln.channel_sku}" for ln in o.lines)
+        last_cause = o.history[-1][2] if o.history else ""
         table.add_row(
             o.name,
             o.key,
             o.status.value,
+            o.channel_updated_at.isoformat(),  # the channel's version Keel holds
             f"{o.total.amount} {o.total.currency}",
             lines,
-            o.hold_reason or "",
+            o.hold_reason or last_cause,
         )
     console.print(table)
     if held:
@@ -161,6 +163,43 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
         for h in held:
             held_table.add_row(h.channel, h.delivery_id, h.topic, h.reason[:120])
         console.print(held_table)
+    return 0
+
+
+def cmd_orders_show(args: argparse.Namespace) -> int:
+    """One order, its lines and the history of its status changes with their causes."""
+    from shared.stores.orders import order_to_doc
+
+    _, _, orders = _stores(_state(args.state_file))
+    found = orders.get_with_reservations(args.key)
+    if found is None:
+        console.print(f"[red]No order {args.key!r} (keys look like shopify#1234)[/red]")
+        return 1
+    order, reserved = found
+    if args.json:
+        print(json.dumps({**order_to_doc(order), "reserved": reserved}, indent=2))
+        return 0
+    console.print(
+        f"[bold]{order.key}[/bold] {order.name}: {order.status.value}"
+        + (f" ({order.hold_reason})" if order.hold_reason else "")
+        + f", version {order.channel_updated_at.isoformat()}, total {order.total.amount}"
+        f" {order.total.currency}, reserved {reserved or 'nothing'}"
+    )
+    lines = Table(title="Lines")
+    for column in ("line", "qty", "sku", "channel sku", "unit price"):
+        lines.add_column(column)
+    for ln in order.lines:
+        lines.add_row(
+            ln.line_id, str(ln.quantity), ln.sku or "-", ln.channel_sku or "-",
+            f"{ln.unit_price.amount} {ln.unit_price.currency}",
+        )  # fmt: skip
+    console.print(lines)
+    history = Table(title="History")
+    for column in ("at", "status", "cause"):
+        history.add_column(column)
+    for at, status, cause in order.history:
+        history.add_row(at.isoformat(), status, cause)
+    console.print(history)
     return 0
 
 
@@ -375,7 +414,17 @@ def parser() -> argparse.ArgumentParser:
     listing = orders_sub.add_parser("list", help="list orders and held deliveries")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_orders_list)
+    show_order = orders_sub.add_parser("show", help="one order: lines, reservations, history")
+    show_order.add_argument("key", help="channel#order id, e.g. shopify#1234")
+    show_order.add_argument("--json", action="store_true")
+    show_order.set_defaults(func=cmd_orders_show)
 
+    _stock_commands(sub)
+    _catalog_and_poll_commands(sub)
+    return root
+
+
+def _stock_commands(sub: Any) -> None:
     stock = sub.add_parser("stock", help="stock in the running local stack")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True)
     show = stock_sub.add_parser("show", help="per SKU: levels and each channel's derived quantity")
@@ -396,6 +445,8 @@ def parser() -> argparse.ArgumentParser:
         move.add_argument("--json", action="store_true")
         move.set_defaults(func=cmd_stock_move, reason=None)
 
+
+def _catalog_and_poll_commands(sub: Any) -> None:
     poll = sub.add_parser("poll", help="run the poll backstop now, for one channel or all")
     poll.add_argument("channel", nargs="?")
     poll.add_argument("--json", action="store_true")
@@ -415,7 +466,6 @@ def parser() -> argparse.ArgumentParser:
     set_rules.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
     set_rules.add_argument("--json", action="store_true")
     set_rules.set_defaults(func=cmd_listings_set)
-    return root
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,13 +113,13 @@ def plan_change(
         held = replace(intake.order, history=incoming.history)
         if before is OrderStatus.HELD and stored.hold_reason == intake.reason:
             return Keep(replace(held, status=OrderStatus.HELD, hold_reason=intake.reason))
-        return Keep(held.held(intake.reason, now))
+        return Keep(held.held(intake.reason, now, cause))
     grow, shrink = delta(reserved, intake.quantities)
     transition(before, OrderStatus.RESERVED)
     order = replace(intake.order, history=incoming.history)
     if before is OrderStatus.RESERVED and not grow and not shrink:
         return Keep(replace(order, status=OrderStatus.RESERVED, hold_reason=None))
-    return Adjust(order.reserved(now), grow, shrink)
+    return Adjust(order.reserved(now, cause), grow, shrink)
 
 
 def delta(

@@ -72,12 +72,13 @@ class Order:
         """Business key: ids are explicit about their channel."""
         return f"{self.channel}#{self.external_id}"
 
-    def held(self, reason: str, at: datetime) -> Order:
+    def held(self, reason: str, at: datetime, cause: str = "") -> Order:
+        """`cause`: what brought the change (a delivery, a poll, a stock arrival)."""
         return replace(
             self,
             status=OrderStatus.HELD,
             hold_reason=reason,
-            history=(*self.history, (at, OrderStatus.HELD.value, reason)),
+            history=(*self.history, (at, OrderStatus.HELD.value, _noted(reason, cause))),
         )
 
     def cancelled(self, at: datetime, cause: str) -> Order:
@@ -88,10 +89,17 @@ class Order:
             history=(*self.history, (at, OrderStatus.CANCELLED.value, cause)),
         )
 
-    def reserved(self, at: datetime) -> Order:
+    def reserved(self, at: datetime, cause: str = "") -> Order:
         return replace(
             self,
             status=OrderStatus.RESERVED,
             hold_reason=None,
-            history=(*self.history, (at, OrderStatus.RESERVED.value, "stock reserved")),
+            history=(
+                *self.history,
+                (at, OrderStatus.RESERVED.value, _noted("stock reserved", cause)),
+            ),
         )
+
+
+def _noted(what: str, cause: str) -> str:
+    return f"{what} ({cause})" if cause else what

@@ -70,9 +70,9 @@ def take_order(
         change = plan_change(stored, reserved, order, plan, now, cause)
         try:
             if change is None:
-                outcome, taken = _take_new(plan, intake, now)
+                outcome, taken = _take_new(plan, intake, now, cause)
             else:
-                outcome, taken = _apply(change, stored, reserved, intake, now)
+                outcome, taken = _apply(change, stored, reserved, intake, now, cause)
         except VersionMoved:
             continue
         if outcome is not Outcome.DUPLICATE or stored is not None:
@@ -82,16 +82,17 @@ def take_order(
 
 
 def _take_new(
-    plan: Reserve | Hold, intake: OrderIntakeStore, now: datetime
+    plan: Reserve | Hold, intake: OrderIntakeStore, now: datetime, cause: str
 ) -> tuple[Outcome, Order]:
     if isinstance(plan, Hold):
-        held = plan.order.held(plan.reason, now)
+        held = plan.order.held(plan.reason, now, cause)
         return intake.hold(held), held
-    reserved = plan.order.reserved(now)
+    reserved = plan.order.reserved(now, cause)
     try:
         return intake.reserve(reserved, plan.quantities, now), reserved
     except ReservationRefused as refused:
-        held = plan.order.held(f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now)
+        reason = f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}"
+        held = plan.order.held(reason, now, cause)
         return intake.hold(held, waiting_for=tuple(refused.skus)), held
 
 
@@ -101,6 +102,7 @@ def _apply(
     reserved: dict[str, int],
     intake: OrderIntakeStore,
     now: datetime,
+    cause: str,
 ) -> tuple[Outcome, Order]:
     if isinstance(change, Ignore):
         assert stored is not None
@@ -122,7 +124,7 @@ def _apply(
     except ReservationRefused as refused:
         # Growth stock cannot cover: held, and what it had stays reserved for it.
         held = replace(order, history=stored.history).held(
-            f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now
+            f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now, cause
         )
         intake.keep_version(
             held, stored.channel_updated_at, reserved, waiting_for=tuple(refused.skus)
@@ -161,7 +163,11 @@ def retry_held(
         return Outcome.HELD
     try:
         intake.change(
-            plan.order.reserved(now), stored.channel_updated_at, reserved, plan.quantities, now
+            plan.order.reserved(now, f"stock of {sku} arrived"),
+            stored.channel_updated_at,
+            reserved,
+            plan.quantities,
+            now,
         )
     except ReservationRefused:
         return Outcome.HELD  # not enough yet: the next stock arrival tries again

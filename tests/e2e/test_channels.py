@@ -201,3 +201,13 @@ def test_an_order_whose_webhook_never_arrived_is_found_by_the_poll(
     assert level is not None and level.reserved == 0
     order = orders.get(f"woocommerce#{order_id}")
     assert order is not None and order.status.value == "cancelled"
+    assert (
+        keel(["--state-file", str(state), "orders", "show", f"woocommerce#{order_id}", "--json"])
+        == 0
+    )
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "cancelled" and shown["reserved"] == {}
+    assert [(status, note) for _, status, note in shown["history"]] == [
+        ("reserved", "stock reserved (poll)"),
+        ("cancelled", "poll"),
+    ]
