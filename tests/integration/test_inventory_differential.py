@@ -4,14 +4,16 @@ demands the same decisions and the same stock after every step, so the two canno
 
 Operations: receipts and positive adjustments (with references drawn from a small pool, so
 replays of an earlier reference happen), and orders of one to three lines reserved through the
-intake store (with order ids from a small pool, so replays of an order happen too). The store
-has no release or commit, so those domain rules are not compared here.
+intake store (with order ids from a small pool, so replays of an order happen too);
+cancellations that release an order's reservations through the intake store's versioned change
+(as ingest does), and removals (negative adjustments) that may never take what orders hold.
+`commit` (shipping) has no store yet, so it is not compared here.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,6 +31,7 @@ from shared.domain.inventory import (
     aggregate_by_sku,
 )
 from shared.domain.orders import Money, Order, OrderLine
+from shared.services import stock
 from shared.stores.intake import OrderIntakeStore, Outcome, ReservationRefused
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
@@ -77,10 +80,28 @@ receives = st.builds(
 )
 reserves = st.builds(
     Reserve,
-    order_id=st.sampled_from([str(n) for n in range(6)]),
+    order_id=st.sampled_from([str(n) for n in range(3)]),
     lines=st.lists(st.tuples(skus, st.integers(1, 5)), min_size=1, max_size=3).map(tuple),
 )
-operations = st.lists(st.one_of(receives, reserves), min_size=1, max_size=15)
+
+
+@dataclass(frozen=True)
+class Cancel:
+    order_id: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    sku: str
+    qty: int
+    reference: str
+
+
+cancels = st.builds(Cancel, order_id=st.sampled_from([str(n) for n in range(3)]))
+removes = st.builds(
+    Remove, sku=skus, qty=st.integers(1, 4), reference=st.sampled_from(["po-0", "count-1"])
+)
+operations = st.lists(st.one_of(receives, reserves, cancels, removes), min_size=1, max_size=15)
 seeds = st.fixed_dictionaries(
     {sku: st.tuples(st.integers(1, 5), st.integers(0, 3)) for sku in SKUS}
 )  # sku -> (first receipt, safety stock)
@@ -97,6 +118,7 @@ class Model:
         }
         self.movements = {(sku, MovementCause.RECEIPT, "seed") for sku in seed}
         self.orders: set[str] = set()
+        self.open: dict[str, dict[str, int]] = {}  # order -> what it holds
 
     def receive(self, op: Receive) -> bool:
         key = (op.sku, op.cause, op.reference)
@@ -121,7 +143,29 @@ class Model:
             return sorted(short)
         self.levels.update(after)
         self.orders.add(op.order_id)
+        self.open[op.order_id] = aggregate_by_sku(op.lines)
         return Outcome.RESERVED
+
+    def cancel(self, op: Cancel) -> bool:
+        held = self.open.pop(op.order_id, None)
+        if not held:
+            return False
+        for sku, qty in held.items():
+            self.levels[sku] = self.levels[sku].release(qty)
+        return True
+
+    def remove(self, op: Remove) -> bool | str:
+        """As the store decides: the rule on what orders hold first, then the reference."""
+        try:
+            after = self.levels[op.sku].remove(op.qty)
+        except InsufficientStock:
+            return "refused"
+        key = (op.sku, MovementCause.ADJUSTMENT, op.reference)
+        if key in self.movements:
+            return False
+        self.movements.add(key)
+        self.levels[op.sku] = after
+        return True
 
 
 class Real:
@@ -131,9 +175,8 @@ class Real:
         resources = provision(STORES_ONLY, f"diff{next(_tables)}", None, secret_values={})
         self.db = boto3.client("dynamodb")
         self.inventory = InventoryStore(resources.tables["inventory"], self.db)
-        self.intake = OrderIntakeStore(
-            OrderStore(resources.tables["orders"], self.db), self.inventory, self.db
-        )
+        self.intake_orders = OrderStore(resources.tables["orders"], self.db)
+        self.intake = OrderIntakeStore(self.intake_orders, self.inventory, self.db)
         self.clock = itertools.count(1)
         for sku, (qty, safety) in seed.items():
             seeded = Movement(sku, MovementCause.RECEIPT, qty, "seed", "test", NOW)
@@ -160,6 +203,22 @@ class Real:
             return self.intake.reserve(order, aggregate_by_sku(op.lines), NOW)
         except ReservationRefused as refused:
             return sorted(refused.skus)
+
+    def cancel(self, op: Cancel) -> bool:
+        found = self.intake_orders.get_with_reservations(f"shopify#{op.order_id}")
+        if found is None or not found[1]:
+            return False
+        order, reserved = found
+        ended = replace(order, cancelled_at=NOW).cancelled(NOW, "test")
+        self.intake.change(ended, order.channel_updated_at, reserved, {}, NOW)
+        return True
+
+    def remove(self, op: Remove) -> bool | str:
+        at = NOW + timedelta(minutes=next(self.clock))
+        try:
+            return stock.adjust(self.inventory, op.sku, -op.qty, op.reference, "t", at)
+        except InsufficientStock:
+            return "refused"
 
     def stored(self, sku: str) -> tuple[StockLevel, int]:
         """The level as the store reads it, and the stored `reservable` attribute itself."""
@@ -209,6 +268,10 @@ def test_stores_decide_and_count_like_the_domain(
         step = f"step {n}: {op}"
         if isinstance(op, Receive):
             assert real.receive(op) == model.receive(op), step
-        else:
+        elif isinstance(op, Reserve):
             assert real.reserve(op) == model.reserve(op), step
+        elif isinstance(op, Cancel):
+            assert real.cancel(op) == model.cancel(op), step
+        else:
+            assert real.remove(op) == model.remove(op), step
         assert_same_stock(model, real, step)
