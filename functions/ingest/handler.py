@@ -31,10 +31,8 @@ from shared.domain.orders import Order
 from shared.messages import InboundDelivery, SyncListing
 from shared.services.intake import sku_lookup, take_order
 from shared.settings import IngestSettings, QueueUrls, SecretName, env_prefix
-from shared.stores.catalog import CatalogStore
-from shared.stores.intake import OrderIntakeStore, Outcome
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import HeldDelivery, OrderStore, OrderTooLarge
+from shared.stores.intake import OrderStores, Outcome
+from shared.stores.orders import HeldDelivery, OrderTooLarge
 from shared.wiring import sync_queue
 
 logger = Logger(service="keel-ingest")
@@ -77,17 +75,15 @@ def _raw_body(delivery: InboundDelivery) -> bytes:
 
 
 @cache
-def _stores() -> tuple[CatalogStore, OrderStore, OrderIntakeStore]:
-    settings = _settings()
-    db = client("dynamodb")
-    orders = OrderStore(settings.orders_table, db)
-    inventory = InventoryStore(settings.inventory_table, db)
-    return CatalogStore(settings.catalog_table, db), orders, OrderIntakeStore(orders, inventory, db)
+def _stores() -> OrderStores:
+    s = _settings()
+    return OrderStores.connect(
+        s.catalog_table, s.inventory_table, s.orders_table, client("dynamodb")
+    )
 
 
 def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
-    _, orders, _ = _stores()
-    kept = orders.keep_held_delivery(
+    kept = _stores().orders.keep_held_delivery(
         HeldDelivery(
             channel=delivery.channel,
             delivery_id=delivery.delivery_id,
@@ -141,13 +137,13 @@ def record_handler(record: SQSRecord) -> str:
         return "ignored"
 
     logger.thread_safe_append_keys(correlation_id=order.key)  # = order id, across functions
-    catalog, orders, intake = _stores()
+    stores = _stores()
     try:
         outcome, stored = take_order(
             order,
-            sku_lookup(catalog, BY_NAME[delivery.channel]),
-            intake,
-            orders,
+            sku_lookup(stores.catalog, BY_NAME[delivery.channel]),
+            stores.intake,
+            stores.orders,
             datetime.now(UTC),
             shop_currency=_shop_currency(delivery.channel),
             cause=f"{delivery.topic or 'delivery'} {delivery.delivery_id}"[:300],

@@ -23,21 +23,17 @@ from shared.metrics import count
 from shared.services.intake import sku_lookup, take_order
 from shared.services.poll import poll_orders
 from shared.settings import ChannelOfFunction, ReleaseHeldSettings, SecretName, env_prefix
-from shared.stores.catalog import CatalogStore
-from shared.stores.intake import OrderIntakeStore, Outcome
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
+from shared.stores.intake import OrderStores, Outcome
 
 logger = Logger(service="keel-poll")
 
 
 @cache
-def _stores() -> tuple[CatalogStore, OrderStore, OrderIntakeStore]:
-    settings = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
-    db = client("dynamodb")
-    orders = OrderStore(settings.orders_table, db)
-    inventory = InventoryStore(settings.inventory_table, db)
-    return CatalogStore(settings.catalog_table, db), orders, OrderIntakeStore(orders, inventory, db)
+def _stores() -> OrderStores:
+    s = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
+    return OrderStores.connect(
+        s.catalog_table, s.inventory_table, s.orders_table, client("dynamodb")
+    )
 
 
 @cache
@@ -55,16 +51,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     secret = parameters.get_secret(secret_name, transform="json", max_age=300)
     schema = load(channel.secret_schema).model_validate(secret)
     fetcher: FetchesOrders = load(channel.poll_orders)(schema, _http())
-    catalog, orders, intake = _stores()
-    find_sku = sku_lookup(catalog, channel)
+    stores = _stores()
+    find_sku = sku_lookup(stores.catalog, channel)
     now = datetime.now(UTC)
 
     def take(order: Order) -> Outcome:
-        outcome, _ = take_order(order, find_sku, intake, orders, now, schema.currency, cause="poll")
+        outcome, _ = take_order(
+            order, find_sku, stores.intake, stores.orders, now, schema.currency, cause="poll"
+        )
         return outcome
 
     report = poll_orders(
-        fetcher, orders, take, timedelta(minutes=channel.poll.overlap_minutes), now
+        fetcher, stores.orders, take, timedelta(minutes=channel.poll.overlap_minutes), now
     )
     for key in report.missed_by_webhooks:
         # How a merchant learns a webhook is broken: an order only the poll found.

@@ -24,38 +24,33 @@ from shared.channels.registry import BY_NAME
 from shared.messages import RetryHeld
 from shared.services.intake import retry_held, sku_lookup
 from shared.settings import ReleaseHeldSettings
-from shared.stores.catalog import CatalogStore
-from shared.stores.intake import OrderIntakeStore
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
+from shared.stores.intake import OrderStores
 
 logger = Logger(service="keel-release-held")
 tracer = Tracer(service="keel-release-held")
 
 
 @cache
-def _stores() -> tuple[CatalogStore, OrderStore, InventoryStore, OrderIntakeStore]:
-    settings = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
-    db = client("dynamodb")
-    orders = OrderStore(settings.orders_table, db)
-    inventory = InventoryStore(settings.inventory_table, db)
-    catalog = CatalogStore(settings.catalog_table, db)
-    return catalog, orders, inventory, OrderIntakeStore(orders, inventory, db)
+def _stores() -> OrderStores:
+    s = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
+    return OrderStores.connect(
+        s.catalog_table, s.inventory_table, s.orders_table, client("dynamodb")
+    )
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     trigger = RetryHeld.model_validate_json(record.body)
     logger.thread_safe_append_keys(correlation_id=trigger.order_key, sku=trigger.sku)
-    catalog, orders, inventory, intake = _stores()
+    stores = _stores()
     channel = BY_NAME[trigger.order_key.split("#", 1)[0]]
     outcome = retry_held(
         trigger.order_key,
         trigger.sku,
-        sku_lookup(catalog, channel),
-        intake,
-        orders,
-        inventory,
+        sku_lookup(stores.catalog, channel),
+        stores.intake,
+        stores.orders,
+        stores.inventory,
         datetime.now(UTC),
     )
     logger.info("held order retried", extra={"outcome": outcome.value})

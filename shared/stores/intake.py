@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.domain.orders import Order
+from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 
@@ -160,3 +162,27 @@ class OrderIntakeStore:
         except _OrderConditionFailed:
             return Outcome.DUPLICATE
         return Outcome.HELD
+
+
+@dataclass(frozen=True)
+class OrderStores:
+    """The stores every function that takes orders in uses (ingest, polls, release-held),
+    built once per container over one client."""
+
+    catalog: CatalogStore
+    orders: OrderStore
+    inventory: InventoryStore
+    intake: OrderIntakeStore
+
+    @classmethod
+    def connect(
+        cls, catalog_table: str, inventory_table: str, orders_table: str, client: Any
+    ) -> OrderStores:
+        orders = OrderStore(orders_table, client)
+        inventory = InventoryStore(inventory_table, client)
+        return cls(
+            CatalogStore(catalog_table, client),
+            orders,
+            inventory,
+            OrderIntakeStore(orders, inventory, client),
+        )

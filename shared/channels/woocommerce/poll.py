@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from shared.channels.errors import RetryableError, classify_status
 from shared.channels.woocommerce.orders import WooOrder, to_order
 from shared.channels.woocommerce.secret import WooSecret
-from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, _error
+from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
 from shared.domain.orders import Order
 
 PER_PAGE = 100  # REST v3's largest page
@@ -54,7 +54,7 @@ class WooOrdersPoll:
                 raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
             error_class = classify_status(response.status_code)
             if error_class is not None:
-                raise _error(error_class, response)
+                raise http_error(error_class, response)
             orders = response.json()
             if not isinstance(orders, list):
                 raise RetryableError("WooCommerce answered without a list", channel=CHANNEL)

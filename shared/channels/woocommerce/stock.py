@@ -75,12 +75,13 @@ class WooStockPublisher:
             return [StockResult(u.listing, failure) for u in chunk]
         error_class = classify_status(response.status_code)
         if error_class is not None:
-            http_failure = _error(error_class, response)
+            http_failure = http_error(error_class, response)
             return [StockResult(u.listing, http_failure) for u in chunk]
         return _per_item(chunk, response)
 
 
-def _error(error_class: type[ChannelError], response: httpx.Response) -> ChannelError:
+def http_error(error_class: type[ChannelError], response: httpx.Response) -> ChannelError:
+    """A failed answer as the ChannelError its status means (Retry-After kept): for every call."""
     detail = _error_detail(response)
     message = f"HTTP {response.status_code} from WooCommerce: {detail}"
     if error_class is RetryableError:
