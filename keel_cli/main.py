@@ -14,10 +14,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from shared.domain.orders import Order
 
 STATE_FILE = Path(".keel/local.json")
 console = Console()
@@ -166,14 +169,27 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_order_key(known: list[Order], wanted: str) -> str | None:
+    """The full key, or a shorter way a person names an order (channel#id, the channel's order
+    name) when exactly one order answers to it."""
+    if any(o.key == wanted for o in known):
+        return wanted
+    matches = [o.key for o in known if wanted in (f"{o.channel}#{o.external_id}", o.name)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def cmd_orders_show(args: argparse.Namespace) -> int:
     """One order, its lines and the history of its status changes with their causes."""
     from shared.stores.orders import order_to_doc
 
     _, _, orders = _stores(_state(args.state_file))
-    found = orders.get_with_reservations(args.key)
+    key = _resolve_order_key(orders.orders(), args.key)
+    found = orders.get_with_reservations(key) if key else None
     if found is None:
-        console.print(f"[red]No order {args.key!r} (keys look like shopify#1234)[/red]")
+        console.print(
+            f"[red]No single order {args.key!r}: give its key (channel#account#id, as "
+            "`keel orders list` shows), channel#id, or its name[/red]"
+        )
         return 1
     order, reserved = found
     if args.json:
@@ -415,7 +431,9 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_orders_list)
     show_order = orders_sub.add_parser("show", help="one order: lines, reservations, history")
-    show_order.add_argument("key", help="channel#order id, e.g. shopify#1234")
+    show_order.add_argument(
+        "key", help="the order key (channel#account#id), channel#id, or the order's name"
+    )
     show_order.add_argument("--json", action="store_true")
     show_order.set_defaults(func=cmd_orders_show)
 

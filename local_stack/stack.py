@@ -23,6 +23,7 @@ from local_stack.resources import Provisioned, provision
 from local_stack.sandboxes.base import ChannelSandbox
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel, load
+from shared.domain.orders import order_key
 from shared.wiring import (
     WIRING,
     QueueTrigger,
@@ -145,6 +146,14 @@ class LocalStack:
     def sandbox_url(self, channel: str) -> str:
         return self.sandbox_servers[channel].url
 
+    def account(self, channel: str) -> str:
+        """The account the channel's sandbox is, as order keys spell it."""
+        spec = next(c for c in self.channels if c.name == channel)
+        return spec.account(self._channel_secrets()[channel])
+
+    def order_key(self, channel: str, external_id: str | int) -> str:
+        return order_key(channel, self.account(channel), str(external_id))
+
     def fire_schedule(self, schedule: str) -> Any:
         """Run a scheduled function now, as its schedule would (tests and operators)."""
         return self.schedulers[schedule].fire()
@@ -173,6 +182,8 @@ class LocalStack:
                 },
             },
             "secrets": self.resources.secrets,
+            # The account each channel's sandbox is: order keys are channel#account#id.
+            "accounts": {c.name: self.account(c.name) for c in self.channels},
             "buckets": self.resources.buckets,
             "local_only_secrets": {
                 key: value

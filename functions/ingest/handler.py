@@ -7,6 +7,7 @@ acknowledged. The channel's parser and line matching come from the channel regis
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -54,16 +55,22 @@ def _inbound(channel: str) -> ParsesWebhooks | None:
     return parser
 
 
-def _shop_currency(channel: str) -> str:
-    """The currency the channel's shop sells in, from its secret (cached)."""
+@dataclass(frozen=True)
+class _Account:
+    name: str  # as order keys spell it
+    currency: str  # what the shop sells in
+
+
+def _account(channel: str) -> _Account:
+    """The account the channel's secret serves and its currency (secret cached): the webhook
+    refused deliveries from any other account."""
     secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
     secret = parameters.get_secret(
         secret_name, transform="json", max_age=_settings().secret_cache_seconds
     )
-    currency = secret.get("currency") if isinstance(secret, dict) else None
-    if not currency:
+    if not isinstance(secret, dict) or not secret.get("currency"):
         raise RuntimeError(f"secret for {channel} has no 'currency'")  # retried, then alarmed
-    return str(currency)
+    return _Account(BY_NAME[channel].account(secret), str(secret["currency"]))
 
 
 def _raw_body(delivery: InboundDelivery) -> bytes:
@@ -122,8 +129,9 @@ def record_handler(record: SQSRecord) -> str:
     if inbound is None:
         return _hold_delivery(delivery, f"no inbound adapter for channel {delivery.channel!r}")
     what = delivery.topic or "delivery"
+    account = _account(delivery.channel)
     try:
-        order = inbound.parse_webhook(delivery.headers, _raw_body(delivery))
+        order = inbound.parse_webhook(delivery.headers, _raw_body(delivery), account.name)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
@@ -145,7 +153,7 @@ def record_handler(record: SQSRecord) -> str:
             stores.intake,
             stores.orders,
             datetime.now(UTC),
-            shop_currency=_shop_currency(delivery.channel),
+            shop_currency=account.currency,
             cause=f"{delivery.topic or 'delivery'} {delivery.delivery_id}"[:300],
         )
     except OrderTooLarge as exc:

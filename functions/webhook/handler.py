@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities import parameters
 from shared.aws import client
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import BodyDigest, FromBody, FromHeader, WebhookReceiver
+from shared.domain.orders import normalize_account
 from shared.metrics import count
 from shared.wiring import env_name_for_secret
 
@@ -93,10 +94,7 @@ def _topic(receiver: WebhookReceiver, headers: dict[str, str], raw: bytes) -> st
 
 
 def _same_account(configured: str, claimed: str | None) -> bool:
-    def norm(v: str) -> str:
-        return v.strip().rstrip("/").lower()
-
-    return claimed is not None and norm(configured) == norm(claimed)
+    return claimed is not None and normalize_account(configured) == normalize_account(claimed)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -107,17 +105,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
 
     spec = BY_NAME.get(channel)
-    receiver = spec.receiver if spec else None
-    if receiver is None:
+    if spec is None or spec.receiver is None:
         return _respond(404, f"no webhook receiver for channel {channel!r}")
+    receiver = spec.receiver
     if receiver.is_ping is not None and receiver.is_ping(headers, raw):
         logger.info("webhook ping acknowledged", extra={"channel": channel})
         return _respond(200, "pong")
     if not receiver.verify(_secret_field(channel, receiver.secret_field), raw, headers):
         logger.warning("rejected webhook: bad signature", extra={"channel": channel})
         return _respond(401, "invalid signature")
-    if receiver.account_header and receiver.account_field:
-        configured = _secret_field(channel, receiver.account_field)
+    if receiver.account_header:
+        configured = _secret_field(channel, spec.account_field)
         claimed = headers.get(receiver.account_header)
         if not _same_account(configured, claimed):
             # Validly signed (same app, another shop): never reserve against this stock.

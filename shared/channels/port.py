@@ -29,8 +29,11 @@ class StockResult:
 class ParsesWebhooks(Protocol):
     channel: str
 
-    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> Order | None:
-        """A canonical order, or None when the topic is not one Keel acts on."""
+    def parse_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, account: str
+    ) -> Order | None:
+        """A canonical order of `account` (the one the channel's secret serves: the webhook
+        refused any other), or None when the topic is not one Keel acts on."""
         ...
 
 
@@ -46,6 +49,7 @@ class SetsStock(Protocol):
 @runtime_checkable
 class FetchesOrders(Protocol):
     channel: str
+    account: str  # the account its secret serves: the poll's watermark is per account
 
     def fetch_orders(self, since: datetime) -> Iterator[Order]:
         """Every order changed after `since`, oldest change first; raises a ChannelError when a

@@ -45,8 +45,17 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
                 load(path)
             except (ImportError, AttributeError, ValueError) as exc:
                 problems.append(f"{c.name}: {label} {path!r} does not load: {exc}")
-        if c.receiver is not None and c.receiver.account_header and not c.receiver.account_field:
-            problems.append(f"{c.name}: account_header without the secret's account_field")
+        schema_fields = _schema_fields(c.secret_schema)
+        if schema_fields is not None and c.account_field not in schema_fields:
+            problems.append(f"{c.name}: account_field {c.account_field!r} is not in its secret")
         if c.sync.max_concurrency is not None and c.sync.max_concurrency < 2:
             problems.append(f"{c.name}: Lambda's SQS maximum concurrency is at least 2")
     return problems
+
+
+def _schema_fields(secret_schema: str) -> set[str] | None:
+    """The secret model's field names; None when it does not load (reported above)."""
+    try:
+        return set(load(secret_schema).model_fields)
+    except (ImportError, AttributeError, ValueError):
+        return None

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.orders import normalize_account
+
 Verifier = Callable[[str, bytes, Mapping[str, str]], bool]
 """(signing secret, raw body, lower-cased headers) -> True when the channel signed this body."""
 
@@ -41,10 +43,9 @@ class WebhookReceiver:
     delivery_id: FromHeader | BodyDigest
     topic: FromHeader | FromBody
     kept_headers: tuple[str, ...] = ()  # passed on to ingest with the raw body (lower-case)
-    # A delivery from another account (shop) than the configured one is refused: the header
-    # that names the account, and the secret's field that holds the configured one.
+    # A delivery from another account (shop) than the configured one (the channel's
+    # `account_field`) is refused: the header that names the account.
     account_header: str | None = None
-    account_field: str | None = None
     # A channel's "is this endpoint alive?" call (unsigned): answered 200, nothing stored.
     is_ping: Callable[[Mapping[str, str], bytes], bool] | None = None
 
@@ -73,6 +74,9 @@ class Channel:
     name: str
     secret_schema: str  # "module:Model", a pydantic model of the secret's JSON
     sandbox: str  # "module:Class" under local_stack/sandboxes/
+    # The secret's field naming the account (shop, store) the secret serves: part of every
+    # order's key, so two accounts of one channel never collide.
+    account_field: str
     receiver: WebhookReceiver | None = None
     inbound: str | None = None  # "module:Class" implementing port.ParsesWebhooks
     # Listing refs an order line is matched by, in order: the channel's item id, then its SKU.
@@ -93,6 +97,10 @@ class Channel:
     @property
     def publishes_stock(self) -> bool:
         return self.outbound_stock is not None
+
+    def account(self, secret: Mapping[str, Any]) -> str:
+        """The account a channel secret serves, as order keys spell it."""
+        return normalize_account(str(secret[self.account_field]))
 
 
 def load(path: str) -> Any:

@@ -54,6 +54,7 @@ class OrderLine:
 @dataclass(frozen=True)
 class Order:
     channel: str
+    account: str  # the shop / store / marketplace the order came from (normalized)
     external_id: str
     name: str
     created_at: datetime
@@ -69,8 +70,9 @@ class Order:
 
     @property
     def key(self) -> str:
-        """Business key: ids are explicit about their channel."""
-        return f"{self.channel}#{self.external_id}"
+        """Business key: ids are explicit about their channel and account, so two shops of
+        one channel never collide."""
+        return order_key(self.channel, self.account, self.external_id)
 
     def held(self, reason: str, at: datetime, cause: str = "") -> Order:
         """`cause`: what brought the change (a delivery, a poll, a stock arrival)."""
@@ -99,6 +101,19 @@ class Order:
                 (at, OrderStatus.RESERVED.value, _noted("stock reserved", cause)),
             ),
         )
+
+
+def order_key(channel: str, account: str, external_id: str) -> str:
+    return f"{channel}#{account}#{external_id}"
+
+
+def normalize_account(value: str) -> str:
+    """One spelling per account, whether it comes from a secret or a header: no scheme, no
+    trailing slash, lower case ("https://Shop.example/" -> "shop.example")."""
+    v = value.strip().lower()
+    for scheme in ("https://", "http://"):
+        v = v.removeprefix(scheme)
+    return v.rstrip("/")
 
 
 def _noted(what: str, cause: str) -> str:

@@ -35,7 +35,7 @@ def poll_orders(
     """`take` is the ingest upsert. An error part-way (a page that fails) leaves the watermark
     at the last order taken, and is raised: the next poll starts there."""
     channel = fetcher.channel
-    watermark = orders.watermark(channel)
+    watermark = orders.watermark(channel, fetcher.account)
     since = (watermark - overlap) if watermark else now - FIRST_POLL_LOOKBACK
     report = PollReport(since=since, watermark=watermark)
     try:
@@ -50,5 +50,5 @@ def poll_orders(
                 report.watermark = order.channel_updated_at
     finally:
         if report.watermark is not None and report.watermark != watermark:
-            orders.advance_watermark(channel, report.watermark)
+            orders.advance_watermark(channel, fetcher.account, report.watermark)
     return report

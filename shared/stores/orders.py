@@ -50,6 +50,7 @@ def _money_from(d: dict[str, str]) -> Money:
 def order_to_doc(order: Order) -> dict[str, Any]:
     return {
         "channel": order.channel,
+        "account": order.account,
         "external_id": order.external_id,
         "name": order.name,
         "created_at": order.created_at.isoformat(),
@@ -105,6 +106,7 @@ def _charges_from(doc: dict[str, Any] | None) -> OrderCharges | None:
 def order_from_doc(doc: dict[str, Any]) -> Order:
     return Order(
         channel=doc["channel"],
+        account=doc["account"],
         external_id=doc["external_id"],
         name=doc["name"],
         created_at=datetime.fromisoformat(doc["created_at"]),
@@ -221,18 +223,22 @@ class OrderStore:
             }
         )
 
-    def watermark(self, channel: str) -> datetime | None:
-        """Up to when the channel's poll has taken in every changed order."""
-        item = self._t.get(f"POLL#{channel}", "WATERMARK")
+    def watermark(self, channel: str, account: str) -> datetime | None:
+        """Up to when the poll of the channel's account has taken in every changed order."""
+        item = self._t.get(f"POLL#{channel}#{account}", "WATERMARK")
         return datetime.fromisoformat(str(item["until"])) if item else None
 
-    def advance_watermark(self, channel: str, until: datetime) -> None:
+    def advance_watermark(self, channel: str, account: str, until: datetime) -> None:
         """Only forward: two polls at once cannot move it back."""
         with contextlib.suppress(self._t.client.exceptions.ConditionalCheckFailedException):
             self._t.client.put_item(  # (failing the condition: it is already further)
                 TableName=self._t.name,
                 Item=to_item(
-                    {"pk": f"POLL#{channel}", "sk": "WATERMARK", "until": until.isoformat()}
+                    {
+                        "pk": f"POLL#{channel}#{account}",
+                        "sk": "WATERMARK",
+                        "until": until.isoformat(),
+                    }
                 ),
                 ConditionExpression="attribute_not_exists(pk) OR #u < :u",
                 ExpressionAttributeNames={"#u": "until"},

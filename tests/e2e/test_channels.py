@@ -54,7 +54,7 @@ def test_an_order_placed_in_a_channel_is_taken_once_and_every_channel_follows(
     order_id = place(stack, channel, product, 3)
     assert stack.wait_idle(30)
     _, inventory, orders = stores(stack)
-    order = orders.get(f"{channel}#{order_id}")
+    order = orders.get(stack.order_key(channel, order_id))
     assert order is not None and order.status.value == "reserved"
     assert [ln.sku for ln in order.lines] == [product.sku]
     level = inventory.get(product.sku)
@@ -121,7 +121,7 @@ def test_a_cancellation_in_a_channel_returns_the_stock_to_every_channel(
     assert cancel.status_code == 200, cancel.text
     assert stack.wait_idle(30)
     _, inventory, orders = stores(stack)
-    order = orders.get(f"{channel}#{order_id}")
+    order = orders.get(stack.order_key(channel, order_id))
     assert order is not None and order.status.value == "cancelled"
     level = inventory.get(product.sku)
     assert level is not None and (level.reserved, level.available) == (0, 6)
@@ -163,7 +163,7 @@ def test_a_held_order_does_not_leave_its_channel_showing_less(stack: LocalStack)
     order_id = place(stack, "woocommerce", product, 3)
     assert stack.wait_idle(30)
     _, _, orders = stores(stack)
-    order = orders.get(f"woocommerce#{order_id}")
+    order = orders.get(stack.order_key("woocommerce", order_id))
     assert order is not None and order.status.value == "held"
     assert_every_channel_shows_the_derived_quantity(stack, product)
     assert shows(stack, "woocommerce", product.woo_id) == 2
@@ -183,23 +183,24 @@ def test_an_order_whose_webhook_never_arrived_is_found_by_the_poll(
     order_id = httpx.post(url, params={"notify": "false"}, json=body, timeout=10).json()["id"]
     assert stack.wait_idle(30)
     _, inventory, orders = stores(stack)
-    assert orders.get(f"woocommerce#{order_id}") is None  # no webhook: Keel does not know it
+    # No webhook: Keel does not know it.
+    assert orders.get(stack.order_key("woocommerce", order_id)) is None
     state = stack.write_state(tmp_path / "local.json")
     assert keel(["--state-file", str(state), "poll", "woocommerce", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert f"woocommerce#{order_id}" in report["missed_by_webhooks"]
+    assert stack.order_key("woocommerce", order_id) in report["missed_by_webhooks"]
     assert stack.wait_idle(30)
     level = inventory.get(product.sku)
     assert level is not None and level.reserved == 2
     assert_every_channel_shows_the_derived_quantity(stack, product)
     again = stack.fire_schedule("poll-woocommerce")  # overlapping poll: nothing twice
-    assert f"woocommerce#{order_id}" not in again["missed_by_webhooks"]
+    assert stack.order_key("woocommerce", order_id) not in again["missed_by_webhooks"]
     httpx.post(f"{url}/{order_id}/cancel", params={"notify": "false"}, timeout=10)
     stack.fire_schedule("poll-woocommerce")
     assert stack.wait_idle(30)
     level = inventory.get(product.sku)
     assert level is not None and level.reserved == 0
-    order = orders.get(f"woocommerce#{order_id}")
+    order = orders.get(stack.order_key("woocommerce", order_id))
     assert order is not None and order.status.value == "cancelled"
     assert (
         keel(["--state-file", str(state), "orders", "show", f"woocommerce#{order_id}", "--json"])

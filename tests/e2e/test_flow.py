@@ -64,7 +64,7 @@ def test_bad_signature_is_401_and_nothing_is_stored(stack: LocalStack, product: 
     assert status == 401
     assert stack.wait_idle(30)
     _, _, orders = stores(stack)
-    assert orders.get(f"shopify#{order_id}") is None
+    assert orders.get(stack.order_key("shopify", order_id)) is None
     assert reserved(stack, product.sku) == 0
 
 
@@ -93,7 +93,8 @@ def test_last_unit_race_reserves_exactly_one(stack: LocalStack) -> None:
     assert [status for status, _ in results] == [200] * 4
     assert stack.wait_idle(30)
     _, inventory, orders = stores(stack)
-    statuses = sorted(orders.get(f"shopify#{oid}").status.value for _, oid in results)
+    keys = [stack.order_key("shopify", oid) for _, oid in results]
+    statuses = sorted(orders.get(key).status.value for key in keys)
     assert statuses == ["held", "held", "held", "reserved"]
     level = inventory.get(lamp.sku)
     assert level is not None and (level.reserved, level.available) == (1, 0)

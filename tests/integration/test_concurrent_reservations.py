@@ -61,6 +61,7 @@ def test_racing_orders_and_duplicates_never_oversell(
         lines = {sku: rng.randint(1, 2) for sku in rng.sample(sorted(SKUS), rng.randint(1, 3))}
         order = Order(
             channel="shopify",
+            account="shop.example",
             external_id=str(n),
             name=f"#{n}",
             created_at=NOW,

@@ -189,6 +189,7 @@ class Real:
     def reserve(self, op: Reserve) -> Outcome | list[str]:
         order = Order(
             channel="shopify",
+            account="shop.example",
             external_id=op.order_id,
             name=f"#{op.order_id}",
             created_at=NOW,
@@ -205,7 +206,7 @@ class Real:
             return sorted(refused.skus)
 
     def cancel(self, op: Cancel) -> bool:
-        found = self.intake_orders.get_with_reservations(f"shopify#{op.order_id}")
+        found = self.intake_orders.get_with_reservations(f"shopify#shop.example#{op.order_id}")
         if found is None or not found[1]:
             return False
         order, reserved = found

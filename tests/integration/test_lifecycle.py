@@ -198,7 +198,10 @@ def test_a_held_order_is_reserved_when_its_stock_arrives_oldest_first(
     deliver(newer, topic="orders/create")
     held = [o for o in orders.orders() if o.status.value == "held"]
     assert len(held) == 2 and reserved(inventory, "MUG") == 9
-    assert inventory.waiting_orders("MUG") == [f"shopify#{older['id']}", f"shopify#{newer['id']}"]
+    assert inventory.waiting_orders("MUG") == [
+        f"shopify#keel-demo.myshopify.com#{older['id']}",
+        f"shopify#keel-demo.myshopify.com#{newer['id']}",
+    ]
 
     before = inventory.get("MUG")
     stock.receive(inventory, "MUG", 8, "PO-1", "t", T0)  # room for one of the two
@@ -206,8 +209,8 @@ def test_a_held_order_is_reserved_when_its_stock_arrives_oldest_first(
     relay({"Records": [level_record(before, after)]}, context("relay"))
     triggers = drain(sqs, deployed.queue_urls["held-orders"])
     assert [json.loads(m["Body"])["order_key"] for m in triggers] == [
-        f"shopify#{older['id']}",
-        f"shopify#{newer['id']}",
+        f"shopify#keel-demo.myshopify.com#{older['id']}",
+        f"shopify#keel-demo.myshopify.com#{newer['id']}",
     ]
     assert release_held(sqs_event(*(m["Body"] for m in triggers)), context("release-held")) == {
         "batchItemFailures": []
@@ -216,7 +219,7 @@ def test_a_held_order_is_reserved_when_its_stock_arrives_oldest_first(
     assert by_id[str(older["id"])].status.value == "reserved"  # the oldest hold first
     assert by_id[str(newer["id"])].status.value == "held"  # still short: keeps waiting
     assert reserved(inventory, "MUG") == 17
-    assert inventory.waiting_orders("MUG") == [f"shopify#{newer['id']}"]
+    assert inventory.waiting_orders("MUG") == [f"shopify#keel-demo.myshopify.com#{newer['id']}"]
 
 
 def level_record(before: Any, after: Any) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class StockStoreMachine(RuleBasedStateMachine):
     def place_order(self, lines: dict[str, int]) -> None:
         order = Order(
             channel="shopify",
+            account="shop.example",
             external_id=str(next(self.ids)),
             name="#",
             created_at=NOW,

@@ -33,6 +33,7 @@ def stock(inventory: InventoryStore, sku: str, qty: int, safety: int = 0) -> Non
 def an_order(external_id: str, *skus: str) -> Order:
     return Order(
         channel="shopify",
+        account="shop.example",
         external_id=external_id,
         name=f"#{external_id}",
         created_at=NOW,
@@ -93,9 +94,9 @@ def test_reservation_is_all_lines_or_none(
         intake.reserve(an_order("1", "A", "B"), {"A": 2, "B": 2}, NOW)
     assert refused.value.skus == ["B"]
     assert inventory.get("A").reserved == 0  # type: ignore[union-attr]
-    assert orders.get("shopify#1") is None
+    assert orders.get("shopify#shop.example#1") is None
     assert intake.reserve(an_order("2", "A", "B"), {"A": 2, "B": 1}, NOW) is Outcome.RESERVED
-    assert inventory.open_reservations("A") == {"shopify#2": 2}
+    assert inventory.open_reservations("A") == {"shopify#shop.example#2": 2}
     assert inventory.get("B").reservable == 0  # type: ignore[union-attr]
 
 
@@ -107,7 +108,7 @@ def test_a_replayed_order_changes_nothing(
     assert intake.reserve(an_order("1", "A"), {"A": 1}, NOW) is Outcome.DUPLICATE
     assert intake.hold(an_order("1", "A").held("x", NOW)) is Outcome.DUPLICATE
     assert inventory.get("A").reserved == 1  # type: ignore[union-attr]
-    assert orders.get("shopify#1").status is OrderStatus.RESERVED  # type: ignore[union-attr]
+    assert orders.get("shopify#shop.example#1").status is OrderStatus.RESERVED  # type: ignore[union-attr]
 
 
 def test_a_sku_never_stocked_cannot_be_reserved(intake: OrderIntakeStore) -> None:
@@ -118,7 +119,7 @@ def test_a_sku_never_stocked_cannot_be_reserved(intake: OrderIntakeStore) -> Non
 def test_orders_round_trip_with_decimal_money(intake: OrderIntakeStore, orders: OrderStore) -> None:
     order = an_order("7", "A").held("insufficient stock: A", NOW)
     assert intake.hold(order) is Outcome.HELD
-    stored = orders.get("shopify#7")
+    stored = orders.get("shopify#shop.example#7")
     assert stored == order
     assert stored is not None and stored.presentment_total == Money(Decimal("10.50"), "USD")
 
@@ -198,7 +199,8 @@ def test_an_800_line_order_is_kept_compressed_and_reads_back(
     assert orders.get(held.key) == held
     assert {o.key for o in orders.orders()} == {order.key, held.key}
     raw = db.get_item(
-        TableName=orders.table, Key={"pk": {"S": "ORDER#shopify#big"}, "sk": {"S": "ORDER"}}
+        TableName=orders.table,
+        Key={"pk": {"S": "ORDER#shopify#shop.example#big"}, "sk": {"S": "ORDER"}},
     )["Item"]
     assert "doc_z" in raw and "doc" not in raw
 
@@ -208,7 +210,8 @@ def test_a_small_order_stays_plain_json(
 ) -> None:
     assert intake.hold(an_order("small", "A").held("x", NOW)) is Outcome.HELD
     raw = db.get_item(
-        TableName=orders.table, Key={"pk": {"S": "ORDER#shopify#small"}, "sk": {"S": "ORDER"}}
+        TableName=orders.table,
+        Key={"pk": {"S": "ORDER#shopify#shop.example#small"}, "sk": {"S": "ORDER"}},
     )["Item"]
     assert "doc" in raw and "doc_z" not in raw
 
@@ -217,6 +220,6 @@ def test_an_order_too_large_even_compressed_is_refused_clearly(orders: OrderStor
     order = a_large_order("huge", 1000, CJK)
     with pytest.raises(OrderTooLarge) as refused:
         orders.put_new_op(order)
-    assert refused.value.order_key == "shopify#huge"
+    assert refused.value.order_key == "shopify#shop.example#huge"
     assert refused.value.size > refused.value.limit
-    assert str(refused.value).startswith("shopify#huge is ")
+    assert str(refused.value).startswith("shopify#shop.example#huge is ")

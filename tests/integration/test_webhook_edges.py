@@ -135,6 +135,6 @@ def test_woocommerce_retries_with_new_delivery_ids_reserve_once(
         "batchItemFailures": []
     }
     (order,) = orders.orders()
-    assert order.key == f"woocommerce#{sample['id']}"
+    assert order.key == f"woocommerce#shop.example.com#{sample['id']}"
     assert order.status.value == "held"  # its products are not in this catalog
     assert "unmatched line" in (order.hold_reason or "")

@@ -20,6 +20,7 @@ EUR = Money(Decimal("1.00"), "EUR")
 def order(*lines: tuple[str | None, str | None, int]) -> Order:
     return Order(
         channel="shopify",
+        account="shop.example",
         external_id="1",
         name="#1",
         created_at=NOW,

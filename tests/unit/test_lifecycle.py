@@ -32,6 +32,7 @@ def order(at: datetime = T0, qty: int = 2, cancelled: bool = False) -> Order:
     price = Money(Decimal("10.00"), EUR)
     return Order(
         channel="shop",
+        account="shop.example",
         external_id="1",
         name="#1",
         created_at=T0,

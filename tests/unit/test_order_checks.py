@@ -24,6 +24,7 @@ def an_order(
 ) -> Order:
     return Order(
         channel="shopify",
+        account="shop.example",
         external_id="1",
         name="#1",
         created_at=NOW,

@@ -39,9 +39,11 @@ def test_signature_fails_on_reserialized_body_wrong_secret_or_missing_header(spe
 
 def test_spec_sample_normalizes_to_a_canonical_order(specs: Path) -> None:
     _, body, _ = _vector(specs)
-    order = ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, body)
+    order = ShopifyOrdersInbound().parse_webhook(
+        {"X-Shopify-Topic": "orders/create"}, body, "keel-demo.myshopify.com"
+    )
     assert order is not None
-    assert order.key == "shopify#820982911946154508"
+    assert order.key == "shopify#keel-demo.myshopify.com#820982911946154508"
     assert order.total.amount == Decimal("414.95") and order.total.currency == "USD"
     assert order.created_at.tzinfo == UTC
     assert order.created_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)  # -05:00 in the sample
@@ -58,14 +60,21 @@ def test_spec_sample_normalizes_to_a_canonical_order(specs: Path) -> None:
 def test_topics_keel_does_not_act_on_are_ignored(specs: Path) -> None:
     _, body, _ = _vector(specs)
     for topic in ("orders/delete", "orders/edited", "products/update", ""):
-        assert ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": topic}, body) is None
+        assert (
+            ShopifyOrdersInbound().parse_webhook(
+                {"x-shopify-topic": topic}, body, "keel-demo.myshopify.com"
+            )
+            is None
+        )
 
 
 def test_the_signed_body_not_the_topic_says_the_order_is_cancelled(specs: Path) -> None:
     """An unsigned header cannot turn a live order into a cancelled one, or back."""
     _, body, _ = _vector(specs)
     for topic in ("orders/create", "orders/updated", "orders/cancelled"):
-        order = ShopifyOrdersInbound().parse_webhook({"x-shopify-topic": topic}, body)
+        order = ShopifyOrdersInbound().parse_webhook(
+            {"x-shopify-topic": topic}, body, "keel-demo.myshopify.com"
+        )
         assert order is not None and order.cancelled_at is not None  # the sample is cancelled
 
 
@@ -86,7 +95,9 @@ def test_lines_follow_edits_through_current_quantity(specs: Path) -> None:
 )
 def test_unparseable_bodies_raise_validation_errors(body: bytes) -> None:
     with pytest.raises(ValidationError):
-        ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, body)
+        ShopifyOrdersInbound().parse_webhook(
+            {"X-Shopify-Topic": "orders/create"}, body, "keel-demo.myshopify.com"
+        )
 
 
 def test_sandbox_orders_have_the_spec_shape(specs: Path) -> None:
@@ -105,7 +116,7 @@ def test_sandbox_orders_have_the_spec_shape(specs: Path) -> None:
         if value is not None and real_line[key] is not None:
             assert type(value) is type(real_line[key]), key
     order = ShopifyOrdersInbound().parse_webhook(
-        {"X-Shopify-Topic": "orders/create"}, sandbox.encode(payload)
+        {"X-Shopify-Topic": "orders/create"}, sandbox.encode(payload), "keel-demo.myshopify.com"
     )
     assert order is not None and order.total.amount == Decimal("7.00")
 
@@ -124,7 +135,9 @@ def test_pre_2026_rest_shape_without_money_sets_is_refused_not_guessed(specs: Pa
     old = json.loads((specs / "shopify/rest-fixtures/order.json").read_text())["order"]
     with pytest.raises(ValidationError) as refused:
         ShopifyOrdersInbound().parse_webhook(
-            {"X-Shopify-Topic": "orders/create"}, json.dumps(old).encode()
+            {"X-Shopify-Topic": "orders/create"},
+            json.dumps(old).encode(),
+            "keel-demo.myshopify.com",
         )
     missing = {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
     assert {"total_price_set", "presentment_currency", "line_items.0.price_set"} <= missing
@@ -138,7 +151,9 @@ def _parse(specs: Path, change: Callable[[dict[str, Any]], None]) -> Order | Non
     payload = json.loads(body)
     change(payload)
     return ShopifyOrdersInbound().parse_webhook(
-        {"X-Shopify-Topic": "orders/create"}, json.dumps(payload).encode()
+        {"X-Shopify-Topic": "orders/create"},
+        json.dumps(payload).encode(),
+        "keel-demo.myshopify.com",
     )
 
 
@@ -216,7 +231,9 @@ def test_nan_as_a_bare_json_token_is_refused(specs: Path) -> None:
     payload["total_price_set"]["shop_money"]["amount"] = "__nan__"
     tampered = json.dumps(payload).replace('"__nan__"', "NaN").encode()
     with pytest.raises(ValidationError) as refused:
-        ShopifyOrdersInbound().parse_webhook({"X-Shopify-Topic": "orders/create"}, tampered)
+        ShopifyOrdersInbound().parse_webhook(
+            {"X-Shopify-Topic": "orders/create"}, tampered, "keel-demo.myshopify.com"
+        )
     assert refused.value.errors()[0]["loc"][:3] == ("total_price_set", "shop_money", "amount")
 
 

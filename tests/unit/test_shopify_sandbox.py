@@ -120,7 +120,7 @@ def test_placing_an_order_lowers_stock_and_sends_a_signed_orders_create(
     assert headers["x-shopify-topic"] == "orders/create"
     assert headers["x-shopify-shop-domain"] == sandbox.shop_domain
     assert headers["x-shopify-api-version"] == "2026-10"
-    order = ShopifyOrdersInbound().parse_webhook(headers, delivery.body)
+    order = ShopifyOrdersInbound().parse_webhook(headers, delivery.body, "keel-demo.myshopify.com")
     assert order is not None and order.external_id == order_id
     assert [(ln.channel_variant_id, ln.quantity) for ln in order.lines] == [
         (mug["variant_id"], 2),

@@ -25,7 +25,7 @@ def _vector(specs: Path) -> tuple[dict[str, Any], bytes, dict[str, str]]:
 
 
 def _parse(payload: dict[str, Any]) -> Any:
-    return WooOrdersInbound().parse_webhook(CREATED, json.dumps(payload).encode())
+    return WooOrdersInbound().parse_webhook(CREATED, json.dumps(payload).encode(), "shop.example")
 
 
 def test_spec_vector_verifies_on_the_exact_bytes_only(specs: Path) -> None:
@@ -54,9 +54,9 @@ def test_spec_body_parses_into_the_canonical_order(specs: Path) -> None:
     _, body, headers = _vector(specs)
     inbound = WooOrdersInbound()
     assert isinstance(inbound, ParsesWebhooks)
-    order = inbound.parse_webhook(headers, body)
+    order = inbound.parse_webhook(headers, body, "shop.example")
     assert order is not None
-    assert (order.key, order.name) == ("woocommerce#727", "#727")
+    assert (order.key, order.name) == ("woocommerce#shop.example#727", "#727")
     assert order.total.amount == Decimal("29.35") and order.total.currency == "USD"
     assert order.presentment_total == order.total
     assert order.created_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=UTC)
@@ -93,8 +93,11 @@ def test_a_deleted_product_keeps_no_item_id_and_uneven_subtotals_round(specs: Pa
 def test_other_topics_are_not_acted_on(specs: Path) -> None:
     _, body, _ = _vector(specs)
     for topic in ("order.deleted", "order.restored", "product.updated", ""):
-        assert WooOrdersInbound().parse_webhook({"x-wc-webhook-topic": topic}, body) is None
-    assert WooOrdersInbound().parse_webhook({}, body) is None
+        assert (
+            WooOrdersInbound().parse_webhook({"x-wc-webhook-topic": topic}, body, "shop.example")
+            is None
+        )
+    assert WooOrdersInbound().parse_webhook({}, body, "shop.example") is None
 
 
 @pytest.mark.parametrize(
@@ -138,7 +141,7 @@ def test_bare_nan_and_unparseable_bodies_are_refused(specs: Path) -> None:
     nan = body.replace(b'"total":"29.35"', b'"total":NaN')
     for raw in (nan, b"not json", b'{"id": 1}', b"webhook_id=27"):
         with pytest.raises(ValidationError):
-            WooOrdersInbound().parse_webhook(CREATED, raw)
+            WooOrdersInbound().parse_webhook(CREATED, raw, "shop.example")
 
 
 @pytest.mark.parametrize(
@@ -153,7 +156,7 @@ def test_the_status_in_the_signed_body_says_whether_the_order_is_over(
     payload["status"] = status
     for topic in ("order.created", "order.updated"):
         order = WooOrdersInbound().parse_webhook(
-            {"x-wc-webhook-topic": topic}, json.dumps(payload).encode()
+            {"x-wc-webhook-topic": topic}, json.dumps(payload).encode(), "shop.example"
         )
         assert order is not None and (order.cancelled_at is not None) == ended
 
@@ -169,12 +172,12 @@ def test_totals_of_tax_inclusive_shops_and_fees_add_up(specs: Path, inclusive: b
     payload["fee_lines"] = [{"total": "2.00"}, {"total": "-0.50"}]
     payload["total"] = "30.85"  # 29.35 + 2.00 - 0.50
     order = WooOrdersInbound().parse_webhook(
-        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode()
+        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode(), "shop.example"
     )
     assert order is not None
     assert implausibility(order, payload["currency"]) is None
     payload["total"] = "35.00"
     forged = WooOrdersInbound().parse_webhook(
-        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode()
+        {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode(), "shop.example"
     )
     assert forged is not None and implausibility(forged, payload["currency"]) is not None

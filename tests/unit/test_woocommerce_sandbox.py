@@ -212,7 +212,7 @@ def test_placing_an_order_lowers_stock_and_sends_a_signed_order_created(
     assert headers["x-wc-webhook-source"] == "http://127.0.0.1:8765/"
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-wc-webhook-delivery-id"])
     assert not is_ping(headers, delivery.body)
-    order = WooOrdersInbound().parse_webhook(headers, delivery.body)
+    order = WooOrdersInbound().parse_webhook(headers, delivery.body, "shop.example")
     assert order is not None and order.external_id == order_id
     assert [(ln.channel_variant_id, ln.channel_sku, ln.quantity) for ln in order.lines] == [
         (mug["item_id"], "MUG", 2),
@@ -341,7 +341,7 @@ def test_cancelling_restores_stock_and_sends_a_signed_order_updated(
     payload = json.loads(updated.body)
     assert payload["status"] == "cancelled" and payload["id"] == order_id
     assert payload["date_modified_gmt"] >= json.loads(created.body)["date_modified_gmt"]
-    cancelled = WooOrdersInbound().parse_webhook(headers, updated.body)
+    cancelled = WooOrdersInbound().parse_webhook(headers, updated.body, "shop.example")
     assert cancelled is not None and cancelled.cancelled_at is not None
 
     call(sandbox, f"/__sandbox/orders/{order_id}/cancel", None)  # no change: nothing sent

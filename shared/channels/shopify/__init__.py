@@ -7,6 +7,7 @@ CHANNEL = Channel(
     name="shopify",
     secret_schema="shared.channels.shopify.secret:ShopifySecret",
     sandbox="local_stack.sandboxes.shopify:ShopifySandbox",
+    account_field="shop_domain",
     receiver=WebhookReceiver(
         verify=signature.verify_headers,
         secret_field="webhook_secret",
@@ -21,7 +22,6 @@ CHANNEL = Channel(
             "x-shopify-triggered-at",
         ),
         account_header=signature.SHOP_HEADER,
-        account_field="shop_domain",
     ),
     inbound="shared.channels.shopify.orders:ShopifyOrdersInbound",
     line_item_ref="variant_id",

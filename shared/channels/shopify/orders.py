@@ -151,9 +151,10 @@ def _now_ordered(line: ShopifyLineItem) -> int:
     return line.quantity if line.current_quantity is None else line.current_quantity
 
 
-def to_order(raw: ShopifyOrder) -> Order:
+def to_order(raw: ShopifyOrder, account: str) -> Order:
     return Order(
         channel=CHANNEL,
+        account=account,
         external_id=str(raw.id),
         name=raw.name,
         created_at=raw.created_at,
@@ -185,8 +186,10 @@ class ShopifyOrdersInbound:
 
     channel = CHANNEL
 
-    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> Order | None:
+    def parse_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, account: str
+    ) -> Order | None:
         topic = {k.lower(): v for k, v in headers.items()}.get(TOPIC_HEADER, "")
         if topic not in ORDER_TOPICS:
             return None
-        return to_order(ShopifyOrder.model_validate_json(raw_body))
+        return to_order(ShopifyOrder.model_validate_json(raw_body), account)

@@ -7,6 +7,7 @@ CHANNEL = Channel(
     name="woocommerce",
     secret_schema="shared.channels.woocommerce.secret:WooSecret",
     sandbox="local_stack.sandboxes.woocommerce:WooCommerceSandbox",
+    account_field="base_url",
     receiver=WebhookReceiver(
         verify=signature.verify_headers,
         secret_field="webhook_secret",
@@ -22,7 +23,6 @@ CHANNEL = Channel(
             "x-wc-webhook-source",
         ),
         account_header=signature.SOURCE_HEADER,
-        account_field="base_url",
         is_ping=signature.is_ping,
     ),
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",

@@ -140,10 +140,11 @@ def _line(raw: WooLineItem, currency: str) -> OrderLine:
     )
 
 
-def to_order(raw: WooOrder) -> Order:
+def to_order(raw: WooOrder, account: str) -> Order:
     total = Money(raw.total, raw.currency)
     return Order(
         channel=CHANNEL,
+        account=account,
         external_id=str(raw.id),
         name=f"#{raw.number}",
         created_at=raw.date_created_gmt,
@@ -169,8 +170,10 @@ class WooOrdersInbound:
 
     channel = CHANNEL
 
-    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> Order | None:
+    def parse_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, account: str
+    ) -> Order | None:
         topic = {k.lower(): v for k, v in headers.items()}.get(TOPIC_HEADER, "")
         if topic not in ORDER_TOPICS:
             return None
-        return to_order(WooOrder.model_validate_json(raw_body))
+        return to_order(WooOrder.model_validate_json(raw_body), account)

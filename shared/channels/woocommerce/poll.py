@@ -17,7 +17,7 @@ from shared.channels.errors import RetryableError, classify_status
 from shared.channels.woocommerce.orders import WooOrder, to_order
 from shared.channels.woocommerce.secret import WooSecret
 from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
-from shared.domain.orders import Order
+from shared.domain.orders import Order, normalize_account
 
 PER_PAGE = 100  # REST v3's largest page
 MAX_PAGES = 200  # 20,000 changed orders per poll: a bound, not a goal
@@ -32,6 +32,7 @@ class WooOrdersPoll:
 
     def __init__(self, secret: WooSecret, http: httpx.Client) -> None:
         self._base = secret.base_url
+        self.account = normalize_account(secret.base_url)
         self._http = http
         self._auth = httpx.BasicAuth(secret.consumer_key, secret.consumer_secret)
 
@@ -60,7 +61,7 @@ class WooOrdersPoll:
                 raise RetryableError("WooCommerce answered without a list", channel=CHANNEL)
             for raw in orders:
                 try:
-                    yield to_order(WooOrder.model_validate(raw))
+                    yield to_order(WooOrder.model_validate(raw), self.account)
                 except ValidationError as exc:
                     raise Unreadable(f"order {raw.get('id', '?')}: {exc}") from exc
             if page >= int(response.headers.get("x-wp-totalpages", "1") or 1):
