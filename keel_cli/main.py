@@ -210,6 +210,18 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
             f"{ln.unit_price.amount} {ln.unit_price.currency}",
         )  # fmt: skip
     console.print(lines)
+    if order.refunds:
+        refunds = Table(title="Refunds")
+        for column in ("refund", "at", "amount", "lines (qty, restocked)", "note"):
+            refunds.add_column(column)
+        for r in order.refunds:
+            refunds.add_row(
+                r.refund_id, r.created_at.isoformat(), f"{r.amount.amount} {r.amount.currency}",
+                ", ".join(f"{x.line_id}: {x.quantity}{' restocked' if x.restock else ''}"
+                          for x in r.lines) or "-",
+                r.note,
+            )  # fmt: skip
+        console.print(refunds)
     history = Table(title="History")
     for column in ("at", "status", "cause"):
         history.add_column(column)

@@ -159,12 +159,13 @@ def record_handler(record: SQSRecord) -> str:
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
-    if outcome in (Outcome.HELD, Outcome.CANCELLED):
+    if outcome in (Outcome.HELD, Outcome.CANCELLED, Outcome.REFUNDED):
         _resync_selling_channel(stored)
     metric = {
         Outcome.RESERVED: "OrdersReserved",
         Outcome.HELD: "OrdersHeld",
         Outcome.CANCELLED: "OrdersCancelled",
+        Outcome.REFUNDED: "OrdersRefunded",
     }.get(outcome)
     metrics.add_metric(name=metric or "DuplicateOrders", unit=MetricUnit.Count, value=1)
     return outcome.value

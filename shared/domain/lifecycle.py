@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.domain.intake import Hold, Reserve
-from shared.domain.orders import Order, OrderStatus
+from shared.domain.orders import Order, OrderStatus, Refund
 
 
 class Freshness(StrEnum):
@@ -38,13 +38,24 @@ class IllegalTransition(Exception):
         super().__init__(f"an order cannot go from {before} to {after}")
 
 
+_GOING_ON = frozenset(
+    {
+        OrderStatus.RESERVED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.HELD,  # an edit stock cannot cover
+        OrderStatus.CANCELLED,
+        OrderStatus.REFUNDED,
+    }
+)
 ALLOWED: dict[OrderStatus | None, frozenset[OrderStatus]] = {
-    None: frozenset({OrderStatus.RESERVED, OrderStatus.HELD, OrderStatus.CANCELLED}),
-    OrderStatus.RESERVED: frozenset(
-        {OrderStatus.RESERVED, OrderStatus.HELD, OrderStatus.CANCELLED}  # held: an edit fails
-    ),
-    OrderStatus.HELD: frozenset({OrderStatus.HELD, OrderStatus.RESERVED, OrderStatus.CANCELLED}),
+    None: _GOING_ON,
+    OrderStatus.RESERVED: _GOING_ON,
+    # A refund is never taken back: a partially refunded order does not become "reserved".
+    OrderStatus.PARTIALLY_REFUNDED: _GOING_ON - {OrderStatus.RESERVED},
+    OrderStatus.HELD: _GOING_ON,
     OrderStatus.CANCELLED: frozenset({OrderStatus.CANCELLED}),  # an end: nothing reopens it
+    # An end too; a cancellation after the full refund is still recorded.
+    OrderStatus.REFUNDED: frozenset({OrderStatus.REFUNDED, OrderStatus.CANCELLED}),
 }
 
 
@@ -103,11 +114,19 @@ def plan_change(
         if stored is None:  # created already cancelled: nothing to reserve, nothing to release
             return Keep(ended)
         return Adjust(ended, grow={}, shrink=dict(reserved))
+    if stored is not None and before in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        # A channel does not reopen an ended order; a later version of it changes nothing.
+        return Keep(replace(incoming, status=stored.status, hold_reason=None))
+    if incoming.fully_refunded:
+        transition(before, OrderStatus.REFUNDED)
+        ended = replace(intake.order, history=incoming.history).refunded(
+            now, _noted_refunds(incoming.new_refunds(stored), cause)
+        )
+        if stored is None:  # first seen refunded (a poll): nothing to reserve or release
+            return Keep(ended)
+        return Adjust(ended, grow={}, shrink=dict(reserved))
     if stored is None:
         return None
-    if before is OrderStatus.CANCELLED:
-        # A channel does not reopen a cancelled order; a later version of it changes nothing.
-        return Keep(replace(incoming, status=OrderStatus.CANCELLED, hold_reason=None))
     if isinstance(intake, Hold):
         transition(before, OrderStatus.HELD)
         held = replace(intake.order, history=incoming.history)
@@ -115,11 +134,26 @@ def plan_change(
             return Keep(replace(held, status=OrderStatus.HELD, hold_reason=intake.reason))
         return Keep(held.held(intake.reason, now, cause))
     grow, shrink = delta(reserved, intake.quantities)
-    transition(before, OrderStatus.RESERVED)
-    order = replace(intake.order, history=incoming.history)
-    if before is OrderStatus.RESERVED and not grow and not shrink:
-        return Keep(replace(order, status=OrderStatus.RESERVED, hold_reason=None))
-    return Adjust(order.reserved(now, cause), grow, shrink)
+    accepted = replace(intake.order, history=incoming.history).reserved(now, cause)
+    transition(before, accepted.status)
+    news = incoming.new_refunds(stored)
+    if news:  # the history says what came back rather than "stock reserved"
+        entry = (now, accepted.status.value, _noted_refunds(news, cause))
+        accepted = replace(accepted, history=(*incoming.history, entry))
+    if not grow and not shrink and stored.accepted:
+        if not news and before is accepted.status:  # nothing a merchant would see changed
+            return Keep(replace(accepted, history=incoming.history))
+        return Keep(accepted)
+    return Adjust(accepted, grow, shrink)
+
+
+def _noted_refunds(refunds: tuple[Refund, ...], cause: str) -> str:
+    if not refunds:
+        return cause
+    said = ", ".join(
+        f"refund {r.refund_id} of {r.amount.amount} {r.amount.currency}" for r in refunds
+    )
+    return f"{said}; {cause}" if cause else said
 
 
 def delta(

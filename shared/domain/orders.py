@@ -12,6 +12,9 @@ class OrderStatus(StrEnum):
     RESERVED = "reserved"  # every line's stock is promised to this order
     HELD = "held"  # accepted, but needs a person or more stock before it can go on
     CANCELLED = "cancelled"  # the channel cancelled it: nothing stays reserved
+    # Money went back for part of it; what is still ordered goes on (reserved as it stands).
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"  # refunded in full: an end, like a cancellation
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,25 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class RefundLine:
+    line_id: str  # the order line it takes back
+    quantity: int
+    restock: bool  # the merchant put the goods back (or never took them off the shelf)
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money the channel returned, and which lines it took back. Immutable at the channel, so
+    its id is enough to know it was seen."""
+
+    refund_id: str
+    created_at: datetime
+    amount: Money
+    lines: tuple[RefundLine, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Order:
     channel: str
     account: str  # the shop / store / marketplace the order came from (normalized)
@@ -67,6 +89,8 @@ class Order:
     history: tuple[tuple[datetime, str, str], ...] = field(default_factory=tuple)
     charges: OrderCharges | None = None  # None: the channel did not say; totals go unchecked
     cancelled_at: datetime | None = None  # the channel says the order is cancelled
+    refunds: tuple[Refund, ...] = ()
+    fully_refunded: bool = False  # the channel says every amount went back
 
     @property
     def key(self) -> str:
@@ -92,15 +116,36 @@ class Order:
         )
 
     def reserved(self, at: datetime, cause: str = "") -> Order:
+        """Accepted with what it still orders reserved: partially refunded if money went back."""
+        status = OrderStatus.PARTIALLY_REFUNDED if self.refunds else OrderStatus.RESERVED
         return replace(
             self,
-            status=OrderStatus.RESERVED,
+            status=status,
             hold_reason=None,
-            history=(
-                *self.history,
-                (at, OrderStatus.RESERVED.value, _noted("stock reserved", cause)),
-            ),
+            history=(*self.history, (at, status.value, _noted("stock reserved", cause))),
         )
+
+    def refunded(self, at: datetime, cause: str) -> Order:
+        return replace(
+            self,
+            status=OrderStatus.REFUNDED,
+            hold_reason=None,
+            history=(*self.history, (at, OrderStatus.REFUNDED.value, cause)),
+        )
+
+    @property
+    def accepted(self) -> bool:
+        """Its stock is reserved and it goes on (possibly with money partly returned)."""
+        return self.status in (OrderStatus.RESERVED, OrderStatus.PARTIALLY_REFUNDED)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+
+    def new_refunds(self, before: Order | None) -> tuple[Refund, ...]:
+        """Refunds this version carries that `before` did not."""
+        seen = {r.refund_id for r in before.refunds} if before else set()
+        return tuple(r for r in self.refunds if r.refund_id not in seen)
 
 
 def order_key(channel: str, account: str, external_id: str) -> str:

@@ -109,9 +109,7 @@ def _apply(
         return Outcome.DUPLICATE, stored
     order = change.order
     if stored is None:  # a first version that is already over (created cancelled)
-        return (
-            Outcome.CANCELLED if intake.hold(order) is Outcome.HELD else Outcome.DUPLICATE
-        ), order
+        return (_outcome(order) if intake.hold(order) is Outcome.HELD else Outcome.DUPLICATE), order
     if isinstance(change, Keep):
         intake.keep_version(order, stored.channel_updated_at, reserved)
         return _outcome(order), order
@@ -136,8 +134,10 @@ def _apply(
 def _outcome(order: Order) -> Outcome:
     return {
         OrderStatus.RESERVED: Outcome.RESERVED,
+        OrderStatus.PARTIALLY_REFUNDED: Outcome.RESERVED,
         OrderStatus.HELD: Outcome.HELD,
         OrderStatus.CANCELLED: Outcome.CANCELLED,
+        OrderStatus.REFUNDED: Outcome.REFUNDED,
     }[order.status]
 
 

@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     HELD = "held"
     DUPLICATE = "duplicate"  # this version (or a newer one) was already stored: nothing changed
     CANCELLED = "cancelled"  # the channel cancelled it: its reservations were released
+    REFUNDED = "refunded"  # refunded in full: its reservations were released
 
 
 class _OrderConditionFailed(Exception):

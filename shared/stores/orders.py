@@ -10,7 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.orders import Money, Order, OrderCharges, OrderLine, OrderStatus
+from shared.domain.orders import (
+    Money,
+    Order,
+    OrderCharges,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    RefundLine,
+)
 from shared.stores.items import to_item
 from shared.stores.table import Table
 
@@ -76,6 +84,17 @@ def order_to_doc(order: Order) -> dict[str, Any]:
         "history": [[at.isoformat(), status, note] for at, status, note in order.history],
         "charges": _charges(order.charges),
         "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
+        "refunds": [
+            {
+                "refund_id": r.refund_id,
+                "created_at": r.created_at.isoformat(),
+                "amount": _money(r.amount),
+                "lines": [[ln.line_id, ln.quantity, ln.restock] for ln in r.lines],
+                "note": r.note,
+            }
+            for r in order.refunds
+        ],
+        "fully_refunded": order.fully_refunded,
     }
 
 
@@ -100,6 +119,16 @@ def _charges_from(doc: dict[str, Any] | None) -> OrderCharges | None:
         tax=Decimal(doc["tax"]),
         taxes_included=bool(doc["taxes_included"]),
         fees=Decimal(doc.get("fees", "0")),
+    )
+
+
+def _refund_from(doc: dict[str, Any]) -> Refund:
+    return Refund(
+        refund_id=doc["refund_id"],
+        created_at=datetime.fromisoformat(doc["created_at"]),
+        amount=_money_from(doc["amount"]),
+        lines=tuple(RefundLine(str(i), int(q), bool(r)) for i, q, r in doc["lines"]),
+        note=doc.get("note", ""),
     )
 
 
@@ -137,6 +166,8 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         cancelled_at=datetime.fromisoformat(doc["cancelled_at"])
         if doc.get("cancelled_at")
         else None,
+        refunds=tuple(_refund_from(r) for r in doc.get("refunds", ())),
+        fully_refunded=bool(doc.get("fully_refunded", False)),
     )
 
 

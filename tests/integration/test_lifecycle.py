@@ -265,3 +265,71 @@ def test_a_later_version_does_not_lift_an_implausible_hold(
     (order,) = orders.orders()
     assert order.status.value == "held" and "implausible" in (order.hold_reason or "")
     assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+
+
+def refunded(
+    base: dict[str, Any], minutes: int, full: bool = False, **taken_back: int
+) -> dict[str, Any]:
+    """The order after a refund of `taken_back` units per SKU, restocked (never shipped)."""
+    now = {ln["sku"]: ln["quantity"] - taken_back.get(ln["sku"], 0) for ln in base["line_items"]}
+    payload = version(base, minutes, **now)
+    payload["financial_status"] = "refunded" if full else "partially_refunded"
+    payload["refunds"] = [
+        {
+            "id": 900 + minutes,
+            "created_at": payload["updated_at"],
+            "note": "customer changed their mind",
+            "refund_line_items": [
+                {
+                    "line_item_id": ln["id"],
+                    "quantity": taken_back[ln["sku"]],
+                    "restock_type": "cancel",
+                }
+                for ln in base["line_items"]
+                if ln["sku"] in taken_back
+            ],
+            "transactions": [
+                {"kind": "refund", "status": "success", "amount": "12.50", "currency": "EUR"}
+            ],
+        }
+    ]
+    return payload
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_refund_before_shipment_releases_what_it_takes_back_and_a_full_one_ends_it(
+    inventory: InventoryStore, orders: OrderStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    deliver(refunded(base, 2, MUG=1))
+    (order,) = orders.orders()
+    assert order.status.value == "partially_refunded"
+    assert order.refunds[0].amount.amount == Decimal("12.50")
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (1, 1)
+    deliver(refunded(base, 2, MUG=1))  # a retry changes nothing
+    assert [h[1] for h in orders.orders()[0].history] == ["reserved", "partially_refunded"]
+    deliver(refunded(base, 5, full=True, MUG=2, TEE=1))
+    (order,) = orders.orders()
+    assert order.status.value == "refunded"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+    assert inventory.get("MUG").on_hand == 10  # type: ignore[union-attr]  # nothing shipped
+
+
+@pytest.mark.usefixtures("stocked")
+@pytest.mark.parametrize(
+    "arrival", list(itertools.permutations(["created", "partial", "full"])), ids="-".join
+)
+def test_any_order_of_arrival_ends_refunded_with_nothing_reserved(
+    inventory: InventoryStore, orders: OrderStore, arrival: tuple[str, ...]
+) -> None:
+    base = first_version()
+    versions = {
+        "created": base,
+        "partial": refunded(base, 2, MUG=1),
+        "full": refunded(base, 5, full=True, MUG=2, TEE=1),
+    }
+    deliver(*(versions[name] for name in arrival))
+    (order,) = orders.orders()
+    assert order.status.value == "refunded"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)

@@ -21,7 +21,7 @@ from shared.domain.lifecycle import (
     plan_change,
     transition,
 )
-from shared.domain.orders import Money, Order, OrderLine, OrderStatus
+from shared.domain.orders import Money, Order, OrderLine, OrderStatus, Refund, RefundLine
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
@@ -67,17 +67,16 @@ STATUSES: list[OrderStatus | None] = [None, *OrderStatus]
 def test_every_transition_is_allowed_or_refused_as_the_table_says(
     before: OrderStatus | None, after: OrderStatus
 ) -> None:
+    r, h, c = OrderStatus.RESERVED, OrderStatus.HELD, OrderStatus.CANCELLED
+    pr, rf = OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED
     allowed = {
-        (None, OrderStatus.RESERVED),
-        (None, OrderStatus.HELD),
-        (None, OrderStatus.CANCELLED),
-        (OrderStatus.RESERVED, OrderStatus.RESERVED),
-        (OrderStatus.RESERVED, OrderStatus.HELD),
-        (OrderStatus.RESERVED, OrderStatus.CANCELLED),
-        (OrderStatus.HELD, OrderStatus.HELD),
-        (OrderStatus.HELD, OrderStatus.RESERVED),
-        (OrderStatus.HELD, OrderStatus.CANCELLED),
-        (OrderStatus.CANCELLED, OrderStatus.CANCELLED),
+        *((None, s) for s in (r, h, c, pr, rf)),
+        *((r, s) for s in (r, h, c, pr, rf)),
+        *((h, s) for s in (r, h, c, pr, rf)),
+        *((pr, s) for s in (h, c, pr, rf)),  # a refund is never taken back
+        (c, c),  # cancelled is an end
+        (rf, rf),
+        (rf, c),  # a cancellation after a full refund is recorded
     }
     assert set(ALLOWED) == set(STATUSES)
     if (before, after) in allowed:
@@ -160,3 +159,64 @@ def test_delta_covers_new_removed_and_changed_skus() -> None:
     assert delta({"A": 2, "B": 1}, {"A": 5, "C": 1}) == ({"A": 3, "C": 1}, {"B": 1})
     assert delta({"A": 2}, {"A": 2}) == ({}, {})
     assert replace(order(), lines=()).lines == ()
+
+
+def refund(refund_id: str, amount: str, *lines: tuple[str, int, bool]) -> Refund:
+    return Refund(
+        refund_id, T0, Money(Decimal(amount), EUR), tuple(RefundLine(*ln) for ln in lines)
+    )
+
+
+def test_a_refund_that_takes_a_line_back_releases_it_and_says_so() -> None:
+    stored = order(qty=2).reserved(T0)
+    incoming = replace(
+        order(T0 + timedelta(minutes=1), qty=1), refunds=(refund("r1", "10.00", ("l1", 1, True)),)
+    )
+    change = plan_change(stored, {"A": 2}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Adjust) and (change.grow, change.shrink) == ({}, {"A": 1})
+    assert change.order.status is OrderStatus.PARTIALLY_REFUNDED
+    assert change.order.history[-1] == (NOW, "partially_refunded", "refund r1 of 10.00 EUR; d2")
+
+
+def test_a_refund_of_money_only_changes_the_status_not_the_stock() -> None:
+    stored = order().reserved(T0)
+    incoming = replace(order(T0 + timedelta(minutes=1)), refunds=(refund("r1", "2.50"),))
+    change = plan_change(stored, {"A": 2}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Keep)
+    assert change.order.status is OrderStatus.PARTIALLY_REFUNDED
+    assert change.order.history[-1][2] == "refund r1 of 2.50 EUR; d2"
+    # the same refund in a later version is not news; a second refund is
+    again = replace(incoming, channel_updated_at=T0 + timedelta(minutes=2))
+    later = plan_change(change.order, {"A": 2}, again, reserve_plan(again), NOW, "d3")
+    assert isinstance(later, Keep) and later.order.history == change.order.history
+    second = replace(again, refunds=(*incoming.refunds, refund("r2", "1.00")))
+    later = plan_change(change.order, {"A": 2}, second, reserve_plan(second), NOW, "d3")
+    assert isinstance(later, Keep) and later.order.history[-1][2] == "refund r2 of 1.00 EUR; d3"
+
+
+def test_a_full_refund_ends_the_order_and_releases_everything() -> None:
+    stored = replace(order(), refunds=(refund("r1", "5.00"),)).reserved(T0)
+    assert stored.status is OrderStatus.PARTIALLY_REFUNDED
+    incoming = replace(
+        order(T0 + timedelta(minutes=1)),
+        refunds=(refund("r1", "5.00"), refund("r2", "15.00")),
+        fully_refunded=True,
+    )
+    change = plan_change(stored, {"A": 2}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Adjust) and (change.grow, change.shrink) == ({}, {"A": 2})
+    assert change.order.status is OrderStatus.REFUNDED
+    assert change.order.history[-1] == (NOW, "refunded", "refund r2 of 15.00 EUR; d2")
+    # nothing reopens it; a cancellation afterwards is recorded
+    reopened = replace(incoming, channel_updated_at=T0 + timedelta(minutes=2), fully_refunded=False)
+    after = plan_change(change.order, {}, reopened, reserve_plan(reopened), NOW, "d3")
+    assert isinstance(after, Keep) and after.order.status is OrderStatus.REFUNDED
+    cancelled = replace(incoming, channel_updated_at=T0 + timedelta(minutes=3), cancelled_at=NOW)
+    after = plan_change(change.order, {}, cancelled, reserve_plan(cancelled), NOW, "d4")
+    assert isinstance(after, Adjust) and after.order.status is OrderStatus.CANCELLED
+    assert after.shrink == {}
+
+
+def test_a_refunded_order_first_seen_by_a_poll_reserves_nothing() -> None:
+    incoming = replace(order(), refunds=(refund("r1", "20.00"),), fully_refunded=True)
+    change = plan_change(None, {}, incoming, reserve_plan(incoming), NOW, "poll")
+    assert isinstance(change, Keep) and change.order.status is OrderStatus.REFUNDED

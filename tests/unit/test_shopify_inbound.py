@@ -306,3 +306,42 @@ def test_tips_and_duties_are_part_of_the_total(specs: Path) -> None:
 
     order = _parse(specs, change)
     assert order is not None and implausibility(order, "USD") is None
+
+
+def test_refunds_are_read_from_the_order_with_amounts_and_restocking(specs: Path) -> None:
+    """The refund resource's own fixture, carried in the order as orders/updated carries it."""
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    resource = json.loads((specs / "shopify/rest-fixtures/refund.json").read_text())["refund"]
+    first, second = payload["line_items"][0]["id"], payload["line_items"][1]["id"]
+    resource["refund_line_items"][0].update(line_item_id=first, restock_type="cancel")
+    resource["refund_line_items"][1].update(line_item_id=second, restock_type="no_restock")
+    payload.update(cancelled_at=None, refunds=[resource], financial_status="partially_refunded")
+    order = ShopifyOrdersInbound().parse_webhook(
+        {"X-Shopify-Topic": "orders/updated"}, json.dumps(payload).encode(), "shop"
+    )
+    assert order is not None and not order.fully_refunded
+    (refund,) = order.refunds
+    assert refund.refund_id == "509562969"
+    assert refund.amount.amount == Decimal("209.00") and refund.amount.currency == "USD"
+    assert [(ln.line_id, ln.quantity, ln.restock) for ln in refund.lines] == [
+        (str(first), 1, True),
+        (str(second), 1, False),
+    ]
+    assert refund.note == "it broke during shipping"
+    payload["financial_status"] = "refunded"
+    order = ShopifyOrdersInbound().parse_webhook(
+        {"X-Shopify-Topic": "orders/updated"}, json.dumps(payload).encode(), "shop"
+    )
+    assert order is not None and order.fully_refunded
+
+
+def test_a_refund_resource_alone_is_not_an_order(specs: Path) -> None:
+    """refunds/create carries no order version: Keel takes the refund from orders/updated."""
+    resource = (specs / "shopify/rest-fixtures/refund.json").read_bytes()
+    assert (
+        ShopifyOrdersInbound().parse_webhook(
+            {"X-Shopify-Topic": "refunds/create"}, resource, "shop"
+        )
+        is None
+    )

@@ -181,3 +181,26 @@ def test_totals_of_tax_inclusive_shops_and_fees_add_up(specs: Path, inclusive: b
         {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode(), "shop.example"
     )
     assert forged is not None and implausibility(forged, payload["currency"]) is not None
+
+
+def test_refunds_listed_on_the_order_are_recorded_and_refunded_status_ends_it(
+    specs: Path,
+) -> None:
+    _, body, _ = _vector(specs)
+    payload = json.loads(body)
+    payload["refunds"] = [{"id": 726, "reason": "Damaged", "total": "-10.00"}]
+    order = _parse(payload)
+    (refund,) = order.refunds
+    assert (refund.refund_id, refund.amount.amount, refund.note) == (
+        "726",
+        Decimal("10.00"),
+        "Damaged",
+    )
+    assert refund.amount.currency == payload["currency"]
+    assert not order.fully_refunded and order.cancelled_at is None
+    payload["status"] = "refunded"
+    order = _parse(payload)
+    assert order.fully_refunded and order.cancelled_at is None
+    payload["refunds"][0]["total"] = "-1e3"
+    with pytest.raises(ValidationError):
+        _parse(payload)

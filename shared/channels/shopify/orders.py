@@ -3,7 +3,10 @@ orders. Shapes: API 2026-10.
 
 What a delivery means is read from its signed body, not from the unsigned topic header: every
 orders/* body is the order as it is now (`cancelled_at` set: cancelled; `current_quantity`: the
-lines after edits and removals). The topic only says whether the body is an order at all."""
+lines after edits and removals; `refunds` and `financial_status`: what went back). The topic
+only says whether the body is an order at all: `refunds/create` carries a refund without the
+order's new version, so Keel takes the refund from the orders/updated Shopify sends with it
+(and from the poll), where it comes with the lines it changed."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from shared.channels.shopify.signature import TOPIC_HEADER
-from shared.domain.orders import Money, Order, OrderCharges, OrderLine
+from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund, RefundLine
 
 CHANNEL = "shopify"
 # Topics whose body is the whole order (orders/edited and orders/delete carry other shapes).
@@ -81,6 +84,40 @@ class ShopifyLineItem(_Model):
     price_set: ShopifyMoneyBag
 
 
+# How a refunded line's goods came back: "cancel" (never shipped), "return" (sent back),
+# "legacy_restock"; "no_restock" keeps them off the shelf.
+RESTOCKED = frozenset({"cancel", "return", "legacy_restock"})
+
+
+class ShopifyRefundLineItem(_Model):
+    line_item_id: ShopifyId
+    quantity: Annotated[int, Field(strict=True, ge=0, le=MAX_LINE_QUANTITY)]
+    restock_type: str | None = None
+
+
+class ShopifyTransaction(_Model):
+    kind: str
+    status: str | None = None
+    amount: Amount
+    currency: Currency | None = None
+
+
+class ShopifyRefund(_Model):
+    id: ShopifyId
+    created_at: datetime
+    note: str | None = None
+    restock: StrictBool | None = None  # deprecated; the lines' restock_type says it per line
+    refund_line_items: list[ShopifyRefundLineItem] = []
+    transactions: list[ShopifyTransaction] = []
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamp without a time zone")
+        return value.astimezone(UTC)
+
+
 class ShopifyOrder(_Model):
     id: ShopifyId
     name: str
@@ -108,6 +145,8 @@ class ShopifyOrder(_Model):
     current_total_tax_set: ShopifyMoneyBag | None = None
     current_total_duties_set: ShopifyMoneyBag | None = None
     current_total_additional_fees_set: ShopifyMoneyBag | None = None
+    refunds: list[ShopifyRefund] = []
+    financial_status: str | None = None  # "refunded": every amount went back
 
     @field_validator("created_at", "updated_at", "cancelled_at")
     @classmethod
@@ -151,6 +190,30 @@ def _now_ordered(line: ShopifyLineItem) -> int:
     return line.quantity if line.current_quantity is None else line.current_quantity
 
 
+def _refund(refund: ShopifyRefund, currency: str) -> Refund:
+    """The money is what the successful refund transactions returned (the buyer's currency)."""
+    paid = [t for t in refund.transactions if t.kind == "refund" and t.status in (None, "success")]
+    return Refund(
+        refund_id=str(refund.id),
+        created_at=refund.created_at,
+        amount=Money(
+            sum((t.amount for t in paid), Decimal(0)),
+            next((t.currency for t in paid if t.currency), currency),
+        ),
+        lines=tuple(
+            RefundLine(
+                line_id=str(li.line_item_id),
+                quantity=li.quantity,
+                restock=li.restock_type in RESTOCKED
+                if li.restock_type is not None
+                else bool(refund.restock),
+            )
+            for li in refund.refund_line_items
+        ),
+        note=refund.note or "",
+    )
+
+
 def to_order(raw: ShopifyOrder, account: str) -> Order:
     return Order(
         channel=CHANNEL,
@@ -178,6 +241,8 @@ def to_order(raw: ShopifyOrder, account: str) -> Order:
         ),
         charges=_charges(raw),
         cancelled_at=raw.cancelled_at,
+        refunds=tuple(_refund(r, raw.presentment_currency) for r in raw.refunds),
+        fully_refunded=raw.financial_status == "refunded",
     )
 
 

@@ -28,13 +28,13 @@ from pydantic import (
 )
 
 from shared.channels.woocommerce.signature import TOPIC_HEADER
-from shared.domain.orders import Money, Order, OrderCharges, OrderLine
+from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund
 
 CHANNEL = "woocommerce"
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
-# Statuses after which nothing ships: cancelled, failed, refunded (a full refund before
-# shipping), trash (deleted by the merchant).
-ENDED = frozenset({"cancelled", "failed", "refunded", "trash"})
+# Statuses after which nothing ships: cancelled, failed, trash (deleted by the merchant).
+ENDED = frozenset({"cancelled", "failed", "trash"})
+REFUNDED = "refunded"  # every amount went back: an end too, recorded as a refund
 MAX_QUANTITY = 100_000
 UNIT_PRICE_PLACES = 4
 
@@ -95,6 +95,15 @@ class WooFeeLine(_Model):
     total: WooSignedMoney  # without tax, like every Woo line total
 
 
+class WooRefund(_Model):
+    """As an order lists it: which refund and how much (negative). Lines and restocking live
+    on the refund resource, not in the order; a full refund is the order's status."""
+
+    id: Id
+    total: WooSignedMoney
+    reason: StrictStr = ""
+
+
 class WooOrder(_Model):
     id: Id
     number: StrictStr = Field(min_length=1)
@@ -108,6 +117,7 @@ class WooOrder(_Model):
     prices_include_tax: StrictBool
     line_items: list[WooLineItem]
     fee_lines: list[WooFeeLine] = []
+    refunds: list[WooRefund] = []
     status: StrictStr = "pending"
 
 
@@ -162,6 +172,17 @@ def to_order(raw: WooOrder, account: str) -> Order:
             fees=sum((fee.total for fee in raw.fee_lines), Decimal(0)),
         ),
         cancelled_at=raw.date_modified_gmt if raw.status in ENDED else None,
+        refunds=tuple(
+            Refund(
+                refund_id=str(r.id),
+                # The order lists no refund date: the version that first shows it stands in.
+                created_at=raw.date_modified_gmt,
+                amount=Money(abs(r.total), raw.currency),
+                note=r.reason,
+            )
+            for r in raw.refunds
+        ),
+        fully_refunded=raw.status == REFUNDED,
     )
 
 
