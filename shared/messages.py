@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -34,9 +36,11 @@ class SyncListing(BaseModel):
 
 
 class RetryHeld(BaseModel):
-    """A trigger: stock of SKU arrived, try the order held waiting for it again."""
+    """A trigger: stock of SKU arrived (or a listing for it appeared), try the order held
+    waiting for it again."""
 
     model_config = ConfigDict(frozen=True)
 
     order_key: str
     sku: str
+    because: Literal["stock", "listing"] = "stock"

@@ -197,7 +197,8 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 trigger=StreamTrigger("catalog", batch_size=100),
                 timeout_s=30,
                 reads=("catalog",),
-                sends_to=sync_queues,
+                # A listing that appears wakes orders held for a line nobody could match.
+                sends_to=(*sync_queues, "held-orders"),
             ),
             Function(
                 # Backstop: every listing is re-published on a schedule, so a lost trigger or a

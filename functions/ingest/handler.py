@@ -155,6 +155,7 @@ def record_handler(record: SQSRecord) -> str:
             datetime.now(UTC),
             shop_currency=account.currency,
             cause=f"{delivery.topic or 'delivery'} {delivery.delivery_id}"[:300],
+            catalog=stores.catalog,
         )
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")

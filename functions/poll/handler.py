@@ -57,7 +57,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     def take(order: Order) -> Outcome:
         outcome, _ = take_order(
-            order, find_sku, stores.intake, stores.orders, now, schema.currency, cause="poll"
+            order,
+            find_sku,
+            stores.intake,
+            stores.orders,
+            now,
+            schema.currency,
+            cause="poll",
+            catalog=stores.catalog,
         )
         return outcome
 

@@ -8,7 +8,7 @@ level when it publishes, so duplicates and reordering cannot publish stale stock
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,7 +24,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from shared.aws import client
 from shared.messages import RetryHeld, SyncListing
-from shared.services.relay import channels_to_sync, listing_change, stock_arrived, stock_change
+from shared.services.relay import (
+    channels_to_sync,
+    listing_change,
+    listing_found,
+    stock_arrived,
+    stock_change,
+)
 from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -51,10 +57,23 @@ def _wake_waiting_orders(sku: str) -> int:
     if settings.inventory_table is None or settings.held_orders_queue_url is None:
         return 0  # this relay reads the catalog's stream: no stock moves there
     waiting = InventoryStore(settings.inventory_table, client("dynamodb")).waiting_orders(sku)
+    return _wake(waiting, sku, "stock")
+
+
+def _wake_orders_waiting_for_listing(ref_pk: str, sku: str) -> int:
+    """A channel id was mapped to a SKU: orders held for a line with that id, oldest first."""
+    catalog, _ = _setup()
+    return _wake(catalog.orders_waiting_for_ref(ref_pk), sku, "listing")
+
+
+def _wake(waiting: list[str], sku: str, because: Literal["stock", "listing"]) -> int:
+    settings = _settings()
+    if settings.held_orders_queue_url is None:
+        return 0
     for order_key in waiting:
         client("sqs").send_message(
             QueueUrl=settings.held_orders_queue_url,
-            MessageBody=RetryHeld(order_key=order_key, sku=sku).model_dump_json(),
+            MessageBody=RetryHeld(order_key=order_key, sku=sku, because=because).model_dump_json(),
         )
     return len(waiting)
 
@@ -73,6 +92,9 @@ def record_handler(record: DynamoDBRecord) -> int:
     if ddb is None:
         return 0
     catalog, queues = _setup()
+    found = listing_found(ddb.old_image, ddb.new_image)
+    if found is not None and (woken := _wake_orders_waiting_for_listing(*found)):
+        logger.info("held orders woken by a listing", extra={"sku": found[1], "orders": woken})
     arrived = stock_arrived(ddb.old_image, ddb.new_image)
     if arrived is not None and (woken := _wake_waiting_orders(arrived)):
         logger.info("held orders woken", extra={"sku": arrived, "orders": woken})

@@ -1,6 +1,7 @@
-"""Release held orders: stock of a SKU arrived, so orders held waiting for it are tried again.
+"""Release held orders: stock of a SKU arrived (or a listing for an unmatched line appeared), so
+orders held waiting for it are tried again.
 
-Triggered by the inventory relay (one message per waiting order, oldest hold first). A retry
+Triggered by the relays (one message per waiting order, oldest hold first). A retry
 that is still short leaves the order waiting; one that fits reserves it in one transaction.
 """
 
@@ -52,6 +53,8 @@ def record_handler(record: SQSRecord) -> str:
         stores.orders,
         stores.inventory,
         datetime.now(UTC),
+        catalog=stores.catalog,
+        because=trigger.because,
     )
     logger.info("held order retried", extra={"outcome": outcome.value})
     return outcome.value

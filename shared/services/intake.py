@@ -7,8 +7,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from shared.channels.registry import BY_NAME
 from shared.channels.spec import Channel
-from shared.domain.intake import HOLD_INSUFFICIENT, Hold, Reserve, SkuLookup, plan_intake
+from shared.domain.intake import (
+    HOLD_INSUFFICIENT,
+    HOLD_UNMATCHED,
+    Hold,
+    Reserve,
+    SkuLookup,
+    plan_intake,
+)
 from shared.domain.lifecycle import Adjust, Ignore, Keep, plan_change
 from shared.domain.order_checks import implausibility
 from shared.domain.orders import Order, OrderStatus
@@ -41,6 +49,31 @@ def sku_lookup(catalog: CatalogStore, channel: Channel) -> SkuLookup:
     return find
 
 
+def listing_refs(order: Order) -> list[tuple[str, str, str]]:
+    """(channel, ref kind, id) of each stock line no listing matched: what the order waits for."""
+    spec = BY_NAME.get(order.channel)
+    refs: set[tuple[str, str, str]] = set()
+    for line in order.lines:
+        if not line.stock or line.sku is not None:
+            continue
+        if spec is not None and spec.line_item_ref and line.channel_variant_id:
+            refs.add((order.channel, spec.line_item_ref, line.channel_variant_id))
+        if line.channel_sku:
+            refs.add((order.channel, "sku", line.channel_sku))
+    return sorted(refs)
+
+
+def _wait_for_listings(plan: Reserve | Hold, catalog: CatalogStore | None, now: datetime) -> bool:
+    """Held for an unmatched line: wait for its listing. True when one of them appeared in
+    the meantime (plan once more: its wake may have passed before the wait was written)."""
+    if catalog is None or not isinstance(plan, Hold) or not plan.reason.startswith(HOLD_UNMATCHED):
+        return False
+    refs = listing_refs(plan.order)
+    for channel, kind, value in refs:
+        catalog.wait_for_listing(channel, kind, value, plan.order.key, now)
+    return any(catalog.find_sku(channel, kind, value) for channel, kind, value in refs)
+
+
 def _plan(order: Order, find_sku: SkuLookup, shop_currency: str | None) -> Reserve | Hold:
     reason = implausibility(order, shop_currency) if shop_currency else None
     if reason is not None:
@@ -56,9 +89,11 @@ def take_order(
     now: datetime,
     shop_currency: str | None = None,
     cause: str = "channel",
+    catalog: CatalogStore | None = None,
 ) -> tuple[Outcome, Order]:
     """`shop_currency` None skips the plausibility checks; `cause` (which delivery or poll)
-    goes into the order's history."""
+    goes into the order's history; `catalog`: where an order held for an unmatched line waits
+    for its listing (None: it waits for a person)."""
     for _ in range(ATTEMPTS):
         found = orders.get_with_reservations(order.key)
         stored, reserved = found if found else (None, {})
@@ -67,6 +102,8 @@ def take_order(
         # not (edits and refunds move totals in ways only the channel's own ledger explains).
         unaccepted = stored is None or stored.status is OrderStatus.HELD
         plan = _plan(order, find_sku, shop_currency if unaccepted else None)
+        if _wait_for_listings(plan, catalog, now):  # a listing appeared meanwhile
+            plan = _plan(order, find_sku, shop_currency if unaccepted else None)
         change = plan_change(stored, reserved, order, plan, now, cause)
         try:
             if change is None:
@@ -149,28 +186,48 @@ def retry_held(
     orders: OrderStore,
     inventory: InventoryStore,
     now: datetime,
+    catalog: CatalogStore | None = None,
+    because: str = "stock",
 ) -> Outcome:
-    """Stock of `sku` arrived: try again to reserve an order held waiting for it. Still short:
-    it keeps waiting. No longer held (reserved by an edit, cancelled): it stops waiting."""
+    """Stock of `sku` arrived, or a listing for it appeared: try again to reserve an order
+    held waiting for it. Still short: it waits for stock. Still unmatched: it keeps waiting
+    for its listings. No longer held (reserved by an edit, cancelled): it stops waiting."""
     found = orders.get_with_reservations(order_key)
     if found is None or found[0].status is not OrderStatus.HELD:
         inventory.stop_waiting(order_key, sku)
         return Outcome.DUPLICATE
     stored, reserved = found
+    cause = f"listing for {sku} appeared" if because == "listing" else f"stock of {sku} arrived"
     plan = plan_intake(stored, find_sku)
-    if isinstance(plan, Hold):  # held for another reason now (a line lost its listing)
+    if isinstance(plan, Hold):  # held for another reason now, or another line still unmatched
         inventory.stop_waiting(order_key, sku)
+        if plan.reason != stored.hold_reason:
+            _wait_for_listings(plan, catalog, now)
+            held = plan.order.held(plan.reason, now, cause)
+            intake.keep_version(held, stored.channel_updated_at, reserved)
         return Outcome.HELD
     try:
         intake.change(
-            plan.order.reserved(now, f"stock of {sku} arrived"),
+            plan.order.reserved(now, cause),
             stored.channel_updated_at,
             reserved,
             plan.quantities,
             now,
         )
-    except ReservationRefused:
+    except ReservationRefused as refused:
+        if not (stored.hold_reason or "").startswith(HOLD_INSUFFICIENT):
+            # Its listing appeared, its stock has not: it now waits for stock.
+            reason = f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}"
+            intake.keep_version(
+                plan.order.held(reason, now, cause),
+                stored.channel_updated_at,
+                reserved,
+                waiting_for=tuple(refused.skus),
+            )
         return Outcome.HELD  # not enough yet: the next stock arrival tries again
     for waited in sorted(set(plan.quantities) | {sku}):
         inventory.stop_waiting(order_key, waited)
+    if catalog is not None:
+        for channel, kind, value in listing_refs(stored):
+            catalog.stop_waiting_for_listing(channel, kind, value, order_key)
     return Outcome.RESERVED

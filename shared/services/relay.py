@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing
-from shared.stores.catalog import is_listing_key, listing_from_item
+from shared.stores.catalog import REF_SK, is_listing_key, listing_from_item
 from shared.stores.inventory import LEVEL, level_from_item
 
 
@@ -32,6 +32,16 @@ def stock_arrived(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
         return None
     before, after = level_from_item(dict(old)), level_from_item(dict(new))
     return after.sku if after.reservable > before.reservable else None
+
+
+def listing_found(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> tuple[str, str] | None:
+    """(REF item's key, SKU) when a channel id was first mapped to a SKU: orders held for an
+    unmatched line with that id may go on now."""
+    if old or not new or new.get("sk") != REF_SK:
+        return None
+    return str(new["pk"]), str(new["sku"])
 
 
 def _available(image: Mapping[str, Any] | None) -> int | None:

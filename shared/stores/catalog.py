@@ -12,7 +12,9 @@ from shared.stores.table import Table
 
 _LISTING = "LISTING#"
 _LISTING_CHANGE = "CHANGE#"  # CHANGE#<channel>#<time>: who changed a listing's rules, and why
-_SHOWN = "SHOWN#"  # SHOWN#<channel>: what the channel was last seen to show (not a listing)
+_SHOWN = "SHOWN#"
+_WAITING = "WAIT#"  # under a REF#: an order held until a listing with that id exists
+REF_SK = "REF"  # SHOWN#<channel>: what the channel was last seen to show (not a listing)
 
 
 class RefAlreadyMapped(Exception):
@@ -64,13 +66,45 @@ class CatalogStore:
                 self._t.client.put_item(
                     TableName=self._t.name,
                     Item=to_item(
-                        {"pk": _ref_pk(listing.channel, kind, ref), "sk": "REF", "sku": listing.sku}
+                        {
+                            "pk": _ref_pk(listing.channel, kind, ref),
+                            "sk": REF_SK,
+                            "sku": listing.sku,
+                        }
                     ),
                     ConditionExpression="attribute_not_exists(pk) OR sku = :sku",
                     ExpressionAttributeValues={":sku": av(listing.sku)},
                 )
             except self._t.client.exceptions.ConditionalCheckFailedException as exc:
                 raise RefAlreadyMapped(listing.channel, kind, ref) from exc
+
+    def wait_for_listing(
+        self, channel: str, kind: str, value: str, order_key: str, since: datetime
+    ) -> None:
+        """The order is held because no listing has this channel id: when one appears (its
+        REF item is written), the catalog relay wakes the order."""
+        self._t.client.put_item(
+            TableName=self._t.name,
+            Item=to_item(
+                {
+                    "pk": _ref_pk(channel, kind, value),
+                    "sk": _WAITING + order_key,
+                    "order": order_key,
+                    "since": since.isoformat(),
+                }
+            ),
+        )
+
+    def orders_waiting_for_ref(self, ref_pk: str) -> list[str]:
+        """Orders held waiting for the listing of this REF item's id, oldest hold first."""
+        items = sorted(self._t.query_prefix(ref_pk, _WAITING), key=lambda i: str(i["since"]))
+        return [str(i["order"]) for i in items]
+
+    def stop_waiting_for_listing(self, channel: str, kind: str, value: str, order_key: str) -> None:
+        self._t.client.delete_item(
+            TableName=self._t.name,
+            Key={"pk": av(_ref_pk(channel, kind, value)), "sk": av(_WAITING + order_key)},
+        )
 
     def change_rules(
         self, sku: str, channel: str, rules: ListingRules, actor: str, reason: str, at: datetime

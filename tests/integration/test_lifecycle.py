@@ -333,3 +333,69 @@ def test_any_order_of_arrival_ends_refunded_with_nothing_reserved(
     (order,) = orders.orders()
     assert order.status.value == "refunded"
     assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+
+
+def ref_inserted(channel: str, kind: str, value: str, sku: str) -> dict[str, Any]:
+    from shared.stores.items import to_item
+
+    image = {"pk": f"REF#{channel}#{kind}#{value}", "sk": "REF", "sku": sku}
+    return {
+        "eventID": "2",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": {
+            "Keys": to_item({"pk": image["pk"], "sk": "REF"}),
+            "NewImage": to_item(image),
+            "SequenceNumber": "2",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+
+
+@pytest.mark.usefixtures("stocked")
+@pytest.mark.parametrize("lamps_on_hand", [5, 0])
+def test_an_unmatched_order_goes_on_when_its_listing_appears(
+    deployed: Any,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    orders: OrderStore,
+    sqs: Any,
+    lamps_on_hand: int,
+) -> None:
+    from functions.relay.handler import handler as relay
+    from functions.release_held.handler import handler as release_held
+    from tests.integration.conftest import drain
+
+    lines = [
+        SandboxLine(44, "MUG", "Mug", 1, Decimal("12.50")),
+        SandboxLine(46, "LAMP", "Lamp", 2, Decimal("30.00")),  # no listing yet
+    ]
+    payload = shopify.order_payload(lines)
+    payload["created_at"] = payload["updated_at"] = T0.isoformat()
+    deliver(payload, topic="orders/create")
+    (order,) = orders.orders()
+    assert order.status.value == "held" and "unmatched line" in (order.hold_reason or "")
+
+    catalog.put_product("LAMP", "Lamp")
+    catalog.put_listing(
+        Listing("LAMP", "shopify", {"variant_id": "46", "sku": "LAMP"}),
+        lookup_refs=("variant_id", "sku"),
+    )
+    if lamps_on_hand:
+        inventory.receive(
+            Movement("LAMP", MovementCause.RECEIPT, lamps_on_hand, "po-l", "t", T0), safety_stock=0
+        )
+    relay({"Records": [ref_inserted("shopify", "variant_id", "46", "LAMP")]}, context("relay"))
+    triggers = drain(sqs, deployed.queue_urls["held-orders"])
+    assert [json.loads(m["Body"])["order_key"] for m in triggers] == [order.key]
+    release_held(sqs_event(*(m["Body"] for m in triggers)), context("release-held"))
+    (order,) = orders.orders()
+    if lamps_on_hand:
+        assert order.status.value == "reserved"
+        assert (reserved(inventory, "MUG"), reserved(inventory, "LAMP")) == (1, 2)
+        assert catalog.orders_waiting_for_ref("REF#shopify#variant_id#46") == []
+    else:  # matched now, but short: it waits for lamps like any order held for stock
+        assert order.status.value == "held" and order.hold_reason == "insufficient stock: LAMP"
+        assert inventory.waiting_orders("LAMP") == [order.key]
+    assert "listing for LAMP appeared" in order.history[-1][2]
