@@ -221,6 +221,8 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                     reads=("catalog",),
                     writes=("inventory", "orders"),
                     secrets=(c.name,),
+                    # A held, cancelled or refunded order moves what its channel shows.
+                    sends_to=(sync_queue(c.name),) if c.publishes_stock else (),
                     env={"KEEL_CHANNEL": c.name},
                 )
                 for c in channels

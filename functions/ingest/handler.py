@@ -28,13 +28,12 @@ from shared.aws import client
 from shared.channels.port import ParsesWebhooks
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
-from shared.domain.orders import Order
-from shared.messages import InboundDelivery, SyncListing
+from shared.messages import InboundDelivery
 from shared.services.intake import sku_lookup, take_order
-from shared.settings import IngestSettings, QueueUrls, SecretName, env_prefix
+from shared.services.selling_channel import needs_resync, resync_selling_channel
+from shared.settings import IngestSettings, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
 from shared.stores.orders import HeldDelivery, OrderTooLarge
-from shared.wiring import sync_queue
 
 logger = Logger(service="keel-ingest")
 tracer = Tracer(service="keel-ingest")
@@ -107,20 +106,6 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
     return "held"
 
 
-def _resync_selling_channel(order: Order) -> None:
-    """The channel that sold lowered (or, cancelling, raised) its own count, but Keel's stock
-    did not move for a held order, so no stream change will correct it: trigger its sync."""
-    spec = BY_NAME[order.channel]
-    if not spec.publishes_stock:
-        return
-    url = QueueUrls(_env_prefix=env_prefix(sync_queue(order.channel))).queue_url  # type: ignore[call-arg]
-    for sku in sorted({ln.sku for ln in order.lines if ln.sku}):
-        client("sqs").send_message(
-            QueueUrl=url,
-            MessageBody=SyncListing(channel=order.channel, sku=sku).model_dump_json(),
-        )
-
-
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     delivery = InboundDelivery.model_validate_json(record.body)  # our own envelope: must parse
@@ -160,8 +145,8 @@ def record_handler(record: SQSRecord) -> str:
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
-    if outcome in (Outcome.HELD, Outcome.CANCELLED, Outcome.REFUNDED):
-        _resync_selling_channel(stored)
+    if needs_resync(outcome, stored):
+        resync_selling_channel(stored, client("sqs"))
     metric = {
         Outcome.RESERVED: "OrdersReserved",
         Outcome.HELD: "OrdersHeld",

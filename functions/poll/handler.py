@@ -22,6 +22,7 @@ from shared.domain.orders import Order
 from shared.metrics import count
 from shared.services.intake import sku_lookup, take_order
 from shared.services.poll import poll_orders
+from shared.services.selling_channel import needs_resync, resync_selling_channel
 from shared.settings import ChannelOfFunction, ReleaseHeldSettings, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
 
@@ -56,7 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
 
     def take(order: Order) -> Outcome:
-        outcome, _ = take_order(
+        outcome, stored = take_order(
             order,
             find_sku,
             stores.intake,
@@ -66,6 +67,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             cause="poll",
             catalog=stores.catalog,
         )
+        if needs_resync(outcome, stored):
+            resync_selling_channel(stored, client("sqs"))
         return outcome
 
     report = poll_orders(

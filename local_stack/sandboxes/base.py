@@ -6,6 +6,12 @@ Control surface (JSON; a contract: extend it, never rename):
   it, lowers what it shows for the ordered items (as the real channel does), and notifies Keel
   the way the channel does (a signed webhook). Answers `{"id": "<channel order id>"}`.
 - `POST /__sandbox/orders/{id}/cancel`: the channel cancels the order and notifies Keel.
+- `POST /__sandbox/orders/{id}/refund`: `{"amount": "10.00", "reason": "...", "lines":
+  [{"line_id": "<channel line id>", "quantity": 1}], "restock": true}`: the channel refunds
+  (the whole remaining amount: refunded in full), restocks the lines if told, and notifies Keel.
+  Answers `{"id", "refund_id", "status"}`.
+- `?notify=false` on the order calls: the channel changes the order but its webhook never
+  arrives (only a poll can find it).
 - `GET /__sandbox/listings`: what the channel shows now,
   `[{"listing_id", "sku", "quantity", "price"}]` (price null until prices are published).
 - `POST /__sandbox/outage`: `{"requests": N, "status": 503}`: the next N API calls fail so.

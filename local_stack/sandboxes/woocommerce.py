@@ -416,6 +416,10 @@ class WooCommerceSandbox:
             if rel == "/orders" and method == "POST":
                 order_id = self.place_order(_json_body(request), notify=notify)
                 return Response.json(200, {"id": str(order_id)})
+            if (m := re.fullmatch(r"/orders/(\d+)/refund", rel)) and method == "POST":
+                return Response.json(
+                    200, self.refund(int(m.group(1)), _json_body(request), notify=notify)
+                )
             if (m := re.fullmatch(r"/orders/(\d+)/cancel", rel)) and method == "POST":
                 return Response.json(
                     200, {"id": m.group(1), "status": self.cancel(int(m.group(1)), notify)}
@@ -456,6 +460,53 @@ class WooCommerceSandbox:
         if notify:
             self.deliver("order.updated", snapshot)
         return "cancelled"
+
+    def refund(self, order_id: int, spec: Any, notify: bool = True) -> dict[str, Any]:
+        """The control surface's refund (`{"amount", "reason", "lines": [{"line_id",
+        "quantity"}], "restock"}`), done as wc_create_refund does: the order lists the refund
+        (negative total), restocked lines go back to stock, nothing left to refund makes it
+        `refunded`; then order.updated."""
+        if not isinstance(spec, dict):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): body")
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise _Refused(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+            try:
+                amount = Decimal(str(spec.get("amount", "0")))
+            except ArithmeticError:
+                raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): amount") from None
+            refunded = sum((-Decimal(r["total"]) for r in order["refunds"]), Decimal(0))
+            left = Decimal(order["total"]) - refunded
+            if amount <= 0 or amount > left:
+                raise _Refused(
+                    400, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
+                )
+            lines = {li["id"]: li for li in order["line_items"]}
+            restock: list[tuple[int, int]] = []
+            for item in spec.get("lines") or []:
+                line = lines.get(int(str(item.get("line_id", "0"))))
+                quantity = _int(item.get("quantity", 0), "lines")
+                if line is None or not 0 < quantity <= line["quantity"]:
+                    raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): lines")
+                restock.append((line["variation_id"] or line["product_id"], quantity))
+            refund_id = self._new_id()
+            self._claim(refund_id)
+            order["refunds"].append(
+                {"id": refund_id, "reason": str(spec.get("reason", "")), "total": _money(-amount)}
+            )
+            if spec.get("restock", True):
+                for item_id, quantity in restock:
+                    holder = self._stock_holder(item_id)
+                    if holder is not None:
+                        self._change_stock(holder.id, quantity)
+            now = _now()
+            status = "refunded" if amount == left else order["status"]
+            order.update(status=status, date_modified=now, date_modified_gmt=now)
+            snapshot = copy.deepcopy(order)
+        if notify:
+            self.deliver("order.updated", snapshot)
+        return {"id": str(order_id), "refund_id": str(refund_id), "status": status}
 
     def _reduce_stock(self, order: dict[str, Any]) -> list[tuple[int, int]]:
         """Each line lowers its variation's stock, or its parent's when only the parent

@@ -212,3 +212,40 @@ def test_an_order_whose_webhook_never_arrived_is_found_by_the_poll(
         ("reserved", "stock reserved (poll)"),
         ("cancelled", "poll"),
     ]
+
+
+def test_refunds_are_recorded_and_a_full_refund_returns_the_stock_everywhere(
+    stack: LocalStack,
+) -> None:
+    """A WooCommerce order lists its refunds without their lines: a partial refund that
+    restocked in the shop is recorded and the shop is put back on Keel's number (the order
+    still holds its goods); the full refund ends it and releases them to every channel."""
+    product = make_product(stack, on_hand=6)
+    order_id = place(stack, "woocommerce", product, 3)
+    assert stack.wait_idle(30)
+    sandbox_orders = f"{stack.sandbox_url('woocommerce')}/__sandbox/orders"
+    line_id = str(woo(stack).order(int(order_id))["line_items"][0]["id"])
+    partial = httpx.post(
+        f"{sandbox_orders}/{order_id}/refund",
+        json={"amount": "10.00", "reason": "scratched", "restock": True,
+              "lines": [{"line_id": line_id, "quantity": 1}]},
+        timeout=10,
+    )  # fmt: skip
+    assert partial.status_code == 200, partial.text
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(stack.order_key("woocommerce", order_id))
+    assert order is not None and order.status.value == "partially_refunded"
+    assert [(r.amount.amount, r.note) for r in order.refunds] == [(Decimal("10.00"), "scratched")]
+    assert inventory.get(product.sku).reserved == 3
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    refused = httpx.post(f"{sandbox_orders}/{order_id}/refund", json={"amount": "99"}, timeout=10)
+    assert refused.status_code == 400  # more than is left: the shop refuses it
+    full = httpx.post(f"{sandbox_orders}/{order_id}/refund", json={"amount": "20.00"}, timeout=10)
+    assert full.json()["status"] == "refunded"
+    assert stack.wait_idle(30)
+    order = orders.get(stack.order_key("woocommerce", order_id))
+    assert order is not None and order.status.value == "refunded"
+    assert inventory.get(product.sku).reserved == 0
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+    assert shows(stack, "shopify", product.variant_id) == 6

@@ -1,0 +1,34 @@
+"""The channel an order came from changed its own count when the order did (it lowered it on
+the sale, raised it on a cancellation or a restocking refund). Where Keel's stock did not move
+the same way (a held order, a refund the order body does not itemize), no stream change will
+put Keel's number back on that channel: trigger its sync for the order's SKUs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.channels.registry import BY_NAME
+from shared.domain.orders import Order, OrderStatus
+from shared.messages import SyncListing
+from shared.settings import QueueUrls, env_prefix
+from shared.stores.intake import Outcome
+from shared.wiring import sync_queue
+
+
+def needs_resync(outcome: Outcome, order: Order) -> bool:
+    if outcome in (Outcome.HELD, Outcome.CANCELLED, Outcome.REFUNDED):
+        return True
+    return outcome is Outcome.RESERVED and order.status is OrderStatus.PARTIALLY_REFUNDED
+
+
+def resync_selling_channel(order: Order, sqs: Any) -> int:
+    """Triggers sent (one per SKU); 0 for a channel Keel does not publish stock to."""
+    if not BY_NAME[order.channel].publishes_stock:
+        return 0
+    url = QueueUrls(_env_prefix=env_prefix(sync_queue(order.channel))).queue_url  # type: ignore[call-arg]
+    skus = sorted({ln.sku for ln in order.lines if ln.sku})
+    for sku in skus:
+        sqs.send_message(
+            QueueUrl=url, MessageBody=SyncListing(channel=order.channel, sku=sku).model_dump_json()
+        )
+    return len(skus)
