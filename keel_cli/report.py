@@ -25,6 +25,8 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
         outcome.add_row("[yellow]held[/yellow]", name, reason)
     for name, cause in report.cancelled_orders:
         outcome.add_row("[blue]cancelled[/blue]", name, f"stock released ({cause})")
+    for name, cause in report.refunded_orders:
+        outcome.add_row("[blue]refunded[/blue]", name, f"stock released ({cause})")
     for delivery, reason in report.held_deliveries:
         outcome.add_row("[yellow]held delivery[/yellow]", delivery[:13] + "…", reason)
     for s in report.rejected:

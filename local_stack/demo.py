@@ -5,17 +5,22 @@ straight to the gateway (a duplicate delivery, a replayed order, a bad signature
 unparseable signed body, an unknown product, two concurrent orders for the last unit of a SKU),
 WooCommerce's activation ping, and orders placed in the WooCommerce and Shopify sandboxes
 through their `/__sandbox/orders` control surface (each sandbox lowers what it shows and
-notifies Keel as the real channel does). Once the flow settles it checks what Keel and *every*
-channel show against expectations computed from the scenario; then an operator lowers a
-listing's cap and the channels are checked again.
+notifies Keel as the real channel does). Then the order lifecycle: a Shopify order edited to
+more units, a WooCommerce order cancelled and another refunded in full (their stock returns to
+every channel), an order whose webhook never arrives found by the next poll, and a held buyer
+released by a stock receipt. Once the flow settles it checks what Keel and *every* channel show
+against expectations computed from the scenario; then an operator lowers a listing's cap and
+the channels are checked again.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import httpx
@@ -31,9 +36,19 @@ from shared.domain.orders import OrderStatus
 from shared.services import stock
 
 SKU = {s.sku: s for s in DEMO_SKUS}
-ACCEPTED = ("two mugs", "tee + mug", "two tees in WooCommerce", "one mug in Shopify")
+ACCEPTED = (
+    "two mugs",
+    "tee + mug",
+    "two tees in WooCommerce",
+    "one mug in Shopify",
+    "a tee whose webhook was lost",
+)
+EDITED = "edit: two mugs become three"  # its `lines` are what the edit adds
 CANCELLED = "three mugs in WooCommerce"
-EXPECTED_ORDERS = 8  # the accepted four, the unknown product, both lamp buyers, the cancelled
+REFUNDED = "a tee refunded in WooCommerce"
+LOST_WEBHOOK = "a tee whose webhook was lost"
+# The accepted five, the unknown product, both lamp buyers, the cancelled, the refunded.
+EXPECTED_ORDERS = 10
 RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
@@ -71,6 +86,7 @@ class DemoReport:
     held_orders: list[tuple[str, str]]  # (channel order, reason)
     held_deliveries: list[tuple[str, str]]  # (delivery id, reason)
     cancelled_orders: list[tuple[str, str]]  # (channel order, last change's cause)
+    refunded_orders: list[tuple[str, str]]  # (channel order, last change's cause)
     rejected: list[Sent]
     skus: list[SkuRow]
     skus_after_cap_change: list[SkuRow]
@@ -95,6 +111,7 @@ class DemoReport:
             "held_orders": self.held_orders,
             "held_deliveries": self.held_deliveries,
             "cancelled_orders": self.cancelled_orders,
+            "refunded_orders": self.refunded_orders,
             "skus": rows(self.skus),
             "cap_change": {"sku": CAP_CHANGE[0], "channel": CAP_CHANGE[1], "cap": CAP_CHANGE[2]},
             "skus_after_cap_change": rows(self.skus_after_cap_change),
@@ -129,8 +146,54 @@ def _send_order(sc: Scenario, label: str, lines: list[SandboxLine], **kw: Any) -
     return Sent(label, response.status_code, payload["id"], dict(skus))
 
 
-def _place_in_sandbox(sc: Scenario, channel: str, label: str, lines: dict[str, int]) -> Sent:
-    """An order placed in a channel, through its sandbox's control surface, as a buyer would."""
+def _edit(sc: Scenario, payload: dict[str, Any], now: dict[str, int], label: str) -> Sent:
+    """The shop edits an order (the buyer wants more): orders/updated with the current lines."""
+    edited: dict[str, Any] = json.loads(json.dumps(payload))
+    edited["updated_at"] = datetime.now(UTC).isoformat()
+    added = Counter[str]()
+    for line in edited["line_items"]:
+        if line["sku"] in now:
+            added[line["sku"]] += now[line["sku"]] - line["quantity"]
+            line["current_quantity"] = now[line["sku"]]
+    total = sum(
+        Decimal(ln["price"]) * ln.get("current_quantity", ln["quantity"])
+        for ln in edited["line_items"]
+    )
+    edited["current_total_price_set"] = {
+        side: {**edited["total_price_set"][side], "amount": f"{total:.2f}"}
+        for side in ("shop_money", "presentment_money")
+    }
+    body = sc.shopify.encode(edited)
+    response = sc.shopify.deliver(
+        sc.stack.webhook_url_for("shopify"), body, sc.shopify.headers(body, "orders/updated")
+    )
+    return Sent(label, response.status_code, payload["id"], dict(added))
+
+
+def _refund_in_full(sc: Scenario, channel: str, placed: Sent) -> Sent:
+    """The shop refunds what is left of the order and restocks its lines."""
+    base = f"{sc.stack.sandbox_url(channel)}/__sandbox/orders/{placed.order_id}"
+    order = sc.stack.sandboxes[channel].order(int(str(placed.order_id)))  # type: ignore[attr-defined]
+    response = httpx.post(
+        f"{base}/refund",
+        json={
+            "amount": order["total"],
+            "reason": "changed their mind",
+            "restock": True,
+            "lines": [
+                {"line_id": str(li["id"]), "quantity": li["quantity"]} for li in order["line_items"]
+            ],
+        },
+        timeout=10.0,
+    )
+    return Sent(f"refund: {placed.label}", response.status_code, placed.order_id, {}, channel)
+
+
+def _place_in_sandbox(
+    sc: Scenario, channel: str, label: str, lines: dict[str, int], notify: bool = True
+) -> Sent:
+    """An order placed in a channel, through its sandbox's control surface, as a buyer would
+    (`notify=False`: the channel's webhook for it never arrives)."""
     sandbox = sc.stack.sandboxes[channel]
     body = sandbox.order_body(
         [
@@ -139,7 +202,10 @@ def _place_in_sandbox(sc: Scenario, channel: str, label: str, lines: dict[str, i
         ]
     )
     response = httpx.post(
-        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders", json=body, timeout=10.0
+        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders",
+        params={"notify": str(notify).lower()},
+        json=body,
+        timeout=10.0,
     )
     order_id = response.json().get("id") if response.status_code == 200 else None
     return Sent(label, response.status_code, order_id, dict(lines), channel)
@@ -151,7 +217,10 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     url = sc.stack.webhook_url_for("shopify")
     sent: list[Sent] = []
 
-    sent.append(_send_order(sc, "two mugs", [_line(sc, mug, 2)]))
+    two_mugs = shopify.order_payload([_line(sc, mug, 2)])
+    body = shopify.encode(two_mugs)
+    answer = shopify.deliver(url, body, shopify.headers(body))
+    sent.append(Sent("two mugs", answer.status_code, two_mugs["id"], {mug.sku: 2}))
 
     # Shopify retries a delivery with the same webhook id: acknowledged, not enqueued again.
     payload = shopify.order_payload([_line(sc, tee, 1), _line(sc, mug, 1)])
@@ -218,6 +287,26 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     sent.append(
         Sent(f"cancel: {CANCELLED}", cancel.status_code, placed.order_id, {}, "woocommerce")
     )
+
+    # The buyer of two mugs asks for a third: the shop edits the order and sends
+    # orders/updated; the reservation follows the order's current lines.
+    sent.append(_edit(sc, two_mugs, {mug.sku: 3}, EDITED))
+
+    # A tee is bought and then refunded in full (restocked): the order ends as refunded and
+    # its stock returns to every channel.
+    bought = _place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
+    sent.append(bought)
+    sc.stack.wait_idle(30)
+    sent.append(_refund_in_full(sc, "woocommerce", bought))
+
+    # WooCommerce never retries a failed delivery: this order's webhook never arrives. The
+    # next scheduled poll (fired now) finds it, takes it once, and reports it as missed.
+    lost = _place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
+    sent.append(lost)
+    sc.stack.wait_idle(30)
+    polled = sc.stack.fire_schedule("poll-woocommerce")
+    found = sc.stack.order_key("woocommerce", str(lost.order_id)) in polled["missed_by_webhooks"]
+    sent.append(Sent("poll: woocommerce", 200 if found else 404, lost.order_id, {}, "keel"))
 
     # The buyer who lost the race for the last lamp waits, held for stock. A lamp arrives
     # (`keel stock receive KEEL-LAMP 1 --reference PO-LAMP-1`): the held order is reserved.
@@ -311,6 +400,21 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
             f"{label}: expected a reserved order",
             bool(order) and order.status == OrderStatus.RESERVED,
         )
+    edited = order_of("two mugs")
+    expect(
+        "edit: expected the two-mug order to reserve three after its edit",
+        bool(edited) and [ln.quantity for ln in edited.lines] == [3],
+    )
+    refunded = order_of(REFUNDED)
+    expect(
+        f"{REFUNDED}: expected the order refunded, its stock released",
+        bool(refunded) and refunded.status == OrderStatus.REFUNDED,
+    )
+    lost = order_of(LOST_WEBHOOK)
+    expect(
+        f"{LOST_WEBHOOK}: expected the poll to take it in, once",
+        bool(lost) and [h[2] for h in lost.history] == ["stock reserved (poll)"],
+    )
     cancelled = order_of(CANCELLED)
     expect(
         f"{CANCELLED}: expected the order cancelled, its stock released",
@@ -349,7 +453,7 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
     # Expected stock, from the scenario alone: seeded on hand minus what accepted orders reserve.
     expected_reserved = Counter[str]()
     for s in sent:
-        if s.label in ACCEPTED:
+        if s.label in (*ACCEPTED, EDITED):
             expected_reserved.update(s.lines)
     expected_reserved["KEEL-LAMP"] += 2  # one buyer gets the last lamp, the other the new one
 
@@ -388,6 +492,11 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
             (f"{o.channel} {o.name}", o.history[-1][2] if o.history else "")
             for o in orders
             if o.status == OrderStatus.CANCELLED
+        ],
+        refunded_orders=[
+            (f"{o.channel} {o.name}", o.history[-1][2] if o.history else "")
+            for o in orders
+            if o.status == OrderStatus.REFUNDED
         ],
         rejected=[s for s in sent if s.status >= 400],
         skus=rows,

@@ -26,8 +26,11 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert report["problems"] == [], run.stderr[-2000:]
     assert run.returncode == 0
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
-        "KEEL-MUG-BLUE": 4,  # two mugs, tee + mug, one mug placed in the Shopify sandbox
-        "KEEL-TEE-M": 3,  # tee + mug, two tees placed in the WooCommerce sandbox
+        # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox
+        "KEEL-MUG-BLUE": 5,
+        # tee + mug, two tees placed in WooCommerce, the tee the poll found (the refunded
+        # tee came back)
+        "KEEL-TEE-M": 4,
         "KEEL-LAMP": 2,  # the race's winner, and the loser once a lamp was received
     }
     for rows in (report["skus"], report["skus_after_cap_change"]):
@@ -42,5 +45,8 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert len(report["held_deliveries"]) == 1
     (cancelled,) = report["cancelled_orders"]  # its three mugs are back on every channel
     assert cancelled[0].startswith("woocommerce #")
+    (refunded,) = report["refunded_orders"]  # its tee is back on every channel
+    assert refunded[0].startswith("woocommerce #") and "refund" in refunded[1]
+    assert [s["status"] for s in report["sent"] if s["label"] == "poll: woocommerce"] == [200]
     reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])
     assert reasons == ["unmatched line"]  # the lamp buyer held for stock was released
