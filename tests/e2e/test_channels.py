@@ -13,6 +13,7 @@ import pytest
 from keel_cli.main import main as keel
 from local_stack.sandboxes.base import SandboxLine
 from local_stack.stack import LocalStack, stores
+from shared.channels.errors import RetryableError
 from shared.domain.listings import ListingRules, channel_quantity
 from tests.e2e.conftest import Product, make_product, shopify, shows, woo
 
@@ -249,3 +250,37 @@ def test_refunds_are_recorded_and_a_full_refund_returns_the_stock_everywhere(
     assert inventory.get(product.sku).reserved == 0
     assert_every_channel_shows_the_derived_quantity(stack, product)
     assert shows(stack, "shopify", product.variant_id) == 6
+
+
+def test_a_poll_that_meets_an_outage_retries_and_never_moves_past_an_order(
+    stack: LocalStack,
+) -> None:
+    """Short outages are retried within the run; a long one fails the run with the watermark
+    where it was, and the next run takes the order."""
+    product = make_product(stack, on_hand=5)
+    url = f"{stack.sandbox_url('woocommerce')}/__sandbox"
+    body = woo(stack).order_body(
+        [SandboxLine(product.refs["woocommerce"], product.sku, product.sku, 1, Decimal("10.00"))]
+    )
+    first = httpx.post(f"{url}/orders", params={"notify": "false"}, json=body, timeout=10)
+    assert stack.wait_idle(30)
+    httpx.post(f"{url}/outage", json={"requests": 2, "status": 503}, timeout=10)
+    report = stack.fire_schedule("poll-woocommerce")
+    assert stack.order_key("woocommerce", first.json()["id"]) in report["missed_by_webhooks"]
+    assert stack.wait_idle(30)
+    _, _, orders = stores(stack)
+    watermark = orders.watermark("woocommerce", stack.account("woocommerce"))
+
+    second = httpx.post(f"{url}/orders", params={"notify": "false"}, json=body, timeout=10)
+    assert stack.wait_idle(30)
+    httpx.post(f"{url}/outage", json={"requests": 20, "status": 429}, timeout=10)
+    with pytest.raises(RetryableError):
+        stack.fire_schedule("poll-woocommerce")
+    assert orders.watermark("woocommerce", stack.account("woocommerce")) == watermark
+    httpx.post(f"{url}/outage", json={"requests": 0}, timeout=10)
+    report = stack.fire_schedule("poll-woocommerce")
+    assert stack.order_key("woocommerce", second.json()["id"]) in report["missed_by_webhooks"]
+    assert stack.wait_idle(30)
+    order = orders.get(stack.order_key("woocommerce", second.json()["id"]))
+    assert order is not None and order.status.value == "reserved"
+    assert_every_channel_shows_the_derived_quantity(stack, product)

@@ -7,13 +7,16 @@ lost still lands. Each order is parsed exactly as a webhook body is (same model,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 from pydantic import ValidationError
 
 from shared.channels.errors import RetryableError, classify_status
+from shared.channels.retry import with_retries
 from shared.channels.woocommerce.orders import WooOrder, to_order
 from shared.channels.woocommerce.secret import WooSecret
 from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
@@ -30,7 +33,13 @@ class Unreadable(Exception):
 class WooOrdersPoll:
     channel = CHANNEL
 
-    def __init__(self, secret: WooSecret, http: httpx.Client) -> None:
+    def __init__(
+        self,
+        secret: WooSecret,
+        http: httpx.Client,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._sleep = sleep
         self._base = secret.base_url
         self.account = normalize_account(secret.base_url)
         self._http = http
@@ -47,15 +56,7 @@ class WooOrdersPoll:
                 "per_page": PER_PAGE,
                 "page": page,
             }
-            try:
-                response = self._http.get(
-                    f"{self._base}{API_PREFIX}/orders", params=params, auth=self._auth
-                )
-            except httpx.TransportError as exc:
-                raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
-            error_class = classify_status(response.status_code)
-            if error_class is not None:
-                raise http_error(error_class, response)
+            response = with_retries(partial(self._page, params), sleep=self._sleep)
             orders = response.json()
             if not isinstance(orders, list):
                 raise RetryableError("WooCommerce answered without a list", channel=CHANNEL)
@@ -66,6 +67,18 @@ class WooOrdersPoll:
                     raise Unreadable(f"order {raw.get('id', '?')}: {exc}") from exc
             if page >= int(response.headers.get("x-wp-totalpages", "1") or 1):
                 return
+
+    def _page(self, params: dict[str, str | int]) -> httpx.Response:
+        try:
+            response = self._http.get(
+                f"{self._base}{API_PREFIX}/orders", params=params, auth=self._auth
+            )
+        except httpx.TransportError as exc:
+            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        error_class = classify_status(response.status_code)
+        if error_class is not None:
+            raise http_error(error_class, response)
+        return response
 
 
 def poll(secret: WooSecret, http: httpx.Client) -> WooOrdersPoll:
