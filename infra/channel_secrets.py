@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Protocol
 
 from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -27,6 +28,8 @@ from pydantic import BaseModel
 from infra.config import EnvConfig
 from infra.nag import acknowledge
 from infra.naming import construct_id
+from shared.carriers.registry import CARRIER_SPECS
+from shared.carriers.spec import CarrierSpec
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import Channel, load
 from shared.wiring import Wiring
@@ -34,7 +37,17 @@ from shared.wiring import Wiring
 DESCRIPTION_LIMIT = 2048  # Secrets Manager's maximum description length
 
 
-def schema(channel: Channel) -> type[BaseModel]:
+class HasSecret(Protocol):
+    """A channel or a carrier: an account whose credentials the operator fills in."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def secret_schema(self) -> str: ...
+
+
+def schema(channel: HasSecret) -> type[BaseModel]:
     """The channel's secret model, loaded from the registry's "module:Model" path."""
     model = load(channel.secret_schema)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -54,7 +67,7 @@ def placeholder(model: type[BaseModel]) -> str:
     return json.dumps(placeholder_fields(model), sort_keys=True)
 
 
-def description(env_name: str, channel: Channel, model: type[BaseModel]) -> str:
+def description(env_name: str, channel: HasSecret, model: type[BaseModel]) -> str:
     keys = ", ".join(
         name if field.is_required() else f"{name} (optional)"
         for name, field in sorted(model.model_fields.items())
@@ -77,14 +90,16 @@ class ChannelSecrets(Construct):
         wiring: Wiring,
         config: EnvConfig,
         channels: Mapping[str, Channel] = BY_NAME,
+        carriers: Mapping[str, CarrierSpec] = CARRIER_SPECS,
     ) -> None:
         super().__init__(scope, id)
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self.names: dict[str, str] = dict(config.channel_secret_names)
-        for name in wiring.secrets:
-            if name not in channels:
-                raise ValueError(f"secret {name!r}: no channel of that name in the registry")
-            channel = channels[name]
+        owners: dict[str, HasSecret] = {**channels, **carriers}
+        for name in (*wiring.secrets, *wiring.carriers):
+            if name not in owners:
+                raise ValueError(f"secret {name!r}: no channel or carrier of that name")
+            channel = owners[name]
             model = schema(channel)
             secret = secretsmanager.Secret(
                 self,
@@ -99,8 +114,8 @@ class ChannelSecrets(Construct):
             acknowledge(
                 secret,
                 "AwsSolutions-SMG4",
-                f"The {name} credentials are issued by the channel (shop admin / app settings), "
-                "not by AWS: no rotation Lambda can mint new ones. They are rotated by hand at the "
-                "channel and stored with put-secret-value (docs/deploy.md).",
+                f"The {name} credentials are issued by {name} (shop admin / app / API settings), "
+                "not by AWS: no rotation Lambda can mint new ones. They are rotated by hand at "
+                f"{name} and stored with put-secret-value (docs/deploy.md).",
             )
             self.secrets[name] = secret

@@ -35,7 +35,7 @@ from infra import bundling
 from infra.channel_secrets import ChannelSecrets
 from infra.config import EnvConfig
 from infra.nag import acknowledge
-from infra.naming import construct_id, lambda_handler
+from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
 from shared.wiring import (
@@ -43,12 +43,14 @@ from shared.wiring import (
     HttpRoute,
     QueueTrigger,
     ScheduleTrigger,
+    StateMachineTask,
     StreamTrigger,
     Wiring,
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
+    env_name_for_state_machine,
     env_name_for_table,
 )
 
@@ -114,6 +116,7 @@ def function_environment(
     dlq_urls: Mapping[str, str],
     secret_names: Mapping[str, str],
     bucket_names: Mapping[str, str],
+    state_machine_arns: Mapping[str, str],
 ) -> dict[str, str]:
     """What one function is told, and nothing more: the resources its wiring entry names, and
     its own trigger queue."""
@@ -129,10 +132,12 @@ def function_environment(
         env[env_name_for_queue(queue)] = queue_urls[queue]
     for queue in spec.dead_letters_to:
         env[env_name_for_dlq(queue)] = dlq_urls[queue]
-    for secret in spec.secrets:
+    for secret in (*spec.secrets, *spec.carriers):
         env[env_name_for_secret(secret)] = secret_names[secret]
     for bucket in dict.fromkeys(spec.reads_objects + spec.writes_objects):
         env[env_name_for_bucket(bucket)] = bucket_names[bucket]
+    for machine in spec.starts:
+        env[env_name_for_state_machine(machine)] = state_machine_arns[machine]
     env.update(spec.env)
     return env
 
@@ -176,6 +181,10 @@ class Compute(Construct):
                 dlq_urls={name: p.dlq.queue_url for name, p in pairs.items()},
                 secret_names=secrets.names,
                 bucket_names={name: b.bucket_name for name, b in buckets.items()},
+                state_machine_arns={
+                    m.name: state_machine_arn(self, config.resource_prefix, m.name)
+                    for m in wiring.state_machines
+                },
             )
             deployed = self._function(spec, env)
             role = deployed.role
@@ -190,7 +199,7 @@ class Compute(Construct):
                 pairs[queue].queue.grant_send_messages(role)
             for queue in spec.dead_letters_to:
                 pairs[queue].dlq.grant_send_messages(role)
-            for secret in spec.secrets:
+            for secret in (*spec.secrets, *spec.carriers):
                 secrets.secrets[secret].grant_read(role)
             for bucket in spec.reads_objects:
                 self._grant_objects(deployed, buckets[bucket], OBJECT_READ_ACTIONS)
@@ -298,7 +307,8 @@ class Compute(Construct):
             )
         elif isinstance(trigger, ScheduleTrigger):
             self._schedule(deployed, trigger, queues.schedule_dlqs[trigger.name])
-        elif not isinstance(trigger, HttpRoute):  # HTTP routes are wired by infra.ingress
+        # HTTP routes are wired by infra.ingress, state machine tasks by infra.workflows.
+        elif not isinstance(trigger, (HttpRoute, StateMachineTask)):
             raise TypeError(f"{deployed.spec.name}: unsupported trigger {trigger!r}")
 
     def _schedule(self, deployed: Deployed, trigger: ScheduleTrigger, dlq: sqs.IQueue) -> None:

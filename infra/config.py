@@ -39,7 +39,7 @@ class EnvConfig:
     removal_policy: Literal["retain", "destroy"]
     termination_protection: bool
     log_level: LogLevel
-    # logical channel secret name (shared.wiring.WIRING.secrets) -> Secrets Manager secret name
+    # logical secret name (WIRING.secrets: channels, WIRING.carriers) -> Secrets Manager name
     channel_secret_names: MappingProxyType[str, str]
     api_rate_limit_rps: int
     api_burst_limit: int
@@ -60,8 +60,9 @@ class EnvConfig:
             problems.append(
                 f"log_retention_days {self.log_retention_days} is not one CloudWatch offers"
             )
-        missing = set(WIRING.secrets) - set(self.channel_secret_names)
-        extra = set(self.channel_secret_names) - set(WIRING.secrets)
+        accounts = {*WIRING.secrets, *WIRING.carriers}
+        missing = accounts - set(self.channel_secret_names)
+        extra = set(self.channel_secret_names) - accounts
         if missing or extra:
             problems.append(
                 f"channel_secret_names: missing {sorted(missing)}, unknown {sorted(extra)}"
@@ -82,7 +83,9 @@ class EnvConfig:
 
 
 def _secret_names(env: str) -> MappingProxyType[str, str]:
-    return MappingProxyType({name: f"keel/{env}/{name}" for name in WIRING.secrets})
+    return MappingProxyType(
+        {name: f"keel/{env}/{name}" for name in (*WIRING.secrets, *WIRING.carriers)}
+    )
 
 
 CONFIGS: MappingProxyType[str, EnvConfig] = MappingProxyType(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from aws_cdk import ArnFormat, Stack
+from constructs import Construct
+
 
 def construct_id(logical_name: str) -> str:
     """`sync-woocommerce` -> `SyncWoocommerce` (stable logical ids in the template)."""
@@ -16,3 +19,14 @@ def lambda_handler(handler: str) -> str:
         raise ValueError(f"handler {handler!r} is not 'module.path:function'")
     module, function = handler.split(":")
     return f"{module}.{function}"
+
+
+def state_machine_arn(scope: Construct, resource_prefix: str, logical_name: str) -> str:
+    """A state machine's ARN from its known name, not a reference to it: a task function that
+    answers its own machine's tokens would otherwise make the two depend on each other."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=f"{resource_prefix}-{logical_name}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

@@ -17,6 +17,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.compute import Deployed
@@ -39,6 +40,7 @@ class Observability(Construct):
         queues: Queues,
         functions: Mapping[str, Deployed],
         api: apigw.RestApi,
+        state_machines: Mapping[str, sfn.StateMachine],
     ) -> None:
         super().__init__(scope, id)
         prefix = config.resource_prefix
@@ -77,6 +79,19 @@ class Observability(Construct):
             "the webhook.",
             metric=api.metric_server_error(period=ERROR_PERIOD, statistic="Sum"),
         )
+        for name, machine in state_machines.items():
+            for what, metric in (
+                ("failed", machine.metric_failed(period=ERROR_PERIOD, statistic="Sum")),
+                ("timed-out", machine.metric_timed_out(period=ERROR_PERIOD, statistic="Sum")),
+                ("aborted", machine.metric_aborted(period=ERROR_PERIOD, statistic="Sum")),
+            ):
+                self._alarm(
+                    f"{construct_id(name)}{construct_id(what)}",
+                    name=f"{prefix}-{name}-{what}",
+                    description=f"An execution of {name} {what}: the reason is on the order "
+                    "(keel workflows show ORDER); fix it, then redrive (docs/deploy.md).",
+                    metric=metric,
+                )
         self.dashboard = self._dashboard(config, queues, functions, api)
 
     def _alarm(self, id: str, *, name: str, description: str, metric: cw.Metric) -> cw.Alarm:

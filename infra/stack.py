@@ -13,6 +13,7 @@ from infra.naming import construct_id
 from infra.observability import Observability
 from infra.queues import Queues
 from infra.storage import Storage
+from infra.workflows import Workflows
 from shared.wiring import WIRING, Wiring
 
 
@@ -41,6 +42,13 @@ class KeelStack(Stack):
             queues=self.queues,
             secrets=self.secrets,
         )
+        self.workflows = Workflows(
+            self,
+            "Workflows",
+            wiring=wiring,
+            config=config,
+            functions=self.compute.functions,
+        )
         self.ingress = Ingress(
             self,
             "Ingress",
@@ -55,6 +63,7 @@ class KeelStack(Stack):
             queues=self.queues,
             functions=self.compute.functions,
             api=self.ingress.api,
+            state_machines=self.workflows.state_machines,
         )
         self._outputs(wiring)
 
@@ -62,8 +71,17 @@ class KeelStack(Stack):
         """What an operator needs after a deploy: URLs to register, secrets to fill, queues to
         redrive, buckets."""
         for route, function_name in self.ingress.routes:
-            # The channels a route's function verifies signatures for are the secrets it reads.
-            for channel in wiring.function(function_name).secrets:
+            # The channels (carriers) a route's function verifies signatures for are the
+            # secrets it reads.
+            spec = wiring.function(function_name)
+            for carrier in spec.carriers if "{carrier}" in route.path else ():
+                CfnOutput(
+                    self,
+                    f"CarrierWebhookUrl{construct_id(carrier)}",
+                    value=self.ingress.url_for(route.path.replace("{carrier}", carrier)),
+                    description=f"{route.method} URL to register as the {carrier} webhook",
+                )
+            for channel in spec.secrets:
                 path = route.path.replace("{channel}", channel)
                 CfnOutput(
                     self,

@@ -15,6 +15,7 @@ from shared.wiring import (
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
+    env_name_for_state_machine,
     env_name_for_table,
     stream_failure_queue,
 )
@@ -31,6 +32,7 @@ class Provisioned:
     stream_arns: dict[str, str] = field(default_factory=dict)
     stream_failure_urls: dict[str, str] = field(default_factory=dict)  # by function name
     buckets: dict[str, str] = field(default_factory=dict)
+    state_machines: dict[str, str] = field(default_factory=dict)  # logical name -> ARN
 
     def function_env(self) -> dict[str, str]:
         """What the functions read. Locally every function sees all of it."""
@@ -45,6 +47,8 @@ class Provisioned:
             env[env_name_for_secret(name)] = secret
         for name, bucket in self.buckets.items():
             env[env_name_for_bucket(name)] = bucket
+        for name, arn in self.state_machines.items():
+            env[env_name_for_state_machine(name)] = arn
         return env
 
 
@@ -122,8 +126,41 @@ def provision(
                 QueueName=f"{prefix}-{stream_failure_queue(function.name)}"
             )["QueueUrl"]
 
-    for name in wiring.secrets:
+    for name in (*wiring.secrets, *wiring.carriers):
         secret_name = f"{prefix}/{name}"
         sm.create_secret(Name=secret_name, SecretString=json.dumps(secret_values.get(name, {})))
         out.secrets[name] = secret_name
     return out
+
+
+def create_state_machines(
+    wiring: Wiring, prefix: str, function_arns: dict[str, str], sfn: Any, iam: Any
+) -> dict[str, str]:
+    """The wiring's state machines in moto, from their one ASL file, each task placeholder
+    pointing at its function (moto runs them in-process: see lambda_runtime). Logical -> ARN."""
+    from shared.wiring import ROOT
+
+    role = iam.create_role(
+        RoleName=f"{prefix}-states",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "states.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    arns = {}
+    for machine in wiring.state_machines:
+        text = (ROOT / machine.definition).read_text()
+        for placeholder, function in machine.tasks.items():
+            text = text.replace("${" + placeholder + "}", function_arns[function])
+        arns[machine.name] = sfn.create_state_machine(
+            name=f"{prefix}-{machine.name}", definition=text, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+    return arns

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.core.config import default_user_config
 
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
@@ -19,8 +20,9 @@ from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregist
 from local_stack.moto_patches import keep_stream_shards_across_rollbacks
 from local_stack.moto_server import MotoServer
 from local_stack.pollers import Poller, Scheduler, SqsPoller, StreamReader
-from local_stack.resources import Provisioned, provision
+from local_stack.resources import Provisioned, create_state_machines, provision
 from local_stack.sandboxes.base import ChannelSandbox
+from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel, load
 from shared.domain.orders import order_key
@@ -66,9 +68,13 @@ class LocalStack:
         # One sandbox per channel, each its own HTTP server: the channels' APIs and control
         # surfaces, and the senders of their webhooks.
         self.sandboxes: dict[str, ChannelSandbox] = {c.name: load(c.sandbox)() for c in channels}
+        # Carriers' sandboxes too (their APIs, control surfaces and webhooks).
+        self.carrier_sandboxes: dict[str, Any] = {
+            name: load(CARRIER_SPECS[name].sandbox)() for name in wiring.carriers
+        }
         self.sandbox_servers = {
             name: LocalHttpServer(f"{name}-sandbox", sandbox)
-            for name, sandbox in self.sandboxes.items()
+            for name, sandbox in {**self.sandboxes, **self.carrier_sandboxes}.items()
         }
         self.runtime = LambdaRuntime(wiring.functions, self.config.region, self.config.account)
         self.gateway_server = LocalHttpServer(
@@ -79,6 +85,7 @@ class LocalStack:
         self.resources: Provisioned | None = None
         self.function_arns: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
+        self._saved_sfn_config = False
 
     # --- lifecycle ---
     def start(self) -> LocalStack:
@@ -95,7 +102,7 @@ class LocalStack:
             self.wiring,
             self.config.prefix,
             self.moto.endpoint,
-            secret_values=self._channel_secrets(),
+            secret_values={**self._channel_secrets(), **self._carrier_secrets()},
             visibility_timeout_s=self.config.visibility_timeout_s,
         )
         self._set_env(self.resources.function_env())
@@ -108,11 +115,24 @@ class LocalStack:
             self.client("lambda"),
             self.client("iam"),
         )
+        # moto runs executions for real (Task, Retry, Catch, waitForTaskToken), in a thread.
+        self._saved_sfn_config = default_user_config["stepfunctions"]["execute_state_machine"]
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self.resources.state_machines = create_state_machines(
+            self.wiring,
+            self.config.prefix,
+            self.function_arns,
+            self.client("stepfunctions"),
+            self.client("iam"),
+        )
+        self._set_env(self.resources.function_env())
         self._start_pollers()
         self.gateway_server.start()
         for channel in self.channels:
             if channel.receiver is not None:
                 self.sandboxes[channel.name].notify_to(self.webhook_url_for(channel.name))
+        for name, sandbox in self.carrier_sandboxes.items():
+            sandbox.notify_to(self.carrier_webhook_url_for(name))
         return self
 
     def stop(self) -> None:
@@ -124,6 +144,7 @@ class LocalStack:
         for server in self.sandbox_servers.values():
             server.stop()
         self.moto.stop()
+        default_user_config["stepfunctions"]["execute_state_machine"] = self._saved_sfn_config
         unregister_from_moto(self.config.prefix)
         for key, value in self._saved_env.items():
             if value is None:
@@ -142,6 +163,9 @@ class LocalStack:
     # --- what the outside sees ---
     def webhook_url_for(self, channel: str) -> str:
         return f"{self.gateway_server.url}/webhooks/{channel}"
+
+    def carrier_webhook_url_for(self, carrier: str) -> str:
+        return f"{self.gateway_server.url}/carriers/{carrier}"
 
     def sandbox_url(self, channel: str) -> str:
         return self.sandbox_servers[channel].url
@@ -170,6 +194,10 @@ class LocalStack:
             "region": self.config.region,
             "gateway": self.gateway_server.url,
             "webhooks": {c.name: self.webhook_url_for(c.name) for c in self.channels if c.receiver},
+            "carrier_webhooks": {
+                n: self.carrier_webhook_url_for(n) for n in self.carrier_sandboxes
+            },
+            "state_machines": self.resources.state_machines,
             "sandboxes": {name: server.url for name, server in self.sandbox_servers.items()},
             "functions": self.function_arns,
             "tables": self.resources.tables,
@@ -187,7 +215,7 @@ class LocalStack:
             "buckets": self.resources.buckets,
             "local_only_secrets": {
                 key: value
-                for sandbox in self.sandboxes.values()
+                for sandbox in (*self.sandboxes.values(), *self.carrier_sandboxes.values())
                 for key, value in sandbox.local_only_secrets().items()
             },
         }
@@ -273,6 +301,14 @@ class LocalStack:
             value = self.sandboxes[channel.name].keel_secret(self.sandbox_url(channel.name))
             load(channel.secret_schema).model_validate(value)
             values[channel.name] = value
+        return values
+
+    def _carrier_secrets(self) -> dict[str, dict[str, Any]]:
+        values = {}
+        for name, sandbox in self.carrier_sandboxes.items():
+            value = sandbox.keel_secret(self.sandbox_url(name))
+            load(CARRIER_SPECS[name].secret_schema).model_validate(value)
+            values[name] = value
         return values
 
     def _set_env(self, values: dict[str, str]) -> None:

@@ -106,3 +106,12 @@ class SyncSettings(_Settings):
     catalog_table: str
     inventory_table: str
     secret_cache_seconds: int = 300
+
+
+class WorkflowSettings(_Settings):
+    """The order workflow's task functions, its starter and the carriers' webhook."""
+
+    orders_table: str
+    inventory_table: str | None = None  # the commit step's
+    order_workflow_arn: str | None = None  # the starter's and whoever answers task tokens
+    secret_cache_seconds: int = 300

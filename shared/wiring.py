@@ -7,10 +7,15 @@ what runs on a laptop is what runs in AWS. Nothing here imports AWS libraries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from shared.carriers import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
+from shared.workflow import DEFINITION, STATE_MACHINE, TASKS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 StreamView = Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES"]
 
@@ -73,7 +78,24 @@ class ScheduleTrigger:
     rate_minutes: int
 
 
-Trigger = HttpRoute | QueueTrigger | StreamTrigger | ScheduleTrigger
+@dataclass(frozen=True)
+class StateMachineTask:
+    """Invoked by a state machine's Task state (its ASL names the function by placeholder)."""
+
+    state_machine: str
+
+
+Trigger = HttpRoute | QueueTrigger | StreamTrigger | ScheduleTrigger | StateMachineTask
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """A Standard state machine whose definition is one ASL file; `tasks` maps each of its
+    `${Placeholder}`s to the function that runs that task."""
+
+    name: str
+    definition: str  # path of the ASL file, relative to the repo root
+    tasks: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,9 @@ class Function:
     # table -> the only DynamoDB actions allowed on it, narrowing what reads/writes imply, where
     # the function's use of the table is that simple.
     table_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    starts: tuple[str, ...] = ()  # state machines it starts executions of
+    answers: tuple[str, ...] = ()  # state machines whose task tokens it answers (or beats)
+    carriers: tuple[str, ...] = ()  # carrier secrets (logical) it reads
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,8 @@ class Wiring:
     functions: tuple[Function, ...]
     secrets: tuple[str, ...]
     buckets: tuple[Bucket, ...] = ()
+    state_machines: tuple[StateMachine, ...] = ()
+    carriers: tuple[str, ...] = ()  # carrier accounts (one secret each)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
@@ -115,6 +142,9 @@ class Wiring:
 
     def bucket(self, name: str) -> Bucket:
         return next(b for b in self.buckets if b.name == name)
+
+    def state_machine(self, name: str) -> StateMachine:
+        return next(m for m in self.state_machines if m.name == name)
 
 
 def sync_queue(channel: str) -> str:
@@ -130,7 +160,8 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
         tables=(
             Table("catalog", stream="NEW_AND_OLD_IMAGES"),
             Table("inventory", stream="NEW_AND_OLD_IMAGES"),
-            Table("orders"),
+            # The stream starts each accepted order's workflow, and stops it when it ends.
+            Table("orders", stream="NEW_AND_OLD_IMAGES"),
             Table("deliveries", partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
         ),
         queues=(
@@ -228,6 +259,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 for c in channels
                 if c.poll_orders is not None
             ),
+            *_workflow_functions(channels),
             *(
                 Function(
                     name=sync_queue(c.name),
@@ -256,6 +288,88 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
         ),
         secrets=tuple(c.name for c in channels),
         buckets=(Bucket("raw-bodies"),),
+        state_machines=(StateMachine(STATE_MACHINE, str(DEFINITION.relative_to(ROOT)), TASKS),),
+        carriers=CARRIERS,
+    )
+
+
+def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
+    """The order workflow's task functions, its starter (the orders stream) and the carriers'
+    webhook (which resumes it when the carrier takes the parcel)."""
+    task = StateMachineTask(STATE_MACHINE)
+    confirming = tuple(c.name for c in channels if c.confirm_shipment is not None)
+    return (
+        Function(
+            name="start-workflow",
+            handler="functions.start_workflow.handler:handler",
+            trigger=StreamTrigger("orders", batch_size=100),
+            timeout_s=30,
+            reads=("orders",),
+            starts=(STATE_MACHINE,),
+            answers=(STATE_MACHINE,),  # an order cancelled while it waits for the carrier
+        ),
+        Function(
+            name="carrier-webhook",
+            handler="functions.carrier_webhook.handler:handler",
+            trigger=HttpRoute("POST", "/carriers/{carrier}"),
+            timeout_s=10,
+            writes=("orders",),
+            answers=(STATE_MACHINE,),
+            carriers=CARRIERS,
+        ),
+        Function(
+            name=TASKS["ValidateFunction"],
+            handler="functions.workflow.validate:handler",
+            trigger=task,
+            timeout_s=10,
+            writes=("orders",),  # where it stopped, for a redrive
+        ),
+        Function(
+            name=TASKS["ShipFunction"],
+            handler="functions.workflow.ship:handler",
+            trigger=task,
+            timeout_s=30,
+            writes=("orders",),
+            carriers=CARRIERS,
+        ),
+        Function(
+            name=TASKS["AwaitCarrierFunction"],
+            handler="functions.workflow.await_carrier:handler",
+            trigger=task,
+            timeout_s=10,
+            writes=("orders",),
+            answers=(STATE_MACHINE,),  # the carrier was faster than the wait
+        ),
+        Function(
+            name=TASKS["ConfirmFunction"],
+            handler="functions.workflow.confirm:handler",
+            trigger=task,
+            timeout_s=60,
+            writes=("orders",),
+            secrets=confirming,
+        ),
+        Function(
+            name=TASKS["CommitFunction"],
+            handler="functions.workflow.commit:handler",
+            trigger=task,
+            timeout_s=30,
+            writes=("orders", "inventory"),
+        ),
+        Function(
+            name=TASKS["CompensateFunction"],
+            handler="functions.workflow.compensate:handler",
+            trigger=task,
+            timeout_s=30,
+            writes=("orders",),
+            carriers=CARRIERS,
+        ),
+        Function(
+            name=TASKS["RecordFailureFunction"],
+            handler="functions.workflow.record_failure:handler",
+            trigger=task,
+            timeout_s=10,
+            writes=("orders",),
+        ),
     )
 
 
@@ -285,6 +399,10 @@ def env_name_for_bucket(name: str) -> str:
 
 def env_name_for_secret(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_SECRET_NAME"
+
+
+def env_name_for_state_machine(name: str) -> str:
+    return f"{name.upper().replace('-', '_')}_ARN"
 
 
 def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:

@@ -152,6 +152,7 @@ def record_handler(record: SQSRecord) -> str:
         Outcome.HELD: "OrdersHeld",
         Outcome.CANCELLED: "OrdersCancelled",
         Outcome.REFUNDED: "OrdersRefunded",
+        Outcome.KEPT: "OrdersUpdatedAfterShipping",
     }.get(outcome)
     metrics.add_metric(name=metric or "DuplicateOrders", unit=MetricUnit.Count, value=1)
     return outcome.value

@@ -192,6 +192,8 @@ class _State:
     locations: dict[int, str] = field(default_factory=dict)
     levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (item, location)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fulfilled: dict[str, dict[int, int]] = field(default_factory=dict)  # order -> line -> qty
+    shipments: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[str, _Idempotent] = field(default_factory=dict)
 
 
@@ -398,6 +400,21 @@ class ShopifySandbox:
             "financial_status": "paid",
             "fulfillment_status": None,
             "name": f"#{number}",
+            "shipping_address": {
+                "first_name": "Demo",
+                "last_name": "Buyer",
+                "name": "Demo Buyer",
+                "address1": "1 Keel Street",
+                "address2": None,
+                "city": "Amsterdam",
+                "zip": "1011 AA",
+                "province": None,
+                "province_code": None,
+                "country": "Netherlands",
+                "country_code": "NL",
+                "company": None,
+                "phone": None,
+            },
             "number": number - 1000,
             "order_number": number,
             "presentment_currency": cur,
@@ -503,6 +520,9 @@ class ShopifySandbox:
             return self._cancel_order(m.group(1), body if isinstance(body, dict) else {})
         if path == "/__sandbox/listings" and method == "GET":
             return Response.json(200, self.shown())
+        if path == "/__sandbox/shipments" and method == "GET":
+            with self._lock:
+                return Response.json(200, list(self._state.shipments))
         if path == "/__sandbox/outage" and method == "POST":
             spec = body if isinstance(body, dict) else {}
             self.fail_next(int(spec.get("requests", 1)), int(spec.get("status", 503)))
@@ -678,6 +698,8 @@ class ShopifySandbox:
                 _gid_id("Location", id) if id else self.primary_location_id
             ),
             "inventorySetQuantities": self._resolve_set_quantities,
+            "order": lambda info, id: self._order_node(id),
+            "fulfillmentCreate": self._resolve_fulfillment_create,
         }
         result = execute(
             schema,
@@ -689,6 +711,84 @@ class ShopifySandbox:
         )
         assert isinstance(result, ExecutionResult)  # resolvers here are synchronous
         return result
+
+    # --- fulfillment orders: one per order, its lines' remaining quantities ---
+    def _order_node(self, gid: str) -> dict[str, Any] | None:
+        order_id = _gid_id("Order", gid)
+        order = self._state.orders.get(str(order_id)) if order_id is not None else None
+        if order is None:
+            return None
+        fulfilled = self._state.fulfilled.get(str(order_id), {})
+        lines = [
+            {
+                "id": f"gid://shopify/FulfillmentOrderLineItem/{ln['id']}",
+                "remainingQuantity": max(
+                    0, int(ln.get("current_quantity", ln["quantity"])) - fulfilled.get(ln["id"], 0)
+                ),
+                "lineItem": {"id": f"gid://shopify/LineItem/{ln['id']}"},
+            }
+            for ln in order.get("line_items") or []
+        ]
+        if order.get("cancelled_at"):
+            status = "CANCELLED"
+        elif all(li["remainingQuantity"] == 0 for li in lines):
+            status = "CLOSED"
+        else:
+            status = "OPEN"
+        fulfillment_order = {
+            "id": f"gid://shopify/FulfillmentOrder/{order_id}",
+            "status": status,
+            "lineItems": lambda info, first=None, **_: {"nodes": lines},
+        }
+        return {
+            "id": gid,
+            "fulfillmentOrders": lambda info, first=None, **_: {"nodes": [fulfillment_order]},
+        }
+
+    def _resolve_fulfillment_create(
+        self, info: GraphQLResolveInfo, fulfillment: dict[str, Any], message: str | None = None
+    ) -> dict[str, Any]:
+        """As Shopify: every named fulfillment order open, every quantity within what remains;
+        else userErrors and nothing recorded."""
+        tracking = fulfillment.get("trackingInfo") or {}
+        shipped: dict[str, dict[int, int]] = {}
+        for group in fulfillment["lineItemsByFulfillmentOrder"]:
+            order_id = _gid_id("FulfillmentOrder", group["fulfillmentOrderId"])
+            node = self._order_node(f"gid://shopify/Order/{order_id}") if order_id else None
+            fo = node["fulfillmentOrders"](None)["nodes"][0] if node else None
+            if fo is None or fo["status"] != "OPEN":
+                return _fulfillment_refused("Fulfillment order is not open.")
+            remaining = {li["id"]: li["remainingQuantity"] for li in fo["lineItems"](None)["nodes"]}
+            items = group.get("fulfillmentOrderLineItems") or [
+                {"id": k, "quantity": v} for k, v in remaining.items() if v
+            ]
+            for item in items:
+                if item["quantity"] <= 0 or item["quantity"] > remaining.get(item["id"], 0):
+                    return _fulfillment_refused("Invalid quantity.")
+                line_id = _gid_id("FulfillmentOrderLineItem", item["id"])
+                assert line_id is not None
+                shipped.setdefault(str(order_id or ""), {})[line_id] = item["quantity"]
+        for order_key, lines in shipped.items():
+            done = self._state.fulfilled.setdefault(order_key, {})
+            for line, qty in lines.items():
+                done[line] = done.get(line, 0) + qty
+            self._state.shipments.append(
+                {
+                    "order_id": order_key,
+                    "tracking_number": tracking.get("number"),
+                    "carrier": tracking.get("company"),
+                }
+            )
+        info_list = [{"company": tracking.get("company"), "number": tracking.get("number"),
+                      "url": tracking.get("url")}]  # fmt: skip
+        return {
+            "fulfillment": {
+                "id": f"gid://shopify/Fulfillment/{next(self._object_ids)}",
+                "status": "SUCCESS",
+                "trackingInfo": info_list,
+            },
+            "userErrors": [],
+        }
 
     # resolvers: plain dicts whose callables take (info, **arguments)
     def _resolve_nodes(self, info: GraphQLResolveInfo, ids: list[str]) -> list[Any]:
@@ -959,6 +1059,10 @@ def _filter_changes(
         and (locationIds is None or c["location"]["id"] in locationIds)
         and (quantityNames is None or c["name"] in quantityNames)
     ]
+
+
+def _fulfillment_refused(message: str) -> dict[str, Any]:
+    return {"fulfillment": None, "userErrors": [{"field": ["fulfillment"], "message": message}]}
 
 
 def _requested_cost(operation: OperationDefinitionNode | None, variables: dict[str, Any]) -> int:

@@ -32,6 +32,7 @@ from shared.channels.woocommerce.signature import sign
 CHANNEL = "woocommerce"
 PREFIX = "/wp-json/wc/v3"
 CONTROL = "/__sandbox"
+TRACKING_META = "_wc_shipment_tracking_items"  # the Shipment Tracking extension's order meta
 BATCH_LIMIT = 100
 USER_AGENT = "WooCommerce/10.3.0 Hookshot (WordPress/6.8)"
 # One webhook per topic, as a shop configures them (WooCommerce > Settings > Webhooks).
@@ -166,6 +167,7 @@ class WooCommerceSandbox:
         self.webhook_url: str | None = None
         self._items: dict[int, WooItem] = {}
         self._orders: dict[int, dict[str, Any]] = {}
+        self._order_notes: dict[int, list[dict[str, Any]]] = {}
         self._reduced: dict[int, list[tuple[int, int]]] = {}  # order id -> (item id, qty)
         self._last_id = 100  # products, variations and orders share one id sequence
         self._line_ids = itertools.count(300)
@@ -409,6 +411,8 @@ class WooCommerceSandbox:
             return Response.json(200, {"outage": asdict(self.outage)})
         if rel == "/listings" and method == "GET":
             return Response.json(200, self.shown())
+        if rel == "/shipments" and method == "GET":
+            return Response.json(200, self.shipments())
         try:
             # ?notify=false: the shop changes the order but its webhook never arrives (a
             # failed delivery WooCommerce does not retry): only a poll can find it.
@@ -737,6 +741,10 @@ class WooCommerceSandbox:
         m = re.fullmatch(r"/products/(\d+)/variations/batch", rel)
         if m and request.method == "POST":
             return self._batch(request, parent_id=int(m.group(1)))
+        if (m := re.fullmatch(r"/orders/(\d+)", rel)) and request.method in ("PUT", "POST"):
+            return self._update_order(int(m.group(1)), request)
+        if m := re.fullmatch(r"/orders/(\d+)/notes", rel):
+            return self._notes(int(m.group(1)), request)
         if request.method == "GET":
             if rel == "/orders":
                 return self._list_orders(request)
@@ -766,6 +774,81 @@ class WooCommerceSandbox:
             404,
             _error("rest_no_route", "No route was found matching the URL and request method", 404),
         )
+
+    def _update_order(self, order_id: int, request: Request) -> Response:
+        """PUT orders/{id}: the fields Keel sets (status, meta_data); a status change to
+        `completed` stamps date_completed, as WooCommerce does. Fires order.updated."""
+        order = self._orders.get(order_id)
+        if order is None:
+            return Response.json(
+                404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+            )
+        try:
+            change = json.loads(request.body or b"{}")
+        except ValueError:
+            return Response.json(400, _error("rest_invalid_json", "Invalid JSON body passed.", 400))
+        status = change.get("status", order["status"])
+        if status not in STATUSES:
+            return Response.json(
+                400, _error("rest_invalid_param", "Invalid parameter(s): status", 400)
+            )
+        now = _now()
+        if status == "completed" and order["status"] != "completed":
+            order.update(date_completed=now, date_completed_gmt=now)
+        for meta in change.get("meta_data") or []:
+            order["meta_data"] = [m for m in order["meta_data"] if m.get("key") != meta.get("key")]
+            order["meta_data"].append({"id": self._new_id(), **meta})
+        order.update(status=status, date_modified=now, date_modified_gmt=now)
+        snapshot = copy.deepcopy(order)
+        threading.Thread(target=self.deliver, args=("order.updated", snapshot), daemon=True).start()
+        return Response.json(200, snapshot)
+
+    def _notes(self, order_id: int, request: Request) -> Response:
+        """GET/POST orders/{id}/notes. A customer note with a tracking number is what Keel's
+        shipment confirmation leaves; `GET /__sandbox/shipments` reads them back."""
+        if order_id not in self._orders:
+            return Response.json(
+                404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+            )
+        notes = self._order_notes.setdefault(order_id, [])
+        if request.method == "GET":
+            return Response.json(200, notes)
+        if request.method != "POST":
+            return Response.json(404, _error("rest_no_route", "No route was found", 404))
+        try:
+            given = json.loads(request.body or b"{}")
+        except ValueError:
+            return Response.json(400, _error("rest_invalid_json", "Invalid JSON body passed.", 400))
+        if not isinstance(given.get("note"), str) or not given["note"]:
+            return Response.json(
+                400, _error("rest_missing_callback_param", "Missing parameter(s): note", 400)
+            )
+        note = {
+            "id": self._new_id(),
+            "author": "WooCommerce",
+            "date_created_gmt": _now(),
+            "note": given["note"],
+            "customer_note": bool(given.get("customer_note", False)),
+        }
+        notes.append(note)
+        return Response.json(201, note)
+
+    def shipments(self) -> list[dict[str, Any]]:
+        """What Keel told the shop shipped: the tracking items on its orders (the meta the
+        WooCommerce Shipment Tracking extension keeps, `_wc_shipment_tracking_items`)."""
+        with self._lock:
+            return [
+                {
+                    "order_id": str(order_id),
+                    "tracking_number": item.get("tracking_number"),
+                    "carrier": item.get("custom_tracking_provider")
+                    or item.get("tracking_provider"),
+                }
+                for order_id, order in self._orders.items()
+                for meta in order["meta_data"]
+                if meta.get("key") == TRACKING_META and isinstance(meta.get("value"), list)
+                for item in meta["value"]
+            ]
 
     def _batch(self, request: Request, parent_id: int | None) -> Response:
         try:

@@ -55,3 +55,21 @@ class FetchesOrders(Protocol):
         """Every order changed after `since`, oldest change first; raises a ChannelError when a
         page cannot be read (what was yielded before it stands)."""
         ...
+
+
+@dataclass(frozen=True)
+class ShipmentConfirmation:
+    carrier: str  # as the buyer should read it (PostNL, DHL), not the booking platform
+    tracking_number: str
+    tracking_url: str | None
+    lines: tuple[tuple[str, int], ...]  # (channel line id, quantity) that left
+
+
+@runtime_checkable
+class ConfirmsShipments(Protocol):
+    channel: str
+
+    def confirm_shipment(self, order: Order, shipment: ShipmentConfirmation) -> None:
+        """Tell the channel the order shipped. Raises NothingToDo when the channel already
+        shows it shipped (a retry after a lost answer), else the classified errors."""
+        ...

@@ -38,6 +38,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("inbound", c.inbound),
             ("outbound_stock", c.outbound_stock),
             ("poll_orders", c.poll_orders),
+            ("confirm_shipment", c.confirm_shipment),
         ):
             if path is None:
                 continue

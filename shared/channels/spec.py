@@ -86,6 +86,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.FetchesOrders: the poll backstop.
     poll_orders: str | None = None
     poll: PollPolicy = PollPolicy()
+    # "module:factory" (secret model, httpx.Client) -> port.ConfirmsShipments: how the order
+    # workflow tells the channel an order shipped (carrier, tracking).
+    confirm_shipment: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from shared.domain.inventory import aggregate_by_sku
 from shared.domain.orders import Order
 
-MAX_SKUS_PER_RESERVATION = 49
-"""One transaction holds at most 100 writes: the order plus two per SKU (level and reservation)."""
+MAX_SKUS_PER_RESERVATION = 33
+"""One transaction holds at most 100 writes. Shipping an order commits its stock in one: the
+order plus three per SKU (level, reservation, ledger entry)."""
 
 HOLD_UNMATCHED = "unmatched line"
 HOLD_INSUFFICIENT = "insufficient stock"

@@ -49,13 +49,15 @@ _GOING_ON = frozenset(
 )
 ALLOWED: dict[OrderStatus | None, frozenset[OrderStatus]] = {
     None: _GOING_ON,
-    OrderStatus.RESERVED: _GOING_ON,
+    OrderStatus.RESERVED: _GOING_ON | {OrderStatus.SHIPPED},
     # A refund is never taken back: a partially refunded order does not become "reserved".
-    OrderStatus.PARTIALLY_REFUNDED: _GOING_ON - {OrderStatus.RESERVED},
+    OrderStatus.PARTIALLY_REFUNDED: (_GOING_ON | {OrderStatus.SHIPPED}) - {OrderStatus.RESERVED},
     OrderStatus.HELD: _GOING_ON,
     OrderStatus.CANCELLED: frozenset({OrderStatus.CANCELLED}),  # an end: nothing reopens it
     # An end too; a cancellation after the full refund is still recorded.
     OrderStatus.REFUNDED: frozenset({OrderStatus.REFUNDED, OrderStatus.CANCELLED}),
+    # Gone to the buyer: later changes are recorded on it, none un-ships it.
+    OrderStatus.SHIPPED: frozenset({OrderStatus.SHIPPED}),
 }
 
 
@@ -106,6 +108,9 @@ def plan_change(
         return Ignore(fresh)
     before = stored.status if stored else None
     incoming = replace(incoming, history=stored.history if stored else ())
+    if before is OrderStatus.SHIPPED:
+        assert stored is not None
+        return Keep(_after_shipping(stored, incoming, now, cause))
     if incoming.cancelled_at is not None:
         if before is OrderStatus.CANCELLED:
             return Keep(replace(incoming, status=OrderStatus.CANCELLED))
@@ -145,6 +150,20 @@ def plan_change(
             return Keep(replace(accepted, history=incoming.history))
         return Keep(accepted)
     return Adjust(accepted, grow, shrink)
+
+
+def _after_shipping(stored: Order, incoming: Order, now: datetime, cause: str) -> Order:
+    """The channel's newer version of a shipped order: kept (refunds, notes) as shipped, with
+    what a merchant must know in its history; the stock already left and is not touched."""
+    kept = replace(incoming, status=OrderStatus.SHIPPED, hold_reason=None, lines=stored.lines)
+    news = incoming.new_refunds(stored)
+    if news:
+        kept = kept.noted(now, _noted_refunds(news, cause))
+    if incoming.cancelled_at is not None and stored.cancelled_at is None:
+        kept = kept.noted(
+            now, f"cancelled by the channel after hand-over: not compensated ({cause})"
+        )
+    return kept
 
 
 def _noted_refunds(refunds: tuple[Refund, ...], cause: str) -> str:

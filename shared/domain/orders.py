@@ -15,6 +15,9 @@ class OrderStatus(StrEnum):
     # Money went back for part of it; what is still ordered goes on (reserved as it stands).
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"  # refunded in full: an end, like a cancellation
+    # Handed to the carrier, confirmed on the channel, its stock taken off the shelf: what
+    # the channel says later (a cancellation, a refund) is recorded, never un-ships it.
+    SHIPPED = "shipped"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,23 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class ShippingAddress:
+    """Where the parcel goes, as the channel has it. Customer data: kept in the order document
+    (the system of record), never logged."""
+
+    name: str
+    address_line_1: str
+    postal_code: str
+    city: str
+    country_code: str  # ISO 3166-1 alpha-2
+    address_line_2: str = ""
+    company: str = ""
+    region: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class RefundLine:
     line_id: str  # the order line it takes back
     quantity: int
@@ -91,6 +111,7 @@ class Order:
     cancelled_at: datetime | None = None  # the channel says the order is cancelled
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
+    shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
 
     @property
     def key(self) -> str:
@@ -141,6 +162,18 @@ class Order:
     @property
     def ended(self) -> bool:
         return self.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+
+    def shipped(self, at: datetime, note: str) -> Order:
+        return replace(
+            self,
+            status=OrderStatus.SHIPPED,
+            hold_reason=None,
+            history=(*self.history, (at, OrderStatus.SHIPPED.value, note)),
+        )
+
+    def noted(self, at: datetime, note: str) -> Order:
+        """A history entry that does not change the status (a workflow step, a late change)."""
+        return replace(self, history=(*self.history, (at, self.status.value, note)))
 
     def new_refunds(self, before: Order | None) -> tuple[Refund, ...]:
         """Refunds this version carries that `before` did not."""

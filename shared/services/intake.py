@@ -175,6 +175,7 @@ def _outcome(order: Order) -> Outcome:
         OrderStatus.HELD: Outcome.HELD,
         OrderStatus.CANCELLED: Outcome.CANCELLED,
         OrderStatus.REFUNDED: Outcome.REFUNDED,
+        OrderStatus.SHIPPED: Outcome.KEPT,
     }[order.status]
 
 

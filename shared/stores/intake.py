@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # this version (or a newer one) was already stored: nothing changed
     CANCELLED = "cancelled"  # the channel cancelled it: its reservations were released
     REFUNDED = "refunded"  # refunded in full: its reservations were released
+    KEPT = "kept"  # a later version of a shipped order, recorded; no stock moves
 
 
 class _OrderConditionFailed(Exception):
@@ -129,6 +130,23 @@ class OrderIntakeStore:
                     continue
                 raise  # the queue brings it back later
             return
+
+    def commit_shipment(
+        self, order: Order, planned_against: datetime, reserved: dict[str, int], at: datetime
+    ) -> None:
+        """The shipped order (status shipped, nothing reserved) and its stock taken off the
+        shelf, in one transaction. VersionMoved: the order changed since it was read."""
+        items: list[dict[str, Any]] = [
+            {"Put": self._orders.put_version_op(order, {}, planned_against)}
+        ]
+        skus_in_order: list[str] = []
+        for sku, qty in sorted(reserved.items()):
+            items.extend(self._inventory.commit_ops(order.key, sku, qty, at))
+            skus_in_order.extend([sku, sku, sku])
+        try:
+            self._write(items, skus_in_order)
+        except _OrderConditionFailed as exc:
+            raise VersionMoved(order.key) from exc
 
     def keep_version(
         self,

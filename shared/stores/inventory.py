@@ -212,6 +212,39 @@ class InventoryStore:
         )
         return [{"Update": level}, {"Put": {"TableName": self._t.name, "Item": reservation}}]
 
+    def commit_ops(self, order_key: str, sku: str, qty: int, at: datetime) -> list[dict[str, Any]]:
+        """Transaction items that take an order's reserved `qty` of `sku` off the shelf:
+        on_hand and reserved both fall (reservable does not move), the reservation is closed,
+        and the ledger gets the shipment (keyed on the order: once only)."""
+        level = {
+            "TableName": self._t.name,
+            "Key": {"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
+            "UpdateExpression": (
+                "SET on_hand = on_hand - :q, reserved = reserved - :q, #v = #v + :one"
+            ),
+            "ConditionExpression": "reserved >= :q AND on_hand >= :q",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":q": av(qty), ":one": av(1)},
+        }
+        reservation = to_item(
+            {
+                "pk": sku_pk(sku),
+                "sk": RESERVATION + order_key,
+                "sku": sku,
+                "order": order_key,
+                "quantity": 0,
+                "shipped": qty,
+                "status": "committed",
+                "at": at.isoformat(),
+            }
+        )
+        movement = Movement(sku, MovementCause.SHIPMENT, -qty, order_key, "workflow", at)
+        return [
+            {"Update": level},
+            {"Put": {"TableName": self._t.name, "Item": reservation}},
+            {"Put": self._movement_put(movement)},
+        ]
+
     def wait_op(self, order_key: str, sku: str, since: datetime) -> dict[str, Any]:
         """A Put (for the hold's transaction): the order waits for stock of `sku`."""
         return {

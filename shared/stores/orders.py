@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from shared.domain.orders import (
     OrderStatus,
     Refund,
     RefundLine,
+    ShippingAddress,
 )
 from shared.stores.items import to_item
 from shared.stores.table import Table
@@ -95,6 +96,7 @@ def order_to_doc(order: Order) -> dict[str, Any]:
             for r in order.refunds
         ],
         "fully_refunded": order.fully_refunded,
+        "shipping_address": asdict(order.shipping_address) if order.shipping_address else None,
     }
 
 
@@ -168,6 +170,9 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         else None,
         refunds=tuple(_refund_from(r) for r in doc.get("refunds", ())),
         fully_refunded=bool(doc.get("fully_refunded", False)),
+        shipping_address=ShippingAddress(**doc["shipping_address"])
+        if doc.get("shipping_address")
+        else None,
     )
 
 

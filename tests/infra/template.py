@@ -135,6 +135,18 @@ class Template:
                     return str(attribute[0])
         return None
 
+    @staticmethod
+    def versions_of(value: Any) -> str | None:
+        """The function logical id if `value` is `<function arn>:*` (its versions and aliases,
+        as CDK's grant_invoke names them), else None."""
+        if isinstance(value, dict) and list(value) == ["Fn::Join"]:
+            separator, parts = value["Fn::Join"]
+            if separator == "" and len(parts) == 2 and parts[1] == ":*":
+                attribute = parts[0].get("Fn::GetAtt") if isinstance(parts[0], dict) else None
+                if isinstance(attribute, list) and attribute[1] == "Arn":
+                    return str(attribute[0])
+        return None
+
     def routes(self) -> dict[tuple[str, str], str]:
         """(HTTP method, resource path) -> logical id of the function it proxies to."""
         resources = self.of_type("AWS::ApiGateway::Resource")

@@ -25,6 +25,7 @@ from shared.settings import (
     ReleaseHeldSettings,
     SecretName,
     SyncSettings,
+    WorkflowSettings,
     env_prefix,
 )
 from shared.wiring import WIRING, Function, sync_queue
@@ -95,7 +96,42 @@ def _poll(spec: Function) -> None:
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
 
+def _carriers(spec: Function) -> None:
+    assert {
+        c: SecretName(_env_prefix=env_prefix(c)).secret_name  # type: ignore[call-arg]
+        for c in spec.carriers
+    } == {c: f"keel/prod/{c}" for c in spec.carriers}
+
+
+def _workflow_task(spec: Function) -> None:
+    """Task functions: the orders table; commit also the inventory; ship and compensate the
+    carrier's secret; confirm the channels'."""
+    settings = WorkflowSettings()  # type: ignore[call-arg]
+    assert settings.orders_table == "t-orders"
+    assert settings.inventory_table == ("t-inventory" if "inventory" in spec.writes else None)
+    _carriers(spec)
+    assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
+
+
+def _start_workflow(spec: Function) -> None:
+    settings = WorkflowSettings()  # type: ignore[call-arg]
+    assert settings.orders_table == "t-orders"
+    assert settings.order_workflow_arn == "arn:states:order-workflow"
+
+
+def _carrier_webhook(spec: Function) -> None:
+    assert WorkflowSettings().orders_table == "t-orders"  # type: ignore[call-arg]
+    _carriers(spec)
+
+
 LOADERS: dict[str, Callable[[Function], None]] = {
+    "functions.start_workflow.handler:handler": _start_workflow,
+    "functions.carrier_webhook.handler:handler": _carrier_webhook,
+    **{
+        f.handler: _workflow_task
+        for f in WIRING.functions
+        if f.handler.startswith("functions.workflow.")
+    },
     "functions.webhook.handler:handler": _webhook,
     "functions.ingest.handler:handler": _ingest,
     "functions.relay.handler:handler": _relay,
@@ -130,13 +166,14 @@ def test_settings_load_from_the_stack_environment_alone(
         table_names={t.name: f"t-{t.name}" for t in WIRING.tables},
         queue_urls={q.name: f"https://sqs/{q.name}" for q in WIRING.queues},
         dlq_urls={q.name: f"https://sqs/{q.name}-dlq" for q in WIRING.queues},
-        secret_names={s: f"keel/prod/{s}" for s in WIRING.secrets},
+        secret_names={s: f"keel/prod/{s}" for s in (*WIRING.secrets, *WIRING.carriers)},
         bucket_names={b.name: f"b-{b.name}" for b in WIRING.buckets},
+        state_machine_arns={m.name: f"arn:states:{m.name}" for m in WIRING.state_machines},
     )
     for key in list(os.environ):
-        if key.endswith(("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET")) or (
-            key == "KEEL_CHANNEL"
-        ):
+        if key.endswith(
+            ("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET", "_ARN")
+        ) or (key == "KEEL_CHANNEL"):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

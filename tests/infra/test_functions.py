@@ -22,6 +22,7 @@ from shared.wiring import (
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
+    env_name_for_state_machine,
     env_name_for_table,
     sync_queue,
 )
@@ -90,12 +91,21 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
             expected[env_name_for_queue(spec.trigger.queue)] = {"Ref": queues[spec.trigger.queue]}
         for queue in spec.dead_letters_to:
             expected[env_name_for_dlq(queue)] = {"Ref": queues[f"{queue}-dlq"]}
-        for secret in spec.secrets:
+        for secret in (*spec.secrets, *spec.carriers):
             secret_name = config.channel_secret_names[secret]
             assert secret_name in secrets
             expected[env_name_for_secret(secret)] = secret_name
         for bucket in (*spec.reads_objects, *spec.writes_objects):
             expected[env_name_for_bucket(bucket)] = {"Ref": buckets[bucket]}
+        for machine in spec.starts:  # by name (not a reference: see infra.naming)
+            arn = [
+                f"arn:aws:states:{config.region}:",
+                template.account_token(),
+                f":stateMachine:{config.resource_prefix}-{machine}",
+            ]
+            expected[env_name_for_state_machine(machine)] = (
+                "".join(arn) if config.account else {"Fn::Join": ["", arn]}
+            )
         assert template.props(logical_id)["Environment"]["Variables"] == expected, name
 
 
@@ -137,12 +147,16 @@ def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: T
         if isinstance(spec.trigger, StreamTrigger):
             sendable.add(queues[f"{name}-stream-failures"])
             readable.add(tables[spec.trigger.table])  # its stream
-        secret_ids = {secrets[template.config.channel_secret_names[s]] for s in spec.secrets}
+        secret_ids = {
+            secrets[template.config.channel_secret_names[s]]
+            for s in (*spec.secrets, *spec.carriers)
+        }
 
         expected_objects = {("s3:GetObject", buckets[b]) for b in spec.reads_objects} | {
             ("s3:PutObject", buckets[b]) for b in spec.writes_objects
         }
         granted_objects: set[tuple[str, str]] = set()
+        answers = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 
         for statement in _statements(template, logical_id):
             actions = set(_as_list(statement["Action"]))
@@ -159,6 +173,17 @@ def test_each_role_reaches_only_the_resources_its_wiring_entry_names(template: T
             if "secretsmanager" in services:
                 assert targets <= secret_ids, (name, [by_id[t] for t in targets])
                 assert actions <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+            if "states" in services:
+                allowed = ({"states:StartExecution"} if spec.starts else set()) | (
+                    answers if spec.answers else set()
+                )
+                assert actions <= allowed, (name, actions)
+                machines = {*spec.starts, *spec.answers}
+                arns = {template.text(r) for r in _as_list(statement["Resource"])}
+                prefix = template.config.resource_prefix
+                assert all(
+                    any(f":stateMachine:{prefix}-{m}" in arn for m in machines) for arn in arns
+                ), arns
             if "s3" in services:
                 assert services == {"s3"}, (name, actions)
                 for resource in _as_list(statement["Resource"]):

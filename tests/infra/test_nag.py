@@ -36,6 +36,17 @@ def _object_grant_findings(template: Template) -> set[str]:
     return {f"AwsSolutions-IAM5[Resource::<{buckets[b]}.Arn>/*]" for b in used}
 
 
+def _task_invoke_findings(template: Template) -> set[str]:
+    """`IAM5[Resource::<function.Arn>:*]`: a state machine may invoke each of its task functions'
+    versions (CDK's grant_invoke), once per task function."""
+    functions = template.functions()
+    return {
+        f"AwsSolutions-IAM5[Resource::<{functions[name]}.Arn>:*]"
+        for machine in WIRING.state_machines
+        for name in machine.tasks.values()
+    }
+
+
 def test_canary_a_bare_queue_fails_the_synth(tmp_path: Path) -> None:
     """Canary: a bare queue (no DLQ, no TLS policy) through the same `add_checks` the app uses
     must fail the synth. Without it the tests below could pass with the plugin dropped (a synth
@@ -76,7 +87,9 @@ def test_acknowledgements_are_the_expected_ones(template: Template) -> None:
     }
     expected = EXPECTED | (DEV_ONLY if not template.config.waf else set())
     # Empty if the app's synth ran without the plugin: it writes this Metadata itself.
-    assert acknowledged == expected | _object_grant_findings(template)
+    assert acknowledged == expected | _object_grant_findings(template) | _task_invoke_findings(
+        template
+    )
 
 
 def test_every_acknowledgement_names_a_finding_and_gives_a_specific_reason(
@@ -93,7 +106,18 @@ def test_no_iam_wildcard_without_an_acknowledgement(template: Template) -> None:
     allowed_star_actions = {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
         "dynamodb:ListStreams",
+        # Step Functions' vended log delivery (logging level ALL): no resource-level ARNs.
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
     }
     for logical_id, policy in template.of_type("AWS::IAM::Policy").items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -114,7 +138,12 @@ def test_no_iam_wildcard_without_an_acknowledgement(template: Template) -> None:
             for resource in resources:
                 assert not (isinstance(resource, str) and "*" in resource and resource != "*")
                 bucket = template.objects_of(resource)
-                if bucket is not None:  # `<bucket arn>/*`: object actions only, acknowledged
+                function = template.versions_of(resource)
+                if function is not None:  # `<function arn>:*`: a state machine invoking a task
+                    assert set(actions) == {"lambda:InvokeFunction"}, (logical_id, actions)
+                    finding = f"AwsSolutions-IAM5[Resource::<{function}.Arn>:*]"
+                    assert finding in template.acknowledged(logical_id)
+                elif bucket is not None:  # `<bucket arn>/*`: object actions only, acknowledged
                     assert set(actions) <= {"s3:GetObject", "s3:PutObject"}, (logical_id, actions)
                     finding = f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]"
                     assert finding in template.acknowledged(logical_id)

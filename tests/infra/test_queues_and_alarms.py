@@ -138,9 +138,8 @@ def test_one_dlq_alarm_per_dead_letter_queue(template: Template) -> None:
     has exactly one alarm, and there are no others on queue depth."""
     streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
     schedules = [f for f in WIRING.functions if isinstance(f.trigger, ScheduleTrigger)]
-    assert (
-        len(streams) == 2 and len(schedules) == 2
-    )  # relay, relay-catalog; resync, poll-woocommerce
+    # relay, relay-catalog, start-workflow; resync, poll-woocommerce
+    assert len(streams) == 3 and len(schedules) == 2
     expected = len(WIRING.queues) + len(streams) + len(schedules)
     assert len(_dead_letter_queues(template)) == expected
     depth_alarms = [

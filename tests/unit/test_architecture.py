@@ -57,9 +57,26 @@ def test_wiring_references_only_declared_resources() -> None:
         assert set(f.reads) | set(f.writes) <= tables, f.name
         assert set(f.sends_to) | set(f.dead_letters_to) <= queues, f.name
         assert set(f.secrets) <= set(WIRING.secrets), f.name
+        assert set(f.carriers) <= set(WIRING.carriers), f.name
+        machines = {m.name for m in WIRING.state_machines}
+        assert set(f.starts) | set(f.answers) <= machines, f.name
     assert [f.trigger.path for f in WIRING.functions if isinstance(f.trigger, HttpRoute)] == [
-        "/webhooks/{channel}"
+        "/webhooks/{channel}",
+        "/carriers/{carrier}",
     ]
+
+
+def test_every_workflow_task_placeholder_names_a_task_function_and_the_asl_uses_them_all() -> None:
+    from shared.wiring import ROOT, StateMachineTask
+
+    for machine in WIRING.state_machines:
+        text = (ROOT / machine.definition).read_text()
+        for placeholder, function in machine.tasks.items():
+            assert "${" + placeholder + "}" in text, placeholder
+            trigger = WIRING.function(function).trigger
+            assert trigger == StateMachineTask(machine.name), function
+        tasks = {f.name for f in WIRING.functions if isinstance(f.trigger, StateMachineTask)}
+        assert tasks == set(machine.tasks.values())
 
 
 def test_every_publishing_channel_has_its_queue_function_and_relay_route() -> None:

@@ -77,6 +77,9 @@ def test_every_transition_is_allowed_or_refused_as_the_table_says(
         (c, c),  # cancelled is an end
         (rf, rf),
         (rf, c),  # a cancellation after a full refund is recorded
+        (r, OrderStatus.SHIPPED),
+        (pr, OrderStatus.SHIPPED),
+        (OrderStatus.SHIPPED, OrderStatus.SHIPPED),  # shipped is an end
     }
     assert set(ALLOWED) == set(STATUSES)
     if (before, after) in allowed:
@@ -220,3 +223,17 @@ def test_a_refunded_order_first_seen_by_a_poll_reserves_nothing() -> None:
     incoming = replace(order(), refunds=(refund("r1", "20.00"),), fully_refunded=True)
     change = plan_change(None, {}, incoming, reserve_plan(incoming), NOW, "poll")
     assert isinstance(change, Keep) and change.order.status is OrderStatus.REFUNDED
+
+
+def test_a_shipped_order_records_later_changes_and_never_unships() -> None:
+    stored = order().reserved(T0).shipped(T0, "handed to the carrier")
+    cancelled = replace(
+        order(T0 + timedelta(minutes=1), qty=1, cancelled=True), refunds=(refund("r1", "10.00"),)
+    )
+    change = plan_change(stored, {}, cancelled, reserve_plan(cancelled), NOW, "d2")
+    assert isinstance(change, Keep) and change.order.status is OrderStatus.SHIPPED
+    assert change.order.lines == stored.lines  # what left the shelf stays on record
+    assert [h[2] for h in change.order.history[-2:]] == [
+        "refund r1 of 10.00 EUR; d2",
+        "cancelled by the channel after hand-over: not compensated (d2)",
+    ]

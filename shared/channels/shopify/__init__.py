@@ -25,6 +25,7 @@ CHANNEL = Channel(
     ),
     inbound="shared.channels.shopify.orders:ShopifyOrdersInbound",
     line_item_ref="variant_id",
+    confirm_shipment="shared.channels.shopify.fulfillment:fulfillment",
     outbound_stock="shared.channels.shopify.stock:publisher",
     # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
     # 50/s on standard plans) is the budget, so two concurrent batches at most. 120 s: a chunk

@@ -60,8 +60,56 @@ mutation KeelSetAvailable($input: InventorySetQuantitiesInput!, $key: String!) {
 QUANTITY_NAME = "available"
 REASON = "correction"
 
+
+# The order's fulfillment orders and what is left to fulfil on each (the confirm step's read).
+FULFILLMENT_ORDERS_QUERY = """
+query KeelFulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 20) {
+      nodes {
+        id
+        status
+        lineItems(first: 250) {
+          nodes {
+            id
+            remainingQuantity
+            lineItem {
+              id
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+# One fulfillment for what left, with the carrier's tracking (the buyer is notified).
+FULFILLMENT_CREATE_MUTATION = """
+mutation KeelFulfill($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment {
+      id
+      status
+      trackingInfo {
+        company
+        number
+        url
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "inventory_levels": INVENTORY_LEVELS_QUERY,
     "set_quantities": SET_QUANTITIES_MUTATION,
+    "fulfillment_orders": FULFILLMENT_ORDERS_QUERY,
+    "fulfillment_create": FULFILLMENT_CREATE_MUTATION,
 }
 """Every document Keel sends, by name (the schema test walks this)."""

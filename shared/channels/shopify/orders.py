@@ -19,7 +19,15 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from shared.channels.shopify.signature import TOPIC_HEADER
-from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund, RefundLine
+from shared.domain.orders import (
+    Money,
+    Order,
+    OrderCharges,
+    OrderLine,
+    Refund,
+    RefundLine,
+    ShippingAddress,
+)
 
 CHANNEL = "shopify"
 # Topics whose body is the whole order (orders/edited and orders/delete carry other shapes).
@@ -118,6 +126,20 @@ class ShopifyRefund(_Model):
         return value.astimezone(UTC)
 
 
+class ShopifyAddress(_Model):
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    zip: str | None = None
+    province_code: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+
 class ShopifyOrder(_Model):
     id: ShopifyId
     name: str
@@ -147,6 +169,9 @@ class ShopifyOrder(_Model):
     current_total_additional_fees_set: ShopifyMoneyBag | None = None
     refunds: list[ShopifyRefund] = []
     financial_status: str | None = None  # "refunded": every amount went back
+    shipping_address: ShopifyAddress | None = None  # absent for digital-only orders
+    email: str | None = None
+    contact_email: str | None = None
 
     @field_validator("created_at", "updated_at", "cancelled_at")
     @classmethod
@@ -214,6 +239,25 @@ def _refund(refund: ShopifyRefund, currency: str) -> Refund:
     )
 
 
+def _address(raw: ShopifyOrder) -> ShippingAddress | None:
+    a = raw.shipping_address
+    if a is None or not (a.address1 and a.city and a.country_code):
+        return None
+    name = a.name or " ".join(p for p in (a.first_name, a.last_name) if p)
+    return ShippingAddress(
+        name=name,
+        address_line_1=a.address1,
+        address_line_2=a.address2 or "",
+        postal_code=a.zip or "",
+        city=a.city,
+        country_code=a.country_code,
+        company=a.company or "",
+        region=a.province_code or "",
+        phone=a.phone or "",
+        email=raw.email or raw.contact_email or "",
+    )
+
+
 def to_order(raw: ShopifyOrder, account: str) -> Order:
     return Order(
         channel=CHANNEL,
@@ -243,6 +287,7 @@ def to_order(raw: ShopifyOrder, account: str) -> Order:
         cancelled_at=raw.cancelled_at,
         refunds=tuple(_refund(r, raw.presentment_currency) for r in raw.refunds),
         fully_refunded=raw.financial_status == "refunded",
+        shipping_address=_address(raw),
     )
 
 

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from shared.channels.woocommerce.signature import TOPIC_HEADER
-from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund
+from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund, ShippingAddress
 
 CHANNEL = "woocommerce"
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
@@ -95,6 +95,20 @@ class WooFeeLine(_Model):
     total: WooSignedMoney  # without tax, like every Woo line total
 
 
+class WooAddress(_Model):
+    first_name: StrictStr = ""
+    last_name: StrictStr = ""
+    company: StrictStr = ""
+    address_1: StrictStr = ""
+    address_2: StrictStr = ""
+    city: StrictStr = ""
+    state: StrictStr = ""
+    postcode: StrictStr = ""
+    country: StrictStr = ""
+    email: StrictStr = ""
+    phone: StrictStr = ""
+
+
 class WooRefund(_Model):
     """As an order lists it: which refund and how much (negative). Lines and restocking live
     on the refund resource, not in the order; a full refund is the order's status."""
@@ -119,6 +133,8 @@ class WooOrder(_Model):
     fee_lines: list[WooFeeLine] = []
     refunds: list[WooRefund] = []
     status: StrictStr = "pending"
+    shipping: WooAddress = WooAddress()
+    billing: WooAddress = WooAddress()
 
 
 def unit_price(line: WooLineItem) -> Decimal:
@@ -147,6 +163,26 @@ def _line(raw: WooLineItem, currency: str) -> OrderLine:
         title=html.unescape(raw.name),  # Woo sends names HTML-escaped (&ndash;)
         channel_sku=raw.sku or None,
         channel_variant_id=str(item_id) if raw.product_id else None,
+    )
+
+
+def _address(raw: WooOrder) -> ShippingAddress | None:
+    """The shipping address; phone and e-mail from billing where shipping has none (Woo asks
+    for them at checkout only once)."""
+    a, b = raw.shipping, raw.billing
+    if not (a.address_1 and a.city and a.country):
+        return None
+    return ShippingAddress(
+        name=" ".join(p for p in (a.first_name, a.last_name) if p),
+        address_line_1=a.address_1,
+        address_line_2=a.address_2,
+        postal_code=a.postcode,
+        city=a.city,
+        country_code=a.country,
+        company=a.company,
+        region=a.state,
+        phone=a.phone or b.phone,
+        email=a.email or b.email,
     )
 
 
@@ -183,6 +219,7 @@ def to_order(raw: WooOrder, account: str) -> Order:
             for r in raw.refunds
         ),
         fully_refunded=raw.status == REFUNDED,
+        shipping_address=_address(raw),
     )
 
 

@@ -1,0 +1,77 @@
+"""The orders stream -> the order workflow: start one execution per accepted order (named after
+its key, so a replayed start is refused by Step Functions), stop the carrier wait of an order
+that ended."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from shared.aws import client
+from shared.services.workflow import fail_waiting
+from shared.services.workflow_start import Start, Stop, what_follows
+from shared.settings import WorkflowSettings
+from shared.stores.shipments import ShipmentStore
+from shared.workflow import STEPS, execution_name
+
+logger = Logger(service="keel-start-workflow")
+
+
+@cache
+def _settings() -> WorkflowSettings:
+    return WorkflowSettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+@cache
+def _sfn() -> Any:
+    return client("stepfunctions")
+
+
+def record_handler(record: DynamoDBRecord) -> str:
+    ddb = record.dynamodb
+    follows = what_follows(ddb.old_image, ddb.new_image) if ddb else None
+    if follows is None:
+        return "nothing"
+    logger.append_keys(correlation_id=follows.order_key)
+    sfn = _sfn()
+    if isinstance(follows, Start):
+        try:
+            sfn.start_execution(
+                stateMachineArn=_settings().order_workflow_arn,
+                name=execution_name(follows.order_key),
+                input=json.dumps({"order_key": follows.order_key, "resume_at": STEPS[0]}),
+            )
+        except sfn.exceptions.ExecutionAlreadyExists:
+            logger.info("workflow already started")
+            return "already started"
+        logger.info("workflow started")
+        return "started"
+    assert isinstance(follows, Stop)
+    token = ShipmentStore(_settings().orders_table, client("dynamodb")).waiting_token(
+        follows.order_key
+    )
+    if token is not None:
+        fail_waiting(sfn, token, f"{follows.order_key} is {follows.status}")
+        logger.info("carrier wait stopped", extra={"status": follows.status})
+        return "stopped"
+    return "nothing waits"
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

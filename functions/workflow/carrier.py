@@ -1,0 +1,32 @@
+"""The carrier the workflow books parcels with, built from its registry record and secret."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import httpx
+from aws_lambda_powertools.utilities import parameters
+
+from functions.workflow.steps import settings
+from shared.carriers.registry import CARRIER_SPECS
+from shared.channels.spec import load
+from shared.services.workflow import Carrier
+from shared.settings import SecretName, env_prefix
+
+CARRIER = "sendcloud"  # one carrier account per environment, for now
+
+
+@cache
+def _http() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(20.0, connect=3.0))
+
+
+def carrier() -> Carrier:
+    spec = CARRIER_SPECS[CARRIER]
+    name = SecretName(_env_prefix=env_prefix(CARRIER)).secret_name  # type: ignore[call-arg]
+    secret: Any = parameters.get_secret(
+        name, transform="json", max_age=settings().secret_cache_seconds
+    )
+    built: Carrier = load(spec.client)(load(spec.secret_schema).model_validate(secret), _http())
+    return built

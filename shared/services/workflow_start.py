@@ -1,0 +1,42 @@
+"""What the orders table's changes mean for the order workflow: an order accepted (reserved,
+from intake, a poll or a released hold) starts its one execution; an order that ends while its
+execution waits for the carrier stops that wait (compensation follows)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.orders import OrderStatus
+from shared.stores.orders import ORDER_SK, order_pk
+
+ACCEPTED = frozenset({OrderStatus.RESERVED.value, OrderStatus.PARTIALLY_REFUNDED.value})
+ENDED = frozenset({OrderStatus.CANCELLED.value, OrderStatus.REFUNDED.value})
+
+
+@dataclass(frozen=True)
+class Start:
+    order_key: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    order_key: str
+    status: str
+
+
+def what_follows(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> Start | Stop | None:
+    """From deserialized stream images of an order item."""
+    if not new or new.get("sk") != ORDER_SK:
+        return None
+    key = str(new["pk"]).removeprefix(order_pk(""))
+    before = str(old["status"]) if old else None
+    after = str(new["status"])
+    if after in ACCEPTED and before not in ACCEPTED and before != OrderStatus.SHIPPED.value:
+        return Start(key)
+    if after in ENDED and before in ACCEPTED:
+        return Stop(key, after)
+    return None
