@@ -451,7 +451,133 @@ def parser() -> argparse.ArgumentParser:
 
     _stock_commands(sub)
     _catalog_and_poll_commands(sub)
+    _workflow_commands(sub)
     return root
+
+
+def _workflow_commands(sub: Any) -> None:
+    workflows = sub.add_parser("workflows", help="order workflows in the running local stack")
+    wf_sub = workflows.add_subparsers(dest="workflows_command", required=True)
+    failed = wf_sub.add_parser("failed", help="executions that failed, and why")
+    failed.add_argument("--json", action="store_true")
+    failed.set_defaults(func=cmd_workflows_failed)
+    show = wf_sub.add_parser("show", help="one order's executions, states and parcel")
+    show.add_argument("key", help="the order key, channel#id, or the order's name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_workflows_show)
+    redrive = wf_sub.add_parser("redrive", help="go on with a failed one, its cause fixed")
+    redrive.add_argument("key", help="the order key, channel#id, or the order's name")
+    redrive.add_argument("--json", action="store_true")
+    redrive.set_defaults(func=cmd_workflows_redrive)
+
+
+def _workflow_context(state: dict[str, Any]) -> tuple[Any, str, Any]:
+    from shared.stores.shipments import ShipmentStore
+    from shared.workflow import STATE_MACHINE
+
+    return (
+        _client(state, "stepfunctions"),
+        state["state_machines"][STATE_MACHINE],
+        ShipmentStore(state["tables"]["orders"], _client(state, "dynamodb")),
+    )
+
+
+def _shipment_view(record: Any) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    s = record.shipment
+    return {
+        "parcel_id": s.parcel_id if s else None,
+        "tracking_number": s.tracking_number if s else None,
+        "carrier": (s.carrier_service or s.carrier) if s else None,
+        "state": s.state.value if s else None,
+        "label_url": s.label_url if s else None,
+        "failed_step": record.failed_step,
+        "failure": record.failure,
+    }
+
+
+def cmd_workflows_failed(args: argparse.Namespace) -> int:
+    from shared.services.workflow_ops import runs
+
+    state = _state(args.state_file)
+    sfn, machine, shipments = _workflow_context(state)
+    found = [
+        {
+            "execution": r.name,
+            "order": r.order_key,
+            **(_shipment_view(shipments.get(r.order_key)) or {}),
+        }
+        for r in runs(sfn, machine, "FAILED")
+    ]
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    table = Table(title=f"Failed order workflows ({len(found)})")
+    for column in ("order", "failed at", "why"):
+        table.add_column(column)
+    for f in found:
+        table.add_row(f["order"], str(f.get("failed_step") or "-"), str(f.get("failure") or "-"))
+    console.print(table)
+    return 0
+
+
+def cmd_workflows_show(args: argparse.Namespace) -> int:
+    from shared.services.workflow_ops import runs_of, transitions
+
+    state = _state(args.state_file)
+    _, _, orders = _stores(state)
+    key = _resolve_order_key(orders.orders(), args.key)
+    if key is None:
+        console.print(f"[red]No single order {args.key!r}[/red]")
+        return 1
+    sfn, machine, shipments = _workflow_context(state)
+    found = runs_of(sfn, machine, key)
+    view: dict[str, Any] = {
+        "order": key,
+        "executions": [
+            {"name": r.name, "status": r.status, "states": r.states,
+             "transitions": transitions(r), "error": r.error}
+            for r in found
+        ],
+        "shipment": _shipment_view(shipments.get(key)),
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    console.print(f"[bold]{key}[/bold]: parcel {view['shipment']}")
+    for r in found:
+        console.print(
+            f"  {r.name}: {r.status} ({transitions(r)} transitions) {' -> '.join(r.states)}"
+            + (f" [red]{r.error}[/red]" if r.error else "")
+        )
+    return 0 if found else 1
+
+
+def cmd_workflows_redrive(args: argparse.Namespace) -> int:
+    from shared.services.workflow_ops import redrive_locally
+
+    state = _state(args.state_file)
+    _, _, orders = _stores(state)
+    key = _resolve_order_key(orders.orders(), args.key)
+    if key is None:
+        console.print(f"[red]No single order {args.key!r}[/red]")
+        return 1
+    sfn, machine, shipments = _workflow_context(state)
+    try:
+        run, step = redrive_locally(sfn, machine, key, shipments.get(key))
+    except (LookupError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    said = (
+        f"moto has no RedriveExecution: started {run.name} with the same input, resuming at "
+        f"{step} (in AWS, `keel` would call RedriveExecution on the failed execution)"
+    )
+    if args.json:
+        print(json.dumps({"execution": run.name, "resume_at": step, "note": said}))
+    else:
+        console.print(said)
+    return 0
 
 
 def _stock_commands(sub: Any) -> None:

@@ -1,0 +1,92 @@
+"""What an operator does with order workflows: list the failed ones, show one (its states, its
+parcel, why it stopped), redrive one once its cause is fixed.
+
+Redrive: AWS resumes a failed Standard execution from the failed state (`RedriveExecution`).
+moto has no RedriveExecution, so against the local stack a redrive starts a new execution of the
+same input that resumes at the step that failed (the ASL's Resume choice), and says so."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.stores.shipments import ShipmentRecord
+from shared.workflow import STEPS, execution_name
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    arn: str
+    status: str
+    order_key: str
+    states: list[str] = field(default_factory=list)  # entered, in order
+    error: str | None = None
+
+
+def runs(sfn: Any, machine_arn: str, status: str | None = None) -> list[Run]:
+    found: list[Run] = []
+    kwargs: dict[str, Any] = {"stateMachineArn": machine_arn}
+    if status:
+        kwargs["statusFilter"] = status
+    for page in sfn.get_paginator("list_executions").paginate(**kwargs):
+        for e in page["executions"]:
+            found.append(_run(sfn, e["executionArn"], with_states=False))
+    return found
+
+
+def runs_of(sfn: Any, machine_arn: str, order_key: str) -> list[Run]:
+    """Every execution of one order (the first, and local redrives `<name>-r<n>`), oldest first."""
+    base = execution_name(order_key)
+    arns = [
+        e["executionArn"]
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
+        for e in page["executions"]
+        if e["name"] == base or e["name"].startswith(f"{base}-r")
+    ]
+    return sorted((_run(sfn, arn) for arn in arns), key=lambda r: (len(r.name), r.name))
+
+
+def _run(sfn: Any, arn: str, with_states: bool = True) -> Run:
+    d = sfn.describe_execution(executionArn=arn)
+    states: list[str] = []
+    if with_states:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        states = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in events
+            if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
+        ]
+    order_key = str(json.loads(d.get("input") or "{}").get("order_key", ""))
+    error = d.get("error")
+    return Run(d["name"], arn, d["status"], order_key, states, error)
+
+
+def transitions(run: Run) -> int:
+    """What Standard workflows bill: one per state entered."""
+    return len(run.states)
+
+
+def redrive_locally(
+    sfn: Any, machine_arn: str, order_key: str, record: ShipmentRecord | None
+) -> tuple[Run, str]:
+    """A new execution of the same input, resumed at the step that failed. (new run, step)"""
+    previous = runs_of(sfn, machine_arn, order_key)
+    if not previous:
+        raise LookupError(f"no workflow for {order_key}")
+    if previous[-1].status != "FAILED":
+        raise ValueError(f"the last workflow of {order_key} is {previous[-1].status}, not FAILED")
+    step = record.failed_step if record and record.failed_step in STEPS else STEPS[0]
+    name = f"{execution_name(order_key)}-r{len(previous)}"
+    started = sfn.start_execution(
+        stateMachineArn=machine_arn,
+        name=name,
+        input=json.dumps({"order_key": order_key, "resume_at": step}),
+    )
+    return _run(sfn, started["executionArn"], with_states=False), step
+
+
+def redrive_in_aws(sfn: Any, run: Run) -> None:
+    """In AWS: resume the failed execution itself from the state that failed."""
+    sfn.redrive_execution(executionArn=run.arn)

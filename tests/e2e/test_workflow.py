@@ -1,0 +1,215 @@
+"""The order workflow on the local stack with the ASL really executing (moto runs Step
+Functions; the task functions run in-process): one stack for the module."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from keel_cli.main import main as keel
+from local_stack.sandboxes.base import SandboxLine
+from local_stack.sandboxes.sendcloud import SendcloudSandbox
+from local_stack.stack import LocalStack, stores
+from shared.services.workflow_ops import Run, runs_of, transitions
+from shared.workflow import STATE_MACHINE
+from tests.e2e.conftest import Product, make_product
+from tests.e2e.test_channels import assert_every_channel_shows_the_derived_quantity
+
+pytestmark = pytest.mark.e2e
+HAPPY_PATH_TRANSITIONS_MAX = 8
+
+
+def place(stack: LocalStack, channel: str, product: Product, qty: int) -> str:
+    body = stack.sandboxes[channel].order_body(
+        [SandboxLine(product.refs[channel], product.sku, product.sku, qty, Decimal("10.00"))]
+    )
+    answer = httpx.post(f"{stack.sandbox_url(channel)}/__sandbox/orders", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
+def sendcloud(stack: LocalStack) -> SendcloudSandbox:
+    sandbox = stack.carrier_sandboxes["sendcloud"]
+    assert isinstance(sandbox, SendcloudSandbox)
+    return sandbox
+
+
+def control(stack: LocalStack) -> str:
+    return f"{stack.sandbox_url('sendcloud')}/__sandbox"
+
+
+def latest(stack: LocalStack, key: str) -> Run | None:
+    assert stack.resources is not None
+    machine = stack.resources.state_machines[STATE_MACHINE]
+    found = runs_of(stack.client("stepfunctions"), machine, key)
+    return found[-1] if found else None
+
+
+def wait_for(condition: Any, timeout_s: float = 40.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def parcel_of(stack: LocalStack, key: str) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        rows = httpx.get(f"{control(stack)}/parcels", timeout=10).json()
+        return next((p for p in rows if p["external_reference_id"] == key), None)
+
+    return wait_for(found, what=f"a parcel for {key}")  # type: ignore[no-any-return]
+
+
+def waiting_for_carrier(stack: LocalStack, key: str) -> None:
+    wait_for(
+        lambda: (r := latest(stack, key)) is not None and "WaitForCarrier" in r.states,
+        what=f"{key} waiting for the carrier",
+    )
+
+
+def finished(stack: LocalStack, key: str) -> Run:
+    run = wait_for(
+        lambda: (r := latest(stack, key)) is not None and r.status != "RUNNING" and r,
+        timeout_s=60,
+        what=f"{key}'s workflow to end",
+    )
+    assert isinstance(run, Run)
+    return run
+
+
+def hand_over(stack: LocalStack, parcel_id: int) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{control(stack)}/parcels/{parcel_id}/status",
+        json={"status_id": 3, "message": "En route to sorting center"},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.json()["webhook_status"] == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_an_order_ships_and_every_channel_follows(stack: LocalStack, channel: str) -> None:
+    product = make_product(stack, on_hand=5)
+    key = stack.order_key(channel, place(stack, channel, product, 2))
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    hand_over(stack, parcel["parcel_id"])
+    # Sendcloud repeats itself: the same signed event again resumes nothing twice.
+    status, body = sendcloud(stack).deliveries[-1]
+    assert status == 200 and sendcloud(stack).send(body) == 200
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED", run
+    assert run.states == ["Resume", "Validate", "Ship", "WaitForCarrier", "Confirm", "Commit",
+                          "Shipped"]  # fmt: skip
+    assert transitions(run) <= HAPPY_PATH_TRANSITIONS_MAX
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "shipped"
+    assert order.history[-1][2] == f"handed to postnl, tracking {parcel['tracking_number']}"
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (3, 0)
+    assert [(m.cause.value, m.quantity) for m in inventory.ledger(product.sku)][-1] == (
+        "shipment",
+        -2,
+    )
+    told = httpx.get(f"{stack.sandbox_url(channel)}/__sandbox/shipments", timeout=10).json()
+    assert {"order_id": key.rsplit("#", 1)[1], "tracking_number": parcel["tracking_number"],
+            "carrier": "postnl"} in told  # fmt: skip
+    assert sendcloud(stack).announced == len(httpx.get(f"{control(stack)}/parcels").json())
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+
+
+def test_a_cancellation_before_hand_over_cancels_the_parcel_and_releases_the_stock(
+    stack: LocalStack,
+) -> None:
+    product = make_product(stack, on_hand=5)
+    order_id = place(stack, "woocommerce", product, 2)
+    key = stack.order_key("woocommerce", order_id)
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    cancel = f"{stack.sandbox_url('woocommerce')}/__sandbox/orders/{order_id}/cancel"
+    assert httpx.post(cancel, timeout=10).status_code == 200
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED" and run.states[-2:] == ["Compensate", "Cancelled"], run
+    rows = httpx.get(f"{control(stack)}/parcels", timeout=10).json()
+    assert next(p for p in rows if p["parcel_id"] == parcel["parcel_id"])["status_id"] == 2000
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    assert orders.get(key).status.value == "cancelled"
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (5, 0)
+    assert_every_channel_shows_the_derived_quantity(stack, product)
+
+
+def test_a_cancellation_after_hand_over_is_recorded_not_compensated(stack: LocalStack) -> None:
+    product = make_product(stack, on_hand=5)
+    order_id = place(stack, "shopify", product, 1)
+    key = stack.order_key("shopify", order_id)
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    hand_over(stack, parcel["parcel_id"])
+    assert finished(stack, key).status == "SUCCEEDED"
+    cancel = f"{stack.sandbox_url('shopify')}/__sandbox/orders/{order_id}/cancel"
+    assert httpx.post(cancel, timeout=10).status_code == 200
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "shipped"
+    assert "after hand-over: not compensated" in order.history[-1][2]
+    rows = httpx.get(f"{control(stack)}/parcels", timeout=10).json()
+    assert next(p for p in rows if p["parcel_id"] == parcel["parcel_id"])["status_id"] == 3
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (4, 0)
+
+
+def test_sendcloud_outages_are_retried_then_the_parcel_is_announced(stack: LocalStack) -> None:
+    httpx.post(f"{control(stack)}/outage", json={"requests": 1, "status": 429}, timeout=10)
+    product = make_product(stack, on_hand=5)
+    key = stack.order_key("woocommerce", place(stack, "woocommerce", product, 1))
+    httpx.post(f"{control(stack)}/outage", json={"requests": 1, "status": 503}, timeout=10)
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    hand_over(stack, parcel["parcel_id"])
+    assert finished(stack, key).status == "SUCCEEDED"
+
+
+def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=5)
+    # Sendcloud refuses the next call for good (422, as for an address it cannot deliver to).
+    httpx.post(f"{control(stack)}/outage", json={"requests": 1, "status": 422}, timeout=10)
+    key = stack.order_key("shopify", place(stack, "shopify", product, 1))
+    run = finished(stack, key)
+    assert run.status == "FAILED" and run.states[-2:] == ["RecordFailure", "Failed"], run
+    _, _, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "reserved"  # still promised to the buyer
+    assert order.history[-1][2].startswith("shipping failed: PermanentError: HTTP 422")
+    state = str(stack.write_state(tmp_path / "local.json"))
+    assert keel(["--state-file", state, "workflows", "failed", "--json"]) == 0
+    failed = json.loads(capsys.readouterr().out)
+    assert [(f["order"], f["failed_step"]) for f in failed if f["order"] == key] == [(key, "Ship")]
+    # The cause is fixed (the outage is over): redrive, resuming at the step that failed.
+    assert keel(["--state-file", state, "workflows", "redrive", key, "--json"]) == 0
+    redriven = json.loads(capsys.readouterr().out)
+    assert redriven["resume_at"] == "Ship" and "RedriveExecution" in redriven["note"]
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    hand_over(stack, parcel["parcel_id"])
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED" and run.states[:2] == ["Resume", "Ship"], run
+    assert keel(["--state-file", state, "workflows", "show", key, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [e["status"] for e in shown["executions"]] == ["FAILED", "SUCCEEDED"]
+    assert shown["shipment"]["state"] == "handed_over"
