@@ -373,6 +373,13 @@ class ShopifySandbox:
         with self._lock:
             return dict(self._state.orders[str(order_id)])
 
+    def remember(self, payload: dict[str, Any]) -> None:
+        """Keep (or replace) an order the shop has, without a webhook or a stock move: for
+        orders whose webhooks a test or the demo sends itself, so later calls about them (its
+        fulfillment orders) find them as Shopify would."""
+        with self._lock:
+            self._state.orders[str(payload["id"])] = json.loads(json.dumps(payload))
+
     # --- the webhook sender ---
     def order_payload(
         self, lines: list[SandboxLine], email: str = "buyer@example.com"
