@@ -685,20 +685,25 @@ class ShopifySandbox:
                 },
             }
             return self._answer({"errors": [throttled]}, cost, charged=False), kind, variables
-        bucket.available -= cost
         result = self._execute(schema, document, variables, operation_name)
+        # As Shopify: the requested cost must be there; what is taken is the actual cost (a
+        # connection that returned fewer nodes than `first` costs that many).
+        actual = _requested_cost(operation, variables, schema, document, _returned(result.data))
+        bucket.available -= actual
         answer: dict[str, Any] = {}
         if result.errors:
             answer["errors"] = [e.formatted for e in result.errors]
         if result.data is not None or not result.errors:
             answer["data"] = result.data
-        return self._answer(answer, cost, charged=True), kind, variables
+        return self._answer(answer, cost, charged=True, actual=actual), kind, variables
 
-    def _answer(self, answer: dict[str, Any], cost: int, *, charged: bool) -> Response:
+    def _answer(
+        self, answer: dict[str, Any], cost: int, *, charged: bool, actual: int | None = None
+    ) -> Response:
         answer["extensions"] = {
             "cost": {
                 "requestedQueryCost": cost,
-                "actualQueryCost": cost if charged else None,
+                "actualQueryCost": (cost if actual is None else actual) if charged else None,
                 "throttleStatus": self._bucket.status(),
             }
         }
@@ -1089,16 +1094,28 @@ def _fulfillment_refused(message: str) -> dict[str, Any]:
     return {"fulfillment": None, "userErrors": [{"field": ["fulfillment"], "message": message}]}
 
 
+def _returned(data: Any) -> dict[str, int]:
+    """How many nodes each top-level connection of an answer returned (its actual size)."""
+    counts: dict[str, int] = {}
+    for key, value in (data or {}).items() if isinstance(data, dict) else ():
+        if isinstance(value, dict):
+            found = value.get("nodes", value.get("edges"))
+            if isinstance(found, list):
+                counts[key] = len(found)
+    return counts
+
+
 def _requested_cost(
     operation: OperationDefinitionNode | None,
     variables: dict[str, Any],
     schema: GraphQLSchema,
     document: DocumentNode,
+    returned: dict[str, int] | None = None,
 ) -> int:
     """A small cost model: a mutation of inventorySetQuantities costs 10 + its rows; a top-level
     connection (`orders`) costs what Shopify's rules say (objects 1, scalars 0, a connection
-    2 + first x its node); any other read costs 1 per top-level field plus 1 per node asked
-    for."""
+    2 + first x its node; with `returned`, the nodes it returned instead of first: the actual
+    cost); any other read costs 1 per top-level field plus 1 per node asked for."""
     if operation is None:
         return 0
     fragments = {
@@ -1123,7 +1140,9 @@ def _requested_cost(
         elif name == "nodes" and isinstance(arguments.get("ids"), list):
             cost += 1 + len(arguments["ids"])
         elif field_def is not None and _is_connection(field_def):
-            cost += _field_cost(schema, field_def, selection, variables, fragments)
+            key = selection.alias.value if selection.alias else name
+            size = (returned or {}).get(key)
+            cost += _field_cost(schema, field_def, selection, variables, fragments, size)
         else:
             cost += 1
     return cost
@@ -1139,6 +1158,7 @@ def _field_cost(
     node: FieldNode,
     variables: dict[str, Any],
     fragments: dict[str, FragmentDefinitionNode],
+    size_given: int | None = None,
 ) -> int:
     """Shopify's published rules: scalar and enum 0, object 1 + what it selects, connection
     2 + first x (one node), a list with `first` that many times its element."""
@@ -1149,6 +1169,8 @@ def _field_cost(
         a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()
     }
     size = arguments.get("first") or arguments.get("last") or 0
+    if size_given is not None:
+        size = size_given
     inner = _selection_cost(schema, named, node.selection_set, variables, fragments)
     if _is_connection(field_def):
         # `nodes` and `edges` each count one element: the connection multiplies it by first.
