@@ -39,6 +39,7 @@ from infra.naming import construct_id, lambda_handler
 from infra.queues import Queues
 from infra.storage import Storage
 from shared.wiring import (
+    RAW_BODY_RETENTION_ENV,
     Function,
     HttpRoute,
     QueueTrigger,
@@ -115,8 +116,8 @@ def function_environment(
     secret_names: Mapping[str, str],
     bucket_names: Mapping[str, str],
 ) -> dict[str, str]:
-    """What one function is told, and nothing more: the resources its wiring entry names, and
-    its own trigger queue."""
+    """What one function is told, and nothing more: the resources its wiring entry names, its
+    own trigger queue, and the raw-body retention if it keeps raw bodies."""
     env = {
         "POWERTOOLS_SERVICE_NAME": f"keel-{spec.name}",
         "POWERTOOLS_LOG_LEVEL": config.log_level,
@@ -133,6 +134,8 @@ def function_environment(
         env[env_name_for_secret(secret)] = secret_names[secret]
     for bucket in dict.fromkeys(spec.reads_objects + spec.writes_objects):
         env[env_name_for_bucket(bucket)] = bucket_names[bucket]
+    if spec.keeps_raw_bodies:
+        env[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
     env.update(spec.env)
     return env
 

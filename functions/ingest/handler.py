@@ -32,7 +32,7 @@ from shared.messages import InboundDelivery, SyncListing
 from shared.services.intake import sku_lookup, take_order
 from shared.settings import IngestSettings, QueueUrls, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
-from shared.stores.orders import HeldDelivery, OrderTooLarge
+from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
 from shared.wiring import sync_queue
 
 logger = Logger(service="keel-ingest")
@@ -93,6 +93,7 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
             received_at=delivery.received_at,
             body_encoding=delivery.body_encoding,
             body_ref=delivery.body_ref,
+            expires_at=held_expiry(delivery.received_at, _settings().raw_body_retention_days),
         )
     )
     logger.warning("delivery held", extra={"reason": reason[:2000], "first_time": kept})
