@@ -33,6 +33,7 @@ from shared.services.intake import sku_lookup, take_order
 from shared.settings import IngestSettings, QueueUrls, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
 from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
+from shared.validation import describe
 from shared.wiring import sync_queue
 
 logger = Logger(service="keel-ingest")
@@ -125,12 +126,8 @@ def record_handler(record: SQSRecord) -> str:
     what = delivery.topic or "delivery"
     try:
         order = inbound.parse_webhook(delivery.headers, _raw_body(delivery))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        return _hold_delivery(delivery, f"unparseable {what}: {problems}")
+    except ValidationError as exc:  # where and why, never the values (customer data)
+        return _hold_delivery(delivery, f"unparseable {what}: {describe(exc)}")
     except ValueError as exc:
         return _hold_delivery(delivery, f"unparseable {what}: {exc}")
     if order is None:
