@@ -39,6 +39,7 @@ from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
 from shared.wiring import (
+    RAW_BODY_RETENTION_ENV,
     Function,
     HttpRoute,
     QueueTrigger,
@@ -118,8 +119,8 @@ def function_environment(
     bucket_names: Mapping[str, str],
     state_machine_arns: Mapping[str, str],
 ) -> dict[str, str]:
-    """What one function is told, and nothing more: the resources its wiring entry names, and
-    its own trigger queue."""
+    """What one function is told, and nothing more: the resources its wiring entry names, its
+    own trigger queue, and the raw-body retention if it keeps raw bodies."""
     env = {
         "POWERTOOLS_SERVICE_NAME": f"keel-{spec.name}",
         "POWERTOOLS_LOG_LEVEL": config.log_level,
@@ -138,6 +139,8 @@ def function_environment(
         env[env_name_for_bucket(bucket)] = bucket_names[bucket]
     for machine in spec.starts:
         env[env_name_for_state_machine(machine)] = state_machine_arns[machine]
+    if spec.keeps_raw_bodies:
+        env[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
     env.update(spec.env)
     return env
 

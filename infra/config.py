@@ -23,6 +23,12 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 # CloudWatch Logs accepts only these retention periods; RetentionDays in infra maps them.
 ALLOWED_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827)
 
+# Raw channel bodies (held deliveries, raw-bodies objects) hold customers' names, addresses and
+# e-mails. Kept at least as long as a delivery can wait in the ingest DLQ, so a redriven message
+# still finds its body; at most a year: the channel keeps the order itself.
+MIN_RAW_BODY_RETENTION_DAYS = WIRING.queue("ingest").dlq_retention_days
+MAX_RAW_BODY_RETENTION_DAYS = 365
+
 
 @dataclass(frozen=True)
 class EnvConfig:
@@ -45,6 +51,9 @@ class EnvConfig:
     api_burst_limit: int
     # A WAFv2 web ACL on the API stage (body size limit via Content-Length). ~5 USD/month each.
     waf: bool
+    # Days raw channel bodies are kept: the TTL of held deliveries (from their receipt) and the
+    # expiry of the raw-bodies bucket's objects (from their upload).
+    raw_body_retention_days: int
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -66,6 +75,16 @@ class EnvConfig:
         if missing or extra:
             problems.append(
                 f"channel_secret_names: missing {sorted(missing)}, unknown {sorted(extra)}"
+            )
+        if not (
+            MIN_RAW_BODY_RETENTION_DAYS
+            <= self.raw_body_retention_days
+            <= MAX_RAW_BODY_RETENTION_DAYS
+        ):
+            problems.append(
+                f"raw_body_retention_days {self.raw_body_retention_days} is outside "
+                f"{MIN_RAW_BODY_RETENTION_DAYS}..{MAX_RAW_BODY_RETENTION_DAYS} (at least the "
+                "ingest DLQ's retention, so a redriven delivery finds its body)"
             )
         if self.api_rate_limit_rps <= 0 or self.api_burst_limit < self.api_rate_limit_rps:
             problems.append("api limits: need rate > 0 and burst >= rate")
@@ -104,6 +123,8 @@ CONFIGS: MappingProxyType[str, EnvConfig] = MappingProxyType(
             api_rate_limit_rps=20,
             api_burst_limit=40,
             waf=False,
+            # Test orders only: the shortest the DLQ allows.
+            raw_body_retention_days=14,
         ),
         "staging": EnvConfig(
             name="staging",
@@ -119,6 +140,8 @@ CONFIGS: MappingProxyType[str, EnvConfig] = MappingProxyType(
             api_rate_limit_rps=50,
             api_burst_limit=100,
             waf=True,
+            # Rehearsal data, sometimes copied from real orders: no longer than dev.
+            raw_body_retention_days=14,
         ),
         "prod": EnvConfig(
             name="prod",
@@ -134,6 +157,9 @@ CONFIGS: MappingProxyType[str, EnvConfig] = MappingProxyType(
             api_rate_limit_rps=100,
             api_burst_limit=200,
             waf=True,
+            # A month to notice a held delivery (the DeliveriesHeld metric, not alarmed yet) and
+            # take its order in by hand; after that the channel's own copy is what counts.
+            raw_body_retention_days=30,
         ),
     }
 )

@@ -3,13 +3,14 @@
 Tables: on-demand, PITR, and the stream / TTL each declares. Buckets hold what does not fit a
 message or an item (webhook bodies over the SQS inline limit, held deliveries over DynamoDB's
 400 KB): private (all public access blocked, bucket-owner-enforced ownership), TLS 1.2+ only,
-SSE-S3, no versioning, and no lifecycle expiry, because held deliveries keep referring to their
-objects until an operator resolves them (docs/decisions.md, 2026-11-27 follow-ups).
+SSE-S3, no versioning. A bucket of raw channel bodies (personal data) expires its objects after
+the environment's `raw_body_retention_days`, the same retention its held deliveries' TTL has
+(docs/decisions.md, 2026-11-28 data and privacy).
 """
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Tags
+from aws_cdk import Duration, RemovalPolicy, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -70,6 +71,16 @@ class Storage(Construct):
                 # A throwaway environment empties its buckets on teardown (a custom resource);
                 # prod keeps bucket and objects, like its tables.
                 auto_delete_objects=not config.retain_data,
+                lifecycle_rules=(
+                    [
+                        s3.LifecycleRule(
+                            id="expire-raw-bodies",
+                            expiration=Duration.days(config.raw_body_retention_days),
+                        )
+                    ]
+                    if bucket_spec.holds_raw_bodies
+                    else None
+                ),
             )
             Tags.of(bucket).add(TAG_BUCKET, bucket_spec.name)
             acknowledge(

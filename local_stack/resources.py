@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from shared.wiring import (
+    RAW_BODY_RETENTION_ENV,
     StreamTrigger,
     Wiring,
     env_name_for_bucket,
@@ -19,6 +20,9 @@ from shared.wiring import (
     env_name_for_table,
     stream_failure_queue,
 )
+
+# As dev's (infra/config.py, which the local stack does not import): local bodies are test data.
+LOCAL_RAW_BODY_RETENTION_DAYS = 14
 
 
 @dataclass
@@ -33,10 +37,11 @@ class Provisioned:
     stream_failure_urls: dict[str, str] = field(default_factory=dict)  # by function name
     buckets: dict[str, str] = field(default_factory=dict)
     state_machines: dict[str, str] = field(default_factory=dict)  # logical name -> ARN
+    raw_body_retention_days: int = 0
 
     def function_env(self) -> dict[str, str]:
         """What the functions read. Locally every function sees all of it."""
-        env: dict[str, str] = {}
+        env: dict[str, str] = {RAW_BODY_RETENTION_ENV: str(self.raw_body_retention_days)}
         for name, physical in self.tables.items():
             env[env_name_for_table(name)] = physical
         for name, url in self.queue_urls.items():
@@ -58,15 +63,18 @@ def provision(
     endpoint: str | None,
     secret_values: dict[str, dict[str, Any]],
     visibility_timeout_s: int | None = None,
+    raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS,
 ) -> Provisioned:
     """`endpoint` None means boto3's default (in tests: moto's in-process mock).
-    `visibility_timeout_s` overrides the wiring's, so local retries come back in seconds."""
+    `visibility_timeout_s` overrides the wiring's, so local retries come back in seconds.
+    TTLs and the raw bodies' expiry are declared as in AWS (moto records them, and does not
+    delete anything)."""
     session = boto3.session.Session()
     db = session.client("dynamodb", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
     sm = session.client("secretsmanager", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
-    out = Provisioned(prefix=prefix)
+    out = Provisioned(prefix=prefix, raw_body_retention_days=raw_body_retention_days)
 
     for bucket in wiring.buckets:
         physical = f"{prefix}-{bucket.name}".lower()
@@ -74,6 +82,20 @@ def provision(
             Bucket=physical,
             CreateBucketConfiguration={"LocationConstraint": session.region_name or "eu-west-1"},
         )
+        if bucket.holds_raw_bodies:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=physical,
+                LifecycleConfiguration={
+                    "Rules": [
+                        {
+                            "ID": "expire-raw-bodies",
+                            "Status": "Enabled",
+                            "Filter": {"Prefix": ""},
+                            "Expiration": {"Days": raw_body_retention_days},
+                        }
+                    ]
+                },
+            )
         out.buckets[bucket.name] = physical
 
     for table in wiring.tables:
@@ -92,6 +114,11 @@ def provision(
         if table.stream:
             args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
         created = db.create_table(**args)["TableDescription"]
+        if table.ttl_attribute:
+            db.update_time_to_live(
+                TableName=physical,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
         out.tables[table.name] = physical
         if table.stream:
             out.stream_arns[table.name] = created["LatestStreamArn"]

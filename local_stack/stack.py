@@ -20,7 +20,12 @@ from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregist
 from local_stack.moto_patches import keep_stream_shards_across_rollbacks
 from local_stack.moto_server import MotoServer
 from local_stack.pollers import Poller, Scheduler, SqsPoller, StreamReader
-from local_stack.resources import Provisioned, create_state_machines, provision
+from local_stack.resources import (
+    LOCAL_RAW_BODY_RETENTION_DAYS,
+    Provisioned,
+    create_state_machines,
+    provision,
+)
 from local_stack.sandboxes.base import ChannelSandbox
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS
@@ -47,6 +52,7 @@ class LocalConfig:
     poll_interval_s: float = 0.05
     concurrency: int = 2  # pollers per queue, as Lambda runs several batches at once
     log_level: str = "WARNING"
+    raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
 
 
 class LocalStack:
@@ -104,6 +110,7 @@ class LocalStack:
             self.moto.endpoint,
             secret_values={**self._channel_secrets(), **self._carrier_secrets()},
             visibility_timeout_s=self.config.visibility_timeout_s,
+            raw_body_retention_days=self.config.raw_body_retention_days,
         )
         self._set_env(self.resources.function_env())
         self.runtime.cold_start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -54,6 +55,9 @@ class IngestSettings(_Settings):
     inventory_table: str
     orders_table: str
     raw_bodies_bucket: str
+    # RAW_BODY_RETENTION_DAYS (the environment's config): held deliveries expire after it.
+    # No default: a function that keeps raw bodies without being told how long fails loudly.
+    raw_body_retention_days: int = Field(gt=0)
     secret_cache_seconds: int = 300
 
 

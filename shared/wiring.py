@@ -34,6 +34,14 @@ class Bucket:
     """Object storage for what does not fit a message or an item (SQS 1 MiB, DynamoDB 400 KB)."""
 
     name: str  # logical name; env var `<NAME>_BUCKET` carries the physical name
+    # Objects are raw channel bodies (personal data: names, addresses, e-mails): they expire
+    # after the environment's raw-body retention, as the held deliveries that refer to them do.
+    holds_raw_bodies: bool = False
+
+
+# Days a raw channel body (held delivery, raw-bodies object) is kept: per environment in
+# infra/config.py, told to the functions that keep them (`Function.keeps_raw_bodies`).
+RAW_BODY_RETENTION_ENV = "RAW_BODY_RETENTION_DAYS"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,9 @@ class Function:
     reads_objects: tuple[str, ...] = ()  # buckets it gets objects from
     writes_objects: tuple[str, ...] = ()  # buckets it puts objects into
     env: dict[str, str] = field(default_factory=dict)
+    # Keeps raw channel bodies (held deliveries): told RAW_BODY_RETENTION_ENV, so what it
+    # keeps expires with the environment's retention.
+    keeps_raw_bodies: bool = False
     # table -> the only DynamoDB actions allowed on it, narrowing what reads/writes imply, where
     # the function's use of the table is that simple.
     table_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -161,7 +172,9 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             Table("catalog", stream="NEW_AND_OLD_IMAGES"),
             Table("inventory", stream="NEW_AND_OLD_IMAGES"),
             # The stream starts each accepted order's workflow, and stops it when it ends.
-            Table("orders", stream="NEW_AND_OLD_IMAGES"),
+            # Orders never expire (the system of record); held deliveries in it carry
+            # `expires_at` (epoch seconds), when their raw body's retention ends.
+            Table("orders", stream="NEW_AND_OLD_IMAGES", ttl_attribute="expires_at"),
             Table("deliveries", partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
         ),
         queues=(
@@ -202,6 +215,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 sends_to=sync_queues,
                 secrets=receiving,  # the shop's currency, to check orders against
                 reads_objects=("raw-bodies",),  # a held delivery keeps the same object
+                keeps_raw_bodies=True,  # held deliveries
             ),
             Function(
                 name="relay",
@@ -287,7 +301,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             ),
         ),
         secrets=tuple(c.name for c in channels),
-        buckets=(Bucket("raw-bodies"),),
+        buckets=(Bucket("raw-bodies", holds_raw_bodies=True),),
         state_machines=(StateMachine(STATE_MACHINE, str(DEFINITION.relative_to(ROOT)), TASKS),),
         carriers=CARRIERS,
     )

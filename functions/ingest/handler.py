@@ -33,7 +33,8 @@ from shared.services.intake import sku_lookup, take_order
 from shared.services.selling_channel import needs_resync, resync_selling_channel
 from shared.settings import IngestSettings, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
-from shared.stores.orders import HeldDelivery, OrderTooLarge
+from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
+from shared.validation import describe
 
 logger = Logger(service="keel-ingest")
 tracer = Tracer(service="keel-ingest")
@@ -99,6 +100,7 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
             received_at=delivery.received_at,
             body_encoding=delivery.body_encoding,
             body_ref=delivery.body_ref,
+            expires_at=held_expiry(delivery.received_at, _settings().raw_body_retention_days),
         )
     )
     logger.warning("delivery held", extra={"reason": reason[:2000], "first_time": kept})
@@ -117,12 +119,8 @@ def record_handler(record: SQSRecord) -> str:
     account = _account(delivery.channel)
     try:
         order = inbound.parse_webhook(delivery.headers, _raw_body(delivery), account.name)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        return _hold_delivery(delivery, f"unparseable {what}: {problems}")
+    except ValidationError as exc:  # where and why, never the values (customer data)
+        return _hold_delivery(delivery, f"unparseable {what}: {describe(exc)}")
     except ValueError as exc:
         return _hold_delivery(delivery, f"unparseable {what}: {exc}")
     if order is None:

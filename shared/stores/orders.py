@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import zlib
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -204,10 +204,20 @@ def doc_from_item(item: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
+def held_expiry(received_at: str, retention_days: int) -> int:
+    """When a held delivery's raw body (personal data) is due to go: `received_at` (ISO 8601,
+    UTC when it names no zone) plus the retention, as epoch seconds for DynamoDB's TTL."""
+    received = datetime.fromisoformat(received_at)
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return int((received + timedelta(days=retention_days)).timestamp())
+
+
 @dataclass(frozen=True)
 class HeldDelivery:
     """`raw_body` as received (decoded with `body_encoding`), or `body_ref`: the S3 key of a
-    body too large to travel inline."""
+    body too large to travel inline. `expires_at` (epoch seconds, see `held_expiry`) is the
+    item's TTL: the body holds customers' names, addresses and e-mails."""
 
     channel: str
     delivery_id: str
@@ -217,6 +227,7 @@ class HeldDelivery:
     received_at: str
     body_encoding: str = "utf-8"
     body_ref: str | None = None
+    expires_at: int | None = field(default=None, kw_only=True)  # None: kept before TTLs
 
 
 class OrderStore:
@@ -303,7 +314,10 @@ class OrderStore:
         return [_stored(i) for i in self._t.scan_sk(ORDER_SK)]
 
     def keep_held_delivery(self, held: HeldDelivery) -> bool:
-        """False when this delivery was already kept."""
+        """False when this delivery was already kept. Refuses one without `expires_at`: raw
+        bodies are never kept without end."""
+        if held.expires_at is None:
+            raise ValueError("a held delivery needs expires_at (its raw body's retention)")
         try:
             self._t.client.put_item(
                 TableName=self._t.name,
@@ -319,6 +333,7 @@ class OrderStore:
                         "received_at": held.received_at,
                         "body_encoding": held.body_encoding,
                         "body_ref": held.body_ref,
+                        "expires_at": held.expires_at,
                     }
                 ),
                 ConditionExpression="attribute_not_exists(pk)",
@@ -327,7 +342,10 @@ class OrderStore:
             return False
         return True
 
-    def held_deliveries(self) -> list[HeldDelivery]:
+    def held_deliveries(self, now: datetime | None = None) -> list[HeldDelivery]:
+        """The held deliveries not yet expired at `now` (default: the present): DynamoDB's TTL
+        deletes expired items only within days, and an expired one's S3 body may be gone."""
+        cutoff = int((now or datetime.now(UTC)).timestamp())
         return [
             HeldDelivery(
                 channel=str(i["channel"]),
@@ -338,6 +356,8 @@ class OrderStore:
                 received_at=str(i["received_at"]),
                 body_encoding=str(i.get("body_encoding", "utf-8")),
                 body_ref=str(i["body_ref"]) if i.get("body_ref") else None,
+                expires_at=int(i["expires_at"]) if i.get("expires_at") is not None else None,
             )
             for i in self._t.scan_sk(HELD_SK)
+            if i.get("expires_at") is None or int(i["expires_at"]) > cutoff
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from infra.channel_secrets import placeholder, placeholder_fields
 from infra.config import CONFIGS, load
 from shared.channels.registry import BY_NAME, CHANNELS
 from shared.channels.spec import load as load_path
-from shared.wiring import WIRING
+from shared.wiring import RAW_BODY_RETENTION_ENV, WIRING
 from tests.infra.template import Template
 
 pytestmark = pytest.mark.infra
@@ -45,9 +46,7 @@ def test_dev_can_be_torn_down(dev: Template) -> None:
     assert emptied == set(dev.buckets().values())
 
 
-def test_buckets_are_the_wiring_private_encrypted_tls_only_and_never_expire(
-    template: Template,
-) -> None:
+def test_buckets_are_the_wiring_private_encrypted_and_tls_only(template: Template) -> None:
     buckets = template.buckets()
     assert len(template.of_type("AWS::S3::Bucket")) == len(WIRING.buckets)
     assert set(buckets) == {b.name for b in WIRING.buckets}
@@ -75,7 +74,6 @@ def test_buckets_are_the_wiring_private_encrypted_tls_only_and_never_expire(
         }, name
         (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}, name
-        assert "LifecycleConfiguration" not in props, name  # held deliveries refer to objects
         assert "BucketName" not in props, name  # a retained bucket never blocks a redeploy
         assert logical_id in tls_only and logical_id in tls_12, name
 
@@ -96,6 +94,33 @@ def test_tables_are_the_wiring_with_pitr_streams_and_ttl(template: Template) -> 
         assert props.get("TimeToLiveSpecification") == (
             {"AttributeName": spec.ttl_attribute, "Enabled": True} if spec.ttl_attribute else None
         )
+
+
+def test_raw_bodies_expire_after_the_environments_retention(template: Template) -> None:
+    """Personal data in raw bodies: the bucket's objects and the held deliveries' items go after
+    the configured days, and the function that keeps them is told those days."""
+    days = template.config.raw_body_retention_days
+    for bucket in WIRING.buckets:
+        props = template.props(template.buckets()[bucket.name])
+        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+        expected = [{"Id": "expire-raw-bodies", "ExpirationInDays": days, "Status": "Enabled"}]
+        assert rules == (expected if bucket.holds_raw_bodies else []), bucket.name
+    orders = template.props(template.tables()["orders"])
+    assert orders["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    functions = template.functions()
+    for spec in WIRING.functions:
+        env = template.props(functions[spec.name])["Environment"]["Variables"]
+        told = env.get(RAW_BODY_RETENTION_ENV)
+        assert told == (str(days) if spec.keeps_raw_bodies else None), spec.name
+    assert any(f.keeps_raw_bodies for f in WIRING.functions)
+
+
+def test_environments_keep_raw_bodies_for_their_own_time() -> None:
+    """Different per environment, and never shorter than a delivery can wait in the DLQ."""
+    days = {name: c.raw_body_retention_days for name, c in CONFIGS.items()}
+    assert days == {"dev": 14, "staging": 14, "prod": 30}
+    with pytest.raises(ValueError, match="raw_body_retention_days 7"):
+        replace(CONFIGS["dev"], raw_body_retention_days=7)
 
 
 def test_secrets_are_created_empty_under_the_configured_names(template: Template) -> None:

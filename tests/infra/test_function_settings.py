@@ -28,7 +28,7 @@ from shared.settings import (
     WorkflowSettings,
     env_prefix,
 )
-from shared.wiring import WIRING, Function, sync_queue
+from shared.wiring import RAW_BODY_RETENTION_ENV, WIRING, Function, sync_queue
 
 PUBLISHING = {c.name for c in CHANNELS if c.publishes_stock}
 
@@ -53,7 +53,9 @@ def _webhook(spec: Function) -> None:
 
 
 def _ingest(spec: Function) -> None:
-    assert IngestSettings().orders_table == "t-orders"  # type: ignore[call-arg]
+    settings = IngestSettings()  # type: ignore[call-arg]
+    assert settings.orders_table == "t-orders"
+    assert settings.raw_body_retention_days == CONFIGS["prod"].raw_body_retention_days
     assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
 
 
@@ -173,7 +175,7 @@ def test_settings_load_from_the_stack_environment_alone(
     for key in list(os.environ):
         if key.endswith(
             ("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET", "_ARN")
-        ) or (key == "KEEL_CHANNEL"):
+        ) or (key in ("KEEL_CHANNEL", RAW_BODY_RETENTION_ENV)):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

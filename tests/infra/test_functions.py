@@ -11,6 +11,7 @@ import pytest
 from infra.compute import check_table_grants
 from shared.channels.registry import CHANNELS
 from shared.wiring import (
+    RAW_BODY_RETENTION_ENV,
     WIRING,
     Function,
     HttpRoute,
@@ -106,6 +107,8 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
             expected[env_name_for_state_machine(machine)] = (
                 "".join(arn) if config.account else {"Fn::Join": ["", arn]}
             )
+        if spec.keeps_raw_bodies:  # held deliveries expire after the environment's days
+            expected[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
         assert template.props(logical_id)["Environment"]["Variables"] == expected, name
 
 

@@ -17,6 +17,7 @@ from shared.stores.orders import (
     HeldDelivery,
     OrderStore,
     OrderTooLarge,
+    held_expiry,
     order_to_doc,
 )
 
@@ -125,10 +126,29 @@ def test_orders_round_trip_with_decimal_money(intake: OrderIntakeStore, orders: 
 
 
 def test_held_deliveries_are_kept_once(orders: OrderStore) -> None:
-    held = HeldDelivery("shopify", "d1", "orders/create", "unparseable", "{oops", "now")
+    received = NOW.isoformat()
+    expires = held_expiry(received, 14)
+    held = HeldDelivery(
+        "shopify", "d1", "orders/create", "unparseable", "{oops", received, expires_at=expires
+    )
     assert orders.keep_held_delivery(held)
     assert not orders.keep_held_delivery(held)
-    assert orders.held_deliveries() == [held]
+    assert orders.held_deliveries(now=NOW) == [held]
+
+
+def test_held_deliveries_expire(orders: OrderStore) -> None:
+    """Raw bodies are never kept without end; an expired one is gone for readers before
+    DynamoDB's TTL (which takes up to days) deletes it."""
+    received = NOW.isoformat()
+    assert held_expiry(received, 14) == int(NOW.timestamp()) + 14 * 86400
+    assert held_expiry("2026-11-27T12:00:00", 1) == int(NOW.timestamp()) + 86400  # naive: UTC
+    unbounded = HeldDelivery("shopify", "d0", "orders/create", "unparseable", "{", received)
+    with pytest.raises(ValueError, match="expires_at"):
+        orders.keep_held_delivery(unbounded)
+    held = replace(unbounded, delivery_id="d2", expires_at=held_expiry(received, 14))
+    assert orders.keep_held_delivery(held)
+    assert orders.held_deliveries(now=NOW + timedelta(days=14, seconds=-1)) == [held]
+    assert orders.held_deliveries(now=NOW + timedelta(days=14)) == []
 
 
 def test_a_conflicting_concurrent_transaction_is_retried(

@@ -51,7 +51,8 @@ def _plain_amount(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("an amount is a decimal string or a number, not a boolean")
     if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
-        raise ValueError(f"not a plain decimal amount: {value[:40]!r}")
+        # The value stays out of the message: it is logged and stored as a hold reason.
+        raise ValueError("not a plain decimal amount")
     return value
 
 

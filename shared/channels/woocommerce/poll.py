@@ -21,6 +21,7 @@ from shared.channels.woocommerce.orders import WooOrder, to_order
 from shared.channels.woocommerce.secret import WooSecret
 from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
 from shared.domain.orders import Order, normalize_account
+from shared.validation import describe
 
 PER_PAGE = 100  # REST v3's largest page
 MAX_PAGES = 200  # 20,000 changed orders per poll: a bound, not a goal
@@ -64,7 +65,9 @@ class WooOrdersPoll:
                 try:
                     yield to_order(WooOrder.model_validate(raw), self.account)
                 except ValidationError as exc:
-                    raise Unreadable(f"order {raw.get('id', '?')}: {exc}") from exc
+                    # Logged with its traceback: where and why, not the values (customer data),
+                    # and not chained (the ValidationError's text would print its inputs).
+                    raise Unreadable(f"order {raw.get('id', '?')}: {describe(exc)}") from None
             if page >= int(response.headers.get("x-wp-totalpages", "1") or 1):
                 return
 
