@@ -2,12 +2,20 @@
 label and tracking number in the answer), find it again by Keel's order key (a retried announce
 after a lost answer must not book a second parcel), and cancel it.
 
-Errors are the channels' classes: 429/5xx/timeouts retryable (Retry-After kept), 401/403 auth,
-400/422 permanent with Sendcloud's own error details, 404 on cancel nothing to do."""
+`external_reference_id` is unique per Sendcloud account (v3 spec: a second use answers 409 with
+the shipment that holds it), so the order key is both the lookup (`GET /shipments?
+external_reference_id=`) and the last guard when a lookup ran before the first call landed.
+
+Errors are the channels' classes: 429/5xx/timeouts retryable (Retry-After kept, seconds or an
+HTTP date), 401/403 auth, 400/422 permanent with Sendcloud's own error details; on cancel, 404
+and a 409 for a shipment already cancelled are nothing to do."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -37,30 +45,68 @@ class SendcloudCarrier:
         self._auth = httpx.BasicAuth(secret.public_key, secret.secret_key)
 
     def announce(self, order: Order) -> Shipment:
-        found = self._find(order.key)
+        found = self.find(order.key)
         if found is not None:
             return found
         body = self._request(order)
-        data = self._call("POST", "/shipments/announce", json=body).get("data") or {}
+        try:
+            data = self._call("POST", "/shipments/announce", json=body).get("data") or {}
+        except PermanentError as exc:
+            if exc.status != 409:
+                raise
+            return self._holder_of(order.key, exc)
         return _shipment(data)
 
+    def find(self, external_reference: str) -> Shipment | None:
+        """The live (not cancelled) shipment announced under this reference, if any."""
+        for data in self._by_reference(external_reference):
+            if not _cancelled(data):
+                return _shipment(data)
+        return None
+
     def cancel(self, shipment: Shipment) -> None:
+        """200 (cancelled) and 202 (queued: Sendcloud cancels it unless it moves within 14
+        days) both mean Sendcloud took the request."""
+        path = f"/shipments/{shipment.shipment_id}"
         try:
-            self._call("POST", f"/shipments/{shipment.shipment_id}/cancel")
+            self._call("POST", f"{path}/cancel")
         except PermanentError as exc:
             if exc.status == 404:
                 raise NothingToDo(str(exc), channel=CARRIER, status=404) from exc
+            # 409 is "already cancelled" (a retry after a lost answer) but also "delivered" or
+            # "older than 42 days": only the shipment's own state tells them apart.
+            if exc.status == 409 and _cancelled(self._call("GET", path).get("data") or {}):
+                raise NothingToDo(str(exc), channel=CARRIER, status=409) from exc
             raise
 
-    def _find(self, order_key: str) -> Shipment | None:
-        answer = self._call("GET", "/shipments", params={"external_reference_id": order_key})
-        for data in answer.get("data") or []:
-            statuses = {
-                str((p.get("status") or {}).get("code", "")) for p in data.get("parcels", [])
-            }
-            if not statuses & CANCELLED_STATUSES:
-                return _shipment(data)
-        return None
+    def _by_reference(self, external_reference: str) -> list[dict[str, Any]]:
+        # Unique per account, so one page holds every match; no cursor is ever sent, so a 404
+        # (the spec's "invalid cursor") can only mean nothing matched.
+        try:
+            answer = self._call(
+                "GET", "/shipments", params={"external_reference_id": external_reference}
+            )
+        except PermanentError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return [d for d in answer.get("data") or [] if isinstance(d, dict)]
+
+    def _holder_of(self, external_reference: str, conflict: PermanentError) -> Shipment:
+        """409 on announce: the reference is taken. Ours, announced between our lookup and our
+        call (a concurrent retry), is the answer; a cancelled one cannot be booked again."""
+        holders = self._by_reference(external_reference)
+        live = [d for d in holders if not _cancelled(d)]
+        if live:
+            return _shipment(live[0])
+        if holders:
+            raise PermanentError(
+                f"{external_reference} was announced before and that shipment is cancelled:"
+                " Sendcloud refuses the reference again",
+                channel=CARRIER,
+                status=409,
+            ) from conflict
+        raise conflict
 
     def _request(self, order: Order) -> dict[str, Any]:
         to = order.shipping_address
@@ -96,7 +142,7 @@ class SendcloudCarrier:
                     "address_line_2": to.address_line_2,
                     "postal_code": to.postal_code,
                     "city": to.city,
-                    "state_province_code": to.region,
+                    "state_province_code": _subdivision(to.country_code, to.region),
                     "country_code": to.country_code,
                     "email": to.email,
                     "phone_number": to.phone,
@@ -106,25 +152,11 @@ class SendcloudCarrier:
                 "currency": order.total.currency,
                 "value": f"{order.total.amount:.2f}",
             },
+            # No parcel_items: the spec requires an hs_code on every item, which Keel's catalog
+            # does not hold; Sendcloud needs them only for customs, where a made-up code would
+            # be a false declaration. A destination needing customs fails (400) and is recorded.
             "parcels": [
-                {
-                    "weight": {"value": f"{ITEM_WEIGHT_KG * max(units, 1):.3f}", "unit": "kg"},
-                    "parcel_items": [
-                        {
-                            "item_id": ln.line_id,
-                            "description": ln.title[:255] or (ln.sku or ln.line_id),
-                            "quantity": ln.quantity,
-                            "sku": ln.sku or "",
-                            "weight": {"value": f"{ITEM_WEIGHT_KG:.3f}", "unit": "kg"},
-                            "price": {
-                                "value": f"{ln.unit_price.amount:.2f}",
-                                "currency": ln.unit_price.currency,
-                            },
-                        }
-                        for ln in order.lines
-                        if ln.stock
-                    ],
-                }
+                {"weight": {"value": f"{ITEM_WEIGHT_KG * max(units, 1):.3f}", "unit": "kg"}}
             ],
         }
 
@@ -142,6 +174,35 @@ class SendcloudCarrier:
             return {}
         payload = response.json()
         return payload if isinstance(payload, dict) else {}
+
+
+def _cancelled(data: dict[str, Any]) -> bool:
+    statuses = {str((p.get("status") or {}).get("code", "")) for p in data.get("parcels") or []}
+    return bool(statuses & CANCELLED_STATUSES)
+
+
+def _subdivision(country_code: str, region: str) -> str:
+    """Sendcloud wants ISO 3166-2 ("US-NY"); channels give the part after the dash ("NY")."""
+    if not region or "-" in region:
+        return region
+    return f"{country_code}-{region}"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110); None if unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _shipment(data: dict[str, Any]) -> Shipment:
@@ -177,12 +238,11 @@ def _error(error_class: type[ChannelError], response: httpx.Response) -> Channel
         detail = response.text[:200]
     message = f"HTTP {response.status_code} from Sendcloud: {detail or response.reason_phrase}"
     if error_class is RetryableError:
-        after = response.headers.get("retry-after")
         return RetryableError(
             message,
             channel=CARRIER,
             status=response.status_code,
-            retry_after_s=float(after) if after and after.isdigit() else None,
+            retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
         )
     return error_class(message, channel=CARRIER, status=response.status_code)
 
