@@ -17,7 +17,11 @@ Control surface (no auth; a contract: extend, never rename):
 - `POST /__sandbox/parcels/{parcel_id}/status` `{"status_id": N, "message": "..."}`: the parcel
   moves, and Sendcloud sends its signed `parcel_status_changed` webhook to Keel.
 - `POST /__sandbox/refuse` `{"external_reference_id": "...", "message": "..."}`: announcing that
-  order fails for good (422), until `{"external_reference_id": "...", "message": null}`.
+  order fails for good (422), until `{"external_reference_id": "...", "message": null}`. With
+  `"as": "announcement_failed"` the announce answers 201 with a shipment whose parcel is
+  ANNOUNCEMENT_FAILED (no label, the message as its error; the spec's own example); that parcel
+  holds the reference until someone re-announces it (`POST /__sandbox/parcels/{id}/status`
+  `{"status_id": 1}`) or cancels it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from shared.carriers.sendcloud.webhook import sign
 CONTROL = "/__sandbox"
 PREFIX = "/api/v3"
 READY_TO_SEND = (1, "Ready to send")
+ANNOUNCEMENT_FAILED = (1002, "Announcement failed")
 CANCELLED = (2000, "Cancelled")
 REQUIRED_ADDRESS = ("name", "address_line_1", "postal_code", "city", "country_code")
 MAX_PARCELS = 15  # per synchronous announce (spec)
@@ -56,6 +61,7 @@ class Parcel:
     carrier_code: str
     status: tuple[int, str] = READY_TO_SEND
     body: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # why the announcement failed
 
 
 @dataclass
@@ -75,7 +81,7 @@ class SendcloudSandbox:
         self.webhook_secret = self.secret_key  # Sendcloud signs with the integration's key
         self._parcels: dict[int, Parcel] = {}
         self._ids = itertools.count(383700001)
-        self._refused: dict[str, str] = {}
+        self._refused: dict[str, tuple[str, str]] = {}  # reference -> (message, how)
         self.outage = Outage()
         self.webhook_url: str | None = None
         self.deliveries: list[tuple[int | None, bytes]] = []
@@ -159,9 +165,9 @@ class SendcloudSandbox:
             return Response.json(400, {"errors": problems})
         reference = str(body.get("external_reference_id") or "")
         with self._lock:
-            if reference in self._refused:
-                return _errors(422, "carrier_refused", self._refused[reference],
-                               pointer="/to_address")  # fmt: skip
+            refusal, how = self._refused.get(reference, ("", ""))
+            if refusal and how != "announcement_failed":
+                return _errors(422, "carrier_refused", refusal, pointer="/to_address")
             holders = [p for p in self._parcels.values() if p.external_reference_id == reference]
             if reference and holders:
                 holder = holders[0]
@@ -181,6 +187,10 @@ class SendcloudSandbox:
                 carrier_code=code.split(":", 1)[0],
                 body=body,
             )
+            if refusal:  # booked, but the carrier could not be told
+                parcel.status = ANNOUNCEMENT_FAILED
+                parcel.errors = [{"status": "500", "code": "parcel_announcement_error",
+                                  "detail": refusal}]  # fmt: skip
             self._parcels[parcel_id] = parcel
             self.announced += 1
             return Response.json(201, {"data": _shipment(parcel, self._base(request))})
@@ -207,9 +217,9 @@ class SendcloudSandbox:
             parcel = next((p for p in self._parcels.values() if p.shipment_id == shipment_id), None)
             if parcel is None:
                 return _errors(404, "not_found", "Not found")
-            if parcel.status == CANCELLED:  # the spec's own example of a 409
+            if parcel.status[0] == CANCELLED[0]:  # the spec's own example of a 409
                 return _errors(409, "invalid", "This shipment is already being cancelled.")
-            if parcel.status[0] != READY_TO_SEND[0]:
+            if parcel.status[0] not in (READY_TO_SEND[0], ANNOUNCEMENT_FAILED[0]):
                 return _errors(409, "invalid", "The shipment can no longer be cancelled.")
             parcel.status = CANCELLED
         return Response.json(
@@ -238,7 +248,7 @@ class SendcloudSandbox:
             reference, message = str(spec["external_reference_id"]), spec.get("message")
             with self._lock:
                 if message:
-                    self._refused[reference] = str(message)
+                    self._refused[reference] = (str(message), str(spec.get("as") or "refused"))
                 else:
                     self._refused.pop(reference, None)
             return Response.json(200, {"refused": sorted(self._refused)})
@@ -257,6 +267,8 @@ class SendcloudSandbox:
             if parcel is None:
                 return None
             parcel.status = status
+            if status[0] != ANNOUNCEMENT_FAILED[0]:
+                parcel.errors = []
             body = json.dumps(
                 {
                     "action": "parcel_status_changed",
@@ -295,6 +307,12 @@ class SendcloudSandbox:
 
 
 def _shipment(parcel: Parcel, base: str) -> dict[str, Any]:
+    failed = parcel.status[0] == ANNOUNCEMENT_FAILED[0]
+    code = {CANCELLED[0]: "CANCELLED", ANNOUNCEMENT_FAILED[0]: "ANNOUNCEMENT_FAILED"}.get(
+        parcel.status[0], "READY_TO_SEND"
+    )
+    label = [{"type": "label", "size": "a6",
+              "link": f"{base}/parcels/{parcel.parcel_id}/documents/label"}]  # fmt: skip
     return {
         "id": parcel.shipment_id,
         "external_reference_id": parcel.external_reference_id,
@@ -305,19 +323,15 @@ def _shipment(parcel: Parcel, base: str) -> dict[str, Any]:
         "parcels": [
             {
                 "id": parcel.parcel_id,
-                "status": {
-                    "code": "CANCELLED" if parcel.status == CANCELLED else "READY_TO_SEND",
-                    "message": parcel.status[1],
-                },
+                "status": {"code": code, "message": parcel.status[1]},
                 "tracking_number": parcel.tracking_number,
-                "tracking_url": f"https://tracking.example/{parcel.carrier_code}/{parcel.tracking_number}",
-                "documents": [
-                    {"type": "label", "size": "a6",
-                     "link": f"{base}/parcels/{parcel.parcel_id}/documents/label"}
-                ],
+                "tracking_url": f"https://tracking.example/{parcel.carrier_code}/"
+                f"{parcel.tracking_number}",
+                "documents": [] if failed else label,
             }
         ],
-    }  # fmt: skip
+        "errors": list(parcel.errors),
+    }
 
 
 def _validate(body: Any) -> list[dict[str, Any]]:

@@ -301,3 +301,35 @@ def test_the_secret_the_sandbox_hands_keel_is_valid_and_its_local_keys_are_named
     secret = SendcloudSecret.model_validate(sendcloud.keel_secret("http://127.0.0.1:9"))
     assert secret.base_url == "http://127.0.0.1:9/api/v3"
     assert sendcloud.local_only_secrets() == {"sendcloud_webhook_secret": secret.webhook_secret}
+
+
+def test_a_failed_announcement_holds_the_reference_until_re_announced(
+    sandbox: tuple[SendcloudSandbox, str],
+) -> None:
+    """Sendcloud booked the shipment but could not tell the carrier (201, ANNOUNCEMENT_FAILED):
+    no label, so it fails for good; every retry meets the same shipment, none books a second.
+    Once someone re-announces it in Sendcloud, the redrive finds it."""
+    sendcloud, url = sandbox
+    carrier = carrier_for(sendcloud, url)
+    reference = order().key
+    control(
+        url,
+        "/refuse",
+        {
+            "external_reference_id": reference,
+            "message": "Carrier down",
+            "as": "announcement_failed",
+        },
+    )
+    with pytest.raises(PermanentError, match="Carrier down"):
+        carrier.announce(order())
+    [parcel] = control(url, "/parcels")
+    assert parcel["status_id"] == 1002
+    with pytest.raises(PermanentError, match="could not announce"):
+        carrier.announce(order())  # the retry: found, still failed
+    assert sendcloud.announced == 1
+    control(url, "/refuse", {"external_reference_id": reference, "message": None})
+    control(url, f"/parcels/{parcel['parcel_id']}/status", {"status_id": 1, "message": "Ready"})
+    shipment = carrier.announce(order())  # the redrive
+    assert shipment.parcel_id == str(parcel["parcel_id"]) and shipment.label_url
+    assert sendcloud.announced == 1

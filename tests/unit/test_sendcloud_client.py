@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -355,8 +356,6 @@ def test_transport_failures_are_retryable() -> None:
 
 
 def test_an_order_without_an_address_is_refused_before_any_call() -> None:
-    from dataclasses import replace
-
     with respx.mock:
         respx.get(f"{BASE}/shipments").mock(return_value=httpx.Response(200, json={"data": []}))
         with pytest.raises(PermanentError, match="no shipping address"):
@@ -496,3 +495,65 @@ def test_the_sandbox_refuses_what_the_spec_requires_with_sendcloud_s_error_shape
     documented = op["responses"]["400"]["content"]["application/json"]["examples"]["Failed"]
     assert set(errors[0]) == set(documented["value"]["errors"][0])  # detail, status, source, code
     assert pointer in [e["source"]["pointer"] for e in errors]
+
+
+# --- a shipment Sendcloud made but could not announce ----------------------------------------
+
+
+def _failed_example(specs: Path) -> dict[str, Any]:
+    examples = _announce_op(_v3(specs))["responses"]["201"]["content"]["application/json"][
+        "examples"
+    ]
+    value: dict[str, Any] = examples["DomesticSingleParcelShipmentAnnouncementFailed"]["value"]
+    return value
+
+
+@respx.mock
+def test_a_201_whose_announcement_failed_is_permanent_with_sendcloud_s_words(
+    specs: Path,
+) -> None:
+    failed = _failed_example(specs)
+    respx.get(f"{BASE}/shipments").mock(return_value=httpx.Response(200, json={"data": []}))
+    respx.post(f"{BASE}/shipments/announce").mock(return_value=httpx.Response(201, json=failed))
+    with pytest.raises(PermanentError) as caught:
+        _carrier().announce(order())
+    assert "could not announce shipment XXX-Shipment-id" in str(caught.value)
+    assert "An error occurred while connecting to the carrier." in str(caught.value)
+
+
+@respx.mock
+def test_a_retry_that_finds_the_failed_announcement_says_so_too(specs: Path) -> None:
+    failed = _failed_example(specs)
+    respx.get(f"{BASE}/shipments").mock(
+        return_value=httpx.Response(200, json={"data": [failed["data"]]})
+    )
+    announce = respx.post(f"{BASE}/shipments/announce")
+    with pytest.raises(PermanentError, match="could not announce"):
+        _carrier().announce(order())
+    assert not announce.called  # the reference is taken: a second booking would be refused
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "data", [None, {"parcels": [{"id": 1}]}, {"id": "x", "parcels": []}, {"id": "x"}]
+)
+def test_an_answer_without_a_shipment_keel_can_use_is_permanent(data: Any) -> None:
+    respx.get(f"{BASE}/shipments").mock(return_value=httpx.Response(200, json={"data": []}))
+    respx.post(f"{BASE}/shipments/announce").mock(
+        return_value=httpx.Response(201, json={"data": data})
+    )
+    with pytest.raises(PermanentError):
+        _carrier().announce(order())
+
+
+@respx.mock
+def test_a_company_without_a_person_s_name_is_addressed_by_the_company() -> None:
+    respx.get(f"{BASE}/shipments").mock(return_value=httpx.Response(200, json={"data": []}))
+    route = respx.post(f"{BASE}/shipments/announce").mock(return_value=httpx.Response(500))
+    to = order().shipping_address
+    assert to is not None
+    address = replace(to, name="", company="Acme BV")
+    with pytest.raises(RetryableError):
+        _carrier().announce(replace(order(), shipping_address=address))
+    sent = json.loads(route.calls.last.request.content)["to_address"]
+    assert (sent["name"], sent["company_name"]) == ("Acme BV", "Acme BV")

@@ -6,6 +6,11 @@ after a lost answer must not book a second parcel), and cancel it.
 the shipment that holds it), so the order key is both the lookup (`GET /shipments?
 external_reference_id=`) and the last guard when a lookup ran before the first call landed.
 
+A synchronous announce can answer 201 with the parcel's status ANNOUNCEMENT_FAILED (the carrier
+could not be reached; the spec's own example): that shipment has no label and holds the
+reference, so it is a PermanentError with Sendcloud's words, whether announce or a later lookup
+meets it. A person re-announces it in Sendcloud, then redrives: the lookup finds it announced.
+
 Errors are the channels' classes: 429/5xx/timeouts retryable (Retry-After kept, seconds or an
 HTTP date), 401/403 auth, 400/422 permanent with Sendcloud's own error details; on cancel, 404
 and a 409 for a shipment already cancelled are nothing to do."""
@@ -16,9 +21,10 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from shared.carriers.sendcloud.secret import SendcloudSecret
 from shared.channels.errors import (
@@ -34,6 +40,72 @@ from shared.domain.shipments import Shipment, ShipmentState
 CARRIER = "sendcloud"
 ITEM_WEIGHT_KG = Decimal("0.5")  # per unit, until the catalog knows weights
 CANCELLED_STATUSES = frozenset({"CANCELLED", "CANCELLATION_REQUESTED"})
+ANNOUNCEMENT_FAILED = "ANNOUNCEMENT_FAILED"
+
+
+T = TypeVar("T")
+# JSON null where a list is expected reads as empty (the spec's examples omit what is empty).
+OrEmpty = Annotated[list[T], BeforeValidator(lambda v: [] if v is None else v)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class ApiError(_Model):
+    """One entry of Sendcloud's `{"errors": [...]}` (v3 ErrorObject)."""
+
+    status: str = ""
+    code: str = ""
+    detail: str = ""
+    source: dict[str, str] | None = None
+
+    def __str__(self) -> str:
+        pointer = (self.source or {}).get("pointer", "")
+        return f"{pointer} {self.detail or self.code}".strip()
+
+
+class ParcelStatus(_Model):
+    code: str = ""
+    message: str = ""
+
+
+class ParcelDocument(_Model):
+    type: str = ""
+    link: str | None = None
+
+
+class ShipmentParcel(_Model):
+    """What Keel reads of a v3 parcels-array-response."""
+
+    id: int
+    status: ParcelStatus = ParcelStatus()
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    documents: OrEmpty[ParcelDocument] = []
+
+
+class ShipWith(_Model):
+    type: str = ""
+    properties: Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})] = {}
+
+
+class ShipmentData(_Model):
+    """What Keel reads of a v3 shipment (announce's `data`, one item of `GET /shipments`)."""
+
+    id: str
+    external_reference_id: str | None = None
+    ship_with: ShipWith | None = None
+    parcels: OrEmpty[ShipmentParcel] = []
+    errors: OrEmpty[ApiError] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return any(p.status.code in CANCELLED_STATUSES for p in self.parcels)
+
+    @property
+    def announcement_failed(self) -> bool:
+        return any(p.status.code == ANNOUNCEMENT_FAILED for p in self.parcels)
 
 
 class SendcloudCarrier:
@@ -50,17 +122,17 @@ class SendcloudCarrier:
             return found
         body = self._request(order)
         try:
-            data = self._call("POST", "/shipments/announce", json=body).get("data") or {}
+            answer = self._call("POST", "/shipments/announce", json=body)
         except PermanentError as exc:
             if exc.status != 409:
                 raise
             return self._holder_of(order.key, exc)
-        return _shipment(data)
+        return _shipment(_read(answer.get("data")))
 
     def find(self, external_reference: str) -> Shipment | None:
         """The live (not cancelled) shipment announced under this reference, if any."""
         for data in self._by_reference(external_reference):
-            if not _cancelled(data):
+            if not data.cancelled:
                 return _shipment(data)
         return None
 
@@ -75,11 +147,11 @@ class SendcloudCarrier:
                 raise NothingToDo(str(exc), channel=CARRIER, status=404) from exc
             # 409 is "already cancelled" (a retry after a lost answer) but also "delivered" or
             # "older than 42 days": only the shipment's own state tells them apart.
-            if exc.status == 409 and _cancelled(self._call("GET", path).get("data") or {}):
+            if exc.status == 409 and _read(self._call("GET", path).get("data")).cancelled:
                 raise NothingToDo(str(exc), channel=CARRIER, status=409) from exc
             raise
 
-    def _by_reference(self, external_reference: str) -> list[dict[str, Any]]:
+    def _by_reference(self, external_reference: str) -> list[ShipmentData]:
         # Unique per account, so one page holds every match; no cursor is ever sent, so a 404
         # (the spec's "invalid cursor") can only mean nothing matched.
         try:
@@ -90,13 +162,13 @@ class SendcloudCarrier:
             if exc.status == 404:
                 return []
             raise
-        return [d for d in answer.get("data") or [] if isinstance(d, dict)]
+        return [_read(d) for d in answer.get("data") or []]
 
     def _holder_of(self, external_reference: str, conflict: PermanentError) -> Shipment:
         """409 on announce: the reference is taken. Ours, announced between our lookup and our
         call (a concurrent retry), is the answer; a cancelled one cannot be booked again."""
         holders = self._by_reference(external_reference)
-        live = [d for d in holders if not _cancelled(d)]
+        live = [d for d in holders if not d.cancelled]
         if live:
             return _shipment(live[0])
         if holders:
@@ -136,7 +208,7 @@ class SendcloudCarrier:
             ),
             "to_address": _drop_empty(
                 {
-                    "name": to.name,
+                    "name": to.name or to.company,  # required: a business may give only its name
                     "company_name": to.company,
                     "address_line_1": to.address_line_1,
                     "address_line_2": to.address_line_2,
@@ -176,11 +248,6 @@ class SendcloudCarrier:
         return payload if isinstance(payload, dict) else {}
 
 
-def _cancelled(data: dict[str, Any]) -> bool:
-    statuses = {str((p.get("status") or {}).get("code", "")) for p in data.get("parcels") or []}
-    return bool(statuses & CANCELLED_STATUSES)
-
-
 def _subdivision(country_code: str, region: str) -> str:
     """Sendcloud wants ISO 3166-2 ("US-NY"); channels give the part after the dash ("NY")."""
     if not region or "-" in region:
@@ -205,23 +272,40 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
-def _shipment(data: dict[str, Any]) -> Shipment:
-    parcels = data.get("parcels") or []
-    if not parcels:
-        raise RetryableError("Sendcloud answered a shipment without parcels", channel=CARRIER)
-    parcel = parcels[0]
-    label = next(
-        (d.get("link") for d in parcel.get("documents") or [] if d.get("type") == "label"), None
+def _read(data: Any) -> ShipmentData:
+    """Sendcloud's shipment as Keel reads it. An answer without what Keel needs (an id, a
+    parcel) is permanent: retrying would read the same; a redrive after a fix finds it."""
+    try:
+        shipment = ShipmentData.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentError(
+            f"unreadable Sendcloud shipment: {exc.error_count()} problem(s)", channel=CARRIER
+        ) from exc
+    if not shipment.parcels:
+        raise PermanentError(f"Sendcloud shipment {shipment.id} has no parcel", channel=CARRIER)
+    return shipment
+
+
+def _shipment(data: ShipmentData) -> Shipment:
+    if data.announcement_failed:
+        reasons = "; ".join(str(e) for e in data.errors) or "no reason given"
+        raise PermanentError(
+            f"Sendcloud could not announce shipment {data.id} at the carrier ({reasons}):"
+            " re-announce or cancel it in Sendcloud, then redrive",
+            channel=CARRIER,
+        )
+    parcel = data.parcels[0]
+    label = next((d.link for d in parcel.documents if d.type == "label"), None)
+    code = str(
+        (data.ship_with.properties if data.ship_with else {}).get("shipping_option_code") or ""
     )
-    ship_with = (data.get("ship_with") or {}).get("properties") or {}
-    code = str(ship_with.get("shipping_option_code") or "")
     return Shipment(
         carrier=CARRIER,
-        shipment_id=str(data["id"]),
-        parcel_id=str(parcel["id"]),
-        tracking_number=str(parcel.get("tracking_number") or ""),
+        shipment_id=data.id,
+        parcel_id=str(parcel.id),
+        tracking_number=parcel.tracking_number or "",
         carrier_service=code.split(":", 1)[0],
-        tracking_url=parcel.get("tracking_url"),
+        tracking_url=parcel.tracking_url,
         label_url=label,
         state=ShipmentState.ANNOUNCED,
     )
@@ -229,12 +313,9 @@ def _shipment(data: dict[str, Any]) -> Shipment:
 
 def _error(error_class: type[ChannelError], response: httpx.Response) -> ChannelError:
     try:
-        errors = response.json().get("errors") or []
-        detail = "; ".join(
-            f"{(e.get('source') or {}).get('pointer', '')} {e.get('detail', '')}".strip()
-            for e in errors
-        )
-    except (ValueError, AttributeError):
+        errors = [ApiError.model_validate(e) for e in response.json().get("errors") or []]
+        detail = "; ".join(str(e) for e in errors)
+    except (ValueError, AttributeError, TypeError):  # not Sendcloud's error shape
         detail = response.text[:200]
     message = f"HTTP {response.status_code} from Sendcloud: {detail or response.reason_phrase}"
     if error_class is RetryableError:
