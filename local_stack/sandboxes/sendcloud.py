@@ -2,18 +2,26 @@
 and signed `parcel_status_changed` webhooks. In-memory; one per local stack.
 
 API: `POST /shipments/announce` (synchronous: label and tracking number in the answer),
-`GET /shipments?external_reference_id=` and `POST /shipments/{id}/cancel`, Basic auth with the
-public/secret key. Validation answers 400 in Sendcloud's `{"errors": [...]}` shape.
+`GET /shipments?external_reference_id=`, `GET /shipments/{id}` and `POST /shipments/{id}/cancel`,
+Basic auth with the public/secret key. Validation answers 400 in Sendcloud's `{"errors": [...]}`
+shape (v3 spec), for what the spec's request schema requires. An `external_reference_id` is
+unique per account: announcing it again answers 409 with the shipment that holds it. Cancelling
+answers 409 for a shipment already cancelled or already with the carrier, as Sendcloud does.
 
 Control surface (no auth; a contract: extend, never rename):
 - `POST /__sandbox/outage` `{"requests": N, "status": 429|5xx}`: the next N API calls fail so
-  (429 with Retry-After).
+  (429 with Retry-After). With `"answer_lost": true` each call is carried out first and only
+  its answer is replaced (a timeout after Sendcloud booked the parcel).
 - `GET /__sandbox/parcels` -> `[{"parcel_id", "external_reference_id", "tracking_number",
   "status_id"}]`.
 - `POST /__sandbox/parcels/{parcel_id}/status` `{"status_id": N, "message": "..."}`: the parcel
   moves, and Sendcloud sends its signed `parcel_status_changed` webhook to Keel.
 - `POST /__sandbox/refuse` `{"external_reference_id": "...", "message": "..."}`: announcing that
-  order fails for good (422), until `{"external_reference_id": "...", "message": null}`.
+  order fails for good (422), until `{"external_reference_id": "...", "message": null}`. With
+  `"as": "announcement_failed"` the announce answers 201 with a shipment whose parcel is
+  ANNOUNCEMENT_FAILED (no label, the message as its error; the spec's own example); that parcel
+  holds the reference until someone re-announces it (`POST /__sandbox/parcels/{id}/status`
+  `{"status_id": 1}`) or cancels it.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +45,11 @@ from shared.carriers.sendcloud.webhook import sign
 CONTROL = "/__sandbox"
 PREFIX = "/api/v3"
 READY_TO_SEND = (1, "Ready to send")
+ANNOUNCEMENT_FAILED = (1002, "Announcement failed")
 CANCELLED = (2000, "Cancelled")
 REQUIRED_ADDRESS = ("name", "address_line_1", "postal_code", "city", "country_code")
+MAX_PARCELS = 15  # per synchronous announce (spec)
+WEIGHT_UNITS = ("kg", "g", "lbs", "oz")
 
 
 @dataclass
@@ -49,12 +61,14 @@ class Parcel:
     carrier_code: str
     status: tuple[int, str] = READY_TO_SEND
     body: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # why the announcement failed
 
 
 @dataclass
 class Outage:
     remaining: int = 0
     status: int = 503
+    answer_lost: bool = False
 
 
 class SendcloudSandbox:
@@ -67,7 +81,7 @@ class SendcloudSandbox:
         self.webhook_secret = self.secret_key  # Sendcloud signs with the integration's key
         self._parcels: dict[int, Parcel] = {}
         self._ids = itertools.count(383700001)
-        self._refused: dict[str, str] = {}
+        self._refused: dict[str, tuple[str, str]] = {}  # reference -> (message, how)
         self.outage = Outage()
         self.webhook_url: str | None = None
         self.deliveries: list[tuple[int | None, bytes]] = []
@@ -115,13 +129,16 @@ class SendcloudSandbox:
         if not self._authorized(request):
             return _errors(401, "authentication_failed", "Invalid username/password.")
         with self._lock:
+            failure: Outage | None = None
             if self.outage.remaining > 0:
                 self.outage.remaining -= 1
-                status = self.outage.status
-                headers = {"Retry-After": "1"} if status == 429 else {}
-                return _errors(status, "throttled" if status == 429 else "server_error",
-                               "Request was throttled." if status == 429 else "Server error.",
-                               headers)  # fmt: skip
+                failure = Outage(1, self.outage.status, self.outage.answer_lost)
+        if failure is not None and not failure.answer_lost:
+            return _outage(failure.status)
+        answer = self._api(request)
+        return _outage(failure.status) if failure is not None else answer
+
+    def _api(self, request: Request) -> Response:
         path, method = request.path[len(PREFIX) :], request.method
         if path == "/shipments/announce" and method == "POST":
             return self._announce(request)
@@ -129,6 +146,8 @@ class SendcloudSandbox:
             return self._list(request)
         if (m := re.fullmatch(r"/shipments/([^/]+)/cancel", path)) and method == "POST":
             return self._cancel(m.group(1))
+        if (m := re.fullmatch(r"/shipments/([^/]+)", path)) and method == "GET":
+            return self._get(m.group(1), request)
         return _errors(404, "not_found", "Not found")
 
     def _authorized(self, request: Request) -> bool:
@@ -146,9 +165,18 @@ class SendcloudSandbox:
             return Response.json(400, {"errors": problems})
         reference = str(body.get("external_reference_id") or "")
         with self._lock:
-            if reference in self._refused:
-                return _errors(422, "carrier_refused", self._refused[reference],
-                               pointer="/to_address")  # fmt: skip
+            refusal, how = self._refused.get(reference, ("", ""))
+            if refusal and how != "announcement_failed":
+                return _errors(422, "carrier_refused", refusal, pointer="/to_address")
+            holders = [p for p in self._parcels.values() if p.external_reference_id == reference]
+            if reference and holders:
+                holder = holders[0]
+                conflict = {"status": "409", "code": "conflict",
+                            "detail": "A shipment with this external_reference_id already exists.",
+                            "source": {"pointer": "/external_reference_id"}}  # fmt: skip
+                return Response.json(
+                    409, {"errors": [conflict], "data": _shipment(holder, self._base(request))}
+                )
             code = body["ship_with"]["properties"]["shipping_option_code"]
             parcel_id = next(self._ids)
             parcel = Parcel(
@@ -159,6 +187,10 @@ class SendcloudSandbox:
                 carrier_code=code.split(":", 1)[0],
                 body=body,
             )
+            if refusal:  # booked, but the carrier could not be told
+                parcel.status = ANNOUNCEMENT_FAILED
+                parcel.errors = [{"status": "500", "code": "parcel_announcement_error",
+                                  "detail": refusal}]  # fmt: skip
             self._parcels[parcel_id] = parcel
             self.announced += 1
             return Response.json(201, {"data": _shipment(parcel, self._base(request))})
@@ -173,13 +205,22 @@ class SendcloudSandbox:
             ]
         return Response.json(200, {"data": found})
 
+    def _get(self, shipment_id: str, request: Request) -> Response:
+        with self._lock:
+            parcel = next((p for p in self._parcels.values() if p.shipment_id == shipment_id), None)
+            if parcel is None:
+                return _errors(404, "not_found", "Not found")
+            return Response.json(200, {"data": _shipment(parcel, self._base(request))})
+
     def _cancel(self, shipment_id: str) -> Response:
         with self._lock:
             parcel = next((p for p in self._parcels.values() if p.shipment_id == shipment_id), None)
             if parcel is None:
-                return _errors(404, "not_found", "Shipment not found")
-            if parcel.status[0] not in (READY_TO_SEND[0], CANCELLED[0]):
-                return _errors(409, "conflict", "The shipment can no longer be cancelled")
+                return _errors(404, "not_found", "Not found")
+            if parcel.status[0] == CANCELLED[0]:  # the spec's own example of a 409
+                return _errors(409, "invalid", "This shipment is already being cancelled.")
+            if parcel.status[0] not in (READY_TO_SEND[0], ANNOUNCEMENT_FAILED[0]):
+                return _errors(409, "invalid", "The shipment can no longer be cancelled.")
             parcel.status = CANCELLED
         return Response.json(
             200, {"data": {"status": "cancelled", "message": "Shipment has been cancelled"}}
@@ -195,7 +236,11 @@ class SendcloudSandbox:
         spec = json.loads(request.body or b"{}") if method == "POST" else {}
         if rel == "/outage" and method == "POST":
             with self._lock:
-                self.outage = Outage(int(spec.get("requests", 1)), int(spec.get("status", 503)))
+                self.outage = Outage(
+                    int(spec.get("requests", 1)),
+                    int(spec.get("status", 503)),
+                    bool(spec.get("answer_lost", False)),
+                )
             return Response.json(200, {"outage": self.outage.__dict__})
         if rel == "/parcels" and method == "GET":
             return Response.json(200, self.parcels())
@@ -203,7 +248,7 @@ class SendcloudSandbox:
             reference, message = str(spec["external_reference_id"]), spec.get("message")
             with self._lock:
                 if message:
-                    self._refused[reference] = str(message)
+                    self._refused[reference] = (str(message), str(spec.get("as") or "refused"))
                 else:
                     self._refused.pop(reference, None)
             return Response.json(200, {"refused": sorted(self._refused)})
@@ -222,6 +267,8 @@ class SendcloudSandbox:
             if parcel is None:
                 return None
             parcel.status = status
+            if status[0] != ANNOUNCEMENT_FAILED[0]:
+                parcel.errors = []
             body = json.dumps(
                 {
                     "action": "parcel_status_changed",
@@ -232,8 +279,9 @@ class SendcloudSandbox:
                         "tracking_number": parcel.tracking_number,
                         "status": {"id": status[0], "message": status[1]},
                         "shipment": {"id": 8, "name": parcel.carrier_code},
+                        "order_number": str(parcel.body.get("order_number") or ""),
                         "shipment_uuid": parcel.shipment_id,
-                        "external_order_id": parcel.external_reference_id,
+                        "external_reference_id": parcel.external_reference_id,
                     },
                 }
             ).encode()
@@ -259,6 +307,12 @@ class SendcloudSandbox:
 
 
 def _shipment(parcel: Parcel, base: str) -> dict[str, Any]:
+    failed = parcel.status[0] == ANNOUNCEMENT_FAILED[0]
+    code = {CANCELLED[0]: "CANCELLED", ANNOUNCEMENT_FAILED[0]: "ANNOUNCEMENT_FAILED"}.get(
+        parcel.status[0], "READY_TO_SEND"
+    )
+    label = [{"type": "label", "size": "a6",
+              "link": f"{base}/parcels/{parcel.parcel_id}/documents/label"}]  # fmt: skip
     return {
         "id": parcel.shipment_id,
         "external_reference_id": parcel.external_reference_id,
@@ -269,19 +323,15 @@ def _shipment(parcel: Parcel, base: str) -> dict[str, Any]:
         "parcels": [
             {
                 "id": parcel.parcel_id,
-                "status": {
-                    "code": "CANCELLED" if parcel.status == CANCELLED else "READY_TO_SEND",
-                    "message": parcel.status[1],
-                },
+                "status": {"code": code, "message": parcel.status[1]},
                 "tracking_number": parcel.tracking_number,
-                "tracking_url": f"https://tracking.example/{parcel.carrier_code}/{parcel.tracking_number}",
-                "documents": [
-                    {"type": "label", "size": "a6",
-                     "link": f"{base}/parcels/{parcel.parcel_id}/documents/label"}
-                ],
+                "tracking_url": f"https://tracking.example/{parcel.carrier_code}/"
+                f"{parcel.tracking_number}",
+                "documents": [] if failed else label,
             }
         ],
-    }  # fmt: skip
+        "errors": list(parcel.errors),
+    }
 
 
 def _validate(body: Any) -> list[dict[str, Any]]:
@@ -311,7 +361,63 @@ def _validate(body: Any) -> list[dict[str, Any]]:
     parcels = body.get("parcels")
     if not isinstance(parcels, list) or not parcels:
         problems.append(missing("/parcels"))
+        return problems
+    if len(parcels) > MAX_PARCELS:
+        problems.append({"status": "400", "code": "max_length",
+                         "detail": f"Ensure this field has no more than {MAX_PARCELS} elements.",
+                         "source": {"pointer": "/parcels"}})  # fmt: skip
+    for i, parcel in enumerate(parcels):
+        problems += _parcel_problems(parcel, f"/parcels/{i}", missing)
     return problems
+
+
+def _parcel_problems(
+    parcel: Any, at: str, missing: Callable[[str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What the spec's parcel-common and parcel-item require: a parcel weight (string value,
+    known unit); per item quantity >= 1, hs_code, description, weight (number > 0), price."""
+    if not isinstance(parcel, dict):
+        return [missing(at)]
+    problems = []
+    weight = parcel.get("weight")
+    if not isinstance(weight, dict) or not _positive(weight.get("value"), str):
+        problems.append(missing(f"{at}/weight/value"))
+    elif weight.get("unit") not in WEIGHT_UNITS:
+        problems.append(missing(f"{at}/weight/unit"))
+    for j, item in enumerate(parcel.get("parcel_items") or []):
+        here = f"{at}/parcel_items/{j}"
+        if not isinstance(item, dict):
+            problems.append(missing(here))
+            continue
+        problems += [missing(f"{here}/{k}") for k in ("hs_code", "description") if k not in item]
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            problems.append(missing(f"{here}/quantity"))
+        item_weight = item.get("weight")
+        if not isinstance(item_weight, dict) or not _positive(item_weight.get("value"), float):
+            problems.append(missing(f"{here}/weight/value"))
+        price = item.get("price")
+        if not isinstance(price, dict) or not price.get("value") or not price.get("currency"):
+            problems.append(missing(f"{here}/price"))
+    return problems
+
+
+def _positive(value: Any, kind: type) -> bool:
+    """A weight as the spec types it: parcels carry a decimal string, items a JSON number."""
+    if kind is str and not isinstance(value, str):
+        return False
+    if kind is float and (not isinstance(value, int | float) or isinstance(value, bool)):
+        return False
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False
+
+
+def _outage(status: int) -> Response:
+    if status == 429:
+        return _errors(429, "throttled", "Request was throttled.", {"Retry-After": "1"})
+    return _errors(status, "server_error", "Server error.")
 
 
 def _errors(

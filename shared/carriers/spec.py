@@ -5,6 +5,7 @@ carrier has the parcel. Stdlib only: the carriers' webhook imports this."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,12 @@ class ParcelEvent:
     parcel_id: str
     status_id: int
     message: str = ""
+    # When the carrier changed the status (else when the event was sent), UTC: events can
+    # arrive out of order, and this is what orders them.
+    at: datetime | None = None
+    # The reference Keel announced the parcel under, when the event carries it. Informational:
+    # the parcel id is what Keel matches on.
+    external_reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,17 @@
 """Sendcloud webhooks: `Sendcloud-Signature` is the lower-case hex HMAC-SHA256 of the raw body
-with the signing key; `parcel_status_changed` says a parcel's status moved."""
+with the signing key; `parcel_status_changed` says a parcel's status moved.
+
+The event's `timestamp` and `carrier_status_change_timestamp` are epoch milliseconds. The
+documented sample (specs/sendcloud/webhooks) names the shop's ids `external_order_id` and
+`external_shipment_id`; the v3 `external_reference_id` a shipment was announced with is read
+when present, and nothing else is taken for it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -40,11 +46,23 @@ class _Status(_Model):
 class _Parcel(_Model):
     id: int
     status: _Status
+    external_reference_id: str | None = None
 
 
 class _Event(_Model):
     action: str
+    timestamp: int | None = None
+    carrier_status_change_timestamp: int | None = None
     parcel: _Parcel | None = None
+
+
+def _utc(epoch_ms: int | None) -> datetime | None:
+    if epoch_ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # out of datetime's range: not a time
+        return None
 
 
 def parse_event(raw_body: bytes) -> ParcelEvent | None:
@@ -56,4 +74,11 @@ def parse_event(raw_body: bytes) -> ParcelEvent | None:
         raise ValueError(f"not a Sendcloud event: {exc.error_count()} problem(s)") from exc
     if event.action != "parcel_status_changed" or event.parcel is None:
         return None
-    return ParcelEvent(str(event.parcel.id), event.parcel.status.id, event.parcel.status.message)
+    parcel = event.parcel
+    return ParcelEvent(
+        parcel_id=str(parcel.id),
+        status_id=parcel.status.id,
+        message=parcel.status.message,
+        at=_utc(event.carrier_status_change_timestamp or event.timestamp),
+        external_reference=parcel.external_reference_id or None,
+    )
