@@ -73,6 +73,11 @@ class ShippingAddress:
     phone: str = ""
     email: str = ""
 
+    def __repr__(self) -> str:
+        """Redacted: an order (or this) put in a log line by accident must not carry who the
+        buyer is and where they live. Country stays: it explains carrier choices."""
+        return f"ShippingAddress(<redacted>, country_code={self.country_code!r})"
+
 
 @dataclass(frozen=True)
 class RefundLine:
@@ -111,7 +116,8 @@ class Order:
     cancelled_at: datetime | None = None  # the channel says the order is cancelled
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
-    shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
+    # None: nothing to ship to (yet). Kept out of repr(order): customer data is never logged.
+    shipping_address: ShippingAddress | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -170,10 +170,17 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         else None,
         refunds=tuple(_refund_from(r) for r in doc.get("refunds", ())),
         fully_refunded=bool(doc.get("fully_refunded", False)),
-        shipping_address=ShippingAddress(**doc["shipping_address"])
-        if doc.get("shipping_address")
-        else None,
+        shipping_address=_address_from(doc.get("shipping_address")),
     )
+
+
+def _address_from(doc: dict[str, Any] | None) -> ShippingAddress | None:
+    """Documents written before addresses were kept have none; fields a later version adds or
+    drops must not make an order unreadable, so only the fields this version knows are read."""
+    if not doc:
+        return None
+    known = {f.name for f in fields(ShippingAddress)}
+    return ShippingAddress(**{k: str(v) for k, v in doc.items() if k in known and v is not None})
 
 
 def doc_attributes(order: Order) -> dict[str, Any]:
