@@ -17,6 +17,7 @@ from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
 from shared.domain.orders import Order
 
 TRACKING_META = "_wc_shipment_tracking_items"
+ENDED = frozenset({"cancelled", "refunded", "failed", "trash"})
 
 
 class WooFulfillment:
@@ -30,6 +31,14 @@ class WooFulfillment:
     def confirm_shipment(self, order: Order, shipment: ShipmentConfirmation) -> None:
         path = f"/orders/{order.external_id}"
         current = self._call("GET", path)
+        if current.get("status") in ENDED:
+            # The shop ended the order after the parcel left (Keel skips ended orders, and the
+            # change reaches it by webhook or poll): completing it would undo the merchant's
+            # decision in the shop, so nothing is told.
+            raise NothingToDo(
+                f"order {order.external_id} is {current.get('status')} in WooCommerce",
+                channel=CHANNEL,
+            )
         did = False
         if current.get("status") != "completed" or not _tracked(current, shipment):
             item = {
