@@ -39,8 +39,12 @@ class WooFulfillment:
                 f"order {order.external_id} is {current.get('status')} in WooCommerce",
                 channel=CHANNEL,
             )
+        notes = self._call("GET", f"{path}/notes")
+        noted = any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes))
         did = False
-        if current.get("status") != "completed" or not _tracked(current, shipment):
+        # The note follows the completion, so a note with this tracking number also proves the
+        # completion where the shop's API does not return the tracking meta.
+        if current.get("status") != "completed" or not (_tracked(current, shipment) or noted):
             item = {
                 "tracking_provider": "",
                 "custom_tracking_provider": shipment.carrier,
@@ -57,8 +61,7 @@ class WooFulfillment:
                 },
             )
             did = True
-        notes = self._call("GET", f"{path}/notes")
-        if not any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes)):
+        if not noted:
             text = f"Shipped with {shipment.carrier}, tracking number {shipment.tracking_number}"
             if shipment.tracking_url:
                 text += f": {shipment.tracking_url}"
