@@ -116,8 +116,7 @@ class Order:
     cancelled_at: datetime | None = None  # the channel says the order is cancelled
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
-    # None: nothing to ship to (yet). Kept out of repr(order): customer data is never logged.
-    shipping_address: ShippingAddress | None = field(default=None, repr=False)
+    shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
 
     @property
     def key(self) -> str:

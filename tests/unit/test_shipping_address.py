@@ -167,3 +167,4 @@ def test_neither_the_order_nor_the_address_repr_carries_personal_data(specs: Pat
             assert personal not in text
     assert "US" in repr(order.shipping_address)
     assert replace(order, shipping_address=None) != order  # still compared: part of the record
+    assert "<redacted>" in repr(order)
