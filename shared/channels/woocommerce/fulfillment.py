@@ -39,12 +39,15 @@ class WooFulfillment:
                 f"order {order.external_id} is {current.get('status')} in WooCommerce",
                 channel=CHANNEL,
             )
-        notes = self._call("GET", f"{path}/notes")
-        noted = any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes))
+        completed = current.get("status") == "completed"
+        notes: Any = None
+        if completed and not _tracked(current, shipment):
+            # The note follows the completion, so a note with this tracking number also proves
+            # it where the shop's API does not return the tracking meta. (A first confirmation
+            # completes straight away: the shop's order.updated reaches Keel sooner.)
+            notes = self._call("GET", f"{path}/notes")
         did = False
-        # The note follows the completion, so a note with this tracking number also proves the
-        # completion where the shop's API does not return the tracking meta.
-        if current.get("status") != "completed" or not (_tracked(current, shipment) or noted):
+        if not completed or not (_tracked(current, shipment) or _noted(notes, shipment)):
             item = {
                 "tracking_provider": "",
                 "custom_tracking_provider": shipment.carrier,
@@ -61,7 +64,9 @@ class WooFulfillment:
                 },
             )
             did = True
-        if not noted:
+        if notes is None:
+            notes = self._call("GET", f"{path}/notes")
+        if not _noted(notes, shipment):
             text = f"Shipped with {shipment.carrier}, tracking number {shipment.tracking_number}"
             if shipment.tracking_url:
                 text += f": {shipment.tracking_url}"
@@ -90,6 +95,10 @@ def _tracked(order: Any, shipment: ShipmentConfirmation) -> bool:
         if meta.get("key") == TRACKING_META and isinstance(meta.get("value"), list)
         for i in meta["value"]
     )
+
+
+def _noted(notes: Any, shipment: ShipmentConfirmation) -> bool:
+    return any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes))
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
