@@ -63,6 +63,10 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         table.add_row("Gateway", endpoints["gateway"])
         for channel, url in endpoints["webhooks"].items():
             table.add_row(f"Webhook {channel}", f"POST {url}")
+        for carrier, url in endpoints["carrier_webhooks"].items():
+            table.add_row(f"Webhook {carrier} (carrier)", f"POST {url}")
+        for name, arn in endpoints["state_machines"].items():
+            table.add_row(f"State machine {name}", arn)
         for channel, url in endpoints["sandboxes"].items():
             table.add_row(f"Sandbox {channel}", url)
         for name, url in endpoints["queues"].items():

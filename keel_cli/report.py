@@ -38,6 +38,17 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
         console, "After an operator lowered a cap (no stock moved)", report.skus_after_cap_change
     )
 
+    if report.shipped:
+        shipped = Table(title="Shipped: handed to the carrier, confirmed on the channel")
+        for column in ("order", "carrier", "tracking", "the channel shows"):
+            shipped.add_column(column)
+        for row in report.shipped:
+            shipped.add_row(*row)
+        console.print(shipped)
+        _stock_table(
+            console, "After shipping (on hand and reserved down)", report.skus_after_shipping
+        )
+
     if report.ok:
         console.print(
             "[bold green]All checks passed:[/bold green] Keel and every channel agree "

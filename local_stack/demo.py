@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,6 +93,9 @@ class DemoReport:
     skus_after_cap_change: list[SkuRow]
     problems: list[str]
     dead_letters: dict[str, int]
+    # (channel order, carrier, tracking number, what the channel's sandbox was told)
+    shipped: list[tuple[str, str, str, str]] = field(default_factory=list)
+    skus_after_shipping: list[SkuRow] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +119,8 @@ class DemoReport:
             "skus": rows(self.skus),
             "cap_change": {"sku": CAP_CHANGE[0], "channel": CAP_CHANGE[1], "cap": CAP_CHANGE[2]},
             "skus_after_cap_change": rows(self.skus_after_cap_change),
+            "shipped": self.shipped,
+            "skus_after_shipping": rows(self.skus_after_shipping),
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
@@ -137,6 +143,7 @@ def _line(sc: Scenario, item: DemoSku, qty: int) -> SandboxLine:
 
 def _send_order(sc: Scenario, label: str, lines: list[SandboxLine], **kw: Any) -> Sent:
     payload = sc.shopify.order_payload(lines)
+    sc.shopify.remember(payload)  # the shop has the order its webhook speaks of
     body = sc.shopify.encode(payload)
     url = sc.stack.webhook_url_for("shopify")
     response = sc.shopify.deliver(url, body, sc.shopify.headers(body, **kw))
@@ -163,6 +170,7 @@ def _edit(sc: Scenario, payload: dict[str, Any], now: dict[str, int], label: str
         side: {**edited["total_price_set"][side], "amount": f"{total:.2f}"}
         for side in ("shop_money", "presentment_money")
     }
+    sc.shopify.remember(edited)
     body = sc.shopify.encode(edited)
     response = sc.shopify.deliver(
         sc.stack.webhook_url_for("shopify"), body, sc.shopify.headers(body, "orders/updated")
@@ -211,6 +219,33 @@ def _place_in_sandbox(
     return Sent(label, response.status_code, order_id, dict(lines), channel)
 
 
+def _lifecycle(sc: Scenario, two_mugs: dict[str, Any]) -> list[Sent]:
+    """What channels do to orders after they are placed: an edit, a refund, a lost webhook."""
+    mug, tee = SKU["KEEL-MUG-BLUE"], SKU["KEEL-TEE-M"]
+    sent: list[Sent] = []
+    # The buyer of two mugs asks for a third: the shop edits the order and sends
+    # orders/updated; the reservation follows the order's current lines.
+    sent.append(_edit(sc, two_mugs, {mug.sku: 3}, EDITED))
+
+    # A tee is bought and then refunded in full (restocked): the order ends as refunded and
+    # its stock returns to every channel.
+    bought = _place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
+    sent.append(bought)
+    sc.stack.wait_idle(30)
+    sent.append(_refund_in_full(sc, "woocommerce", bought))
+
+    # WooCommerce never retries a failed delivery: this order's webhook never arrives. The
+    # next scheduled poll (fired now) finds it, takes it once, and reports it as missed.
+    lost = _place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
+    sent.append(lost)
+    sc.stack.wait_idle(30)
+    polled = sc.stack.fire_schedule("poll-woocommerce")
+    found = sc.stack.order_key("woocommerce", str(lost.order_id)) in polled["missed_by_webhooks"]
+    sent.append(Sent("poll: woocommerce", 200 if found else 404, lost.order_id, {}, "keel"))
+
+    return sent
+
+
 def run_scenario(sc: Scenario) -> list[Sent]:
     mug, tee, lamp = SKU["KEEL-MUG-BLUE"], SKU["KEEL-TEE-M"], SKU["KEEL-LAMP"]
     shopify = sc.shopify
@@ -218,12 +253,14 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     sent: list[Sent] = []
 
     two_mugs = shopify.order_payload([_line(sc, mug, 2)])
+    shopify.remember(two_mugs)
     body = shopify.encode(two_mugs)
     answer = shopify.deliver(url, body, shopify.headers(body))
     sent.append(Sent("two mugs", answer.status_code, two_mugs["id"], {mug.sku: 2}))
 
     # Shopify retries a delivery with the same webhook id: acknowledged, not enqueued again.
     payload = shopify.order_payload([_line(sc, tee, 1), _line(sc, mug, 1)])
+    shopify.remember(payload)
     body = shopify.encode(payload)
     headers = shopify.headers(body)
     for label in ("tee + mug", "tee + mug (duplicate delivery)"):
@@ -288,25 +325,7 @@ def run_scenario(sc: Scenario) -> list[Sent]:
         Sent(f"cancel: {CANCELLED}", cancel.status_code, placed.order_id, {}, "woocommerce")
     )
 
-    # The buyer of two mugs asks for a third: the shop edits the order and sends
-    # orders/updated; the reservation follows the order's current lines.
-    sent.append(_edit(sc, two_mugs, {mug.sku: 3}, EDITED))
-
-    # A tee is bought and then refunded in full (restocked): the order ends as refunded and
-    # its stock returns to every channel.
-    bought = _place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
-    sent.append(bought)
-    sc.stack.wait_idle(30)
-    sent.append(_refund_in_full(sc, "woocommerce", bought))
-
-    # WooCommerce never retries a failed delivery: this order's webhook never arrives. The
-    # next scheduled poll (fired now) finds it, takes it once, and reports it as missed.
-    lost = _place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
-    sent.append(lost)
-    sc.stack.wait_idle(30)
-    polled = sc.stack.fire_schedule("poll-woocommerce")
-    found = sc.stack.order_key("woocommerce", str(lost.order_id)) in polled["missed_by_webhooks"]
-    sent.append(Sent("poll: woocommerce", 200 if found else 404, lost.order_id, {}, "keel"))
+    sent.extend(_lifecycle(sc, two_mugs))
 
     # The buyer who lost the race for the last lamp waits, held for stock. A lamp arrives
     # (`keel stock receive KEEL-LAMP 1 --reference PO-LAMP-1`): the held order is reserved.
@@ -524,6 +543,76 @@ def change_cap(sc: Scenario, expected_reserved: Counter[str], report: DemoReport
     )
 
 
+def ship_everything(sc: Scenario, expected_reserved: Counter[str], report: DemoReport) -> None:
+    """The warehouse hands every accepted order's parcel to the carrier: Sendcloud's sandbox
+    moves it to "En route to sorting center" and sends its signed webhook; each order's
+    workflow then confirms on its channel (carrier, tracking) and commits the stock."""
+    _, inventory, orders_store = stores(sc.stack)
+    accepted = {o.key: o for o in orders_store.orders() if o.accepted}
+    control = f"{sc.stack.sandbox_url('sendcloud')}/__sandbox"
+    parcels: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 60
+    while set(parcels) != set(accepted) and time.monotonic() < deadline:
+        rows = httpx.get(f"{control}/parcels", timeout=10.0).json()
+        parcels = {
+            p["external_reference_id"]: p for p in rows if p["external_reference_id"] in accepted
+        }
+        time.sleep(0.2)
+    for key in sorted(set(accepted) - set(parcels)):
+        report.problems.append(f"shipping: no parcel was announced for {key}")
+    for parcel in parcels.values():
+        httpx.post(
+            f"{control}/parcels/{parcel['parcel_id']}/status",
+            json={"status_id": 3, "message": "En route to sorting center"},
+            timeout=10.0,
+        )
+    shipped: dict[str, Any] = {}
+    deadline = time.monotonic() + 90
+    while len(shipped) < len(accepted) and time.monotonic() < deadline:
+        now = {o.key: o for o in orders_store.orders()}
+        shipped = {k: now[k] for k in accepted if now[k].status == OrderStatus.SHIPPED}
+        time.sleep(0.3)
+    sc.stack.wait_idle(60)
+    told = {
+        channel: httpx.get(
+            f"{sc.stack.sandbox_url(channel)}/__sandbox/shipments", timeout=10.0
+        ).json()
+        for channel in sc.stack.sandboxes
+    }
+    moved = Counter[str]()
+    for key, order in sorted(accepted.items(), key=lambda kv: kv[1].name):
+        announced = parcels.get(key)
+        tracking = announced["tracking_number"] if announced else "-"
+        seen = [t for t in told[order.channel] if t["order_id"] == order.external_id]
+        if key not in shipped:
+            report.problems.append(f"shipping: {order.channel} {order.name} did not ship")
+        elif [t["tracking_number"] for t in seen] != [tracking]:
+            report.problems.append(f"shipping: {order.channel} {order.name}: channel told {seen}")
+        for line in order.lines:
+            if line.sku and line.stock:
+                moved[line.sku] += line.quantity
+        report.shipped.append(
+            (f"{order.channel} {order.name}", "postnl", tracking,
+             ", ".join(t["tracking_number"] for t in seen) or "nothing")
+        )  # fmt: skip
+    catalog, _, _ = stores(sc.stack)
+    capped = catalog.listing(CAP_CHANGE[0], CAP_CHANGE[1])
+    assert capped is not None
+    rows = stock_rows(sc, expected_reserved, {CAP_CHANGE[:2]: capped.rules}, report.problems,
+                      "after shipping")  # fmt: skip
+    for row, item in zip(rows, DEMO_SKUS, strict=True):
+        on_hand = item.on_hand + RECEIVED.get(item.sku, 0) - moved[item.sku]
+        if (row.on_hand, row.reserved) != (on_hand, 0):
+            report.problems.append(
+                f"after shipping: {item.sku} on_hand/reserved {row.on_hand}/{row.reserved}, "
+                f"expected {on_hand}/0"
+            )
+        ledger = sum(m.quantity for m in inventory.ledger(item.sku))
+        if ledger != row.on_hand:
+            report.problems.append(f"after shipping: {item.sku} ledger {ledger} != on_hand")
+    report.skus_after_shipping = rows
+
+
 def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
     catalog, inventory, _ = stores(stack)
     refs = seed_demo(catalog, inventory, stack.sandboxes)
@@ -535,6 +624,7 @@ def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
     if not settled:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
     change_cap(scenario, expected_reserved, report)
+    ship_everything(scenario, expected_reserved, report)
     dead = {
         k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
     }

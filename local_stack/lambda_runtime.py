@@ -73,9 +73,9 @@ class LambdaRuntime:
         reset_clients()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
         parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
-        for function in self._functions.values():
-            module = sys.modules.get(function.handler.split(":")[0])
-            if module is not None:
+        # Handlers and the modules they share (functions.workflow.steps) keep warm state too.
+        for name, module in list(sys.modules.items()):
+            if name == "functions" or name.startswith("functions."):
                 _clear_module_caches(module)
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:

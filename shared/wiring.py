@@ -243,7 +243,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             ),
             *(
                 Function(
-                    # The backstop for webhooks that never arrived (WooCommerce never retries).
+                    # The backstop for webhooks that never arrived (lost, or never retried).
                     name=f"poll-{c.name}",
                     handler="functions.poll.handler:handler",
                     trigger=ScheduleTrigger(f"poll-{c.name}", rate_minutes=c.poll.rate_minutes),

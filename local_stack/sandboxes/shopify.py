@@ -11,6 +11,9 @@ Faithful where Keel depends on it (API version 2026-10):
   `extensions.cost` on every answer.
 - Order webhooks (`orders/create`, `orders/cancelled`) with Shopify's headers and HMAC over the
   exact bytes sent. Bodies follow the Admin API 2026-10 order payload.
+- The `orders` query (and `order(id:)`) over the same orders, as GraphQL shows them
+  (shopify_orders.py): `updated_at:>=` search, sortKey, cursor pagination, pageInfo; a
+  connection costs what Shopify charges for it (2 + first x node).
 
 Plus the `/__sandbox/` control surface every sandbox offers (see base.py).
 """
@@ -36,13 +39,24 @@ from typing import Any
 import httpx
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     build_client_schema,
     execute,
+    get_named_type,
+    is_leaf_type,
     parse,
     validate,
 )
@@ -52,7 +66,7 @@ from graphql.language import FieldNode
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 
 from local_stack.http import Request, Response
-from local_stack.sandboxes import base
+from local_stack.sandboxes import base, shopify_orders
 from shared.channels.shopify.signature import sign
 
 API_VERSION = "2026-10"
@@ -373,6 +387,13 @@ class ShopifySandbox:
         with self._lock:
             return dict(self._state.orders[str(order_id)])
 
+    def remember(self, payload: dict[str, Any]) -> None:
+        """Keep (or replace) an order the shop has, without a webhook or a stock move: for
+        orders whose webhooks a test or the demo sends itself, so later calls about them (its
+        fulfillment orders) find them as Shopify would."""
+        with self._lock:
+            self._state.orders[str(payload["id"])] = json.loads(json.dumps(payload))
+
     # --- the webhook sender ---
     def order_payload(
         self, lines: list[SandboxLine], email: str = "buyer@example.com"
@@ -514,10 +535,13 @@ class ShopifySandbox:
             body = json.loads(request.body) if request.body else {}
         except ValueError:
             return Response.json(400, {"errors": "body is not JSON"})
+        # ?notify=false: the shop changes the order but its webhook never arrives (Shopify
+        # gave up retrying, or the subscription was removed): only a poll can find it.
+        notify = request.query.get("notify", ["true"])[-1] != "false"
         if path == "/__sandbox/orders" and method == "POST":
-            return self._place_order(body)
+            return self._place_order(body, notify)
         if (m := re.fullmatch(r"/__sandbox/orders/([^/]+)/cancel", path)) and method == "POST":
-            return self._cancel_order(m.group(1), body if isinstance(body, dict) else {})
+            return self._cancel_order(m.group(1), body if isinstance(body, dict) else {}, notify)
         if path == "/__sandbox/listings" and method == "GET":
             return Response.json(200, self.shown())
         if path == "/__sandbox/shipments" and method == "GET":
@@ -531,7 +555,7 @@ class ShopifySandbox:
             )
         return Response.json(404, {"errors": "Not Found"})
 
-    def _place_order(self, order: Any) -> Response:
+    def _place_order(self, order: Any, notify: bool = True) -> Response:
         if not isinstance(order, dict) or not isinstance(order.get("line_items", []), list):
             return Response.json(400, {"errors": "an order object with line_items is expected"})
         with self._lock:
@@ -547,10 +571,13 @@ class ShopifySandbox:
             self._state.orders[key] = order
             self._move_stock(order, sign_=-1)
             body = self.encode(order)
-        self._notify("orders/create", body)
+        if notify:
+            self._notify("orders/create", body)
         return Response.json(200, {"id": key})
 
-    def _cancel_order(self, order_id: str, options: dict[str, Any]) -> Response:
+    def _cancel_order(
+        self, order_id: str, options: dict[str, Any], notify: bool = True
+    ) -> Response:
         with self._lock:
             order = self._state.orders.get(order_id)
             if order is None:
@@ -564,7 +591,8 @@ class ShopifySandbox:
             if options.get("restock"):  # Shopify restocks only when asked to
                 self._move_stock(order, sign_=+1)
             body = self.encode(order)
-        self._notify("orders/cancelled", body)
+        if notify:
+            self._notify("orders/cancelled", body)
         return Response.json(200, {"id": order_id})
 
     def _move_stock(self, order: dict[str, Any], sign_: int) -> None:
@@ -645,7 +673,7 @@ class ShopifySandbox:
         if problems:
             invalid = {"errors": [p.formatted for p in problems]}
             return self._answer(invalid, 0, charged=False), kind, variables
-        cost = _requested_cost(operation, variables)
+        cost = _requested_cost(operation, variables, schema, document)
         bucket = self._bucket
         bucket.refill(self._clock())
         if cost > bucket.capacity:
@@ -664,20 +692,25 @@ class ShopifySandbox:
                 },
             }
             return self._answer({"errors": [throttled]}, cost, charged=False), kind, variables
-        bucket.available -= cost
         result = self._execute(schema, document, variables, operation_name)
+        # As Shopify: the requested cost must be there; what is taken is the actual cost (a
+        # connection that returned fewer nodes than `first` costs that many).
+        actual = _requested_cost(operation, variables, schema, document, _returned(result.data))
+        bucket.available -= actual
         answer: dict[str, Any] = {}
         if result.errors:
             answer["errors"] = [e.formatted for e in result.errors]
         if result.data is not None or not result.errors:
             answer["data"] = result.data
-        return self._answer(answer, cost, charged=True), kind, variables
+        return self._answer(answer, cost, charged=True, actual=actual), kind, variables
 
-    def _answer(self, answer: dict[str, Any], cost: int, *, charged: bool) -> Response:
+    def _answer(
+        self, answer: dict[str, Any], cost: int, *, charged: bool, actual: int | None = None
+    ) -> Response:
         answer["extensions"] = {
             "cost": {
                 "requestedQueryCost": cost,
-                "actualQueryCost": cost if charged else None,
+                "actualQueryCost": (cost if actual is None else actual) if charged else None,
                 "throttleStatus": self._bucket.status(),
             }
         }
@@ -699,6 +732,9 @@ class ShopifySandbox:
             ),
             "inventorySetQuantities": self._resolve_set_quantities,
             "order": lambda info, id: self._order_node(id),
+            "orders": lambda info, **arguments: shopify_orders.orders_connection(
+                self._state.orders.values(), **arguments
+            ),
             "fulfillmentCreate": self._resolve_fulfillment_create,
         }
         result = execute(
@@ -741,7 +777,7 @@ class ShopifySandbox:
             "lineItems": lambda info, first=None, **_: {"nodes": lines},
         }
         return {
-            "id": gid,
+            **shopify_orders.order_node(order),
             "fulfillmentOrders": lambda info, first=None, **_: {"nodes": [fulfillment_order]},
         }
 
@@ -1065,11 +1101,34 @@ def _fulfillment_refused(message: str) -> dict[str, Any]:
     return {"fulfillment": None, "userErrors": [{"field": ["fulfillment"], "message": message}]}
 
 
-def _requested_cost(operation: OperationDefinitionNode | None, variables: dict[str, Any]) -> int:
-    """A small cost model: a mutation of inventorySetQuantities costs 10 + its rows; a read
-    costs 1 per top-level field plus 1 per node asked for."""
+def _returned(data: Any) -> dict[str, int]:
+    """How many nodes each top-level connection of an answer returned (its actual size)."""
+    counts: dict[str, int] = {}
+    for key, value in (data or {}).items() if isinstance(data, dict) else ():
+        if isinstance(value, dict):
+            found = value.get("nodes", value.get("edges"))
+            if isinstance(found, list):
+                counts[key] = len(found)
+    return counts
+
+
+def _requested_cost(
+    operation: OperationDefinitionNode | None,
+    variables: dict[str, Any],
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    returned: dict[str, int] | None = None,
+) -> int:
+    """A small cost model: a mutation of inventorySetQuantities costs 10 + its rows; a top-level
+    connection (`orders`) costs what Shopify's rules say (objects 1, scalars 0, a connection
+    2 + first x its node; with `returned`, the nodes it returned instead of first: the actual
+    cost); any other read costs 1 per top-level field plus 1 per node asked for."""
     if operation is None:
         return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    root = schema.query_type
     cost = 0
     for selection in operation.selection_set.selections:
         if not isinstance(selection, FieldNode):
@@ -1080,12 +1139,90 @@ def _requested_cost(operation: OperationDefinitionNode | None, variables: dict[s
             for a in selection.arguments or ()
         }
         name = selection.name.value
+        field_def = root.fields.get(name) if root is not None else None
         if operation.operation == OperationType.MUTATION:
             given = arguments.get("input")
             rows = given.get("quantities") if isinstance(given, dict) else None
             cost += 10 + (len(rows) if isinstance(rows, list) else 0)
         elif name == "nodes" and isinstance(arguments.get("ids"), list):
             cost += 1 + len(arguments["ids"])
+        elif field_def is not None and _is_connection(field_def):
+            key = selection.alias.value if selection.alias else name
+            size = (returned or {}).get(key)
+            cost += _field_cost(schema, field_def, selection, variables, fragments, size)
         else:
             cost += 1
+    return cost
+
+
+def _is_connection(field_def: GraphQLField) -> bool:
+    return get_named_type(field_def.type).name.endswith("Connection")
+
+
+def _field_cost(
+    schema: GraphQLSchema,
+    field_def: GraphQLField,
+    node: FieldNode,
+    variables: dict[str, Any],
+    fragments: dict[str, FragmentDefinitionNode],
+    size_given: int | None = None,
+) -> int:
+    """Shopify's published rules: scalar and enum 0, object 1 + what it selects, connection
+    2 + first x (one node), a list with `first` that many times its element."""
+    named = get_named_type(field_def.type)
+    if is_leaf_type(named) or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        return 0
+    arguments = {
+        a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()
+    }
+    size = arguments.get("first") or arguments.get("last") or 0
+    if size_given is not None:
+        size = size_given
+    inner = _selection_cost(schema, named, node.selection_set, variables, fragments)
+    if _is_connection(field_def):
+        # `nodes` and `edges` each count one element: the connection multiplies it by first.
+        return 2 + int(size) * inner
+    if isinstance(field_def.type, GraphQLList) or (
+        isinstance(field_def.type, GraphQLNonNull)
+        and isinstance(field_def.type.of_type, GraphQLList)
+    ):
+        return max(1, int(size)) * (1 + inner)
+    return 1 + inner
+
+
+def _selection_cost(
+    schema: GraphQLSchema,
+    parent: GraphQLObjectType | GraphQLInterfaceType,
+    selection_set: SelectionSetNode | None,
+    variables: dict[str, Any],
+    fragments: dict[str, FragmentDefinitionNode],
+) -> int:
+    if selection_set is None:
+        return 0
+    cost = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            field_def = parent.fields.get(selection.name.value)
+            if field_def is None or selection.name.value == "pageInfo":
+                continue  # __typename and the like; pageInfo is free
+            if parent.name.endswith("Connection") and selection.name.value in ("nodes", "edges"):
+                element = get_named_type(field_def.type)
+                assert isinstance(element, GraphQLObjectType | GraphQLInterfaceType)
+                cost += _selection_cost(
+                    schema, element, selection.selection_set, variables, fragments
+                ) + (1 if selection.name.value == "nodes" else 0)
+                continue
+            cost += _field_cost(schema, field_def, selection, variables, fragments)
+            continue
+        fragment = (
+            fragments.get(selection.name.value)
+            if isinstance(selection, FragmentSpreadNode)
+            else selection
+        )
+        if not isinstance(fragment, FragmentDefinitionNode | InlineFragmentNode):
+            continue
+        condition = fragment.type_condition
+        target = schema.get_type(condition.name.value) if condition else parent
+        if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
+            cost += _selection_cost(schema, target, fragment.selection_set, variables, fragments)
     return cost

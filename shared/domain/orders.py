@@ -117,6 +117,9 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
     shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
+    # Which stored write this is (0: never stored): a change is written only over the one it
+    # was planned against, whoever wrote in between (a channel version, a workflow step).
+    revision: int = field(default=0, compare=False)
 
     @property
     def key(self) -> str:

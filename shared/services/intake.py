@@ -148,22 +148,20 @@ def _apply(
     if stored is None:  # a first version that is already over (created cancelled)
         return (_outcome(order) if intake.hold(order) is Outcome.HELD else Outcome.DUPLICATE), order
     if isinstance(change, Keep):
-        intake.keep_version(order, stored.channel_updated_at, reserved)
+        intake.keep_version(order, stored, reserved)
         return _outcome(order), order
     wanted = {
         sku: reserved.get(sku, 0) + change.grow.get(sku, 0) - change.shrink.get(sku, 0)
         for sku in sorted(set(reserved) | set(change.grow) | set(change.shrink))
     }
     try:
-        intake.change(order, stored.channel_updated_at, reserved, wanted, now)
+        intake.change(order, stored, reserved, wanted, now)
     except ReservationRefused as refused:
         # Growth stock cannot cover: held, and what it had stays reserved for it.
         held = replace(order, history=stored.history).held(
             f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}", now, cause
         )
-        intake.keep_version(
-            held, stored.channel_updated_at, reserved, waiting_for=tuple(refused.skus)
-        )
+        intake.keep_version(held, stored, reserved, waiting_for=tuple(refused.skus))
         return Outcome.HELD, held
     return _outcome(order), order
 
@@ -205,12 +203,12 @@ def retry_held(
         if plan.reason != stored.hold_reason:
             _wait_for_listings(plan, catalog, now)
             held = plan.order.held(plan.reason, now, cause)
-            intake.keep_version(held, stored.channel_updated_at, reserved)
+            intake.keep_version(held, stored, reserved)
         return Outcome.HELD
     try:
         intake.change(
             plan.order.reserved(now, cause),
-            stored.channel_updated_at,
+            stored,
             reserved,
             plan.quantities,
             now,
@@ -221,7 +219,7 @@ def retry_held(
             reason = f"{HOLD_INSUFFICIENT}: {', '.join(refused.skus)}"
             intake.keep_version(
                 plan.order.held(reason, now, cause),
-                stored.channel_updated_at,
+                stored,
                 reserved,
                 waiting_for=tuple(refused.skus),
             )

@@ -188,9 +188,7 @@ def commit(stores: Stores, order_key: str, now: datetime) -> bool:
     s = record.shipment
     note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
     try:
-        stores.intake.commit_shipment(
-            order.shipped(now, note), order.channel_updated_at, reserved, now
-        )
+        stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
     except VersionMoved as exc:
         raise RetryableError(f"{order_key} changed meanwhile", channel="keel") from exc
     return True
@@ -223,7 +221,7 @@ def record_failure(stores: Stores, order_key: str, error: dict[str, Any], now: d
         return
     order, reserved = found
     try:
-        stores.intake.keep_version(order.noted(now, reason), order.channel_updated_at, reserved)
+        stores.intake.keep_version(order.noted(now, reason), order, reserved)
     except VersionMoved as exc:
         raise RetryableError(f"{order_key} changed meanwhile", channel="keel") from exc
 

@@ -78,7 +78,7 @@ class OrderIntakeStore:
     def change(
         self,
         order: Order,
-        planned_against: datetime,
+        planned_against: Order,
         reserved: dict[str, int],
         wanted: dict[str, int],
         at: datetime,
@@ -132,7 +132,7 @@ class OrderIntakeStore:
             return
 
     def commit_shipment(
-        self, order: Order, planned_against: datetime, reserved: dict[str, int], at: datetime
+        self, order: Order, planned_against: Order, reserved: dict[str, int], at: datetime
     ) -> None:
         """The shipped order (status shipped, nothing reserved) and its stock taken off the
         shelf, in one transaction. VersionMoved: the order changed since it was read."""
@@ -151,7 +151,7 @@ class OrderIntakeStore:
     def keep_version(
         self,
         order: Order,
-        planned_against: datetime,
+        planned_against: Order,
         reserved: dict[str, int],
         waiting_for: tuple[str, ...] = (),
     ) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -184,6 +184,10 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
     )
 
 
+def _stored(item: dict[str, Any]) -> Order:
+    return replace(order_from_doc(doc_from_item(item)), revision=int(item.get("revision", 0)))
+
+
 def doc_attributes(order: Order) -> dict[str, Any]:
     """The order document as item attributes: `doc` (JSON text), or `doc_z` (zlib-compressed
     JSON, Binary) when the text alone would crowd the 400 KB item limit."""
@@ -243,22 +247,24 @@ class OrderStore:
         }
 
     def put_version_op(
-        self, order: Order, reserved: dict[str, int], planned_against: datetime
+        self, order: Order, reserved: dict[str, int], planned_against: Order
     ) -> dict[str, Any]:
-        """A Put of a newer version that only succeeds if the stored one is still the version
-        the change was planned against (another writer in between: plan again)."""
+        """A Put of a change that only succeeds if the stored order is still the one the
+        change was planned against: any writer in between (a newer channel version, a workflow
+        step) bumped its revision, and the change is planned again."""
         return {
             "TableName": self._t.name,
-            "Item": self._item(order, reserved),
-            "ConditionExpression": "channel_updated_at = :planned",
-            "ExpressionAttributeValues": {":planned": {"S": planned_against.isoformat()}},
+            "Item": self._item(order, reserved, planned_against.revision + 1),
+            "ConditionExpression": "revision = :planned",
+            "ExpressionAttributeValues": {":planned": {"N": str(planned_against.revision)}},
         }
 
-    def _item(self, order: Order, reserved: dict[str, int]) -> dict[str, Any]:
+    def _item(self, order: Order, reserved: dict[str, int], revision: int = 1) -> dict[str, Any]:
         return to_item(
             {
                 "pk": order_pk(order.key),
                 "sk": ORDER_SK,
+                "revision": revision,
                 "status": order.status.value,
                 "channel": order.channel,
                 "channel_updated_at": order.channel_updated_at.isoformat(),
@@ -299,10 +305,10 @@ class OrderStore:
         if item is None:
             return None
         reserved = {str(k): int(v) for k, v in (item.get("reserved") or {}).items()}
-        return order_from_doc(doc_from_item(item)), reserved
+        return _stored(item), reserved
 
     def orders(self) -> list[Order]:
-        return [order_from_doc(doc_from_item(i)) for i in self._t.scan_sk(ORDER_SK)]
+        return [_stored(i) for i in self._t.scan_sk(ORDER_SK)]
 
     def keep_held_delivery(self, held: HeldDelivery) -> bool:
         """False when this delivery was already kept."""

@@ -41,6 +41,11 @@ def test_local_up_serves_until_interrupted(
             assert endpoints["sandboxes"][channel].startswith("http://127.0.0.1:")
             assert endpoints["local_only_secrets"][f"{channel}_webhook_secret"]
             assert endpoints["webhooks"][channel].endswith(f"/webhooks/{channel}")
+        # the carrier too: Sendcloud's sandbox, its signing secret and the URL it calls
+        assert endpoints["sandboxes"]["sendcloud"].startswith("http://127.0.0.1:")
+        assert endpoints["local_only_secrets"]["sendcloud_webhook_secret"]
+        assert endpoints["carrier_webhooks"]["sendcloud"].endswith("/carriers/sendcloud")
+        assert endpoints["state_machines"]["order-workflow"].startswith("arn:aws:states:")
 
         body = json.dumps({"id": 1, "line_items": "broken"}).encode()
         secret = endpoints["local_only_secrets"]["shopify_webhook_secret"]

@@ -19,7 +19,7 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     report = json.loads(run.stdout)
@@ -48,5 +48,13 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     (refunded,) = report["refunded_orders"]  # its tee is back on every channel
     assert refunded[0].startswith("woocommerce #") and "refund" in refunded[1]
     assert [s["status"] for s in report["sent"] if s["label"] == "poll: woocommerce"] == [200]
+    # Every accepted order shipped: its channel holds the tracking number, its stock left.
+    assert len(report["shipped"]) == 7
+    assert all(tracking == shown for _, _, tracking, shown in report["shipped"])
+    assert {r["sku"]: (r["on_hand"], r["reserved"]) for r in report["skus_after_shipping"]} == {
+        "KEEL-MUG-BLUE": (15, 0),
+        "KEEL-TEE-M": (2, 0),
+        "KEEL-LAMP": (0, 0),
+    }
     reasons = sorted(reason.split(":")[0] for _, reason in report["held_orders"])
     assert reasons == ["unmatched line"]  # the lamp buyer held for stock was released

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra.queues import check_visibility_timeouts, schedule_dlq, sender_principal
+from shared.channels.registry import CHANNELS
 from shared.wiring import (
     WIRING,
     Function,
@@ -138,8 +139,10 @@ def test_one_dlq_alarm_per_dead_letter_queue(template: Template) -> None:
     has exactly one alarm, and there are no others on queue depth."""
     streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
     schedules = [f for f in WIRING.functions if isinstance(f.trigger, ScheduleTrigger)]
-    # relay, relay-catalog, start-workflow; resync, poll-woocommerce
-    assert len(streams) == 3 and len(schedules) == 2
+    polls = [c for c in CHANNELS if c.poll_orders is not None]
+    # relay, relay-catalog, start-workflow; resync and a poll-<channel> per channel with a poll
+    assert len(streams) == 3 and len(schedules) == 1 + len(polls)
+    assert {"shopify", "woocommerce"} <= {c.name for c in polls}
     expected = len(WIRING.queues) + len(streams) + len(schedules)
     assert len(_dead_letter_queues(template)) == expected
     depth_alarms = [

@@ -211,7 +211,7 @@ class Real:
             return False
         order, reserved = found
         ended = replace(order, cancelled_at=NOW).cancelled(NOW, "test")
-        self.intake.change(ended, order.channel_updated_at, reserved, {}, NOW)
+        self.intake.change(ended, order, reserved, {}, NOW)
         return True
 
     def remove(self, op: Remove) -> bool | str:

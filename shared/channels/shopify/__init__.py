@@ -1,7 +1,8 @@
-"""Shopify: signed order webhooks in, stock out through Admin GraphQL. Declared as data here."""
+"""Shopify: signed order webhooks in (and a poll behind them), stock out through Admin GraphQL.
+Declared as data here."""
 
 from shared.channels.shopify import signature
-from shared.channels.spec import Channel, FromHeader, SyncPolicy, WebhookReceiver
+from shared.channels.spec import Channel, FromHeader, PollPolicy, SyncPolicy, WebhookReceiver
 
 CHANNEL = Channel(
     name="shopify",
@@ -27,6 +28,11 @@ CHANNEL = Channel(
     line_item_ref="variant_id",
     confirm_shipment="shared.channels.shopify.fulfillment:fulfillment",
     outbound_stock="shared.channels.shopify.stock:publisher",
+    # Shopify retries a failed delivery for 4 hours, so the poll is for what is lost for good
+    # (retries exhausted, a subscription removed): every 10 minutes, sparing the cost bucket
+    # the stock sync needs.
+    poll_orders="shared.channels.shopify.poll:poll",
+    poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
     # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
     # 50/s on standard plans) is the budget, so two concurrent batches at most. 120 s: a chunk
     # may read, set, re-read and set again, with pacing, for up to three rounds.

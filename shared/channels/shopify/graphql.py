@@ -106,10 +106,157 @@ mutation KeelFulfill($fulfillment: FulfillmentInput!) {
 }
 """
 
+# --- the orders poll (shopify/poll.py); what the REST order webhook carries, in GraphQL ---
+# Selected as orders_graphql.py reads it. Only the `current*` amounts: GraphQL always has them
+# (non-null), and the webhook parser reads the current amounts whenever they are there.
+_BAG = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
+
+ORDER_LINE_FRAGMENT = f"""
+fragment KeelOrderLine on LineItem {{
+  id
+  quantity
+  currentQuantity
+  sku
+  title
+  isGiftCard
+  variant {{
+    legacyResourceId
+  }}
+  originalUnitPriceSet {{ {_BAG} }}
+}}
+"""
+
+# Oldest change first, by cursor. Requested cost is what the bucket must hold: a page of
+# $first orders with $lines lines each (Shopify: 2 + first x node per connection). An order
+# with more lines, or with refunds, is completed by the two reads below.
+ORDERS_QUERY = f"""
+query KeelOrdersChanged($first: Int!, $after: String, $query: String!, $lines: Int!) {{
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    pageInfo {{
+      hasNextPage
+      endCursor
+    }}
+    nodes {{
+      id
+      legacyResourceId
+      name
+      createdAt
+      updatedAt
+      cancelledAt
+      currencyCode
+      presentmentCurrencyCode
+      taxesIncluded
+      displayFinancialStatus
+      email
+      currentTotalPriceSet {{ {_BAG} }}
+      currentTotalDiscountsSet {{ {_BAG} }}
+      currentShippingPriceSet {{ {_BAG} }}
+      currentTotalTaxSet {{ {_BAG} }}
+      totalTipReceivedSet {{ {_BAG} }}
+      currentTotalDutiesSet {{ {_BAG} }}
+      originalTotalDutiesSet {{ {_BAG} }}
+      currentTotalAdditionalFeesSet {{ {_BAG} }}
+      originalTotalAdditionalFeesSet {{ {_BAG} }}
+      shippingAddress {{
+        name
+        firstName
+        lastName
+        company
+        address1
+        address2
+        city
+        zip
+        provinceCode
+        countryCodeV2
+        phone
+      }}
+      lineItems(first: $lines) {{
+        pageInfo {{
+          hasNextPage
+          endCursor
+        }}
+        nodes {{
+          ...KeelOrderLine
+        }}
+      }}
+      refunds(first: 1) {{
+        id
+      }}
+    }}
+  }}
+}}
+{ORDER_LINE_FRAGMENT}"""
+
+# The rest of an order's lines, when a page carried only the first $lines.
+ORDER_LINES_QUERY = f"""
+query KeelOrderLines($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    id
+    updatedAt
+    lineItems(first: $first, after: $after) {{
+      pageInfo {{
+        hasNextPage
+        endCursor
+      }}
+      nodes {{
+        ...KeelOrderLine
+      }}
+    }}
+  }}
+}}
+{ORDER_LINE_FRAGMENT}"""
+
+# An order's refunds, read only for orders that have one (most have none). Bounded so the
+# call fits the 1000-point query limit; an order beyond the bounds is not read (poll.py).
+ORDER_REFUNDS_QUERY = """
+query KeelOrderRefunds($id: ID!, $refunds: Int!, $lines: Int!, $transactions: Int!) {
+  order(id: $id) {
+    id
+    updatedAt
+    refunds(first: $refunds) {
+      legacyResourceId
+      createdAt
+      processedAt
+      note
+      refundLineItems(first: $lines) {
+        pageInfo {
+          hasNextPage
+        }
+        nodes {
+          quantity
+          restockType
+          lineItem {
+            id
+          }
+        }
+      }
+      transactions(first: $transactions) {
+        pageInfo {
+          hasNextPage
+        }
+        nodes {
+          kind
+          status
+          amountSet {
+            presentmentMoney {
+              amount
+              currencyCode
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "inventory_levels": INVENTORY_LEVELS_QUERY,
     "set_quantities": SET_QUANTITIES_MUTATION,
     "fulfillment_orders": FULFILLMENT_ORDERS_QUERY,
     "fulfillment_create": FULFILLMENT_CREATE_MUTATION,
+    "orders_changed": ORDERS_QUERY,
+    "order_lines": ORDER_LINES_QUERY,
+    "order_refunds": ORDER_REFUNDS_QUERY,
 }
 """Every document Keel sends, by name (the schema test walks this)."""
