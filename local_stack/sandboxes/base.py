@@ -14,6 +14,9 @@ Control surface (JSON; a contract: extend it, never rename):
   arrives (only a poll can find it).
 - `GET /__sandbox/listings`: what the channel shows now,
   `[{"listing_id", "sku", "quantity", "price"}]` (price null until prices are published).
+- `GET /__sandbox/shipments`: what Keel told the channel shipped, one entry per confirmation
+  the channel accepted, `[{"order_id", "tracking_number", "carrier"}]` (order_id: the
+  channel's order id; a retried confirmation the channel found done adds nothing).
 - `POST /__sandbox/outage`: `{"requests": N, "status": 503}`: the next N API calls fail so.
 """
 

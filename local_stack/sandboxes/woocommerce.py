@@ -787,15 +787,24 @@ class WooCommerceSandbox:
             change = json.loads(request.body or b"{}")
         except ValueError:
             return Response.json(400, _error("rest_invalid_json", "Invalid JSON body passed.", 400))
+        if not isinstance(change, dict):
+            return Response.json(400, _error("rest_invalid_json", "Invalid JSON body passed.", 400))
+        metas = change.get("meta_data") or []
+        if not isinstance(metas, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("key"), str) for m in metas
+        ):
+            return Response.json(
+                400, _error("rest_invalid_param", "Invalid parameter(s): meta_data", 400)
+            )
         status = change.get("status", order["status"])
-        if status not in STATUSES:
+        if not isinstance(status, str) or status not in STATUSES:
             return Response.json(
                 400, _error("rest_invalid_param", "Invalid parameter(s): status", 400)
             )
         now = _now()
         if status == "completed" and order["status"] != "completed":
             order.update(date_completed=now, date_completed_gmt=now)
-        for meta in change.get("meta_data") or []:
+        for meta in metas:
             order["meta_data"] = [m for m in order["meta_data"] if m.get("key") != meta.get("key")]
             order["meta_data"].append({"id": self._new_id(), **meta})
         order.update(status=status, date_modified=now, date_modified_gmt=now)

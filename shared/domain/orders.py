@@ -73,6 +73,11 @@ class ShippingAddress:
     phone: str = ""
     email: str = ""
 
+    def __repr__(self) -> str:
+        """Redacted: an order (or this) put in a log line by accident must not carry who the
+        buyer is and where they live. Country stays: it explains carrier choices."""
+        return f"ShippingAddress(<redacted>, country_code={self.country_code!r})"
+
 
 @dataclass(frozen=True)
 class RefundLine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import zlib
 from dataclasses import asdict, dataclass, field, replace
@@ -124,6 +125,15 @@ def _charges_from(doc: dict[str, Any] | None) -> OrderCharges | None:
     )
 
 
+def _address_from(doc: dict[str, Any] | None) -> ShippingAddress | None:
+    """Documents written before addresses were kept have none; fields a later version adds or
+    drops must not make an order unreadable, so only the fields this version knows are read."""
+    if not doc:
+        return None
+    known = {f.name for f in dataclasses.fields(ShippingAddress)}
+    return ShippingAddress(**{k: str(v) for k, v in doc.items() if k in known and v is not None})
+
+
 def _refund_from(doc: dict[str, Any]) -> Refund:
     return Refund(
         refund_id=doc["refund_id"],
@@ -170,9 +180,7 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         else None,
         refunds=tuple(_refund_from(r) for r in doc.get("refunds", ())),
         fully_refunded=bool(doc.get("fully_refunded", False)),
-        shipping_address=ShippingAddress(**doc["shipping_address"])
-        if doc.get("shipping_address")
-        else None,
+        shipping_address=_address_from(doc.get("shipping_address")),
     )
 
 

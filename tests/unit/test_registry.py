@@ -57,6 +57,12 @@ def test_half_registered_channels_are_reported() -> None:
     assert {p.split(":")[0] for p in problems} == {"a", "b", "c", "d", "e"}
 
 
+def test_a_shipment_confirmer_that_does_not_load_is_reported() -> None:
+    shopify = next(c for c in CHANNELS if c.name == "shopify")
+    broken = dataclasses.replace(shopify, confirm_shipment="shared.channels.shopify:nothing")
+    assert [p for p in check_registry((broken,)) if "confirm_shipment" in p] != []
+
+
 def test_a_new_channel_gets_its_queue_function_secret_and_relay_route_from_the_registry() -> None:
     woo = next(c for c in CHANNELS if c.name == "woocommerce")
     etsy = dataclasses.replace(woo, name="etsy", sync=SyncPolicy(batch_size=20, timeout_s=30))

@@ -128,6 +128,8 @@ class ShopifyRefund(_Model):
 
 
 class ShopifyAddress(_Model):
+    """Only what a parcel needs; every field optional (digital orders and odd shops)."""
+
     name: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -251,7 +253,7 @@ def _address(raw: ShopifyOrder) -> ShippingAddress | None:
         address_line_2=a.address2 or "",
         postal_code=a.zip or "",
         city=a.city,
-        country_code=a.country_code,
+        country_code=a.country_code.upper(),
         company=a.company or "",
         region=a.province_code or "",
         phone=a.phone or "",

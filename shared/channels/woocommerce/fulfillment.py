@@ -17,6 +17,7 @@ from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
 from shared.domain.orders import Order
 
 TRACKING_META = "_wc_shipment_tracking_items"
+ENDED = frozenset({"cancelled", "refunded", "failed", "trash"})
 
 
 class WooFulfillment:
@@ -30,8 +31,23 @@ class WooFulfillment:
     def confirm_shipment(self, order: Order, shipment: ShipmentConfirmation) -> None:
         path = f"/orders/{order.external_id}"
         current = self._call("GET", path)
+        if current.get("status") in ENDED:
+            # The shop ended the order after the parcel left (Keel skips ended orders, and the
+            # change reaches it by webhook or poll): completing it would undo the merchant's
+            # decision in the shop, so nothing is told.
+            raise NothingToDo(
+                f"order {order.external_id} is {current.get('status')} in WooCommerce",
+                channel=CHANNEL,
+            )
+        completed = current.get("status") == "completed"
+        notes: Any = None
+        if completed and not _tracked(current, shipment):
+            # The note follows the completion, so a note with this tracking number also proves
+            # it where the shop's API does not return the tracking meta. (A first confirmation
+            # completes straight away: the shop's order.updated reaches Keel sooner.)
+            notes = self._call("GET", f"{path}/notes")
         did = False
-        if current.get("status") != "completed" or not _tracked(current, shipment):
+        if not completed or not (_tracked(current, shipment) or _noted(notes, shipment)):
             item = {
                 "tracking_provider": "",
                 "custom_tracking_provider": shipment.carrier,
@@ -48,8 +64,9 @@ class WooFulfillment:
                 },
             )
             did = True
-        notes = self._call("GET", f"{path}/notes")
-        if not any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes)):
+        if notes is None:
+            notes = self._call("GET", f"{path}/notes")
+        if not _noted(notes, shipment):
             text = f"Shipped with {shipment.carrier}, tracking number {shipment.tracking_number}"
             if shipment.tracking_url:
                 text += f": {shipment.tracking_url}"
@@ -78,6 +95,10 @@ def _tracked(order: Any, shipment: ShipmentConfirmation) -> bool:
         if meta.get("key") == TRACKING_META and isinstance(meta.get("value"), list)
         for i in meta["value"]
     )
+
+
+def _noted(notes: Any, shipment: ShipmentConfirmation) -> bool:
+    return any(shipment.tracking_number in str(n.get("note", "")) for n in _list(notes))
 
 
 def _list(value: Any) -> list[dict[str, Any]]:

@@ -95,18 +95,33 @@ class WooFeeLine(_Model):
     total: WooSignedMoney  # without tax, like every Woo line total
 
 
+def _text(value: Any) -> Any:
+    """Absent and null are the same empty field (shops with custom checkouts send null)."""
+    return "" if value is None else value
+
+
+AddressText = Annotated[StrictStr, BeforeValidator(_text)]
+
+
 class WooAddress(_Model):
-    first_name: StrictStr = ""
-    last_name: StrictStr = ""
-    company: StrictStr = ""
-    address_1: StrictStr = ""
-    address_2: StrictStr = ""
-    city: StrictStr = ""
-    state: StrictStr = ""
-    postcode: StrictStr = ""
-    country: StrictStr = ""
-    email: StrictStr = ""
-    phone: StrictStr = ""
+    """`shipping` or `billing`. An odd address must not hold the whole order: every field is
+    optional, null reads as empty, and a missing street/city/country means no address."""
+
+    first_name: AddressText = ""
+    last_name: AddressText = ""
+    company: AddressText = ""
+    address_1: AddressText = ""
+    address_2: AddressText = ""
+    city: AddressText = ""
+    state: AddressText = ""
+    postcode: AddressText = ""
+    country: AddressText = ""
+    email: AddressText = ""  # billing only (shipping has none)
+    phone: AddressText = ""  # shipping's since WooCommerce 5.6; billing's always
+
+
+def _no_address(value: Any) -> Any:
+    return {} if value is None else value
 
 
 class WooRefund(_Model):
@@ -133,8 +148,8 @@ class WooOrder(_Model):
     fee_lines: list[WooFeeLine] = []
     refunds: list[WooRefund] = []
     status: StrictStr = "pending"
-    shipping: WooAddress = WooAddress()
-    billing: WooAddress = WooAddress()
+    shipping: Annotated[WooAddress, BeforeValidator(_no_address)] = WooAddress()
+    billing: Annotated[WooAddress, BeforeValidator(_no_address)] = WooAddress()
 
 
 def unit_price(line: WooLineItem) -> Decimal:
@@ -178,7 +193,7 @@ def _address(raw: WooOrder) -> ShippingAddress | None:
         address_line_2=a.address_2,
         postal_code=a.postcode,
         city=a.city,
-        country_code=a.country,
+        country_code=a.country.upper(),
         company=a.company,
         region=a.state,
         phone=a.phone or b.phone,
