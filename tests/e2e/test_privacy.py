@@ -155,7 +155,11 @@ def test_no_customer_data_reaches_the_logs(
     _, _, orders = stores(stack)
     statuses = {
         key: (o.status.value if (o := orders.get(key)) else None)
-        for key in (f"woocommerce#{woo_order}", f"shopify#{held_order}", f"woocommerce#{polled}")
+        for key in (
+            stack.order_key("woocommerce", woo_order),
+            stack.order_key("shopify", held_order),
+            stack.order_key("woocommerce", polled),
+        )
     }
     assert list(statuses.values()) == ["reserved", "held", "reserved"], statuses
     (held,) = [h for h in orders.held_deliveries() if h.delivery_id == "privacy-1"]
