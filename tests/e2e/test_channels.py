@@ -284,3 +284,77 @@ def test_a_poll_that_meets_an_outage_retries_and_never_moves_past_an_order(
     order = orders.get(stack.order_key("woocommerce", second.json()["id"]))
     assert order is not None and order.status.value == "reserved"
     assert_every_channel_shows_the_derived_quantity(stack, product)
+
+
+# --- the Shopify poll backstop ---
+def place_unnotified_in_shopify(stack: LocalStack, product: Product, qty: int) -> str:
+    """An order Shopify has but whose webhook never reached Keel."""
+    body = shopify(stack).order_body(
+        [SandboxLine(product.refs["shopify"], product.sku, product.sku, qty, Decimal("10.00"))]
+    )
+    url = f"{stack.sandbox_url('shopify')}/__sandbox/orders"
+    answer = httpx.post(url, params={"notify": "false"}, json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
+def test_a_shopify_order_whose_webhook_never_arrived_is_found_by_the_next_poll(
+    stack: LocalStack, specs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=5)
+    order_id = place_unnotified_in_shopify(stack, product, 2)
+    key = stack.order_key("shopify", order_id)
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    assert orders.get(key) is None  # no webhook: Keel does not know it
+    state = stack.write_state(tmp_path / "local.json")
+    assert keel(["--state-file", str(state), "poll", "shopify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert key in report["missed_by_webhooks"]
+    assert stack.wait_idle(30)
+    level = inventory.get(product.sku)
+    assert level is not None and level.reserved == 2
+    order = orders.get(key)
+    assert order is not None and order.status.value == "reserved"
+    assert [ln.sku for ln in order.lines] == [product.sku]
+    again = stack.fire_schedule("poll-shopify")  # the overlap re-reads it: nothing twice
+    assert key not in again["missed_by_webhooks"]
+    url = f"{stack.sandbox_url('shopify')}/__sandbox/orders/{order_id}/cancel"
+    httpx.post(url, params={"notify": "false"}, json={}, timeout=10)
+    stack.fire_schedule("poll-shopify")  # the cancellation too reaches Keel only by the poll
+    assert stack.wait_idle(30)
+    level = inventory.get(product.sku)
+    assert level is not None and level.reserved == 0
+    order = orders.get(key)
+    assert order is not None and order.status.value == "cancelled"
+
+
+def test_shopify_polls_during_an_outage_fail_and_the_next_takes_the_order(
+    stack: LocalStack, specs: Path
+) -> None:
+    """Retried within the run (Retry-After honoured), then the run fails: with 429 and with
+    503, the watermark stays where it was, and the first poll after the outage takes the order."""
+    product = make_product(stack, on_hand=5)
+    stack.fire_schedule("poll-shopify")  # the watermark is where earlier polls left it
+    _, inventory, orders = stores(stack)
+    account = stack.account("shopify")
+    watermark = orders.watermark("shopify", account)
+    order_id = place_unnotified_in_shopify(stack, product, 1)
+    assert stack.wait_idle(30)
+    outage = f"{stack.sandbox_url('shopify')}/__sandbox/outage"
+    try:
+        for status in (429, 503):
+            httpx.post(outage, json={"requests": 20, "status": status}, timeout=10)
+            with pytest.raises(RetryableError):
+                stack.fire_schedule("poll-shopify")
+            assert orders.watermark("shopify", account) == watermark, status  # not past it
+    finally:
+        httpx.post(outage, json={"requests": 0}, timeout=10)
+    report = stack.fire_schedule("poll-shopify")
+    key = stack.order_key("shopify", order_id)
+    assert key in report["missed_by_webhooks"]
+    assert stack.wait_idle(30)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "reserved"
+    level = inventory.get(product.sku)
+    assert level is not None and level.reserved == 1
