@@ -501,6 +501,15 @@ def _shipment_view(record: Any) -> dict[str, Any] | None:
     }
 
 
+def _one_order_key(state: dict[str, Any], wanted: str) -> str | None:
+    """The key of the one order `wanted` names, or None (said on the console)."""
+    _, _, orders = _stores(state)
+    key = _resolve_order_key(orders.orders(), wanted)
+    if key is None:
+        console.print(f"[red]No single order {wanted!r}[/red]")
+    return key
+
+
 def cmd_workflows_failed(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import runs
 
@@ -530,10 +539,8 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import runs_of, transitions
 
     state = _state(args.state_file)
-    _, _, orders = _stores(state)
-    key = _resolve_order_key(orders.orders(), args.key)
+    key = _one_order_key(state, args.key)
     if key is None:
-        console.print(f"[red]No single order {args.key!r}[/red]")
         return 1
     sfn, machine, shipments = _workflow_context(state)
     found = runs_of(sfn, machine, key)
@@ -562,10 +569,8 @@ def cmd_workflows_redrive(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import redrive_locally
 
     state = _state(args.state_file)
-    _, _, orders = _stores(state)
-    key = _resolve_order_key(orders.orders(), args.key)
+    key = _one_order_key(state, args.key)
     if key is None:
-        console.print(f"[red]No single order {args.key!r}[/red]")
         return 1
     sfn, machine, shipments = _workflow_context(state)
     try:
