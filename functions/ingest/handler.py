@@ -25,9 +25,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from shared.aws import client
-from shared.channels.port import ParsesWebhooks
+from shared.channels.errors import AuthError, PermanentError
+from shared.channels.port import FetchesOrder, OrderNotice, ParsesWebhooks
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
+from shared.domain.orders import Order
 from shared.messages import InboundDelivery
 from shared.services.intake import sku_lookup, take_order
 from shared.services.selling_channel import needs_resync, resync_selling_channel
@@ -59,6 +61,7 @@ def _inbound(channel: str) -> ParsesWebhooks | None:
 class _Account:
     name: str  # as order keys spell it
     currency: str  # what the shop sells in
+    secret: dict[str, Any]
 
 
 def _account(channel: str) -> _Account:
@@ -70,7 +73,26 @@ def _account(channel: str) -> _Account:
     )
     if not isinstance(secret, dict) or not secret.get("currency"):
         raise RuntimeError(f"secret for {channel} has no 'currency'")  # retried, then alarmed
-    return _Account(BY_NAME[channel].account(secret), str(secret["currency"]))
+    return _Account(BY_NAME[channel].account(secret), str(secret["currency"]), secret)
+
+
+@cache
+def _http() -> Any:
+    """Only channels whose deliveries name orders (not carry them) pay for importing httpx."""
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
+
+
+def _fetch(channel: str, account: _Account, notice: OrderNotice) -> Order | None:
+    """The order a notice names, read from the channel now (secret as cached: a rotated one is
+    picked up within the cache's age)."""
+    spec = BY_NAME[channel]
+    if spec.fetch_order is None:
+        raise PermanentError(f"{channel} names orders but has no fetch_order", channel=channel)
+    secret = load(spec.secret_schema).model_validate(account.secret)
+    fetcher: FetchesOrder = load(spec.fetch_order)(secret, _http())
+    return fetcher.fetch_order(notice.order_id)
 
 
 def _raw_body(delivery: InboundDelivery) -> bytes:
@@ -126,6 +148,19 @@ def record_handler(record: SQSRecord) -> str:
     if order is None:
         logger.info("topic not acted on", extra={"topic": delivery.topic})
         return "ignored"
+    if isinstance(order, OrderNotice):
+        notice = order
+        try:
+            order = _fetch(delivery.channel, account, notice)
+        except AuthError:
+            raise  # a rotated credential: the record comes back and the secret cache expires
+        except PermanentError as exc:  # a retry gets the same answer: kept for a person
+            return _hold_delivery(delivery, f"order {notice.order_id} unreadable: {exc}")
+        # RetryableError (and AuthError after its refresh budget) raise: the record comes back
+        if order is None:
+            return _hold_delivery(
+                delivery, f"{delivery.channel} does not know order {notice.order_id}"
+            )
 
     logger.thread_safe_append_keys(correlation_id=order.key)  # = order id, across functions
     stores = _stores()

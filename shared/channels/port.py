@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from shared.domain.listings import Listing
@@ -19,21 +20,78 @@ class StockUpdate:
 
 
 @dataclass(frozen=True)
+class PendingStock:
+    """A stock write the channel accepted but has not applied yet (bol.com answers 202 with a
+    process status, Amazon's listings patch answers ACCEPTED): confirmed later, never assumed."""
+
+    reference: str  # the adapter's handle to ask about it again (a process-status id, ...)
+
+
+@dataclass(frozen=True)
 class StockResult:
     listing: Listing
     error: Exception | None = None  # a ChannelError subclass when this item failed
     shown: int | None = None  # what the channel shows now, when the adapter knows it
+    pending: PendingStock | None = None  # accepted, not applied: `shown` is not known yet
+
+
+class PendingState(Enum):
+    APPLIED = "applied"  # the channel shows the quantity: it becomes the last confirmed one
+    FAILED = "failed"  # the channel refused or gave up (bol FAILURE/TIMEOUT): retry or DLQ
+    PENDING = "pending"  # ask again later
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    state: PendingState
+    reason: str | None = None  # why it failed, in the channel's words
+    shown: int | None = None  # what the channel shows, when the answer says
+
+
+@runtime_checkable
+class ConfirmsStock(Protocol):
+    """Offered by a SetsStock adapter whose writes are accepted before they are applied."""
+
+    channel: str
+
+    def check_stock(
+        self, pending: Sequence[tuple[StockUpdate, PendingStock]]
+    ) -> list[PendingCheck]:
+        """One check per item, in order; raises RetryableError when the whole call failed."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrderNotice:
+    """A delivery that names an order without carrying it (bol.com's thin push, Amazon's
+    ORDER_CHANGE notification): ingest fetches the order through the channel's FetchesOrder."""
+
+    order_id: str  # the channel's own order id
 
 
 @runtime_checkable
 class ParsesWebhooks(Protocol):
+    """Parses what a channel delivered (a webhook body, or a notification from a queue)."""
+
     channel: str
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | None:
+    ) -> Order | OrderNotice | None:
         """A canonical order of `account` (the one the channel's secret serves: the webhook
-        refused any other), or None when the topic is not one Keel acts on."""
+        refused any other), a notice naming an order to fetch, or None when the topic is not
+        one Keel acts on."""
+        ...
+
+
+@runtime_checkable
+class FetchesOrder(Protocol):
+    channel: str
+    account: str
+
+    def fetch_order(self, order_id: str) -> Order | None:
+        """The order as the channel shows it now; None when the channel does not know it
+        (NothingToDo is not raised for that). Raises the classified ChannelErrors."""
         ...
 
 

@@ -30,6 +30,8 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             problems.append(f"{c.name}: a webhook receiver and an inbound parser come together")
         if c.poll_orders is not None and c.line_item_ref is None:
             problems.append(f"{c.name}: polled orders need line_item_ref to match listings")
+        if c.fetch_order is not None and c.inbound is None:
+            problems.append(f"{c.name}: fetch_order serves an inbound parser's notices")
         if c.inbound is not None and c.line_item_ref is None:
             problems.append(f"{c.name}: inbound orders need line_item_ref to match listings")
         for label, path in (
@@ -38,6 +40,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("inbound", c.inbound),
             ("outbound_stock", c.outbound_stock),
             ("poll_orders", c.poll_orders),
+            ("fetch_order", c.fetch_order),
             ("confirm_shipment", c.confirm_shipment),
         ):
             if path is None:

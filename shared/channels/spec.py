@@ -83,6 +83,9 @@ class Channel:
     line_item_ref: str | None = None
     outbound_stock: str | None = None  # "module:factory" (secret model, httpx.Client) -> SetsStock
     sync: SyncPolicy = SyncPolicy()
+    # "module:factory" (secret model, httpx.Client) -> port.FetchesOrder: reads one order by
+    # its channel id, for deliveries that only name it (the parser returns port.OrderNotice).
+    fetch_order: str | None = None
     # "module:factory" (secret model, httpx.Client) -> port.FetchesOrders: the poll backstop.
     poll_orders: str | None = None
     poll: PollPolicy = PollPolicy()
