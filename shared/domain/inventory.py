@@ -20,6 +20,7 @@ class MovementCause(StrEnum):
     RECEIPT = "receipt"
     SHIPMENT = "shipment"
     ADJUSTMENT = "adjustment"
+    RETURN = "return"  # goods a buyer sent back after shipment, restocked by the merchant
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.domain.intake import Hold, Reserve
+from shared.domain.inventory import Movement, MovementCause
 from shared.domain.orders import Order, OrderStatus, Refund
 
 
@@ -80,9 +81,11 @@ class Adjust:
 
 @dataclass(frozen=True)
 class Keep:
-    """Store the newer version; no stock moves (a note changed, an order held or ended)."""
+    """Store the newer version; no reservation moves (a note changed, an order held or ended).
+    `returns`: goods back on the shelf after shipment, in the same write as the version."""
 
     order: Order
+    returns: tuple[Movement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def plan_change(
     incoming = replace(incoming, history=stored.history if stored else ())
     if before is OrderStatus.SHIPPED:
         assert stored is not None
-        return Keep(_after_shipping(stored, incoming, now, cause))
+        return Keep(_after_shipping(stored, incoming, now, cause), _returns(stored, incoming, now))
     if incoming.cancelled_at is not None:
         if before is OrderStatus.CANCELLED:
             return Keep(replace(incoming, status=OrderStatus.CANCELLED))
@@ -164,6 +167,34 @@ def _after_shipping(stored: Order, incoming: Order, now: datetime, cause: str) -
             now, f"cancelled by the channel after hand-over: not compensated ({cause})"
         )
     return kept
+
+
+def _returns(stored: Order, incoming: Order, now: datetime) -> tuple[Movement, ...]:
+    """Refund lines of a shipped order that the merchant restocked: goods back on hand, once
+    per (refund, line) — the ledger refuses a reference it already holds."""
+    lines = {line.line_id: line for line in stored.lines}
+    returned: dict[tuple[str, str], int] = {}
+    for refund in incoming.new_refunds(stored):
+        for refund_line in refund.lines:
+            line = lines.get(refund_line.line_id)
+            if not refund_line.restock or refund_line.quantity <= 0 or line is None:
+                continue
+            if not line.stock or line.sku is None:
+                continue  # not goods from stock: nothing comes back on a shelf
+            ref = (refund.refund_id, refund_line.line_id)
+            returned[ref] = returned.get(ref, 0) + min(refund_line.quantity, line.quantity)
+    return tuple(
+        Movement(
+            sku=lines[line_id].sku or "",
+            cause=MovementCause.RETURN,
+            quantity=quantity,
+            reference=f"{stored.key}#{refund_id}#{line_id}",
+            actor=stored.channel,
+            at=now,
+            note=f"returned after shipment: refund {refund_id}",
+        )
+        for (refund_id, line_id), quantity in sorted(returned.items())
+    )
 
 
 def _noted_refunds(refunds: tuple[Refund, ...], cause: str) -> str:

@@ -148,7 +148,7 @@ def _apply(
     if stored is None:  # a first version that is already over (created cancelled)
         return (_outcome(order) if intake.hold(order) is Outcome.HELD else Outcome.DUPLICATE), order
     if isinstance(change, Keep):
-        intake.keep_version(order, stored, reserved)
+        intake.keep_version(order, stored, reserved, returns=change.returns)
         return _outcome(order), order
     wanted = {
         sku: reserved.get(sku, 0) + change.grow.get(sku, 0) - change.shrink.get(sku, 0)

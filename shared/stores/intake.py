@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.inventory import Movement
 from shared.domain.orders import Order
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -154,8 +155,11 @@ class OrderIntakeStore:
         planned_against: Order,
         reserved: dict[str, int],
         waiting_for: tuple[str, ...] = (),
+        returns: tuple[Movement, ...] = (),
     ) -> None:
-        """A newer version whose reservations stay as they are."""
+        """A newer version whose reservations stay as they are; `returns` (goods back after
+        shipment) go on hand in the same transaction, so a retry cannot store the version
+        without them."""
         items: list[dict[str, Any]] = [
             {"Put": self._orders.put_version_op(order, reserved, planned_against)}
         ]
@@ -163,10 +167,15 @@ class OrderIntakeStore:
             {"Put": self._inventory.wait_op(order.key, sku, order.created_at)}
             for sku in waiting_for
         ]
+        for movement in returns:
+            items.extend(self._inventory.receive_ops(movement))
         try:
-            self._write(items, [])
+            self._write(items, [""] * (len(items) - 1))
         except _OrderConditionFailed as exc:
             raise VersionMoved(order.key) from exc
+        except ReservationRefused as exc:  # a return's ledger reference is already there
+            refs = ", ".join(m.reference for m in returns)
+            raise RuntimeError(f"{order.key}: returns already in the ledger ({refs})") from exc
 
     def hold(self, order: Order, waiting_for: tuple[str, ...] = ()) -> Outcome:
         """A new order stored without reservations; `waiting_for`: SKUs whose stock, when it

@@ -59,14 +59,13 @@ class InventoryStore:
     def levels(self) -> list[StockLevel]:
         return sorted((level_from_item(i) for i in self._t.scan_sk(LEVEL)), key=lambda lv: lv.sku)
 
-    def receive(self, movement: Movement, safety_stock: int | None = None) -> bool:
-        """Goods in (or a positive adjustment): on_hand and the ledger move together.
-
-        The ledger item is keyed on the movement's cause and reference, so a replayed receipt
-        (same reference, any time) fails the put's condition and the whole transaction with
-        it: True when the movement was applied, False when it was already recorded."""
+    def receive_ops(
+        self, movement: Movement, safety_stock: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The two transaction items of goods in: the level's update and the ledger's put
+        (refused when its reference is already recorded), for a caller's own transaction."""
         if movement.quantity <= 0 or movement.cause is MovementCause.SHIPMENT:
-            raise ValueError("receive takes a positive receipt or adjustment")
+            raise ValueError("receive takes a positive receipt, return or adjustment")
         names = {"#v": "version"}
         values: dict[str, Any] = {":q": av(movement.quantity), ":one": av(1), ":zero": av(0)}
         sets = [
@@ -93,11 +92,18 @@ class InventoryStore:
         }
         if safety_stock is not None:
             update["ConditionExpression"] = "attribute_not_exists(pk)"
+        return {"Update": update}, {"Put": self._movement_put(movement)}
+
+    def receive(self, movement: Movement, safety_stock: int | None = None) -> bool:
+        """Goods in (or a positive adjustment): on_hand and the ledger move together.
+
+        The ledger item is keyed on the movement's cause and reference, so a replayed receipt
+        (same reference, any time) fails the put's condition and the whole transaction with
+        it: True when the movement was applied, False when it was already recorded."""
+        update, put = self.receive_ops(movement, safety_stock)
         client = self._t.client
         try:
-            client.transact_write_items(
-                TransactItems=[{"Update": update}, {"Put": self._movement_put(movement)}]
-            )
+            client.transact_write_items(TransactItems=[update, put])
         except client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
             if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":

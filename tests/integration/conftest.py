@@ -13,6 +13,7 @@ from moto import mock_aws
 from local_stack.lambda_runtime import LambdaContext, LambdaRuntime
 from local_stack.resources import Provisioned, provision
 from shared.stores.catalog import CatalogStore
+from shared.stores.intake import OrderIntakeStore, OrderStores
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 from shared.wiring import WIRING
@@ -79,6 +80,12 @@ def inventory(deployed: Provisioned, db: Any) -> InventoryStore:
 @pytest.fixture
 def orders(deployed: Provisioned, db: Any) -> OrderStore:
     return OrderStore(deployed.tables["orders"], db)
+
+
+@pytest.fixture
+def intake(deployed: Provisioned, db: Any) -> OrderIntakeStore:
+    t = deployed.tables
+    return OrderStores.connect(t["catalog"], t["inventory"], t["orders"], db).intake
 
 
 def context(name: str) -> LambdaContext:

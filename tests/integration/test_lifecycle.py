@@ -16,6 +16,7 @@ from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
 from shared.stores.catalog import CatalogStore
+from shared.stores.intake import OrderIntakeStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 from tests.integration.conftest import SHOPIFY_SECRET, context, sqs_event
@@ -399,3 +400,59 @@ def test_an_unmatched_order_goes_on_when_its_listing_appears(
         assert order.status.value == "held" and order.hold_reason == "insufficient stock: LAMP"
         assert inventory.waiting_orders("LAMP") == [order.key]
     assert "listing for LAMP appeared" in order.history[-1][2]
+
+
+def shipped(orders: OrderStore, intake: OrderIntakeStore) -> None:
+    """What the workflow's commit step writes: the order shipped, its stock off the shelf."""
+    (order,) = orders.orders()
+    found = orders.get_with_reservations(order.key)
+    assert found is not None
+    stored, reserved = found
+    at = T0 + timedelta(minutes=30)
+    intake.commit_shipment(stored.shipped(at, "handed to PostNL"), stored, reserved, at)
+
+
+def returned(base: dict[str, Any], minutes: int, restock_type: str, **taken_back: int) -> Any:
+    """A refund after shipment: Shopify keeps the lines (the goods left) and lists the refund."""
+    payload = refunded(base, minutes, False, **taken_back)
+    for ln in payload["line_items"]:
+        ln.pop("current_quantity", None)
+    payload["current_total_price_set"] = base["current_total_price_set"]
+    for refund_line in payload["refunds"][0]["refund_line_items"]:
+        refund_line["restock_type"] = restock_type
+    return payload
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_restocked_return_after_shipment_goes_back_on_hand_once_with_a_ledger_entry(
+    inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    shipped(orders, intake)
+    assert inventory.get("MUG").on_hand == 8  # type: ignore[union-attr]
+    deliver(returned(base, 40, "return", MUG=1))
+    deliver(returned(base, 40, "return", MUG=1))  # the channel's retry: once only
+    (order,) = orders.orders()
+    assert order.status.value == "shipped" and order.refunds[0].refund_id == "940"
+    level = inventory.get("MUG")
+    assert level is not None and (level.on_hand, level.reserved) == (9, 0)
+    assert level.available == 9  # sellable again: the relay publishes it to every channel
+    back = [m for m in inventory.ledger("MUG") if m.cause is MovementCause.RETURN]
+    (mug_line,) = [ln for ln in order.lines if ln.sku == "MUG"]
+    assert [(m.quantity, m.reference) for m in back] == [(1, f"{order.key}#940#{mug_line.line_id}")]
+    assert inventory.get("TEE").on_hand == 9  # type: ignore[union-attr]  # not returned
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_refund_after_shipment_without_restock_leaves_stock_alone(
+    inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    shipped(orders, intake)
+    deliver(returned(base, 40, "no_restock", MUG=2, TEE=1))
+    (order,) = orders.orders()
+    assert order.status.value == "shipped" and "refund 940" in order.history[-1][2]
+    assert inventory.get("MUG").on_hand == 8  # type: ignore[union-attr]
+    assert not [m for m in inventory.ledger("MUG") if m.cause is MovementCause.RETURN]

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shared.domain.intake import Hold, Reserve
+from shared.domain.inventory import MovementCause
 from shared.domain.lifecycle import (
     ALLOWED,
     Adjust,
@@ -237,3 +238,23 @@ def test_a_shipped_order_records_later_changes_and_never_unships() -> None:
         "refund r1 of 10.00 EUR; d2",
         "cancelled by the channel after hand-over: not compensated (d2)",
     ]
+
+
+def test_restocked_refund_lines_after_shipment_come_back_once_per_refund_line() -> None:
+    stored = order(qty=3).reserved(T0).shipped(T0, "handed to the carrier")
+    r1 = refund("r1", "20.00", ("l1", 2, True))
+    incoming = replace(order(T0 + timedelta(minutes=1), qty=3), refunds=(r1,))
+    change = plan_change(stored, {}, incoming, reserve_plan(incoming), NOW, "d2")
+    assert isinstance(change, Keep)
+    (back,) = change.returns
+    assert (back.sku, back.cause, back.quantity) == ("A", MovementCause.RETURN, 2)
+    assert back.reference == f"{stored.key}#r1#l1"
+    # the next version carries r1 again and a refund of money only: nothing more comes back
+    later = replace(incoming, channel_updated_at=T0 + timedelta(minutes=2))
+    later = replace(later, refunds=(r1, refund("r2", "5.00", ("l1", 1, False))))
+    again = plan_change(change.order, {}, later, reserve_plan(later), NOW, "d3")
+    assert isinstance(again, Keep) and again.returns == ()
+    # a refund line naming no line of the order, or more than it holds, cannot invent stock
+    odd = replace(later, refunds=(r1, refund("r3", "5.00", ("zz", 1, True), ("l1", 9, True))))
+    capped = plan_change(change.order, {}, odd, reserve_plan(odd), NOW, "d4")
+    assert isinstance(capped, Keep) and [m.quantity for m in capped.returns] == [3]
