@@ -801,6 +801,13 @@ class WooCommerceSandbox:
             return Response.json(
                 400, _error("rest_invalid_param", "Invalid parameter(s): status", 400)
             )
+        if "line_items" in change:
+            try:
+                self._edit_lines(order, change["line_items"])
+            except _Refused as refused:
+                return Response.json(
+                    refused.status, _error(refused.code, refused.message, refused.status)
+                )
         now = _now()
         if status == "completed" and order["status"] != "completed":
             order.update(date_completed=now, date_completed_gmt=now)
@@ -811,6 +818,54 @@ class WooCommerceSandbox:
         snapshot = copy.deepcopy(order)
         threading.Thread(target=self.deliver, args=("order.updated", snapshot), daemon=True).start()
         return Response.json(200, snapshot)
+
+    def _edit_lines(self, order: dict[str, Any], changes: Any) -> None:
+        """`line_items` of an order update, as the REST controller takes them: each names an
+        existing line by `id`; a positive `quantity` sets it (totals follow the unit price), a
+        null `product_id` or a `quantity` of 0 removes it (`item_is_null`). A removed or
+        reduced line gives its stock back (WooCommerce 9.2+). All or nothing."""
+        if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+            raise _Refused(400, "rest_invalid_param", "Invalid parameter(s): line_items")
+        lines = {line["id"]: line for line in order["line_items"]}
+        planned: list[tuple[dict[str, Any], int]] = []
+        for c in changes:
+            line = lines.get(c.get("id")) if isinstance(c.get("id"), int) else None
+            if line is None:
+                raise _Refused(
+                    400,
+                    "woocommerce_rest_invalid_item_id",
+                    "Order item ID provided is not associated with order.",
+                )
+            removed = ("product_id" in c and c["product_id"] is None) or c.get("quantity") == 0
+            quantity = 0 if removed else _int(c.get("quantity"), "quantity", minimum=1)
+            planned.append((line, quantity))
+        for line, quantity in planned:
+            given_back = line["quantity"] - quantity
+            holder = self._stock_holder(line["variation_id"] or line["product_id"])
+            reduced = self._reduced.get(order["id"], [])
+            if holder is not None and given_back > 0 and any(i == holder.id for i, _ in reduced):
+                self._change_stock(holder.id, given_back)
+                self._reduced[order["id"]] = [
+                    (i, q - given_back if i == holder.id else q) for i, q in reduced
+                ]
+            if quantity == 0:
+                order["line_items"] = [ln for ln in order["line_items"] if ln is not line]
+                continue
+            unit = Decimal(line["subtotal"]) / line["quantity"]
+            line.update(
+                quantity=quantity,
+                subtotal=_money(unit * quantity),
+                total=_money(Decimal(line["total"]) / line["quantity"] * quantity),
+            )
+        items = sum((Decimal(ln["total"]) for ln in order["line_items"]), Decimal(0))
+        taxes = sum((Decimal(ln["total_tax"]) for ln in order["line_items"]), Decimal(0))
+        shipping = sum((Decimal(s["total"]) for s in order["shipping_lines"]), Decimal(0))
+        shipping_tax = Decimal(order.get("shipping_tax") or "0")
+        order.update(
+            total=_money(items + shipping + taxes + shipping_tax),
+            cart_tax=_money(taxes),
+            total_tax=_money(taxes + shipping_tax),
+        )
 
     def _notes(self, order_id: int, request: Request) -> Response:
         """GET/POST orders/{id}/notes. A customer note with a tracking number is what Keel's

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from shared.domain.listings import Listing
 from shared.domain.orders import Order
+from shared.domain.oversell import LineCut
 
 
 @dataclass(frozen=True)
@@ -130,4 +131,18 @@ class ConfirmsShipments(Protocol):
     def confirm_shipment(self, order: Order, shipment: ShipmentConfirmation) -> None:
         """Tell the channel the order shipped. Raises NothingToDo when the channel already
         shows it shipped (a retry after a lost answer), else the classified errors."""
+        ...
+
+
+@runtime_checkable
+class CancelsLines(Protocol):
+    """The oversell policy "cancel the short lines": the channel cuts lines of an order Keel
+    cannot supply, and tells the buyer (`note`) where it can."""
+
+    channel: str
+
+    def cancel_lines(self, order: Order, cuts: Sequence[LineCut], note: str) -> None:
+        """Set each cut line to its `keep` quantity (0: remove it). Raises NothingToDo when the
+        channel already shows the cut (a retry) or the order is over there, else the
+        classified errors."""
         ...

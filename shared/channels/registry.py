@@ -42,6 +42,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("poll_orders", c.poll_orders),
             ("fetch_order", c.fetch_order),
             ("confirm_shipment", c.confirm_shipment),
+            ("cancel_lines", c.cancel_lines),
         ):
             if path is None:
                 continue

@@ -92,6 +92,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.ConfirmsShipments: how the order
     # workflow tells the channel an order shipped (carrier, tracking).
     confirm_shipment: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.CancelsLines: lets the environment's
+    # oversell policy "cancel-short-lines" apply to this channel (else its orders wait, held).
+    cancel_lines: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ CHANNEL = Channel(
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
     line_item_ref="item_id",
     confirm_shipment="shared.channels.woocommerce.fulfillment:fulfillment",
+    cancel_lines="shared.channels.woocommerce.oversell:line_canceller",
     outbound_stock="shared.channels.woocommerce.stock:publisher",
     # WooCommerce never retries a failed delivery: the poll is how a lost order still lands.
     poll_orders="shared.channels.woocommerce.poll:poll",
