@@ -209,6 +209,17 @@ class _State:
     fulfilled: dict[str, dict[int, int]] = field(default_factory=dict)  # order -> line -> qty
     shipments: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[str, _Idempotent] = field(default_factory=dict)
+    # order edits: calculated order id -> (order id, staged line quantities, committed)
+    edits: dict[int, _Edit] = field(default_factory=dict)
+    committed_edits: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Edit:
+    order_id: str
+    quantities: dict[int, int] = field(default_factory=dict)  # line id -> staged quantity
+    restock: dict[int, bool] = field(default_factory=dict)
+    committed: bool = False
 
 
 def _money_set(amount: Decimal, currency: str) -> dict[str, Any]:
@@ -736,6 +747,9 @@ class ShopifySandbox:
                 self._state.orders.values(), **arguments
             ),
             "fulfillmentCreate": self._resolve_fulfillment_create,
+            "orderEditBegin": self._resolve_edit_begin,
+            "orderEditSetQuantity": self._resolve_edit_set_quantity,
+            "orderEditCommit": self._resolve_edit_commit,
         }
         result = execute(
             schema,
@@ -823,6 +837,153 @@ class ShopifySandbox:
                 "status": "SUCCESS",
                 "trackingInfo": info_list,
             },
+            "userErrors": [],
+        }
+
+    # --- order edits: begin a calculated order, stage quantities, commit ---
+    def _edit_lines(self, edit: _Edit) -> list[dict[str, Any]]:
+        order = self._state.orders[edit.order_id]
+        fulfilled = self._state.fulfilled.get(edit.order_id, {})
+        nodes = []
+        for ln in order.get("line_items") or []:
+            current = int(ln.get("current_quantity", ln["quantity"]))
+            quantity = edit.quantities.get(ln["id"], current)
+            nodes.append(
+                {
+                    "id": f"gid://shopify/CalculatedLineItem/{ln['id']}",
+                    "quantity": quantity,
+                    "editableQuantity": quantity - fulfilled.get(ln["id"], 0),
+                    "sku": ln.get("sku"),
+                    "title": ln.get("title") or "",
+                    "restockable": True,
+                    "restocking": edit.restock.get(ln["id"], False),
+                }
+            )
+        return nodes
+
+    def _calculated_order(self, calc_id: int) -> dict[str, Any]:
+        edit = self._state.edits[calc_id]
+        return {
+            "id": f"gid://shopify/CalculatedOrder/{calc_id}",
+            "committed": edit.committed,
+            "lineItems": lambda info, first=None, **_: {"nodes": self._edit_lines(edit)},
+        }
+
+    def _resolve_edit_begin(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+        order_id = _gid_id("Order", id)
+        order = self._state.orders.get(str(order_id)) if order_id is not None else None
+        if order is None:
+            return _edit_refused(
+                ["id"], "The order does not exist.", "calculatedOrder", "orderEditSession"
+            )
+        if order.get("cancelled_at"):
+            return _edit_refused(
+                ["id"], "The order cannot be edited.", "calculatedOrder", "orderEditSession"
+            )
+        calc_id = next(self._object_ids)
+        self._state.edits[calc_id] = _Edit(str(order_id))
+        return {
+            "calculatedOrder": self._calculated_order(calc_id),
+            "orderEditSession": {"id": f"gid://shopify/OrderEditSession/{calc_id}"},
+            "userErrors": [],
+        }
+
+    def _open_edit(self, gid: str) -> tuple[int, _Edit] | None:
+        calc_id = _gid_id("CalculatedOrder", gid)
+        edit = self._state.edits.get(calc_id) if calc_id is not None else None
+        if calc_id is None or edit is None or edit.committed:
+            return None
+        return calc_id, edit
+
+    def _resolve_edit_set_quantity(
+        self,
+        info: GraphQLResolveInfo,
+        id: str,
+        lineItemId: str,
+        quantity: int,
+        restock: bool | None = None,
+        locationId: str | None = None,
+    ) -> dict[str, Any]:
+        found = self._open_edit(id)
+        refused = ("calculatedLineItem", "calculatedOrder")
+        if found is None:
+            return _edit_refused(["id"], "The calculated order does not exist.", *refused)
+        calc_id, edit = found
+        line_id = _gid_id("CalculatedLineItem", lineItemId)
+        lines = {int(n["id"].rsplit("/", 1)[1]): n for n in self._edit_lines(edit)}
+        if line_id is None or line_id not in lines:
+            return _edit_refused(["lineItemId"], "The line item does not exist.", *refused)
+        shipped = self._state.fulfilled.get(edit.order_id, {}).get(line_id, 0)
+        if quantity < shipped or quantity < 0:
+            said = "The quantity cannot be less than the fulfilled quantity."
+            return _edit_refused(["quantity"], said, *refused)
+        edit.quantities[line_id] = quantity
+        edit.restock[line_id] = bool(restock)
+        node = next(n for n in self._edit_lines(edit) if n["id"].endswith(f"/{line_id}"))
+        return {
+            "calculatedLineItem": node,
+            "calculatedOrder": self._calculated_order(calc_id),
+            "userErrors": [],
+        }
+
+    def _resolve_edit_commit(
+        self,
+        info: GraphQLResolveInfo,
+        id: str,
+        notifyCustomer: bool | None = None,
+        staffNote: str | None = None,
+    ) -> dict[str, Any]:
+        """Applies the staged quantities: `current_quantity` and the current totals follow,
+        restocked units go back on the shelf, and `orders/updated` is sent (as Shopify does
+        after an edit, alongside `orders/edited`)."""
+        found = self._open_edit(id)
+        if found is None:
+            refused = _edit_refused(["id"], "The calculated order does not exist.", "order")
+            return {**refused, "successMessages": []}
+        _, edit = found
+        edit.committed = True
+        order = self._state.orders[edit.order_id]
+        for ln in order.get("line_items") or []:
+            if ln["id"] not in edit.quantities:
+                continue
+            before = int(ln.get("current_quantity", ln["quantity"]))
+            after = edit.quantities[ln["id"]]
+            ln["current_quantity"] = after
+            ln["fulfillable_quantity"] = max(
+                0, int(ln.get("fulfillable_quantity", before)) - (before - after)
+            )
+            variant = self._variant_for_line(ln)
+            if (
+                edit.restock.get(ln["id"])
+                and variant is not None
+                and variant.tracked
+                and before > after
+            ):
+                pair = (variant.inventory_item_id, self.primary_location_id)
+                if pair in self._state.levels:
+                    self._state.levels[pair] += before - after
+        subtotal = sum(
+            (Decimal(ln["price"]) * int(ln.get("current_quantity", ln["quantity"]))
+             for ln in order.get("line_items") or []),
+            Decimal(0),
+        )  # fmt: skip
+        currency = order.get("currency") or self.currency
+        order.update(
+            current_subtotal_price=f"{subtotal:.2f}",
+            current_subtotal_price_set=_money_set(subtotal, currency),
+            current_total_price=f"{subtotal:.2f}",
+            current_total_price_set=_money_set(subtotal, currency),
+            updated_at=_now(),
+        )
+        self._state.committed_edits.append(
+            {"order_id": edit.order_id, "notify_customer": bool(notifyCustomer),
+             "staff_note": staffNote or ""}
+        )  # fmt: skip
+        body = self.encode(order)
+        threading.Thread(target=self._notify, args=("orders/updated", body), daemon=True).start()
+        return {
+            "order": shopify_orders.order_node(order),
+            "successMessages": ["Order updated"],
             "userErrors": [],
         }
 
@@ -1095,6 +1256,10 @@ def _filter_changes(
         and (locationIds is None or c["location"]["id"] in locationIds)
         and (quantityNames is None or c["name"] in quantityNames)
     ]
+
+
+def _edit_refused(field_path: list[str], message: str, *nulls: str) -> dict[str, Any]:
+    return {**dict.fromkeys(nulls), "userErrors": [_user_error(field_path, message, "INVALID")]}
 
 
 def _fulfillment_refused(message: str) -> dict[str, Any]:

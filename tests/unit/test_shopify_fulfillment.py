@@ -4,16 +4,14 @@ retry-safety, and the classified errors the order workflow's retries rely on."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLSchema, build_client_schema, parse, validate
+from graphql import GraphQLSchema, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.language import OperationDefinitionNode
 
@@ -30,13 +28,6 @@ from shared.channels.spec import load
 from shared.domain.orders import Order
 
 BASE = "http://127.0.0.1:8767"
-
-
-@pytest.fixture(scope="module")
-def schema(specs: Path) -> GraphQLSchema:
-    path = specs / "shopify/admin-graphql/admin_2026-10.introspection.json.gz"
-    with gzip.open(path) as raw:
-        return build_client_schema(json.load(raw)["data"])
 
 
 class Shop:

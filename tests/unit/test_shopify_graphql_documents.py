@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import pytest
-from graphql import GraphQLSchema, build_client_schema, parse, validate
+from graphql import GraphQLSchema, parse, validate
 
 from shared.channels.shopify import graphql as documents
-
-
-@pytest.fixture(scope="module")
-def schema(specs: Path) -> GraphQLSchema:
-    path = specs / "shopify/admin-graphql/admin_2026-10.introspection.json.gz"
-    with gzip.open(path) as raw:
-        return build_client_schema(json.load(raw)["data"])
 
 
 @pytest.mark.parametrize("name", sorted(documents.DOCUMENTS))

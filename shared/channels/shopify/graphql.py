@@ -251,6 +251,58 @@ query KeelOrderRefunds($id: ID!, $refunds: Int!, $lines: Int!, $transactions: In
 }
 """
 
+# The oversell policy's cut (shopify/oversell.py): an order edit. The calculated order lists
+# each line's current quantity; CalculatedLineItem ids carry the LineItem's numeric id.
+ORDER_EDIT_BEGIN_MUTATION = """
+mutation KeelOrderEditBegin($id: ID!) {
+  orderEditBegin(id: $id) {
+    calculatedOrder {
+      id
+      lineItems(first: 250) {
+        nodes {
+          id
+          quantity
+        }
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+ORDER_EDIT_SET_QUANTITY_MUTATION = """
+mutation KeelOrderEditSetQuantity($id: ID!, $lineItemId: ID!, $quantity: Int!) {
+  orderEditSetQuantity(id: $id, lineItemId: $lineItemId, quantity: $quantity, restock: true) {
+    calculatedLineItem {
+      id
+      quantity
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+# notifyCustomer: Shopify e-mails the buyer the edited order; the staff note says why.
+ORDER_EDIT_COMMIT_MUTATION = """
+mutation KeelOrderEditCommit($id: ID!, $staffNote: String) {
+  orderEditCommit(id: $id, notifyCustomer: true, staffNote: $staffNote) {
+    order {
+      id
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "inventory_levels": INVENTORY_LEVELS_QUERY,
     "set_quantities": SET_QUANTITIES_MUTATION,
@@ -259,5 +311,8 @@ DOCUMENTS: dict[str, str] = {
     "orders_changed": ORDERS_QUERY,
     "order_lines": ORDER_LINES_QUERY,
     "order_refunds": ORDER_REFUNDS_QUERY,
+    "order_edit_begin": ORDER_EDIT_BEGIN_MUTATION,
+    "order_edit_set_quantity": ORDER_EDIT_SET_QUANTITY_MUTATION,
+    "order_edit_commit": ORDER_EDIT_COMMIT_MUTATION,
 }
 """Every document Keel sends, by name (the schema test walks this)."""
