@@ -39,6 +39,7 @@ from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
 from shared.wiring import (
+    OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
     Function,
     HttpRoute,
@@ -141,6 +142,8 @@ def function_environment(
         env[env_name_for_state_machine(machine)] = state_machine_arns[machine]
     if spec.keeps_raw_bodies:
         env[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
+    if spec.follows_oversell_policy:
+        env[OVERSELL_POLICY_ENV] = json.dumps(dict(config.oversell_policy), sort_keys=True)
     env.update(spec.env)
     return env
 

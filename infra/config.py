@@ -11,10 +11,12 @@ landing in the wrong account. Override per invocation with `-c account=<id>`, or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from shared.channels.registry import BY_NAME
+from shared.domain.oversell import OversellPolicy
 from shared.wiring import WIRING
 
 EnvName = Literal["dev", "staging", "prod"]
@@ -54,6 +56,11 @@ class EnvConfig:
     # Days raw channel bodies are kept: the TTL of held deliveries (from their receipt) and the
     # expiry of the raw-bodies bucket's objects (from their upload).
     raw_body_retention_days: int
+    # channel -> "hold" | "cancel-short-lines": what happens to an order that came in for more
+    # than Keel holds. A channel not named holds it for a person (the safe default).
+    oversell_policy: MappingProxyType[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -86,6 +93,14 @@ class EnvConfig:
                 f"{MIN_RAW_BODY_RETENTION_DAYS}..{MAX_RAW_BODY_RETENTION_DAYS} (at least the "
                 "ingest DLQ's retention, so a redriven delivery finds its body)"
             )
+        for channel, policy in self.oversell_policy.items():
+            spec = BY_NAME.get(channel)
+            if policy not in {p.value for p in OversellPolicy}:
+                problems.append(f"oversell_policy[{channel!r}]: {policy!r} is not a policy")
+            elif spec is None:
+                problems.append(f"oversell_policy: {channel!r} is not a channel")
+            elif policy != OversellPolicy.HOLD and spec.cancel_lines is None:
+                problems.append(f"oversell_policy: {channel!r} cannot cut lines (no cancel_lines)")
         if self.api_rate_limit_rps <= 0 or self.api_burst_limit < self.api_rate_limit_rps:
             problems.append("api limits: need rate > 0 and burst >= rate")
         if problems:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from shared.wiring import (
+    OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
     StreamTrigger,
     Wiring,
@@ -38,10 +39,14 @@ class Provisioned:
     buckets: dict[str, str] = field(default_factory=dict)
     state_machines: dict[str, str] = field(default_factory=dict)  # logical name -> ARN
     raw_body_retention_days: int = 0
+    oversell_policy: dict[str, str] = field(default_factory=dict)
 
     def function_env(self) -> dict[str, str]:
         """What the functions read. Locally every function sees all of it."""
-        env: dict[str, str] = {RAW_BODY_RETENTION_ENV: str(self.raw_body_retention_days)}
+        env: dict[str, str] = {
+            RAW_BODY_RETENTION_ENV: str(self.raw_body_retention_days),
+            OVERSELL_POLICY_ENV: json.dumps(self.oversell_policy, sort_keys=True),
+        }
         for name, physical in self.tables.items():
             env[env_name_for_table(name)] = physical
         for name, url in self.queue_urls.items():
@@ -64,6 +69,7 @@ def provision(
     secret_values: dict[str, dict[str, Any]],
     visibility_timeout_s: int | None = None,
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS,
+    oversell_policy: dict[str, str] | None = None,
 ) -> Provisioned:
     """`endpoint` None means boto3's default (in tests: moto's in-process mock).
     `visibility_timeout_s` overrides the wiring's, so local retries come back in seconds.
@@ -74,7 +80,11 @@ def provision(
     sqs = session.client("sqs", endpoint_url=endpoint)
     sm = session.client("secretsmanager", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
-    out = Provisioned(prefix=prefix, raw_body_retention_days=raw_body_retention_days)
+    out = Provisioned(
+        prefix=prefix,
+        raw_body_retention_days=raw_body_retention_days,
+        oversell_policy=dict(oversell_policy or {}),
+    )
 
     for bucket in wiring.buckets:
         physical = f"{prefix}-{bucket.name}".lower()

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class LocalConfig:
     concurrency: int = 2  # pollers per queue, as Lambda runs several batches at once
     log_level: str = "WARNING"
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
+    # channel -> "hold" | "cancel-short-lines" (infra/config.py's per environment); none: hold
+    oversell_policy: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -111,6 +113,7 @@ class LocalStack:
             secret_values={**self._channel_secrets(), **self._carrier_secrets()},
             visibility_timeout_s=self.config.visibility_timeout_s,
             raw_body_retention_days=self.config.raw_body_retention_days,
+            oversell_policy=self.config.oversell_policy,
         )
         self._set_env(self.resources.function_env())
         self.runtime.cold_start()

@@ -16,6 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.domain.oversell import OversellPolicy
+
 FUNCTION_ENV: ContextVar[dict[str, str] | None] = ContextVar("keel_function_env", default=None)
 """The invoked function's own variables, over the process environment. In Lambda each function
 has its own process and this stays None; the local stack runs every function in one process and
@@ -109,6 +111,14 @@ class ReleaseHeldSettings(_Settings):
 class SyncSettings(_Settings):
     catalog_table: str
     inventory_table: str
+    secret_cache_seconds: int = 300
+
+
+class OversellSettings(_Settings):
+    orders_table: str
+    inventory_table: str
+    # OVERSELL_POLICY: JSON, channel -> policy; a channel not named holds (waits for a person).
+    oversell_policy: dict[str, OversellPolicy] = Field(default_factory=dict)
     secret_cache_seconds: int = 300
 
 

@@ -42,6 +42,9 @@ class Bucket:
 # Days a raw channel body (held delivery, raw-bodies object) is kept: per environment in
 # infra/config.py, told to the functions that keep them (`Function.keeps_raw_bodies`).
 RAW_BODY_RETENTION_ENV = "RAW_BODY_RETENTION_DAYS"
+# Each channel's oversell policy (JSON: channel -> "hold" | "cancel-short-lines"): per
+# environment in infra/config.py, told to the functions that follow it.
+OVERSELL_POLICY_ENV = "OVERSELL_POLICY"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class Function:
     # Keeps raw channel bodies (held deliveries): told RAW_BODY_RETENTION_ENV, so what it
     # keeps expires with the environment's retention.
     keeps_raw_bodies: bool = False
+    # Follows the channels' oversell policy: told OVERSELL_POLICY_ENV.
+    follows_oversell_policy: bool = False
     # table -> the only DynamoDB actions allowed on it, narrowing what reads/writes imply, where
     # the function's use of the table is that simple.
     table_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -312,7 +317,19 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
     webhook (which resumes it when the carrier takes the parcel)."""
     task = StateMachineTask(STATE_MACHINE)
     confirming = tuple(c.name for c in channels if c.confirm_shipment is not None)
+    cutting = tuple(c.name for c in channels if c.cancel_lines is not None)
     return (
+        Function(
+            # An order held for stock follows its channel's oversell policy: by default it
+            # waits; "cancel-short-lines" has the channel cut what Keel cannot supply.
+            name="oversell",
+            handler="functions.oversell.handler:handler",
+            trigger=StreamTrigger("orders", batch_size=10),
+            timeout_s=60,
+            reads=("orders", "inventory"),
+            secrets=cutting,
+            follows_oversell_policy=True,
+        ),
         Function(
             name="start-workflow",
             handler="functions.start_workflow.handler:handler",

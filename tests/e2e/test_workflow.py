@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from keel_cli.main import main as keel
 from local_stack.sandboxes.base import SandboxLine
 from local_stack.sandboxes.sendcloud import SendcloudSandbox
-from local_stack.stack import LocalStack, stores
+from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.services.workflow_ops import Run, runs_of, transitions
 from shared.workflow import STATE_MACHINE
 from tests.e2e.conftest import Product, make_product
@@ -23,6 +24,17 @@ from tests.e2e.test_channels import assert_every_channel_shows_the_derived_quant
 
 pytestmark = pytest.mark.e2e
 HAPPY_PATH_TRANSITIONS_MAX = 8
+CUT = {"shopify": "cancel-short-lines", "woocommerce": "cancel-short-lines"}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """This module's channels cut short lines (the oversell policy); others hold."""
+    config = LocalConfig(
+        prefix="e2e-workflow", visibility_timeout_s=1, log_level="CRITICAL", oversell_policy=CUT
+    )
+    with LocalStack(config) as s:
+        yield s
 
 
 def place(stack: LocalStack, channel: str, product: Product, qty: int) -> str:
@@ -213,3 +225,45 @@ def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
     shown = json.loads(capsys.readouterr().out)
     assert [e["status"] for e in shown["executions"]] == ["FAILED", "SUCCEEDED"]
     assert shown["shipment"]["state"] == "handed_over"
+
+
+def channel_lines(stack: LocalStack, channel: str, order_id: str) -> dict[str, int]:
+    """SKU -> quantity as the channel's order shows it now."""
+    order = stack.sandboxes[channel].order(order_id if channel == "shopify" else int(order_id))  # type: ignore[attr-defined]
+    return {
+        ln["sku"]: int(ln.get("current_quantity", ln["quantity"]))
+        for ln in order["line_items"]
+        if int(ln.get("current_quantity", ln["quantity"]))
+    }
+
+
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_an_oversold_order_has_its_short_line_cut_on_the_channel_and_ships_the_rest(
+    stack: LocalStack, channel: str
+) -> None:
+    plenty, short = make_product(stack, on_hand=5), make_product(stack, on_hand=1)
+    body = stack.sandboxes[channel].order_body(
+        [
+            SandboxLine(plenty.refs[channel], plenty.sku, plenty.sku, 2, Decimal("10.00")),
+            SandboxLine(short.refs[channel], short.sku, short.sku, 3, Decimal("10.00")),
+        ]
+    )
+    answer = httpx.post(f"{stack.sandbox_url(channel)}/__sandbox/orders", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    order_id = str(answer.json()["id"])
+    key = stack.order_key(channel, order_id)
+    # Held for stock, then cut on the channel (3 -> 1), the edited order comes back through the
+    # webhook, is reserved, and the workflow ships what stayed.
+    parcel = parcel_of(stack, key)
+    assert channel_lines(stack, channel, order_id) == {plenty.sku: 2, short.sku: 1}
+    waiting_for_carrier(stack, key)
+    hand_over(stack, parcel["parcel_id"])
+    assert finished(stack, key).status == "SUCCEEDED"
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "shipped"
+    assert [h[1] for h in order.history][:3] == ["held", "reserved", "shipped"]
+    levels = [inventory.get(plenty.sku), inventory.get(short.sku)]
+    assert [(lv.on_hand, lv.reserved) for lv in levels if lv] == [(3, 0), (0, 0)]
+    assert_every_channel_shows_the_derived_quantity(stack, short)

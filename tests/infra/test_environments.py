@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import MappingProxyType
 
 import pytest
 from pydantic import BaseModel
@@ -187,3 +188,14 @@ def test_config_rejects_unknown_environments_and_bad_values() -> None:
         load("dev", alarm_email="nobody")
     assert load("prod", account="123456789012").account == "123456789012"
     assert {c.name for c in CONFIGS.values()} == {"dev", "staging", "prod"}
+
+
+def test_an_oversell_policy_names_a_real_policy_and_a_channel_that_can_follow_it() -> None:
+    dev = CONFIGS["dev"]
+    assert dict(dev.oversell_policy) == {}  # every channel holds for a person by default
+    fine = replace(dev, oversell_policy=MappingProxyType({"woocommerce": "cancel-short-lines"}))
+    assert fine.oversell_policy["woocommerce"] == "cancel-short-lines"
+    with pytest.raises(ValueError, match="'cancel-everything' is not a policy"):
+        replace(dev, oversell_policy=MappingProxyType({"shopify": "cancel-everything"}))
+    with pytest.raises(ValueError, match="'etsy' is not a channel"):
+        replace(dev, oversell_policy=MappingProxyType({"etsy": "hold"}))

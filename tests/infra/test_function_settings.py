@@ -20,6 +20,7 @@ from shared.channels.registry import CHANNELS
 from shared.settings import (
     ChannelOfFunction,
     IngestSettings,
+    OversellSettings,
     QueueUrls,
     RelaySettings,
     ReleaseHeldSettings,
@@ -28,7 +29,13 @@ from shared.settings import (
     WorkflowSettings,
     env_prefix,
 )
-from shared.wiring import RAW_BODY_RETENTION_ENV, WIRING, Function, sync_queue
+from shared.wiring import (
+    OVERSELL_POLICY_ENV,
+    RAW_BODY_RETENTION_ENV,
+    WIRING,
+    Function,
+    sync_queue,
+)
 
 PUBLISHING = {c.name for c in CHANNELS if c.publishes_stock}
 
@@ -121,6 +128,15 @@ def _start_workflow(spec: Function) -> None:
     assert settings.order_workflow_arn == "arn:states:order-workflow"
 
 
+def _oversell(spec: Function) -> None:
+    settings = OversellSettings()  # type: ignore[call-arg]
+    assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
+    assert dict(settings.oversell_policy) == dict(CONFIGS["prod"].oversell_policy)
+    assert _secret_names(spec) == {
+        c.name: f"keel/prod/{c.name}" for c in CHANNELS if c.cancel_lines
+    }
+
+
 def _carrier_webhook(spec: Function) -> None:
     assert WorkflowSettings().orders_table == "t-orders"  # type: ignore[call-arg]
     _carriers(spec)
@@ -141,6 +157,7 @@ LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.sync.handler:handler": _sync,
     "functions.release_held.handler:handler": _release_held,
     "functions.poll.handler:handler": _poll,
+    "functions.oversell.handler:handler": _oversell,
 }
 
 
@@ -175,7 +192,7 @@ def test_settings_load_from_the_stack_environment_alone(
     for key in list(os.environ):
         if key.endswith(
             ("_TABLE", "_QUEUE_URL", "_DLQ_URL", "_SECRET_NAME", "_BUCKET", "_ARN")
-        ) or (key in ("KEEL_CHANNEL", RAW_BODY_RETENTION_ENV)):
+        ) or (key in ("KEEL_CHANNEL", RAW_BODY_RETENTION_ENV, OVERSELL_POLICY_ENV)):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

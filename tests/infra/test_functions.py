@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from infra.compute import check_table_grants
 from shared.channels.registry import CHANNELS
 from shared.wiring import (
+    OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
     WIRING,
     Function,
@@ -109,6 +111,8 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
             )
         if spec.keeps_raw_bodies:  # held deliveries expire after the environment's days
             expected[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
+        if spec.follows_oversell_policy:  # the environment's policy per channel, as JSON
+            expected[OVERSELL_POLICY_ENV] = json.dumps(dict(config.oversell_policy), sort_keys=True)
         assert template.props(logical_id)["Environment"]["Variables"] == expected, name
 
 

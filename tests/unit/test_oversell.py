@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from shared.domain.orders import Money, Order, OrderLine, OrderStatus
 from shared.domain.oversell import LineCut, held_for_stock, short_lines
@@ -59,3 +60,71 @@ def test_only_orders_held_for_stock_follow_the_policy() -> None:
         replace(o, status=OrderStatus.HELD, hold_reason="insufficient stock: MUG")
     )
     assert not held_for_stock(replace(o, status=OrderStatus.HELD, hold_reason="unmatched line: x"))
+
+
+def test_the_stream_triggers_the_policy_for_a_new_held_version_only() -> None:
+    from shared.services.oversell import policy_trigger
+
+    held = {"pk": "ORDER#woocommerce#shop.example#7", "sk": "ORDER", "status": "held",
+            "channel": "woocommerce", "channel_updated_at": "t1"}  # fmt: skip
+    trigger = policy_trigger(None, held)
+    assert trigger is not None and trigger.channel == "woocommerce"
+    assert trigger.order_key.endswith("woocommerce#shop.example#7")
+    assert policy_trigger(held, {**held, "revision": 3}) is None  # the same version again
+    assert policy_trigger(held, {**held, "channel_updated_at": "t2"}) is not None  # an edit
+    assert policy_trigger(None, {**held, "status": "reserved"}) is None
+    assert policy_trigger(None, {**held, "sk": "SHIPMENT"}) is None
+
+
+class _Orders:
+    def __init__(self, order: Order | None) -> None:
+        self.order = order
+
+    def get(self, key: str) -> Order | None:
+        return self.order
+
+
+class _Level:
+    def __init__(self, available: int) -> None:
+        self.available = available
+
+
+class _Inventory:
+    def __init__(self, **available: int) -> None:
+        self.levels = available
+
+    def get(self, sku: str) -> _Level | None:
+        return _Level(self.levels[sku]) if sku in self.levels else None
+
+
+class _Channel:
+    channel = "woocommerce"
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, tuple[LineCut, ...]]] = []
+
+    def cancel_lines(self, order: Order, cuts: Any, note: str) -> None:
+        self.asked.append((order.key, tuple(cuts)))
+
+
+def test_the_policy_asks_the_channel_only_when_it_says_cut_and_the_order_is_held_for_stock() -> (
+    None
+):
+    from shared.domain.oversell import OversellPolicy
+    from shared.services.oversell import follow_policy
+
+    held = replace(
+        order(("1", "MUG", 3)), status=OrderStatus.HELD, hold_reason="insufficient stock: MUG"
+    )
+    channel = _Channel()
+    cut = OversellPolicy.CANCEL_SHORT_LINES
+
+    def run(policy: OversellPolicy, o: Order | None, **available: int) -> str:
+        return follow_policy(held.key, policy, _Orders(o), _Inventory(**available), lambda: channel)  # type: ignore[arg-type]
+
+    assert run(OversellPolicy.HOLD, held, MUG=1).startswith("held for a person")
+    assert run(cut, replace(held, status=OrderStatus.RESERVED), MUG=1) == "no longer held for stock"
+    assert run(cut, held).startswith("nothing to cut")  # nothing at all could stay
+    assert channel.asked == []
+    assert run(cut, held, MUG=2) == "cut 1 to 2"
+    assert channel.asked == [(held.key, (LineCut("1", 2, 1, "T1"),))]
