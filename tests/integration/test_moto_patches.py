@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.moto_patches import rollback_transactions_in_place
+from local_stack.moto_patches import query_reads_one_partition, rollback_transactions_in_place
 
 
 @pytest.fixture
@@ -176,3 +176,45 @@ def test_a_table_backup_is_still_a_full_copy(two_tables: tuple[Any, Any]) -> Non
     db.restore_table_from_backup(TargetTableName="restored", BackupArn=arn)
     keys = {i["pk"]["S"] for i in db.scan(TableName="restored")["Items"]}
     assert "after-backup" not in keys and "k0" in keys
+
+
+def _query_all(db: Any, **args: Any) -> list[dict[str, Any]]:
+    pages = db.get_paginator("query").paginate(TableName="levels", **args)
+    return [item for page in pages for item in page["Items"]]
+
+
+def test_a_query_reads_its_partition_as_dynamodb_does(two_tables: tuple[Any, Any]) -> None:
+    query_reads_one_partition()
+    db, _ = two_tables
+    for n in range(12):
+        db.put_item(
+            TableName="levels",
+            Item={"pk": {"S": "SKU#1"}, "sk": {"S": f"RES#{n:02}"}, "n": {"N": str(n)}},
+        )
+    everything = db.scan(TableName="levels")["Items"]
+    mine = sorted((i for i in everything if i["pk"]["S"] == "SKU#1"), key=lambda i: i["sk"]["S"])
+    key = {":pk": {"S": "SKU#1"}}
+    assert _query_all(db, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=key) == mine
+    paged = _query_all(
+        db,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={**key, ":p": {"S": "RES#"}},
+        ScanIndexForward=False,
+        PaginationConfig={"PageSize": 5},
+    )
+    assert paged == [i for i in reversed(mine) if i["sk"]["S"].startswith("RES#")]
+    filtered = _query_all(
+        db,
+        KeyConditionExpression="pk = :pk",
+        FilterExpression="n > :five",
+        ExpressionAttributeValues={**key, ":five": {"N": "5"}},
+    )
+    assert [i["sk"]["S"] for i in filtered] == [f"RES#{n:02}" for n in range(6, 12)]
+    none = {":pk": {"S": "SKU#nothing"}}
+    assert _query_all(db, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=none) == []
+    hash_only = db.query(
+        TableName="t",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "k4"}},
+    )["Items"]
+    assert hash_only == [{"pk": {"S": "k4"}, "n": {"N": "4"}}]
