@@ -1,31 +1,119 @@
 """Where moto differs from DynamoDB in a way the local stack would show, it is mended here.
 
-A cancelled TransactWriteItems makes moto restore each table it touched from a deep copy, stream
-shard included. Iterators already handed out still point at the old shard, which now also holds
-records of the cancelled writes; the restored shard then reuses their sequence numbers for the
-next real writes. A stream reader that got its iterator just before a cancelled transaction read
-phantom records and then skipped real ones (seen as a last-unit reservation that never reached
-WooCommerce). DynamoDB has one shard that never holds cancelled writes: keep the shard object,
-drop what the cancelled transaction appended, and put it back on the restored table.
+Transactions. moto's TransactWriteItems deep-copies every table a transaction names, once per
+item, before it starts (its rollback snapshot), and on cancellation puts the copies back. That
+made the local stack's cost per order grow with its tables (~170 ms per order's transaction on
+an empty stack, 2 s after 2,000 orders, most of it copying and the garbage collections the
+copies set off) — a property of the emulator, not of DynamoDB. It also broke streams: the
+restored copy carries a copied stream shard, so an iterator handed out before a cancelled
+transaction kept reading the old shard (which held the cancelled writes' records) while the
+restored shard reused their sequence numbers, and the reader skipped real records (seen as a
+last-unit reservation that never reached WooCommerce).
+
+The mend: before moto runs a transaction, remember only the items it names (a copy of each, or
+"absent") and each stream shard's length; let moto's snapshot be the live table itself; on any
+failure put those items back and drop what the cancelled transaction appended to the streams.
+Every other table is untouched by a transaction, so this restores exactly what moto's copies
+did, at a cost that depends on the transaction's size, not the tables'. DynamoDB has one shard
+that never holds cancelled writes, which is what the stream readers now see.
+
+Queries. moto answers a Query on a table's key by sorting every item of the table and keeping
+those with the partition key asked for, so each Query cost grew with the table (the relay's
+"listings of this SKU" read ~46 ms against a 200-SKU catalog). DynamoDB reads only the
+partition; so does the mend (index queries keep moto's way).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 _lock = threading.Lock()
 _applied: set[str] = set()
+_in_transaction = threading.local()
+_query = threading.local()  # the (table, partition key) a base-table Query is reading
 
 
-def keep_stream_shards_across_rollbacks() -> None:
+@dataclass
+class _Saved:
+    table: Any  # moto Table
+    hash_key: Any  # DynamoType
+    range_key: Any  # DynamoType | None
+    item: Any  # a copy of the moto Item as it was, or None when absent
+
+
+def _key_of(table: Any, op_type: str, op: dict[str, Any]) -> tuple[Any, Any] | None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    attrs = op.get("Item") if op_type == "Put" else op.get("Key")
+    if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+        return None  # moto refuses it before it writes anything
+    range_key = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in attrs:
+            return None
+        range_key = DynamoType(attrs[table.range_key_attr])
+    return DynamoType(attrs[table.hash_key_attr]), range_key
+
+
+def _save(backend: Any, transact_items: list[dict[str, Any]]) -> list[_Saved]:
+    saved = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        key = _key_of(table, op_type, op) if table is not None else None
+        if table is None or key is None:
+            continue
+        hash_key, range_key = key
+        if range_key is None:
+            current = table.items.get(hash_key)
+        else:
+            current = table.items.get(hash_key, {}).get(range_key)
+        saved.append(_Saved(table, hash_key, range_key, copy.deepcopy(current)))
+    return saved
+
+
+def _restore(saved: list[_Saved], shards: dict[str, tuple[Any, int]], backend: Any) -> None:
+    for entry in reversed(saved):  # the first copy of a key named twice is the original
+        items = entry.table.items
+        if entry.range_key is None:
+            if entry.item is None:
+                items.pop(entry.hash_key, None)
+            else:
+                items[entry.hash_key] = entry.item
+        elif entry.item is None:
+            items.get(entry.hash_key, {}).pop(entry.range_key, None)
+        else:
+            items[entry.hash_key][entry.range_key] = entry.item
+    for name, (shard, length) in shards.items():
+        del shard.items[length:]
+        table = backend.tables.get(name)
+        if table is not None and table.stream_shard is not shard:  # defensive: keep one shard
+            shard.table = table
+            table.stream_shard = shard
+
+
+def rollback_transactions_in_place() -> None:
+    """Install the mend (idempotent, process-wide; also for in-process `mock_aws`)."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     with _lock:
-        if "stream_shards" in _applied:
+        if "transactions" in _applied:
             return
         original = DynamoDBBackend.transact_write_items
+
+        def table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+            if getattr(_in_transaction, "active", False):
+                return self  # the "snapshot" is the live table; the saved items undo it
+            # Anything else that copies a table (backups) gets Python's default deep copy.
+            reduced = self.__reduce_ex__(4)
+            return copy._reconstruct(self, memo, *reduced)  # type: ignore[attr-defined]
 
         @functools.wraps(original)
         def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -34,16 +122,60 @@ def keep_stream_shards_across_rollbacks() -> None:
                 for name, table in self.tables.items()
                 if table.stream_shard is not None
             }
+            saved = _save(self, transact_items)
+            _in_transaction.active = True
             try:
                 original(self, transact_items)
             except Exception:
-                for name, (shard, length) in shards.items():
-                    table = self.tables.get(name)
-                    if table is not None and table.stream_shard is not shard:
-                        del shard.items[length:]
-                        shard.table = table
-                        table.stream_shard = shard
+                _restore(saved, shards, self)
                 raise
+            finally:
+                _in_transaction.active = False
 
+        Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-        _applied.add("stream_shards")
+        _applied.add("transactions")
+
+
+def query_reads_one_partition() -> None:
+    """Install the Query mend (idempotent, process-wide)."""
+    from moto.dynamodb.models.table import Table
+
+    with _lock:
+        if "query" in _applied:
+            return
+        original_query = Table.query
+        original_all_items = Table.all_items
+
+        @functools.wraps(original_all_items)
+        def all_items(self: Any) -> list[Any]:
+            asked = getattr(_query, "partition", None)
+            if asked is None or asked[0] is not self:
+                return original_all_items(self)
+            found = self.items.get(asked[1])
+            if found is None:
+                return []
+            if self.range_key_attr is None:
+                return [found]
+            return sorted(found.values(), key=lambda item: item.range_key)
+
+        @functools.wraps(original_query)
+        def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+            index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+            if index_name or hash_key is None:
+                return original_query(self, hash_key, *args, **kwargs)
+            _query.partition = (self, hash_key)
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                _query.partition = None
+
+        Table.all_items = all_items  # type: ignore[method-assign]
+        Table.query = query  # type: ignore[method-assign]
+        _applied.add("query")
+
+
+def install() -> None:
+    """Every mend the local stack runs with."""
+    rollback_transactions_in_place()
+    query_reads_one_partition()

@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 from moto.core.config import default_user_config
 
+from local_stack import moto_patches
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
 from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
-from local_stack.moto_patches import keep_stream_shards_across_rollbacks
 from local_stack.moto_server import MotoServer
 from local_stack.pollers import Poller, Scheduler, SqsPoller, StreamReader
 from local_stack.resources import (
@@ -100,7 +100,7 @@ class LocalStack:
         if LocalStack._active is not None:
             raise RuntimeError("another LocalStack is running in this process; stop it first")
         LocalStack._active = self
-        keep_stream_shards_across_rollbacks()
+        moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
         for server in self.sandbox_servers.values():

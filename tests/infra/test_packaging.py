@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from infra import bundling
@@ -29,7 +32,8 @@ def test_code_asset_holds_only_shared_and_functions(prod: Template) -> None:
     (function,) = list(prod.of_type("AWS::Lambda::Function").values())[:1]
     asset = prod.asset_dir(function["Properties"]["Code"])
     assert {p.name for p in asset.iterdir()} == {"shared", "functions"}
-    assert not list(asset.rglob("__pycache__"))
+    runtime_tag = "cpython-" + bundling.LAMBDA_PYTHON_VERSION.replace(".", "")
+    assert all(runtime_tag in p.name for p in asset.rglob("*.pyc"))  # only the runtime's
     assert not list(asset.rglob("test_*.py"))
 
 
@@ -38,3 +42,18 @@ def test_layer_cache_key_changes_with_its_inputs() -> None:
     assert key == bundling.layer_key()
     assert key != bundling.layer_key(python_version="3.13")
     assert key != bundling.layer_key(arch="x86_64")
+
+
+def test_bytecode_is_compiled_by_the_interpreter_it_is_for(tmp_path: Path) -> None:
+    """Lambda cannot write .pyc (read-only), so the bundle carries them, for its Python only."""
+    version = "{}.{}".format(*sys.version_info[:2])
+    python = bundling.target_interpreter(version)
+    assert python is not None  # this interpreter's version is on this machine
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("VALUE = 1\n")
+    bundling._compile(tmp_path, python)
+    (pyc,) = (tmp_path / "pkg" / "__pycache__").glob("mod.*.pyc")
+    assert f"cpython-{version.replace('.', '')}" in pyc.name
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: valid whatever the zip's file times
+    assert bundling.target_interpreter("2.1") is None

@@ -9,12 +9,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.moto_patches import keep_stream_shards_across_rollbacks
+from local_stack.moto_patches import query_reads_one_partition, rollback_transactions_in_place
 
 
 @pytest.fixture
 def streamed_table() -> Iterator[tuple[Any, Any, str]]:
-    keep_stream_shards_across_rollbacks()
+    rollback_transactions_in_place()
     with mock_aws():
         db = boto3.client("dynamodb")
         arn = db.create_table(
@@ -54,3 +54,167 @@ def test_an_iterator_taken_before_a_cancelled_transaction_sees_only_real_writes(
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["real-1", "real-2"]
     sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert sequence == sorted(set(sequence))
+
+
+def _everything(db: Any, streams: Any, tables: list[str]) -> dict[str, Any]:
+    """Every item of every table and every stream record, as the API shows them."""
+    state: dict[str, Any] = {}
+    for name in tables:
+        items = db.scan(TableName=name, ConsistentRead=True)["Items"]
+        state[name] = sorted(items, key=repr)
+        arn = db.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+        if arn:
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            records = streams.get_records(ShardIterator=iterator)["Records"]
+            state[f"{name} stream"] = [
+                (r["eventName"], r["dynamodb"]["SequenceNumber"], r["dynamodb"].get("NewImage"))
+                for r in records
+            ]
+    return state
+
+
+@pytest.fixture
+def two_tables(streamed_table: tuple[Any, Any, str]) -> tuple[Any, Any]:
+    """`t` (hash key, streamed) and `levels` (hash + range key, streamed), both filled."""
+    db, streams, _ = streamed_table
+    db.create_table(
+        TableName="levels",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    for n in range(20):
+        db.put_item(TableName="t", Item={"pk": {"S": f"k{n}"}, "n": {"N": str(n)}})
+        db.put_item(
+            TableName="levels",
+            Item={"pk": {"S": f"SKU#{n}"}, "sk": {"S": "LEVEL"}, "qty": {"N": "5"}},
+        )
+    return db, streams
+
+
+def _mixed_writes() -> list[dict[str, Any]]:
+    """A new item, an update, a delete and an overwrite in each table."""
+    return [
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}}}},
+        {
+            "Update": {
+                "TableName": "t",
+                "Key": {"pk": {"S": "k1"}},
+                "UpdateExpression": "SET n = n + :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+        {"Delete": {"TableName": "t", "Key": {"pk": {"S": "k2"}}}},
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "k3"}, "n": {"N": "99"}}}},
+        {
+            "Update": {
+                "TableName": "levels",
+                "Key": {"pk": {"S": "SKU#1"}, "sk": {"S": "LEVEL"}},
+                "UpdateExpression": "SET qty = qty - :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+        {"Put": {"TableName": "levels", "Item": {"pk": {"S": "SKU#1"}, "sk": {"S": "RES#a"}}}},
+        {"Put": {"TableName": "levels", "Item": {"pk": {"S": "SKU#99"}, "sk": {"S": "LEVEL"}}}},
+        {"Delete": {"TableName": "levels", "Key": {"pk": {"S": "SKU#2"}, "sk": {"S": "LEVEL"}}}},
+    ]
+
+
+def test_a_cancelled_transaction_leaves_every_table_exactly_as_before(
+    two_tables: tuple[Any, Any],
+) -> None:
+    from moto.backends import get_backend
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    db, streams = two_tables
+    before = _everything(db, streams, ["t", "levels"])
+    backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][db.meta.region_name]
+    tables_before = {name: backend.tables[name] for name in ("t", "levels")}
+    failing = {
+        "ConditionCheck": {
+            "TableName": "levels",
+            "Key": {"pk": {"S": "SKU#5"}, "sk": {"S": "LEVEL"}},
+            "ConditionExpression": "qty > :many",
+            "ExpressionAttributeValues": {":many": {"N": "100"}},
+        }
+    }
+    for last in (failing, *_mixed_writes()[:1]):  # a failed condition; a key named twice
+        with pytest.raises(db.exceptions.ClientError):
+            db.transact_write_items(TransactItems=[*_mixed_writes(), last])
+        assert _everything(db, streams, ["t", "levels"]) == before
+    # The rollback restored in place: no table was copied (the cost is the transaction's).
+    assert all(backend.tables[name] is table for name, table in tables_before.items())
+
+
+def test_a_transaction_that_succeeds_writes_everything_once(two_tables: tuple[Any, Any]) -> None:
+    db, streams = two_tables
+    before = _everything(db, streams, ["t", "levels"])
+    db.transact_write_items(TransactItems=_mixed_writes())
+    after = _everything(db, streams, ["t", "levels"])
+    assert len(after["t stream"]) == len(before["t stream"]) + 4
+    assert len(after["levels stream"]) == len(before["levels stream"]) + 4
+    keys = {i["pk"]["S"] for i in after["t"]}
+    assert "new" in keys and "k2" not in keys
+    level = db.get_item(TableName="levels", Key={"pk": {"S": "SKU#1"}, "sk": {"S": "LEVEL"}})
+    assert level["Item"]["qty"] == {"N": "4"}
+
+
+def test_a_table_backup_is_still_a_full_copy(two_tables: tuple[Any, Any]) -> None:
+    db, _ = two_tables
+    arn = db.create_backup(TableName="t", BackupName="backup")["BackupDetails"]["BackupArn"]
+    db.put_item(TableName="t", Item={"pk": {"S": "after-backup"}})
+    db.restore_table_from_backup(TargetTableName="restored", BackupArn=arn)
+    keys = {i["pk"]["S"] for i in db.scan(TableName="restored")["Items"]}
+    assert "after-backup" not in keys and "k0" in keys
+
+
+def _query_all(db: Any, **args: Any) -> list[dict[str, Any]]:
+    pages = db.get_paginator("query").paginate(TableName="levels", **args)
+    return [item for page in pages for item in page["Items"]]
+
+
+def test_a_query_reads_its_partition_as_dynamodb_does(two_tables: tuple[Any, Any]) -> None:
+    query_reads_one_partition()
+    db, _ = two_tables
+    for n in range(12):
+        db.put_item(
+            TableName="levels",
+            Item={"pk": {"S": "SKU#1"}, "sk": {"S": f"RES#{n:02}"}, "n": {"N": str(n)}},
+        )
+    everything = db.scan(TableName="levels")["Items"]
+    mine = sorted((i for i in everything if i["pk"]["S"] == "SKU#1"), key=lambda i: i["sk"]["S"])
+    key = {":pk": {"S": "SKU#1"}}
+    assert _query_all(db, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=key) == mine
+    paged = _query_all(
+        db,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={**key, ":p": {"S": "RES#"}},
+        ScanIndexForward=False,
+        PaginationConfig={"PageSize": 5},
+    )
+    assert paged == [i for i in reversed(mine) if i["sk"]["S"].startswith("RES#")]
+    filtered = _query_all(
+        db,
+        KeyConditionExpression="pk = :pk",
+        FilterExpression="n > :five",
+        ExpressionAttributeValues={**key, ":five": {"N": "5"}},
+    )
+    assert [i["sk"]["S"] for i in filtered] == [f"RES#{n:02}" for n in range(6, 12)]
+    none = {":pk": {"S": "SKU#nothing"}}
+    assert _query_all(db, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=none) == []
+    hash_only = db.query(
+        TableName="t",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "k4"}},
+    )["Items"]
+    assert hash_only == [{"pk": {"S": "k4"}, "n": {"N": "4"}}]
