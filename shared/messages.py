@@ -33,6 +33,35 @@ class SyncListing(BaseModel):
 
     channel: str
     sku: str
+    # Publishes of this SKU whose write the channel accepted and then failed (bol FAILURE,
+    # TIMEOUT): a bounded number are retried, then the reason goes to the DLQ.
+    attempt: int = 0
+
+
+class ConfirmStock(BaseModel):
+    """A check, on the channel's own sync queue (delayed): "is the stock write the channel
+    accepted for SKU applied yet?" (port.PendingStock). Only an applied one becomes the
+    listing's last confirmed quantity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["confirm"] = "confirm"
+    channel: str
+    sku: str
+    quantity: int  # what was written
+    reference: str  # the adapter's handle (PendingStock.reference)
+    checks: int = 0  # checks made before this one
+    attempt: int = 0  # as SyncListing.attempt
+
+
+def sync_message(body: str) -> SyncListing | ConfirmStock:
+    """What arrived on a sync queue: a trigger or a confirmation check."""
+    if '"kind"' in body:  # cheap pre-check; the model decides
+        try:
+            return ConfirmStock.model_validate_json(body)
+        except ValueError:
+            pass
+    return SyncListing.model_validate_json(body)
 
 
 class RetryHeld(BaseModel):

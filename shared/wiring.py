@@ -287,6 +287,9 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                     timeout_s=c.sync.timeout_s,
                     reads=("inventory",),
                     writes=("catalog",),  # what the channel was last seen to show
+                    # Its own queue too: delayed checks of writes the channel accepted but has
+                    # not applied, and republishes of ones it failed (stock_confirm).
+                    sends_to=(sync_queue(c.name),),
                     dead_letters_to=(sync_queue(c.name),),  # permanent failures skip retries
                     secrets=(c.name,),
                     env={"KEEL_CHANNEL": c.name},

@@ -4,6 +4,8 @@ One handler for every channel that publishes stock; its channel comes from confi
 (`KEEL_CHANNEL`, set per function by the wiring) and its adapter from the channel registry.
 Triggers are deduplicated per batch and the canonical level is read now. What happens to each
 trigger (done, retry after a delay, dead-letter with the reason) is decided in shared/services.
+A write the channel accepted but has not applied (port.PendingStock) is confirmed by delayed
+`ConfirmStock` checks on the same queue (shared/services/stock_confirm.py).
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ from shared.aws import client
 from shared.channels.port import SetsStock
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
-from shared.messages import SyncListing
+from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.metrics import count
+from shared.services.stock_confirm import (
+    CheckAgain,
+    ConfirmDecision,
+    Republish,
+    confirm_stock,
+    first_check,
+)
 from shared.services.stock_sync import (
     DeadLetter,
     Retry,
@@ -66,6 +75,7 @@ class _Channel:
         settings = SyncSettings()  # type: ignore[call-arg]  # values come from the environment
         db = client("dynamodb")
         self.name = channel
+        self.policy = spec.sync
         self.queues = QueueUrls(_env_prefix=env_prefix(sync_queue(channel)))  # type: ignore[call-arg]
         self.secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
         self.secret_cache_s = settings.secret_cache_seconds
@@ -108,20 +118,104 @@ def _dead_letter(channel: _Channel, body: str, outcome: SyncOutcome, reason: str
     )
 
 
+def _send(channel: _Channel, message: SyncListing | ConfirmStock, delay_s: int) -> None:
+    """A check or a republish on the channel's own sync queue, delayed (SQS: <= 900 s)."""
+    client("sqs").send_message(
+        QueueUrl=channel.queues.queue_url,
+        MessageBody=message.model_dump_json(),
+        DelaySeconds=max(0, min(900, delay_s)),
+    )
+
+
+def _confirm(channel: _Channel, checks: dict[str, ConfirmStock]) -> dict[str, ConfirmDecision]:
+    """messageId -> what happens to that check (stock_confirm decides)."""
+    if not checks:
+        return {}
+    ids = list(checks)
+    decisions = confirm_stock(
+        [checks[i] for i in ids],
+        channel.publisher(),
+        channel.catalog,
+        channel.policy,
+        now=lambda: datetime.now(UTC),
+    )
+    for check, decision in zip(checks.values(), decisions, strict=True):
+        logger.info(
+            "stock confirmation",
+            extra={
+                "sku": check.sku,
+                "quantity": check.quantity,
+                "reference": check.reference,
+                "checks": check.checks + 1,
+                "decision": type(decision).__name__,
+            },
+        )
+    return dict(zip(ids, decisions, strict=True))
+
+
+def _handle_check(
+    channel: _Channel, record: SQSRecord, check: ConfirmStock, decision: ConfirmDecision
+) -> str:
+    """Carry out what stock_confirm decided for one check."""
+    if isinstance(decision, CheckAgain):
+        _send(channel, decision.check, decision.delay_s)
+        return "checking"
+    if isinstance(decision, Republish):
+        logger.warning(
+            "stock write not applied: publishing again",
+            extra={"sku": check.sku, "reason": decision.reason[:500]},
+        )
+        count("StockWritesNotApplied", 1, "keel-sync", channel=channel.name)
+        _send(channel, decision.trigger, decision.delay_s)
+        return "republished"
+    if isinstance(decision, DeadLetter):
+        failed = SyncOutcome(check.sku, check.quantity, RuntimeError(decision.reason))
+        _dead_letter(channel, record.body, failed, decision.reason)
+        count("StockSyncPermanentFailures", 1, "keel-sync", channel=channel.name)
+        return "dead-lettered"
+    if isinstance(decision, Retry):
+        if decision.delay_s is not None:
+            client("sqs").change_message_visibility(
+                QueueUrl=channel.queues.queue_url,
+                ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=decision.delay_s,
+            )
+        raise SyncFailed(f"{check.sku}: confirmation could not be read")
+    return "confirmed"
+
+
+def _read(
+    records: list[dict[str, Any]],
+) -> tuple[dict[str, str], dict[str, int], dict[str, ConfirmStock]]:
+    """messageId -> SKU of each trigger, SKU -> its publishes so far (SyncListing.attempt),
+    messageId -> each pending write's check. Unreadable records are in none of them."""
+    skus: dict[str, str] = {}
+    attempts: dict[str, int] = {}
+    checks: dict[str, ConfirmStock] = {}
+    for record in records:
+        try:
+            message = sync_message(record["body"])
+        except ValueError as exc:  # pydantic's ValidationError included
+            logger.error("unreadable sync trigger", extra={"error": str(exc)})
+            continue
+        if isinstance(message, ConfirmStock):
+            checks[record["messageId"]] = message
+        else:
+            skus[record["messageId"]] = message.sku
+            attempts[message.sku] = max(attempts.get(message.sku, 0), message.attempt)
+    return skus, attempts, checks
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     channel = _channel(ChannelOfFunction().keel_channel)  # type: ignore[call-arg]
     logger.thread_safe_append_keys(channel=channel.name)
-    records = event.get("Records", [])
-    skus: dict[str, str] = {}  # messageId -> sku
-    for record in records:
-        try:
-            skus[record["messageId"]] = SyncListing.model_validate_json(record["body"]).sku
-        except ValueError as exc:  # pydantic's ValidationError included
-            logger.error("unreadable sync trigger", extra={"error": str(exc)})
+    skus, attempts, checks = _read(event.get("Records", []))
 
     def publish(fresh: bool) -> dict[str, SyncOutcome]:
+        if not skus:
+            return {}
         return publish_stock(
             skus.values(),
             channel.publisher(fresh),
@@ -135,6 +229,8 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     if needs_fresh_credentials(outcomes.values()):
         logger.warning("channel refused the credentials: refreshing the secret and retrying")
         outcomes = publish(fresh=True)
+    confirmations = _confirm(channel, checks)
+    scheduled: set[str] = set()  # SKUs whose pending write has its first check queued
     for outcome in outcomes.values():
         logger.info(
             "stock sync",
@@ -149,6 +245,10 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     dead_lettered: set[str] = set()
 
     def record_handler(record: SQSRecord) -> str:
+        if record.message_id in confirmations:
+            return _handle_check(
+                channel, record, checks[record.message_id], confirmations[record.message_id]
+            )
         sku = skus.get(record.message_id)
         if sku is None:
             unreadable = SyncOutcome("?", error=ValueError("unreadable sync trigger"))
@@ -171,6 +271,19 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
                 dead_lettered.add(sku)
                 count("StockSyncPermanentFailures", 1, "keel-sync", channel=channel.name)
             return "dead-lettered"
+        if outcome.pending is not None and outcome.quantity is not None:
+            if sku not in scheduled:  # one check per SKU, however many triggers
+                check = first_check(
+                    channel.name,
+                    sku,
+                    outcome.quantity,
+                    outcome.pending,
+                    attempts.get(sku, 0),
+                    channel.policy,
+                )
+                _send(channel, check.check, check.delay_s)
+                scheduled.add(sku)
+            return "pending"
         return sku
 
     # One processor per invocation: a module-level one would be shared by concurrent

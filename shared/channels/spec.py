@@ -59,6 +59,12 @@ class SyncPolicy:
     timeout_s: int = 60
     max_receive_count: int = 8
     max_concurrency: int | None = None  # concurrent batches; None: Lambda's default
+    # Writes the channel accepts before it applies them (port.PendingStock): the delay before
+    # each check of one write (SQS delays are <= 900 s); once they are spent the write counts
+    # as timed out. A failed or timed-out write is published again, `publish_attempts` in all,
+    # then dead-lettered with its reason.
+    confirm_delays_s: tuple[int, ...] = (5, 10, 30, 60, 120, 300, 600, 900)
+    publish_attempts: int = 3
 
 
 @dataclass(frozen=True)

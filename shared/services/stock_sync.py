@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
-from shared.channels.port import SetsStock, StockUpdate
+from shared.channels.port import PendingStock, SetsStock, StockUpdate
 from shared.domain.listings import Listing, channel_quantity
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -25,6 +25,9 @@ class SyncOutcome:
     quantity: int | None = None  # what was published last
     error: Exception | None = None  # ChannelError subclass, or NothingToDo
     rounds: int = 1
+    # Accepted, not applied (port.PendingStock): recorded as pending, confirmed later by a
+    # check on the channel's sync queue (shared/services/stock_confirm.py).
+    pending: PendingStock | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,16 @@ def publish_stock(
             updates.append(StockUpdate(listings[sku], quantity, catalog.shown(sku, channel)))
         for update, result in zip(updates, publisher.set_stock(updates), strict=True):
             sku = update.listing.sku
-            outcomes[sku] = SyncOutcome(sku, update.quantity, result.error, round_number)
-            if result.error is None:
+            outcomes[sku] = SyncOutcome(
+                sku, update.quantity, result.error, round_number, result.pending
+            )
+            if result.error is not None:
+                continue
+            if result.pending is not None:  # not shown yet: only a confirmed check says so
+                catalog.record_pending(
+                    sku, channel, update.quantity, result.pending.reference, now()
+                )
+            else:
                 shown = update.quantity if result.shown is None else result.shown
                 catalog.record_shown(sku, channel, shown, now())
         pending = [

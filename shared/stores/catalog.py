@@ -13,6 +13,7 @@ from shared.stores.table import Table
 _LISTING = "LISTING#"
 _LISTING_CHANGE = "CHANGE#"  # CHANGE#<channel>#<time>: who changed a listing's rules, and why
 _SHOWN = "SHOWN#"
+_PENDING = "PENDING#"  # PENDING#<channel>: the last stock write accepted but not yet applied
 _WAITING = "WAIT#"  # under a REF#: an order held until a listing with that id exists
 REF_SK = "REF"  # SHOWN#<channel>: what the channel was last seen to show (not a listing)
 
@@ -167,6 +168,34 @@ class CatalogStore:
     def shown(self, sku: str, channel: str) -> int | None:
         item = self._t.get(_sku_pk(sku), _SHOWN + channel)
         return int(item["quantity"]) if item else None
+
+    def shown_at(self, sku: str, channel: str) -> tuple[int, str] | None:
+        """The last confirmed quantity and when it was confirmed (ISO time)."""
+        item = self._t.get(_sku_pk(sku), _SHOWN + channel)
+        return (int(item["quantity"]), str(item["at"])) if item else None
+
+    def record_pending(
+        self, sku: str, channel: str, quantity: int, reference: str, at: datetime
+    ) -> None:
+        """A write the channel accepted but has not applied: not what it shows (yet). The
+        latest one wins; a check of an older one finds itself superseded."""
+        self._t.client.put_item(
+            TableName=self._t.name,
+            Item=to_item(
+                {
+                    "pk": _sku_pk(sku),
+                    "sk": _PENDING + channel,
+                    "quantity": quantity,
+                    "reference": reference,
+                    "at": at.isoformat(),
+                }
+            ),
+        )
+
+    def pending(self, sku: str, channel: str) -> tuple[int, str] | None:
+        """(quantity, reference) of the latest accepted-not-applied write, if any."""
+        item = self._t.get(_sku_pk(sku), _PENDING + channel)
+        return (int(item["quantity"]), str(item["reference"])) if item else None
 
     def all_listings(self) -> list[Listing]:
         """Every listing of every SKU; for the scheduled resync, not for request paths."""
