@@ -347,8 +347,14 @@ def _shown(stack: LocalStack) -> dict[str, dict[str, int | None]]:
 
 
 def _listing_id(refs: dict[str, str]) -> str:
-    """The id a sandbox lists an item under: Shopify's variant, WooCommerce's item."""
-    return refs.get("variant_id") or refs.get("item_id") or refs.get("product_id", "?")
+    """The id a sandbox lists an item under: the one its refs name as `listing_id` (bol.com's
+    offer), else Shopify's variant, WooCommerce's item."""
+    return (
+        refs.get("listing_id")
+        or refs.get("variant_id")
+        or refs.get("item_id")
+        or refs.get("product_id", "?")
+    )
 
 
 def stock_rows(

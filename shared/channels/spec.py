@@ -119,6 +119,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.ConfirmsShipments: how the order
     # workflow tells the channel an order shipped (carrier, tracking).
     confirm_shipment: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the
+    # buyer's cancellation requests an order carries (Order.cancellation_requested).
+    accept_cancellation: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:
