@@ -15,6 +15,7 @@ media type, rate limits and what each failure means.
 
 from __future__ import annotations
 
+import json as jsonlib
 import random
 import threading
 import time
@@ -26,9 +27,7 @@ import httpx
 
 from shared.channels.bol.secret import BolSecret
 from shared.channels.errors import (
-    AuthError,
     ChannelError,
-    PermanentError,
     RetryableError,
     classify_status,
 )
@@ -136,10 +135,8 @@ class BolClient:
         headers = {"Accept": MEDIA_TYPE, "Authorization": f"Bearer {token}"}
         content = None
         if body is not None:
-            import json as _json
-
             headers["Content-Type"] = MEDIA_TYPE
-            content = _json.dumps(body).encode()
+            content = jsonlib.dumps(body).encode()
         try:
             return self._http.request(
                 method, self._base + path, headers=headers, content=content, params=params
@@ -181,11 +178,7 @@ class BolClient:
             else:
                 return RetryableError(message, channel=CHANNEL, status=status)
             return RetryableError(message, channel=CHANNEL, status=status, retry_after_s=wait)
-        if error_class is AuthError:
-            return AuthError(message, channel=CHANNEL, status=status)
-        return (error_class if error_class is not RetryableError else PermanentError)(
-            message, channel=CHANNEL, status=status
-        )
+        return error_class(message, channel=CHANNEL, status=status)
 
 
 def _expired(response: httpx.Response) -> bool:

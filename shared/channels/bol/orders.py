@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -218,13 +218,6 @@ class BolOrderReader:
         except ValueError as exc:  # pydantic's ValidationError included: where, not values
             what = describe(exc) if isinstance(exc, ValidationError) else "not JSON"
             raise PermanentError(f"unreadable order {order_id}: {what}", channel=CHANNEL) from None
-
-    def raw_order(self, order_id: str) -> dict[str, Any]:
-        response = self.client.call(
-            "GET", f"/retailer/orders/{order_id}", endpoint="/retailer/orders/{order-id}"
-        )
-        body: dict[str, Any] = response.json()
-        return body
 
 
 def fetch_order(secret: BolSecret, http: httpx.Client) -> BolOrderReader:
