@@ -67,14 +67,14 @@ class BolClient:
         self._http = http
         self._clock = clock
         self._sleep = sleep
-        self._base = secret.api_base_url
+        self._base = secret.api_url
         self.rate_limits: dict[str, RateLimit] = {}
         self.attempt = 0  # consecutive 429s without Retry-After: the backoff's exponent
 
     # --- the token ---
 
     def token(self, force: bool = False) -> str:
-        key = (self._secret.token_url, self._secret.client_id)
+        key = (self._secret.token_endpoint, self._secret.client_id)
         with _TOKENS_LOCK:
             cached = _TOKENS.get(key)
             if not force and cached and cached[1] - REFRESH_MARGIN_S > self._clock():
@@ -86,7 +86,7 @@ class BolClient:
     def _fetch_token(self) -> tuple[str, float]:
         try:
             response = self._http.post(
-                self._secret.token_url,
+                self._secret.token_endpoint,
                 params={"grant_type": "client_credentials"},
                 auth=httpx.BasicAuth(self._secret.client_id, self._secret.client_secret),
                 headers={"Accept": "application/json"},

@@ -21,11 +21,22 @@ def _open(request: urllib.request.Request) -> Any:
         return json.loads(response.read())
 
 
+def _safe(url: str) -> str:
+    """Credentials travel only over HTTPS, except to loopback (the local sandbox): the same
+    rule as the secret's schema, which this stdlib path does not import."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    ):
+        return url
+    raise ValueError("bol.com credentials need an https:// URL")
+
+
 def signature_keys(secret: Mapping[str, Any]) -> dict[str, str]:
     """{key id: base64 DER public key}. Raises (URLError, HTTPError, ValueError) on failure:
     the delivery gets a 5xx and bol.com delivers it again."""
-    token_url = str(secret.get("token_url") or "https://login.bol.com/token")
-    api = str(secret.get("api_base_url") or "https://api.bol.com").rstrip("/")
+    token_url = _safe(str(secret.get("token_url") or "https://login.bol.com/token"))
+    api = _safe(str(secret.get("api_base_url") or "https://api.bol.com")).rstrip("/")
     basic = base64.b64encode(f"{secret['client_id']}:{secret['client_secret']}".encode())
     query = urllib.parse.urlencode({"grant_type": "client_credentials"})
     token = _open(

@@ -16,13 +16,21 @@ class BolSecret(ChannelSecret):
     )
     currency: str = Currency
     api_base_url: str = Field(
-        default="https://api.bol.com", description="Retailer API base URL (sandbox: local)"
+        default="", description="blank: https://api.bol.com; the local sandbox sets its own"
     )
     token_url: str = Field(
-        default="https://login.bol.com/token", description="OAuth2 client-credentials endpoint"
+        default="", description="blank: https://login.bol.com/token (client credentials)"
     )
 
     @field_validator("api_base_url", "token_url")
     @classmethod
     def _safe_url(cls, value: str) -> str:
-        return https_unless_loopback(value, "bol.com credentials")
+        return https_unless_loopback(value, "bol.com credentials") if value else value
+
+    @property
+    def api_url(self) -> str:
+        return self.api_base_url or "https://api.bol.com"
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.token_url or "https://login.bol.com/token"
