@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from decimal import Decimal
 from typing import Annotated
 
@@ -130,9 +131,14 @@ def _address(a: BolAddress | None) -> ShippingAddress | None:
 
 
 def to_order(raw: BolOrder, account: str) -> Order:
+    placed = raw.orderPlacedDateTime.astimezone(UTC)  # bol stamps in Amsterdam time
     updated = max(
-        [raw.orderPlacedDateTime]
-        + [i.latestChangedDateTime for i in raw.orderItems if i.latestChangedDateTime]
+        [placed]
+        + [
+            i.latestChangedDateTime.astimezone(UTC)
+            for i in raw.orderItems
+            if i.latestChangedDateTime
+        ]
     )
     requested = tuple(i.orderItemId for i in raw.orderItems if i.cancel_requested)
 
@@ -167,7 +173,7 @@ def to_order(raw: BolOrder, account: str) -> Order:
         account=account,
         external_id=raw.orderId,
         name=raw.orderId,
-        created_at=raw.orderPlacedDateTime,
+        created_at=placed,
         channel_updated_at=updated,
         total=total,
         presentment_total=total,
