@@ -5,7 +5,8 @@ straight to the gateway (a duplicate delivery, a replayed order, a bad signature
 unparseable signed body, an unknown product, two concurrent orders for the last unit of a SKU),
 WooCommerce's activation ping, and orders placed in the WooCommerce and Shopify sandboxes
 through their `/__sandbox/orders` control surface (each sandbox lowers what it shows and
-notifies Keel as the real channel does). Then the order lifecycle: a Shopify order edited to
+notifies Keel as the real channel does; bol.com's part is local_stack/demo_bol.py). Then the
+order lifecycle: a Shopify order edited to
 more units, a WooCommerce order cancelled and another refunded in full (their stock returns to
 every channel), an order whose webhook never arrives found by the next poll, and a held buyer
 released by a stock receipt. Once the flow settles it checks what Keel and *every* channel show
@@ -26,6 +27,7 @@ from typing import Any, cast
 
 import httpx
 
+from local_stack.demo_bol import ACCEPTED_ON_BOL, ORDERS_ON_BOL, bol_orders, check_bol
 from local_stack.sandboxes.base import SandboxLine as ChannelLine
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
@@ -43,13 +45,14 @@ ACCEPTED = (
     "two tees in WooCommerce",
     "one mug in Shopify",
     "a tee whose webhook was lost",
+    *ACCEPTED_ON_BOL,
 )
 EDITED = "edit: two mugs become three"  # its `lines` are what the edit adds
 CANCELLED = "three mugs in WooCommerce"
 REFUNDED = "a tee refunded in WooCommerce"
 LOST_WEBHOOK = "a tee whose webhook was lost"
 # The accepted five, the unknown product, both lamp buyers, the cancelled, the refunded.
-EXPECTED_ORDERS = 10
+EXPECTED_ORDERS = 10 + ORDERS_ON_BOL
 RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
@@ -325,6 +328,7 @@ def run_scenario(sc: Scenario) -> list[Sent]:
         Sent(f"cancel: {CANCELLED}", cancel.status_code, placed.order_id, {}, "woocommerce")
     )
 
+    sent.extend(bol_orders(sc))
     sent.extend(_lifecycle(sc, two_mugs))
 
     # The buyer who lost the race for the last lamp waits, held for stock. A lamp arrives
@@ -347,8 +351,14 @@ def _shown(stack: LocalStack) -> dict[str, dict[str, int | None]]:
 
 
 def _listing_id(refs: dict[str, str]) -> str:
-    """The id a sandbox lists an item under: Shopify's variant, WooCommerce's item."""
-    return refs.get("variant_id") or refs.get("item_id") or refs.get("product_id", "?")
+    """The id a sandbox lists an item under: the one its refs name as `listing_id` (bol.com's
+    offer), else Shopify's variant, WooCommerce's item."""
+    return (
+        refs.get("listing_id")
+        or refs.get("variant_id")
+        or refs.get("item_id")
+        or refs.get("product_id", "?")
+    )
 
 
 def stock_rows(
@@ -621,6 +631,7 @@ def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
     sent = run_scenario(scenario)
     settled = stack.wait_idle(settle_timeout_s) and settled
     report, expected_reserved = build_report(scenario, sent)
+    report.problems.extend(check_bol(scenario, sent))
     if not settled:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
     change_cap(scenario, expected_reserved, report)

@@ -242,7 +242,8 @@ class LocalStack:
         return path
 
     def queue_depths(self) -> dict[str, int]:
-        """Visible + in-flight messages per queue and DLQ."""
+        """Visible + in-flight + delayed messages per queue and DLQ (a delayed stock
+        confirmation is work still to do)."""
         assert self.resources is not None
         sqs = self.client("sqs")
         depths = {}
@@ -257,10 +258,13 @@ class LocalStack:
                 AttributeNames=[
                     "ApproximateNumberOfMessages",
                     "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
                 ],
             )["Attributes"]
-            depths[name] = int(attrs["ApproximateNumberOfMessages"]) + int(
-                attrs["ApproximateNumberOfMessagesNotVisible"]
+            depths[name] = (
+                int(attrs["ApproximateNumberOfMessages"])
+                + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+                + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
             )
         return depths
 

@@ -7,6 +7,7 @@ acknowledged. The channel's parser and line matching come from the channel regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -26,11 +27,17 @@ from pydantic import ValidationError
 
 from shared.aws import client
 from shared.channels.errors import AuthError, PermanentError
-from shared.channels.port import FetchesOrder, OrderNotice, ParsesWebhooks
+from shared.channels.port import (
+    AcceptsCancellations,
+    FetchesOrder,
+    OrderNotice,
+    ParsesWebhooks,
+)
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.messages import InboundDelivery
+from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
 from shared.services.selling_channel import needs_resync, resync_selling_channel
 from shared.settings import IngestSettings, SecretName, env_prefix
@@ -93,6 +100,21 @@ def _fetch(channel: str, account: _Account, notice: OrderNotice) -> Order | None
     secret = load(spec.secret_schema).model_validate(account.secret)
     fetcher: FetchesOrder = load(spec.fetch_order)(secret, _http())
     return fetcher.fetch_order(notice.order_id)
+
+
+def _acceptor(channel: str, account: _Account) -> Callable[[], AcceptsCancellations] | None:
+    """How to tell the channel Keel accepts a buyer's cancellation request (built on use)."""
+    spec = BY_NAME[channel]
+    path = spec.accept_cancellation
+    if path is None:
+        return None
+
+    def build() -> AcceptsCancellations:
+        secret = load(spec.secret_schema).model_validate(account.secret)
+        acceptor: AcceptsCancellations = load(path)(secret, _http())
+        return acceptor
+
+    return build
 
 
 def _raw_body(delivery: InboundDelivery) -> bytes:
@@ -178,6 +200,9 @@ def record_handler(record: SQSRecord) -> str:
     except OrderTooLarge as exc:
         return _hold_delivery(delivery, f"order too large to store: {exc}")
     logger.info("order taken", extra={"outcome": outcome.value, "hold_reason": stored.hold_reason})
+    accepted = accept_cancellation_requests(order, stored, _acceptor(delivery.channel, account))
+    if accepted:
+        logger.info("cancellation request", extra={"result": accepted})
     if needs_resync(outcome, stored):
         resync_selling_channel(stored, client("sqs"))
     metric = {

@@ -20,6 +20,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.metrics import count
+from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
 from shared.services.poll import poll_orders
 from shared.services.selling_channel import needs_resync, resync_selling_channel
@@ -55,6 +56,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stores = _stores()
     find_sku = sku_lookup(stores.catalog, channel)
     now = datetime.now(UTC)
+    path = channel.accept_cancellation
+    acceptor = (lambda: load(path)(schema, _http())) if path else None
 
     def take(order: Order) -> Outcome:
         outcome, stored = take_order(
@@ -69,6 +72,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         if needs_resync(outcome, stored):
             resync_selling_channel(stored, client("sqs"))
+        accepted = accept_cancellation_requests(order, stored, acceptor)
+        if accepted:
+            logger.info("cancellation request", extra={"order": order.key, "result": accepted})
         return outcome
 
     report = poll_orders(

@@ -2,7 +2,9 @@
 allows 5 s and the cold start counts. Parsing and validation happen in ingest, not here.
 
 How a channel's deliveries are received (signature, delivery id, topic, account, ping) is that
-channel's `WebhookReceiver` in the registry; this handler knows no channel by name.
+channel's `WebhookReceiver` in the registry; this handler knows no channel by name. A channel
+that signs with its own key pair (`ChannelKeys`) has its public keys fetched and cached here,
+and a delivery is verified with the key it names before anything is stored.
 
 Order matters: enqueue first, then mark the delivery seen. A delivery marked seen but never
 enqueued would be lost when the channel retried it.
@@ -24,7 +26,14 @@ from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
 from shared.channels.registry import BY_NAME
-from shared.channels.spec import BodyDigest, FromBody, FromHeader, WebhookReceiver
+from shared.channels.spec import (
+    BodyDigest,
+    ChannelKeys,
+    FromBody,
+    FromHeader,
+    WebhookReceiver,
+    load,
+)
 from shared.domain.orders import normalize_account
 from shared.metrics import count
 from shared.wiring import env_name_for_secret
@@ -47,13 +56,54 @@ def _env() -> dict[str, str]:
     }
 
 
-def _secret_field(channel: str, field: str) -> str:
+# channel -> (when fetched, {key id: key}): the keys a channel signs with, per container.
+_KEYS: dict[str, tuple[float, dict[str, str]]] = {}
+_LAST_REFETCH: dict[str, float] = {}  # channel -> when an unknown key id last made a refetch
+
+
+def _secret(channel: str) -> dict[str, Any]:
     secret = parameters.get_secret(
         os.environ[env_name_for_secret(channel)],
         transform="json",
         max_age=int(_env()["secret_cache_seconds"]),
     )
-    value = secret.get(field) if isinstance(secret, dict) else None
+    return secret if isinstance(secret, dict) else {}
+
+
+def _fetch_keys(channel: str, keys: ChannelKeys) -> dict[str, str]:
+    fetched = dict(load(keys.fetch)(_secret(channel)))
+    _KEYS[channel] = (time.monotonic(), fetched)
+    logger.info("channel signing keys fetched", extra={"channel": channel, "keys": len(fetched)})
+    return fetched
+
+
+def _channel_key(channel: str, keys: ChannelKeys, headers: dict[str, str]) -> str | None:
+    """The key the delivery names: from the cache, else after one refetch; None if unknown."""
+    key_id = keys.key_id(headers)
+    if not key_id:
+        return None
+    now = time.monotonic()
+    cached = _KEYS.get(channel)
+    fresh = cached is None or now - cached[0] > keys.max_age_s
+    known = _fetch_keys(channel, keys) if fresh or cached is None else cached[1]
+    if key_id not in known and not fresh:
+        last = _LAST_REFETCH.get(channel)
+        if last is None or now - last >= keys.refetch_interval_s:  # rotated keys: once
+            _LAST_REFETCH[channel] = now
+            known = _fetch_keys(channel, keys)
+    return known.get(key_id)
+
+
+def _verified(channel: str, receiver: WebhookReceiver, raw: bytes, headers: dict[str, str]) -> bool:
+    signing_secret = _secret_field(channel, receiver.secret_field)  # filled, or a loud 5xx
+    if receiver.keys is None:
+        return receiver.verify(signing_secret, raw, headers)
+    key = _channel_key(channel, receiver.keys, headers)
+    return key is not None and receiver.verify(key, raw, headers)
+
+
+def _secret_field(channel: str, field: str) -> str:
+    value = _secret(channel).get(field)
     if not value:
         # An unfilled secret must not turn into "every delivery has a bad signature": fail
         # loudly (5xx, alarm) so the channel retries once the operator has filled it.
@@ -111,7 +161,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if receiver.is_ping is not None and receiver.is_ping(headers, raw):
         logger.info("webhook ping acknowledged", extra={"channel": channel})
         return _respond(200, "pong")
-    if not receiver.verify(_secret_field(channel, receiver.secret_field), raw, headers):
+    if not _verified(channel, receiver, raw, headers):
         logger.warning("rejected webhook: bad signature", extra={"channel": channel})
         return _respond(401, "invalid signature")
     if receiver.account_header:

@@ -146,3 +146,17 @@ class CancelsLines(Protocol):
         channel already shows the cut (a retry) or the order is over there, else the
         classified errors."""
         ...
+
+
+@runtime_checkable
+class AcceptsCancellations(Protocol):
+    """Offered by channels where the buyer only asks to cancel and the merchant decides (bol.com
+    `cancellationRequest`). Keel's policy is to accept while nothing has shipped: the intake has
+    already released those lines' stock (the parser left them out)."""
+
+    channel: str
+
+    def accept_cancellation(self, order: Order, line_ids: Sequence[str]) -> None:
+        """Accept the buyer's cancellation of these channel lines. Raises NothingToDo when the
+        channel already shows them cancelled, else the classified errors."""
+        ...

@@ -11,11 +11,12 @@ Stdlib only: the webhook ack path imports this.
 
 from __future__ import annotations
 
+from shared.channels.bol import CHANNEL as BOL
 from shared.channels.shopify import CHANNEL as SHOPIFY
 from shared.channels.spec import Channel, load
 from shared.channels.woocommerce import CHANNEL as WOOCOMMERCE
 
-CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE)
+CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE, BOL)
 BY_NAME: dict[str, Channel] = {c.name: c for c in CHANNELS}
 
 
@@ -43,6 +44,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("fetch_order", c.fetch_order),
             ("confirm_shipment", c.confirm_shipment),
             ("cancel_lines", c.cancel_lines),
+            ("accept_cancellation", c.accept_cancellation),
         ):
             if path is None:
                 continue

@@ -37,9 +37,28 @@ class FromBody:
 
 
 @dataclass(frozen=True)
+class ChannelKeys:
+    """For channels that sign with their own key pair and publish the public keys (bol.com's
+    `GET /retailer/subscriptions/signature-keys`): the webhook verifies a delivery with the key
+    it names, not with a shared secret. Keys are cached per container; a key id not in the cache
+    makes one refetch (at most one per `refetch_interval_s`, so forged ids cannot hammer the
+    channel); a key id still unknown is a bad signature (401)."""
+
+    # "module:function" (the channel's secret as a dict) -> {key id: key}; stdlib only (urllib):
+    # it runs on the webhook path. Raises on failure (the delivery gets a 5xx and comes back).
+    fetch: str
+    key_id: Callable[[Mapping[str, str]], str | None]  # the key id a delivery names
+    max_age_s: int = 3600
+    refetch_interval_s: int = 60
+
+
+@dataclass(frozen=True)
 class WebhookReceiver:
+    # (signing secret, or with `keys` the channel's key the delivery names, raw body, headers)
     verify: Verifier
-    secret_field: str  # field of the channel's secret that signs deliveries
+    # Field of the channel's secret that signs deliveries; with `keys`, the credential the key
+    # fetch needs (checked filled, so an unfilled secret is a 5xx, not a 401).
+    secret_field: str
     delivery_id: FromHeader | BodyDigest
     topic: FromHeader | FromBody
     kept_headers: tuple[str, ...] = ()  # passed on to ingest with the raw body (lower-case)
@@ -48,6 +67,8 @@ class WebhookReceiver:
     account_header: str | None = None
     # A channel's "is this endpoint alive?" call (unsigned): answered 200, nothing stored.
     is_ping: Callable[[Mapping[str, str], bytes], bool] | None = None
+    # Keys published by the channel instead of a shared secret (see ChannelKeys).
+    keys: ChannelKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.CancelsLines: lets the environment's
     # oversell policy "cancel-short-lines" apply to this channel (else its orders wait, held).
     cancel_lines: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the
+    # buyer's cancellation requests an order carries (Order.cancellation_requested).
+    accept_cancellation: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

@@ -117,6 +117,11 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
     shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
+    # Channel line ids the buyer asked to cancel, waiting for the merchant (bol.com
+    # `cancellationRequest`): the parser already left them out of what is reserved; Keel
+    # accepts them on the channel (port.AcceptsCancellations). Not stored: what the channel
+    # says now.
+    cancellation_requested: tuple[str, ...] = field(default=(), compare=False)
     # Which stored write this is (0: never stored): a change is written only over the one it
     # was planned against, whoever wrote in between (a channel version, a workflow step).
     revision: int = field(default=0, compare=False)

@@ -5,6 +5,8 @@ retry-safety, and the classified errors the order workflow's retries rely on."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -33,8 +35,8 @@ BASE = "http://127.0.0.1:8767"
 class Shop:
     """The sandbox behind an httpx client, every GraphQL body Keel sent kept."""
 
-    def __init__(self) -> None:
-        self.sandbox = ShopifySandbox()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sandbox = ShopifySandbox(clock=clock)
         self.sent: list[dict[str, Any]] = []
         refs = self.sandbox.add_listing("MUG", "Mug", Decimal("5.00"), 50)
         lamp = self.sandbox.add_listing("LAMP", "Lamp", Decimal("20.00"), 50)
@@ -159,7 +161,7 @@ def test_an_order_the_shop_cancelled_is_not_fulfilled() -> None:
 
 
 def test_a_throttled_answer_is_retryable_with_the_wait_it_needs() -> None:
-    shop = Shop()
+    shop = Shop(clock=lambda: 1000.0)  # the bucket refills with time: here, none passes
     order = shop.order()
     shop.sandbox.set_throttle(capacity=1000, restore_rate=50, available=0)
     with pytest.raises(RetryableError) as raised:

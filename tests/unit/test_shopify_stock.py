@@ -191,9 +191,8 @@ def test_a_level_that_keeps_moving_is_left_to_a_later_retry(sandbox: ShopifySand
     assert sandbox.level(item) == 3  # Shopify's sales stand; Keel never overwrote them
 
 
-def test_throttled_with_http_200_is_retryable_with_the_wait_it_needs(
-    sandbox: ShopifySandbox,
-) -> None:
+def test_throttled_with_http_200_is_retryable_with_the_wait_it_needs(specs: Path) -> None:
+    sandbox = ShopifySandbox(clock=Clock())  # no time passes: the bucket holds exactly 5
     mug = sandbox.add_listing("MUG", "Mug", Decimal("1"), 5)
     sandbox.set_throttle(capacity=1000, restore_rate=50, available=5)
     [result] = publisher(sandbox).set_stock([update(mug, 1, 5)])

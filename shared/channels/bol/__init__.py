@@ -1,0 +1,53 @@
+"""bol.com: signed thin pushes in (orders fetched in ingest) and a poll behind them; stock out
+with process-status confirmation; shipments confirmed; cancellation requests accepted.
+Declared as data here (stdlib only: the webhook path imports this)."""
+
+from shared.channels.bol import signature
+from shared.channels.spec import (
+    BodyDigest,
+    Channel,
+    ChannelKeys,
+    FromBody,
+    PollPolicy,
+    SyncPolicy,
+    WebhookReceiver,
+)
+
+CHANNEL = Channel(
+    name="bol",
+    secret_schema="shared.channels.bol.secret:BolSecret",
+    sandbox="local_stack.sandboxes.bol:BolSandbox",
+    account_field="retailer_id",
+    receiver=WebhookReceiver(
+        verify=signature.verify,
+        secret_field="client_secret",  # the key fetch's credential (keys below)
+        # No delivery-id header: the body names the delivery (a retry is byte-identical);
+        # reordered or distinct pushes of one order are deduped by the order's key in ingest.
+        delivery_id=BodyDigest(),
+        topic=FromBody(("event", "resource")),
+        keys=ChannelKeys(
+            fetch="shared.channels.bol.keys:signature_keys",
+            key_id=signature.key_id,
+        ),
+    ),
+    inbound="shared.channels.bol.orders:BolOrdersInbound",
+    fetch_order="shared.channels.bol.orders:fetch_order",
+    # Lines match listings by offer id, then by EAN (the listing's `sku` ref).
+    line_item_ref="offer_id",
+    outbound_stock="shared.channels.bol.stock:publisher",
+    confirm_shipment="shared.channels.bol.fulfillment:fulfillment",
+    accept_cancellation="shared.channels.bol.cancellation:cancellations",
+    # bol retries a push 10 times in ~10 minutes, then disables the subscription.
+    poll_orders="shared.channels.bol.poll:poll",
+    poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
+    # One PUT per offer, answered 202: the rate budget is per endpoint, so few concurrent
+    # batches; process statuses are checked 2 s after the write, then backing off (~30 min).
+    sync=SyncPolicy(
+        batch_size=25,
+        max_batching_window_s=2,
+        timeout_s=120,
+        max_concurrency=2,
+        confirm_delays_s=(2, 5, 15, 30, 60, 120, 300, 600, 900),
+        publish_attempts=3,
+    ),
+)

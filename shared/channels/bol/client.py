@@ -1,0 +1,201 @@
+"""The bol.com Retailer API v10 client every bol adapter uses: one place for the token, the
+media type, rate limits and what each failure means.
+
+- OAuth2 client credentials: `POST <token_url>?grant_type=client_credentials` with Basic auth.
+  A token lives ~299 s: it is reused (per client id, across adapters in a warm container) and
+  refreshed `REFRESH_MARGIN_S` before it expires; a 401 "Expired JWT" refreshes once and retries.
+- `Accept` (and `Content-Type` with a body) `application/vnd.retailer.v10+json` on every call.
+- `X-RateLimit-Limit/Remaining/Reset` are kept per endpoint (`rate_limits`); when an endpoint's
+  budget is spent the next call waits for its reset (bounded) instead of earning a 429.
+- 429 with `Retry-After` -> RetryableError carrying it; without -> exponential backoff with full
+  jitter as its retry_after (callers that retry within a run wait that long; the sync queue
+  never comes back sooner). 5xx, timeouts -> RetryableError; 401/403 -> AuthError; other 4xx ->
+  PermanentError (404 included: callers that expect it ask for `allow_404`).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared.channels.bol.secret import BolSecret
+from shared.channels.errors import (
+    ChannelError,
+    RetryableError,
+    classify_status,
+)
+
+CHANNEL = "bol"
+MEDIA_TYPE = "application/vnd.retailer.v10+json"
+REFRESH_MARGIN_S = 30.0
+MAX_RATE_WAIT_S = 5.0  # longer waits are the queue's job (a 429 then tells the caller)
+BACKOFF_BASE_S = 1.0
+
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}  # (token url, client id) -> token, expiry
+_TOKENS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset_at: float  # monotonic time the window resets
+
+
+def forget_tokens() -> None:
+    """Tests and credential rotation: the next call fetches a new token."""
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
+
+
+class BolClient:
+    def __init__(
+        self,
+        secret: BolSecret,
+        http: httpx.Client,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._secret = secret
+        self._http = http
+        self._clock = clock
+        self._sleep = sleep
+        self._base = secret.api_url
+        self.rate_limits: dict[str, RateLimit] = {}
+        self.attempt = 0  # consecutive 429s without Retry-After: the backoff's exponent
+
+    # --- the token ---
+
+    def token(self, force: bool = False) -> str:
+        key = (self._secret.token_endpoint, self._secret.client_id)
+        with _TOKENS_LOCK:
+            cached = _TOKENS.get(key)
+            if not force and cached and cached[1] - REFRESH_MARGIN_S > self._clock():
+                return cached[0]
+            token, expires_in = self._fetch_token()
+            _TOKENS[key] = (token, self._clock() + expires_in)
+            return token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        try:
+            response = self._http.post(
+                self._secret.token_endpoint,
+                params={"grant_type": "client_credentials"},
+                auth=httpx.BasicAuth(self._secret.client_id, self._secret.client_secret),
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise RetryableError(f"token: {type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        error_class = classify_status(response.status_code)
+        if error_class is not None:
+            raise self._error(error_class, response, "token")
+        try:
+            body = response.json()
+            return str(body["access_token"]), float(body.get("expires_in", 299))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RetryableError(
+                "token endpoint answered without a token", channel=CHANNEL
+            ) from exc
+
+    # --- calls ---
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> httpx.Response:
+        """One API call; the classified ChannelError on failure. `endpoint` names the rate-limit
+        bucket (the path template), default the path."""
+        bucket = endpoint or path
+        self._respect_budget(bucket)
+        response = self._send(method, path, json, params, self.token())
+        if response.status_code == 401 and _expired(response):
+            response = self._send(method, path, json, params, self.token(force=True))
+        self._remember_budget(bucket, response)
+        error_class = classify_status(response.status_code)
+        if error_class is not None:
+            raise self._error(error_class, response, f"{method} {bucket}")
+        self.attempt = 0
+        return response
+
+    def _send(
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None, token: str
+    ) -> httpx.Response:
+        headers = {"Accept": MEDIA_TYPE, "Authorization": f"Bearer {token}"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = MEDIA_TYPE
+            content = jsonlib.dumps(body).encode()
+        try:
+            return self._http.request(
+                method, self._base + path, headers=headers, content=content, params=params
+            )
+        except httpx.TransportError as exc:
+            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+
+    def _respect_budget(self, bucket: str) -> None:
+        known = self.rate_limits.get(bucket)
+        if known is None or known.remaining > 0:
+            return
+        wait = known.reset_at - self._clock()
+        if 0 < wait <= MAX_RATE_WAIT_S:
+            self._sleep(wait)
+
+    def _remember_budget(self, bucket: str, response: httpx.Response) -> None:
+        h = response.headers
+        try:
+            limit, remaining = int(h["x-ratelimit-limit"]), int(h["x-ratelimit-remaining"])
+            reset = float(h.get("x-ratelimit-reset", "1"))
+        except (KeyError, ValueError):
+            return
+        # bol sends seconds until the reset; a value that looks like an epoch is one.
+        seconds = reset - time.time() if reset > 1_000_000_000 else reset
+        self.rate_limits[bucket] = RateLimit(limit, remaining, self._clock() + max(0.0, seconds))
+
+    def _error(
+        self, error_class: type[ChannelError], response: httpx.Response, what: str
+    ) -> ChannelError:
+        message = f"HTTP {response.status_code} from bol.com ({what}): {_detail(response)}"
+        status = response.status_code
+        if error_class is RetryableError:
+            retry_after = response.headers.get("retry-after", "")
+            if retry_after.strip().isdigit():
+                wait = float(retry_after)
+            elif status == 429:  # no Retry-After: exponential backoff with full jitter
+                self.attempt += 1
+                wait = random.uniform(BACKOFF_BASE_S, BACKOFF_BASE_S * 2 ** min(self.attempt, 8))
+            else:
+                return RetryableError(message, channel=CHANNEL, status=status)
+            return RetryableError(message, channel=CHANNEL, status=status, retry_after_s=wait)
+        return error_class(message, channel=CHANNEL, status=status)
+
+
+def _expired(response: httpx.Response) -> bool:
+    """bol's 401 for a token past its life ("Expired JWT"), not for bad credentials."""
+    text = response.text.lower()
+    return "expired" in text and "jwt" in text
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        parts = [str(body.get(k)) for k in ("title", "detail", "error_description") if body.get(k)]
+        violations = body.get("violations")
+        if isinstance(violations, list) and violations:
+            parts.append("; ".join(f"{v.get('name')}: {v.get('reason')}" for v in violations[:5]))
+        return " - ".join(parts)[:500] or str(body)[:200]
+    return str(body)[:200]

@@ -1,0 +1,84 @@
+"""Stock out to bol.com: `PUT /retailer/offers/{offer-id}/stock` per offer, `amount` 0..999 (the
+channel's cap, whatever the listing rules allow) and `managedByRetailer: true` (bol subtracts
+only orders placed after this update: Keel's figure already holds every order it has seen).
+bol answers 202 with a process status: the write is pending (port.PendingStock) until
+`check_stock` finds it SUCCESS (applied) or FAILURE/TIMEOUT (failed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from shared.channels.bol import process
+from shared.channels.bol.client import CHANNEL, BolClient
+from shared.channels.bol.secret import BolSecret
+from shared.channels.errors import ChannelError, PermanentError, RetryableError
+from shared.channels.port import (
+    PendingCheck,
+    PendingState,
+    PendingStock,
+    StockResult,
+    StockUpdate,
+)
+
+MAX_AMOUNT = 999  # UpdateOfferStockRequest.amount maximum
+ENDPOINT = "/retailer/offers/{offer-id}/stock"
+
+
+def amount(quantity: int) -> int:
+    return max(0, min(MAX_AMOUNT, quantity))
+
+
+class BolStockPublisher:
+    """Outbound stock half of the bol.com adapter (port.SetsStock and port.ConfirmsStock)."""
+
+    channel = CHANNEL
+
+    def __init__(self, secret: BolSecret, http: httpx.Client) -> None:
+        self.client = BolClient(secret, http)
+
+    def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
+        return [self._one(item) for item in items]
+
+    def _one(self, item: StockUpdate) -> StockResult:
+        offer_id = item.listing.refs.get("offer_id")
+        if not offer_id:
+            failure = PermanentError(
+                f"listing has no bol offer_id {item.listing.refs}", channel=CHANNEL
+            )
+            return StockResult(item.listing, failure)
+        body = {"amount": amount(item.quantity), "managedByRetailer": True}
+        try:
+            response = self.client.call(
+                "PUT", f"/retailer/offers/{offer_id}/stock", json=body, endpoint=ENDPOINT
+            )
+            status = process.accepted(response)
+        except ChannelError as exc:
+            return StockResult(item.listing, exc)
+        if status.status == "SUCCESS":
+            return StockResult(item.listing, shown=body["amount"])
+        return StockResult(item.listing, pending=PendingStock(status.id))
+
+    def check_stock(
+        self, pending: Sequence[tuple[StockUpdate, PendingStock]]
+    ) -> list[PendingCheck]:
+        """One process-status read per write; an outage fails the whole call (RetryableError),
+        so every check comes back through the queue."""
+        checks = []
+        for update, write in pending:
+            status = process.read(self.client, write.reference)
+            if status.status == "SUCCESS":
+                checks.append(PendingCheck(PendingState.APPLIED, shown=amount(update.quantity)))
+            elif status.status in ("FAILURE", "TIMEOUT"):
+                checks.append(PendingCheck(PendingState.FAILED, reason=status.reason))
+            elif status.status == "PENDING":
+                checks.append(PendingCheck(PendingState.PENDING))
+            else:
+                raise RetryableError(f"unknown process status {status.status!r}", channel=CHANNEL)
+        return checks
+
+
+def publisher(secret: BolSecret, http: httpx.Client) -> BolStockPublisher:
+    """The registry's outbound factory."""
+    return BolStockPublisher(secret, http)
