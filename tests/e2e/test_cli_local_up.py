@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from keel_cli.main import main as keel
+from shared.channels.registry import CHANNELS
 from shared.channels.shopify.signature import sign
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +38,7 @@ def test_local_up_serves_until_interrupted(
         endpoints = json.loads(state.read_text())
         assert oct(state.stat().st_mode & 0o777) == "0o600"  # it holds local-only secrets
         # the contract outside checks rely on: every channel's sandbox and signing secret
-        for channel in ("shopify", "woocommerce"):
+        for channel in (c.name for c in CHANNELS):
             assert endpoints["sandboxes"][channel].startswith("http://127.0.0.1:")
             assert endpoints["local_only_secrets"][f"{channel}_webhook_secret"]
             assert endpoints["webhooks"][channel].endswith(f"/webhooks/{channel}")
@@ -64,7 +65,7 @@ def test_local_up_serves_until_interrupted(
         assert keel(["--state-file", str(state), "stock", "show", "KEEL-LAMP", "--json"]) == 0
         (lamp,) = json.loads(capsys.readouterr().out)
         assert (lamp["on_hand"], lamp["reserved"], lamp["available"]) == (1, 0, 1)
-        assert {x["channel"] for x in lamp["listings"]} == {"shopify", "woocommerce"}
+        assert {x["channel"] for x in lamp["listings"]} == {c.name for c in CHANNELS}
 
         deadline = time.monotonic() + 10
         held: list[dict[str, str]] = []

@@ -209,6 +209,8 @@ def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
     assert order is not None and order.status.value == "reserved"  # still promised to the buyer
     assert order.history[-1][2].startswith("shipping failed: PermanentError: HTTP 422")
     state = str(stack.write_state(tmp_path / "local.json"))
+    assert stack.wait_idle(30)
+    capsys.readouterr()  # what background functions printed (EMF metrics): not keel's answer
     assert keel(["--state-file", state, "workflows", "failed", "--json"]) == 0
     failed = json.loads(capsys.readouterr().out)
     assert [(f["order"], f["failed_step"]) for f in failed if f["order"] == key] == [(key, "Ship")]

@@ -263,3 +263,23 @@ def test_the_202_fixture_names_its_process_status() -> None:
     status = process.accepted(fixture("202-offers-export"))
     assert (status.id, status.status) == ("1", "PENDING")
     assert json.loads(fixture("200-delivery-options").content)["deliveryOptions"]
+
+
+def test_a_stock_write_meeting_a_429_waits_its_retry_after_once_and_is_accepted(bol: Bol) -> None:
+    from shared.channels.bol.stock import BolStockPublisher
+    from shared.channels.port import PendingStock, StockUpdate
+    from shared.domain.listings import Listing
+
+    bol.queue("/token", "200-token")
+    bol.queue("/retailer/offers/o-1/stock", "429-too-many-requests", "202-offers-export")
+    slept: list[float] = []
+    http = httpx.Client(transport=httpx.MockTransport(bol))
+    listing = Listing("MUG", "bol", {"offer_id": "o-1"})
+    (result,) = BolStockPublisher(SECRET, http, sleep=slept.append).set_stock(
+        [StockUpdate(listing, 1500)]
+    )
+    assert result.error is None and result.pending == PendingStock("1")
+    assert slept == [3.0]  # Retry-After 4, bounded within a batch
+    put = bol.api_calls()[-1]
+    assert json.loads(put.content) == {"amount": 999, "managedByRetailer": True}
+    assert put.headers["content-type"] == MEDIA_TYPE

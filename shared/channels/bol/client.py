@@ -40,6 +40,9 @@ BACKOFF_BASE_S = 1.0
 
 _TOKENS: dict[tuple[str, str], tuple[str, float]] = {}  # (token url, client id) -> token, expiry
 _TOKENS_LOCK = threading.Lock()
+# client id -> endpoint -> what bol last said of its budget: shared by the adapters of a warm
+# container (the sync builds one per invocation), so the next batch waits instead of a 429.
+_BUDGETS: dict[str, dict[str, RateLimit]] = {}
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,10 @@ class RateLimit:
 
 
 def forget_tokens() -> None:
-    """Tests and credential rotation: the next call fetches a new token."""
+    """Tests and credential rotation: the next call fetches a new token (and knows no budget)."""
     with _TOKENS_LOCK:
         _TOKENS.clear()
+        _BUDGETS.clear()
 
 
 class BolClient:
@@ -68,7 +72,8 @@ class BolClient:
         self._clock = clock
         self._sleep = sleep
         self._base = secret.api_url
-        self.rate_limits: dict[str, RateLimit] = {}
+        with _TOKENS_LOCK:
+            self.rate_limits = _BUDGETS.setdefault(secret.client_id, {})
         self.attempt = 0  # consecutive 429s without Retry-After: the backoff's exponent
 
     # --- the token ---

@@ -6,7 +6,9 @@ bol answers 202 with a process status: the write is pending (port.PendingStock) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import httpx
 
@@ -21,9 +23,13 @@ from shared.channels.port import (
     StockResult,
     StockUpdate,
 )
+from shared.channels.retry import with_retries
 
 MAX_AMOUNT = 999  # UpdateOfferStockRequest.amount maximum
 ENDPOINT = "/retailer/offers/{offer-id}/stock"
+# A 429 (or 5xx) is tried once more within the batch after its Retry-After (at most 3 s), so a
+# burst that touches bol's per-endpoint budget costs seconds, not a queue backoff of minutes.
+ATTEMPTS, MAX_WAIT_S = 2, 3.0
 
 
 def amount(quantity: int) -> int:
@@ -35,8 +41,11 @@ class BolStockPublisher:
 
     channel = CHANNEL
 
-    def __init__(self, secret: BolSecret, http: httpx.Client) -> None:
-        self.client = BolClient(secret, http)
+    def __init__(
+        self, secret: BolSecret, http: httpx.Client, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.client = BolClient(secret, http, sleep=sleep)
+        self._sleep = sleep
 
     def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
         return [self._one(item) for item in items]
@@ -50,8 +59,15 @@ class BolStockPublisher:
             return StockResult(item.listing, failure)
         body = {"amount": amount(item.quantity), "managedByRetailer": True}
         try:
-            response = self.client.call(
-                "PUT", f"/retailer/offers/{offer_id}/stock", json=body, endpoint=ENDPOINT
+            put = partial(
+                self.client.call,
+                "PUT",
+                f"/retailer/offers/{offer_id}/stock",
+                json=body,
+                endpoint=ENDPOINT,
+            )
+            response = with_retries(
+                put, attempts=ATTEMPTS, max_wait_s=MAX_WAIT_S, sleep=self._sleep
             )
             status = process.accepted(response)
         except ChannelError as exc:
@@ -67,7 +83,12 @@ class BolStockPublisher:
         so every check comes back through the queue."""
         checks = []
         for update, write in pending:
-            status = process.read(self.client, write.reference)
+            status = with_retries(
+                partial(process.read, self.client, write.reference),
+                attempts=ATTEMPTS,
+                max_wait_s=MAX_WAIT_S,
+                sleep=self._sleep,
+            )
             if status.status == "SUCCESS":
                 checks.append(PendingCheck(PendingState.APPLIED, shown=amount(update.quantity)))
             elif status.status in ("FAILURE", "TIMEOUT"):
