@@ -92,8 +92,11 @@ class SqsPoller(Poller):
         retry_after_s: float | None = None,
         visibility_changed: Callable[[str], bool] | None = None,
         idle_s: float = 1.0,
+        batching_window_s: float = 0.0,
     ) -> None:
         super().__init__(f"sqs:{function}", interval_s, wake, idle_s)
+        self._batch_limit = batch_size  # what one invocation may get (Lambda: up to 10,000)
+        self._batching_window_s = batching_window_s
         self._function = function
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -127,6 +130,8 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
+        if self._batching_window_s > 0:
+            messages += self._fill(len(messages))
         self.received += len(messages)
         self.deliveries.update(m["MessageId"] for m in messages)
         self.busy = True
@@ -159,6 +164,30 @@ class SqsPoller(Poller):
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
+
+    def _fill(self, have: int) -> list[dict[str, Any]]:
+        """MaximumBatchingWindowInSeconds: keep gathering until the batch is full or the window
+        (counted from the first message) has passed."""
+        more: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self._batching_window_s
+        while have + len(more) < self._batch_limit and not self._stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            got = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(10, self._batch_limit - have - len(more)),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            more += got
+            if not got and self._wake is not None:
+                self._wake.clear()
+                self._wake.wait(min(left, self._idle_s))
+            elif not got:
+                self._stop_event.wait(min(left, self._interval_s))
+        return more
 
     def _touched(self, messages: list[dict[str, Any]]) -> set[str]:
         """Receipt handles whose visibility the handler changed while it ran (asked once each)."""

@@ -55,6 +55,9 @@ class LocalConfig:
     visibility_timeout_s: int = 2
     poll_interval_s: float = 0.05  # pollers without a wake (none now); kept for callers
     idle_poll_s: float = 1.0  # the longest an idle poller waits for the server's word
+    # Lambda's MaximumBatchingWindowInSeconds (the wiring's, per queue): off by default, so
+    # tests and the demo do not wait for batches to fill; the benchmarks turn it on.
+    batching_windows: bool = False
     concurrency: int = 2  # pollers per queue, as Lambda runs several batches at once
     log_level: str = "WARNING"
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
@@ -360,6 +363,9 @@ class LocalStack:
                         retry_after_s=self.config.visibility_timeout_s,
                         visibility_changed=activity.visibility_changed,
                         idle_s=self.config.idle_poll_s,
+                        batching_window_s=(
+                            trigger.max_batching_window_s if self.config.batching_windows else 0
+                        ),
                     )
                     poller.name = f"{poller.name}#{n}"
                     self.pollers.append(poller)
