@@ -1,5 +1,5 @@
-"""Part 2: what one order's transaction costs moto as its table grows, with and without the
-local stack's rollback mend (local_stack/moto_patches.py).
+"""Part 2: what one order's transaction (and one partition's Query) costs moto as its table
+grows, with and without the local stack's mends (local_stack/moto_patches.py).
 
 Method. In process (`mock_aws`, no server, no lock), one table shaped like the inventory
 table (pk/sk, stream on) is filled with N items (levels, reservations and ledger entries of
@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local_stack.moto_patches import rollback_transactions_in_place
+from local_stack.moto_patches import install
 
 TRIES = 15
 
@@ -93,25 +93,46 @@ def _order(db: Any, n: int) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def run(sizes: tuple[int, ...], tries: int = TRIES) -> list[dict[str, Any]]:
-    from moto.dynamodb.models import DynamoDBBackend
+def _query(db: Any) -> float:
+    """The relay's listing lookup, shaped: one partition by key and sort-key prefix."""
+    started = time.perf_counter()
+    db.query(
+        TableName="inventory",
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "SKU#1"}, ":p": {"S": "RES#"}},
+        ConsistentRead=True,
+    )
+    return (time.perf_counter() - started) * 1000
 
-    rollback_transactions_in_place()
-    mended = DynamoDBBackend.transact_write_items
-    original = mended.__wrapped__  # type: ignore[attr-defined]  # functools.wraps keeps moto's
+
+def run(sizes: tuple[int, ...], tries: int = TRIES) -> list[dict[str, Any]]:
+    """Per table size: an order's transaction and a one-partition Query, moto's own and mended."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    install()
+    mended: tuple[Any, ...] = (DynamoDBBackend.transact_write_items, Table.query, Table.all_items)
+    original = tuple(m.__wrapped__ for m in mended)  # functools.wraps kept moto's own
     out = []
     for size in sizes:
         row: dict[str, Any] = {"table_items": size}
-        for label, implementation in (("moto_ms", original), ("mended_ms", mended)):
-            DynamoDBBackend.transact_write_items = implementation  # type: ignore[method-assign]
+        for label, (transact, query, all_items) in (("moto", original), ("mended", mended)):
+            DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+            Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
             with mock_aws():
                 db = boto3.client("dynamodb", region_name="eu-west-1")
                 _table(db, "inventory")
                 _table(db, "orders")
                 _fill(db, size)
                 gc.collect()
-                row[label] = round(statistics.median(_order(db, n) for n in range(tries)), 1)
-        DynamoDBBackend.transact_write_items = mended  # type: ignore[method-assign]
+                row[f"{label}_ms"] = round(
+                    statistics.median(_order(db, n) for n in range(tries)), 1
+                )
+                row[f"query_{label}_ms"] = round(
+                    statistics.median(_query(db) for _ in range(tries)), 2
+                )
+        DynamoDBBackend.transact_write_items = mended[0]  # type: ignore[method-assign]
+        Table.query, Table.all_items = mended[1], mended[2]  # type: ignore[method-assign]
         out.append(row)
         print(f"  local ceiling: {row}", flush=True)
     return out
