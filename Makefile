@@ -33,9 +33,10 @@ unit integration e2e: $(STAMP)
 local: $(STAMP)
 	$(BIN)/keel local up --seed demo
 
+# `make bench` (~10 min) or `make bench QUICK=1` (< 2 min): prints a table and writes
+# benchmarks/results.json. Method: benchmarks/README.md.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.cold_start
-	$(BIN)/python -m benchmarks.local_flow
+	$(BIN)/python -m benchmarks $(if $(filter-out 0,$(QUICK)),--quick,)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

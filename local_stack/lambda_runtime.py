@@ -11,6 +11,7 @@ import io
 import json
 import sys
 import threading
+import time
 import traceback
 import uuid
 import zipfile
@@ -54,6 +55,8 @@ class LambdaRuntime:
         self._account = account
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
+        # Called after every invocation with (function, event, milliseconds): benchmarks count.
+        self.observers: list[Callable[[str, dict[str, Any], float], None]] = []
 
     def _handler(self, name: str) -> Handler:
         with self._lock:
@@ -91,6 +94,7 @@ class LambdaRuntime:
             timeout_s=function.timeout_s,
         )
         token = FUNCTION_ENV.set(function.env or None)  # this function's own variables
+        started = time.perf_counter()
         try:
             result = handler(event, context)
         except Exception as exc:
@@ -98,6 +102,8 @@ class LambdaRuntime:
             raise
         finally:
             FUNCTION_ENV.reset(token)
+            for observe in self.observers:
+                observe(name, event, (time.perf_counter() - started) * 1000)
         self.invocations.append(Invocation(name, True))
         return result
 

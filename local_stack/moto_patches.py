@@ -1,4 +1,4 @@
-"""Where moto differs from DynamoDB in a way the local stack would show, it is mended here.
+"""Where moto differs from AWS in a way the local stack would show, it is mended here.
 
 Transactions. moto's TransactWriteItems deep-copies every table a transaction names, once per
 item, before it starts (its rollback snapshot), and on cancellation puts the copies back. That
@@ -175,7 +175,44 @@ def query_reads_one_partition() -> None:
         _applied.add("query")
 
 
+def reuse_step_functions_clients() -> None:
+    """moto's Step Functions engine made a new boto3 client for every Lambda task it ran (tens
+    of ms of model loading each, three tasks per order). Clients are thread-safe: keep one per
+    region, service and moto endpoint."""
+    import sys
+
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        lambda_eval_utils,  # noqa: F401  # imported so its reference is replaced below
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    with _lock:
+        if "sfn_clients" in _applied:
+            return
+        original = boto_client.boto_client_for
+        clients: dict[tuple[str, str, str, bool], Any] = {}
+        clients_lock = threading.Lock()
+
+        @functools.wraps(original)
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            key = (region, service, str(moto_server_port()), bool(botocore_stubber.enabled))
+            with clients_lock:
+                if key not in clients:
+                    clients[key] = original(region, service, state_credentials)
+                return clients[key]
+
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions") and (
+                getattr(module, "boto_client_for", None) is original
+            ):
+                module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+        _applied.add("sfn_clients")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     rollback_transactions_in_place()
     query_reads_one_partition()
+    reuse_step_functions_clients()

@@ -3,10 +3,21 @@
 moto takes no lock per request, so concurrent conditional writes would race inside moto and
 tests would exercise moto's races instead of Keel's logic. A lock around the WSGI app makes each
 request atomic, like DynamoDB's per-item conditions.
+
+Because every request waits for that one lock, idle polling is not free: pollers asking empty
+queues and streams 20 times a second held it ~30 % of the time. So the server also says what
+happened (`Activity`): a message sent to a queue (or made visible again), a write to a table.
+The local pollers wait for that instead of asking, which is what Lambda's long-polling
+event source mappings amount to: a new message is picked up at once, and nobody asks in between.
+The server also counts requests per operation (benchmarks).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import io
+import json
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -25,19 +36,117 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
 
 
+# Operations after which a queue may hold a visible message, or a table's stream a new record.
+_SQS_WAKERS = {
+    "AmazonSQS.SendMessage",
+    "AmazonSQS.SendMessageBatch",
+    "AmazonSQS.ChangeMessageVisibility",
+    "AmazonSQS.ChangeMessageVisibilityBatch",
+}
+_DYNAMODB_WRITES = {
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.DeleteItem",
+    "DynamoDB_20120810.BatchWriteItem",
+    "DynamoDB_20120810.TransactWriteItems",
+    "DynamoDB_20120810.ExecuteStatement",
+    "DynamoDB_20120810.BatchExecuteStatement",
+    "DynamoDB_20120810.ExecuteTransaction",
+}
+_TABLE_NAME = re.compile(rb'"TableName"\s*:\s*"([^"]+)"')
+
+
+def queue_key(queue_url: str) -> str:
+    return "sqs:" + queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def table_key(table: str) -> str:
+    return "table:" + table
+
+
+class Activity:
+    """One event per queue and per table, set when a request may have given its pollers work.
+    A poller clears its event, asks, and waits on it only when there was nothing."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._changed: set[str] = set()  # receipt handles a handler changed the visibility of
+        self._lock = threading.Lock()
+
+    def event(self, key: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(key, threading.Event())
+
+    def notify(self, key: str) -> None:
+        with self._lock:
+            event = self._events.get(key)
+        if event is not None:
+            event.set()
+
+    def notify_all(self) -> None:
+        with self._lock:
+            events = list(self._events.values())
+        for event in events:
+            event.set()
+
+    def visibility_changed(self, receipt_handle: str) -> bool:
+        """Whether a ChangeMessageVisibility named this receipt handle (forgotten once asked)."""
+        with self._lock:
+            if receipt_handle in self._changed:
+                self._changed.discard(receipt_handle)
+                return True
+            return False
+
+    def after(self, target: str, body: bytes) -> None:
+        if target in _SQS_WAKERS:
+            try:
+                request = json.loads(body)
+            except ValueError:
+                self.notify_all()
+                return
+            if target == "AmazonSQS.ChangeMessageVisibility":
+                with self._lock:
+                    self._changed.add(str(request.get("ReceiptHandle")))
+            self.notify(queue_key(str(request.get("QueueUrl", ""))))
+        elif target in _DYNAMODB_WRITES:
+            names = {m.decode() for m in _TABLE_NAME.findall(body)}
+            if target.endswith("BatchWriteItem"):
+                with contextlib.suppress(ValueError, AttributeError):
+                    names.update(json.loads(body).get("RequestItems", {}))
+            if not names or target.endswith(("Statement", "ExecuteTransaction")):
+                self.notify_all()  # PartiQL names its table inside the statement
+                return
+            for name in names:
+                self.notify(table_key(name))
+
+
 class SerializedApp:
     """Lambda Invoke is the exception: the in-process handler it runs calls moto itself, so
     holding the lock through it would deadlock; its own calls are serialized one by one."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, activity: Activity | None = None) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self.activity = activity or Activity()
+        self.calls: collections.Counter[str] = collections.Counter()  # per operation
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if LAMBDA_INVOKE.match(environ.get("PATH_INFO", "")):
+            self.calls["Lambda.Invoke"] += 1
             return self._run(environ, start_response)
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        body = b""
+        if target in _SQS_WAKERS or target in _DYNAMODB_WRITES:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
         with self._lock:
-            return self._run(environ, start_response)
+            try:
+                return self._run(environ, start_response)
+            finally:
+                self.calls[target or _rest_operation(environ)] += 1
+                if body:
+                    self.activity.after(target, body)
 
     def _run(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         result = self._app(environ, start_response)
@@ -49,12 +158,19 @@ class SerializedApp:
                 close()
 
 
+def _rest_operation(environ: dict[str, Any]) -> str:
+    """Services without X-Amz-Target (S3, Lambda's REST API): method and first path part."""
+    path = str(environ.get("PATH_INFO", "/")).strip("/").split("/", 1)[0]
+    return f"{environ.get('REQUEST_METHOD', '?')} /{path}"
+
+
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = SerializedApp(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
             host,
             port,
-            SerializedApp(DomainDispatcherApplication(create_backend_app)),
+            self.app,
             threaded=True,
             request_handler=MotoRequestHandler,
         )

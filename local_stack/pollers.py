@@ -1,13 +1,20 @@
 """What Lambda's event source mappings do, done locally: SQS pollers and a stream reader.
 
 SQS: receive up to batch_size, invoke, delete what succeeded (partial batch responses), leave
-the rest to reappear after the visibility timeout; the queue's redrive policy moves a message
-to its DLQ after maxReceiveCount receives. No long polling: the moto server handles one request
-at a time, so a waiting receive would stall everyone.
+the rest to reappear; the queue's redrive policy moves a message to its DLQ after
+maxReceiveCount receives. The queues keep the wiring's visibility timeout (minutes, longer than
+any batch, as in AWS), so a batch that runs long under load is never received a second time by
+the other poller; a message the batch failed is made visible again after `retry_after_s` (local
+retries come in seconds), unless the handler set its visibility itself (Retry-After).
+
+No long polling against moto: the server handles one request at a time, so a waiting receive
+would stall everyone. Instead a poller that found nothing waits for the server's word that its
+queue (or its stream's table) got something (`moto_server.Activity`), or `idle_s` at most.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -23,26 +30,47 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 
 
 class Poller(threading.Thread, ABC):
-    def __init__(self, name: str, interval_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        interval_s: float,
+        wake: threading.Event | None = None,
+        idle_s: float = 1.0,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self._stop_event = threading.Event()
         self._interval_s = interval_s
+        self._wake = wake  # set when there may be work; None: poll every interval_s
+        self._idle_s = idle_s  # the longest wait for a wake (what no request announces)
         self.busy = False  # True while a batch it received is being handled
         self.errors = 0
+        self.polls = 0
 
     def stop(self) -> None:
         self._stop_event.set()
+        if self._wake is not None:
+            self._wake.set()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
+            if self._wake is not None:
+                self._wake.clear()  # before asking: what arrives meanwhile wakes the wait
             try:
+                self.polls += 1
                 worked = self.poll_once()
             except Exception:  # keep polling, as Lambda's poller does
                 log.exception("%s: poll failed", self.name)
                 self.errors += 1
                 worked = False
-            if not worked:
+            if worked:
+                continue
+            if self._wake is None:
                 self._stop_event.wait(self._interval_s)
+            else:
+                self._wake.wait(self._wait_s())
+
+    def _wait_s(self) -> float:
+        return self._idle_s
 
     @abstractmethod
     def poll_once(self) -> bool:
@@ -60,8 +88,15 @@ class SqsPoller(Poller):
         invoke: Invoke,
         region: str,
         interval_s: float = 0.05,
+        wake: threading.Event | None = None,
+        retry_after_s: float | None = None,
+        visibility_changed: Callable[[str], bool] | None = None,
+        idle_s: float = 1.0,
+        batching_window_s: float = 0.0,
     ) -> None:
-        super().__init__(f"sqs:{function}", interval_s)
+        super().__init__(f"sqs:{function}", interval_s, wake, idle_s)
+        self._batch_limit = batch_size  # what one invocation may get (Lambda: up to 10,000)
+        self._batching_window_s = batching_window_s
         self._function = function
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -69,6 +104,21 @@ class SqsPoller(Poller):
         self._sqs = sqs
         self._invoke = invoke
         self._region = region
+        # None: failed messages come back after the queue's own visibility timeout.
+        self._retry_after_s = retry_after_s
+        self._visibility_changed = visibility_changed or (lambda _receipt: False)
+        self._due: float | None = None  # when messages this poller failed become visible
+        self.received = 0
+        self.deliveries: collections.Counter[str] = collections.Counter()  # message id -> times
+
+    def _wait_s(self) -> float:
+        if self._due is None:
+            return self._idle_s
+        wait = self._due - time.monotonic()
+        if wait <= 0:
+            self._due = None
+            return 0.0
+        return min(self._idle_s, wait)
 
     def poll_once(self) -> bool:
         messages = self._sqs.receive_message(
@@ -80,6 +130,10 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
+        if self._batching_window_s > 0:
+            messages += self._fill(len(messages))
+        self.received += len(messages)
+        self.deliveries.update(m["MessageId"] for m in messages)
         self.busy = True
         try:
             self._deliver(messages)
@@ -93,6 +147,7 @@ class SqsPoller(Poller):
             response = self._invoke(self._function, {"Records": records})
         except Exception as exc:
             log.warning("%s: invocation failed, whole batch retries: %s", self._function, exc)
+            self._retry_soon(messages, self._touched(messages))
             return
         failed = {
             f["itemIdentifier"]
@@ -100,6 +155,7 @@ class SqsPoller(Poller):
             if isinstance(f, dict)
         }
         done = [m for m in messages if m["MessageId"] not in failed]
+        self._retry_soon([m for m in messages if m["MessageId"] in failed], self._touched(messages))
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
@@ -108,6 +164,57 @@ class SqsPoller(Poller):
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
+
+    def _fill(self, have: int) -> list[dict[str, Any]]:
+        """MaximumBatchingWindowInSeconds: keep gathering until the batch is full or the window
+        (counted from the first message) has passed."""
+        more: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self._batching_window_s
+        while have + len(more) < self._batch_limit and not self._stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            got = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(10, self._batch_limit - have - len(more)),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            more += got
+            if not got and self._wake is not None:
+                self._wake.clear()
+                self._wake.wait(min(left, self._idle_s))
+            elif not got:
+                self._stop_event.wait(min(left, self._interval_s))
+        return more
+
+    def _touched(self, messages: list[dict[str, Any]]) -> set[str]:
+        """Receipt handles whose visibility the handler changed while it ran (asked once each)."""
+        return {
+            m["ReceiptHandle"] for m in messages if self._visibility_changed(m["ReceiptHandle"])
+        }
+
+    def _retry_soon(self, failed: list[dict[str, Any]], touched: set[str]) -> None:
+        """What Lambda leaves to the visibility timeout, locally in `retry_after_s`; a message
+        whose visibility the handler changed (Retry-After) keeps the handler's."""
+        if self._retry_after_s is None:
+            return
+        again = [m for m in failed if m["ReceiptHandle"] not in touched]
+        for start in range(0, len(again), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": round(self._retry_after_s),
+                    }
+                    for i, m in enumerate(again[start : start + 10])
+                ],
+            )
+        if failed:
+            self._due = time.monotonic() + (self._retry_after_s or 0)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {
@@ -150,8 +257,11 @@ class StreamReader(Poller):
         failure_queue_url: str,
         sqs: Any,
         interval_s: float = 0.05,
+        wake: threading.Event | None = None,
+        idle_s: float = 1.0,
     ) -> None:
-        super().__init__(f"stream:{function}", interval_s)
+        super().__init__(f"stream:{function}", interval_s, wake, idle_s)
+        self._shards: tuple[float, list[str]] = (0.0, [])  # (read at, shard ids)
         self._failure_queue_url = failure_queue_url
         self._sqs = sqs
         self._function = function
@@ -176,25 +286,26 @@ class StreamReader(Poller):
         iterator: str = self._streams.get_shard_iterator(**args)["ShardIterator"]
         return iterator
 
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, described again every few seconds rather than every poll
+        (moto's stream has one shard for the table's life)."""
+        read_at, shard_ids = self._shards
+        if not shard_ids or time.monotonic() - read_at > 5.0:
+            description = self._streams.describe_stream(StreamArn=self._stream_arn)
+            shard_ids = [s["ShardId"] for s in description["StreamDescription"]["Shards"]]
+            self._shards = (time.monotonic(), shard_ids)
+        return shard_ids
+
     def pending(self) -> bool:
         """True while the stream holds records this reader has not finished handling."""
-        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"][
-            "Shards"
-        ]
         return any(
-            self._streams.get_records(ShardIterator=self._iterator(s["ShardId"]), Limit=1).get(
-                "Records"
-            )
-            for s in shards
+            self._streams.get_records(ShardIterator=self._iterator(s), Limit=1).get("Records")
+            for s in self._shard_ids()
         )
 
     def poll_once(self) -> bool:
-        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"][
-            "Shards"
-        ]
         worked = False
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             response = self._streams.get_records(
                 ShardIterator=self._iterator(shard_id), Limit=self._batch_size
             )

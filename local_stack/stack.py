@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from local_stack import moto_patches
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
 from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
-from local_stack.moto_server import MotoServer
+from local_stack.moto_server import MotoServer, queue_key, table_key
 from local_stack.pollers import Poller, Scheduler, SqsPoller, StreamReader
 from local_stack.resources import (
     LOCAL_RAW_BODY_RETENTION_DAYS,
@@ -48,8 +49,15 @@ class LocalConfig:
     prefix: str = "keel-local"
     region: str = "eu-west-1"
     account: str = "123456789012"
-    visibility_timeout_s: int = 2  # AWS uses the wiring's (minutes); locally retries come fast
-    poll_interval_s: float = 0.05
+    # How soon a message a batch failed comes back. The queues keep the wiring's visibility
+    # timeout (minutes, longer than any batch, as in AWS); the pollers make failed messages
+    # visible again after this many seconds, so local retries come fast.
+    visibility_timeout_s: int = 2
+    poll_interval_s: float = 0.05  # pollers without a wake (none now); kept for callers
+    idle_poll_s: float = 1.0  # the longest an idle poller waits for the server's word
+    # Lambda's MaximumBatchingWindowInSeconds (the wiring's, per queue): off by default, so
+    # tests and the demo do not wait for batches to fill; the benchmarks turn it on.
+    batching_windows: bool = False
     concurrency: int = 2  # pollers per queue, as Lambda runs several batches at once
     log_level: str = "WARNING"
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
@@ -93,6 +101,8 @@ class LocalStack:
         self.resources: Provisioned | None = None
         self.function_arns: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self._saved_sfn_config = False
 
     # --- lifecycle ---
@@ -111,7 +121,6 @@ class LocalStack:
             self.config.prefix,
             self.moto.endpoint,
             secret_values={**self._channel_secrets(), **self._carrier_secrets()},
-            visibility_timeout_s=self.config.visibility_timeout_s,
             raw_body_retention_days=self.config.raw_body_retention_days,
             oversell_policy=self.config.oversell_policy,
         )
@@ -193,6 +202,15 @@ class LocalStack:
         return self.schedulers[schedule].fire()
 
     def client(self, service: str) -> Any:
+        """One client per service for the stack's life (clients are thread-safe; making one
+        loads its service model, tens of ms, which `wait_idle` used to pay every 50 ms)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
+        """Its own client (and connection pool): for each poller, busy all the time."""
         return boto3.session.Session().client(
             service, endpoint_url=self.moto.endpoint, region_name=self.config.region
         )
@@ -333,6 +351,7 @@ class LocalStack:
     def _start_pollers(self) -> None:
         assert self.resources is not None
         region = self.config.region
+        activity = self.moto.app.activity
         for function in self.wiring.functions:
             trigger = function.trigger
             if isinstance(trigger, QueueTrigger):
@@ -343,10 +362,17 @@ class LocalStack:
                         self.resources.queue_urls[trigger.queue],
                         self.resources.queue_arns[trigger.queue],
                         trigger.batch_size,
-                        self.client("sqs"),
+                        self._new_client("sqs"),
                         self.runtime.invoke,
                         region,
                         self.config.poll_interval_s,
+                        wake=activity.event(queue_key(self.resources.queue_urls[trigger.queue])),
+                        retry_after_s=self.config.visibility_timeout_s,
+                        visibility_changed=activity.visibility_changed,
+                        idle_s=self.config.idle_poll_s,
+                        batching_window_s=(
+                            trigger.max_batching_window_s if self.config.batching_windows else 0
+                        ),
                     )
                     poller.name = f"{poller.name}#{n}"
                     self.pollers.append(poller)
@@ -357,12 +383,14 @@ class LocalStack:
                         self.resources.stream_arns[trigger.table],
                         trigger.batch_size,
                         trigger.max_retry_attempts,
-                        self.client("dynamodbstreams"),
+                        self._new_client("dynamodbstreams"),
                         self.runtime.invoke,
                         region,
                         self.resources.stream_failure_urls[function.name],
-                        self.client("sqs"),
+                        self._new_client("sqs"),
                         self.config.poll_interval_s,
+                        wake=activity.event(table_key(self.resources.tables[trigger.table])),
+                        idle_s=self.config.idle_poll_s,
                     )
                 )
             elif isinstance(trigger, ScheduleTrigger):

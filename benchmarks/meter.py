@@ -1,0 +1,201 @@
+"""Counting what a local run does, from its edges: the moto server, the Lambda runtime, httpx.
+
+Nothing is estimated from a model of Keel: every figure is a count of requests that happened
+(moto requests by operation, DynamoDB request units from the items' sizes, SQS requests in
+64 KB chunks, Lambda invocations and their duration, channel API calls by host). The meter wraps
+instruments the bench owns; it never changes what the stack does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from local_stack.stack import LocalStack
+
+_DDB = "DynamoDB_20120810."
+_WRITE_ONE = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def _size(item: Any) -> int:
+    """An item's size by DynamoDB's rule of thumb: attribute names and values, as JSON text
+    without the type wrappers' overhead counted twice (an upper bound within a few %)."""
+    return len(json.dumps(item, separators=(",", ":")).encode())
+
+
+@dataclass
+class Counts:
+    calls: Counter[str] = field(default_factory=Counter)  # moto requests by operation
+    read_units: float = 0.0  # DynamoDB RRU (on-demand read request units)
+    write_units: float = 0.0  # DynamoDB WRU
+    sqs_requests: int = 0  # billed SQS requests (64 KB chunks)
+    secrets_calls: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)  # by function
+    duration_ms: Counter[str] = field(default_factory=Counter)  # by function, summed
+    handled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (function, SQS msg id)
+    channel_calls: Counter[str] = field(default_factory=Counter)  # by channel (API, not control)
+
+    def minus(self, before: Counts) -> Counts:
+        out = Counts()
+        for name in ("calls", "invocations", "duration_ms", "handled", "channel_calls"):
+            counter: Counter[Any] = Counter(getattr(self, name))
+            counter.subtract(getattr(before, name))
+            setattr(out, name, +counter)
+        out.read_units = self.read_units - before.read_units
+        out.write_units = self.write_units - before.write_units
+        out.sqs_requests = self.sqs_requests - before.sqs_requests
+        out.secrets_calls = self.secrets_calls - before.secrets_calls
+        return out
+
+
+class Meter:
+    IGNORED = frozenset({"AmazonSQS.GetQueueAttributes"})  # the bench's own queue sampling
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._lock = threading.Lock()
+        self.counts = Counts()
+        self._hosts = {
+            urlsplit(stack.sandbox_url(c)).netloc: c for c in stack.sandboxes
+        }  # channel sandboxes only (carriers are not channels)
+        self._wrap_moto()
+        self._wrap_runtime()
+        self._wrap_httpx()
+
+    def snapshot(self) -> Counts:
+        with self._lock:
+            return self.counts.minus(Counts())
+
+    # --- moto ---
+    def _wrap_moto(self) -> None:
+        server = self.stack.moto._server  # the bench's own instrument
+        inner = server.app
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
+            if not target:
+                path = str(environ.get("PATH_INFO", "/")).split("/")
+                target = f"{environ.get('REQUEST_METHOD')} /{path[1] if len(path) > 1 else ''}"
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            result = b"".join(inner(environ, start_response))
+            if target not in self.IGNORED:
+                self._count(target, body, result)
+            return [result]
+
+        server.app = app
+
+    def _count(self, target: str, body: bytes, response: bytes) -> None:
+        units_r = units_w = 0.0
+        op = target.removeprefix(_DDB)
+        if target.startswith(_DDB):
+            request = _json(body)
+            answer = _json(response)
+            if op in _WRITE_ONE:
+                units_w = math.ceil(max(1, _size(request.get("Item", request.get("Key")))) / 1024)
+            elif op == "TransactWriteItems":
+                for entry in request.get("TransactItems", []):
+                    spec = next(iter(entry.values()))
+                    size = _size(spec.get("Item", spec.get("Key")))
+                    units_w += 2 * math.ceil(max(1, size) / 1024)
+            elif op == "BatchWriteItem":
+                for writes in request.get("RequestItems", {}).values():
+                    for w in writes:
+                        item = w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {})
+                        units_w += math.ceil(max(1, _size(item)) / 1024)
+            elif op == "GetItem":
+                factor = 1.0 if request.get("ConsistentRead") else 0.5
+                units_r = factor * math.ceil(max(1, _size(answer.get("Item", {}))) / 4096)
+            elif op in {"Query", "Scan"}:
+                factor = 1.0 if request.get("ConsistentRead") else 0.5
+                size = sum(_size(i) for i in answer.get("Items", []))
+                units_r = factor * max(1, math.ceil(size / 4096))
+        with self._lock:
+            self.counts.calls[target] += 1
+            self.counts.read_units += units_r
+            self.counts.write_units += units_w
+            if target.startswith("AmazonSQS."):
+                self.counts.sqs_requests += max(1, math.ceil(len(body) / 65536))
+            if target.startswith("secretsmanager."):
+                self.counts.secrets_calls += 1
+
+    # --- Lambda ---
+    def _wrap_runtime(self) -> None:
+        """Every invocation, whoever made it (gateway, pollers, Step Functions): the runtime's
+        observers. A stack without them (an older commit, for A/B runs) is counted at its
+        pollers, which then misses the gateway's and Step Functions' invocations."""
+        runtime = self.stack.runtime
+        if hasattr(runtime, "observers"):
+            runtime.observers.append(self._invoked)
+            return
+        for poller in self.stack.pollers:
+            invoke = getattr(poller, "_invoke", None)
+            if invoke is not None:
+                poller._invoke = self._timed(invoke)  # type: ignore[attr-defined]
+
+    def _timed(self, invoke: Callable[[str, dict[str, Any]], Any]) -> Any:
+        def timed(name: str, event: dict[str, Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return invoke(name, event)
+            finally:
+                self._invoked(name, event, (time.perf_counter() - started) * 1000)
+
+        return timed
+
+    def _invoked(self, name: str, event: dict[str, Any], elapsed_ms: float) -> None:
+        with self._lock:
+            self.counts.invocations[name] += 1
+            self.counts.duration_ms[name] += round(elapsed_ms)
+            for record in event.get("Records", []):
+                if record.get("eventSource") == "aws:sqs":
+                    self.counts.handled[(name, str(record.get("messageId")))] += 1
+
+    # --- channels ---
+    def _wrap_httpx(self) -> None:
+        """Every request Keel's adapters send to a channel sandbox's API (not its control
+        surface), by channel. Installed for the stack's life; httpx is patched in-process."""
+        send = httpx.Client.send
+        meter = self
+
+        def counted(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+            channel = meter._hosts.get(request.url.netloc.decode())
+            if channel is not None and not request.url.path.startswith("/__sandbox"):
+                with meter._lock:
+                    meter.counts.channel_calls[channel] += 1
+            return send(client, request, **kwargs)
+
+        httpx.Client.send = counted  # type: ignore[method-assign,assignment]
+        self._restore_httpx = send
+
+    def close(self) -> None:
+        httpx.Client.send = self._restore_httpx  # type: ignore[method-assign]
+
+
+@contextmanager
+def metered(stack: LocalStack) -> Iterator[Meter]:
+    meter = Meter(stack)
+    try:
+        yield meter
+    finally:
+        meter.close()
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,77 @@
+"""The local SQS poller: a batch is never received twice while it runs, and what it failed
+comes back (soon locally), except what the handler gave its own delay (Retry-After)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_stack.pollers import SqsPoller
+
+
+@pytest.fixture
+def queue() -> Iterator[tuple[Any, str, str]]:
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        yield sqs, url, arn
+
+
+def _poller(sqs: Any, url: str, arn: str, invoke: Any, touched: set[str]) -> SqsPoller:
+    return SqsPoller(
+        "f",
+        url,
+        arn,
+        10,
+        sqs,
+        invoke,
+        "eu-west-1",
+        retry_after_s=0,
+        visibility_changed=lambda receipt: receipt in touched,
+    )
+
+
+def test_failed_messages_come_back_and_a_handlers_own_delay_is_kept(
+    queue: tuple[Any, str, str],
+) -> None:
+    sqs, url, arn = queue
+    for body in ("ok", "fails", "delayed"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    touched: set[str] = set()
+
+    def invoke(_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        failures = []
+        for record in event["Records"]:
+            if record["body"] == "delayed":  # the handler sets its own visibility, then fails
+                touched.add(record["receiptHandle"])
+            if record["body"] != "ok":
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    poller = _poller(sqs, url, arn, invoke, touched)
+    while poller.received < 3:
+        assert poller.poll_once()
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in again] == ["fails"]  # "ok" deleted, "delayed" kept hidden
+
+
+def test_a_running_batch_is_not_received_again(queue: tuple[Any, str, str]) -> None:
+    sqs, url, arn = queue
+    sqs.send_message(QueueUrl=url, MessageBody="slow")
+    seen_meanwhile: list[Any] = []
+
+    def invoke(_name: str, _event: dict[str, Any]) -> dict[str, Any]:
+        # what another poller of the queue would get while this batch runs
+        seen_meanwhile.extend(sqs.receive_message(QueueUrl=url).get("Messages", []))
+        return {"batchItemFailures": []}
+
+    assert _poller(sqs, url, arn, invoke, set()).poll_once()
+    assert seen_meanwhile == []
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # deleted once done
