@@ -383,8 +383,11 @@ class Scheduler(Poller):
     `{"schedule": name}`; `fire()` runs it now (tests, operators). A failed run is logged and
     counted; AWS would retry it and then park it on the schedule's DLQ."""
 
-    def __init__(self, function: str, schedule: str, rate_s: float, invoke: Invoke) -> None:
+    def __init__(
+        self, function: str, schedule: str, rate_s: float, invoke: Invoke, timed: bool = True
+    ) -> None:
         super().__init__(f"schedule:{schedule}", interval_s=rate_s)
+        self._timed = timed  # False: only `fire()` runs it (tests that decide when polls run)
         self._function = function
         self._schedule = schedule
         self._invoke = invoke
@@ -394,6 +397,8 @@ class Scheduler(Poller):
 
     def run(self) -> None:
         while not self._stop_event.wait(self._interval_s):
+            if not self._timed:
+                continue
             try:
                 self.fire()
             except Exception:

@@ -63,6 +63,9 @@ class LocalConfig:
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
     # channel -> "hold" | "cancel-short-lines" (infra/config.py's per environment); none: hold
     oversell_policy: dict[str, str] = field(default_factory=dict)
+    # Schedules run on their rate (a poll every 5-10 minutes). Tests that fire polls themselves
+    # turn it off: a module that runs longer than a rate must not meet an unasked poll.
+    timed_schedules: bool = True
 
 
 class LocalStack:
@@ -395,7 +398,11 @@ class LocalStack:
                 )
             elif isinstance(trigger, ScheduleTrigger):
                 scheduler = Scheduler(
-                    function.name, trigger.name, trigger.rate_minutes * 60.0, self.runtime.invoke
+                    function.name,
+                    trigger.name,
+                    trigger.rate_minutes * 60.0,
+                    self.runtime.invoke,
+                    timed=self.config.timed_schedules,
                 )
                 self.schedulers[trigger.name] = scheduler
                 self.pollers.append(scheduler)

@@ -29,7 +29,10 @@ _stacks = itertools.count(1)
 def stack() -> Iterator[LocalStack]:
     """One stack per module. moto's backends are process-wide, so each gets its own prefix."""
     prefix = f"e2e{next(_stacks)}"
-    with LocalStack(LocalConfig(prefix=prefix, visibility_timeout_s=1, log_level="CRITICAL")) as s:
+    config = LocalConfig(
+        prefix=prefix, visibility_timeout_s=1, log_level="CRITICAL", timed_schedules=False
+    )
+    with LocalStack(config) as s:
         yield s
 
 

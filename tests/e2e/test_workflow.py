@@ -31,7 +31,11 @@ CUT = {"shopify": "cancel-short-lines", "woocommerce": "cancel-short-lines"}
 def stack() -> Iterator[LocalStack]:
     """This module's channels cut short lines (the oversell policy); others hold."""
     config = LocalConfig(
-        prefix="e2e-workflow", visibility_timeout_s=1, log_level="CRITICAL", oversell_policy=CUT
+        prefix="e2e-workflow",
+        visibility_timeout_s=1,
+        log_level="CRITICAL",
+        oversell_policy=CUT,
+        timed_schedules=False,
     )
     with LocalStack(config) as s:
         yield s
