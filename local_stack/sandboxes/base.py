@@ -59,7 +59,8 @@ class ChannelSandbox(Protocol):
         ...
 
     def notify_to(self, webhook_url: str) -> None:
-        """Where the sandbox sends its webhooks (Keel's gateway)."""
+        """Where the sandbox sends its webhooks (Keel's gateway), or, for a channel that
+        delivers to a queue (spec.QueueReceiver), the URL of Keel's queue for it (in moto)."""
         ...
 
     def add_listing(

@@ -27,8 +27,12 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
     if len(set(names)) != len(names):
         problems.append(f"channel names repeat: {names}")
     for c in channels:
-        if (c.receiver is None) != (c.inbound is None):
-            problems.append(f"{c.name}: a webhook receiver and an inbound parser come together")
+        if c.receiver is not None and c.queue_receiver is not None:
+            problems.append(f"{c.name}: deliveries come by webhook or by queue, not both")
+        if c.receives_deliveries != (c.inbound is not None):
+            problems.append(
+                f"{c.name}: a receiver (webhook or queue) and an inbound parser come together"
+            )
         if c.poll_orders is not None and c.line_item_ref is None:
             problems.append(f"{c.name}: polled orders need line_item_ref to match listings")
         if c.fetch_order is not None and c.inbound is None:
