@@ -55,7 +55,7 @@ class ChannelSandbox(Protocol):
 
     def local_only_secrets(self) -> dict[str, str]:
         """Keys for `.keel/local.json`'s `local_only_secrets`, prefixed with the channel name
-        (at least `<channel>_webhook_secret`)."""
+        (a webhook channel: at least `<channel>_webhook_secret`)."""
         ...
 
     def notify_to(self, webhook_url: str) -> None:

@@ -11,12 +11,13 @@ Stdlib only: the webhook ack path imports this.
 
 from __future__ import annotations
 
+from shared.channels.amazon import CHANNEL as AMAZON
 from shared.channels.bol import CHANNEL as BOL
 from shared.channels.shopify import CHANNEL as SHOPIFY
 from shared.channels.spec import Channel, load
 from shared.channels.woocommerce import CHANNEL as WOOCOMMERCE
 
-CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE, BOL)
+CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE, BOL, AMAZON)
 BY_NAME: dict[str, Channel] = {c.name: c for c in CHANNELS}
 
 
