@@ -1,6 +1,8 @@
 """Queue deliveries: a channel that sends its notifications to an SQS queue in the merchant's
 account (Amazon SP-API) instead of calling a webhook. One handler for every such channel; its
-channel comes from configuration (`KEEL_CHANNEL`), its rules from the channel's QueueReceiver.
+channel is the one the queue is named for (`<prefix>-notifications-<channel>`, from the record's
+source ARN: the local stack runs every function in one process, so no process-wide variable can
+say it), its rules are the channel's QueueReceiver.
 
 Nothing is signed: the queue's resource policy (only the channel's documented principal may
 send) is the trust. Each message becomes the same `InboundDelivery` envelope the webhook writes,
@@ -27,6 +29,7 @@ from aws_lambda_powertools import Logger
 from shared.aws import client
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import FromBody, QueueReceiver
+from shared.wiring import notification_queue
 
 logger = Logger(service="keel-queue-delivery")
 
@@ -38,11 +41,19 @@ MAX_DELIVERY_ID_CHARS = 256
 @cache
 def _env() -> dict[str, str]:
     return {
-        "channel": os.environ["KEEL_CHANNEL"],
         "deliveries_table": os.environ["DELIVERIES_TABLE"],
         "ingest_queue_url": os.environ["INGEST_QUEUE_URL"],
         "raw_bodies_bucket": os.environ["RAW_BODIES_BUCKET"],
     }
+
+
+def channel_of(source_arn: str) -> str:
+    """`arn:aws:sqs:<region>:<account>:<prefix>-notifications-<channel>` -> the channel."""
+    queue_name = source_arn.rpartition(":")[2]
+    marker = notification_queue("")
+    if marker not in queue_name:
+        raise RuntimeError(f"not a notification queue: {queue_name!r}")
+    return queue_name.rpartition(marker)[2]
 
 
 def _receiver(channel: str) -> QueueReceiver:
@@ -122,11 +133,11 @@ def _deliver(channel: str, record: dict[str, Any]) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Partial batch response: a message that failed (throttled table, ingest queue) comes back
     alone; the others are not repeated."""
-    channel = _env()["channel"]
-    logger.thread_safe_append_keys(channel=channel)
     failures = []
     for record in event.get("Records", []):
         try:
+            channel = channel_of(record["eventSourceARN"])
+            logger.thread_safe_append_keys(channel=channel)
             _deliver(channel, record)
         except Exception:
             logger.exception("delivery not enqueued", extra={"message_id": record["messageId"]})

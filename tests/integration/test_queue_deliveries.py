@@ -17,7 +17,8 @@ from local_stack.resources import Provisioned
 from shared.channels import registry
 from shared.channels.spec import FromBody, QueueReceiver
 from shared.messages import InboundDelivery
-from tests.integration.conftest import context, drain, sqs_event
+from tests.integration.conftest import context, drain
+from tests.integration.conftest import sqs_event as any_queue_event
 
 RECEIVER = QueueReceiver(
     senders=("437568002678",),
@@ -31,10 +32,17 @@ def queued_channel(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> It
     woo = registry.BY_NAME["woocommerce"]
     fake = dataclasses.replace(woo, name="queued", receiver=None, queue_receiver=RECEIVER)
     monkeypatch.setitem(registry.BY_NAME, "queued", fake)
-    monkeypatch.setenv("KEEL_CHANNEL", "queued")
     queue_delivery._env.cache_clear()
     yield "queued"
     queue_delivery._env.cache_clear()
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """Records from the fake channel's notification queue (the source ARN names it)."""
+    event = any_queue_event(*bodies)
+    for record in event["Records"]:
+        record["eventSourceARN"] = "arn:aws:sqs:eu-west-1:123456789012:it-notifications-queued"
+    return event
 
 
 def notification(notification_id: str, kind: str = "ORDER_CHANGE") -> str:
@@ -92,3 +100,10 @@ def test_a_message_that_cannot_be_enqueued_comes_back_alone(
     # Not marked seen: the retry goes through.
     queue_delivery.handler(sqs_event(notification("n-9")), context("notifications"))
     assert [d.delivery_id for d in _ingest_messages(deployed)] == ["n-9"]
+
+
+def test_the_channel_is_the_one_the_queue_is_named_for() -> None:
+    arn = "arn:aws:sqs:eu-west-1:123456789012:keel-prod-notifications-amazon"
+    assert queue_delivery.channel_of(arn) == "amazon"
+    with pytest.raises(RuntimeError, match="not a notification queue"):
+        queue_delivery.channel_of("arn:aws:sqs:eu-west-1:123456789012:keel-prod-ingest")
