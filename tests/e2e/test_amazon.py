@@ -25,6 +25,20 @@ from tests.e2e.test_workflow import finished, hand_over, parcel_of, waiting_for_
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def product(stack: LocalStack) -> Product:
+    """One SKU for the module (each test asserts relative to where it finds it): a product
+    costs a full round of syncs to every channel."""
+    return make_product(stack, on_hand=40)
+
+
+def reserved(stack: LocalStack, product: Product) -> int:
+    _, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None
+    return int(level.reserved)
+
+
 def amazon(stack: LocalStack) -> AmazonSandbox:
     return cast(AmazonSandbox, stack.sandboxes["amazon"])
 
@@ -71,31 +85,32 @@ def test_the_notification_queue_reaches_the_sandbox_through_the_stacks_configura
 
 
 def test_an_order_announced_by_a_notification_reserves_and_every_channel_follows(
-    stack: LocalStack,
+    stack: LocalStack, product: Product
 ) -> None:
-    product = make_product(stack, on_hand=10)
+    before = reserved(stack, product)
     order_id = place(stack, product, 3)
     assert stack.wait_idle(30)
-    _, inventory, orders = stores(stack)
+    _, _, orders = stores(stack)
     order = orders.get(stack.order_key("amazon", order_id))
     assert order is not None and order.status.value == "reserved", order
     assert [(line.sku, line.quantity) for line in order.lines] == [(product.sku, 3)]
-    level = inventory.get(product.sku)
-    assert level is not None and level.reserved == 3
+    assert reserved(stack, product) == before + 3
     assert_every_channel_shows_the_derived_quantity(stack, product)
     amazon_shows_the_derived_quantity(stack, product)
 
 
-def test_duplicate_and_reordered_notifications_change_nothing(stack: LocalStack) -> None:
-    product = make_product(stack, on_hand=10)
+def test_duplicate_and_reordered_notifications_change_nothing(
+    stack: LocalStack, product: Product
+) -> None:
     sandbox = amazon(stack)
+    before = reserved(stack, product)
     order_id = place(stack, product, 2)
     assert stack.wait_idle(30)
     placed = sandbox.notifications[-1].body
     httpx.post(f"{stack.sandbox_url('amazon')}/__sandbox/orders/{order_id}/cancel", timeout=10)
     assert stack.wait_idle(30)
     key = stack.order_key("amazon", order_id)
-    _, inventory, orders = stores(stack)
+    _, _, orders = stores(stack)
     cancelled = orders.get(key)
     assert cancelled is not None and cancelled.status.value == "cancelled"
     history = len(cancelled.history)
@@ -109,12 +124,12 @@ def test_duplicate_and_reordered_notifications_change_nothing(stack: LocalStack)
     after = orders.get(key)
     assert after is not None and after.status.value == "cancelled"
     assert len(after.history) == history
-    level = inventory.get(product.sku)
-    assert level is not None and level.reserved == 0
+    assert reserved(stack, product) == before
 
 
-def test_an_order_no_notification_announced_is_found_by_the_poll(stack: LocalStack) -> None:
-    product = make_product(stack, on_hand=4)
+def test_an_order_no_notification_announced_is_found_by_the_poll(
+    stack: LocalStack, product: Product
+) -> None:
     order_id = place(stack, product, 1, notify=False)
     assert stack.wait_idle(30)
     _, _, orders = stores(stack)
@@ -128,9 +143,12 @@ def test_an_order_no_notification_announced_is_found_by_the_poll(stack: LocalSta
     amazon_shows_the_derived_quantity(stack, product)
 
 
-def test_a_notification_for_another_seller_is_held_with_the_reason(stack: LocalStack) -> None:
+def test_a_notification_for_another_seller_is_held_with_the_reason(
+    stack: LocalStack, product: Product
+) -> None:
     sandbox = amazon(stack)
-    body = json.loads(sandbox.notifications[0].body)
+    order_id = place(stack, product, 1, notify=False)
+    body = sandbox.notification_body(sandbox.order(order_id), "OrderStatusChange", "Order placed")
     body["Payload"]["OrderChangeNotification"]["SellerId"] = "A3OTHERSELLER"
     body["NotificationMetadata"]["NotificationId"] = "other-seller"
     sandbox.send_raw(json.dumps(body))
@@ -141,9 +159,12 @@ def test_a_notification_for_another_seller_is_held_with_the_reason(stack: LocalS
 
 
 def test_an_order_ships_through_the_workflow_and_its_confirmation_is_on_amazon(
-    stack: LocalStack,
+    stack: LocalStack, product: Product
 ) -> None:
-    product = make_product(stack, on_hand=5)
+    _, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None
+    on_hand = level.on_hand
     order_id = place(stack, product, 2)
     key = stack.order_key("amazon", order_id)
     parcel = parcel_of(stack, key)
@@ -162,6 +183,10 @@ def test_an_order_ships_through_the_workflow_and_its_confirmation_is_on_amazon(
     _, inventory, orders = stores(stack)
     order = orders.get(key)
     assert order is not None and order.status.value == "shipped"
-    level = inventory.get(product.sku)
-    assert level is not None and (level.on_hand, level.reserved) == (3, 0)
+    shipped = inventory.get(product.sku)
+    assert shipped is not None and shipped.on_hand == on_hand - 2
+    assert [(m.cause.value, m.quantity) for m in inventory.ledger(product.sku)][-1] == (
+        "shipment",
+        -2,
+    )
     amazon_shows_the_derived_quantity(stack, product)
