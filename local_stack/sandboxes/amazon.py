@@ -221,6 +221,7 @@ class AmazonSandbox:
             "sku": sku,
             "marketplace_id": marketplace_id,
             "marketplace_sku": f"{marketplace_id}/{sku}",
+            "listing_id": f"{marketplace_id}/{sku}",  # as GET /__sandbox/listings names it
             "asin": asin,
             "product_type": "PRODUCT",
         }
@@ -296,6 +297,14 @@ class AmazonSandbox:
     def order(self, order_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._orders[order_id])
+
+    def accepted_writes(self) -> int:
+        """Patches and feeds accepted but not applied yet (the demo waits for none)."""
+        with self._lock:
+            self._apply_due()
+            return sum(len(x.pending) for x in self._listings.values()) + sum(
+                1 for f in self._feeds.values() if f.status == "IN_QUEUE"
+            )
 
     def drain_bucket(self, operation: str) -> None:
         """Spend an operation's burst (tests: the next call answers QuotaExceeded)."""

@@ -97,6 +97,15 @@ def test_an_order_announced_by_a_notification_reserves_and_every_channel_follows
     assert reserved(stack, product) == before + 3
     assert_every_channel_shows_the_derived_quantity(stack, product)
     amazon_shows_the_derived_quantity(stack, product)
+    # The patch was ACCEPTED (pending); the sync queue's delayed check reads the listing back
+    # and only then records it as what Amazon shows.
+    catalog, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None
+    eventually(
+        lambda: catalog.shown(product.sku, "amazon") == level.available,
+        "the applied patch to be confirmed",
+    )
 
 
 def test_duplicate_and_reordered_notifications_change_nothing(
