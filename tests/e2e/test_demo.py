@@ -27,8 +27,9 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert run.returncode == 0
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
         # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox, one
-        # bought on bol.com (the one its buyer asked to cancel came back)
-        "KEEL-MUG-BLUE": 6,
+        # bought on bol.com (the one its buyer asked to cancel came back), one announced by
+        # Amazon's ORDER_CHANGE on Keel's queue
+        "KEEL-MUG-BLUE": 7,
         # tee + mug, two tees placed in WooCommerce, the tee the poll found (the refunded
         # tee came back)
         "KEEL-TEE-M": 4,
@@ -36,12 +37,14 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     }
     for rows in (report["skus"], report["skus_after_cap_change"]):
         for row in rows:
-            assert set(row["channels"]) == {"shopify", "woocommerce"}
+            assert set(row["channels"]) == {"shopify", "woocommerce", "amazon"}
             assert all(v["shows"] == v["derived"] for v in row["channels"].values()), row
     mug = next(r for r in report["skus_after_cap_change"] if r["sku"] == "KEEL-MUG-BLUE")
     assert mug["channels"]["woocommerce"]["shows"] == report["cap_change"]["cap"] == 5
-    sandbox_orders = [s for s in report["sent"] if s["label"].endswith(("WooCommerce", "Shopify"))]
-    assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce"}
+    sandbox_orders = [
+        s for s in report["sent"] if s["label"].endswith(("WooCommerce", "Shopify", "Amazon"))
+    ]
+    assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce", "amazon"}
     assert [s["status"] for s in report["sent"] if s["label"] == "bad signature"] == [401]
     assert len(report["held_deliveries"]) == 1
     (cancelled,) = report["cancelled_orders"]  # its three mugs are back on every channel
@@ -50,10 +53,11 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert refunded[0].startswith("woocommerce #") and "refund" in refunded[1]
     assert [s["status"] for s in report["sent"] if s["label"] == "poll: woocommerce"] == [200]
     # Every accepted order shipped: its channel holds the tracking number, its stock left.
-    assert len(report["shipped"]) == 7
+    assert len(report["shipped"]) == 8
     assert all(tracking == shown for _, _, tracking, shown in report["shipped"])
+    assert any(order.startswith("amazon ") for order, _, _, _ in report["shipped"])
     assert {r["sku"]: (r["on_hand"], r["reserved"]) for r in report["skus_after_shipping"]} == {
-        "KEEL-MUG-BLUE": (15, 0),
+        "KEEL-MUG-BLUE": (14, 0),
         "KEEL-TEE-M": (2, 0),
         "KEEL-LAMP": (0, 0),
     }
