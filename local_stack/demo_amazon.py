@@ -5,6 +5,7 @@ before the demo compares what every channel shows."""
 from __future__ import annotations
 
 import time
+
 from local_stack.stack import LocalStack
 
 AMAZON_ORDER = "one mug on Amazon"

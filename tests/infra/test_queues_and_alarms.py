@@ -263,7 +263,8 @@ def with_senders(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 def test_a_queue_with_senders_admits_exactly_them(with_senders: Template) -> None:
     queues = with_senders.queues()
-    assert _allowed_senders(with_senders) == {queues["ingest"]: set(SENDERS)}
+    own = {queues[q.name]: set(q.senders) for q in WIRING.queues if q.senders}
+    assert _allowed_senders(with_senders) == {queues["ingest"]: set(SENDERS), **own}
 
 
 @pytest.mark.parametrize("sender", ["*", "43756800267", "arn:aws:iam::437568002678:root", "sns"])

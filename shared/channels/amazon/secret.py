@@ -25,10 +25,12 @@ class AmazonSecret(ChannelSecret):
     endpoint: str = Field(
         description="SP-API regional endpoint, e.g. https://sellingpartnerapi-eu.amazon.com"
     )
-    lwa_token_url: str = Field(default=LWA_TOKEN_URL, description="LWA token endpoint")
+    lwa_token_url: str = Field(
+        default="", description=f"LWA token endpoint; empty: {LWA_TOKEN_URL}"
+    )
     currency: str = Currency
 
     @field_validator("endpoint", "lwa_token_url")
     @classmethod
     def _safe_url(cls, value: str) -> str:
-        return https_unless_loopback(value, "SP-API credentials")
+        return https_unless_loopback(value or LWA_TOKEN_URL, "SP-API credentials")
