@@ -42,6 +42,10 @@ def test_local_up_serves_until_interrupted(
             assert endpoints["sandboxes"][channel].startswith("http://127.0.0.1:")
             assert endpoints["local_only_secrets"][f"{channel}_webhook_secret"]
             assert endpoints["webhooks"][channel].endswith(f"/webhooks/{channel}")
+        # Amazon delivers to a queue: its sandbox and the queue it sends ORDER_CHANGE to
+        assert endpoints["sandboxes"]["amazon"].startswith("http://127.0.0.1:")
+        assert endpoints["notification_queues"]["amazon"].endswith("-notifications-amazon")
+        assert endpoints["local_only_secrets"]["amazon_refresh_token"].startswith("Atzr|")
         # the carrier too: Sendcloud's sandbox, its signing secret and the URL it calls
         assert endpoints["sandboxes"]["sendcloud"].startswith("http://127.0.0.1:")
         assert endpoints["local_only_secrets"]["sendcloud_webhook_secret"]
