@@ -3,7 +3,6 @@ rates, QuotaExceeded backed off with jitter, errors classified."""
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import httpx
@@ -77,13 +76,13 @@ def test_quota_exceeded_is_retried_with_exponential_backoff_and_full_jitter() ->
 
 
 def test_a_throttled_call_that_gets_through_on_a_retry_succeeds() -> None:
-    sandbox = AmazonSandbox()
+    sandbox = AmazonSandbox(rates={"getListingsItem": (0.0001, 1)})
     ref = sandbox.add_listing("MUG", "Mug", Decimal("1"), 3)
     sleeps: list[float] = []
 
-    def wait(seconds: float) -> None:  # the sandbox's bucket refills at 5/s meanwhile
+    def wait(seconds: float) -> None:  # Amazon's bucket refills while Keel backs off
         sleeps.append(seconds)
-        time.sleep(0.25)
+        sandbox._bucket("getListingsItem").tokens = 1.0
 
     api, _ = connect(sandbox)
     api._sleep = wait
@@ -94,7 +93,8 @@ def test_a_throttled_call_that_gets_through_on_a_retry_succeeds() -> None:
         f"/listings/2021-08-01/items/{sandbox.seller_id}/{ref['sku']}",
         params={"marketplaceIds": sandbox.marketplace_id},
     )
-    assert response.json()["sku"] == "MUG" and sleeps
+    assert response.json()["sku"] == "MUG" and len(sleeps) == 1
+    assert [status for op, _, status in sandbox.requests] == [429, 200]
 
 
 def test_the_bucket_gives_its_burst_then_paces_at_the_rate() -> None:
