@@ -151,13 +151,14 @@ class Queues(Construct):
 
     @staticmethod
     def _allow_senders(queue: sqs.Queue, spec: Queue) -> None:
-        """One statement per sender, SendMessage only, on this queue only."""
+        """One statement per sender, the queue's sender actions only (SendMessage unless the sender
+        documents more), on this queue only."""
         for sender in spec.senders:
             queue.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Send{construct_id(sender.replace('.', '-'))}",
                     principals=[sender_principal(sender)],
-                    actions=["sqs:SendMessage"],
+                    actions=list(spec.sender_actions),
                     resources=[queue.queue_arn],
                     conditions=_confused_deputy_guard(queue, sender),
                 )

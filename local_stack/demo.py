@@ -27,6 +27,7 @@ from typing import Any, cast
 
 import httpx
 
+from local_stack.demo_amazon import AMAZON_ORDER, AMAZON_ORDER_LINES, wait_for_accepted_writes
 from local_stack.demo_bol import ACCEPTED_ON_BOL, ORDERS_ON_BOL, bol_orders, check_bol
 from local_stack.sandboxes.base import SandboxLine as ChannelLine
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
@@ -46,13 +47,15 @@ ACCEPTED = (
     "one mug in Shopify",
     "a tee whose webhook was lost",
     *ACCEPTED_ON_BOL,
+    AMAZON_ORDER,
 )
 EDITED = "edit: two mugs become three"  # its `lines` are what the edit adds
 CANCELLED = "three mugs in WooCommerce"
 REFUNDED = "a tee refunded in WooCommerce"
 LOST_WEBHOOK = "a tee whose webhook was lost"
-# The accepted five, the unknown product, both lamp buyers, the cancelled, the refunded.
-EXPECTED_ORDERS = 10 + ORDERS_ON_BOL
+# The accepted six (one on Amazon), the unknown product, both lamp buyers, the cancelled, the
+# refunded, and bol.com's.
+EXPECTED_ORDERS = 11 + ORDERS_ON_BOL
 RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
@@ -298,6 +301,9 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     # and sends its signed webhook, as the real shop does.
     sent.append(_place_in_sandbox(sc, "woocommerce", "two tees in WooCommerce", {tee.sku: 2}))
     sent.append(_place_in_sandbox(sc, "shopify", "one mug in Shopify", {mug.sku: 1}))
+    # Amazon calls no webhook: its ORDER_CHANGE lands on Keel's SQS queue, names the order, and
+    # Keel reads it with getOrder.
+    sent.append(_place_in_sandbox(sc, "amazon", AMAZON_ORDER, AMAZON_ORDER_LINES))
 
     # Two buyers, one lamp left: both deliveries race through ingest.
     race: list[Sent] = []
@@ -369,6 +375,7 @@ def stock_rows(
     when: str,
 ) -> list[SkuRow]:
     catalog, inventory, _ = stores(sc.stack)
+    wait_for_accepted_writes(sc.stack)
     shown = _shown(sc.stack)
     rows: list[SkuRow] = []
     for item in DEMO_SKUS:

@@ -38,6 +38,7 @@ from shared.wiring import (
     ScheduleTrigger,
     StreamTrigger,
     Wiring,
+    notification_queue,
     stream_failure_queue,
 )
 
@@ -153,6 +154,9 @@ class LocalStack:
         for channel in self.channels:
             if channel.receiver is not None:
                 self.sandboxes[channel.name].notify_to(self.webhook_url_for(channel.name))
+            elif channel.queue_receiver is not None:
+                # Its notifications go to Keel's queue for it, as the channel's would in AWS.
+                self.sandboxes[channel.name].notify_to(self.notification_queue_url(channel.name))
         for name, sandbox in self.carrier_sandboxes.items():
             sandbox.notify_to(self.carrier_webhook_url_for(name))
         return self
@@ -185,6 +189,11 @@ class LocalStack:
     # --- what the outside sees ---
     def webhook_url_for(self, channel: str) -> str:
         return f"{self.gateway_server.url}/webhooks/{channel}"
+
+    def notification_queue_url(self, channel: str) -> str:
+        """The queue a channel that delivers to a queue sends its notifications to."""
+        assert self.resources is not None
+        return self.resources.queue_urls[notification_queue(channel)]
 
     def carrier_webhook_url_for(self, carrier: str) -> str:
         return f"{self.gateway_server.url}/carriers/{carrier}"
@@ -225,6 +234,12 @@ class LocalStack:
             "region": self.config.region,
             "gateway": self.gateway_server.url,
             "webhooks": {c.name: self.webhook_url_for(c.name) for c in self.channels if c.receiver},
+            # Channels that deliver to a queue (no webhook): where their notifications go.
+            "notification_queues": {
+                c.name: self.notification_queue_url(c.name)
+                for c in self.channels
+                if c.queue_receiver
+            },
             "carrier_webhooks": {
                 n: self.carrier_webhook_url_for(n) for n in self.carrier_sandboxes
             },

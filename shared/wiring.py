@@ -56,6 +56,9 @@ class Queue:
     # AWS principals outside this stack allowed to send to the queue (its resource policy): an
     # account id ("437568002678") or a service principal ("sns.amazonaws.com").
     senders: tuple[str, ...] = ()
+    # What the senders may do: SendMessage only, unless the sender documents more (Amazon's
+    # notification service also reads the queue's attributes).
+    sender_actions: tuple[str, ...] = ("sqs:SendMessage",)
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,18 @@ def sync_queue(channel: str) -> str:
     return f"sync-{channel}"
 
 
+def notification_queue(channel: str) -> str:
+    """Where a channel that delivers to a queue (spec.QueueReceiver) sends its deliveries."""
+    return f"notifications-{channel}"
+
+
+QUEUE_DELIVERY_TIMEOUT_S = 30
+
+
 def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
     """Keel's resources, with the per-channel ones derived from the channel registry."""
     receiving = tuple(c.name for c in channels if c.receiver is not None)
+    queue_receiving = tuple(c for c in channels if c.queue_receiver is not None)
     publishing = tuple(c for c in channels if c.publishes_stock)
     sync_queues = tuple(sync_queue(c.name) for c in publishing)
     return Wiring(
@@ -186,6 +198,17 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             # Visibility timeout is >= 6x the consumer's timeout (AWS guidance for Lambda).
             Queue("ingest", visibility_timeout_s=180, max_receive_count=5),
             Queue("held-orders", visibility_timeout_s=180, max_receive_count=5),
+            *(
+                Queue(
+                    notification_queue(c.name),
+                    visibility_timeout_s=6 * QUEUE_DELIVERY_TIMEOUT_S,
+                    max_receive_count=5,
+                    senders=c.queue_receiver.senders,
+                    sender_actions=c.queue_receiver.sender_actions,
+                )
+                for c in queue_receiving
+                if c.queue_receiver is not None
+            ),
             *(
                 Queue(
                     sync_queue(c.name),
@@ -218,9 +241,26 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 writes=("inventory", "orders"),
                 # A held or cancelled order moves what its channel shows, not Keel's stock.
                 sends_to=sync_queues,
-                secrets=receiving,  # the shop's currency, to check orders against
+                # The shop's currency, to check orders against.
+                secrets=(*receiving, *(c.name for c in queue_receiving)),
                 reads_objects=("raw-bodies",),  # a held delivery keeps the same object
                 keeps_raw_bodies=True,  # held deliveries
+            ),
+            *(
+                Function(
+                    # A channel that delivers to a queue: each message, deduped on its business
+                    # key, goes to ingest as a delivery (the webhook's envelope, same path on).
+                    name=notification_queue(c.name),
+                    handler="functions.queue_delivery.handler:handler",
+                    trigger=QueueTrigger(notification_queue(c.name), batch_size=10),
+                    timeout_s=QUEUE_DELIVERY_TIMEOUT_S,
+                    writes=("deliveries",),
+                    sends_to=("ingest",),
+                    writes_objects=("raw-bodies",),  # bodies too large to travel inline
+                    env={"KEEL_CHANNEL": c.name},
+                    table_actions={"deliveries": ("dynamodb:GetItem", "dynamodb:PutItem")},
+                )
+                for c in queue_receiving
             ),
             Function(
                 name="relay",
@@ -453,6 +493,10 @@ def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:
             problems.append(f"{c.name}: no secret in the wiring")
         if c.receiver is not None and c.name not in webhook_secrets:
             problems.append(f"{c.name}: the webhook function cannot read its signing secret")
+        if c.queue_receiver is not None:
+            queue = notification_queue(c.name)
+            if queue not in queues or queue not in names:
+                problems.append(f"{c.name}: delivers to a queue but has no {queue} queue+function")
         if c.publishes_stock:
             queue = sync_queue(c.name)
             if queue not in queues:

@@ -55,11 +55,12 @@ class ChannelSandbox(Protocol):
 
     def local_only_secrets(self) -> dict[str, str]:
         """Keys for `.keel/local.json`'s `local_only_secrets`, prefixed with the channel name
-        (at least `<channel>_webhook_secret`)."""
+        (a webhook channel: at least `<channel>_webhook_secret`)."""
         ...
 
     def notify_to(self, webhook_url: str) -> None:
-        """Where the sandbox sends its webhooks (Keel's gateway)."""
+        """Where the sandbox sends its webhooks (Keel's gateway), or, for a channel that
+        delivers to a queue (spec.QueueReceiver), the URL of Keel's queue for it (in moto)."""
         ...
 
     def add_listing(

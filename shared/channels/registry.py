@@ -11,12 +11,13 @@ Stdlib only: the webhook ack path imports this.
 
 from __future__ import annotations
 
+from shared.channels.amazon import CHANNEL as AMAZON
 from shared.channels.bol import CHANNEL as BOL
 from shared.channels.shopify import CHANNEL as SHOPIFY
 from shared.channels.spec import Channel, load
 from shared.channels.woocommerce import CHANNEL as WOOCOMMERCE
 
-CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE, BOL)
+CHANNELS: tuple[Channel, ...] = (SHOPIFY, WOOCOMMERCE, BOL, AMAZON)
 BY_NAME: dict[str, Channel] = {c.name: c for c in CHANNELS}
 
 
@@ -27,8 +28,12 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
     if len(set(names)) != len(names):
         problems.append(f"channel names repeat: {names}")
     for c in channels:
-        if (c.receiver is None) != (c.inbound is None):
-            problems.append(f"{c.name}: a webhook receiver and an inbound parser come together")
+        if c.receiver is not None and c.queue_receiver is not None:
+            problems.append(f"{c.name}: deliveries come by webhook or by queue, not both")
+        if c.receives_deliveries != (c.inbound is not None):
+            problems.append(
+                f"{c.name}: a receiver (webhook or queue) and an inbound parser come together"
+            )
         if c.poll_orders is not None and c.line_item_ref is None:
             problems.append(f"{c.name}: polled orders need line_item_ref to match listings")
         if c.fetch_order is not None and c.inbound is None:

@@ -72,6 +72,21 @@ class WebhookReceiver:
 
 
 @dataclass(frozen=True)
+class QueueReceiver:
+    """For channels that deliver to an SQS queue in the merchant's account instead of calling a
+    webhook (Amazon SP-API notifications): nothing is signed, the queue's resource policy is the
+    trust. The wiring derives the queue (+DLQ, alarm) and its consumer, which dedupes on
+    `delivery_id` and hands each message to ingest as a delivery."""
+
+    # Principals outside the stack allowed to send (a 12-digit account id or a service
+    # principal), and what they may do: exactly what the channel documents, nothing more.
+    senders: tuple[str, ...]
+    delivery_id: FromBody  # a business key in the message body (stable across redeliveries)
+    topic: FromBody
+    sender_actions: tuple[str, ...] = ("sqs:SendMessage",)
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     """How the channel's `sync-<channel>` queue and function run: its rate budget lives here."""
 
@@ -105,6 +120,8 @@ class Channel:
     # order's key, so two accounts of one channel never collide.
     account_field: str
     receiver: WebhookReceiver | None = None
+    # Deliveries that arrive on a queue instead of a webhook (see QueueReceiver).
+    queue_receiver: QueueReceiver | None = None
     inbound: str | None = None  # "module:Class" implementing port.ParsesWebhooks
     # Listing refs an order line is matched by, in order: the channel's item id, then its SKU.
     line_item_ref: str | None = None
@@ -132,6 +149,11 @@ class Channel:
         if self.inbound is None:
             return ()
         return (*([self.line_item_ref] if self.line_item_ref else []), "sku")
+
+    @property
+    def receives_deliveries(self) -> bool:
+        """Deliveries reach ingest, by webhook or by queue."""
+        return self.receiver is not None or self.queue_receiver is not None
 
     @property
     def publishes_stock(self) -> bool:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,11 +38,8 @@ def test_local_up_serves_until_interrupted(
         assert state.exists(), process.stdout.read() if process.stdout else ""
         endpoints = json.loads(state.read_text())
         assert oct(state.stat().st_mode & 0o777) == "0o600"  # it holds local-only secrets
-        # the contract outside checks rely on: every channel's sandbox and signing secret
-        for channel in (c.name for c in CHANNELS):
-            assert endpoints["sandboxes"][channel].startswith("http://127.0.0.1:")
-            assert endpoints["local_only_secrets"][f"{channel}_webhook_secret"]
-            assert endpoints["webhooks"][channel].endswith(f"/webhooks/{channel}")
+        _every_channel_is_reachable(endpoints)
+        assert endpoints["local_only_secrets"]["amazon_refresh_token"].startswith("Atzr|")
         # the carrier too: Sendcloud's sandbox, its signing secret and the URL it calls
         assert endpoints["sandboxes"]["sendcloud"].startswith("http://127.0.0.1:")
         assert endpoints["local_only_secrets"]["sendcloud_webhook_secret"]
@@ -88,3 +86,16 @@ def test_local_up_serves_until_interrupted(
     assert "Webhook shopify" in output and "Webhook woocommerce" in output
     assert "Sandbox shopify" in output and "Sandbox woocommerce" in output
     assert not state.exists()
+
+
+def _every_channel_is_reachable(endpoints: dict[str, Any]) -> None:
+    """The contract outside checks rely on: every channel's sandbox and signing secret (a
+    webhook channel) or the queue its sandbox sends to (a queue-delivering one: Amazon)."""
+    for c in CHANNELS:
+        assert endpoints["sandboxes"][c.name].startswith("http://127.0.0.1:")
+        if c.receiver is not None:
+            assert endpoints["local_only_secrets"][f"{c.name}_webhook_secret"]
+            assert endpoints["webhooks"][c.name].endswith(f"/webhooks/{c.name}")
+        else:
+            assert endpoints["notification_queues"][c.name].endswith(f"-notifications-{c.name}")
+    assert endpoints["notification_queues"].keys() == {"amazon"}

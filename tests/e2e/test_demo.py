@@ -21,7 +21,7 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
         check=False,
     )
     report = json.loads(run.stdout)
@@ -29,8 +29,9 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
     assert run.returncode == 0
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
         # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox, one
-        # bought on bol.com (the one its buyer asked to cancel came back)
-        "KEEL-MUG-BLUE": 6,
+        # bought on bol.com (the one its buyer asked to cancel came back), one announced by
+        # Amazon's ORDER_CHANGE on Keel's queue
+        "KEEL-MUG-BLUE": 7,
         # tee + mug, two tees placed in WooCommerce, the tee the poll found (the refunded
         # tee came back)
         "KEEL-TEE-M": 4,
@@ -42,22 +43,24 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
             assert all(v["shows"] == v["derived"] for v in row["channels"].values()), row
     mug = next(r for r in report["skus_after_cap_change"] if r["sku"] == "KEEL-MUG-BLUE")
     assert mug["channels"]["woocommerce"]["shows"] == report["cap_change"]["cap"] == 5
-    sandbox_orders = [s for s in report["sent"] if s["label"].endswith(("WooCommerce", "Shopify"))]
-    assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce"}
+    sandbox_orders = [
+        s for s in report["sent"] if s["label"].endswith(("WooCommerce", "Shopify", "Amazon"))
+    ]
+    assert {s["channel"] for s in sandbox_orders} == {"shopify", "woocommerce", "amazon"}
     assert [s["status"] for s in report["sent"] if s["label"] == "bad signature"] == [401]
     assert len(report["held_deliveries"]) == 1
-    # the WooCommerce order's three mugs are back on every channel, and so is the mug of the
-    # bol.com buyer who asked to cancel
-    cancelled = sorted(c[0].split(" ")[0] for c in report["cancelled_orders"])
+    # The three WooCommerce mugs and the bol.com mug its buyer asked to cancel are back.
+    cancelled = sorted(order.split(" ")[0] for order, _ in report["cancelled_orders"])
     assert cancelled == ["bol", "woocommerce"]
     (refunded,) = report["refunded_orders"]  # its tee is back on every channel
     assert refunded[0].startswith("woocommerce #") and "refund" in refunded[1]
     assert [s["status"] for s in report["sent"] if s["label"] == "poll: woocommerce"] == [200]
     # Every accepted order shipped: its channel holds the tracking number, its stock left.
-    assert len(report["shipped"]) == 7
+    assert len(report["shipped"]) == 9
     assert all(tracking == shown for _, _, tracking, shown in report["shipped"])
+    assert any(order.startswith("amazon ") for order, _, _, _ in report["shipped"])
     assert {r["sku"]: (r["on_hand"], r["reserved"]) for r in report["skus_after_shipping"]} == {
-        "KEEL-MUG-BLUE": (15, 0),
+        "KEEL-MUG-BLUE": (13, 0),
         "KEEL-TEE-M": (2, 0),
         "KEEL-LAMP": (0, 0),
     }

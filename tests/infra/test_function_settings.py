@@ -59,6 +59,21 @@ def _webhook(spec: Function) -> None:
     assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
 
 
+def _queue_delivery(spec: Function) -> None:
+    """A queue-delivering channel's consumer: the deliveries table, the ingest queue, the
+    raw-bodies bucket (its channel is the queue it reads, named in each record)."""
+    from functions.queue_delivery import handler
+
+    handler._env.cache_clear()
+    try:
+        env = handler._env()
+        assert env["deliveries_table"] == "t-deliveries"
+        assert env["ingest_queue_url"] == "https://sqs/ingest"
+        assert env["raw_bodies_bucket"] == "b-raw-bodies"
+    finally:
+        handler._env.cache_clear()
+
+
 def _ingest(spec: Function) -> None:
     settings = IngestSettings()  # type: ignore[call-arg]
     assert settings.orders_table == "t-orders"
@@ -151,6 +166,7 @@ LOADERS: dict[str, Callable[[Function], None]] = {
         if f.handler.startswith("functions.workflow.")
     },
     "functions.webhook.handler:handler": _webhook,
+    "functions.queue_delivery.handler:handler": _queue_delivery,
     "functions.ingest.handler:handler": _ingest,
     "functions.relay.handler:handler": _relay,
     "functions.resync.handler:handler": _relay,

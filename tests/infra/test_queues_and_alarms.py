@@ -21,6 +21,7 @@ from shared.wiring import (
     ScheduleTrigger,
     StreamTrigger,
     Wiring,
+    notification_queue,
 )
 from tests.infra.template import Template
 
@@ -183,9 +184,11 @@ def test_one_dashboard_shows_the_flow(template: Template) -> None:
 SENDERS = ("437568002678", "sns.amazonaws.com")
 
 
-def _allowed_senders(template: Template) -> dict[str, set[str]]:
+def _allowed_senders(template: Template, wiring: Wiring = WIRING) -> dict[str, set[str]]:
     """Queue logical id -> the principals its resource policy allows, as the wiring spells them
-    (account id or service principal); each allowance must be SendMessage on that queue only."""
+    (account id or service principal); each allowance must be the queue's `sender_actions` (by
+    default SendMessage) on that queue only."""
+    actions_of = {template.queues()[q.name]: q.sender_actions for q in wiring.queues}
     allowed: dict[str, set[str]] = {}
     for policy in template.of_type("AWS::SQS::QueuePolicy").values():
         (queue,) = (template.target(q) for q in policy["Properties"]["Queues"])
@@ -193,7 +196,10 @@ def _allowed_senders(template: Template) -> dict[str, set[str]]:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] != "Allow":
                 continue
-            assert statement["Action"] == "sqs:SendMessage", statement
+            action = statement["Action"]
+            assert sorted([action] if isinstance(action, str) else action) == sorted(
+                actions_of[queue]
+            ), statement
             assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}, statement
             principal = statement["Principal"]
             if "Service" in principal:
@@ -209,8 +215,28 @@ def _allowed_senders(template: Template) -> dict[str, set[str]]:
 
 
 def test_no_queue_admits_outside_senders_unless_the_wiring_says_so(template: Template) -> None:
-    assert not any(q.senders for q in WIRING.queues)
-    assert _allowed_senders(template) == {}
+    queues = template.queues()
+    expected = {queues[q.name]: set(q.senders) for q in WIRING.queues if q.senders}
+    assert _allowed_senders(template) == expected
+
+
+def test_a_channel_that_delivers_to_a_queue_gets_that_queue_open_to_its_documented_sender(
+    template: Template,
+) -> None:
+    """The notification queue of each queue-delivering channel (Amazon SP-API: account
+    437568002678, SendMessage and GetQueueAttributes), with its DLQ and alarm like every queue."""
+    queues = template.queues()
+    allowed = _allowed_senders(template)
+    receiving = [c for c in CHANNELS if c.queue_receiver is not None]
+    assert receiving  # Amazon
+    for channel in receiving:
+        assert channel.queue_receiver is not None
+        name = notification_queue(channel.name)
+        assert allowed[queues[name]] == set(channel.queue_receiver.senders)
+        assert f"{name}-dlq" in queues
+        (function,) = [f for f in WIRING.functions if f.name == name]
+        assert isinstance(function.trigger, QueueTrigger) and function.trigger.queue == name
+        assert function.sends_to == ("ingest",)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +263,8 @@ def with_senders(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 def test_a_queue_with_senders_admits_exactly_them(with_senders: Template) -> None:
     queues = with_senders.queues()
-    assert _allowed_senders(with_senders) == {queues["ingest"]: set(SENDERS)}
+    own = {queues[q.name]: set(q.senders) for q in WIRING.queues if q.senders}
+    assert _allowed_senders(with_senders) == {queues["ingest"]: set(SENDERS), **own}
 
 
 @pytest.mark.parametrize("sender", ["*", "43756800267", "arn:aws:iam::437568002678:root", "sns"])

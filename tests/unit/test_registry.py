@@ -12,7 +12,7 @@ import pytest
 import shared.channels
 from local_stack.sandboxes.base import ChannelSandbox
 from shared.channels.registry import CHANNELS, check_registry
-from shared.channels.spec import Channel, SyncPolicy, load
+from shared.channels.spec import Channel, FromBody, QueueReceiver, SyncPolicy, load
 from shared.wiring import WIRING, build_wiring, check_wiring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,9 @@ def test_each_sandbox_speaks_the_control_surface_and_its_secret_fits_the_schema(
     assert isinstance(sandbox, ChannelSandbox)
     secret = sandbox.keel_secret("http://127.0.0.1:9")
     load(channel.secret_schema).model_validate(secret)
-    assert f"{channel.name}_webhook_secret" in sandbox.local_only_secrets()
+    if channel.receiver is not None:  # a channel delivering to a queue signs nothing
+        assert f"{channel.name}_webhook_secret" in sandbox.local_only_secrets()
+    assert all(k.startswith(f"{channel.name}_") for k in sandbox.local_only_secrets())
 
 
 def test_half_registered_channels_are_reported() -> None:
@@ -106,3 +108,37 @@ def test_nothing_outside_the_channel_packages_names_a_channel_in_code() -> None:
                 if any(f'"{n}"' in code or f"'{n}'" in code for n in names):
                     offenders.append(f"{file.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_a_channel_that_delivers_to_a_queue_gets_the_queue_its_consumer_and_its_senders() -> None:
+    """The queue-delivery mechanism, channel-agnostic: a channel declaring a QueueReceiver gets
+    `notifications-<channel>` (+DLQ) open to its documented senders, and a consumer that sends
+    to ingest; ingest reads its secret; no webhook is involved."""
+    woo = next(c for c in CHANNELS if c.name == "woocommerce")
+    queued = dataclasses.replace(
+        woo,
+        name="etsy",
+        receiver=None,
+        queue_receiver=QueueReceiver(
+            senders=("437568002678",),
+            delivery_id=FromBody(("Meta", "Id")),
+            topic=FromBody(("Type",)),
+            sender_actions=("sqs:SendMessage", "sqs:GetQueueAttributes"),
+        ),
+    )
+    assert check_registry((queued,)) == []
+    wiring = build_wiring((*CHANNELS, queued))
+    assert check_wiring(wiring, (*CHANNELS, queued)) == []
+    queue = wiring.queue("notifications-etsy")
+    assert queue.senders == ("437568002678",)
+    assert queue.sender_actions == ("sqs:SendMessage", "sqs:GetQueueAttributes")
+    consumer = wiring.function("notifications-etsy")
+    assert consumer.handler == "functions.queue_delivery.handler:handler"
+    assert consumer.env == {"KEEL_CHANNEL": "etsy"} and consumer.sends_to == ("ingest",)
+    assert consumer.timeout_s * 6 <= queue.visibility_timeout_s
+    assert "etsy" in wiring.function("ingest").secrets
+    assert "etsy" not in wiring.function("webhook").secrets
+    both = dataclasses.replace(queued, receiver=woo.receiver)
+    assert any("not both" in p for p in check_registry((both,)))
+    lost = dataclasses.replace(wiring, queues=tuple(q for q in wiring.queues if q is not queue))
+    assert any("notifications-etsy" in p for p in check_wiring(lost, (queued,)))

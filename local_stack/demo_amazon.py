@@ -1,0 +1,24 @@
+"""Amazon's part of `keel demo`: an order placed on Amazon (its ORDER_CHANGE goes to Keel's
+SQS queue, not a webhook), and waiting for Amazon to apply the listing patches it accepted
+before the demo compares what every channel shows."""
+
+from __future__ import annotations
+
+import time
+
+from local_stack.stack import LocalStack
+
+AMAZON_ORDER = "one mug on Amazon"
+AMAZON_ORDER_LINES = {"KEEL-MUG-BLUE": 1}
+
+
+def wait_for_accepted_writes(stack: LocalStack, timeout_s: float = 15.0) -> bool:
+    """Until every sandbox that applies accepted writes later (Amazon's ACCEPTED patches and
+    feeds) has applied them: what a channel shows is compared after that."""
+    waiting = [s for s in stack.sandboxes.values() if hasattr(s, "accepted_writes")]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(s.accepted_writes() for s in waiting):
+            return True
+        time.sleep(0.1)
+    return False

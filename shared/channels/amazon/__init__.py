@@ -1,0 +1,35 @@
+"""Amazon (Selling Partner API): ORDER_CHANGE notifications on an SQS queue and a searchOrders
+poll in, listings patched (or fed) out, shipments confirmed. Declared as data here."""
+
+from shared.channels.spec import Channel, FromBody, PollPolicy, QueueReceiver, SyncPolicy
+
+# Amazon's notification service: the AWS account SP-API's docs name as the principal that
+# sends to a seller's queue, with SendMessage and GetQueueAttributes.
+SP_API_NOTIFICATIONS_ACCOUNT = "437568002678"
+
+CHANNEL = Channel(
+    name="amazon",
+    secret_schema="shared.channels.amazon.secret:AmazonSecret",
+    sandbox="local_stack.sandboxes.amazon:AmazonSandbox",
+    # The seller: Amazon order ids are unique per seller across its marketplaces. The
+    # marketplace is in every listing's refs (the same seller SKU in two marketplaces is two
+    # listings, matched by `marketplace_sku`) and in the secret, which the poll reads.
+    account_field="seller_id",
+    queue_receiver=QueueReceiver(
+        senders=(SP_API_NOTIFICATIONS_ACCOUNT,),
+        sender_actions=("sqs:SendMessage", "sqs:GetQueueAttributes"),
+        delivery_id=FromBody(("NotificationMetadata", "NotificationId")),
+        topic=FromBody(("NotificationType",)),
+    ),
+    inbound="shared.channels.amazon.notifications:AmazonNotificationsInbound",
+    fetch_order="shared.channels.amazon.orders:fetch_order",
+    line_item_ref="marketplace_sku",
+    outbound_stock="shared.channels.amazon.stock:publisher",
+    confirm_shipment="shared.channels.amazon.shipments:fulfillment",
+    poll_orders="shared.channels.amazon.poll:poll",
+    # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for
+    # catching up after an outage.
+    poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
+    # patchListingsItem: 5 calls/s, burst 5; batches above stock.FEED_THRESHOLD go as a feed.
+    sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+)

@@ -1,0 +1,274 @@
+"""The SP-API client: a Login with Amazon access token (refresh-token grant, cached for its
+hour) sent as `x-amz-access-token`, a token bucket per operation at Amazon's published default
+rates, and errors classified for Keel (429 QuotaExceeded: retried with exponential backoff and
+full jitter, since Amazon sends no Retry-After)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared.channels.amazon.secret import AmazonSecret
+from shared.channels.errors import (
+    AuthError,
+    ChannelError,
+    PermanentError,
+    RetryableError,
+    classify_status,
+)
+
+CHANNEL = "amazon"
+TOKEN_REFRESH_MARGIN_S = 60.0  # a token is renewed a minute before LWA says it expires
+MAX_TOKEN_WAIT_S = 10.0  # longer waits for a bucket token fail the call as retryable instead
+THROTTLE_ATTEMPTS = 4  # QuotaExceeded: the first call and three backed-off retries
+BACKOFF_BASE_S = 0.5  # waits drawn from [0, 1], [0, 2], [0, 4] s
+MAX_BACKOFF_S = 20.0
+
+
+class BudgetSpent(RetryableError):
+    """Keel's own bucket for the operation is empty for longer than a call may wait."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Amazon's default usage plan for an operation (requests per second, burst)."""
+
+    per_second: float
+    burst: int
+
+
+# From the usage-plan tables in the models under ../shared/specs/amazon-sp-api/models/.
+RATES: dict[str, Rate] = {
+    "searchOrders": Rate(0.0056, 20),  # ~1 call every 3 minutes: the poll is a backstop
+    "getOrder": Rate(0.5, 30),
+    "confirmShipment": Rate(2.0, 10),
+    "getListingsItem": Rate(5.0, 10),
+    "patchListingsItem": Rate(5.0, 5),
+    "createFeedDocument": Rate(0.5, 15),
+    "createFeed": Rate(0.0083, 15),
+    "getFeed": Rate(2.0, 15),
+    "getFeedDocument": Rate(0.0222, 10),
+}
+
+
+class TokenBucket:
+    """Amazon's throttling model on Keel's side: `burst` tokens, refilled at `per_second`. Per
+    process (a Lambda environment); Amazon's own bucket is per seller and app, so a 429 can
+    still come, and is retried with backoff."""
+
+    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._tokens = float(rate.burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 when one was there, else the seconds until one is (not taken)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(
+                float(self.rate.burst), self._tokens + (now - self._at) * self.rate.per_second
+            )
+            self._at = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate.per_second
+
+
+class _TokenCache:
+    """LWA access tokens by (client id, refresh token): valid an hour, shared by every client
+    in the process (one refresh per hour, not one per call)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], now: float) -> str | None:
+        with self._lock:
+            found = self._tokens.get(key)
+        if found is None or found[1] - TOKEN_REFRESH_MARGIN_S <= now:
+            return None
+        return found[0]
+
+    def put(self, key: tuple[str, str], token: str, expires_at: float) -> None:
+        with self._lock:
+            self._tokens[key] = (token, expires_at)
+
+    def drop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
+TOKENS = _TokenCache()
+_BUCKETS: dict[tuple[str, str], TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def bucket(seller_id: str, operation: str) -> TokenBucket:
+    """The process's bucket for one seller's operation."""
+    with _BUCKETS_LOCK:
+        key = (seller_id, operation)
+        if key not in _BUCKETS:
+            _BUCKETS[key] = TokenBucket(RATES[operation])
+        return _BUCKETS[key]
+
+
+def error_codes(response: httpx.Response) -> list[str]:
+    """The codes of an SP-API error answer (`{"errors": [{"code", "message"}]}`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [str(e.get("code")) for e in errors if isinstance(e, dict)]
+
+
+def http_error(response: httpx.Response, operation: str) -> ChannelError:
+    """An SP-API error answer as Keel's classified error, with Amazon's codes and messages."""
+    error_class = classify_status(response.status_code) or PermanentError
+    detail = response.text[:500]
+    message = f"{operation}: HTTP {response.status_code}: {detail}"
+    if error_class is RetryableError:
+        return RetryableError(message, channel=CHANNEL, status=response.status_code)
+    return error_class(message, channel=CHANNEL, status=response.status_code)
+
+
+class SpApiClient:
+    """One seller's SP-API, operation by operation. Raises the classified ChannelErrors."""
+
+    def __init__(
+        self,
+        secret: AmazonSecret,
+        http: httpx.Client,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        buckets: Callable[[str, str], TokenBucket] = bucket,
+    ) -> None:
+        self.secret = secret
+        self._http = http
+        self._sleep = sleep
+        self._clock = clock
+        self._buckets = buckets
+        self._key = (secret.lwa_client_id, secret.refresh_token)
+
+    # --- auth ---------------------------------------------------------------------------------
+    def access_token(self) -> str:
+        cached = TOKENS.get(self._key, self._clock())
+        if cached is not None:
+            return cached
+        try:
+            response = self._http.post(
+                self.secret.lwa_token_url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": self.secret.refresh_token,
+                    "client_id": self.secret.lwa_client_id,
+                    "client_secret": self.secret.lwa_client_secret,
+                },
+            )
+        except httpx.TransportError as exc:
+            raise RetryableError(f"LWA: {type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        if response.status_code == 400 or response.status_code in (401, 403):
+            # invalid_grant / invalid_client: the refresh token or app secret is wrong or
+            # revoked. Never echo the body's request parameters.
+            raise AuthError(
+                f"LWA refused the refresh token: HTTP {response.status_code} "
+                f"{_lwa_error(response)}",
+                channel=CHANNEL,
+                status=response.status_code,
+            )
+        if response.status_code >= 300:
+            raise http_error(response, "LWA token")
+        body = response.json()
+        token = str(body["access_token"])
+        TOKENS.put(self._key, token, self._clock() + float(body.get("expires_in", 3600)))
+        return token
+
+    # --- calls --------------------------------------------------------------------------------
+    def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """One operation, paced by its bucket; QuotaExceeded (429) is retried with exponential
+        backoff and full jitter; an expired token is renewed once."""
+
+        for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+            try:
+                return self._once(operation, method, path, params, json, ok)
+            except BudgetSpent:
+                raise  # minutes away (searchOrders): the caller's next run, not a sleep here
+            except RetryableError:
+                if attempt == THROTTLE_ATTEMPTS:
+                    raise
+                # No Retry-After from Amazon: exponential backoff with full jitter.
+                self._sleep(random.uniform(0, min(MAX_BACKOFF_S, BACKOFF_BASE_S * 2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        ok: tuple[int, ...],
+    ) -> httpx.Response:
+        wait = self._buckets(self.secret.seller_id, operation).take()
+        if wait > MAX_TOKEN_WAIT_S:
+            raise BudgetSpent(
+                f"{operation}: Keel's rate budget for it is spent for {wait:.0f} s",
+                channel=CHANNEL,
+                retry_after_s=wait,
+            )
+        if wait > 0:
+            self._sleep(wait)
+            self._buckets(self.secret.seller_id, operation).take()
+        for renewed in (False, True):
+            try:
+                response = self._http.request(
+                    method,
+                    self.secret.endpoint + path,
+                    params=params,
+                    json=body,
+                    headers={
+                        "x-amz-access-token": self.access_token(),
+                        "user-agent": "Keel/1.0 (Language=Python)",
+                    },
+                )
+            except httpx.TransportError as exc:
+                raise RetryableError(
+                    f"{operation}: {type(exc).__name__}: {exc}", channel=CHANNEL
+                ) from exc
+            expired = response.status_code == 403 and "Unauthorized" in error_codes(response)
+            if expired and not renewed:  # an access token that expired early, or was revoked
+                TOKENS.drop(self._key)
+                continue
+            break
+        if response.status_code in ok:
+            return response
+        raise http_error(response, operation)
+
+
+def _lwa_error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
