@@ -117,6 +117,10 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     fully_refunded: bool = False  # the channel says every amount went back
     shipping_address: ShippingAddress | None = None  # None: nothing to ship to (yet)
+    # False while the channel has not released the order for shipment (Amazon PENDING: payment
+    # not yet verified, no address): its stock is reserved, its workflow waits for the version
+    # that says so.
+    ready_to_ship: bool = True
     # Channel line ids the buyer asked to cancel, waiting for the merchant (bol.com
     # `cancellationRequest`): the parser already left them out of what is reserved; Keel
     # accepts them on the channel (port.AcceptsCancellations). Not stored: what the channel

@@ -1,5 +1,6 @@
 """What the orders table's changes mean for the order workflow: an order accepted (reserved,
-from intake, a poll or a released hold) starts its one execution; an order that ends while its
+from intake, a poll or a released hold) and released by its channel for shipment starts its one
+execution; an order that ends while its
 execution waits for the carrier stops that wait (compensation follows)."""
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ def what_follows(
     key = str(new["pk"]).removeprefix(order_pk(""))
     before = str(old["status"]) if old else None
     after = str(new["status"])
-    if after in ACCEPTED and before not in ACCEPTED and before != OrderStatus.SHIPPED.value:
+    was_startable = before in ACCEPTED and _ready(old)
+    shipped = before == OrderStatus.SHIPPED.value
+    if after in ACCEPTED and _ready(new) and not was_startable and not shipped:
         return Start(key)
     if after in ENDED and before in ACCEPTED:
         return Stop(key, after)
     return None
+
+
+def _ready(image: Mapping[str, Any] | None) -> bool:
+    """Items written before readiness was kept have none: ready, as they always were."""
+    return bool(image) and (image or {}).get("ready_to_ship", True) is not False

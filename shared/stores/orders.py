@@ -98,6 +98,7 @@ def order_to_doc(order: Order) -> dict[str, Any]:
         ],
         "fully_refunded": order.fully_refunded,
         "shipping_address": asdict(order.shipping_address) if order.shipping_address else None,
+        "ready_to_ship": order.ready_to_ship,
     }
 
 
@@ -181,6 +182,7 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         refunds=tuple(_refund_from(r) for r in doc.get("refunds", ())),
         fully_refunded=bool(doc.get("fully_refunded", False)),
         shipping_address=_address_from(doc.get("shipping_address")),
+        ready_to_ship=bool(doc.get("ready_to_ship", True)),
     )
 
 
@@ -279,6 +281,8 @@ class OrderStore:
                 "status": order.status.value,
                 "channel": order.channel,
                 "channel_updated_at": order.channel_updated_at.isoformat(),
+                # top level, for the orders stream: the workflow starts once it turns true
+                "ready_to_ship": order.ready_to_ship,
                 "reserved": {sku: qty for sku, qty in reserved.items() if qty > 0},
                 **doc_attributes(order),
             }

@@ -109,3 +109,14 @@ def test_get_order_reads_the_order_with_its_items_and_none_for_an_unknown_id() -
     sandbox.cancel(order_id, notify=False)
     cancelled = reader.fetch_order(order_id)
     assert cancelled is not None and cancelled.cancelled_at is not None
+
+
+def test_a_pending_order_is_reserved_but_not_released_for_shipment_until_unshipped() -> None:
+    data = json.loads(
+        (SPECS / "examples/searchOrders_2026-01-01.sandbox-response.json").read_text()
+    )
+    (raw,) = data["orders"]
+    raw["fulfillment"].update(fulfilledBy="MERCHANT", fulfillmentStatus="PENDING")
+    assert parse_order(raw, "A1", "JPY").ready_to_ship is False
+    raw["fulfillment"]["fulfillmentStatus"] = "UNSHIPPED"
+    assert parse_order(raw, "A1", "JPY").ready_to_ship is True

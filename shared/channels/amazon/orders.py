@@ -187,6 +187,8 @@ def to_order(raw: AmazonOrder, account: str, currency: str) -> Order:
         lines=tuple(lines),
         cancelled_at=raw.lastUpdatedTime if status == "CANCELLED" else None,
         shipping_address=_address(raw),
+        # Amazon has not verified the payment yet: reserve, but do not ship (or read an address)
+        ready_to_ship=status not in ("PENDING", "PENDING_AVAILABILITY"),
     )
 
 
