@@ -211,6 +211,43 @@ def reuse_step_functions_clients() -> None:
         _applied.add("sfn_clients")
 
 
+_delays: dict[str, int | None] = {"max_s": None}
+
+
+def cap_message_delays(max_s: int | None) -> None:
+    """SQS message delays, locally at most `max_s` (None: as sent, up to SQS's 900 s). Not a
+    mend but the local stack's clock, as its short visibility timeout is: a stock write's
+    delayed confirmation check (5 s, 10 s, ... in AWS) comes back in a second, so the demo and
+    the tests do not sit out AWS's pacing. Process-wide, like the moto server it changes."""
+    from moto.sqs.models import SQSBackend
+
+    _delays["max_s"] = max_s
+    with _lock:
+        if "message_delays" in _applied:
+            return
+        send, send_batch = SQSBackend.send_message, SQSBackend.send_message_batch
+
+        @functools.wraps(send)
+        def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+            cap = _delays["max_s"]
+            if cap is not None and int(kwargs.get("delay_seconds") or 0) > cap:
+                kwargs["delay_seconds"] = cap
+            return send(self, *args, **kwargs)
+
+        @functools.wraps(send_batch)
+        def send_message_batch(self: Any, queue_name: str, entries: dict[str, Any]) -> Any:
+            cap = _delays["max_s"]
+            if cap is not None:
+                for entry in entries.values():
+                    if int(entry.get("DelaySeconds") or 0) > cap:
+                        entry["DelaySeconds"] = cap
+            return send_batch(self, queue_name, entries)
+
+        SQSBackend.send_message = send_message  # type: ignore[method-assign]
+        SQSBackend.send_message_batch = send_message_batch  # type: ignore[method-assign]
+        _applied.add("message_delays")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     rollback_transactions_in_place()

@@ -67,6 +67,9 @@ class LocalConfig:
     # Schedules run on their rate (a poll every 5-10 minutes). Tests that fire polls themselves
     # turn it off: a module that runs longer than a rate must not meet an unasked poll.
     timed_schedules: bool = True
+    # SQS message delays (a stock write's confirmation checks: 5 s, 10 s, ... in AWS) locally
+    # come back after at most this many seconds; None: as sent.
+    max_message_delay_s: int | None = 1
 
 
 class LocalStack:
@@ -115,6 +118,7 @@ class LocalStack:
             raise RuntimeError("another LocalStack is running in this process; stop it first")
         LocalStack._active = self
         moto_patches.install()
+        moto_patches.cap_message_delays(self.config.max_message_delay_s)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
         for server in self.sandbox_servers.values():

@@ -5,8 +5,10 @@ supply and tell the buyer. The channel's edited order then comes back through th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from shared.channels.errors import NothingToDo
 from shared.channels.port import CancelsLines
@@ -14,6 +16,11 @@ from shared.domain.orders import OrderStatus
 from shared.domain.oversell import OversellPolicy, held_for_stock, short_lines
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import ORDER_SK, OrderStore, order_pk
+
+# Channels stamp an order's versions to the second (WooCommerce's date_modified, Shopify's
+# updated_at): an edit made in the same second as the version it edits would carry the same
+# stamp and read as a replay. The cut is asked for only once this much has passed since.
+SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ def follow_policy(
     orders: OrderStore,
     inventory: InventoryStore,
     canceller: Callable[[], CancelsLines | None],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """What was done, in words for the log. Raises the channel's classified errors (the stream
     retries the record, then sends it to the function's failure queue)."""
@@ -62,6 +71,9 @@ def follow_policy(
     adapter = canceller()
     if adapter is None:
         return "channel cannot cut lines: held for a person"
+    since = (now() - order.channel_updated_at).total_seconds()
+    if since < SETTLE_S:
+        sleep(SETTLE_S - max(0.0, since))
     try:
         adapter.cancel_lines(order, cut.cuts, cut.note)
     except NothingToDo as exc:

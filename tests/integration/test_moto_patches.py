@@ -218,3 +218,24 @@ def test_a_query_reads_its_partition_as_dynamodb_does(two_tables: tuple[Any, Any
         ExpressionAttributeValues={":pk": {"S": "k4"}},
     )["Items"]
     assert hash_only == [{"pk": {"S": "k4"}, "n": {"N": "4"}}]
+
+
+def test_message_delays_are_capped_locally_and_as_sent_when_not() -> None:
+    from local_stack.moto_patches import cap_message_delays
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="delays")["QueueUrl"]
+        try:
+            cap_message_delays(0)
+            sqs.send_message(QueueUrl=url, MessageBody="check", DelaySeconds=600)
+            sqs.send_message_batch(
+                QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "b", "DelaySeconds": 600}]
+            )
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+            assert sorted(m["Body"] for m in got) == ["b", "check"]
+            cap_message_delays(None)
+            sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=600)
+            assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        finally:
+            cap_message_delays(None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -128,3 +128,23 @@ def test_the_policy_asks_the_channel_only_when_it_says_cut_and_the_order_is_held
     assert channel.asked == []
     assert run(cut, held, MUG=2) == "cut 1 to 2"
     assert channel.asked == [(held.key, (LineCut("1", 2, 1, "T1"),))]
+
+
+def test_the_cut_waits_until_the_channel_can_stamp_it_later_than_the_version_it_edits() -> None:
+    from shared.domain.oversell import OversellPolicy
+    from shared.services.oversell import SETTLE_S, follow_policy
+
+    held = replace(
+        order(("1", "MUG", 3)), status=OrderStatus.HELD, hold_reason="insufficient stock: MUG"
+    )
+    slept: list[float] = []
+    follow_policy(
+        held.key,
+        OversellPolicy.CANCEL_SHORT_LINES,
+        _Orders(held),  # type: ignore[arg-type]
+        _Inventory(MUG=1),  # type: ignore[arg-type]
+        _Channel,
+        now=lambda: T0 + timedelta(seconds=0.5),
+        sleep=slept.append,
+    )
+    assert slept == [SETTLE_S - 0.5]
