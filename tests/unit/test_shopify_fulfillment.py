@@ -84,6 +84,16 @@ class Shop:
         return list(json.loads(answer.body))
 
 
+def assert_valid_request(schema: GraphQLSchema, sent: dict[str, Any]) -> None:
+    """A GraphQL body Keel sent: its document and its variables, as the schema accepts them."""
+    document = parse(sent["query"])
+    assert validate(schema, document) == []
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), sent["variables"])
+    assert isinstance(coerced, dict), coerced
+
+
 def shipped(order: Order, number: str = "3SABCD0123456789") -> ShipmentConfirmation:
     return ShipmentConfirmation(
         carrier="PostNL",
@@ -118,14 +128,7 @@ def test_a_confirmation_fulfils_every_line_once_with_the_tracking(schema: GraphQ
     assert sorted(i["quantity"] for i in items["fulfillmentOrderLineItems"]) == [1, 2]
     # Every document and its variables as Keel sent them are what the 2026-10 API accepts.
     for sent in shop.sent:
-        document = parse(sent["query"])
-        assert validate(schema, document) == []
-        operation = document.definitions[0]
-        assert isinstance(operation, OperationDefinitionNode)
-        coerced = get_variable_values(
-            schema, operation.variable_definitions or (), sent["variables"]
-        )
-        assert isinstance(coerced, dict), coerced
+        assert_valid_request(schema, sent)
 
 
 def test_a_retried_confirmation_is_nothing_to_do_and_fulfils_nothing_twice() -> None:

@@ -9,9 +9,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from graphql import GraphQLSchema, parse, validate
-from graphql.execution.values import get_variable_values
-from graphql.language import OperationDefinitionNode
+from graphql import GraphQLSchema
 
 from shared.channels.errors import NothingToDo, PermanentError
 from shared.channels.port import CancelsLines
@@ -22,7 +20,7 @@ from shared.channels.shopify.secret import ShopifySecret
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.domain.oversell import LineCut
-from tests.unit.test_shopify_fulfillment import BASE, Shop
+from tests.unit.test_shopify_fulfillment import BASE, Shop, assert_valid_request
 
 NOTE = "Sorry: we could not supply 1 x Lamp"
 
@@ -71,14 +69,7 @@ def test_an_edit_cuts_the_lines_and_keel_reads_the_cut_order_back(schema: GraphQ
     assert shown_after["LAMP"] == shown_before["LAMP"] + 2
     assert shown_after["MUG"] == shown_before["MUG"] + 2
     for sent in shop.sent:  # begin, two quantities, commit: each valid against the schema
-        document = parse(sent["query"])
-        assert validate(schema, document) == []
-        operation = document.definitions[0]
-        assert isinstance(operation, OperationDefinitionNode)
-        coerced = get_variable_values(
-            schema, operation.variable_definitions or (), sent["variables"]
-        )
-        assert isinstance(coerced, dict), coerced
+        assert_valid_request(schema, sent)
     assert len(shop.sent) == 4
 
 
