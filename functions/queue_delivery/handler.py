@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -29,11 +28,11 @@ from aws_lambda_powertools import Logger
 from shared.aws import client
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import FromBody, QueueReceiver
+from shared.inbound_outbox import enqueue_then_mark_seen
 from shared.wiring import notification_queue
 
 logger = Logger(service="keel-queue-delivery")
 
-INLINE_LIMIT_BYTES = 200 * 1024  # as the webhook: larger envelopes leave the body in S3
 SEEN_TTL_S = 7 * 24 * 3600  # longer than the queue's retention (4 days) and any redrive
 MAX_DELIVERY_ID_CHARS = 256
 
@@ -99,31 +98,18 @@ def _deliver(channel: str, record: dict[str, Any]) -> str:
     if "Item" in db.get_item(TableName=env["deliveries_table"], Key=seen_key):
         logger.info("duplicate delivery acknowledged", extra={"delivery_id": delivery_id})
         return "duplicate"
-    received_at = datetime.now(UTC)
-    envelope: dict[str, Any] = {
-        "channel": channel,
-        "delivery_id": delivery_id,
-        "topic": topic,
-        "received_at": received_at.isoformat(),
-        "headers": {},
-        "body": text,
-        "body_encoding": "utf-8",
-    }
-    message = json.dumps(envelope)
-    if len(message) > INLINE_LIMIT_BYTES:
-        digest = hashlib.sha256(delivery_id.encode()).hexdigest()
-        key = f"{channel}/{received_at:%Y/%m/%d}/{digest}"
-        client("s3").put_object(Bucket=env["raw_bodies_bucket"], Key=key, Body=raw)
-        envelope.update(body="", body_ref=key)
-        message = json.dumps(envelope)
-    client("sqs").send_message(
-        QueueUrl=env["ingest_queue_url"],
-        MessageBody=message,
-        MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
-    )
-    db.put_item(
-        TableName=env["deliveries_table"],
-        Item={**seen_key, "expires_at": {"N": str(int(time.time()) + SEEN_TTL_S)}},
+    enqueue_then_mark_seen(
+        channel=channel,
+        delivery_id=delivery_id,
+        topic=topic,
+        headers={},
+        raw=raw,
+        text=text,
+        encoding="utf-8",
+        received_at=datetime.now(UTC),
+        seen_key=seen_key,
+        seen_ttl_s=SEEN_TTL_S,
+        env=env,
     )
     logger.info("delivery enqueued", extra={"delivery_id": delivery_id, "topic": topic})
     return "enqueued"

@@ -35,12 +35,12 @@ from shared.channels.spec import (
     load,
 )
 from shared.domain.orders import normalize_account
+from shared.inbound_outbox import enqueue_then_mark_seen
 from shared.metrics import count
 from shared.wiring import env_name_for_secret
 
 logger = Logger(service="keel-webhook")
 
-INLINE_LIMIT_BYTES = 200 * 1024  # larger envelopes leave the body in S3 (SQS takes 1 MiB)
 SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window (Shopify: ~4 h)
 MAX_DELIVERY_ID_CHARS = 256  # longer ids are hashed: DynamoDB keys and S3 keys stay bounded
 
@@ -193,34 +193,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Signed by the channel, so not an attacker's: latin-1 round-trips any bytes, and ingest
         # keeps such a body as a held delivery.
         text, encoding = raw.decode("latin-1"), "latin-1"
-    received_at = datetime.now(UTC)
-    envelope: dict[str, Any] = {
-        "channel": channel,
-        "delivery_id": delivery_id,
-        "topic": _topic(receiver, headers, raw),
-        "received_at": received_at.isoformat(),
-        "headers": {h: headers[h][:1024] for h in receiver.kept_headers if h in headers},
-        "body": text,
-        "body_encoding": encoding,
-    }
-    # ASCII-only JSON: SQS refuses some characters a channel may sign (U+FFFE, U+FFFF, lone
-    # surrogates); escaped, every body travels, and ingest gets the exact text back.
-    message = json.dumps(envelope)
-    if len(message) > INLINE_LIMIT_BYTES:
-        # Too large to travel inline: the exact bytes go to S3, the message carries the key.
-        digest = hashlib.sha256(delivery_id.encode()).hexdigest()
-        key = f"{channel}/{received_at:%Y/%m/%d}/{digest}"
-        client("s3").put_object(Bucket=env["raw_bodies_bucket"], Key=key, Body=raw)
-        envelope.update(body="", body_encoding="utf-8", body_ref=key)
-        message = json.dumps(envelope)
-    client("sqs").send_message(
-        QueueUrl=env["ingest_queue_url"],
-        MessageBody=message,
-        MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
+    topic = _topic(receiver, headers, raw)
+    enqueue_then_mark_seen(
+        channel=channel,
+        delivery_id=delivery_id,
+        topic=topic,
+        headers={h: headers[h][:1024] for h in receiver.kept_headers if h in headers},
+        raw=raw,
+        text=text,
+        encoding=encoding,
+        received_at=datetime.now(UTC),
+        seen_key=seen_key,
+        seen_ttl_s=SEEN_TTL_S,
+        env=env,
     )
-    db.put_item(
-        TableName=env["deliveries_table"],
-        Item={**seen_key, "expires_at": {"N": str(int(time.time()) + SEEN_TTL_S)}},
-    )
-    logger.info("delivery enqueued", extra={"topic": envelope["topic"], "bytes": len(raw)})
+    logger.info("delivery enqueued", extra={"topic": topic, "bytes": len(raw)})
     return _respond(200, "accepted")
