@@ -57,7 +57,7 @@ from shared.stores.inventory import MOVEMENT
 from shared.stores.items import from_item, to_item
 from shared.stores.orders import ORDER_SK
 
-ON_HAND = 100_000
+ON_HAND = 900  # under every channel's cap (bol.com shows at most 999), so each shows the fall
 DRAIN_S = 15.0
 SENDERS = 16
 

@@ -21,6 +21,10 @@ Queries. moto answers a Query on a table's key by sorting every item of the tabl
 those with the partition key asked for, so each Query cost grew with the table (the relay's
 "listings of this SKU" read ~46 ms against a 200-SKU catalog). DynamoDB reads only the
 partition; so does the mend (index queries keep moto's way).
+
+Fixed costs per request that moto pays and AWS does not show (an ASL parse per execution, a
+directory listing per request) are paid once per process: they set the local ceiling, not
+Keel's behaviour.
 """
 
 from __future__ import annotations
@@ -248,8 +252,53 @@ def cap_message_delays(max_s: int | None) -> None:
         _applied.add("message_delays")
 
 
+def parse_each_definition_once() -> None:
+    """moto's Step Functions engine lexed and parsed the state machine's ASL (antlr, pure
+    Python) for every execution it started: ~200 ms of one core per order, the largest single
+    cost of the local stack at 5 orders/s. The parse tree of one definition never changes: keep
+    it per definition and build the evaluation components from it afresh for each execution
+    (the components carry an execution's state; the tree does not)."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    with _lock:
+        if "asl_parse" in _applied:
+            return
+        parser = asl_parser.AmazonStateLanguageParser
+        original = parser.parse
+        trees: dict[str, Any] = {}
+        trees_lock = threading.Lock()
+
+        def parse(definition: str) -> tuple[Any, Any]:
+            with trees_lock:
+                tree = trees.get(definition)
+            if tree is None:
+                _, tree = original(definition)  # raises on a bad definition, caching nothing
+                with trees_lock:
+                    trees[definition] = tree
+            return Preprocessor().visit(tree), tree
+
+        parser.parse = staticmethod(parse)  # type: ignore[method-assign]
+        _applied.add("asl_parse")
+
+
+def list_moto_services_once() -> None:
+    """moto's server found the service a request was for by listing its own package directory
+    on every request (~90 stat calls each). The list cannot change while the process runs."""
+    from moto import backends
+
+    with _lock:
+        if "services_list" in _applied:
+            return
+        services = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: services
+        _applied.add("services_list")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     rollback_transactions_in_place()
     query_reads_one_partition()
     reuse_step_functions_clients()
+    parse_each_definition_once()
+    list_moto_services_once()

@@ -126,7 +126,7 @@ class SerializedApp:
 
     def __init__(self, app: WSGIApp, activity: Activity | None = None) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self.activity = activity or Activity()
         self.calls: collections.Counter[str] = collections.Counter()  # per operation
 
@@ -140,7 +140,7 @@ class SerializedApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-        with self._lock:
+        with self.lock:
             try:
                 return self._run(environ, start_response)
             finally:
@@ -184,6 +184,28 @@ class MotoServer:
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
+
+    def queue_depth(self, account: str, region: str, queue_name: str) -> int:
+        """Visible + in flight + delayed, as GetQueueAttributes would answer, read in process
+        under the server's lock: watching depths (wait_idle, the benchmarks' sampler) then
+        costs no request and does not queue behind the pipeline's."""
+        from moto.sqs.models import sqs_backends
+
+        with self.app.lock:
+            queue = sqs_backends[account][region].queues[queue_name]
+            return int(
+                queue.approximate_number_of_messages
+                + queue.approximate_number_of_messages_not_visible
+                + queue.approximate_number_of_messages_delayed
+            )
+
+    def queue_visible(self, account: str, region: str, queue_name: str) -> int:
+        """Messages a receive would get now (in process, under the lock, as `queue_depth`)."""
+        from moto.sqs.models import sqs_backends
+
+        with self.app.lock:
+            queue = sqs_backends[account][region].queues[queue_name]
+            return int(queue.approximate_number_of_messages)
 
     def start(self) -> None:
         self._thread.start()

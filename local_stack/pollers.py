@@ -24,6 +24,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 log = logging.getLogger("keel.local")
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -93,10 +95,14 @@ class SqsPoller(Poller):
         visibility_changed: Callable[[str], bool] | None = None,
         idle_s: float = 1.0,
         batching_window_s: float = 0.0,
+        visible: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(f"sqs:{function}", interval_s, wake, idle_s)
         self._batch_limit = batch_size  # what one invocation may get (Lambda: up to 10,000)
         self._batching_window_s = batching_window_s
+        # How many messages a receive would get now, asked without a request: a batching
+        # window then receives once the batch can fill or the window ends, not on every wake.
+        self._visible = visible
         self._function = function
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -174,6 +180,13 @@ class SqsPoller(Poller):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
+            wanted = self._batch_limit - have - len(more)
+            visible, wake = self._visible, self._wake
+            if visible is not None and wake is not None and visible() < min(10, wanted):
+                wake.clear()  # nothing worth a receive yet: wait for more, or the window's end
+                if visible() < min(10, wanted):
+                    wake.wait(min(left, self._idle_s))
+                continue
             got = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
                 MaxNumberOfMessages=min(10, self._batch_limit - have - len(more)),
@@ -187,6 +200,18 @@ class SqsPoller(Poller):
                 self._wake.wait(min(left, self._idle_s))
             elif not got:
                 self._stop_event.wait(min(left, self._interval_s))
+        if self._visible is not None:  # the window ended: take what came, up to the limit
+            while have + len(more) < self._batch_limit and not self._stop_event.is_set():
+                got = self._sqs.receive_message(
+                    QueueUrl=self._queue_url,
+                    MaxNumberOfMessages=min(10, self._batch_limit - have - len(more)),
+                    WaitTimeSeconds=0,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not got:
+                    break
+                more += got
         return more
 
     def _touched(self, messages: list[dict[str, Any]]) -> set[str]:
@@ -272,10 +297,14 @@ class StreamReader(Poller):
         self._invoke = invoke
         self._region = region
         self._last_sequence: dict[str, str] = {}
+        # The iterator the last read handed back, per shard: reading on from it costs one
+        # request a poll instead of two. Any doubt (none kept, or refused) falls back to a fresh
+        # one from the last sequence number handled, as Lambda's poller checkpoints.
+        self._next_iterator: dict[str, str] = {}
 
     def _iterator(self, shard_id: str) -> str:
-        """A fresh iterator every poll, from the last sequence number read, as Lambda's poller
-        checkpoints by sequence number (see also local_stack/moto_patches.py)."""
+        """A fresh iterator from the last sequence number read (see local_stack/moto_patches.py
+        for why moto's iterators can be trusted across a cancelled transaction)."""
         last = self._last_sequence.get(shard_id)
         args: dict[str, Any] = {"StreamArn": self._stream_arn, "ShardId": shard_id}
         if last is None:
@@ -306,9 +335,7 @@ class StreamReader(Poller):
     def poll_once(self) -> bool:
         worked = False
         for shard_id in self._shard_ids():
-            response = self._streams.get_records(
-                ShardIterator=self._iterator(shard_id), Limit=self._batch_size
-            )
+            response = self._read(shard_id)
             records = response.get("Records", [])
             if records:
                 self.busy = True
@@ -318,7 +345,25 @@ class StreamReader(Poller):
                     self.busy = False
                 self._last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 worked = True
+            following = response.get("NextShardIterator")
+            if following:
+                self._next_iterator[shard_id] = following
         return worked
+
+    def _read(self, shard_id: str) -> dict[str, Any]:
+        kept = self._next_iterator.pop(shard_id, None)
+        if kept is not None:
+            try:
+                response: dict[str, Any] = self._streams.get_records(
+                    ShardIterator=kept, Limit=self._batch_size
+                )
+                return response
+            except ClientError:  # expired or trimmed: read on from the checkpoint
+                pass
+        response = self._streams.get_records(
+            ShardIterator=self._iterator(shard_id), Limit=self._batch_size
+        )
+        return response
 
     def _deliver(self, records: list[dict[str, Any]], shard_id: str) -> None:
         pending = [self._record(r) for r in records]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -285,7 +286,6 @@ class LocalStack:
         """Visible + in-flight + delayed messages per queue and DLQ (a delayed stock
         confirmation is work still to do)."""
         assert self.resources is not None
-        sqs = self.client("sqs")
         depths = {}
         urls = {**self.resources.queue_urls}
         urls.update({f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()})
@@ -293,18 +293,8 @@ class LocalStack:
             {stream_failure_queue(k): v for k, v in self.resources.stream_failure_urls.items()}
         )
         for name, url in urls.items():
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            depths[name] = (
-                int(attrs["ApproximateNumberOfMessages"])
-                + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-                + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
+            depths[name] = self.moto.queue_depth(
+                self.config.account, self.config.region, url.rstrip("/").rsplit("/", 1)[-1]
             )
         return depths
 
@@ -394,6 +384,14 @@ class LocalStack:
                         idle_s=self.config.idle_poll_s,
                         batching_window_s=(
                             trigger.max_batching_window_s if self.config.batching_windows else 0
+                        ),
+                        visible=functools.partial(
+                            self.moto.queue_visible,
+                            self.config.account,
+                            region,
+                            queue_key(self.resources.queue_urls[trigger.queue]).removeprefix(
+                                "sqs:"
+                            ),
                         ),
                     )
                     poller.name = f"{poller.name}#{n}"

@@ -75,3 +75,54 @@ def test_a_running_batch_is_not_received_again(queue: tuple[Any, str, str]) -> N
     assert _poller(sqs, url, arn, invoke, set()).poll_once()
     assert seen_meanwhile == []
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # deleted once done
+
+
+def test_a_batching_window_gathers_what_arrives_and_receives_only_when_it_can_fill(
+    queue: tuple[Any, str, str],
+) -> None:
+    """Messages sent during the window join its batch; the poller asks the queue's count
+    (no request) instead of receiving on every arrival."""
+    import threading
+
+    sqs, url, arn = queue
+    receives = 0
+    real_receive = sqs.receive_message
+
+    def counting_receive(**kwargs: Any) -> Any:
+        nonlocal receives
+        receives += 1
+        return real_receive(**kwargs)
+
+    def visible() -> int:
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    batches: list[list[str]] = []
+
+    def invoke(_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        batches.append([r["body"] for r in event["Records"]])
+        return {"batchItemFailures": []}
+
+    wake = threading.Event()
+    counting = type("Counting", (), {"receive_message": staticmethod(counting_receive)})()
+    for name in ("delete_message_batch", "change_message_visibility_batch"):
+        setattr(counting, name, getattr(sqs, name))
+    poller = SqsPoller(
+        "f", url, arn, 100, counting, invoke, "eu-west-1",
+        wake=wake, idle_s=0.05, batching_window_s=0.6, visible=visible,
+    )  # fmt: skip
+    sqs.send_message(QueueUrl=url, MessageBody="m0")
+
+    def trickle() -> None:
+        for n in range(1, 25):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+            wake.set()
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    assert poller.poll_once()
+    sender.join()
+    assert sorted(batches[0], key=lambda b: int(b[1:])) == [f"m{n}" for n in range(25)]
+    assert receives <= 6  # 25 messages, 10 per receive, and one empty receive at the end

@@ -239,3 +239,83 @@ def test_message_delays_are_capped_locally_and_as_sent_when_not() -> None:
             assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
         finally:
             cap_message_delays(None)
+
+
+_CHOOSER = {
+    "StartAt": "Which",
+    "States": {
+        "Which": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}],
+            "Default": "Small",
+        },
+        "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "End": True},
+        "Small": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "End": True},
+    },
+}
+
+
+def _finished(sfn: Any, arn: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(200):
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.01)
+    raise AssertionError("the execution did not finish")
+
+
+def test_executions_of_one_parsed_definition_keep_their_own_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parse tree is kept per definition; each execution still evaluates its own input."""
+    import json
+
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    from local_stack.moto_patches import parse_each_definition_once
+
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
+    parses = 0
+    lexer = asl_parser.ASLLexer  # type: ignore[attr-defined]
+
+    def counting_lexer(*args: Any) -> Any:
+        nonlocal parses
+        parses += 1
+        return lexer(*args)
+
+    monkeypatch.setattr(asl_parser, "ASLLexer", counting_lexer)
+    parse_each_definition_once()
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="eu-west-1")
+        machine = sfn.create_state_machine(
+            name="chooser",
+            definition=json.dumps(_CHOOSER),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        parses_before = parses
+        outputs: list[str] = []
+        for n in (5, 0, 7):
+            arn = sfn.start_execution(
+                stateMachineArn=machine, name=f"run-{len(outputs)}", input=json.dumps({"n": n})
+            )["executionArn"]
+            finished = _finished(sfn, arn)
+            assert finished["status"] == "SUCCEEDED"
+            outputs.append(json.loads(finished["output"])["size"])
+    assert outputs == ["big", "small", "big"]
+    assert parses - parses_before <= 1  # three executions, at most one parse
+
+
+def test_a_definition_that_does_not_parse_is_still_refused() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    from local_stack.moto_patches import parse_each_definition_once
+
+    parse_each_definition_once()
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse('{"StartAt": "Nowhere", "States": {"Nowhere": ')
