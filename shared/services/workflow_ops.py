@@ -23,6 +23,32 @@ class Run:
     order_key: str
     states: list[str] = field(default_factory=list)  # entered, in order
     error: str | None = None
+    billed_transitions: int = 0  # what Standard bills for it (billed_transitions)
+
+
+_SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
+
+
+def billed_transitions(events: list[dict[str, Any]]) -> int:
+    """What a Standard execution's history bills: one transition per state entered (a Choice
+    and a Succeed or Fail state too; starting the execution is not one), one per retry of a
+    task (an attempt after the first is scheduled again without entering the state again),
+    and one per redrive. AWS: "Step Functions counts a state transition each time a step of
+    your workflow is executed ... including retries"; "Execution redrives are considered as
+    state transitions"."""
+    billed = 0
+    attempts = 0  # of the task in the state entered last
+    for event in events:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            billed += 1
+            attempts = 0
+        elif kind in _SCHEDULED:
+            billed += 1 if attempts else 0
+            attempts += 1
+        elif kind == "ExecutionRedriven":
+            billed += 1
+    return billed
 
 
 def runs(sfn: Any, machine_arn: str, status: str | None = None) -> list[Run]:
@@ -51,6 +77,7 @@ def runs_of(sfn: Any, machine_arn: str, order_key: str) -> list[Run]:
 def _run(sfn: Any, arn: str, with_states: bool = True) -> Run:
     d = sfn.describe_execution(executionArn=arn)
     states: list[str] = []
+    billed = 0
     if with_states:
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         states = [
@@ -58,14 +85,15 @@ def _run(sfn: Any, arn: str, with_states: bool = True) -> Run:
             for e in events
             if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
         ]
+        billed = billed_transitions(events)
     order_key = str(json.loads(d.get("input") or "{}").get("order_key", ""))
     error = d.get("error")
-    return Run(d["name"], arn, d["status"], order_key, states, error)
+    return Run(d["name"], arn, d["status"], order_key, states, error, billed)
 
 
 def transitions(run: Run) -> int:
-    """What Standard workflows bill: one per state entered."""
-    return len(run.states)
+    """What Standard workflows bill for the run (see billed_transitions)."""
+    return run.billed_transitions
 
 
 def redrive_locally(
