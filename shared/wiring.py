@@ -392,18 +392,12 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             carriers=CARRIERS,
         ),
         Function(
-            name=TASKS["ValidateFunction"],
-            handler="functions.workflow.validate:handler",
-            trigger=task,
-            timeout_s=10,
-            writes=("orders",),  # where it stopped, for a redrive
-        ),
-        Function(
+            # ValidateAndShip: checks the order (orders), then announces its parcel (carrier).
             name=TASKS["ShipFunction"],
             handler="functions.workflow.ship:handler",
             trigger=task,
             timeout_s=30,
-            writes=("orders",),
+            writes=("orders",),  # the parcel, and where a failure stopped (for a redrive)
             carriers=CARRIERS,
         ),
         Function(
@@ -415,19 +409,14 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             answers=(STATE_MACHINE,),  # the carrier was faster than the wait
         ),
         Function(
-            name=TASKS["ConfirmFunction"],
-            handler="functions.workflow.confirm:handler",
+            # ConfirmAndCommit: tells the channel (its secret), then takes the stock off the
+            # shelf (inventory) and ships the order, in one transaction.
+            name=TASKS["ConfirmCommitFunction"],
+            handler="functions.workflow.confirm_commit:handler",
             trigger=task,
             timeout_s=60,
-            writes=("orders",),
-            secrets=confirming,
-        ),
-        Function(
-            name=TASKS["CommitFunction"],
-            handler="functions.workflow.commit:handler",
-            trigger=task,
-            timeout_s=30,
             writes=("orders", "inventory"),
+            secrets=confirming,
         ),
         Function(
             name=TASKS["CompensateFunction"],

@@ -3,7 +3,9 @@ parcel, why it stopped), redrive one once its cause is fixed.
 
 Redrive: AWS resumes a failed Standard execution from the failed state (`RedriveExecution`).
 moto has no RedriveExecution, so against the local stack a redrive starts a new execution of the
-same input that resumes at the step that failed (the ASL's Resume choice), and says so."""
+same input, from the top: every step is idempotent on the order key, so the steps before the
+one that failed find their work done and pass through (no state of the ASL is spent on
+resuming: a Choice at the top would bill one transition on every order), and it says so."""
 
 from __future__ import annotations
 
@@ -99,7 +101,8 @@ def transitions(run: Run) -> int:
 def redrive_locally(
     sfn: Any, machine_arn: str, order_key: str, record: ShipmentRecord | None
 ) -> tuple[Run, str]:
-    """A new execution of the same input, resumed at the step that failed. (new run, step)"""
+    """A new execution of the same input; the work resumes at the step that failed (the
+    steps before it are no-ops now). (new run, that step)"""
     previous = runs_of(sfn, machine_arn, order_key)
     if not previous:
         raise LookupError(f"no workflow for {order_key}")
@@ -110,7 +113,7 @@ def redrive_locally(
     started = sfn.start_execution(
         stateMachineArn=machine_arn,
         name=name,
-        input=json.dumps({"order_key": order_key, "resume_at": step}),
+        input=json.dumps({"order_key": order_key}),
     )
     return _run(sfn, started["executionArn"], with_states=False), step
 
