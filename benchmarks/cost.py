@@ -103,6 +103,8 @@ def price(counts: Counts, transitions: int, orders: int) -> dict[str, Any]:
             "dynamodb_write_units": round(counts.write_units / orders, 1),
             "dynamodb_read_units": round(counts.read_units / orders, 1),
             "sqs_requests": round(counts.sqs_requests / orders, 1),
+            # of which empty receives: the local pollers' (Lambda's long-poll, per hour)
+            "sqs_empty_receives": round(counts.sqs_empty_receives / orders, 1),
             "state_transitions": round(transitions / orders, 2),
             "api_gateway_requests": round(api_requests / orders, 2),
             "secrets_manager_calls": round(counts.secrets_calls / orders, 3),
@@ -145,6 +147,11 @@ def run(stack: LocalStack, meter: Meter, place: Any, orders: int) -> dict[str, A
     result["executions"] = executions
     result["invocations_per_order_by_function"] = {
         name: round(n / orders, 2) for name, n in counted.invocations.most_common()
+    }
+    memory = {f.name: f.memory_mb for f in WIRING.functions}
+    result["lambda_gb_s_per_order_by_function"] = {
+        name: round(ms / 1000 * memory.get(name, 256) / 1024 / orders, 4)
+        for name, ms in counted.duration_ms.most_common()
     }
     result["requests_per_order_by_operation"] = {
         op: round(n / orders, 2) for op, n in counted.calls.most_common()
