@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.pollers import SqsPoller
+from local_stack.pollers import SqsPoller, StreamReader
 
 
 @pytest.fixture
@@ -75,3 +75,39 @@ def test_a_running_batch_is_not_received_again(queue: tuple[Any, str, str]) -> N
     assert _poller(sqs, url, arn, invoke, set()).poll_once()
     assert seen_meanwhile == []
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # deleted once done
+
+
+def test_the_stream_reader_drops_what_the_mappings_filters_do_not_match() -> None:
+    with mock_aws():
+        db = boto3.client("dynamodb")
+        table = db.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        invoked: list[list[str]] = []
+
+        def invoke(_name: str, event: dict[str, Any]) -> dict[str, Any]:
+            invoked.append([r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]])
+            return {"batchItemFailures": []}
+
+        reader = StreamReader(
+            "f", table["LatestStreamArn"], 100, 0, boto3.client("dynamodbstreams"), invoke,
+            "eu-west-1", "unused", boto3.client("sqs"),
+            filters=({"dynamodb": {"Keys": {"sk": {"S": ["LEVEL"]}}}},),
+        )  # fmt: skip
+        for sk in ("MOVE#1", "RES#1"):
+            db.put_item(TableName="t", Item={"pk": {"S": "SKU#A"}, "sk": {"S": sk}})
+        assert reader.poll_once() and invoked == []  # read past, nobody invoked
+        for sk in ("MOVE#2", "LEVEL"):
+            db.put_item(TableName="t", Item={"pk": {"S": "SKU#A"}, "sk": {"S": sk}})
+        assert reader.poll_once() and invoked == [["LEVEL"]]
+        assert not reader.pending()
