@@ -10,10 +10,11 @@ indicative, and it is the line most likely to differ in AWS); DynamoDB request u
 items' sizes by DynamoDB's rules (moto's own ReturnConsumedCapacity is a constant); SQS
 requests in 64 KB chunks, receives included (Lambda's pollers long-poll in AWS, so idle
 receives there are fewer than here: counted here, they are an upper bound); Step Functions
-state transitions from the executions' histories; API Gateway requests (webhooks and carrier
-webhooks); Secrets Manager calls. Prices: benchmarks/prices.json (dated, eu-west-1).
-The cost of work Keel does on a schedule (polls every 5-10 min, the 6-hourly resync) is per
-hour, not per order, and is left out.
+state transitions from the executions' histories as Standard bills them (each state entered,
+Choice/Succeed/Fail included, and each retry of a task: `workflow_ops.billed_transitions`);
+API Gateway requests (webhooks and carrier webhooks); Secrets Manager calls. Prices:
+benchmarks/prices.json (dated, eu-west-1). The cost of work Keel does on a schedule (polls
+every 5-10 min, the 6-hourly resync) is per hour, not per order, and is left out.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 
 from benchmarks.meter import Counts, Meter
 from local_stack.stack import LocalStack
+from shared.services.workflow_ops import billed_transitions
 from shared.wiring import WIRING, HttpRoute
 
 PRICES = Path(__file__).with_name("prices.json")
@@ -47,7 +49,7 @@ def _transitions(stack: LocalStack, since: float) -> tuple[int, int]:
                 events = sfn.get_execution_history(
                     executionArn=execution["executionArn"], maxResults=1000
                 )["events"]
-                transitions += sum(1 for e in events if e["type"].endswith("StateEntered"))
+                transitions += billed_transitions(events)
     return transitions, executions
 
 
@@ -101,6 +103,8 @@ def price(counts: Counts, transitions: int, orders: int) -> dict[str, Any]:
             "dynamodb_write_units": round(counts.write_units / orders, 1),
             "dynamodb_read_units": round(counts.read_units / orders, 1),
             "sqs_requests": round(counts.sqs_requests / orders, 1),
+            # of which empty receives: the local pollers' (Lambda's long-poll, per hour)
+            "sqs_empty_receives": round(counts.sqs_empty_receives / orders, 1),
             "state_transitions": round(transitions / orders, 2),
             "api_gateway_requests": round(api_requests / orders, 2),
             "secrets_manager_calls": round(counts.secrets_calls / orders, 3),
@@ -141,4 +145,36 @@ def run(stack: LocalStack, meter: Meter, place: Any, orders: int) -> dict[str, A
     result["orders"] = orders
     result["shipped"] = len(parcels)
     result["executions"] = executions
+    result["invocations_per_order_by_function"] = {
+        name: round(n / orders, 2) for name, n in counted.invocations.most_common()
+    }
+    memory = {f.name: f.memory_mb for f in WIRING.functions}
+    result["lambda_gb_s_per_order_by_function"] = {
+        name: round(ms / 1000 * memory.get(name, 256) / 1024 / orders, 4)
+        for name, ms in counted.duration_ms.most_common()
+    }
+    result["requests_per_order_by_operation"] = {
+        op: round(n / orders, 2) for op, n in counted.calls.most_common()
+    }
     return result
+
+
+def main() -> None:
+    """`python -m benchmarks.cost [ORDERS]`: this part alone, on its own fresh stack (as the
+    quick run's pipeline seeds it), printing the JSON it would add to results.json."""
+    import sys
+
+    from benchmarks.propagation import Bench, Plan
+    from local_stack.stack import LocalConfig
+
+    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
+    with LocalStack(config) as stack:
+        bench = Bench(stack, Plan.quick().skus)
+        bench.seed()
+        result = run(stack, bench.meter, bench.place, orders)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

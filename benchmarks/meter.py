@@ -8,6 +8,7 @@ instruments the bench owns; it never changes what the stack does.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -26,12 +27,70 @@ from local_stack.stack import LocalStack
 
 _DDB = "DynamoDB_20120810."
 _WRITE_ONE = {"PutItem", "UpdateItem", "DeleteItem"}
+_WRITES = _WRITE_ONE | {"TransactWriteItems", "BatchWriteItem"}
+
+
+def _writes(op: str, request: dict[str, Any]) -> list[tuple[str, Any, Any, int]]:
+    """(table, key or None, item written or None, units per KB) for each item a write names:
+    a transaction's items (condition checks too) cost two units per KB, others one."""
+    if op in _WRITE_ONE:
+        return [(str(request.get("TableName")), request.get("Key"), request.get("Item"), 1)]
+    found: list[tuple[str, Any, Any, int]] = []
+    if op == "TransactWriteItems":
+        for entry in request.get("TransactItems", []):
+            spec = next(iter(entry.values()))
+            found.append((str(spec.get("TableName")), spec.get("Key"), spec.get("Item"), 2))
+    elif op == "BatchWriteItem":
+        for table, writes in request.get("RequestItems", {}).items():
+            for w in writes:
+                put, delete = w.get("PutRequest", {}), w.get("DeleteRequest", {})
+                found.append((str(table), delete.get("Key"), put.get("Item"), 1))
+    return found
+
+
+def _encoder() -> type[json.JSONEncoder]:
+    from moto.dynamodb.models.utilities import DynamoJsonEncoder
+
+    return DynamoJsonEncoder
 
 
 def _size(item: Any) -> int:
-    """An item's size by DynamoDB's rule of thumb: attribute names and values, as JSON text
-    without the type wrappers' overhead counted twice (an upper bound within a few %)."""
-    return len(json.dumps(item, separators=(",", ":")).encode())
+    """An item's size (typed, as on the wire) by DynamoDB's rules ("Item sizes and formats"):
+    each attribute's name and value in UTF-8 bytes; a number one byte per two significant
+    digits plus one; binary its raw bytes; a boolean or null one byte; a list or map three
+    bytes plus one per element (and each map key's bytes)."""
+    if not isinstance(item, dict):
+        return 0
+    return sum(len(str(name).encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Any) -> int:
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(str(v).encode())
+    if kind == "N":
+        return _number_size(str(v))
+    if kind == "B":
+        return len(base64.b64decode(v))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(e).encode()) for e in v)
+    if kind == "NS":
+        return sum(_number_size(str(e)) for e in v)
+    if kind == "BS":
+        return sum(len(base64.b64decode(e)) for e in v)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(e) for e in v)
+    if kind == "M":
+        return 3 + sum(1 + len(str(k).encode()) + _value_size(e) for k, e in v.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def _number_size(number: str) -> int:
+    mantissa = number.lstrip("+-").lower().split("e")[0].replace(".", "")
+    digits = mantissa.strip("0")
+    return (len(digits) + 1) // 2 + 1
 
 
 @dataclass
@@ -40,6 +99,7 @@ class Counts:
     read_units: float = 0.0  # DynamoDB RRU (on-demand read request units)
     write_units: float = 0.0  # DynamoDB WRU
     sqs_requests: int = 0  # billed SQS requests (64 KB chunks)
+    sqs_empty_receives: int = 0  # of which receives that returned nothing (the local pollers')
     secrets_calls: int = 0
     invocations: Counter[str] = field(default_factory=Counter)  # by function
     duration_ms: Counter[str] = field(default_factory=Counter)  # by function, summed
@@ -55,6 +115,7 @@ class Counts:
         out.read_units = self.read_units - before.read_units
         out.write_units = self.write_units - before.write_units
         out.sqs_requests = self.sqs_requests - before.sqs_requests
+        out.sqs_empty_receives = self.sqs_empty_receives - before.sqs_empty_receives
         out.secrets_calls = self.secrets_calls - before.secrets_calls
         return out
 
@@ -65,6 +126,7 @@ class Meter:
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
         self._lock = threading.Lock()
+        self._local = threading.local()  # a write's units, sized under moto's lock
         self.counts = Counts()
         self._hosts = {
             urlsplit(stack.sandbox_url(c)).netloc: c for c in stack.sandboxes
@@ -96,6 +158,54 @@ class Meter:
             return [result]
 
         server.app = app
+        self._wrap_moto_writes()
+
+    def _wrap_moto_writes(self) -> None:
+        """DynamoDB bills a write by the larger of the item's size before and after it (a
+        delete by the item deleted): sizes read from moto's tables around each write, inside
+        the server's lock (SerializedApp runs `_app` under it), so nothing moves between."""
+        serialized = self.stack.moto.app
+        inner = getattr(serialized, "_app", None)
+        if inner is None:  # an older stack: writes are sized from the request alone
+            return
+        from moto.dynamodb.models import dynamodb_backends
+
+        backend = dynamodb_backends[self.stack.config.account][self.stack.config.region]
+
+        def sized(table: str, key: dict[str, Any]) -> int:
+            try:
+                item = backend.get_item(table, key)
+            except Exception:
+                return 0
+            if item is None:
+                return 0
+            return _size(json.loads(json.dumps(item.to_json()["Attributes"], cls=_encoder())))
+
+        def key_of(table: str, item: dict[str, Any]) -> dict[str, Any]:
+            t = backend.get_table(table)
+            names = [t.hash_key_attr, *([t.range_key_attr] if t.range_key_attr else [])]
+            return {n: item[n] for n in names if n in item}
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            op = str(environ.get("HTTP_X_AMZ_TARGET") or "").removeprefix(_DDB)
+            if op not in _WRITES:
+                return inner(environ, start_response)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            writes = _writes(op, _json(body))  # (table, key or None, item written or None, x)
+            keys = [(t, k if k is not None else key_of(t, i or {})) for t, k, i, _ in writes]
+            before = [sized(t, k) for t, k in keys]
+            result = inner(environ, start_response)
+            after = [sized(t, k) for t, k in keys]
+            units = 0.0
+            for (_t, _k, item, factor), b, a in zip(writes, before, after, strict=True):
+                largest = max(b, a, _size(item) if item else 0)
+                units += factor * math.ceil(max(1, largest) / 1024)
+            self._local.write_units = units
+            return result
+
+        serialized._app = app
 
     def _count(self, target: str, body: bytes, response: bytes) -> None:
         units_r = units_w = 0.0
@@ -103,7 +213,11 @@ class Meter:
         if target.startswith(_DDB):
             request = _json(body)
             answer = _json(response)
-            if op in _WRITE_ONE:
+            exact = getattr(self._local, "write_units", None)
+            self._local.write_units = None
+            if op in _WRITES and exact is not None:
+                units_w = exact
+            elif op in _WRITE_ONE:
                 units_w = math.ceil(max(1, _size(request.get("Item", request.get("Key")))) / 1024)
             elif op == "TransactWriteItems":
                 for entry in request.get("TransactItems", []):
@@ -113,7 +227,9 @@ class Meter:
             elif op == "BatchWriteItem":
                 for writes in request.get("RequestItems", {}).values():
                     for w in writes:
-                        item = w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {})
+                        item = w.get("PutRequest", {}).get("Item") or w.get(
+                            "DeleteRequest", {}
+                        ).get("Key")
                         units_w += math.ceil(max(1, _size(item)) / 1024)
             elif op == "GetItem":
                 factor = 1.0 if request.get("ConsistentRead") else 0.5
@@ -128,6 +244,8 @@ class Meter:
             self.counts.write_units += units_w
             if target.startswith("AmazonSQS."):
                 self.counts.sqs_requests += max(1, math.ceil(len(body) / 65536))
+                if target == "AmazonSQS.ReceiveMessage" and not _json(response).get("Messages"):
+                    self.counts.sqs_empty_receives += 1
             if target.startswith("secretsmanager."):
                 self.counts.secrets_calls += 1
 

@@ -309,6 +309,8 @@ class Compute(Construct):
                     bisect_batch_on_error=True,
                     report_batch_item_failures=True,
                     on_failure=sources.SqsDlq(queues.stream_failures[deployed.spec.name]),
+                    # Records no pattern matches are dropped by the mapping, free.
+                    filters=[lambda_.FilterCriteria.filter(p) for p in trigger.filters],
                 )
             )
         elif isinstance(trigger, ScheduleTrigger):

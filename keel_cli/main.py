@@ -580,7 +580,8 @@ def cmd_workflows_redrive(args: argparse.Namespace) -> int:
         return 1
     said = (
         f"moto has no RedriveExecution: started {run.name} with the same input, resuming at "
-        f"{step} (in AWS, `keel` would call RedriveExecution on the failed execution)"
+        f"{step} (the steps before it find their work done; in AWS, `keel` would call "
+        "RedriveExecution on the failed execution)"
     )
     if args.json:
         print(json.dumps({"execution": run.name, "resume_at": step, "note": said}))

@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_stack import event_filters
+
 log = logging.getLogger("keel.local")
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -284,8 +286,12 @@ class StreamReader(Poller):
         interval_s: float = 0.05,
         wake: threading.Event | None = None,
         idle_s: float = 1.0,
+        filters: tuple[dict[str, Any], ...] = (),
     ) -> None:
         super().__init__(f"stream:{function}", interval_s, wake, idle_s)
+        for pattern in filters:
+            event_filters.check(pattern)
+        self._filters = filters  # the mapping's FilterCriteria: records none matches are dropped
         self._shards: tuple[float, list[str]] = (0.0, [])  # (read at, shard ids)
         self._failure_queue_url = failure_queue_url
         self._sqs = sqs
@@ -338,11 +344,15 @@ class StreamReader(Poller):
             response = self._read(shard_id)
             records = response.get("Records", [])
             if records:
-                self.busy = True
-                try:
-                    self._deliver(records, shard_id)
-                finally:
-                    self.busy = False
+                wanted = [
+                    r for r in records if event_filters.passes(self._record(r), self._filters)
+                ]
+                if wanted:  # a batch the filters emptied is no invocation, as in Lambda
+                    self.busy = True
+                    try:
+                        self._deliver(wanted, shard_id)
+                    finally:
+                        self.busy = False
                 self._last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 worked = True
             following = response.get("NextShardIterator")

@@ -411,6 +411,7 @@ class LocalStack:
                         self.config.poll_interval_s,
                         wake=activity.event(table_key(self.resources.tables[trigger.table])),
                         idle_s=self.config.idle_poll_s,
+                        filters=trigger.filters,
                     )
                 )
             elif isinstance(trigger, ScheduleTrigger):

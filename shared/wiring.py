@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from shared.carriers import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
+from shared.stream_filters import LISTINGS, ORDERS_HELD, ORDERS_STARTING_OR_ENDING, STOCK_LEVELS
 from shared.workflow import DEFINITION, STATE_MACHINE, TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +82,9 @@ class StreamTrigger:
     batch_size: int
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
     max_retry_attempts: int = 5
+    # Lambda event filter patterns (shared/stream_filters.py): a record none matches is
+    # dropped by the event source mapping, free, without invoking the function. Empty: all.
+    filters: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
             Function(
                 name="relay",
                 handler="functions.relay.handler:handler",
-                trigger=StreamTrigger("inventory", batch_size=100),
+                trigger=StreamTrigger("inventory", batch_size=100, filters=(STOCK_LEVELS,)),
                 timeout_s=30,
                 reads=("catalog", "inventory"),  # inventory: which orders wait for stock
                 sends_to=(*sync_queues, "held-orders"),
@@ -284,7 +288,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 # changes what the channel must show although no stock moved.
                 name="relay-catalog",
                 handler="functions.relay.handler:handler",
-                trigger=StreamTrigger("catalog", batch_size=100),
+                trigger=StreamTrigger("catalog", batch_size=100, filters=(LISTINGS,)),
                 timeout_s=30,
                 reads=("catalog",),
                 # A listing that appears wakes orders held for a line nobody could match.
@@ -367,7 +371,7 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             # waits; "cancel-short-lines" has the channel cut what Keel cannot supply.
             name="oversell",
             handler="functions.oversell.handler:handler",
-            trigger=StreamTrigger("orders", batch_size=10),
+            trigger=StreamTrigger("orders", batch_size=10, filters=(ORDERS_HELD,)),
             timeout_s=60,
             reads=("orders", "inventory"),
             secrets=cutting,
@@ -376,7 +380,7 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
         Function(
             name="start-workflow",
             handler="functions.start_workflow.handler:handler",
-            trigger=StreamTrigger("orders", batch_size=100),
+            trigger=StreamTrigger("orders", batch_size=100, filters=(ORDERS_STARTING_OR_ENDING,)),
             timeout_s=30,
             reads=("orders",),
             starts=(STATE_MACHINE,),
@@ -392,18 +396,12 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             carriers=CARRIERS,
         ),
         Function(
-            name=TASKS["ValidateFunction"],
-            handler="functions.workflow.validate:handler",
-            trigger=task,
-            timeout_s=10,
-            writes=("orders",),  # where it stopped, for a redrive
-        ),
-        Function(
+            # ValidateAndShip: checks the order (orders), then announces its parcel (carrier).
             name=TASKS["ShipFunction"],
             handler="functions.workflow.ship:handler",
             trigger=task,
             timeout_s=30,
-            writes=("orders",),
+            writes=("orders",),  # the parcel, and where a failure stopped (for a redrive)
             carriers=CARRIERS,
         ),
         Function(
@@ -415,19 +413,14 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             answers=(STATE_MACHINE,),  # the carrier was faster than the wait
         ),
         Function(
-            name=TASKS["ConfirmFunction"],
-            handler="functions.workflow.confirm:handler",
+            # ConfirmAndCommit: tells the channel (its secret), then takes the stock off the
+            # shelf (inventory) and ships the order, in one transaction.
+            name=TASKS["ConfirmCommitFunction"],
+            handler="functions.workflow.confirm_commit:handler",
             trigger=task,
             timeout_s=60,
-            writes=("orders",),
-            secrets=confirming,
-        ),
-        Function(
-            name=TASKS["CommitFunction"],
-            handler="functions.workflow.commit:handler",
-            trigger=task,
-            timeout_s=30,
             writes=("orders", "inventory"),
+            secrets=confirming,
         ),
         Function(
             name=TASKS["CompensateFunction"],

@@ -22,7 +22,7 @@ from shared.services.workflow import fail_waiting
 from shared.services.workflow_start import Start, Stop, what_follows
 from shared.settings import WorkflowSettings
 from shared.stores.shipments import ShipmentStore
-from shared.workflow import STEPS, execution_name
+from shared.workflow import execution_name
 
 logger = Logger(service="keel-start-workflow")
 
@@ -49,7 +49,7 @@ def record_handler(record: DynamoDBRecord) -> str:
             sfn.start_execution(
                 stateMachineArn=_settings().order_workflow_arn,
                 name=execution_name(follows.order_key),
-                input=json.dumps({"order_key": follows.order_key, "resume_at": STEPS[0]}),
+                input=json.dumps({"order_key": follows.order_key}),
             )
         except sfn.exceptions.ExecutionAlreadyExists:
             logger.info("workflow already started")

@@ -1,5 +1,8 @@
-"""Workflow step: announce the order's parcel with the carrier (its key as the external
-reference, so a retry after a lost answer finds the parcel instead of making a second)."""
+"""Workflow state ValidateAndShip: can this order be shipped as it is (SKUs, address, channel,
+reservation)? Then announce its parcel with the carrier (the order key as the external
+reference, so a retry after a lost answer finds the parcel instead of making a second). Two
+steps in one task (one state transition): both are idempotent on the order key, so a retry or
+a redrive runs them again safely."""
 
 from __future__ import annotations
 
@@ -10,13 +13,22 @@ from aws_lambda_powertools import Logger
 
 from functions.workflow.carrier import carrier
 from functions.workflow.steps import run, stores
-from shared.services.workflow import ship
+from shared.channels.registry import BY_NAME
+from shared.services.workflow import ship, validate
 
 logger = Logger(service="keel-workflow-ship")
 
 
+def _check(order_key: str) -> str:
+    spec = BY_NAME.get(order_key.split("#", 1)[0])
+    can_confirm = spec is not None and spec.confirm_shipment is not None
+    validate(stores(), order_key, can_confirm)
+    return "valid"
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    run(logger, "Validate", event, _check)
     shipment = run(
         logger, "Ship", event, lambda key: ship(stores(), key, carrier(), datetime.now(UTC))
     )

@@ -176,22 +176,32 @@ def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel) -> None:
         tell(order, record.shipment)
 
 
+COMMIT_ATTEMPTS = 3
+
+
 def commit(stores: Stores, order_key: str, now: datetime) -> bool:
     """Take the shipped goods off the shelf and mark the order shipped, in one transaction.
-    False when there was nothing left to do."""
-    order, reserved = _order(stores, order_key)
-    if order.status is OrderStatus.SHIPPED:
-        return False
+    False when there was nothing left to do. A version written meanwhile (typically the
+    channel's own update for the shipment just confirmed) is read again and planned against,
+    here, a few times: cheaper than failing the task to Step Functions' retry, which bills a
+    transition and runs the confirmation again."""
     record = stores.shipments.get(order_key)
-    if record is None or record.shipment is None:
-        raise WorkflowRefused("no parcel: nothing left the shelf")
-    s = record.shipment
-    note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
-    try:
-        stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
-    except VersionMoved as exc:
-        raise RetryableError(f"{order_key} changed meanwhile", channel="keel") from exc
-    return True
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        order, reserved = _order(stores, order_key)
+        if order.status is OrderStatus.SHIPPED:
+            return False
+        if record is None or record.shipment is None:
+            raise WorkflowRefused("no parcel: nothing left the shelf")
+        s = record.shipment
+        note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
+        try:
+            stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
+        except VersionMoved as exc:
+            if attempt == COMMIT_ATTEMPTS:
+                raise RetryableError(f"{order_key} changed meanwhile", channel="keel") from exc
+            continue
+        return True
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def compensate(stores: Stores, order_key: str, carrier: Carrier) -> str:

@@ -3,7 +3,9 @@ parcel, why it stopped), redrive one once its cause is fixed.
 
 Redrive: AWS resumes a failed Standard execution from the failed state (`RedriveExecution`).
 moto has no RedriveExecution, so against the local stack a redrive starts a new execution of the
-same input that resumes at the step that failed (the ASL's Resume choice), and says so."""
+same input, from the top: every step is idempotent on the order key, so the steps before the
+one that failed find their work done and pass through (no state of the ASL is spent on
+resuming: a Choice at the top would bill one transition on every order), and it says so."""
 
 from __future__ import annotations
 
@@ -23,6 +25,32 @@ class Run:
     order_key: str
     states: list[str] = field(default_factory=list)  # entered, in order
     error: str | None = None
+    billed_transitions: int = 0  # what Standard bills for it (billed_transitions)
+
+
+_SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
+
+
+def billed_transitions(events: list[dict[str, Any]]) -> int:
+    """What a Standard execution's history bills: one transition per state entered (a Choice
+    and a Succeed or Fail state too; starting the execution is not one), one per retry of a
+    task (an attempt after the first is scheduled again without entering the state again),
+    and one per redrive. AWS: "Step Functions counts a state transition each time a step of
+    your workflow is executed ... including retries"; "Execution redrives are considered as
+    state transitions"."""
+    billed = 0
+    attempts = 0  # of the task in the state entered last
+    for event in events:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            billed += 1
+            attempts = 0
+        elif kind in _SCHEDULED:
+            billed += 1 if attempts else 0
+            attempts += 1
+        elif kind == "ExecutionRedriven":
+            billed += 1
+    return billed
 
 
 def runs(sfn: Any, machine_arn: str, status: str | None = None) -> list[Run]:
@@ -51,6 +79,7 @@ def runs_of(sfn: Any, machine_arn: str, order_key: str) -> list[Run]:
 def _run(sfn: Any, arn: str, with_states: bool = True) -> Run:
     d = sfn.describe_execution(executionArn=arn)
     states: list[str] = []
+    billed = 0
     if with_states:
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         states = [
@@ -58,20 +87,22 @@ def _run(sfn: Any, arn: str, with_states: bool = True) -> Run:
             for e in events
             if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e
         ]
+        billed = billed_transitions(events)
     order_key = str(json.loads(d.get("input") or "{}").get("order_key", ""))
     error = d.get("error")
-    return Run(d["name"], arn, d["status"], order_key, states, error)
+    return Run(d["name"], arn, d["status"], order_key, states, error, billed)
 
 
 def transitions(run: Run) -> int:
-    """What Standard workflows bill: one per state entered."""
-    return len(run.states)
+    """What Standard workflows bill for the run (see billed_transitions)."""
+    return run.billed_transitions
 
 
 def redrive_locally(
     sfn: Any, machine_arn: str, order_key: str, record: ShipmentRecord | None
 ) -> tuple[Run, str]:
-    """A new execution of the same input, resumed at the step that failed. (new run, step)"""
+    """A new execution of the same input; the work resumes at the step that failed (the
+    steps before it are no-ops now). (new run, that step)"""
     previous = runs_of(sfn, machine_arn, order_key)
     if not previous:
         raise LookupError(f"no workflow for {order_key}")
@@ -82,7 +113,7 @@ def redrive_locally(
     started = sfn.start_execution(
         stateMachineArn=machine_arn,
         name=name,
-        input=json.dumps({"order_key": order_key, "resume_at": step}),
+        input=json.dumps({"order_key": order_key}),
     )
     return _run(sfn, started["executionArn"], with_states=False), step
 

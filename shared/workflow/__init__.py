@@ -15,15 +15,14 @@ STATE_MACHINE = "order-workflow"  # logical name; env `ORDER_WORKFLOW_ARN` carri
 
 # ASL placeholder -> the wiring's function that runs that task.
 TASKS: dict[str, str] = {
-    "ValidateFunction": "workflow-validate",
-    "ShipFunction": "workflow-ship",
+    "ShipFunction": "workflow-ship",  # Validate, then Ship
     "AwaitCarrierFunction": "workflow-await-carrier",
-    "ConfirmFunction": "workflow-confirm",
-    "CommitFunction": "workflow-commit",
+    "ConfirmCommitFunction": "workflow-confirm-commit",  # Confirm, then Commit
     "CompensateFunction": "workflow-compensate",
     "RecordFailureFunction": "workflow-record-failure",
 }
-# Steps a failed execution can be restarted at (the ASL's Resume choice), in order.
+# The workflow's steps, in order, as a failure names where it stopped (`failed_step`); the ASL
+# runs them in three states (ValidateAndShip, WaitForCarrier, ConfirmAndCommit).
 STEPS = ("Validate", "Ship", "WaitForCarrier", "Confirm", "Commit")
 
 

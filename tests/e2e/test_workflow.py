@@ -23,7 +23,8 @@ from tests.e2e.conftest import Product, make_product
 from tests.e2e.test_channels import assert_every_channel_shows_the_derived_quantity
 
 pytestmark = pytest.mark.e2e
-HAPPY_PATH_TRANSITIONS_MAX = 8
+HAPPY_PATH = ["ValidateAndShip", "WaitForCarrier", "ConfirmAndCommit"]
+HAPPY_PATH_TRANSITIONS_MAX = 4  # its three states, and room for one retry
 CUT = {"shopify": "cancel-short-lines", "woocommerce": "cancel-short-lines"}
 
 
@@ -124,8 +125,7 @@ def test_an_order_ships_and_every_channel_follows(stack: LocalStack, channel: st
     assert status == 200 and sendcloud(stack).send(body) == 200
     run = finished(stack, key)
     assert run.status == "SUCCEEDED", run
-    assert run.states == ["Resume", "Validate", "Ship", "WaitForCarrier", "Confirm", "Commit",
-                          "Shipped"]  # fmt: skip
+    assert run.states == HAPPY_PATH
     assert transitions(run) <= HAPPY_PATH_TRANSITIONS_MAX
     assert stack.wait_idle(30)
     _, inventory, orders = stores(stack)
@@ -156,7 +156,7 @@ def test_a_cancellation_before_hand_over_cancels_the_parcel_and_releases_the_sto
     cancel = f"{stack.sandbox_url('woocommerce')}/__sandbox/orders/{order_id}/cancel"
     assert httpx.post(cancel, timeout=10).status_code == 200
     run = finished(stack, key)
-    assert run.status == "SUCCEEDED" and run.states[-2:] == ["Compensate", "Cancelled"], run
+    assert run.status == "SUCCEEDED" and run.states[-1] == "Compensate", run
     rows = httpx.get(f"{control(stack)}/parcels", timeout=10).json()
     assert next(p for p in rows if p["parcel_id"] == parcel["parcel_id"])["status_id"] == 2000
     assert stack.wait_idle(30)
@@ -218,7 +218,8 @@ def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
     assert keel(["--state-file", state, "workflows", "failed", "--json"]) == 0
     failed = json.loads(capsys.readouterr().out)
     assert [(f["order"], f["failed_step"]) for f in failed if f["order"] == key] == [(key, "Ship")]
-    # The cause is fixed (the outage is over): redrive, resuming at the step that failed.
+    # The cause is fixed (the outage is over): redrive, resuming at the step that failed (a new
+    # execution from the top locally: the steps before it find their work done).
     assert keel(["--state-file", state, "workflows", "redrive", key, "--json"]) == 0
     redriven = json.loads(capsys.readouterr().out)
     assert redriven["resume_at"] == "Ship" and "RedriveExecution" in redriven["note"]
@@ -226,7 +227,7 @@ def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
     waiting_for_carrier(stack, key)
     hand_over(stack, parcel["parcel_id"])
     run = finished(stack, key)
-    assert run.status == "SUCCEEDED" and run.states[:2] == ["Resume", "Ship"], run
+    assert run.status == "SUCCEEDED" and run.states == HAPPY_PATH, run
     assert keel(["--state-file", state, "workflows", "show", key, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [e["status"] for e in shown["executions"]] == ["FAILED", "SUCCEEDED"]

@@ -318,6 +318,11 @@ def test_event_sources_follow_the_wiring_and_report_partial_batch_failures(
             assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
             destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]
             assert template.target(destination) == queues[f"{spec.name}-stream-failures"]
+            patterns = [
+                json.loads(f["Pattern"])
+                for f in mapping.get("FilterCriteria", {}).get("Filters", [])
+            ]
+            assert patterns == list(trigger.filters), spec.name  # what the local stack applies
         else:
             assert mapping is None, spec.name
 

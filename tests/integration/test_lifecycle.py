@@ -15,10 +15,13 @@ from functions.ingest.handler import handler as ingest
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
+from shared.domain.shipments import Shipment
+from shared.services.workflow import Stores, commit
 from shared.stores.catalog import CatalogStore
 from shared.stores.intake import OrderIntakeStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
+from shared.stores.shipments import ShipmentStore
 from tests.integration.conftest import SHOPIFY_SECRET, context, sqs_event
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -456,3 +459,36 @@ def test_a_refund_after_shipment_without_restock_leaves_stock_alone(
     assert order.status.value == "shipped" and "refund 940" in order.history[-1][2]
     assert inventory.get("MUG").on_hand == 8  # type: ignore[union-attr]
     assert not [m for m in inventory.ledger("MUG") if m.cause is MovementCause.RETURN]
+
+
+class RacedIntake:
+    """The channel's own update for the shipment lands between the commit's read and write."""
+
+    def __init__(self, intake: OrderIntakeStore, race: Any) -> None:
+        self._intake, self._race, self.attempts = intake, race, 0
+
+    def commit_shipment(self, *args: Any, **kwargs: Any) -> Any:
+        self.attempts += 1
+        if self.attempts == 1:
+            self._race()
+        return self._intake.commit_shipment(*args, **kwargs)
+
+
+@pytest.mark.usefixtures("stocked")
+def test_the_commit_step_plans_again_against_a_version_written_meanwhile(
+    deployed: Any, db: Any, inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    (order,) = orders.orders()
+    shipments = ShipmentStore(deployed.tables["orders"], db)
+    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    raced = RacedIntake(intake, lambda: deliver(version(base, 20)))
+    stores = Stores(orders, raced, shipments)  # type: ignore[arg-type]
+    assert commit(stores, order.key, T0 + timedelta(minutes=30)) is True
+    assert raced.attempts == 2  # the first write met the new version: read again, not failed
+    (order,) = orders.orders()
+    assert order.status.value == "shipped"
+    level = inventory.get("MUG")
+    assert level is not None and (level.on_hand, level.reserved) == (8, 0)
+    assert commit(stores, order.key, T0 + timedelta(minutes=31)) is False  # done: a no-op

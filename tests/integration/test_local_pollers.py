@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.pollers import SqsPoller
+from local_stack.pollers import SqsPoller, StreamReader
 
 
 @pytest.fixture
@@ -126,3 +126,39 @@ def test_a_batching_window_gathers_what_arrives_and_receives_only_when_it_can_fi
     sender.join()
     assert sorted(batches[0], key=lambda b: int(b[1:])) == [f"m{n}" for n in range(25)]
     assert receives <= 6  # 25 messages, 10 per receive, and one empty receive at the end
+
+
+def test_the_stream_reader_drops_what_the_mappings_filters_do_not_match() -> None:
+    with mock_aws():
+        db = boto3.client("dynamodb")
+        table = db.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        invoked: list[list[str]] = []
+
+        def invoke(_name: str, event: dict[str, Any]) -> dict[str, Any]:
+            invoked.append([r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]])
+            return {"batchItemFailures": []}
+
+        reader = StreamReader(
+            "f", table["LatestStreamArn"], 100, 0, boto3.client("dynamodbstreams"), invoke,
+            "eu-west-1", "unused", boto3.client("sqs"),
+            filters=({"dynamodb": {"Keys": {"sk": {"S": ["LEVEL"]}}}},),
+        )  # fmt: skip
+        for sk in ("MOVE#1", "RES#1"):
+            db.put_item(TableName="t", Item={"pk": {"S": "SKU#A"}, "sk": {"S": sk}})
+        assert reader.poll_once() and invoked == []  # read past, nobody invoked
+        for sk in ("MOVE#2", "LEVEL"):
+            db.put_item(TableName="t", Item={"pk": {"S": "SKU#A"}, "sk": {"S": sk}})
+        assert reader.poll_once() and invoked == [["LEVEL"]]
+        assert not reader.pending()

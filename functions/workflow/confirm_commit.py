@@ -1,8 +1,13 @@
-"""Workflow step: tell the channel the order shipped, with the carrier and tracking number,
-through the channel's own adapter (the registry names it)."""
+"""Workflow state ConfirmAndCommit: tell the channel the order shipped, with the carrier and
+tracking number, through the channel's own adapter (the registry names it); then the goods
+left the shelf: on_hand and reserved fall, the ledger records the shipment, the order is
+shipped, in one transaction (the streams tell every channel). Two steps in one task (one
+state transition), each idempotent on the order key: a retry finds the channel showing the
+shipment already (NothingToDo) and the order shipped."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -16,10 +21,10 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.domain.shipments import Shipment
-from shared.services.workflow import confirm
+from shared.services.workflow import commit, confirm
 from shared.settings import SecretName, env_prefix
 
-logger = Logger(service="keel-workflow-confirm")
+logger = Logger(service="keel-workflow-confirm-commit")
 
 
 @cache
@@ -48,6 +53,7 @@ def _tell(order: Order, shipment: Shipment) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, str | bool]:
     run(logger, "Confirm", event, lambda key: confirm(stores(), key, _tell))
-    return {"confirmed": str(event["order_key"])}
+    done = run(logger, "Commit", event, lambda key: commit(stores(), key, datetime.now(UTC)))
+    return {"confirmed": str(event["order_key"]), "committed": done}
