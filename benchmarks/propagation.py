@@ -12,7 +12,10 @@ sandbox's own few ms).
 
 Latency of an order: from just before that POST to the moment every *other* publishing
 channel's sandbox shows at most `on_hand - k` for the SKU, k being the order's ordinal on that
-SKU (stock only goes down during a run, so "at most" is exact). A watcher reads the sandboxes'
+SKU (stock only goes down during a run, so "at most" is exact). Each SKU starts with ON_HAND
+units, below every channel's cap (bol.com shows at most 999), so every channel shows the fall.
+The same is kept per channel (`by_channel`): a channel that applies a write later than it
+accepts it (Amazon's sandbox, as Amazon does) is slower than Keel's part of the path. A watcher reads the sandboxes'
 listings every 25 ms (in process, no HTTP): resolution +-25 ms. An order whose channel is the
 only publisher counts from its webhook answer.
 
@@ -95,6 +98,7 @@ class Order:
     answered: float | None = None
     status: int | None = None
     done: float | None = None
+    shown_at: dict[str, float] = field(default_factory=dict)  # publisher -> when it showed it
 
 
 @dataclass
@@ -114,6 +118,9 @@ class RateResult:
     moto_calls_per_order: float
     invocations_per_order: float
     received_twice: int  # SQS messages a handler was given more than once
+    # Per channel that shows the change: p50/p95 until that channel showed it (a channel that
+    # applies writes later, as Amazon does, is slower than Keel's part of the path).
+    by_channel: dict[str, dict[str, float | None]] = field(default_factory=dict)
     moto_calls_by_operation: dict[str, float] = field(default_factory=dict)
     # For the timer-hub comparison: what was sold where and when, and each order's latency.
     stream: list[dict[str, Any]] = field(default_factory=list)
@@ -271,6 +278,14 @@ class Bench:
             moto_calls_per_order=round(sum(calls.values()) / total, 1),
             invocations_per_order=round(sum(counted.invocations.values()) / total, 2),
             received_twice=received_twice,
+            by_channel={
+                p: {
+                    "p50_s": _round(_quantile(lags, 0.5)),
+                    "p95_s": _round(_quantile(lags, 0.95)),
+                }
+                for p in self.publishers
+                for lags in [[o.shown_at[p] - o.sent for o in orders if p in o.shown_at]]
+            },
             moto_calls_by_operation={
                 op: round(n / total, 2) for op, n in calls.most_common() if n > 0
             },
@@ -325,10 +340,13 @@ class Bench:
                 still = []
                 for order in self.pending:
                     others = [p for p in self.publishers if p != order.channel]
-                    if all(
-                        shown[p].get(order.sku) is not None and shown[p][order.sku] <= order.target
-                        for p in others
-                    ) and (others or order.answered is not None):
+                    for p in others:
+                        quantity = shown[p].get(order.sku)
+                        if quantity is not None and quantity <= order.target:
+                            order.shown_at.setdefault(p, now)
+                    if all(p in order.shown_at for p in others) and (
+                        others or order.answered is not None
+                    ):
                         order.done = now
                     else:
                         still.append(order)
