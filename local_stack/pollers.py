@@ -22,6 +22,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -129,6 +130,8 @@ class SqsPoller(Poller):
         return min(self._idle_s, wait)
 
     def poll_once(self) -> bool:
+        if self._visible is not None and self._visible() == 0:
+            return False  # the other poller took it: no empty receive (Lambda long-polls)
         messages = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=self._batch_size,
@@ -287,6 +290,7 @@ class StreamReader(Poller):
         wake: threading.Event | None = None,
         idle_s: float = 1.0,
         filters: tuple[dict[str, Any], ...] = (),
+        read_records: Callable[[str | None, int], list[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__(f"stream:{function}", interval_s, wake, idle_s)
         for pattern in filters:
@@ -307,6 +311,9 @@ class StreamReader(Poller):
         # request a poll instead of two. Any doubt (none kept, or refused) falls back to a fresh
         # one from the last sequence number handled, as Lambda's poller checkpoints.
         self._next_iterator: dict[str, str] = {}
+        # Records after a sequence number, read without a request (the local stack's own
+        # emulator); None: through the streams API.
+        self._read_records = read_records
 
     def _iterator(self, shard_id: str) -> str:
         """A fresh iterator from the last sequence number read (see local_stack/moto_patches.py
@@ -333,6 +340,8 @@ class StreamReader(Poller):
 
     def pending(self) -> bool:
         """True while the stream holds records this reader has not finished handling."""
+        if self._read_records is not None:
+            return any(self._read_records(self._last_sequence.get(s), 1) for s in self._shard_ids())
         return any(
             self._streams.get_records(ShardIterator=self._iterator(s), Limit=1).get("Records")
             for s in self._shard_ids()
@@ -361,6 +370,9 @@ class StreamReader(Poller):
         return worked
 
     def _read(self, shard_id: str) -> dict[str, Any]:
+        if self._read_records is not None:
+            last = self._last_sequence.get(shard_id)
+            return {"Records": self._read_records(last, self._batch_size)}
         kept = self._next_iterator.pop(shard_id, None)
         if kept is not None:
             try:
@@ -421,6 +433,8 @@ class StreamReader(Poller):
         dynamodb = dict(record["dynamodb"])
         created = dynamodb.get("ApproximateCreationDateTime")
         if created is not None and not isinstance(created, (int, float)):
+            if created.tzinfo is None:  # moto's own record (read in process) is naive UTC
+                created = created.replace(tzinfo=UTC)
             dynamodb["ApproximateCreationDateTime"] = created.timestamp()
         return {
             "eventID": record.get("eventID"),

@@ -412,6 +412,12 @@ class LocalStack:
                         wake=activity.event(table_key(self.resources.tables[trigger.table])),
                         idle_s=self.config.idle_poll_s,
                         filters=trigger.filters,
+                        read_records=functools.partial(
+                            self.moto.stream_records,
+                            self.config.account,
+                            region,
+                            self.resources.tables[trigger.table],
+                        ),
                     )
                 )
             elif isinstance(trigger, ScheduleTrigger):
