@@ -114,6 +114,11 @@ def price(counts: Counts, transitions: int, orders: int) -> dict[str, Any]:
 
 def run(stack: LocalStack, meter: Meter, place: Any, orders: int) -> dict[str, Any]:
     """`place(n)` places the n-th order through a channel sandbox (the propagation bench's)."""
+    with meter.pricing():
+        return _run(stack, meter, place, orders)
+
+
+def _run(stack: LocalStack, meter: Meter, place: Any, orders: int) -> dict[str, Any]:
     since = time.time()
     before = meter.snapshot()
     carrier = f"{stack.sandbox_url('sendcloud')}/__sandbox"

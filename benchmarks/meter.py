@@ -127,6 +127,10 @@ class Meter:
         self.stack = stack
         self._lock = threading.Lock()
         self._local = threading.local()  # a write's units, sized under moto's lock
+        # Request units and SQS sizes are priced by the cost part only: parsing every request
+        # and sizing every write inside moto's lock slowed the pipeline the propagation part
+        # times (15 % of the server's time). Outside `pricing()`, requests are only counted.
+        self.pricing_on = False
         self.counts = Counts()
         self._hosts = {
             urlsplit(stack.sandbox_url(c)).netloc: c for c in stack.sandboxes
@@ -134,6 +138,14 @@ class Meter:
         self._wrap_moto()
         self._wrap_runtime()
         self._wrap_httpx()
+
+    @contextmanager
+    def pricing(self) -> Iterator[None]:
+        self.pricing_on = True
+        try:
+            yield
+        finally:
+            self.pricing_on = False
 
     def snapshot(self) -> Counts:
         with self._lock:
@@ -153,8 +165,13 @@ class Meter:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             result = b"".join(inner(environ, start_response))
-            if target not in self.IGNORED:
+            if target in self.IGNORED:
+                pass
+            elif self.pricing_on:
                 self._count(target, body, result)
+            else:
+                with self._lock:
+                    self.counts.calls[target] += 1
             return [result]
 
         server.app = app
@@ -188,7 +205,7 @@ class Meter:
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             op = str(environ.get("HTTP_X_AMZ_TARGET") or "").removeprefix(_DDB)
-            if op not in _WRITES:
+            if op not in _WRITES or not self.pricing_on:
                 return inner(environ, start_response)
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""

@@ -15,9 +15,9 @@ channel's sandbox shows at most `on_hand - k` for the SKU, k being the order's o
 SKU (stock only goes down during a run, so "at most" is exact). Each SKU starts with ON_HAND
 units, below every channel's cap (bol.com shows at most 999), so every channel shows the fall.
 The same is kept per channel (`by_channel`): a channel that applies a write later than it
-accepts it (Amazon's sandbox, as Amazon does) is slower than Keel's part of the path. A watcher reads the sandboxes'
-listings every 25 ms (in process, no HTTP): resolution +-25 ms. An order whose channel is the
-only publisher counts from its webhook answer.
+accepts it (Amazon's sandbox, as Amazon does) is slower than Keel's part of the path. A
+watcher reads the sandboxes' listings every 25 ms (in process, no HTTP): resolution +-25 ms.
+An order whose channel is the only publisher counts from its webhook answer.
 
 Sustained: every order propagated within DRAIN_S of the last send, and latency did not grow
 during the run (least-squares slope of latency over send time below 0.05 s per s; it is
