@@ -31,5 +31,5 @@ CHANNEL = Channel(
     # catching up after an outage.
     poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
     # patchListingsItem: 5 calls/s, burst 5; batches above stock.FEED_THRESHOLD go as a feed.
-    sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+    sync=SyncPolicy(batch_size=50, max_batching_window_s=1, timeout_s=60, max_concurrency=2),
 )

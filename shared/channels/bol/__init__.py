@@ -44,7 +44,7 @@ CHANNEL = Channel(
     # batches; process statuses are checked 2 s after the write, then backing off (~30 min).
     sync=SyncPolicy(
         batch_size=25,
-        max_batching_window_s=2,
+        max_batching_window_s=1,
         timeout_s=120,
         max_concurrency=2,
         confirm_delays_s=(2, 5, 15, 30, 60, 120, 300, 600, 900),

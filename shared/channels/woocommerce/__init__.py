@@ -34,5 +34,5 @@ CHANNEL = Channel(
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
     # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
-    sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+    sync=SyncPolicy(batch_size=50, max_batching_window_s=1, timeout_s=60, max_concurrency=2),
 )
