@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
@@ -43,10 +43,11 @@ from shared.services.selling_channel import needs_resync, resync_selling_channel
 from shared.settings import IngestSettings, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
 from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
+from shared.tracing import new_tracer, trace_http
 from shared.validation import describe
 
 logger = Logger(service="keel-ingest")
-tracer = Tracer(service="keel-ingest")
+tracer = new_tracer("keel-ingest")
 metrics = Metrics(namespace="Keel", service="keel-ingest")
 
 
@@ -88,6 +89,7 @@ def _http() -> Any:
     """Only channels whose deliveries name orders (not carry them) pay for importing httpx."""
     import httpx
 
+    trace_http(tracer)
     return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
 
 

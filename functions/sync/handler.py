@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import httpx
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -55,10 +55,11 @@ from shared.settings import (
 )
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
+from shared.tracing import new_tracer, trace_http
 from shared.wiring import sync_queue
 
 logger = Logger(service="keel-sync")
-tracer = Tracer(service="keel-sync")
+tracer = new_tracer("keel-sync")
 
 
 class SyncFailed(Exception):
@@ -81,6 +82,7 @@ class _Channel:
         self.secret_cache_s = settings.secret_cache_seconds
         self.catalog = CatalogStore(settings.catalog_table, db)
         self.inventory = InventoryStore(settings.inventory_table, db)
+        trace_http(tracer)
         self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))  # one pool, reused
         self._schema = load(spec.secret_schema)
         self._factory = load(spec.outbound_stock)
