@@ -71,9 +71,11 @@ class LambdaRuntime:
         from aws_lambda_powertools.utilities import parameters
         from aws_lambda_powertools.utilities.parameters import base as parameters_base
 
+        from shared import secret_cache
         from shared.aws import reset_clients
 
         reset_clients()
+        secret_cache.clear()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
         parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
         # Handlers and the modules they share (functions.workflow.steps) keep warm state too.

@@ -450,33 +450,9 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
 WIRING = build_wiring(CHANNELS)
 
 
-def env_name_for_table(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_TABLE"
-
-
-def env_name_for_queue(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_QUEUE_URL"
-
-
-def env_name_for_dlq(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_DLQ_URL"
-
-
 def stream_failure_queue(function_name: str) -> str:
     """Where a stream-triggered function's event source parks batches it gave up on."""
     return f"{function_name}-stream-failures"
-
-
-def env_name_for_bucket(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_BUCKET"
-
-
-def env_name_for_secret(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_SECRET_NAME"
-
-
-def env_name_for_state_machine(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_ARN"
 
 
 def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:

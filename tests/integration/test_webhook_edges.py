@@ -125,7 +125,10 @@ def test_woocommerce_retries_with_new_delivery_ids_reserve_once(
     )
     from aws_lambda_powertools.utilities import parameters
 
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    from shared import secret_cache
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # ingest's
+    secret_cache.clear()  # the webhook's
     for delivery in ("first", "retry"):
         event = gateway_event(raw, woo_headers(raw, delivery), "woocommerce")
         assert webhook(event, context("webhook"))["statusCode"] == 200
