@@ -9,10 +9,12 @@ times and take the median of the module's cumulative import time, in three ways:
 - `bundle`: as Lambda loads the bundle: the base interpreter without site-packages (`-S`),
   `sys.path` = the staged code, the dependency layer (pip, as infra/bundling.py builds it, for
   this machine's Python and CPU since Lambda's 3.14 is not here), then what Lambda's runtime
-  ships (boto3, botocore, s3transfer, compiled); no `.pyc` in the code or the layer and none
-  written (Lambda's file system is read-only); Lambda's environment (`LAMBDA_TASK_ROOT`, the
-  function's name, region, X-Ray daemon address, the function's Powertools variables and its
-  own `env`), so the Tracer is enabled and patches what it patches in Lambda;
+  ships (boto3, botocore, s3transfer, compiled, and its runtime interface client awslambdaric,
+  whose bootstrap is imported first, as Lambda's runtime imports the handler from it); no
+  `.pyc` in the code or the layer and none written (Lambda's file system is read-only);
+  Lambda's environment (`LAMBDA_TASK_ROOT`, the function's name, region, X-Ray daemon
+  address, the function's Powertools variables and its own `env`), so the Tracer is enabled
+  and patches what it patches in Lambda;
 - `bundle_pyc`: the same bundle with `.pyc` compiled as infra/bundling.py does. The goals of
   issue #11 are read on this column.
 The bundle is built once into .cache/bench-bundle/. Numbers are this machine's CPU, not
@@ -41,8 +43,11 @@ from shared.wiring import WIRING, Function
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench-bundle"
 REGION = "eu-west-1"
-# What Lambda's Python runtime ships (left out of the layer by infra/bundling.py).
-RUNTIME_PACKAGES = bundling.EXCLUDED_FROM_LAYER
+# What Lambda's Python runtime ships: boto3 (left out of the layer by infra/bundling.py) and
+# its runtime interface client, whose bootstrap imports the handler (it has loaded logging, json,
+# decimal and traceback by then; the handler's import does not pay for them again).
+RUNTIME_PACKAGES = (*bundling.EXCLUDED_FROM_LAYER, "awslambdaric==4.2.2")
+BOOTSTRAP = "awslambdaric.bootstrap"
 
 
 def handler_modules(functions: tuple[Function, ...] = WIRING.functions) -> dict[str, list[str]]:
@@ -102,7 +107,8 @@ def import_time_ms(
         command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
         run_env = dict(os.environ)
     else:
-        command = [_base_python(), "-S", "-X", "importtime", "-c", f"import {module}"]
+        code = f"import {BOOTSTRAP}; import {module}"
+        command = [_base_python(), "-S", "-X", "importtime", "-c", code]
         run_env = {**(env or {}), "PYTHONPATH": os.pathsep.join(str(p) for p in path)}
     samples = []
     for _ in range(runs):
@@ -155,9 +161,9 @@ def bundle(compiled: bool, root: Path = ROOT) -> list[Path]:
         shutil.rmtree(base, ignore_errors=True)
         bundling._pip_install(layer, version, platform.machine())
         bundling._prune_layer(layer)
-    runtime = base / "runtime"
+    runtime = base / f"runtime-{hashlib.sha256(repr(RUNTIME_PACKAGES).encode()).hexdigest()[:8]}"
     if not runtime.is_dir():
-        staging = base / "runtime.building"
+        staging = runtime.with_name("runtime.building")
         shutil.rmtree(staging, ignore_errors=True)
         _pip_target(staging, list(RUNTIME_PACKAGES))
         bundling._compile(staging, Path(sys.executable))

@@ -11,6 +11,7 @@ Arguments: function name, handler ("module:function"), memory MB, timeout s.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -44,6 +45,8 @@ def main() -> None:
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # the handler's prints and logs go to the log stream (stderr)
     sys.stdout = os.fdopen(1, "w", buffering=1)
+    with contextlib.suppress(ImportError):  # Lambda's runtime imports the handler from it
+        importlib.import_module("awslambdaric.bootstrap")
     module_name, _, attribute = handler_path.partition(":")
     handler: Any = None
     for line in sys.stdin:
