@@ -38,7 +38,7 @@ from infra.nag import acknowledge
 from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
-from shared.env_names import (
+from shared.names import (
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,

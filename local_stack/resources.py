@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from shared.env_names import (
+from shared.names import (
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,

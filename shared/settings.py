@@ -95,7 +95,7 @@ class RelaySettings(_Settings):
     def sync_queue_urls(self) -> dict[str, str]:
         """Channel -> its sync queue URL, for every channel the registry says publishes stock."""
         from shared.channels.registry import CHANNELS
-        from shared.wiring import sync_queue
+        from shared.names import sync_queue
 
         return {
             c.name: QueueUrls(_env_prefix=env_prefix(sync_queue(c.name))).queue_url  # type: ignore[call-arg]

@@ -13,6 +13,7 @@ from typing import Literal
 from shared.carriers import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
+from shared.names import notification_queue, sync_queue
 from shared.workflow import DEFINITION, STATE_MACHINE, TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,15 +165,6 @@ class Wiring:
 
     def state_machine(self, name: str) -> StateMachine:
         return next(m for m in self.state_machines if m.name == name)
-
-
-def sync_queue(channel: str) -> str:
-    return f"sync-{channel}"
-
-
-def notification_queue(channel: str) -> str:
-    """Where a channel that delivers to a queue (spec.QueueReceiver) sends its deliveries."""
-    return f"notifications-{channel}"
 
 
 QUEUE_DELIVERY_TIMEOUT_S = 30

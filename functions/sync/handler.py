@@ -31,6 +31,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.metrics import count
+from shared.names import sync_queue
 from shared.services.stock_confirm import (
     CheckAgain,
     ConfirmDecision,
@@ -56,7 +57,6 @@ from shared.settings import (
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 from shared.tracing import new_tracer, trace_http
-from shared.wiring import sync_queue
 
 logger = Logger(service="keel-sync")
 tracer = new_tracer("keel-sync")

@@ -35,9 +35,9 @@ from shared.channels.spec import (
     load,
 )
 from shared.domain.orders import normalize_account
-from shared.env_names import env_name_for_secret
 from shared.inbound_outbox import enqueue_then_mark_seen
 from shared.metrics import count
+from shared.names import env_name_for_secret
 from shared.secret_cache import get_json
 
 logger = Logger(service="keel-webhook")

@@ -66,7 +66,7 @@ def test_every_workflow_task_placeholder_names_a_task_function_and_the_asl_uses_
 
 def test_every_publishing_channel_has_its_queue_function_and_relay_route() -> None:
     from shared.channels.registry import CHANNELS
-    from shared.env_names import env_name_for_queue
+    from shared.names import env_name_for_queue
     from shared.settings import FUNCTION_ENV, RelaySettings
 
     publishing = {c.name for c in CHANNELS if c.publishes_stock}

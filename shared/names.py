@@ -1,6 +1,7 @@
-"""Environment variable names the functions are told their resources by (infra and the local
-stack set them, handlers read them). Stdlib only, and apart from the wiring: the webhook reads
-a secret's name without deriving the whole wiring at its cold start."""
+"""Names the wiring gives things, that handlers need too: the environment variables functions
+are told their resources by (infra and the local stack set them, handlers read them) and the
+per-channel queues. Stdlib only, and apart from the wiring: a handler that needs a name does not
+derive the whole wiring at its cold start."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def env_name_for_secret(name: str) -> str:
 
 def env_name_for_state_machine(name: str) -> str:
     return f"{_upper(name)}_ARN"
+
+
+def sync_queue(channel: str) -> str:
+    return f"sync-{channel}"
+
+
+def notification_queue(channel: str) -> str:
+    """Where a channel that delivers to a queue (spec.QueueReceiver) sends its deliveries."""
+    return f"notifications-{channel}"
