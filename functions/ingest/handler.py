@@ -15,7 +15,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -37,6 +36,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.messages import InboundDelivery
+from shared.secret_cache import get_json
 from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
 from shared.services.selling_channel import needs_resync, resync_selling_channel
@@ -76,9 +76,7 @@ def _account(channel: str) -> _Account:
     """The account the channel's secret serves and its currency (secret cached): the webhook
     refused deliveries from any other account."""
     secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(
-        secret_name, transform="json", max_age=_settings().secret_cache_seconds
-    )
+    secret = get_json(secret_name, _settings().secret_cache_seconds)
     if not isinstance(secret, dict) or not secret.get("currency"):
         raise RuntimeError(f"secret for {channel} has no 'currency'")  # retried, then alarmed
     return _Account(BY_NAME[channel].account(secret), str(secret["currency"]), secret)

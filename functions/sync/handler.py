@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -32,6 +31,7 @@ from shared.channels.spec import load
 from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.metrics import count
 from shared.names import sync_queue
+from shared.secret_cache import get_json
 from shared.services.stock_confirm import (
     CheckAgain,
     ConfirmDecision,
@@ -90,9 +90,7 @@ class _Channel:
     def publisher(self, fresh: bool = False) -> SetsStock:
         """Credentials come from the cached secret each time, so a rotated secret is picked
         up; `fresh` skips the cache (after a 401/403)."""
-        secret = parameters.get_secret(
-            self.secret_name, transform="json", max_age=self.secret_cache_s, force_fetch=fresh
-        )
+        secret = get_json(self.secret_name, self.secret_cache_s, fresh=fresh)
         publisher: SetsStock = self._factory(self._schema.model_validate(secret), self.http)
         return publisher
 

@@ -416,13 +416,13 @@ def boto3_client(service: str) -> Any:
 
 
 def use_shop_currency(deployed: Provisioned, currency: str) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
     secret = {**SECRETS["shopify"], "currency": currency}
     boto3_client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["shopify"], SecretString=json.dumps(secret)
     )
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
 
 
 def test_the_spec_sample_matches_listings_by_sku_when_it_has_no_variant_ids(
@@ -466,13 +466,13 @@ def test_a_channel_id_cannot_silently_move_to_another_sku(catalog: CatalogStore)
 
 
 def woo_secret(deployed: Provisioned, **changes: str) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
     boto3_client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["woocommerce"],
         SecretString=json.dumps({**SECRETS["woocommerce"], **changes}),
     )
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
 
 
 @respx.mock
