@@ -34,7 +34,7 @@ from shared.channels.spec import (
     WebhookReceiver,
     load,
 )
-from shared.domain.orders import normalize_account
+from shared.domain.accounts import normalize_account
 from shared.inbound_outbox import enqueue_then_mark_seen
 from shared.metrics import count
 from shared.names import env_name_for_secret

@@ -51,6 +51,7 @@ def test_the_webhook_loads_botocore_and_logger_only() -> None:
         "aws_lambda_powertools.utilities.parameters",
         "aws_lambda_powertools.utilities.batch",
         "shared.wiring",
+        "shared.domain.orders",
         "shared.channels.shopify.orders",
     )
     loaded = _run(
@@ -61,11 +62,15 @@ def test_the_webhook_loads_botocore_and_logger_only() -> None:
     assert loaded == ["botocore.session"]
 
 
-def test_no_handler_loads_pydantic_settings() -> None:
-    modules = list(handler_modules())
+def test_no_handler_loads_boto3_or_what_it_was_replaced_for() -> None:
+    """Keel uses botocore's clients: boto3 (with s3transfer), Powertools parameters (which
+    imports boto3) and pydantic-settings cost cold starts and bought nothing."""
+    heavy = ("boto3", "s3transfer", "aws_lambda_powertools.utilities.parameters")
     loaded = _run(
-        "".join(f"import {m}\n" for m in modules)
-        + "print(json.dumps([m for m in sys.modules if m.startswith('pydantic_settings')]))"
+        "".join(f"import {m}\n" for m in handler_modules())
+        + f"print(json.dumps([m for m in sys.modules if m in {heavy!r} "
+        + "or m.startswith('pydantic_settings')]))",
+        lambda_env=True,
     )
     assert loaded == []
 
