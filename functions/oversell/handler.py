@@ -5,9 +5,8 @@ the function's stream-failure queue (alarmed) and the order stays held for a per
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -30,6 +29,9 @@ from shared.settings import OversellSettings, SecretName, env_prefix
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 
+if TYPE_CHECKING:
+    import httpx
+
 logger = Logger(service="keel-oversell")
 
 
@@ -40,6 +42,9 @@ def _settings() -> OversellSettings:
 
 @cache
 def _http() -> httpx.Client:
+    """Only an order the policy cancels lines of calls a channel: the rest never import httpx."""
+    import httpx
+
     return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
 
 

@@ -88,3 +88,20 @@ def test_tracing_patches_aws_calls_at_import_and_http_calls_on_first_use() -> No
         lambda_env=True,
     )
     assert loaded == [True, [], True]
+
+
+def test_functions_that_call_channels_on_some_records_only_import_httpx_on_use() -> None:
+    """ingest (channels whose deliveries name orders) and oversell (a policy that cancels
+    lines); the relays, release-held and the resync never call a channel."""
+    modules = (
+        "functions.ingest.handler",
+        "functions.oversell.handler",
+        "functions.relay.handler",
+        "functions.release_held.handler",
+        "functions.resync.handler",
+    )
+    loaded = _run(
+        "".join(f"import {m}\n" for m in modules) + "print(json.dumps('httpx' in sys.modules))",
+        lambda_env=True,
+    )
+    assert loaded is False
