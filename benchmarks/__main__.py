@@ -147,11 +147,12 @@ def _table(results: dict[str, Any]) -> str:
         lines.append(f"  {name:<18} " + " / ".join(str(v) for v in row.values()))
     first = results["cold_start_first_call"]
     if "ms" in first:
-        lines.append("cold start with its first call, ms (import + first call = cold; warm call)")
+        lines.append("cold start with its first call, ms, medians of rounds (import, first call,")
+        lines.append("  import + first call, a warm call)")
         for name, row in first["ms"].items():
             lines.append(
-                f"  {name:<24} {row['import_ms']} + {row['first_call_ms']} = {row['cold_ms']}; "
-                f"warm {row['warm_call_ms']}"
+                f"  {name:<24} {row['import_ms']}, {row['first_call_ms']}, {row['cold_ms']}, "
+                f"{row['warm_call_ms']}"
             )
     lines.append("")
     lines.append(f"channel calls per burst vs minimum: {results['channel_calls_ratio']}")

@@ -5,22 +5,25 @@ clients and their service models, secrets, settings, modules imported where they
 Those are paid by the first request as surely as the import is, so a trim that only moved
 work from import to first call would show here.
 
-Method. One local stack (as `make demo`, schedules off), a few SKUs seeded in process. Then
-every function invocation is sent to a worker process of its own (`lambda_worker.py`), one per
-function, as one Lambda environment: the bundle with `.pyc` on the path, Lambda's environment
-(cold_start.lambda_env, Tracer on, a trace id per invocation) plus the local stack's endpoints
-and resource names. ORDERS orders are placed one after the other through the channel
-sandboxes, round-robin over the channels that send webhooks, each run until the stack is idle.
-Per function that ran: `import_ms` (the handler's import in its worker), `first_call_ms` (its
-first invocation), `warm_call_ms` (median of the later ones; None if it ran once), and
-`cold_ms` = import + first call. Calls include their requests to moto and the sandboxes on this
-machine (a few ms each), as a first call in AWS includes its requests. Which functions run
-depends on the flow (webhook, ingest, relay, sync per channel, the workflow's first steps).
+Method. One local stack (as `make demo`, schedules off), a few SKUs seeded in process. Then,
+ROUNDS times: every function of the wiring gets a worker process of its own
+(`lambda_worker.py`), as one Lambda environment: the bundle with `.pyc` on the path, Lambda's
+environment (cold_start.lambda_env: Tracer on, a trace id per invocation) plus the local
+stack's endpoints and resource names. Each worker imports its handler when it starts (its
+init), one at a time while the stack is idle, and says how long that took. Then ORDERS orders
+are placed one after the other through the channel sandboxes (round-robin over the channels
+that send webhooks), each run until the stack is idle, every invocation going to its
+function's worker; then the workers end. Per function that ran: medians over the rounds of
+`import_ms`, `first_call_ms` (its first invocation), `warm_call_ms` (its later ones; None if
+it ran once a round) and `cold_ms` (import + first call, per round). Calls include their
+requests to moto and the sandboxes, served by this process meanwhile (a few ms each; a first
+call in AWS makes its requests too). Which functions run depends on the flow: webhook, ingest,
+relay, sync per channel, the workflow's first steps. Noisy on a shared machine: compare a
+function's first call with its warm call, not runs on other days.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 import subprocess
@@ -35,55 +38,74 @@ from benchmarks.propagation import Bench
 from local_stack.stack import LocalConfig, LocalStack
 from shared.wiring import WIRING, Function
 
-ORDERS = 3
+ORDERS = 2
+ROUNDS = 3
 WORKER = Path(__file__).with_name("lambda_worker.py")
-_COLD = threading.Lock()
 
 
 @dataclass
 class _Worker:
     function: Function
     process: subprocess.Popen[str]
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    imports_ms: float | None = None
+    import_ms: float = 0.0
     calls_ms: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        return stdin, stdout
+
+    def _answer(self) -> Any:
+        line = self._pipes()[1].readline()
+        if not line:
+            raise RuntimeError(f"worker for {self.function.name} died")
+        return json.loads(line)
+
+    def ready(self) -> None:
+        """Wait for the worker's init (the handler's import)."""
+        self.import_ms = self._answer()["import_ms"]
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        stdin: IO[str] | None = self.process.stdin
-        stdout: IO[str] | None = self.process.stdout
-        assert stdin is not None and stdout is not None
-        # One cold start at a time (import and first call), as each Lambda environment has its
-        # own CPU: on this 2-core machine concurrent ones would time each other.
-        with self.lock, _COLD if not self.calls_ms else contextlib.nullcontext():
+        stdin = self._pipes()[0]
+        with self.lock:
             stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
             stdin.flush()
-            line = stdout.readline()
-            if not line:
-                raise RuntimeError(f"worker for {self.function.name} died")
-            answer = json.loads(line)
-            if answer["import_ms"] is not None:
-                self.imports_ms = answer["import_ms"]
+            answer = self._answer()
             self.calls_ms.append(answer["call_ms"])
         if answer["error"]:
             raise RuntimeError(answer["error"])
         return answer["result"]
 
-    def row(self) -> dict[str, float | None]:
-        first = self.calls_ms[0]
-        warm = statistics.median(self.calls_ms[1:]) if len(self.calls_ms) > 1 else None
-        return {
-            "import_ms": round(self.imports_ms or 0.0, 1),
-            "first_call_ms": round(first, 1),
-            "warm_call_ms": None if warm is None else round(warm, 1),
-            "cold_ms": round((self.imports_ms or 0.0) + first, 1),
-        }
+    def stop(self) -> None:
+        self._pipes()[0].close()
+        self.process.wait(timeout=30)
 
 
-def run(orders: int = ORDERS) -> dict[str, Any]:
+def _start(function: Function, env: dict[str, str], code: Path) -> _Worker:
+    process = subprocess.Popen(
+        [
+            cold_start._base_python(),
+            "-S",
+            str(WORKER),
+            f"keel-{function.name}",
+            function.handler,
+            str(function.memory_mb),
+            str(function.timeout_s),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=code,
+    )
+    return _Worker(function, process)
+
+
+def run(orders: int = ORDERS, rounds: int = ROUNDS) -> dict[str, Any]:
     code, layer, runtime = cold_start.bundle(compiled=True)
-    by_name = {f.name: f for f in WIRING.functions}
-    workers: dict[str, _Worker] = {}
-    workers_lock = threading.Lock()
+    samples: dict[str, list[tuple[float, float, float | None]]] = {}
     config = LocalConfig(prefix="bench-cold", log_level="CRITICAL", timed_schedules=False)
     with LocalStack(config) as stack:
         bench = Bench(stack, skus=5)
@@ -92,59 +114,54 @@ def run(orders: int = ORDERS) -> dict[str, Any]:
         stack_env = {**stack._base_env(), **stack.resources.function_env()}
         for key in ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED"):
             stack_env.pop(key)  # on, as in AWS
+        path = ":".join(str(p) for p in (code, layer, runtime))
+        placed = 0
+        for _ in range(rounds):
+            workers: dict[str, _Worker] = {}
+            for function in WIRING.functions:  # one init at a time, the stack idle
+                env = {**stack_env, **cold_start.lambda_env(function, code, runtime)}
+                workers[function.name] = _start(function, {**env, "PYTHONPATH": path}, code)
+                workers[function.name].ready()
 
-        def worker(name: str) -> _Worker:
-            with workers_lock:
-                if name not in workers:
-                    function = by_name[name]
-                    env = {
-                        **stack_env,
-                        **cold_start.lambda_env(function, code, runtime),
-                        "PYTHONPATH": ":".join(str(p) for p in (code, layer, runtime)),
-                    }
-                    process = subprocess.Popen(
-                        [
-                            cold_start._base_python(),
-                            "-S",
-                            str(WORKER),
-                            f"keel-{name}",
-                            function.handler,
-                            str(function.memory_mb),
-                            str(function.timeout_s),
-                        ],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.DEVNULL,
-                        text=True,
-                        env=env,
-                        cwd=code,
-                    )
-                    workers[name] = _Worker(function, process)
-                return workers[name]
+            def in_worker(name: str, workers: dict[str, _Worker] = workers) -> Any:
+                return lambda event, context: workers[name].invoke(event)
 
-        def in_worker(name: str) -> Any:
-            return lambda event, context: worker(name).invoke(event)
-
-        # The runtime looks each handler up per invocation: from here on, it is the worker's.
-        stack.runtime._handler = in_worker  # type: ignore[method-assign]
-        try:
-            for n in range(orders):
-                bench.place(n)
-                stack.wait_idle(120, settle_s=1.0)
-        finally:
-            for w in workers.values():
-                if w.process.stdin is not None:
-                    w.process.stdin.close()
-                w.process.wait(timeout=30)
-    rows = {name: w.row() for name, w in workers.items() if w.calls_ms}
+            # The runtime looks each handler up per invocation: from here on, the workers'.
+            stack.runtime._handler = in_worker  # type: ignore[method-assign]
+            try:
+                for _ in range(orders):
+                    bench.place(placed)
+                    placed += 1
+                    stack.wait_idle(120, settle_s=1.0)
+            finally:
+                del stack.runtime._handler  # the runtime's own again
+                for worker in workers.values():
+                    worker.stop()
+            for name, worker in workers.items():
+                if worker.calls_ms:
+                    first, later = worker.calls_ms[0], worker.calls_ms[1:]
+                    warm = statistics.median(later) if later else None
+                    samples.setdefault(name, []).append((worker.import_ms, first, warm))
+    rows = {name: _row(runs) for name, runs in samples.items()}
     for name, row in rows.items():
         print(f"  first call {name:<24} {row}", flush=True)
-    return {"orders": orders, "ms": rows}
+    return {"orders": orders, "rounds": rounds, "ms": rows}
+
+
+def _row(runs: list[tuple[float, float, float | None]]) -> dict[str, float | None]:
+    warm = [w for _, _, w in runs if w is not None]
+    return {
+        "import_ms": round(statistics.median(i for i, _, _ in runs), 1),
+        "first_call_ms": round(statistics.median(f for _, f, _ in runs), 1),
+        "warm_call_ms": round(statistics.median(warm), 1) if warm else None,
+        "cold_ms": round(statistics.median(i + f for i, f, _ in runs), 1),
+        "rounds": len(runs),
+    }
 
 
 def main() -> None:
     result = run()
-    print(f"Cold start with the first call, {result['orders']} orders")
+    print(f"Cold start with the first call, {result['rounds']} rounds of {result['orders']} orders")
     for name, row in result["ms"].items():
         print(f"  {name:<24} " + "  ".join(f"{k} {v}" for k, v in row.items()))
 

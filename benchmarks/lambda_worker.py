@@ -1,12 +1,12 @@
 """One function's Lambda environment, for `first_call.py`: run as a script by the bundle's
-interpreter (stdlib only here), it imports the handler on its first invocation and answers
-invocations one per line.
+interpreter (stdlib only here), it imports the handler (its init: Lambda's runtime bootstrap
+first, as in Lambda), says how long that took, then answers invocations one per line.
 
-Protocol: the parent writes one JSON line per invocation (`{"event": ..., "request_id": ...}`);
-the worker answers one JSON line (`{"result": ..., "error": ..., "import_ms": ...,
-"call_ms": ...}`) on the stdout it was started with. The handler's own stdout (logs, EMF metrics)
-goes to stderr, as everything a function prints goes to its log stream.
-Arguments: function name, handler ("module:function"), memory MB, timeout s.
+Protocol: the worker's first line is `{"import_ms": ...}`; then the parent writes one JSON line
+per invocation (`{"event": ..., "request_id": ...}`) and the worker answers one JSON line
+(`{"result": ..., "error": ..., "call_ms": ...}`), on the stdout it was started with. The
+handler's own stdout (logs, EMF metrics) goes to stderr, as everything a function prints goes
+to its log stream. Arguments: function name, handler ("module:function"), memory MB, timeout s.
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ def main() -> None:
     with contextlib.suppress(ImportError):  # Lambda's runtime imports the handler from it
         importlib.import_module("awslambdaric.bootstrap")
     module_name, _, attribute = handler_path.partition(":")
-    handler: Any = None
+    started = time.perf_counter()
+    handler = getattr(importlib.import_module(module_name), attribute)
+    import_ms = (time.perf_counter() - started) * 1000
+    answers.write(json.dumps({"import_ms": import_ms}) + "\n")
+    answers.flush()
     for line in sys.stdin:
         request = json.loads(line)
         # As Lambda's runtime does per invocation: the trace the X-Ray SDK continues.
@@ -56,11 +60,6 @@ def main() -> None:
             f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
             f"Parent={secrets.token_hex(8)};Sampled=1"
         )
-        import_ms = None
-        if handler is None:
-            started = time.perf_counter()
-            handler = getattr(importlib.import_module(module_name), attribute)
-            import_ms = (time.perf_counter() - started) * 1000
         context = Context(name, int(memory_mb), int(timeout_s), request["request_id"])
         result: Any = None
         error = None
@@ -71,7 +70,7 @@ def main() -> None:
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
         call_ms = (time.perf_counter() - started) * 1000
-        answer = {"result": result, "error": error, "import_ms": import_ms, "call_ms": call_ms}
+        answer = {"result": result, "error": error, "call_ms": call_ms}
         answers.write(json.dumps(answer, default=str) + "\n")
         answers.flush()
 
