@@ -6,12 +6,13 @@ times and take the median of the module's cumulative import time, in three ways:
 - `source`: the repo as it runs here (the venv's interpreter and site-packages with their
   `.pyc`, this process's environment; outside Lambda, Powertools' Tracer is disabled but
   still builds the X-Ray recorder, whose sampler makes two botocore clients);
-- `bundle`: as Lambda loads the bundle: the base interpreter without site-packages (`-S`),
-  `sys.path` = the staged code, the dependency layer (pip, as infra/bundling.py builds it, for
-  this machine's Python and CPU since Lambda's 3.14 is not here), then what Lambda's runtime
-  ships (boto3, botocore, s3transfer, compiled, and its runtime interface client awslambdaric,
-  whose bootstrap is imported first, as Lambda's runtime imports the handler from it); no
-  `.pyc` in the code or the layer and none written (Lambda's file system is read-only);
+- `bundle`: as Lambda loads the bundle: Lambda's Python version (3.14, see `bench_python`)
+  without site-packages (`-S`), `sys.path` = the staged code, the dependency layer (pip, as
+  infra/bundling.py builds it, for that version and this machine's CPU), then what Lambda's
+  runtime ships (boto3, botocore, s3transfer, compiled, and its runtime interface client
+  awslambdaric, whose bootstrap is imported first, as Lambda's runtime imports the handler
+  from it); no `.pyc` in the code or the layer and none written (Lambda's file system is
+  read-only);
   Lambda's environment (`LAMBDA_TASK_ROOT`, the function's name, region, X-Ray daemon
   address, the function's Powertools variables and its own `env`), so the Tracer is enabled
   and patches what it patches in Lambda;
@@ -37,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra import bundling
+from infra import bundling, lambda_python
 from shared.wiring import WIRING, Function
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,10 +90,17 @@ def lambda_env(function: Function, code: Path, runtime: Path) -> dict[str, str]:
     return env
 
 
-def _base_python() -> str:
-    """The interpreter under the venv: with `-S` it sees no site-packages, as Lambda's sees
-    only the bundle and the runtime's own packages."""
-    return getattr(sys, "_base_executable", None) or sys.executable
+def bench_python() -> tuple[Path, str]:
+    """(interpreter, its version) that loads the bundles: Lambda's Python version, fetched by
+    the build from Debian's packages with its whole standard library (infra/lambda_python.py),
+    run without site-packages (`-S`) as Lambda's sees only the bundle and the runtime's own
+    packages; where it cannot be had, the interpreter under this venv."""
+    version = bundling.LAMBDA_PYTHON_VERSION
+    python = lambda_python.provision(version, full=True)
+    if python is not None:
+        return python, version
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return Path(base), "{}.{}".format(*sys.version_info[:2])
 
 
 def import_time_ms(
@@ -108,7 +116,7 @@ def import_time_ms(
         run_env = dict(os.environ)
     else:
         code = f"import {BOOTSTRAP}; import {module}"
-        command = [_base_python(), "-S", "-X", "importtime", "-c", code]
+        command = [str(bench_python()[0]), "-S", "-X", "importtime", "-c", code]
         run_env = {**(env or {}), "PYTHONPATH": os.pathsep.join(str(p) for p in path)}
     samples = []
     for _ in range(runs):
@@ -127,7 +135,8 @@ def import_time_ms(
     return round(statistics.median(samples), 1)
 
 
-def _pip_target(into: Path, packages: list[str]) -> None:
+def _pip_target(into: Path, packages: list[str], version: str) -> None:
+    """Wheels for `version` on this machine's CPU (as bundling builds the layer for Lambda's)."""
     subprocess.run(
         [
             sys.executable,
@@ -139,6 +148,13 @@ def _pip_target(into: Path, packages: list[str]) -> None:
             "--no-compile",
             "--target",
             str(into),
+            "--platform",
+            f"manylinux2014_{platform.machine()}",
+            "--implementation",
+            "cp",
+            "--python-version",
+            version,
+            "--only-binary=:all:",
             "--constraint",
             str(ROOT / "requirements.lock"),
             *packages,
@@ -151,7 +167,7 @@ def _pip_target(into: Path, packages: list[str]) -> None:
 def bundle(compiled: bool, root: Path = ROOT) -> list[Path]:
     """[code, layer, runtime] for this machine's Python, built once (the layer by pip, as for
     Lambda; the runtime's boto3 always compiled, as Lambda ships it)."""
-    version = "{}.{}".format(*sys.version_info[:2])
+    python, version = bench_python()
     key = hashlib.sha256(
         (root / "requirements.lock").read_bytes() + bundling._RECIPE_VERSION.encode()
     ).hexdigest()[:12]
@@ -165,8 +181,8 @@ def bundle(compiled: bool, root: Path = ROOT) -> list[Path]:
     if not runtime.is_dir():
         staging = runtime.with_name("runtime.building")
         shutil.rmtree(staging, ignore_errors=True)
-        _pip_target(staging, list(RUNTIME_PACKAGES))
-        bundling._compile(staging, Path(sys.executable))
+        _pip_target(staging, list(RUNTIME_PACKAGES), version)
+        bundling._compile(staging, python)
         staging.rename(runtime)
     target = base / ("code-pyc" if compiled else "code")
     shutil.rmtree(target, ignore_errors=True)
@@ -180,9 +196,9 @@ def bundle(compiled: bool, root: Path = ROOT) -> list[Path]:
     if not layer_copy.is_dir():
         shutil.copytree(layer, layer_copy, ignore=shutil.ignore_patterns("__pycache__"))
         if compiled:
-            bundling._compile(layer_copy, Path(sys.executable))
+            bundling._compile(layer_copy, python)
     if compiled:
-        bundling._compile(target, Path(sys.executable))
+        bundling._compile(target, python)
     return [target, layer_copy, runtime]
 
 
@@ -204,7 +220,14 @@ def run(
         for name in names:
             rows[name] = row
         print(f"  cold start {module:<34} {row}", flush=True)
-    return {"runs": runs, "python": sys.version.split()[0], "ms": rows}
+    loads = subprocess.run(
+        [str(bench_python()[0]), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    python = {"source": platform.python_version(), "bundle": loads}
+    return {"runs": runs, "python": python, "ms": rows}
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ class _Worker:
 def _start(function: Function, env: dict[str, str], code: Path) -> _Worker:
     process = subprocess.Popen(
         [
-            cold_start._base_python(),
+            str(cold_start.bench_python()[0]),
             "-S",
             str(WORKER),
             f"keel-{function.name}",

@@ -35,9 +35,28 @@ _ARCH = {
 }
 
 
-def interpreter_path(version: str) -> Path:
+# What `full` adds: the rest of the standard library and the C libraries its modules link
+# (ssl, hashlib, ctypes, sqlite3, ...), for running code (the cold-start benchmark), not only
+# compiling it.
+_FULL = (
+    "libpython{v}-stdlib",
+    "libssl3t64",
+    "libzstd1",
+    "libbz2-1.0",
+    "libffi8",
+    "liblzma5",
+    "libsqlite3-0",
+    "libuuid1",
+    "libncursesw6",
+    "libtinfo6",
+    "libreadline8t64",
+    "libdb5.3t64",
+)
+
+
+def interpreter_path(version: str, full: bool = False) -> Path:
     """Where the provisioned wrapper lives (whether or not it is there yet)."""
-    return CACHE / version / "bin" / f"python{version}"
+    return CACHE / (f"{version}-full" if full else version) / "bin" / f"python{version}"
 
 
 def debian_mirror(sources: tuple[Path, ...] = _SOURCES) -> str | None:
@@ -58,18 +77,19 @@ def debian_mirror(sources: tuple[Path, ...] = _SOURCES) -> str | None:
     return None
 
 
-def provision(version: str) -> Path | None:
-    """The wrapper of a Python `version` interpreter, fetched once; None if it cannot be had."""
-    target = interpreter_path(version)
+def provision(version: str, full: bool = False) -> Path | None:
+    """The wrapper of a Python `version` interpreter, fetched once; None if it cannot be had.
+    `full`: with the whole standard library (see _FULL)."""
+    target = interpreter_path(version, full)
     if _works(target, version):
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / f"{version}.lock").open("w") as lock:
+    with (CACHE / f"{target.parents[1].name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _works(target, version):  # another process provisioned it while we waited
             return target
         try:
-            _fetch(version, target.parents[1])
+            _fetch(version, target.parents[1], full)
         except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
             print(f"note: no Python {version} from Debian's packages: {exc}", file=sys.stderr)
             return None
@@ -88,7 +108,7 @@ def _works(python: Path, version: str) -> bool:
     return result.stdout.strip() == version
 
 
-def _fetch(version: str, home: Path) -> None:
+def _fetch(version: str, home: Path, full: bool) -> None:
     mirror = debian_mirror()
     arch = subprocess.run(
         ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
@@ -115,6 +135,7 @@ def _fetch(version: str, home: Path) -> None:
     subprocess.run(["apt-get", *options, "update"], check=True, capture_output=True)
     packages = [f"python{version}-minimal", f"libpython{version}-minimal"]
     packages += ["libc6", "zlib1g", "libexpat1"]
+    packages += [name.format(v=version) for name in _FULL] if full else []
     debs = staging / "debs"
     debs.mkdir()
     subprocess.run(
@@ -130,8 +151,9 @@ def _fetch(version: str, home: Path) -> None:
         "#!/bin/sh\n"
         "# Debian's python, run with the C library it was built against (infra/lambda_python.py)\n"
         'R="$(cd "$(dirname "$0")/.." && pwd)/root"\n'
+        # argv[0] is this script: it becomes sys.executable, which multiprocessing starts
         f'PYTHONHOME="$R/usr" exec "$R/usr/lib/{triplet}/{loader}" --library-path "{libs}" '
-        f'"$R/usr/bin/python{version}" "$@"\n'
+        f'--argv0 "$0" "$R/usr/bin/python{version}" "$@"\n'
     )
     wrapper.chmod(0o755)
     shutil.rmtree(apt)
@@ -139,5 +161,10 @@ def _fetch(version: str, home: Path) -> None:
     if not _works(wrapper, version):
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"the unpacked python{version} does not run here")
+    # Debian compiles the standard library when it installs it; unpacked, it has no bytecode
+    # (and a read-only run would compile it at every start). Test files that do not compile
+    # on purpose make compileall's status non-zero: not checked.
+    stdlib = root / "usr" / "lib" / f"python{version}"
+    subprocess.run([str(wrapper), "-m", "compileall", "-q", "-j", "0", str(stdlib)], check=False)
     shutil.rmtree(home, ignore_errors=True)
     staging.rename(home)
