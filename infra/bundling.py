@@ -17,9 +17,10 @@ otherwise make on first import: a bundle shipped without them is compiled again 
 start (measured, issue #11: webhook 646 ms instead of 296 ms, sync 1,754 ms instead of 853 ms).
 Bytecode is specific to the interpreter's minor version, so the layer and the code are compiled
 by an interpreter of the runtime's version (`KEEL_LAMBDA_PYTHON`, else `python3.14` on PATH or
-under pyenv), as unchecked-hash `.pyc` (valid whatever the files' times in the zip). Where
-none is found the bundle is built without bytecode, as before, with a warning; the cache key
-records which it is.
+under pyenv, else the one the build fetches from Debian's packages into .cache/lambda-python/,
+see infra/lambda_python.py), as unchecked-hash `.pyc` (valid whatever the files' times in the
+zip). Where none can be had the bundle is built without bytecode, as before, with a warning;
+the cache key records which it is.
 
 Run `python -m infra.bundling` to build (or find) the layer and staged code without synthesizing.
 """
@@ -38,6 +39,8 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from infra import lambda_python
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_ROOT = REPO_ROOT / ".cache"
@@ -59,7 +62,8 @@ _COMPILE_ARGS = ("-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
 
 
 def target_interpreter(python_version: str = LAMBDA_PYTHON_VERSION) -> Path | None:
-    """An interpreter of the Lambda runtime's Python version on this machine, if any."""
+    """An interpreter of the Python version on this machine, if any; for the Lambda runtime's
+    version, fetched from Debian's packages once if the machine has none."""
     named = os.environ.get("KEEL_LAMBDA_PYTHON")
     candidates = [Path(named)] if named else []
     found = shutil.which(f"python{python_version}")
@@ -68,7 +72,10 @@ def target_interpreter(python_version: str = LAMBDA_PYTHON_VERSION) -> Path | No
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv.is_dir():
         candidates += sorted(pyenv.glob(f"{python_version}.*/bin/python{python_version}"))
+    candidates.append(lambda_python.interpreter_path(python_version))
     for python in candidates:
+        if not python.is_file():
+            continue
         version = subprocess.run(
             [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
@@ -77,6 +84,8 @@ def target_interpreter(python_version: str = LAMBDA_PYTHON_VERSION) -> Path | No
         ).stdout.strip()
         if version == python_version:
             return python
+    if python_version == LAMBDA_PYTHON_VERSION:  # the build fetches one (see the docstring)
+        return lambda_python.provision(python_version)
     return None
 
 

@@ -38,6 +38,14 @@ from infra.nag import acknowledge
 from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
+from shared.names import (
+    env_name_for_bucket,
+    env_name_for_dlq,
+    env_name_for_queue,
+    env_name_for_secret,
+    env_name_for_state_machine,
+    env_name_for_table,
+)
 from shared.wiring import (
     OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
@@ -48,12 +56,6 @@ from shared.wiring import (
     StateMachineTask,
     StreamTrigger,
     Wiring,
-    env_name_for_bucket,
-    env_name_for_dlq,
-    env_name_for_queue,
-    env_name_for_secret,
-    env_name_for_state_machine,
-    env_name_for_table,
 )
 
 # The newest Python runtime aws-cdk-lib offers (cdk-nag L1 and tests/infra check it stays so).

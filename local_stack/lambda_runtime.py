@@ -68,14 +68,11 @@ class LambdaRuntime:
     def cold_start(self) -> None:
         """Forget warm state (clients, settings, cached secrets), as a new container would:
         the local stack's endpoints change from one start to the next."""
-        from aws_lambda_powertools.utilities import parameters
-        from aws_lambda_powertools.utilities.parameters import base as parameters_base
-
+        from shared import secret_cache
         from shared.aws import reset_clients
 
         reset_clients()
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+        secret_cache.clear()
         # Handlers and the modules they share (functions.workflow.steps) keep warm state too.
         for name, module in list(sys.modules.items()):
             if name == "functions" or name.startswith("functions."):

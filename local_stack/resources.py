@@ -8,17 +8,19 @@ from typing import Any
 
 import boto3
 
-from shared.wiring import (
-    OVERSELL_POLICY_ENV,
-    RAW_BODY_RETENTION_ENV,
-    StreamTrigger,
-    Wiring,
+from shared.names import (
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
     env_name_for_secret,
     env_name_for_state_machine,
     env_name_for_table,
+)
+from shared.wiring import (
+    OVERSELL_POLICY_ENV,
+    RAW_BODY_RETENTION_ENV,
+    StreamTrigger,
+    Wiring,
     stream_failure_queue,
 )
 

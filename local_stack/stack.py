@@ -33,13 +33,13 @@ from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel, load
 from shared.domain.orders import order_key
+from shared.names import notification_queue
 from shared.wiring import (
     WIRING,
     QueueTrigger,
     ScheduleTrigger,
     StreamTrigger,
     Wiring,
-    notification_queue,
     stream_failure_queue,
 )
 

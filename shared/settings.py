@@ -6,15 +6,13 @@ env prefix per channel, so one generic handler serves every channel the registry
 
 from __future__ import annotations
 
+import json
+import os
+import types
 from contextvars import ContextVar
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.oversell import OversellPolicy
 
@@ -24,28 +22,38 @@ has its own process and this stays None; the local stack runs every function in 
 sets it per invocation (the wiring's `Function.env`, e.g. KEEL_CHANNEL)."""
 
 
-class _FunctionEnvSource(EnvSettingsSource):
-    def _load_env_vars(self) -> dict[str, str | None]:
-        own = FUNCTION_ENV.get() or {}
-        values: dict[str, str | None] = {k.lower(): v for k, v in own.items()}
-        return values
+class _Settings(BaseModel):
+    """Fields read from the environment by name (case-insensitive; `_env_prefix` before the
+    name), the function's own variables over the process's, keyword arguments over both; a
+    dict, list or model field is JSON. Validated by pydantic, as any edge. Plain pydantic, not
+    pydantic-settings: that package's import (its sources, dotenv, asyncio) cost every
+    function's cold start ~60 ms for reading a few variables (issue #11)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def __init__(self, _env_prefix: str = "", **values: Any) -> None:
+        super().__init__(**{**_from_env(type(self), _env_prefix), **values})
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+def _from_env(model: type[BaseModel], prefix: str) -> dict[str, Any]:
+    env = {k.lower(): v for k, v in os.environ.items()}
+    env.update({k.lower(): v for k, v in (FUNCTION_ENV.get() or {}).items()})
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        raw = env.get(f"{prefix}{name}".lower())
+        if raw is not None:
+            values[name] = json.loads(raw) if _is_json(field.annotation) else raw
+    return values
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        prefix = env_settings.env_prefix if isinstance(env_settings, EnvSettingsSource) else ""
-        own = _FunctionEnvSource(settings_cls, env_prefix=prefix)
-        return (init_settings, own, env_settings)
+
+def _is_json(annotation: Any) -> bool:
+    """Complex fields (dict, list, models) come as JSON, as pydantic-settings reads them."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return any(_is_json(a) for a in get_args(annotation) if a is not type(None))
+    if origin in (dict, list, tuple, set, frozenset):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, (BaseModel, dict, list))
 
 
 def env_prefix(name: str) -> str:
@@ -87,7 +95,7 @@ class RelaySettings(_Settings):
     def sync_queue_urls(self) -> dict[str, str]:
         """Channel -> its sync queue URL, for every channel the registry says publishes stock."""
         from shared.channels.registry import CHANNELS
-        from shared.wiring import sync_queue
+        from shared.names import sync_queue
 
         return {
             c.name: QueueUrls(_env_prefix=env_prefix(sync_queue(c.name))).queue_url  # type: ignore[call-arg]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from shared.carriers import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
+from shared.names import notification_queue, sync_queue
 from shared.stream_filters import LISTINGS, ORDERS_HELD, ORDERS_STARTING_OR_ENDING, STOCK_LEVELS
 from shared.workflow import DEFINITION, STATE_MACHINE, TASKS
 
@@ -168,15 +169,6 @@ class Wiring:
 
     def state_machine(self, name: str) -> StateMachine:
         return next(m for m in self.state_machines if m.name == name)
-
-
-def sync_queue(channel: str) -> str:
-    return f"sync-{channel}"
-
-
-def notification_queue(channel: str) -> str:
-    """Where a channel that delivers to a queue (spec.QueueReceiver) sends its deliveries."""
-    return f"notifications-{channel}"
 
 
 QUEUE_DELIVERY_TIMEOUT_S = 30
@@ -443,33 +435,9 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
 WIRING = build_wiring(CHANNELS)
 
 
-def env_name_for_table(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_TABLE"
-
-
-def env_name_for_queue(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_QUEUE_URL"
-
-
-def env_name_for_dlq(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_DLQ_URL"
-
-
 def stream_failure_queue(function_name: str) -> str:
     """Where a stream-triggered function's event source parks batches it gave up on."""
     return f"{function_name}-stream-failures"
-
-
-def env_name_for_bucket(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_BUCKET"
-
-
-def env_name_for_secret(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_SECRET_NAME"
-
-
-def env_name_for_state_machine(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_ARN"
 
 
 def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:

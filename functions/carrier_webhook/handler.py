@@ -10,11 +10,11 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.spec import load
+from shared.secret_cache import get_json
 from shared.services.workflow import carrier_progress, carrier_took
 from shared.settings import SecretName, env_prefix
 
@@ -28,7 +28,7 @@ def _sfn() -> Any:
 
 def _secret(carrier: str) -> dict[str, Any]:
     name = SecretName(_env_prefix=env_prefix(carrier)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(name, transform="json", max_age=300)
+    secret = get_json(name, 300)
     if not isinstance(secret, dict):
         raise RuntimeError(f"secret for {carrier} is not a JSON object")
     return secret

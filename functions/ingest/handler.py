@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -37,16 +36,18 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.messages import InboundDelivery
+from shared.secret_cache import get_json
 from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
 from shared.services.selling_channel import needs_resync, resync_selling_channel
 from shared.settings import IngestSettings, SecretName, env_prefix
 from shared.stores.intake import OrderStores, Outcome
 from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
+from shared.tracing import new_tracer, trace_http
 from shared.validation import describe
 
 logger = Logger(service="keel-ingest")
-tracer = Tracer(service="keel-ingest")
+tracer = new_tracer("keel-ingest")
 metrics = Metrics(namespace="Keel", service="keel-ingest")
 
 
@@ -75,9 +76,7 @@ def _account(channel: str) -> _Account:
     """The account the channel's secret serves and its currency (secret cached): the webhook
     refused deliveries from any other account."""
     secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(
-        secret_name, transform="json", max_age=_settings().secret_cache_seconds
-    )
+    secret = get_json(secret_name, _settings().secret_cache_seconds)
     if not isinstance(secret, dict) or not secret.get("currency"):
         raise RuntimeError(f"secret for {channel} has no 'currency'")  # retried, then alarmed
     return _Account(BY_NAME[channel].account(secret), str(secret["currency"]), secret)
@@ -88,6 +87,7 @@ def _http() -> Any:
     """Only channels whose deliveries name orders (not carry them) pay for importing httpx."""
     import httpx
 
+    trace_http(tracer)
     return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
 
 

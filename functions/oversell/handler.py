@@ -5,11 +5,9 @@ the function's stream-failure queue (alarmed) and the order stays held for a per
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -25,10 +23,14 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.oversell import OversellPolicy
 from shared.metrics import count
+from shared.secret_cache import get_json
 from shared.services.oversell import follow_policy, policy_trigger
 from shared.settings import OversellSettings, SecretName, env_prefix
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = Logger(service="keel-oversell")
 
@@ -40,6 +42,9 @@ def _settings() -> OversellSettings:
 
 @cache
 def _http() -> httpx.Client:
+    """Only an order the policy cancels lines of calls a channel: the rest never import httpx."""
+    import httpx
+
     return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
 
 
@@ -48,9 +53,7 @@ def _canceller(channel: str) -> CancelsLines | None:
     if spec is None or spec.cancel_lines is None:
         return None
     secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(
-        secret_name, transform="json", max_age=_settings().secret_cache_seconds
-    )
+    secret = get_json(secret_name, _settings().secret_cache_seconds)
     adapter: CancelsLines = load(spec.cancel_lines)(
         load(spec.secret_schema).model_validate(secret), _http()
     )

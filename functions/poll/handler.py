@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
 from shared.channels.port import FetchesOrders
@@ -20,6 +19,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.metrics import count
+from shared.secret_cache import get_json
 from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
 from shared.services.poll import poll_orders
@@ -50,7 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError(f"channel {channel.name!r} has no poll")
     logger.thread_safe_append_keys(channel=channel.name)
     secret_name = SecretName(_env_prefix=env_prefix(channel.name)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(secret_name, transform="json", max_age=300)
+    secret = get_json(secret_name, 300)
     schema = load(channel.secret_schema).model_validate(secret)
     fetcher: FetchesOrders = load(channel.poll_orders)(schema, _http())
     stores = _stores()

@@ -29,7 +29,7 @@ from shared.aws import client
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import FromBody, QueueReceiver
 from shared.inbound_outbox import enqueue_then_mark_seen
-from shared.wiring import notification_queue
+from shared.names import notification_queue
 
 logger = Logger(service="keel-queue-delivery")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -34,9 +34,10 @@ from shared.services.relay import (
 from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
+from shared.tracing import new_tracer
 
 logger = Logger(service="keel-relay")
-tracer = Tracer(service="keel-relay")
+tracer = new_tracer("keel-relay")
 metrics = Metrics(namespace="Keel", service="keel-relay")
 
 

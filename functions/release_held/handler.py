@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -26,9 +26,10 @@ from shared.messages import RetryHeld
 from shared.services.intake import retry_held, sku_lookup
 from shared.settings import ReleaseHeldSettings
 from shared.stores.intake import OrderStores
+from shared.tracing import new_tracer
 
 logger = Logger(service="keel-release-held")
-tracer = Tracer(service="keel-release-held")
+tracer = new_tracer("keel-release-held")
 
 
 @cache

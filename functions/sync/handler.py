@@ -15,8 +15,7 @@ from functools import cache
 from typing import Any
 
 import httpx
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -31,6 +30,8 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.metrics import count
+from shared.names import sync_queue
+from shared.secret_cache import get_json
 from shared.services.stock_confirm import (
     CheckAgain,
     ConfirmDecision,
@@ -55,10 +56,10 @@ from shared.settings import (
 )
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
-from shared.wiring import sync_queue
+from shared.tracing import new_tracer, trace_http
 
 logger = Logger(service="keel-sync")
-tracer = Tracer(service="keel-sync")
+tracer = new_tracer("keel-sync")
 
 
 class SyncFailed(Exception):
@@ -81,6 +82,7 @@ class _Channel:
         self.secret_cache_s = settings.secret_cache_seconds
         self.catalog = CatalogStore(settings.catalog_table, db)
         self.inventory = InventoryStore(settings.inventory_table, db)
+        trace_http(tracer)
         self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))  # one pool, reused
         self._schema = load(spec.secret_schema)
         self._factory = load(spec.outbound_stock)
@@ -88,9 +90,7 @@ class _Channel:
     def publisher(self, fresh: bool = False) -> SetsStock:
         """Credentials come from the cached secret each time, so a rotated secret is picked
         up; `fresh` skips the cache (after a 401/403)."""
-        secret = parameters.get_secret(
-            self.secret_name, transform="json", max_age=self.secret_cache_s, force_fetch=fresh
-        )
+        secret = get_json(self.secret_name, self.secret_cache_s, fresh=fresh)
         publisher: SetsStock = self._factory(self._schema.model_validate(secret), self.http)
         return publisher
 

@@ -1,5 +1,6 @@
-"""Webhook ack path. Imports stay light (stdlib, boto3, Logger, Metrics, Parameters): Shopify
-allows 5 s and the cold start counts. Parsing and validation happen in ingest, not here.
+"""Webhook ack path. Imports stay light (stdlib, botocore, Logger; secrets through
+shared/secret_cache.py, not Powertools parameters, which imports boto3): Shopify allows 5 s and
+the cold start counts. Parsing and validation happen in ingest, not here.
 
 How a channel's deliveries are received (signature, delivery id, topic, account, ping) is that
 channel's `WebhookReceiver` in the registry; this handler knows no channel by name. A channel
@@ -22,7 +23,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 
 from shared.aws import client
 from shared.channels.registry import BY_NAME
@@ -34,10 +34,11 @@ from shared.channels.spec import (
     WebhookReceiver,
     load,
 )
-from shared.domain.orders import normalize_account
+from shared.domain.accounts import normalize_account
 from shared.inbound_outbox import enqueue_then_mark_seen
 from shared.metrics import count
-from shared.wiring import env_name_for_secret
+from shared.names import env_name_for_secret
+from shared.secret_cache import get_json
 
 logger = Logger(service="keel-webhook")
 
@@ -62,11 +63,7 @@ _LAST_REFETCH: dict[str, float] = {}  # channel -> when an unknown key id last m
 
 
 def _secret(channel: str) -> dict[str, Any]:
-    secret = parameters.get_secret(
-        os.environ[env_name_for_secret(channel)],
-        transform="json",
-        max_age=int(_env()["secret_cache_seconds"]),
-    )
+    secret = get_json(os.environ[env_name_for_secret(channel)], int(_env()["secret_cache_seconds"]))
     return secret if isinstance(secret, dict) else {}
 
 

@@ -6,11 +6,11 @@ from functools import cache
 from typing import Any
 
 import httpx
-from aws_lambda_powertools.utilities import parameters
 
 from functions.workflow.steps import settings
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.spec import load
+from shared.secret_cache import get_json
 from shared.services.workflow import Carrier
 from shared.settings import SecretName, env_prefix
 
@@ -25,8 +25,6 @@ def _http() -> httpx.Client:
 def carrier() -> Carrier:
     spec = CARRIER_SPECS[CARRIER]
     name = SecretName(_env_prefix=env_prefix(CARRIER)).secret_name  # type: ignore[call-arg]
-    secret: Any = parameters.get_secret(
-        name, transform="json", max_age=settings().secret_cache_seconds
-    )
+    secret: Any = get_json(name, settings().secret_cache_seconds)
     built: Carrier = load(spec.client)(load(spec.secret_schema).model_validate(secret), _http())
     return built

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 
 from functions.workflow.steps import run, settings, stores
 from shared.channels.errors import PermanentError
@@ -21,6 +20,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.domain.shipments import Shipment
+from shared.secret_cache import get_json
 from shared.services.workflow import commit, confirm
 from shared.settings import SecretName, env_prefix
 
@@ -39,7 +39,7 @@ def _tell(order: Order, shipment: Shipment) -> None:
     if spec.confirm_shipment is None:
         raise PermanentError(f"{order.channel} cannot be told of shipments", channel=order.channel)
     name = SecretName(_env_prefix=env_prefix(order.channel)).secret_name  # type: ignore[call-arg]
-    secret = parameters.get_secret(name, transform="json", max_age=settings().secret_cache_seconds)
+    secret = get_json(name, settings().secret_cache_seconds)
     adapter = load(spec.confirm_shipment)(load(spec.secret_schema).model_validate(secret), _http())
     adapter.confirm_shipment(
         order,

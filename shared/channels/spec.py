@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.orders import normalize_account
+from shared.domain.accounts import normalize_account
 
 Verifier = Callable[[str, bytes, Mapping[str, str]], bool]
 """(signing secret, raw body, lower-cased headers) -> True when the channel signed this body."""

@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from shared.domain import accounts
+
 
 class OrderStatus(StrEnum):
     RESERVED = "reserved"  # every line's stock is promised to this order
@@ -203,12 +205,8 @@ def order_key(channel: str, account: str, external_id: str) -> str:
 
 
 def normalize_account(value: str) -> str:
-    """One spelling per account, whether it comes from a secret or a header: no scheme, no
-    trailing slash, lower case ("https://Shop.example/" -> "shop.example")."""
-    v = value.strip().lower()
-    for scheme in ("https://", "http://"):
-        v = v.removeprefix(scheme)
-    return v.rstrip("/")
+    """One spelling per account (shared.domain.accounts, where the webhook's path takes it)."""
+    return accounts.normalize_account(value)
 
 
 def _noted(what: str, cause: str) -> str:

@@ -10,9 +10,9 @@ from typing import Any
 from shared.channels.registry import BY_NAME
 from shared.domain.orders import Order, OrderStatus
 from shared.messages import SyncListing
+from shared.names import sync_queue
 from shared.settings import QueueUrls, env_prefix
 from shared.stores.intake import Outcome
-from shared.wiring import sync_queue
 
 
 def needs_resync(outcome: Outcome, order: Order) -> bool:

@@ -17,6 +17,7 @@ import pytest
 from infra.compute import function_environment
 from infra.config import CONFIGS
 from shared.channels.registry import CHANNELS
+from shared.names import sync_queue
 from shared.settings import (
     ChannelOfFunction,
     IngestSettings,
@@ -29,13 +30,7 @@ from shared.settings import (
     WorkflowSettings,
     env_prefix,
 )
-from shared.wiring import (
-    OVERSELL_POLICY_ENV,
-    RAW_BODY_RETENTION_ENV,
-    WIRING,
-    Function,
-    sync_queue,
-)
+from shared.wiring import OVERSELL_POLICY_ENV, RAW_BODY_RETENTION_ENV, WIRING, Function
 
 PUBLISHING = {c.name for c in CHANNELS if c.publishes_stock}
 

@@ -11,6 +11,15 @@ import pytest
 
 from infra.compute import check_table_grants
 from shared.channels.registry import CHANNELS
+from shared.names import (
+    env_name_for_bucket,
+    env_name_for_dlq,
+    env_name_for_queue,
+    env_name_for_secret,
+    env_name_for_state_machine,
+    env_name_for_table,
+    sync_queue,
+)
 from shared.wiring import (
     OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
@@ -21,13 +30,6 @@ from shared.wiring import (
     StreamTrigger,
     Table,
     Wiring,
-    env_name_for_bucket,
-    env_name_for_dlq,
-    env_name_for_queue,
-    env_name_for_secret,
-    env_name_for_state_machine,
-    env_name_for_table,
-    sync_queue,
 )
 from tests.infra.template import Synthesized, Template
 

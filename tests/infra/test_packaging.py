@@ -22,6 +22,8 @@ def test_layer_is_built_for_the_lambda_platform_without_the_runtime_sdk(prod: Te
     assert not names & {"boto3", "botocore", "s3transfer", "bin"}
     version = bundling.LAMBDA_PYTHON_VERSION.replace(".", "")
     assert list((site / "pydantic_core").glob(f"*.cpython-{version}-aarch64-linux-gnu.so"))
+    # Lambda cannot write bytecode: the layer carries it, compiled by the runtime's Python.
+    assert list((site / "pydantic" / "__pycache__").glob(f"main.cpython-{version}.pyc"))
 
 
 def test_code_asset_holds_only_shared_and_functions(prod: Template) -> None:
@@ -34,6 +36,8 @@ def test_code_asset_holds_only_shared_and_functions(prod: Template) -> None:
     assert {p.name for p in asset.iterdir()} == {"shared", "functions"}
     runtime_tag = "cpython-" + bundling.LAMBDA_PYTHON_VERSION.replace(".", "")
     assert all(runtime_tag in p.name for p in asset.rglob("*.pyc"))  # only the runtime's
+    for module in asset.rglob("*.py"):  # and every module has it (a read-only file system)
+        assert list((module.parent / "__pycache__").glob(f"{module.stem}.{runtime_tag}.pyc"))
     assert not list(asset.rglob("test_*.py"))
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from infra.queues import check_visibility_timeouts, schedule_dlq, sender_principal
 from shared.channels.registry import CHANNELS
+from shared.names import notification_queue
 from shared.wiring import (
     WIRING,
     Function,
@@ -21,7 +22,6 @@ from shared.wiring import (
     ScheduleTrigger,
     StreamTrigger,
     Wiring,
-    notification_queue,
 )
 from tests.infra.template import Template
 

@@ -332,16 +332,16 @@ def test_an_unfilled_secret_fails_loudly_instead_of_rejecting_signatures(
     deployed: Provisioned, sqs: Any, db: Any
 ) -> None:
     """A 5xx makes Shopify retry once the operator fills the secret; a 401 would not."""
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
     boto3_sm = __import__("boto3").client("secretsmanager")
     boto3_sm.put_secret_value(SecretId=deployed.secrets["shopify"], SecretString="{}")
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
     body = an_order_body()
     with pytest.raises(RuntimeError, match="no 'webhook_secret'"):
         webhook(api_event(body, shopify.headers(body)), context("webhook"))
     assert drain(sqs, deployed.queue_urls["ingest"]) == []
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
 
 
 def test_a_publisher_that_read_stock_before_a_change_publishes_again(
@@ -416,13 +416,13 @@ def boto3_client(service: str) -> Any:
 
 
 def use_shop_currency(deployed: Provisioned, currency: str) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
     secret = {**SECRETS["shopify"], "currency": currency}
     boto3_client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["shopify"], SecretString=json.dumps(secret)
     )
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
 
 
 def test_the_spec_sample_matches_listings_by_sku_when_it_has_no_variant_ids(
@@ -466,13 +466,13 @@ def test_a_channel_id_cannot_silently_move_to_another_sku(catalog: CatalogStore)
 
 
 def woo_secret(deployed: Provisioned, **changes: str) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
     boto3_client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["woocommerce"],
         SecretString=json.dumps({**SECRETS["woocommerce"], **changes}),
     )
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
 
 
 @respx.mock

@@ -123,9 +123,9 @@ def test_woocommerce_retries_with_new_delivery_ids_reserve_once(
     __import__("boto3").client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["woocommerce"], SecretString=json.dumps(secret)
     )
-    from aws_lambda_powertools.utilities import parameters
+    from shared import secret_cache
 
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    secret_cache.clear()
     for delivery in ("first", "retry"):
         event = gateway_event(raw, woo_headers(raw, delivery), "woocommerce")
         assert webhook(event, context("webhook"))["statusCode"] == 200
