@@ -2,28 +2,46 @@
 
 Method. On the benchmark's settled local stack, BURST stock changes (receipts of one unit,
 each with its own reference, as `keel stock receive` makes them) are made over SKUS SKUs
-(round-robin), as fast as the stores take them, then the run waits until the stack is idle.
-Every request Keel's adapters sent to each channel's API during the burst is counted (httpx, in
-process; the sandboxes' control surface is not counted). The fewest calls a channel allows is
+(round-robin), as fast as the stores take them, then the run waits until the stack is idle
+(confirmation checks included). Every request the channels' sync functions sent to each
+channel's API meanwhile is counted (httpx, in process, by the thread that sent it): stock
+writes, compare-and-set re-reads and retries, confirmation checks, token grants. Requests other
+functions sent in the same period (a scheduled order poll) are reported apart (`other_calls`);
+the sandboxes' control surface is not counted. The fewest calls a channel allows is
 ceil(SKUS / its batch limit): the limit its stock module declares (`BATCH_LIMIT` or
 `ROWS_PER_CALL`), or 1 per SKU where it declares none. A ratio of 1.0 means Keel sent each SKU's
 final value once, in full batches; compare-and-set retries and reads count as calls.
+
+`python -m benchmarks.channel_calls [--quick]` runs this part alone on its own stack (as
+`make bench` configures it) and prints the figures with calls by endpoint.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
+import re
+import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from benchmarks.meter import Meter
-from local_stack.stack import LocalStack, stores
+from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.channels.registry import CHANNELS
 from shared.domain.inventory import Movement, MovementCause
+from shared.wiring import sync_queue
 
 _LIMIT_NAMES = ("BATCH_LIMIT", "ROWS_PER_CALL", "ITEMS_PER_CALL")
+_VERSION = re.compile(r"\d{4}-\d{2}(-\d{2})?")  # API versions in paths stay as they are
 
 
 def batch_limit(outbound_stock: str) -> int:
@@ -31,29 +49,107 @@ def batch_limit(outbound_stock: str) -> int:
     return next((int(getattr(module, n)) for n in _LIMIT_NAMES if hasattr(module, n)), 1)
 
 
+def _endpoint(path: str) -> str:
+    """A path with its ids (segments holding 3+ digits, API versions aside) as `{id}`."""
+    return "/".join(
+        "{id}" if sum(ch.isdigit() for ch in part) >= 3 and not _VERSION.fullmatch(part) else part
+        for part in path.split("/")
+    )
+
+
+class _Calls:
+    """Channel API requests by (channel, sent by a sync function or not, endpoint)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self._hosts = {urlsplit(stack.sandbox_url(c)).netloc: c for c in stack.sandboxes}
+        self._lock = threading.Lock()
+        self.counts: Counter[tuple[str, bool, str]] = Counter()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        send = httpx.Client.send
+        calls = self
+
+        def counted(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+            channel = calls._hosts.get(request.url.netloc.decode())
+            if channel is not None and not request.url.path.startswith("/__sandbox"):
+                # Pollers are threads named after their function ("sqs:sync-<channel>#0").
+                by_sync = threading.current_thread().name.startswith(f"sqs:{sync_queue(channel)}#")
+                endpoint = f"{request.method} {_endpoint(request.url.path)}"
+                with calls._lock:
+                    calls.counts[(channel, by_sync, endpoint)] += 1
+            return send(client, request, **kwargs)
+
+        httpx.Client.send = counted  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            httpx.Client.send = send  # type: ignore[method-assign]
+
+    def total(self, channel: str, by_sync: bool) -> int:
+        return sum(n for (c, s, _), n in self.counts.items() if c == channel and s == by_sync)
+
+    def endpoints(self, channel: str) -> dict[str, int]:
+        found = {e: n for (c, s, e), n in self.counts.items() if c == channel and s}
+        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
+
 def run(
     stack: LocalStack, meter: Meter, skus: list[str], burst: int, received: Counter[str]
 ) -> dict[str, Any]:
-    """`received` counts the units given to each SKU (the propagation bench's targets)."""
+    """`received` counts the units given to each SKU (the propagation bench's targets).
+    `meter` is the bench's; this part counts with its own, finer instrument."""
     _, inventory, _ = stores(stack)
     stack.wait_idle(120, settle_s=0.5)
-    before = meter.snapshot()
-    now = datetime.now(UTC)
-    for n in range(burst):
-        sku = skus[n % len(skus)]
-        inventory.receive(Movement(sku, MovementCause.RECEIPT, 1, f"burst:{n}", "bench", now))
-        received[sku] += 1
-    stack.wait_idle(300, settle_s=1.0)
-    counted = meter.snapshot().minus(before)
-    out: dict[str, Any] = {"changes": burst, "skus": len(skus), "channels": {}}
+    calls = _Calls(stack)
+    started = time.monotonic()
+    with calls.watching():
+        now = datetime.now(UTC)
+        for n in range(burst):
+            sku = skus[n % len(skus)]
+            inventory.receive(Movement(sku, MovementCause.RECEIPT, 1, f"burst:{n}", "bench", now))
+            received[sku] += 1
+        written_s = time.monotonic() - started
+        stack.wait_idle(600, settle_s=1.0)
+    out: dict[str, Any] = {
+        "changes": burst,
+        "skus": len(skus),
+        "burst_written_s": round(written_s, 1),
+        "settled_s": round(time.monotonic() - started, 1),
+        "channels": {},
+    }
     ratios = {}
     for channel in CHANNELS:
         if channel.outbound_stock is None:
             continue
         limit = batch_limit(channel.outbound_stock)
         minimum = math.ceil(len(skus) / limit)
-        calls = counted.channel_calls.get(channel.name, 0)
-        ratios[channel.name] = round(calls / minimum, 2)
-        out["channels"][channel.name] = {"calls": calls, "minimum": minimum, "batch_limit": limit}
+        made = calls.total(channel.name, by_sync=True)
+        ratios[channel.name] = round(made / minimum, 2)
+        out["channels"][channel.name] = {
+            "calls": made,
+            "minimum": minimum,
+            "batch_limit": limit,
+            "other_calls": calls.total(channel.name, by_sync=False),
+            "by_endpoint": calls.endpoints(channel.name),
+        }
     out["ratio"] = ratios
     return out
+
+
+def main() -> None:
+    """This part alone, on its own stack configured as `make bench` does."""
+    from benchmarks.propagation import Bench
+
+    quick = "--quick" in sys.argv
+    skus, burst = (20, 100) if quick else (50, 500)
+    config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
+    with LocalStack(config) as stack:
+        bench = Bench(stack, skus)
+        bench.seed()
+        result = run(stack, bench.meter, bench.skus, burst, bench.received)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
