@@ -8,9 +8,10 @@ channel's API meanwhile is counted (httpx, in process, by the thread that sent i
 writes, compare-and-set re-reads and retries, confirmation checks, token grants. Requests other
 functions sent in the same period (a scheduled order poll) are reported apart (`other_calls`);
 the sandboxes' control surface is not counted. The fewest calls a channel allows is
-ceil(SKUS / its batch limit): the limit its stock module declares (`BATCH_LIMIT` or
-`ROWS_PER_CALL`), or 1 per SKU where it declares none. A ratio of 1.0 means Keel sent each SKU's
-final value once, in full batches; compare-and-set retries and reads count as calls.
+ceil(SKUS / its batch limit): the listings one stock-write call carries, as the channel
+declares it (`SyncPolicy.rows_per_call`; 1 where every listing is its own call). A ratio of
+1.0 means Keel sent each SKU's final value once, in full batches; compare-and-set retries,
+reads and confirmation checks count as calls.
 
 `python -m benchmarks.channel_calls [--quick]` runs this part alone on its own stack (as
 `make bench` configures it) and prints the figures with calls by endpoint.
@@ -18,7 +19,6 @@ final value once, in full batches; compare-and-set retries and reads count as ca
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -40,13 +40,7 @@ from shared.channels.registry import CHANNELS
 from shared.domain.inventory import Movement, MovementCause
 from shared.wiring import sync_queue
 
-_LIMIT_NAMES = ("BATCH_LIMIT", "ROWS_PER_CALL", "ITEMS_PER_CALL")
 _VERSION = re.compile(r"\d{4}-\d{2}(-\d{2})?")  # API versions in paths stay as they are
-
-
-def batch_limit(outbound_stock: str) -> int:
-    module = importlib.import_module(outbound_stock.partition(":")[0])
-    return next((int(getattr(module, n)) for n in _LIMIT_NAMES if hasattr(module, n)), 1)
 
 
 def _endpoint(path: str) -> str:
@@ -122,7 +116,7 @@ def run(
     for channel in CHANNELS:
         if channel.outbound_stock is None:
             continue
-        limit = batch_limit(channel.outbound_stock)
+        limit = channel.sync.rows_per_call
         minimum = math.ceil(len(skus) / limit)
         made = calls.total(channel.name, by_sync=True)
         ratios[channel.name] = round(made / minimum, 2)

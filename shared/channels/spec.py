@@ -92,6 +92,10 @@ class SyncPolicy:
 
     batch_size: int = 50
     max_batching_window_s: int = 2
+    # The most listings one stock-write call carries (Shopify's inventorySetQuantities rows,
+    # WooCommerce's batch items; 1 where every listing is its own call): the adapter's chunk,
+    # and the fewest calls a burst over N SKUs can take (ceil(N / rows_per_call)).
+    rows_per_call: int = 1
     timeout_s: int = 60
     max_receive_count: int = 8
     max_concurrency: int | None = None  # concurrent batches; None: Lambda's default

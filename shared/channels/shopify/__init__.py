@@ -37,5 +37,11 @@ CHANNEL = Channel(
     # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
     # 50/s on standard plans) is the budget, so two concurrent batches at most. 120 s: a chunk
     # may read, set, re-read and set again, with pacing, for up to three rounds.
-    sync=SyncPolicy(batch_size=100, max_batching_window_s=2, timeout_s=120, max_concurrency=2),
+    sync=SyncPolicy(
+        batch_size=100,
+        max_batching_window_s=2,
+        rows_per_call=250,  # inventorySetQuantities' quantities
+        timeout_s=120,
+        max_concurrency=2,
+    ),
 )

@@ -34,5 +34,11 @@ CHANNEL = Channel(
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
     # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
-    sync=SyncPolicy(batch_size=50, max_batching_window_s=2, timeout_s=60, max_concurrency=2),
+    sync=SyncPolicy(
+        batch_size=50,
+        max_batching_window_s=2,
+        rows_per_call=100,  # products/batch and variations/batch take <= 100 updates
+        timeout_s=60,
+        max_concurrency=2,
+    ),
 )
