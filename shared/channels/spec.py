@@ -106,6 +106,11 @@ class SyncPolicy:
     confirm_delays_s: tuple[int, ...] = (5, 10, 30, 60, 120, 300, 600, 900)
     publish_attempts: int = 3
 
+    @property
+    def confirm_window_s(self) -> int:
+        """How long an accepted write may stay unconfirmed: its checks' whole schedule."""
+        return sum(self.confirm_delays_s)
+
 
 @dataclass(frozen=True)
 class PollPolicy:

@@ -3,9 +3,9 @@ decide per trigger what happens next: done, retry later, or dead-letter with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
 from shared.channels.port import PendingStock, SetsStock, StockUpdate
@@ -28,6 +28,10 @@ class SyncOutcome:
     # Accepted, not applied (port.PendingStock): recorded as pending, confirmed later by a
     # check on the channel's sync queue (shared/services/stock_confirm.py).
     pending: PendingStock | None = None
+    # False: the channel already showed `quantity` (or had a write of it in flight): not sent.
+    sent: bool = True
+    # Still moving after the last round: the caller queues a trigger that is always sent.
+    unsettled: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,19 @@ def publish_stock(
     inventory: InventoryStore,
     now: Callable[[], datetime],
     remaining_s: Callable[[], float] = lambda: float("inf"),
+    only_moved: Collection[str] = (),
+    in_flight_for: timedelta = timedelta(0),
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile; if it did, publish
     again. Two consumers can run at once: one that read the level earlier may write after one
-    that read it later. Whoever writes last has then verified that what it wrote is current."""
+    that read it later. Whoever writes last has then verified that what it wrote is current;
+    one that runs out of rounds marks the SKU `unsettled` (its caller queues a trigger that is
+    always sent), so no later trigger can take a stale write for the channel's figure.
+
+    SKUs in `only_moved` were triggered only because Keel's stock moved: when the channel
+    already shows the quantity derived now, or a write of it is in flight, nothing is sent (a
+    burst of changes costs one write per SKU and batch, not one per change). Every other
+    trigger (a resync, a listing change, an order the channel moved itself) always sends."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     listings: dict[str, Listing] = {}
@@ -81,8 +94,17 @@ def publish_stock(
             versions[sku] = level.version if level else -1
             available = level.available if level else 0
             quantity = channel_quantity(available, listings[sku].rules)
-            updates.append(StockUpdate(listings[sku], quantity, catalog.shown(sku, channel)))
-        for update, result in zip(updates, publisher.set_stock(updates), strict=True):
+            if round_number == 1 and sku in only_moved:
+                shows = catalog.channel_shows(sku, channel)
+                if shows.settled_on(quantity, now(), in_flight_for):
+                    outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
+                    continue
+                known = shows.confirmed.quantity if shows.confirmed else None
+            else:
+                known = catalog.shown(sku, channel)
+            updates.append(StockUpdate(listings[sku], quantity, known))
+        results = publisher.set_stock(updates) if updates else []
+        for update, result in zip(updates, results, strict=True):
             sku = update.listing.sku
             outcomes[sku] = SyncOutcome(
                 sku, update.quantity, result.error, round_number, result.pending
@@ -97,12 +119,15 @@ def publish_stock(
                 shown = update.quantity if result.shown is None else result.shown
                 catalog.record_shown(sku, channel, shown, now())
         pending = [
-            sku
-            for sku in pending
-            if outcomes[sku].error is None and _moved(inventory, sku, versions[sku])
+            update.listing.sku
+            for update in updates
+            if outcomes[update.listing.sku].error is None
+            and _moved(inventory, update.listing.sku, versions[update.listing.sku])
         ]
         if not pending or remaining_s() < ROUND_BUDGET_S:
-            break  # a change that is still moving has its own trigger queued
+            break
+    for sku in pending:  # moved after its last write, and no round left to send it again
+        outcomes[sku] = replace(outcomes[sku], unsettled=True)
     return outcomes
 
 

@@ -233,7 +233,9 @@ def test_relay_triggers_a_sync_only_when_available_stock_changes(
     assert relay(event, context("relay")) == {"batchItemFailures": []}
     (message,) = drain(sqs, deployed.queue_urls["sync-woocommerce"])
     assert SyncListing.model_validate_json(message["Body"]) == SyncListing(
-        channel="woocommerce", sku="MUG"
+        channel="woocommerce",
+        sku="MUG",
+        stock_moved=True,  # skipped if the channel shows it
     )
 
 
