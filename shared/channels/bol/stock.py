@@ -79,16 +79,21 @@ class BolStockPublisher:
     def check_stock(
         self, pending: Sequence[tuple[StockUpdate, PendingStock]]
     ) -> list[PendingCheck]:
-        """One process-status read per write; an outage fails the whole call (RetryableError),
-        so every check comes back through the queue."""
-        checks = []
-        for update, write in pending:
-            status = with_retries(
-                partial(process.read, self.client, write.reference),
+        """The writes' process statuses in bulk reads (up to 1000 a call); an outage fails the
+        whole call (RetryableError), so every check comes back through the queue."""
+        ids = list(dict.fromkeys(write.reference for _, write in pending))
+        statuses: dict[str, process.ProcessStatus] = {}
+        for start in range(0, len(ids), process.BULK_LIMIT):
+            chunk = ids[start : start + process.BULK_LIMIT]
+            statuses |= with_retries(
+                partial(process.read_many, self.client, chunk),
                 attempts=ATTEMPTS,
                 max_wait_s=MAX_WAIT_S,
                 sleep=self._sleep,
             )
+        checks = []
+        for update, write in pending:
+            status = statuses[write.reference]
             if status.status == "SUCCESS":
                 checks.append(PendingCheck(PendingState.APPLIED, shown=amount(update.quantity)))
             elif status.status in ("FAILURE", "TIMEOUT"):
