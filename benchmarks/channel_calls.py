@@ -63,7 +63,8 @@ def _endpoint(path: str) -> str:
 
 
 class _Calls:
-    """Channel API requests by (channel, sent by a sync function or not, endpoint)."""
+    """Channel API requests by (channel, sent by a sync function or not, endpoint and the
+    answer's status: a refused call (429) is a call too)."""
 
     def __init__(self, stack: LocalStack) -> None:
         self._hosts = {urlsplit(stack.sandbox_url(c)).netloc: c for c in stack.sandboxes}
@@ -76,14 +77,15 @@ class _Calls:
         calls = self
 
         def counted(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+            response = send(client, request, **kwargs)
             channel = calls._hosts.get(request.url.netloc.decode())
             if channel is not None and not request.url.path.startswith("/__sandbox"):
                 # Pollers are threads named after their function ("sqs:sync-<channel>#0").
                 by_sync = threading.current_thread().name.startswith(f"sqs:{sync_queue(channel)}#")
-                endpoint = f"{request.method} {_endpoint(request.url.path)}"
+                endpoint = f"{request.method} {_endpoint(request.url.path)} {response.status_code}"
                 with calls._lock:
                     calls.counts[(channel, by_sync, endpoint)] += 1
-            return send(client, request, **kwargs)
+            return response
 
         httpx.Client.send = counted  # type: ignore[method-assign,assignment]
         try:

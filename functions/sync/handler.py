@@ -229,6 +229,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
             only_moved=set(skus.values()) - always,
             in_flight_for=timedelta(seconds=channel.policy.confirm_window_s),
+            max_quantity=channel.policy.max_quantity,
         )
 
     outcomes = publish(fresh=False)

@@ -96,6 +96,9 @@ class SyncPolicy:
     # WooCommerce's batch items; 1 where every listing is its own call): the adapter's chunk,
     # and the fewest calls a burst over N SKUs can take (ceil(N / rows_per_call)).
     rows_per_call: int = 1
+    # The most a listing can show on the channel (bol.com: 999), None: no limit. The sync
+    # derives what it sends within it, so a SKU with more stock is not sent again and again.
+    max_quantity: int | None = None
     timeout_s: int = 60
     max_receive_count: int = 8
     max_concurrency: int | None = None  # concurrent batches; None: Lambda's default

@@ -63,6 +63,7 @@ def publish_stock(
     remaining_s: Callable[[], float] = lambda: float("inf"),
     only_moved: Collection[str] = (),
     in_flight_for: timedelta = timedelta(0),
+    max_quantity: int | None = None,
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile; if it did, publish
     again. Two consumers can run at once: one that read the level earlier may write after one
@@ -73,7 +74,8 @@ def publish_stock(
     SKUs in `only_moved` were triggered only because Keel's stock moved: when the channel
     already shows the quantity derived now, or a write of it is in flight, nothing is sent (a
     burst of changes costs one write per SKU and batch, not one per change). Every other
-    trigger (a resync, a listing change, an order the channel moved itself) always sends."""
+    trigger (a resync, a listing change, an order the channel moved itself) always sends.
+    `max_quantity`: the most the channel can show (SyncPolicy.max_quantity)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     listings: dict[str, Listing] = {}
@@ -94,6 +96,8 @@ def publish_stock(
             versions[sku] = level.version if level else -1
             available = level.available if level else 0
             quantity = channel_quantity(available, listings[sku].rules)
+            if max_quantity is not None:
+                quantity = min(quantity, max_quantity)
             if round_number == 1 and sku in only_moved:
                 shows = catalog.channel_shows(sku, channel)
                 if shows.settled_on(quantity, now(), in_flight_for):

@@ -294,6 +294,11 @@ def test_a_quantity_above_999_is_shown_as_999(
     confirm_until_done(sqs, deployed.queue_urls["sync-bol"])
     assert catalog.shown("MUG", "bol") == 999
     assert next(r["quantity"] for r in bol.shown() if r["listing_id"] == listed["offer_id"]) == 999
+    # More stock changes nothing bol can show: a trigger that only says so sends nothing.
+    puts = sum(1 for r in bol.requests if r[0] == "PUT")
+    inventory.receive(Movement("MUG", MovementCause.RECEIPT, 5, "po-more", "test", _now()))
+    run_sync(SyncListing(channel="bol", sku="MUG", stock_moved=True).model_dump_json())
+    assert sum(1 for r in bol.requests if r[0] == "PUT") == puts
 
 
 def test_the_checks_of_one_batch_read_every_process_status_in_one_call(

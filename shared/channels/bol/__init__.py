@@ -46,6 +46,7 @@ CHANNEL = Channel(
         batch_size=25,
         max_batching_window_s=2,
         rows_per_call=1,  # PUT /retailer/offers/{offer-id}/stock: one offer a call
+        max_quantity=999,  # UpdateOfferStockRequest.amount maximum
         timeout_s=120,
         max_concurrency=2,
         confirm_delays_s=(2, 5, 15, 30, 60, 120, 300, 600, 900),

@@ -12,6 +12,7 @@ from functools import partial
 
 import httpx
 
+from shared.channels.bol import CHANNEL as SPEC
 from shared.channels.bol import process
 from shared.channels.bol.client import CHANNEL, BolClient
 from shared.channels.bol.secret import BolSecret
@@ -25,7 +26,7 @@ from shared.channels.port import (
 )
 from shared.channels.retry import with_retries
 
-MAX_AMOUNT = 999  # UpdateOfferStockRequest.amount maximum
+MAX_AMOUNT = SPEC.sync.max_quantity or 999  # UpdateOfferStockRequest.amount maximum
 ENDPOINT = "/retailer/offers/{offer-id}/stock"
 # A 429 (or 5xx) is tried once more within the batch after its Retry-After (at most 3 s), so a
 # burst that touches bol's per-endpoint budget costs seconds, not a queue backoff of minutes.
