@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
-from shared.channels.port import PendingStock, SetsStock, StockUpdate
+from shared.channels.port import PendingStock, SetsStock, StockResult, StockUpdate
+from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing, channel_quantity
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -65,11 +66,21 @@ def publish_stock(
     in_flight_for: timedelta = timedelta(0),
     max_quantity: int | None = None,
 ) -> dict[str, SyncOutcome]:
-    """Publish, then check that the canonical level did not move meanwhile; if it did, publish
-    again. Two consumers can run at once: one that read the level earlier may write after one
-    that read it later. Whoever writes last has then verified that what it wrote is current;
-    one that runs out of rounds marks the SKU `unsettled` (its caller queues a trigger that is
-    always sent), so no later trigger can take a stale write for the channel's figure.
+    """Publish, then check that the canonical level did not move meanwhile. Two consumers can
+    run at once: one that read the level earlier may write after one that read it later, so a
+    write the level has moved past is not left as it is:
+
+    - the level now derives less than was written (a sale): the channel may show stock that is
+      gone, so the SKU is published again at once (another round);
+    - it derives more (a receipt, a release): the channel shows less than there is, which
+      sells nothing twice; the SKU is marked `unsettled` and its caller queues a trigger that
+      is always sent, so the next batch carries it with whatever else moved (a burst of
+      receipts costs one write per batch, not one per round);
+    - it derives the same: nothing to send; the level is checked again.
+
+    Rounds run out (or the invocation's time does) with a SKU still moving: `unsettled` too.
+    So whoever wrote last has verified that what it wrote is current, or left a trigger that
+    will send the current quantity: no later trigger can take a stale write for the figure.
 
     SKUs in `only_moved` were triggered only because Keel's stock moved: when the channel
     already shows the quantity derived now, or a write of it is in flight, nothing is sent (a
@@ -78,26 +89,24 @@ def publish_stock(
     `max_quantity`: the most the channel can show (SyncPolicy.max_quantity)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
-    listings: dict[str, Listing] = {}
-    for sku in sorted(set(skus)):
-        listing = catalog.listing(sku, channel)
-        if listing is None:
-            outcomes[sku] = SyncOutcome(
-                sku, error=NothingToDo("SKU not listed here", channel=channel)
-            )
-        else:
-            listings[sku] = listing
+    listings = _listings(skus, catalog, channel, outcomes)
+
+    def derived(level: StockLevel | None, sku: str) -> int:
+        quantity = channel_quantity(level.available if level else 0, listings[sku].rules)
+        return quantity if max_quantity is None else min(quantity, max_quantity)
+
     pending = list(listings)
+    written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
+    versions: dict[str, int] = {}
+    unsettled: set[str] = set()
     for round_number in range(1, MAX_ROUNDS + 1):
-        versions: dict[str, int] = {}
         updates: list[StockUpdate] = []
         for sku in pending:
             level = inventory.get(sku)
             versions[sku] = level.version if level else -1
-            available = level.available if level else 0
-            quantity = channel_quantity(available, listings[sku].rules)
-            if max_quantity is not None:
-                quantity = min(quantity, max_quantity)
+            quantity = derived(level, sku)
+            if written.get(sku) == quantity:
+                continue  # what this call wrote is current again: checked below
             if round_number == 1 and sku in only_moved:
                 shows = catalog.channel_shows(sku, channel)
                 if shows.settled_on(quantity, now(), in_flight_for):
@@ -113,31 +122,64 @@ def publish_stock(
             outcomes[sku] = SyncOutcome(
                 sku, update.quantity, result.error, round_number, result.pending
             )
-            if result.error is not None:
-                continue
-            if result.pending is not None:  # not shown yet: only a confirmed check says so
-                catalog.record_pending(
-                    sku, channel, update.quantity, result.pending.reference, now()
-                )
+            put = _record(catalog, channel, update, result, now)
+            if put is None:
+                written.pop(sku, None)
             else:
-                shown = update.quantity if result.shown is None else result.shown
-                catalog.record_shown(sku, channel, shown, now())
-        pending = [
-            update.listing.sku
-            for update in updates
-            if outcomes[update.listing.sku].error is None
-            and _moved(inventory, update.listing.sku, versions[update.listing.sku])
-        ]
+                written[sku] = put
+        again = []
+        for sku in pending:
+            if sku not in written:
+                continue  # not sent (already shown), or failed: its decision is the caller's
+            level = inventory.get(sku)
+            if (level.version if level else -1) == versions[sku]:
+                continue
+            if derived(level, sku) > written[sku]:
+                unsettled.add(sku)  # shows less than there is: the next batch sends it
+            else:
+                again.append(sku)  # shows more than there is (or the same): now
+        pending = again
         if not pending or remaining_s() < ROUND_BUDGET_S:
             break
-    for sku in pending:  # moved after its last write, and no round left to send it again
+    for sku in unsettled | set(pending):
         outcomes[sku] = replace(outcomes[sku], unsettled=True)
     return outcomes
 
 
-def _moved(inventory: InventoryStore, sku: str, version: int) -> bool:
-    level = inventory.get(sku)
-    return (level.version if level else -1) != version
+def _listings(
+    skus: Iterable[str], catalog: CatalogStore, channel: str, outcomes: dict[str, SyncOutcome]
+) -> dict[str, Listing]:
+    """The SKUs' listings on the channel; one not listed there has nothing to do."""
+    listings: dict[str, Listing] = {}
+    for sku in sorted(set(skus)):
+        listing = catalog.listing(sku, channel)
+        if listing is None:
+            outcomes[sku] = SyncOutcome(
+                sku, error=NothingToDo("SKU not listed here", channel=channel)
+            )
+        else:
+            listings[sku] = listing
+    return listings
+
+
+def _record(
+    catalog: CatalogStore,
+    channel: str,
+    update: StockUpdate,
+    result: StockResult,
+    now: Callable[[], datetime],
+) -> int | None:
+    """Keep what a write did; the quantity it put (or had accepted) on the channel, None when
+    it failed."""
+    sku = update.listing.sku
+    if result.error is not None:
+        return None
+    if result.pending is not None:  # not shown yet: only a confirmed check says so
+        catalog.record_pending(sku, channel, update.quantity, result.pending.reference, now())
+        return update.quantity
+    shown = update.quantity if result.shown is None else result.shown
+    catalog.record_shown(sku, channel, shown, now())
+    return shown
 
 
 def needs_fresh_credentials(outcomes: Iterable[SyncOutcome]) -> bool:

@@ -118,7 +118,7 @@ class Accepting:
 
     channel = CHANNEL
     written: list[tuple[str, int]] = []
-    moves: list[str] = []  # SKUs whose stock moves while each write is on its way
+    moves: list[int] = []  # units the level moves by while each write is on its way
 
     def __init__(self, inventory: InventoryStore | None = None) -> None:
         self._inventory = inventory
@@ -127,8 +127,8 @@ class Accepting:
         results = []
         for item in items:
             Accepting.written.append((item.listing.sku, item.quantity))
-            if self._inventory is not None and item.listing.sku in Accepting.moves:
-                receive(self._inventory, item.listing.sku, 1, f"meanwhile-{len(Accepting.written)}")
+            if self._inventory is not None and Accepting.moves:
+                move(self._inventory, item.listing.sku, Accepting.moves.pop(0))
             reference = f"w{len(Accepting.written)}"
             results.append(StockResult(item.listing, pending=PendingStock(reference)))
         return results
@@ -137,6 +137,14 @@ class Accepting:
         self, pending: Sequence[tuple[StockUpdate, PendingStock]]
     ) -> list[PendingCheck]:
         return [PendingCheck(PendingState.FAILED, reason="refused") for _ in pending]
+
+
+def move(inventory: InventoryStore, sku: str, units: int) -> None:
+    ref = f"meanwhile-{len(Accepting.written)}"
+    if units > 0:
+        receive(inventory, sku, units, ref)
+    else:
+        inventory.remove(Movement(sku, MovementCause.ADJUSTMENT, units, ref, "test", NOW))
 
 
 @pytest.fixture
@@ -201,7 +209,21 @@ def test_a_dead_lettered_write_is_no_longer_in_flight(
     assert Accepting.written == [("MUG", 1), ("MUG", 1)]
 
 
-def test_a_sku_still_moving_after_the_last_round_is_sent_again_whatever_the_channel_shows(
+def test_a_level_that_falls_while_its_write_is_on_the_way_is_sent_again_at_once(
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    listed: None,
+    accepting: None,
+) -> None:
+    receive(inventory, "MUG", 9, "po-2")  # 10
+    Accepting.moves = [-3, -1, -1]  # a sale overtakes every write: the channel shows too much
+    outcome = publish(catalog, inventory, moving=True)["MUG"]
+    assert Accepting.written == [("MUG", 10), ("MUG", 7), ("MUG", 6)]  # rounds, then out
+    assert outcome.unsettled
+
+
+def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_batch(
     deployed: Provisioned,
     catalog: CatalogStore,
     inventory: InventoryStore,
@@ -210,21 +232,46 @@ def test_a_sku_still_moving_after_the_last_round_is_sent_again_whatever_the_chan
     monkeypatch: pytest.MonkeyPatch,
     sqs: Any,
 ) -> None:
-    Accepting.moves = ["MUG"]  # every write is overtaken by a receipt
+    """It shows less than there is, which sells nothing twice: no second write in this batch,
+    but a trigger that sends whatever the channel was last seen to show."""
+    Accepting.moves = [2]
     outcome = publish(catalog, inventory, moving=True)["MUG"]
-    assert outcome.unsettled and len(Accepting.written) == 3  # the rounds ran out
+    assert Accepting.written == [("MUG", 1)] and outcome.unsettled
     spec = BY_NAME[CHANNEL]
     fake = dataclasses.replace(spec, outbound_stock=f"{__name__}:moving_factory")
     monkeypatch.setitem(BY_NAME, CHANNEL, fake)
     sync_module._channel.cache_clear()
     try:
         drain(sqs, deployed.queue_urls[f"sync-{CHANNEL}"])
+        Accepting.moves = [1]
         assert run_sync(moved("MUG")) == {"batchItemFailures": []}
     finally:
         sync_module._channel.cache_clear()
+    assert Accepting.written == [("MUG", 1), ("MUG", 3)]
     queued = drain(sqs, deployed.queue_urls[f"sync-{CHANNEL}"])
     again = [SyncListing.model_validate_json(m["Body"]) for m in queued if "kind" not in m["Body"]]
     assert again == [SyncListing(channel=CHANNEL, sku="MUG")]  # stock_moved False: always sent
+
+
+def test_a_level_that_moves_without_changing_what_the_channel_shows_sends_nothing_more(
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    listed: None,
+    accepting: None,
+) -> None:
+    receive(inventory, "MUG", 9, "po-2")  # 10, above what the channel can show (5)
+    Accepting.moves = [4]
+    outcome = publish_stock(
+        ["MUG"],
+        Accepting(inventory),
+        catalog,
+        inventory,
+        now=lambda: NOW,
+        max_quantity=5,
+    )["MUG"]
+    assert Accepting.written == [("MUG", 5)]
+    assert not outcome.unsettled
 
 
 _INVENTORY: list[InventoryStore] = []
