@@ -1,13 +1,16 @@
 """Part 5: channel API calls per burst of stock changes, against the fewest the channel allows.
 
-Method. On the benchmark's settled local stack, BURST stock changes (receipts of one unit,
-each with its own reference, as `keel stock receive` makes them) are made over SKUS SKUs
-(round-robin), as fast as the stores take them, then the run waits until the stack is idle
-(confirmation checks included). Every request the channels' sync functions sent to each
-channel's API meanwhile is counted (httpx, in process, by the thread that sent it): stock
-writes, compare-and-set re-reads and retries, confirmation checks, token grants. Requests other
-functions sent in the same period (a scheduled order poll) are reported apart (`other_calls`);
-the sandboxes' control surface is not counted. The fewest calls a channel allows is
+Method. On the benchmark's settled local stack, SKUS SKUs of this part's own are listed on
+every channel with ON_HAND units each (within what every channel can show: bol.com shows at
+most 999, and the propagation SKUs' 100,000 units would leave it nothing to send) and left to
+settle. Then BURST stock changes (receipts of one unit, each with its own reference, as `keel
+stock receive` makes them) are made over them (round-robin), as fast as the stores take them,
+and the run waits until the stack is idle (confirmation checks included). Every request the
+channels' sync functions sent to each channel's API meanwhile is counted (httpx, in process,
+by the thread that sent it; by endpoint and status): stock writes, compare-and-set re-reads and
+retries, refused calls (429), confirmation checks, token grants. Requests other functions sent
+in the same period (a scheduled order poll) are reported apart (`other_calls`); the
+sandboxes' control surface is not counted. The fewest calls a channel allows is
 ceil(SKUS / its batch limit): the listings one stock-write call carries, as the channel
 declares it (`SyncPolicy.rows_per_call`; 1 where every listing is its own call). A ratio of
 1.0 means Keel sent each SKU's final value once, in full batches; compare-and-set retries,
@@ -40,6 +43,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,8 +53,10 @@ from benchmarks.meter import Meter
 from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.channels.registry import CHANNELS
 from shared.domain.inventory import Movement, MovementCause
+from shared.domain.listings import Listing
 from shared.wiring import sync_queue
 
+ON_HAND = 100  # units per SKU before the burst
 _VERSION = re.compile(r"\d{4}-\d{2}(-\d{2})?")  # API versions in paths stay as they are
 
 
@@ -125,28 +131,41 @@ def _windows(changes: list[tuple[float, str]], window_s: float) -> list[list[tup
     return windows
 
 
-def run(
-    stack: LocalStack, meter: Meter, skus: list[str], burst: int, received: Counter[str]
-) -> dict[str, Any]:
-    """`received` counts the units given to each SKU (the propagation bench's targets).
-    `meter` is the bench's; this part counts with its own, finer instrument."""
+def seed(stack: LocalStack, count: int) -> list[str]:
+    """This part's SKUs, listed on every channel with ON_HAND units, published and settled."""
+    catalog, inventory, _ = stores(stack)
+    now = datetime.now(UTC)
+    skus = [f"CALLS-{n:04}" for n in range(count)]
+    for sku in skus:
+        catalog.put_product(sku, sku)
+        for channel in CHANNELS:
+            refs = stack.sandboxes[channel.name].add_listing(sku, sku, Decimal("10.00"), 0, False)
+            catalog.put_listing(Listing(sku, channel.name, refs), lookup_refs=channel.lookup_refs)
+        receipt = Movement(sku, MovementCause.RECEIPT, ON_HAND, f"calls:{sku}", "bench", now)
+        inventory.receive(receipt, safety_stock=0)
+    stack.wait_idle(300, settle_s=0.5)
+    return skus
+
+
+def run(stack: LocalStack, meter: Meter, skus: int, burst: int) -> dict[str, Any]:
+    """`meter` is the bench's; this part counts with its own, finer instrument."""
     _, inventory, _ = stores(stack)
-    stack.wait_idle(120, settle_s=0.5)
+    names = seed(stack, skus)
     calls = _Calls(stack)
     started = time.monotonic()
     changes: list[tuple[float, str]] = []  # (written, s after start; SKU)
     with calls.watching():
         now = datetime.now(UTC)
         for n in range(burst):
-            sku = skus[n % len(skus)]
+            sku = names[n % skus]
             inventory.receive(Movement(sku, MovementCause.RECEIPT, 1, f"burst:{n}", "bench", now))
             changes.append((time.monotonic() - started, sku))
-            received[sku] += 1
         written_s = time.monotonic() - started
         stack.wait_idle(600, settle_s=1.0)
     out: dict[str, Any] = {
         "changes": burst,
-        "skus": len(skus),
+        "skus": skus,
+        "on_hand": ON_HAND,
         "burst_written_s": round(written_s, 1),
         "settled_s": round(time.monotonic() - started, 1),
         "channels": {},
@@ -156,7 +175,7 @@ def run(
         if channel.outbound_stock is None:
             continue
         limit = channel.sync.rows_per_call
-        minimum = math.ceil(len(skus) / limit)
+        minimum = math.ceil(skus / limit)
         made = calls.total(channel.name, by_sync=True)
         ratios[channel.name] = round(made / minimum, 2)
         floor = within_window(changes, channel.sync.max_batching_window_s, limit)
@@ -175,17 +194,13 @@ def run(
 
 def main() -> None:
     """This part alone, on its own stack configured as `make bench` does."""
-    from benchmarks.propagation import Bench
-
     quick = "--quick" in sys.argv
     skus, burst = (20, 100) if quick else (50, 500)
     config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
     if "--delays-as-sent" in sys.argv:
         config = dataclasses.replace(config, max_message_delay_s=None)
     with LocalStack(config) as stack:
-        bench = Bench(stack, skus)
-        bench.seed()
-        result = run(stack, bench.meter, bench.skus, burst, bench.received)
+        result = run(stack, Meter(stack), skus, burst)
     print(json.dumps(result, indent=2))
 
 
