@@ -8,7 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
-from shared.channels.port import PendingStock, SetsStock, StockResult, StockUpdate
+from shared.channels.port import (
+    ConfirmsStock,
+    PendingStock,
+    SetsStock,
+    StockResult,
+    StockUpdate,
+)
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing, channel_quantity
 from shared.stores.catalog import CatalogStore
@@ -95,6 +101,7 @@ def publish_stock(
         quantity = channel_quantity(level.available if level else 0, listings[sku].rules)
         return quantity if max_quantity is None else min(quantity, max_quantity)
 
+    accepts = isinstance(publisher, ConfirmsStock)  # may answer "accepted, not applied"
     pending = list(listings)
     written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
     versions: dict[str, int] = {}
@@ -108,7 +115,7 @@ def publish_stock(
             if written.get(sku) == quantity:
                 continue  # what this call wrote is current again: checked below
             if round_number == 1 and sku in only_moved:
-                shows = catalog.channel_shows(sku, channel)
+                shows = catalog.channel_shows(sku, channel, accepts)
                 if shows.settled_on(quantity, now(), in_flight_for):
                     outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
                     continue

@@ -222,10 +222,11 @@ class CatalogStore:
                 ExpressionAttributeValues={":reference": av(reference)},
             )
 
-    def channel_shows(self, sku: str, channel: str) -> ChannelShows:
-        """The last confirmed quantity and the write in flight: what a sync compares with."""
+    def channel_shows(self, sku: str, channel: str, accepts: bool = True) -> ChannelShows:
+        """The last confirmed quantity and the write in flight: what a sync compares with.
+        `accepts` False: the channel applies writes at once (none is ever in flight)."""
         shown = self._t.get(_sku_pk(sku), _SHOWN + channel)
-        pending = self._t.get(_sku_pk(sku), _PENDING + channel)
+        pending = self._t.get(_sku_pk(sku), _PENDING + channel) if accepts else None
         return ChannelShows(
             Sent(int(shown["quantity"]), datetime.fromisoformat(str(shown["at"])))
             if shown
