@@ -65,9 +65,8 @@ def _pipeline(plan: Plan, quick: bool) -> dict[str, Any]:
                 bench.run_rate(rate, plan.rate_s, 0, plan.drain_s, plan.settle_timeout_s)
             )
             print(f"  propagation {rate}/s: {results[-1].row()}", flush=True)
-        burst_skus = bench.skus[: 20 if quick else 50]
         out["channel_calls"] = channel_calls.run(
-            stack, bench.meter, burst_skus, 100 if quick else 500, bench.received
+            stack, bench.meter, 20 if quick else 50, 100 if quick else 500
         )
         print(f"  channel calls: {out['channel_calls']}", flush=True)
         out["cost"] = cost.run(stack, bench.meter, bench.place, 5 if quick else 50)

@@ -36,6 +36,10 @@ class SyncListing(BaseModel):
     # Publishes of this SKU whose write the channel accepted and then failed (bol FAILURE,
     # TIMEOUT): a bounded number are retried, then the reason goes to the DLQ.
     attempt: int = 0
+    # True: only "Keel's stock moved" (the relay). Nothing is sent when the channel already
+    # shows, or is being sent, the quantity derived then. False (a resync, a listing change,
+    # an order the channel moved itself, a republish): always sent.
+    stock_moved: bool = False
 
 
 class ConfirmStock(BaseModel):

@@ -79,10 +79,12 @@ def _wake(waiting: list[str], sku: str, because: Literal["stock", "listing"]) ->
     return len(waiting)
 
 
-def _trigger(queues: dict[str, str], channel: str, sku: str) -> None:
+def _trigger(queues: dict[str, str], channel: str, sku: str, stock_moved: bool) -> None:
     client("sqs").send_message(
         QueueUrl=queues[channel],
-        MessageBody=SyncListing(channel=channel, sku=sku).model_dump_json(),
+        MessageBody=SyncListing(
+            channel=channel, sku=sku, stock_moved=stock_moved
+        ).model_dump_json(),
         MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
     )
 
@@ -109,7 +111,7 @@ def record_handler(record: DynamoDBRecord) -> int:
             return 0
         sku, targets, cause = listing.sku, [listing.channel], "listing"
     for channel in targets:
-        _trigger(queues, channel, sku)
+        _trigger(queues, channel, sku, stock_moved=cause == "stock")
     logger.info("change relayed", extra={"sku": sku, "cause": cause, "channels": targets})
     metrics.add_metric(name="SyncTriggers", unit=MetricUnit.Count, value=len(targets))
     return len(targets)

@@ -10,7 +10,7 @@ A write the channel accepted but has not applied (port.PendingStock) is confirme
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -186,12 +186,14 @@ def _handle_check(
 
 def _read(
     records: list[dict[str, Any]],
-) -> tuple[dict[str, str], dict[str, int], dict[str, ConfirmStock]]:
+) -> tuple[dict[str, str], dict[str, int], dict[str, ConfirmStock], set[str]]:
     """messageId -> SKU of each trigger, SKU -> its publishes so far (SyncListing.attempt),
-    messageId -> each pending write's check. Unreadable records are in none of them."""
+    messageId -> each pending write's check, and the SKUs some trigger says must be sent
+    whatever the channel shows. Unreadable records are in none of them."""
     skus: dict[str, str] = {}
     attempts: dict[str, int] = {}
     checks: dict[str, ConfirmStock] = {}
+    always: set[str] = set()
     for record in records:
         try:
             message = sync_message(record["body"])
@@ -203,7 +205,9 @@ def _read(
         else:
             skus[record["messageId"]] = message.sku
             attempts[message.sku] = max(attempts.get(message.sku, 0), message.attempt)
-    return skus, attempts, checks
+            if not message.stock_moved:
+                always.add(message.sku)
+    return skus, attempts, checks, always
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -211,7 +215,7 @@ def _read(
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     channel = _channel(ChannelOfFunction().keel_channel)  # type: ignore[call-arg]
     logger.thread_safe_append_keys(channel=channel.name)
-    skus, attempts, checks = _read(event.get("Records", []))
+    skus, attempts, checks, always = _read(event.get("Records", []))
 
     def publish(fresh: bool) -> dict[str, SyncOutcome]:
         if not skus:
@@ -223,6 +227,9 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
             channel.inventory,
             now=lambda: datetime.now(UTC),
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
+            only_moved=set(skus.values()) - always,
+            in_flight_for=timedelta(seconds=channel.policy.confirm_window_s),
+            max_quantity=channel.policy.max_quantity,
         )
 
     outcomes = publish(fresh=False)
@@ -237,11 +244,24 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
             extra={
                 "sku": outcome.sku,
                 "quantity": outcome.quantity,
+                "sent": outcome.sent,
                 "error": repr(outcome.error) if outcome.error else None,
             },
         )
-    published = sum(1 for o in outcomes.values() if o.error is None)
+    for outcome in outcomes.values():
+        if outcome.unsettled:  # still moving when the rounds ran out: sent again, whatever
+            again = SyncListing(
+                channel=channel.name, sku=outcome.sku, attempt=attempts[outcome.sku]
+            )
+            _send(channel, again, 0)
+    published = sum(1 for o in outcomes.values() if o.error is None and o.sent)
     count("StockPublished", published, "keel-sync", channel=channel.name)
+    count(
+        "StockAlreadyShown",
+        sum(1 for o in outcomes.values() if not o.sent),
+        "keel-sync",
+        channel=channel.name,
+    )
     dead_lettered: set[str] = set()
 
     def record_handler(record: SQSRecord) -> str:

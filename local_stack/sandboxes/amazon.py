@@ -1,6 +1,7 @@
 """An SP-API sandbox: Login with Amazon's token endpoint, Orders API 2026-01-01 (getOrder,
-searchOrders), v0 confirmShipment, Listings Items 2021-08-01 (get, patch), Feeds 2021-06-30
-(documents, JSON_LISTINGS_FEED), and ORDER_CHANGE notifications sent to Keel's SQS queue.
+searchOrders), v0 confirmShipment, Listings Items 2021-08-01 (get, patch, search by seller
+SKU), Feeds 2021-06-30 (documents, JSON_LISTINGS_FEED), and ORDER_CHANGE notifications sent to
+Keel's SQS queue.
 
 Faithful where Keel depends on it: `x-amz-access-token` from the refresh-token grant (1 h),
 request bodies checked against Amazon's models (400 InvalidInput with the reasons), a token
@@ -43,6 +44,11 @@ LISTINGS_MODEL = "listingsItems_2021-08-01"
 FEEDS_MODEL = "feeds_2021-06-30"
 FEED_SCHEMA = "schemas/feeds/listings-feed-schema-v2.json"
 TOKEN_TTL_S = 3600
+SEARCH_IDENTIFIERS = 20  # searchListingsItems: identifiers maxItems, pageSize maximum
+INCLUDED_DATA = frozenset(
+    {"summaries", "attributes", "issues", "offers", "fulfillmentAvailability", "procurement",
+     "relationships", "productTypes"}
+)  # fmt: skip
 MERCHANT = "DEFAULT"
 
 # Amazon's default usage plans (rate per second, burst), from the models' descriptions.
@@ -51,6 +57,7 @@ RATES: dict[str, tuple[float, int]] = {
     "getOrder": (0.5, 30),
     "confirmShipment": (2.0, 10),
     "getListingsItem": (5.0, 10),
+    "searchListingsItems": (5.0, 5),
     "patchListingsItem": (5.0, 5),
     "createFeedDocument": (0.5, 15),
     "createFeed": (0.0083, 15),
@@ -371,6 +378,8 @@ class AmazonSandbox:
             method == "POST"
         ):
             return "confirmShipment", lambda r: self._confirm_shipment(m.group(1), r)
+        if (m := re.fullmatch(r"/listings/2021-08-01/items/([^/]+)", path)) and method == "GET":
+            return "searchListingsItems", lambda r: self._search_listings(m.group(1), r)
         if m := re.fullmatch(r"/listings/2021-08-01/items/([^/]+)/([^/]+)", path):
             seller, sku = m.group(1), _unquote(m.group(2))
             if method == "GET":
@@ -566,6 +575,51 @@ class AmazonSandbox:
                 body["attributes"] = _attributes(listing)
             if "issues" in included:
                 body["issues"] = []
+        return Response.json(200, body)
+
+    def _search_listings(self, seller: str, request: Request) -> Response:
+        """searchListingsItems by seller SKUs (`identifiersType=SKU`, the one type the sandbox
+        keeps an index of): <= 20 identifiers, pageSize <= 20 (default 10), as the model says."""
+        q = {k: v[-1] for k, v in request.query.items()}
+        if seller != self.seller_id:
+            raise _Refused(403, "Unauthorized", "Access to requested resource is denied.")
+        marketplace = q.get("marketplaceIds", "").split(",")[0]
+        if not marketplace:
+            raise _Refused(400, "InvalidInput", "marketplaceIds is required")
+        identifiers = [i for i in q.get("identifiers", "").split(",") if i]
+        kind = q.get("identifiersType")
+        if bool(identifiers) != bool(kind):
+            raise _Refused(400, "InvalidInput", "identifiers and identifiersType go together")
+        if len(identifiers) > SEARCH_IDENTIFIERS:
+            raise _Refused(400, "InvalidInput", f"at most {SEARCH_IDENTIFIERS} identifiers")
+        if kind is not None and kind != "SKU":
+            raise _Refused(400, "InvalidInput", f"identifiersType {kind}: the sandbox knows SKU")
+        try:
+            page_size = int(q.get("pageSize", "10"))
+        except ValueError:
+            raise _Refused(400, "InvalidInput", "pageSize must be an integer") from None
+        if not 1 <= page_size <= SEARCH_IDENTIFIERS:
+            raise _Refused(400, "InvalidInput", f"pageSize must be 1..{SEARCH_IDENTIFIERS}")
+        included = set(q.get("includedData", "summaries").split(","))
+        if unknown := included - INCLUDED_DATA:
+            raise _Refused(400, "InvalidInput", f"includedData: unknown {sorted(unknown)}")
+        with self._lock:
+            found = [
+                listing
+                for (market, sku), listing in sorted(self._listings.items())
+                if market == marketplace and (not identifiers or sku in identifiers)
+            ]
+            items = []
+            for listing in found[:page_size]:
+                item: dict[str, Any] = {"sku": listing.seller_sku}
+                if "fulfillmentAvailability" in included:
+                    item["fulfillmentAvailability"] = listing.availability()
+                if "issues" in included:
+                    item["issues"] = []
+                items.append(item)
+        body: dict[str, Any] = {"numberOfResults": len(found), "items": items}
+        if len(found) > page_size:
+            body["pagination"] = {"nextToken": "sandbox-has-no-second-page"}
         return Response.json(200, body)
 
     def _patch_listing(self, seller: str, sku: str, request: Request) -> Response:

@@ -7,7 +7,8 @@ expire (`expires_in` 299; an expired one answers bol's 401 "Expired JWT"), the m
 `application/vnd.retailer.v10+json` required on every call (406/415 otherwise), request bodies
 validated against the spec's own schemas (400 with bol's Problem and violations), writes
 answered 202 with a process status that becomes SUCCESS shortly after (or FAILURE/TIMEOUT when
-told), per-endpoint rate limits with `X-RateLimit-*` headers and 429 + Retry-After, and pushes
+told; read one by one or up to 1,000 at once, a bulk answer leaving out ids it does not know),
+per-endpoint rate limits with `X-RateLimit-*` headers and 429 + Retry-After, and pushes
 signed RSA-SHA256 with a key pair whose public half `GET /retailer/subscriptions/signature-keys`
 serves. Shapes and error bodies come from `../shared/specs/bol/`. The `/__sandbox/` control
 surface is described in `local_stack/sandboxes/base.py`; bol adds
@@ -59,16 +60,19 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint 
     ("POST", r"/retailer/shipments", "/retailer/shipments"),
     ("GET", r"/retailer/subscriptions/signature-keys", "/retailer/subscriptions/signature-keys"),
     ("GET", r"/shared/process-status/(?P<id>[^/]+)", "/shared/process-status/{id}"),
+    ("POST", r"/shared/process-status", "/shared/process-status"),
 )
 
 
 @functools.cache
 def spec_schemas() -> dict[str, Any]:
-    """The component schemas of bol's own v10 OpenAPI (loaded once)."""
-    path = SPEC_DIR / "retailer.openapi.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"bol spec not found at {path}: ../shared/specs is needed")
-    schemas: dict[str, Any] = json.loads(path.read_text())["components"]["schemas"]
+    """The component schemas of bol's own v10 OpenAPIs, retailer and shared (loaded once)."""
+    schemas: dict[str, Any] = {}
+    for name in ("shared.openapi.json", "retailer.openapi.json"):
+        path = SPEC_DIR / name
+        if not path.is_file():
+            raise FileNotFoundError(f"bol spec not found at {path}: ../shared/specs is needed")
+        schemas |= json.loads(path.read_text())["components"]["schemas"]
     return schemas
 
 
@@ -667,6 +671,15 @@ class BolSandbox:
                     raise _Refused(404, problem(404, "Not Found", f"Process {ident} not found."))
                 return Response.json(200, process.view())
         body = _json(request.body)
+        if endpoint == "/shared/process-status":
+            self._valid(body, "BulkProcessStatusRequest")
+            with self._lock:
+                found = [
+                    self.processes[q["processStatusId"]].view()
+                    for q in body["processStatusQueries"]
+                    if q["processStatusId"] in self.processes
+                ]
+            return Response.json(200, {"processStatuses": found})  # unknown ids left out
         if endpoint == "/retailer/offers/{offer-id}/stock":
             self._valid(body, "UpdateOfferStockRequest")
             return self._set_stock(ident, body)

@@ -62,6 +62,10 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             problems.append(f"{c.name}: account_field {c.account_field!r} is not in its secret")
         if c.sync.max_concurrency is not None and c.sync.max_concurrency < 2:
             problems.append(f"{c.name}: Lambda's SQS maximum concurrency is at least 2")
+        if c.sync.rows_per_call < 1:
+            problems.append(f"{c.name}: a stock-write call carries at least one listing")
+        if c.sync.batch_size > 10 and c.sync.max_batching_window_s < 1:
+            problems.append(f"{c.name}: Lambda takes SQS batches over 10 only with a window")
     return problems
 
 

@@ -92,6 +92,13 @@ class SyncPolicy:
 
     batch_size: int = 50
     max_batching_window_s: int = 2
+    # The most listings one stock-write call carries (Shopify's inventorySetQuantities rows,
+    # WooCommerce's batch items; 1 where every listing is its own call): the adapter's chunk,
+    # and the fewest calls a burst over N SKUs can take (ceil(N / rows_per_call)).
+    rows_per_call: int = 1
+    # The most a listing can show on the channel (bol.com: 999), None: no limit. The sync
+    # derives what it sends within it, so a SKU with more stock is not sent again and again.
+    max_quantity: int | None = None
     timeout_s: int = 60
     max_receive_count: int = 8
     max_concurrency: int | None = None  # concurrent batches; None: Lambda's default
@@ -101,6 +108,11 @@ class SyncPolicy:
     # then dead-lettered with its reason.
     confirm_delays_s: tuple[int, ...] = (5, 10, 30, 60, 120, 300, 600, 900)
     publish_attempts: int = 3
+
+    @property
+    def confirm_window_s(self) -> int:
+        """How long an accepted write may stay unconfirmed: its checks' whole schedule."""
+        return sum(self.confirm_delays_s)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 
@@ -39,3 +40,30 @@ def channel_quantity(available: int, rules: ListingRules) -> int:
     shared = math.floor(Decimal(max(0, available)) * rules.share)
     qty = max(0, shared - rules.buffer)
     return qty if rules.cap is None else min(qty, rules.cap)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A quantity written to a channel, and when Keel recorded it."""
+
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelShows:
+    """What Keel knows a listing's channel shows: the last confirmed quantity, and the last
+    write the channel accepted but has not confirmed yet (bol.com, Amazon), if any."""
+
+    confirmed: Sent | None = None
+    accepted: Sent | None = None
+
+    def settled_on(self, quantity: int, now: datetime, in_flight_for: timedelta) -> bool:
+        """True when sending `quantity` would change nothing: the channel shows it, or a write
+        of it is in flight. An accepted write newer than the confirmed quantity counts as in
+        flight for `in_flight_for` (its checks' schedule): a lost check must not hold a SKU
+        back; while it is in flight, it is what the channel will show."""
+        accepted, confirmed = self.accepted, self.confirmed
+        if accepted is not None and (confirmed is None or accepted.at >= confirmed.at):
+            return accepted.quantity == quantity and now - accepted.at <= in_flight_for
+        return confirmed is not None and confirmed.quantity == quantity

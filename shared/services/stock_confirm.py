@@ -103,6 +103,9 @@ def confirm_stock(
             else:
                 for (n, update, _), answer in zip(asked, answers, strict=True):
                     decisions[n] = _decide(checks[n], update, answer, catalog, policy, now)
+    for n, _, pending in asked:
+        if isinstance(decisions[n], DeadLetter):  # never applied: no longer in flight
+            catalog.clear_pending(checks[n].sku, adapter.channel, pending.reference, now())
     return [d if d is not None else Done() for d in decisions]
 
 

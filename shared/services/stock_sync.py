@@ -3,12 +3,19 @@ decide per trigger what happens next: done, retry later, or dead-letter with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from shared.channels.errors import AuthError, ChannelError, NothingToDo, RetryableError
-from shared.channels.port import PendingStock, SetsStock, StockUpdate
+from shared.channels.port import (
+    ConfirmsStock,
+    PendingStock,
+    SetsStock,
+    StockResult,
+    StockUpdate,
+)
+from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing, channel_quantity
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -28,6 +35,10 @@ class SyncOutcome:
     # Accepted, not applied (port.PendingStock): recorded as pending, confirmed later by a
     # check on the channel's sync queue (shared/services/stock_confirm.py).
     pending: PendingStock | None = None
+    # False: the channel already showed `quantity` (or had a write of it in flight): not sent.
+    sent: bool = True
+    # Still moving after the last round: the caller queues a trigger that is always sent.
+    unsettled: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,12 +68,95 @@ def publish_stock(
     inventory: InventoryStore,
     now: Callable[[], datetime],
     remaining_s: Callable[[], float] = lambda: float("inf"),
+    only_moved: Collection[str] = (),
+    in_flight_for: timedelta = timedelta(0),
+    max_quantity: int | None = None,
 ) -> dict[str, SyncOutcome]:
-    """Publish, then check that the canonical level did not move meanwhile; if it did, publish
-    again. Two consumers can run at once: one that read the level earlier may write after one
-    that read it later. Whoever writes last has then verified that what it wrote is current."""
+    """Publish, then check that the canonical level did not move meanwhile. Two consumers can
+    run at once: one that read the level earlier may write after one that read it later, so a
+    write the level has moved past is not left as it is:
+
+    - the level now derives less than was written (a sale): the channel may show stock that is
+      gone, so the SKU is published again at once (another round);
+    - it derives more (a receipt, a release): the channel shows less than there is, which
+      sells nothing twice; the SKU is marked `unsettled` and its caller queues a trigger that
+      is always sent, so the next batch carries it with whatever else moved (a burst of
+      receipts costs one write per batch, not one per round);
+    - it derives the same: nothing to send; the level is checked again.
+
+    Rounds run out (or the invocation's time does) with a SKU still moving: `unsettled` too.
+    So whoever wrote last has verified that what it wrote is current, or left a trigger that
+    will send the current quantity: no later trigger can take a stale write for the figure.
+
+    SKUs in `only_moved` were triggered only because Keel's stock moved: when the channel
+    already shows the quantity derived now, or a write of it is in flight, nothing is sent (a
+    burst of changes costs one write per SKU and batch, not one per change). Every other
+    trigger (a resync, a listing change, an order the channel moved itself) always sends.
+    `max_quantity`: the most the channel can show (SyncPolicy.max_quantity)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
+    listings = _listings(skus, catalog, channel, outcomes)
+
+    def derived(level: StockLevel | None, sku: str) -> int:
+        quantity = channel_quantity(level.available if level else 0, listings[sku].rules)
+        return quantity if max_quantity is None else min(quantity, max_quantity)
+
+    accepts = isinstance(publisher, ConfirmsStock)  # may answer "accepted, not applied"
+    pending = list(listings)
+    written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
+    versions: dict[str, int] = {}
+    unsettled: set[str] = set()
+    for round_number in range(1, MAX_ROUNDS + 1):
+        updates: list[StockUpdate] = []
+        for sku in pending:
+            level = inventory.get(sku)
+            versions[sku] = level.version if level else -1
+            quantity = derived(level, sku)
+            if written.get(sku) == quantity:
+                continue  # what this call wrote is current again: checked below
+            if round_number == 1 and sku in only_moved:
+                shows = catalog.channel_shows(sku, channel, accepts)
+                if shows.settled_on(quantity, now(), in_flight_for):
+                    outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
+                    continue
+                known = shows.confirmed.quantity if shows.confirmed else None
+            else:
+                known = catalog.shown(sku, channel)
+            updates.append(StockUpdate(listings[sku], quantity, known))
+        results = publisher.set_stock(updates) if updates else []
+        for update, result in zip(updates, results, strict=True):
+            sku = update.listing.sku
+            outcomes[sku] = SyncOutcome(
+                sku, update.quantity, result.error, round_number, result.pending
+            )
+            put = _record(catalog, channel, update, result, now)
+            if put is None:
+                written.pop(sku, None)
+            else:
+                written[sku] = put
+        again = []
+        for sku in pending:
+            if sku not in written:
+                continue  # not sent (already shown), or failed: its decision is the caller's
+            level = inventory.get(sku)
+            if (level.version if level else -1) == versions[sku]:
+                continue
+            if derived(level, sku) > written[sku]:
+                unsettled.add(sku)  # shows less than there is: the next batch sends it
+            else:
+                again.append(sku)  # shows more than there is (or the same): now
+        pending = again
+        if not pending or remaining_s() < ROUND_BUDGET_S:
+            break
+    for sku in unsettled | set(pending):
+        outcomes[sku] = replace(outcomes[sku], unsettled=True)
+    return outcomes
+
+
+def _listings(
+    skus: Iterable[str], catalog: CatalogStore, channel: str, outcomes: dict[str, SyncOutcome]
+) -> dict[str, Listing]:
+    """The SKUs' listings on the channel; one not listed there has nothing to do."""
     listings: dict[str, Listing] = {}
     for sku in sorted(set(skus)):
         listing = catalog.listing(sku, channel)
@@ -72,43 +166,27 @@ def publish_stock(
             )
         else:
             listings[sku] = listing
-    pending = list(listings)
-    for round_number in range(1, MAX_ROUNDS + 1):
-        versions: dict[str, int] = {}
-        updates: list[StockUpdate] = []
-        for sku in pending:
-            level = inventory.get(sku)
-            versions[sku] = level.version if level else -1
-            available = level.available if level else 0
-            quantity = channel_quantity(available, listings[sku].rules)
-            updates.append(StockUpdate(listings[sku], quantity, catalog.shown(sku, channel)))
-        for update, result in zip(updates, publisher.set_stock(updates), strict=True):
-            sku = update.listing.sku
-            outcomes[sku] = SyncOutcome(
-                sku, update.quantity, result.error, round_number, result.pending
-            )
-            if result.error is not None:
-                continue
-            if result.pending is not None:  # not shown yet: only a confirmed check says so
-                catalog.record_pending(
-                    sku, channel, update.quantity, result.pending.reference, now()
-                )
-            else:
-                shown = update.quantity if result.shown is None else result.shown
-                catalog.record_shown(sku, channel, shown, now())
-        pending = [
-            sku
-            for sku in pending
-            if outcomes[sku].error is None and _moved(inventory, sku, versions[sku])
-        ]
-        if not pending or remaining_s() < ROUND_BUDGET_S:
-            break  # a change that is still moving has its own trigger queued
-    return outcomes
+    return listings
 
 
-def _moved(inventory: InventoryStore, sku: str, version: int) -> bool:
-    level = inventory.get(sku)
-    return (level.version if level else -1) != version
+def _record(
+    catalog: CatalogStore,
+    channel: str,
+    update: StockUpdate,
+    result: StockResult,
+    now: Callable[[], datetime],
+) -> int | None:
+    """Keep what a write did; the quantity it put (or had accepted) on the channel, None when
+    it failed."""
+    sku = update.listing.sku
+    if result.error is not None:
+        return None
+    if result.pending is not None:  # not shown yet: only a confirmed check says so
+        catalog.record_pending(sku, channel, update.quantity, result.pending.reference, now())
+        return update.quantity
+    shown = update.quantity if result.shown is None else result.shown
+    catalog.record_shown(sku, channel, shown, now())
+    return shown
 
 
 def needs_fresh_credentials(outcomes: Iterable[SyncOutcome]) -> bool:

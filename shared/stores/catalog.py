@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.listings import Listing, ListingRules
+from shared.domain.listings import ChannelShows, Listing, ListingRules, Sent
 from shared.stores.items import av, to_item
 from shared.stores.table import Table
 
@@ -195,7 +196,45 @@ class CatalogStore:
     def pending(self, sku: str, channel: str) -> tuple[int, str] | None:
         """(quantity, reference) of the latest accepted-not-applied write, if any."""
         item = self._t.get(_sku_pk(sku), _PENDING + channel)
-        return (int(item["quantity"]), str(item["reference"])) if item else None
+        return (
+            (int(item["quantity"]), str(item["reference"]))
+            if item and "reference" in item
+            else None
+        )
+
+    def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None:
+        """The write `reference` will never be applied (dead-lettered): no longer in flight.
+        A newer write recorded meanwhile is left as it is."""
+        client = self._t.client
+        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            client.put_item(
+                TableName=self._t.name,
+                Item=to_item(
+                    {
+                        "pk": _sku_pk(sku),
+                        "sk": _PENDING + channel,
+                        "cleared": reference,
+                        "at": at.isoformat(),
+                    }
+                ),
+                ConditionExpression="#r = :reference",
+                ExpressionAttributeNames={"#r": "reference"},
+                ExpressionAttributeValues={":reference": av(reference)},
+            )
+
+    def channel_shows(self, sku: str, channel: str, accepts: bool = True) -> ChannelShows:
+        """The last confirmed quantity and the write in flight: what a sync compares with.
+        `accepts` False: the channel applies writes at once (none is ever in flight)."""
+        shown = self._t.get(_sku_pk(sku), _SHOWN + channel)
+        pending = self._t.get(_sku_pk(sku), _PENDING + channel) if accepts else None
+        return ChannelShows(
+            Sent(int(shown["quantity"]), datetime.fromisoformat(str(shown["at"])))
+            if shown
+            else None,
+            Sent(int(pending["quantity"]), datetime.fromisoformat(str(pending["at"])))
+            if pending and "reference" in pending
+            else None,
+        )
 
     def all_listings(self) -> list[Listing]:
         """Every listing of every SKU; for the scheduled resync, not for request paths."""

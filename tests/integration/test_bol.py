@@ -294,6 +294,33 @@ def test_a_quantity_above_999_is_shown_as_999(
     confirm_until_done(sqs, deployed.queue_urls["sync-bol"])
     assert catalog.shown("MUG", "bol") == 999
     assert next(r["quantity"] for r in bol.shown() if r["listing_id"] == listed["offer_id"]) == 999
+    # More stock changes nothing bol can show: a trigger that only says so sends nothing.
+    puts = sum(1 for r in bol.requests if r[0] == "PUT")
+    inventory.receive(Movement("MUG", MovementCause.RECEIPT, 5, "po-more", "test", _now()))
+    run_sync(SyncListing(channel="bol", sku="MUG", stock_moved=True).model_dump_json())
+    assert sum(1 for r in bol.requests if r[0] == "PUT") == puts
+
+
+def test_the_checks_of_one_batch_read_every_process_status_in_one_call(
+    deployed: Provisioned,
+    bol: BolSandbox,
+    listed: dict[str, str],
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    sqs: Any,
+) -> None:
+    skus = ["MUG", "CUP", "PLATE"]
+    for sku in skus[1:]:
+        refs = bol.add_listing(sku, sku, Decimal("5.00"), 0)
+        catalog.put_listing(Listing(sku, "bol", refs), lookup_refs=("offer_id", "sku"))
+        inventory.receive(Movement(sku, MovementCause.RECEIPT, 4, f"po-{sku}", "test", _now()))
+    run_sync(*(SyncListing(channel="bol", sku=sku).model_dump_json() for sku in skus))
+    checks = drain(sqs, deployed.queue_urls["sync-bol"])
+    assert len(checks) == 3
+    before = len(bol.requests)
+    assert run_sync(*(m["Body"] for m in checks)) == {"batchItemFailures": []}
+    assert [(m, p) for m, p, _ in bol.requests[before:]] == [("POST", "/shared/process-status")]
+    assert {sku: catalog.shown(sku, "bol") for sku in skus} == {"MUG": 5, "CUP": 4, "PLATE": 4}
 
 
 @pytest.mark.parametrize("ending", ["FAILURE", "TIMEOUT"])
@@ -315,6 +342,7 @@ def test_a_failed_process_is_published_again_then_dead_lettered(
     reason = dead["MessageAttributes"]["error_message"]["StringValue"]
     assert ending in reason and "Offer is not for sale" in reason
     assert catalog.shown("MUG", "bol") is None
+    assert catalog.pending("MUG", "bol") is None  # never applied: no longer in flight
 
 
 # --- shipments ---

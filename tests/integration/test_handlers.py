@@ -233,7 +233,9 @@ def test_relay_triggers_a_sync_only_when_available_stock_changes(
     assert relay(event, context("relay")) == {"batchItemFailures": []}
     (message,) = drain(sqs, deployed.queue_urls["sync-woocommerce"])
     assert SyncListing.model_validate_json(message["Body"]) == SyncListing(
-        channel="woocommerce", sku="MUG"
+        channel="woocommerce",
+        sku="MUG",
+        stock_moved=True,  # skipped if the channel shows it
     )
 
 
@@ -344,10 +346,23 @@ def test_an_unfilled_secret_fails_loudly_instead_of_rejecting_signatures(
     secret_cache.clear()
 
 
-def test_a_publisher_that_read_stock_before_a_change_publishes_again(
-    catalog: CatalogStore, inventory: InventoryStore
+@pytest.mark.parametrize(
+    ("moved_by", "published", "unsettled"),
+    [
+        (-2, [4, 2], False),  # a sale: it may show stock that is gone, so again at once
+        (3, [4], True),  # a receipt: it shows less than there is; the next batch sends it
+    ],
+)
+def test_a_publisher_that_read_stock_before_a_change_does_not_have_the_last_word(
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    moved_by: int,
+    published: list[int],
+    unsettled: bool,
 ) -> None:
-    """Two sync consumers can overlap; the one that read first must not have the last word."""
+    """Two sync consumers can overlap; the one that read first must not have the last word:
+    it publishes again, or leaves the SKU `unsettled` (its caller queues a trigger that always
+    sends)."""
     from shared.channels.port import StockResult, StockUpdate
     from shared.services.stock_sync import publish_stock
 
@@ -362,14 +377,19 @@ def test_a_publisher_that_read_stock_before_a_change_publishes_again(
         def set_stock(self, items: Any) -> list[StockResult]:
             updates: list[StockUpdate] = list(items)
             self.published.extend(u.quantity for u in updates)
-            if len(self.published) == 1:  # stock arrives while the first publish is under way
-                inventory.receive(Movement("MUG", MovementCause.RECEIPT, 3, "po-2", "t", NOW))
+            if len(self.published) == 1:  # stock moves while the first publish is under way
+                if moved_by > 0:
+                    movement = Movement("MUG", MovementCause.RECEIPT, moved_by, "po-2", "t", NOW)
+                    inventory.receive(movement)
+                else:
+                    cause = MovementCause.ADJUSTMENT
+                    inventory.remove(Movement("MUG", cause, moved_by, "count", "t", NOW))
             return [StockResult(u.listing) for u in updates]
 
     publisher = ConcurrentChange()
     outcome = publish_stock(["MUG"], publisher, catalog, inventory, now=lambda: NOW)["MUG"]
-    assert publisher.published == [4, 7]
-    assert (outcome.quantity, outcome.rounds) == (7, 2)
+    assert publisher.published == published
+    assert (outcome.quantity, outcome.unsettled) == (published[-1], unsettled)
 
 
 def test_a_large_body_travels_through_s3_byte_exact(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from local_stack.sandboxes import amazon_models
 from local_stack.sandboxes.amazon import AmazonSandbox
 from shared.channels.amazon.stock import FEED_THRESHOLD, AmazonStock, feed_document, patch_body
 from shared.channels.errors import PermanentError
-from shared.channels.port import ConfirmsStock, PendingState, SetsStock, StockUpdate
+from shared.channels.port import ConfirmsStock, PendingState, PendingStock, SetsStock, StockUpdate
 from shared.domain.listings import Listing
 from tests.unit.amazon_support import connect
 
@@ -137,3 +139,47 @@ def test_every_body_keel_sends_for_stock_validates_against_amazons_models() -> N
         )
         == []
     )
+
+
+def test_patch_checks_read_twenty_listings_a_call_per_marketplace() -> None:
+    sandbox = AmazonSandbox(apply_delay_s=0)
+    nl = [listed(sandbox, f"NL-{n}", 4) for n in range(23)]  # patches of 4, applied
+    de = listed(sandbox, "DE-1", 4, OTHER_MARKETPLACE)
+    ghost = Listing("GHOST", "amazon", {**nl[0].refs, "sku": "GHOST"})
+    written = [
+        StockUpdate(nl[0], 5),
+        *(StockUpdate(x, 4) for x in [*nl[1:], de]),
+        StockUpdate(ghost, 1),
+    ]
+    before = len(sandbox.requests)
+    checks = adapter(sandbox).check_stock(
+        [(u, PendingStock(f"patch:{n}")) for n, u in enumerate(written)]
+    )
+    searches = [op for op, _, _ in sandbox.requests[before:]]
+    assert searches == ["searchListingsItems"] * 3  # 24 in NL: two calls; 1 in DE: one
+    assert (checks[0].state, checks[0].shown) == (PendingState.PENDING, 4)  # 5 not shown yet
+    assert {c.state for c in checks[1:-1]} == {PendingState.APPLIED}
+    assert checks[-1].state is PendingState.FAILED and "not found" in (checks[-1].reason or "")
+
+
+def test_the_listings_search_keeps_to_the_model() -> None:
+    sandbox = AmazonSandbox()
+    listed(sandbox, "MUG", 3)
+    api, _ = connect(sandbox)
+    path = f"/listings/2021-08-01/items/{sandbox.seller_id}"
+    query = {"marketplaceIds": sandbox.marketplace_id, "includedData": "fulfillmentAvailability"}
+    found = api.call(
+        "searchListingsItems", "GET", path, params={**query, "identifiers": "MUG,NOPE",
+                                                    "identifiersType": "SKU"}
+    ).json()  # fmt: skip
+    assert amazon_models.errors(found, "listingsItems_2021-08-01", "ItemSearchResults") == []
+    shows = [{"fulfillmentChannelCode": "DEFAULT", "quantity": 3}]
+    assert found["items"] == [{"sku": "MUG", "fulfillmentAvailability": shows}]
+    for refused in (
+        {"identifiers": ",".join(f"S{n}" for n in range(21)), "identifiersType": "SKU"},
+        {"identifiers": "MUG"},  # without its type
+        {"identifiers": "MUG", "identifiersType": "SKU", "pageSize": "21"},
+    ):
+        with pytest.raises(PermanentError) as refusal:
+            api.call("searchListingsItems", "GET", path, params={**query, **refused})
+        assert refusal.value.status == 400

@@ -11,7 +11,7 @@ import pytest
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes.base import ChannelSandbox, SandboxLine
-from local_stack.sandboxes.bol import MEDIA_TYPE, BolSandbox
+from local_stack.sandboxes.bol import MEDIA_TYPE, BolSandbox, violations
 from shared.channels.bol import signature
 from shared.channels.bol.secret import BolSecret
 
@@ -147,3 +147,27 @@ def test_told_failures_end_the_next_writes_so(bol: BolSandbox) -> None:
     ps = json.loads(accepted.body)["processStatusId"]
     assert json.loads(api(bol, "GET", f"/shared/process-status/{ps}").body)["status"] == "TIMEOUT"
     assert bol.shown()[0]["quantity"] == 3
+
+
+def test_process_statuses_are_read_in_bulk_as_the_spec_says(bol: BolSandbox) -> None:
+    offer = bol.add_listing("MUG", "Mug", Decimal("9.99"), 3)["offer_id"]
+    body = {"amount": 5, "managedByRetailer": True}
+    ids = [
+        json.loads(api(bol, "PUT", f"/retailer/offers/{offer}/stock", body).body)["processStatusId"]
+        for _ in range(2)
+    ]
+    queries = [{"processStatusId": p} for p in [*ids, "999"]]
+    answer = api(bol, "POST", "/shared/process-status", {"processStatusQueries": queries})
+    assert answer.status == 200
+    payload = json.loads(answer.body)
+    assert violations(payload, {"$ref": "#/components/schemas/ProcessStatusResponse"}) == []
+    statuses = {s["processStatusId"]: s["status"] for s in payload["processStatuses"]}
+    assert statuses == dict.fromkeys(ids, "SUCCESS")  # an id bol does not know is left out
+    too_many = [{"processStatusId": str(n)} for n in range(1001)]
+    refusals: list[dict[str, Any]] = [
+        {"processStatusQueries": too_many},
+        {"processStatusQueries": []},
+        {},
+    ]
+    for refused in refusals:
+        assert api(bol, "POST", "/shared/process-status", refused).status == 400

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.listings import ListingRules, channel_quantity
+from shared.domain.listings import ChannelShows, ListingRules, Sent, channel_quantity
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,30 @@ def test_channel_quantity_within_bounds(
     assert 0 <= qty <= max(0, available)
     if cap is not None:
         assert qty <= cap
+
+
+# --- what a channel shows, for a sync that only knows Keel's stock moved ---
+
+T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
+IN_FLIGHT = timedelta(seconds=60)
+
+
+def test_a_channel_settled_on_a_quantity_when_it_shows_it_and_nothing_else_is_in_flight() -> None:
+    shows = ChannelShows(confirmed=Sent(4, T0))
+    assert shows.settled_on(4, T0, IN_FLIGHT)
+    assert not shows.settled_on(5, T0, IN_FLIGHT)
+    assert not ChannelShows().settled_on(0, T0, IN_FLIGHT)  # never seen: always sent
+
+
+def test_a_newer_write_in_flight_is_what_the_channel_will_show() -> None:
+    shows = ChannelShows(confirmed=Sent(4, T0), accepted=Sent(5, T0 + timedelta(seconds=1)))
+    assert shows.settled_on(5, T0 + timedelta(seconds=2), IN_FLIGHT)
+    assert not shows.settled_on(4, T0 + timedelta(seconds=2), IN_FLIGHT)  # 5 would land after
+    late = T0 + timedelta(seconds=1) + IN_FLIGHT + timedelta(seconds=1)
+    assert not shows.settled_on(5, late, IN_FLIGHT)  # never confirmed: send it again
+
+
+def test_a_write_confirmed_after_the_last_accepted_one_is_no_longer_in_flight() -> None:
+    shows = ChannelShows(confirmed=Sent(6, T0 + timedelta(seconds=3)), accepted=Sent(5, T0))
+    assert shows.settled_on(6, T0 + timedelta(seconds=4), IN_FLIGHT)
+    assert not shows.settled_on(5, T0 + timedelta(seconds=4), IN_FLIGHT)

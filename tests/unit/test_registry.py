@@ -55,8 +55,14 @@ def test_half_registered_channels_are_reported() -> None:
     no_matching = dataclasses.replace(shopify, name="c", line_item_ref=None)
     broken_path = dataclasses.replace(shopify, name="d", outbound_stock="shared.nowhere:x")
     too_little = dataclasses.replace(shopify, name="e", sync=SyncPolicy(max_concurrency=1))
-    problems = check_registry((parser_only, receiver_only, no_matching, broken_path, too_little))
-    assert {p.split(":")[0] for p in problems} == {"a", "b", "c", "d", "e"}
+    no_rows = dataclasses.replace(shopify, name="f", sync=SyncPolicy(rows_per_call=0))
+    no_window = dataclasses.replace(
+        shopify, name="g", sync=SyncPolicy(batch_size=11, max_batching_window_s=0)
+    )
+    problems = check_registry(
+        (parser_only, receiver_only, no_matching, broken_path, too_little, no_rows, no_window)
+    )
+    assert {p.split(":")[0] for p in problems} == {"a", "b", "c", "d", "e", "f", "g"}
 
 
 def test_a_shipment_confirmer_that_does_not_load_is_reported() -> None:

@@ -31,5 +31,12 @@ CHANNEL = Channel(
     # catching up after an outage.
     poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
     # patchListingsItem: 5 calls/s, burst 5; batches above stock.FEED_THRESHOLD go as a feed.
-    sync=SyncPolicy(batch_size=50, max_batching_window_s=1, timeout_s=60, max_concurrency=2),
+    # One listing a patch (a feed carries many, but takes minutes: for bursts only).
+    sync=SyncPolicy(
+        batch_size=50,
+        max_batching_window_s=1,
+        rows_per_call=1,
+        timeout_s=60,
+        max_concurrency=2,
+    ),
 )

@@ -49,6 +49,7 @@ RATES: dict[str, Rate] = {
     "getOrder": Rate(0.5, 30),
     "confirmShipment": Rate(2.0, 10),
     "getListingsItem": Rate(5.0, 10),
+    "searchListingsItems": Rate(5.0, 5),
     "patchListingsItem": Rate(5.0, 5),
     "createFeedDocument": Rate(0.5, 15),
     "createFeed": Rate(0.0083, 15),

@@ -41,6 +41,9 @@ FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 # to process it, so it pays only for bursts (a resync of every listing, a big receipt): above
 # 25 listings in one sync batch, they go as one feed per marketplace.
 FEED_THRESHOLD = 25
+# searchListingsItems reads up to 20 listings by seller SKU a call (identifiers and pageSize
+# maxima): a batch's patch checks cost one read per 20 listings, not one each.
+SEARCH_LIMIT = 20
 
 
 def patch_body(update: StockUpdate) -> dict[str, Any]:
@@ -181,17 +184,48 @@ class AmazonStock:
         self, pending: Sequence[tuple[StockUpdate, PendingStock]]
     ) -> list[PendingCheck]:
         reports: dict[str, tuple[str, dict[int, str]]] = {}  # feed id -> (status, errors)
-        checks = []
-        for update, handle in pending:
+        checks: dict[int, PendingCheck] = {}
+        patched: dict[str, list[int]] = defaultdict(list)  # marketplace -> positions
+        for n, (update, handle) in enumerate(pending):
             kind, _, rest = handle.reference.partition(":")
             if kind == "feed":
                 feed_id, _, message = rest.partition(":")
                 if feed_id not in reports:
                     reports[feed_id] = self._feed_outcome(feed_id)
-                checks.append(_feed_check(update, reports[feed_id], int(message or 0)))
+                checks[n] = _feed_check(update, reports[feed_id], int(message or 0))
+            elif "," in _seller_sku(update):  # cannot travel in a comma-separated list
+                checks[n] = self._read_back(update)
             else:
-                checks.append(self._read_back(update))
-        return checks
+                patched[self._marketplace(update)].append(n)
+        for marketplace, positions in patched.items():
+            for start in range(0, len(positions), SEARCH_LIMIT):
+                chunk = positions[start : start + SEARCH_LIMIT]
+                shown = self._read_many(marketplace, [pending[n][0] for n in chunk])
+                for n in chunk:
+                    checks[n] = _read_check(pending[n][0], shown)
+        return [checks[n] for n in range(len(pending))]
+
+    def _read_many(self, marketplace: str, updates: Sequence[StockUpdate]) -> dict[str, int | None]:
+        """Seller SKU -> the merchant-fulfilled quantity shown, for the listings found (one
+        searchListingsItems call, <= SEARCH_LIMIT SKUs)."""
+        skus = list(dict.fromkeys(_seller_sku(u) for u in updates))
+        response = self._api.call(
+            "searchListingsItems",
+            "GET",
+            f"{LISTINGS}/{self._seller}",
+            params={
+                "marketplaceIds": marketplace,
+                "identifiers": ",".join(skus),
+                "identifiersType": "SKU",
+                "pageSize": SEARCH_LIMIT,
+                "includedData": "fulfillmentAvailability",
+            },
+        )
+        return {
+            str(item.get("sku")): _merchant_quantity(item)
+            for item in response.json().get("items", [])
+            if isinstance(item, dict)
+        }
 
     def _read_back(self, update: StockUpdate) -> PendingCheck:
         """APPLIED once the listing shows the quantity (merchant-fulfilled availability)."""
@@ -209,18 +243,7 @@ class AmazonStock:
             if exc.status == 404:
                 return PendingCheck(PendingState.FAILED, reason=f"listing not found: {exc}")
             raise
-        item = response.json()
-        shown = next(
-            (
-                a.get("quantity")
-                for a in item.get("fulfillmentAvailability", [])
-                if a.get("fulfillmentChannelCode") == MERCHANT_FULFILLED
-            ),
-            None,
-        )
-        if shown == update.quantity:
-            return PendingCheck(PendingState.APPLIED, shown=shown)
-        return PendingCheck(PendingState.PENDING, shown=shown)
+        return _read_check(update, {_seller_sku(update): _merchant_quantity(response.json())})
 
     def _feed_outcome(self, feed_id: str) -> tuple[str, dict[int, str]]:
         feed = self._api.call("getFeed", "GET", f"{FEEDS}/feeds/{feed_id}").json()
@@ -245,6 +268,27 @@ class AmazonStock:
                     int(issue.get("messageId", 0)), f"{issue.get('code')}: {issue.get('message')}"
                 )
         return status, errors
+
+
+def _merchant_quantity(item: dict[str, Any]) -> int | None:
+    return next(
+        (
+            a.get("quantity")
+            for a in item.get("fulfillmentAvailability", [])
+            if isinstance(a, dict) and a.get("fulfillmentChannelCode") == MERCHANT_FULFILLED
+        ),
+        None,
+    )
+
+
+def _read_check(update: StockUpdate, shown: dict[str, int | None]) -> PendingCheck:
+    """APPLIED once the listing shows the quantity; a listing not found never will."""
+    sku = _seller_sku(update)
+    if sku not in shown:
+        return PendingCheck(PendingState.FAILED, reason=f"listing {sku} not found")
+    if shown[sku] == update.quantity:
+        return PendingCheck(PendingState.APPLIED, shown=shown[sku])
+    return PendingCheck(PendingState.PENDING, shown=shown[sku])
 
 
 def _feed_check(

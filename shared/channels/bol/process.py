@@ -13,6 +13,8 @@ from shared.channels.bol.client import CHANNEL, BolClient
 from shared.channels.errors import PermanentError, RetryableError
 
 ENDPOINT = "/shared/process-status/{process-status-id}"
+BULK_ENDPOINT = "/shared/process-status"
+BULK_LIMIT = 1000  # BulkProcessStatusRequest.processStatusQueries maxItems
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "TIMEOUT"})
 
 
@@ -58,3 +60,31 @@ def read(client: BolClient, process_id: str) -> ProcessStatus:
         raise
     body = response.json()
     return ProcessStatus(process_id, str(body.get("status")), str(body.get("errorMessage") or ""))
+
+
+def read_many(client: BolClient, process_ids: list[str]) -> dict[str, ProcessStatus]:
+    """The statuses of up to BULK_LIMIT processes in one call (`POST /shared/process-status`).
+    bol leaves out the ones it no longer keeps: those are FAILURE, as a 404 of one is."""
+    if len(process_ids) > BULK_LIMIT:
+        raise ValueError(f"at most {BULK_LIMIT} process statuses a call")
+    response = client.call(
+        "POST",
+        BULK_ENDPOINT,
+        json={"processStatusQueries": [{"processStatusId": p} for p in process_ids]},
+        endpoint=BULK_ENDPOINT,
+    )
+    try:
+        answered = response.json().get("processStatuses") or []
+    except (ValueError, AttributeError) as exc:
+        raise RetryableError("bol.com answered without process statuses", channel=CHANNEL) from exc
+    found = {
+        str(s.get("processStatusId")): ProcessStatus(
+            str(s.get("processStatusId")), str(s.get("status")), str(s.get("errorMessage") or "")
+        )
+        for s in answered
+        if isinstance(s, dict)
+    }
+    return {
+        p: found.get(p, ProcessStatus(p, "FAILURE", "process status not found"))
+        for p in process_ids
+    }

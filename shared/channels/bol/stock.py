@@ -12,6 +12,7 @@ from functools import partial
 
 import httpx
 
+from shared.channels.bol import CHANNEL as SPEC
 from shared.channels.bol import process
 from shared.channels.bol.client import CHANNEL, BolClient
 from shared.channels.bol.secret import BolSecret
@@ -25,7 +26,7 @@ from shared.channels.port import (
 )
 from shared.channels.retry import with_retries
 
-MAX_AMOUNT = 999  # UpdateOfferStockRequest.amount maximum
+MAX_AMOUNT = SPEC.sync.max_quantity or 999  # UpdateOfferStockRequest.amount maximum
 ENDPOINT = "/retailer/offers/{offer-id}/stock"
 # A 429 (or 5xx) is tried once more within the batch after its Retry-After (at most 3 s), so a
 # burst that touches bol's per-endpoint budget costs seconds, not a queue backoff of minutes.
@@ -79,16 +80,21 @@ class BolStockPublisher:
     def check_stock(
         self, pending: Sequence[tuple[StockUpdate, PendingStock]]
     ) -> list[PendingCheck]:
-        """One process-status read per write; an outage fails the whole call (RetryableError),
-        so every check comes back through the queue."""
-        checks = []
-        for update, write in pending:
-            status = with_retries(
-                partial(process.read, self.client, write.reference),
+        """The writes' process statuses in bulk reads (up to 1000 a call); an outage fails the
+        whole call (RetryableError), so every check comes back through the queue."""
+        ids = list(dict.fromkeys(write.reference for _, write in pending))
+        statuses: dict[str, process.ProcessStatus] = {}
+        for start in range(0, len(ids), process.BULK_LIMIT):
+            chunk = ids[start : start + process.BULK_LIMIT]
+            statuses |= with_retries(
+                partial(process.read_many, self.client, chunk),
                 attempts=ATTEMPTS,
                 max_wait_s=MAX_WAIT_S,
                 sleep=self._sleep,
             )
+        checks = []
+        for update, write in pending:
+            status = statuses[write.reference]
             if status.status == "SUCCESS":
                 checks.append(PendingCheck(PendingState.APPLIED, shown=amount(update.quantity)))
             elif status.status in ("FAILURE", "TIMEOUT"):

@@ -37,5 +37,13 @@ CHANNEL = Channel(
     # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
     # 50/s on standard plans) is the budget, so two concurrent batches at most. 120 s: a chunk
     # may read, set, re-read and set again, with pacing, for up to three rounds.
-    sync=SyncPolicy(batch_size=100, max_batching_window_s=1, timeout_s=120, max_concurrency=2),
+    # A batch of up to 1,000 triggers (Lambda takes up to 10,000 with a window) is one SKU per
+    # trigger at most: <= 4 calls, and a backlog of repeated triggers collapses into one.
+    sync=SyncPolicy(
+        batch_size=1000,
+        max_batching_window_s=1,
+        rows_per_call=250,  # inventorySetQuantities' quantities
+        timeout_s=120,
+        max_concurrency=2,
+    ),
 )

@@ -21,12 +21,13 @@ import httpx
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError
 from shared.channels.port import StockResult, StockUpdate
+from shared.channels.shopify import CHANNEL as SPEC
 from shared.channels.shopify import graphql as documents
 from shared.channels.shopify.admin import AdminClient
 from shared.channels.shopify.secret import ShopifySecret
 
 CHANNEL = "shopify"
-ROWS_PER_CALL = 250
+ROWS_PER_CALL = SPEC.sync.rows_per_call  # 250, declared on the channel's SyncPolicy
 MAX_MUTATIONS_PER_CHUNK = 3  # first try, one after a stale re-read, one for rows held back
 
 # InventorySetQuantitiesUserErrorCode, by what it means for the row it names.

@@ -34,5 +34,12 @@ CHANNEL = Channel(
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
     # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
-    sync=SyncPolicy(batch_size=50, max_batching_window_s=1, timeout_s=60, max_concurrency=2),
+    # <= 500 triggers a batch: <= 5 batch calls, a backlog of repeated triggers collapsing.
+    sync=SyncPolicy(
+        batch_size=500,
+        max_batching_window_s=1,
+        rows_per_call=100,  # products/batch and variations/batch take <= 100 updates
+        timeout_s=60,
+        max_concurrency=2,
+    ),
 )

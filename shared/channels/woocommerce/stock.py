@@ -13,10 +13,11 @@ import httpx
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
 from shared.channels.port import StockResult, StockUpdate
+from shared.channels.woocommerce import CHANNEL as SPEC
 from shared.channels.woocommerce.secret import WooSecret
 
 CHANNEL = "woocommerce"
-BATCH_LIMIT = 100
+BATCH_LIMIT = SPEC.sync.rows_per_call  # 100, declared on the channel's SyncPolicy
 API_PREFIX = "/wp-json/wc/v3"
 
 
