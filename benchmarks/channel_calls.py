@@ -54,7 +54,7 @@ from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.channels.registry import CHANNELS
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
-from shared.wiring import sync_queue
+from shared.names import sync_queue
 
 ON_HAND = 100  # units per SKU before the burst
 _VERSION = re.compile(r"\d{4}-\d{2}(-\d{2})?")  # API versions in paths stay as they are
