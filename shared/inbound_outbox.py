@@ -1,7 +1,7 @@
 """How a verified delivery enters Keel, whichever door it came through (a webhook, a channel's
 notification queue): enqueue it for ingest (the body inline, or in S3 when too large), and only
 then mark it seen. A delivery marked seen but never enqueued would be lost when the channel
-retried it. Stdlib and boto3 only: the webhook's cold start counts."""
+retried it. Stdlib and botocore only: the webhook's cold start counts."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ deliveries are ingest's as for every channel. Deduped on the channel's business 
 (SQS delivers at least once; the channel may send twice), in the same deliveries table, with the
 webhook's order: enqueue first, then mark seen, so a failure between them repeats, never loses.
 
-Imports stay light (stdlib, boto3, Logger), like the webhook's.
+Imports stay light (stdlib, botocore, Logger), like the webhook's.
 """
 
 from __future__ import annotations
