@@ -57,9 +57,17 @@ def _env() -> dict[str, str]:
     }
 
 
-# channel -> (when fetched, {key id: key}): the keys a channel signs with, per container.
-_KEYS: dict[str, tuple[float, dict[str, str]]] = {}
-_LAST_REFETCH: dict[str, float] = {}  # channel -> when an unknown key id last made a refetch
+@cache
+def _keys_cache() -> dict[str, tuple[float, dict[str, str]]]:
+    """channel -> (when fetched, {key id: key}): the keys a channel signs with, per container
+    (behind @cache so a local stack's cold start forgets them with the rest)."""
+    return {}
+
+
+@cache
+def _last_refetch() -> dict[str, float]:
+    """channel -> when an unknown key id last made a refetch."""
+    return {}
 
 
 def _secret(channel: str) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def _secret(channel: str) -> dict[str, Any]:
 
 def _fetch_keys(channel: str, keys: ChannelKeys) -> dict[str, str]:
     fetched = dict(load(keys.fetch)(_secret(channel)))
-    _KEYS[channel] = (time.monotonic(), fetched)
+    _keys_cache()[channel] = (time.monotonic(), fetched)
     logger.info("channel signing keys fetched", extra={"channel": channel, "keys": len(fetched)})
     return fetched
 
@@ -80,13 +88,13 @@ def _channel_key(channel: str, keys: ChannelKeys, headers: dict[str, str]) -> st
     if not key_id:
         return None
     now = time.monotonic()
-    cached = _KEYS.get(channel)
+    cached = _keys_cache().get(channel)
     fresh = cached is None or now - cached[0] > keys.max_age_s
     known = _fetch_keys(channel, keys) if fresh or cached is None else cached[1]
     if key_id not in known and not fresh:
-        last = _LAST_REFETCH.get(channel)
+        last = _last_refetch().get(channel)
         if last is None or now - last >= keys.refetch_interval_s:  # rotated keys: once
-            _LAST_REFETCH[channel] = now
+            _last_refetch()[channel] = now
             known = _fetch_keys(channel, keys)
     return known.get(key_id)
 

@@ -59,8 +59,8 @@ def bol(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Iterator[BolS
     boto3.client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["bol"], SecretString=json.dumps(sandbox.keel_secret(server.url))
     )
-    webhook_module._KEYS.clear()
-    webhook_module._LAST_REFETCH.clear()
+    webhook_module._keys_cache.cache_clear()
+    webhook_module._last_refetch.cache_clear()
     forget_tokens()
     yield sandbox
     server.stop()

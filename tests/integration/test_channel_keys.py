@@ -56,8 +56,8 @@ def keyed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         keys=ChannelKeys(fetch=f"{__name__}:fetch", key_id=key_id, refetch_interval_s=3600),
     )
     monkeypatch.setitem(BY_NAME, CHANNEL, dataclasses.replace(BY_NAME[CHANNEL], receiver=receiver))
-    monkeypatch.setattr(webhook_module, "_KEYS", {})
-    monkeypatch.setattr(webhook_module, "_LAST_REFETCH", {})
+    webhook_module._keys_cache.cache_clear()
+    webhook_module._last_refetch.cache_clear()
     PUBLISHED.clear()
     PUBLISHED["k1"] = "first-key"
     FETCHES.clear()
