@@ -30,6 +30,9 @@ def freshness(stored: Order | None, incoming: Order) -> Freshness:
         # holds is still news (cancelling is final, so it cannot be the older of the two).
         if incoming.cancelled_at is not None and stored.cancelled_at is None:
             return Freshness.NEWER
+        # Refunds are never taken back either: one more refund in the same second is news.
+        if len(incoming.refunds) > len(stored.refunds):
+            return Freshness.NEWER
         return Freshness.REPLAY
     return Freshness.STALE
 

@@ -258,3 +258,11 @@ def test_restocked_refund_lines_after_shipment_come_back_once_per_refund_line() 
     odd = replace(later, refunds=(r1, refund("r3", "5.00", ("zz", 1, True), ("l1", 9, True))))
     capped = plan_change(change.order, {}, odd, reserve_plan(odd), NOW, "d4")
     assert isinstance(capped, Keep) and [m.quantity for m in capped.returns] == [3]
+
+
+def test_one_more_refund_in_the_same_second_is_news_and_the_same_refunds_a_replay() -> None:
+    once = replace(order(T0), refunds=(refund("r1", "10.00"),))
+    twice = replace(order(T0), refunds=(refund("r1", "10.00"), refund("r2", "20.00")))
+    assert freshness(once, twice) is Freshness.NEWER
+    assert freshness(twice, once) is Freshness.REPLAY  # refunds are never taken back
+    assert freshness(once, once) is Freshness.REPLAY
