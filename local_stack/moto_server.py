@@ -10,6 +10,12 @@ happened (`Activity`): a message sent to a queue (or made visible again), a writ
 The local pollers wait for that instead of asking, which is what Lambda's long-polling
 event source mappings amount to: a new message is picked up at once, and nobody asks in between.
 The server also counts requests per operation (benchmarks).
+
+Calls made inside the stack's own process (the handlers, the pollers, moto's own Step Functions
+engine) reach the same app without the loopback hop (`dispatch`): botocore still signs and
+serializes the request, moto still parses and answers it, only the socket, werkzeug's thread per
+connection and its HTTP parsing are skipped: ~30 % of the stack's CPU per order. Other processes
+(tests, the CLI, `aws --endpoint-url`) still use the HTTP endpoint, which serves the same app.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import functools
 import io
 import json
 import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -223,10 +231,71 @@ class MotoServer:
             start = shard.starting_sequence_number if after is None else int(after) + 1
             return copy.deepcopy(shard.get(start, limit))
 
+    def dispatch(self, request: Any) -> Any:
+        """A botocore request (`AWSPreparedRequest`) answered by the server's app, in the
+        calling thread: whatever wraps `_server.app` (the lock, the bench's meter) still runs."""
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        url = urlsplit(request.url)
+        body = request.body
+        if body is None:
+            body = b""
+        elif isinstance(body, str):
+            body = body.encode()
+        elif not isinstance(body, bytes | bytearray):
+            body = body.read()
+        builder = EnvironBuilder(
+            path=url.path or "/",
+            base_url=f"{url.scheme}://{url.netloc}",
+            query_string=url.query,
+            method=request.method,
+            headers=[
+                (k, v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()
+            ],
+            data=bytes(body),
+        )
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        app_iter, status, headers = run_wsgi_app(self._server.app, environ, buffered=True)
+        payload = b"".join(app_iter)
+        return AWSResponse(
+            request.url, int(status.split(" ", 1)[0]), dict(headers), MockRawResponse(payload)
+        )
+
     def start(self) -> None:
         self._thread.start()
+        _IN_PROCESS[self._netloc] = self
+        _install_botocore_hook()
+
+    @property
+    def _netloc(self) -> str:
+        return urlsplit(self.endpoint).netloc
 
     def stop(self) -> None:
+        _IN_PROCESS.pop(self._netloc, None)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+# Servers running in this process, by the host:port their endpoint names.
+_IN_PROCESS: dict[str, MotoServer] = {}
+
+
+def _in_process(request: Any, **_: Any) -> Any:
+    """botocore's `before-send`: a response short-circuits the HTTP send (moto's own mock works
+    the same way). Requests to anything but a running in-process server go out as usual."""
+    server = _IN_PROCESS.get(urlsplit(request.url).netloc) if _IN_PROCESS else None
+    return None if server is None else server.dispatch(request)
+
+
+@functools.cache
+def _install_botocore_hook() -> None:
+    """Every botocore session made from now on (each function's cold start makes one) gets it."""
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    BUILTIN_HANDLERS.append(("before-send", _in_process))
