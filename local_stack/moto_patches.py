@@ -23,7 +23,8 @@ those with the partition key asked for, so each Query cost grew with the table (
 partition; so does the mend (index queries keep moto's way).
 
 Fixed costs per request that moto pays and AWS does not show (an ASL parse per execution, a
-directory listing per request) are paid once per process: they set the local ceiling, not
+directory listing per request, a class's method list per request, a whole queue's attributes
+per received message) are paid once per process (or not at all): they set the local ceiling, not
 Keel's behaviour.
 """
 
@@ -295,6 +296,42 @@ def list_moto_services_once() -> None:
         _applied.add("services_list")
 
 
+def retention_check_reads_one_attribute() -> None:
+    """For each message a receive returns, moto checked its retention period by building every
+    attribute of the queue twice (each an O(messages) count), so a receive cost grew with the
+    square of the queue's depth under a backlog. The period is one field of the queue."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    with _lock:
+        if "retention" in _applied:
+            return
+
+        def is_message_valid_based_on_retention_period(
+            self: Any, queue_name: str, message: Any
+        ) -> bool:
+            period = int(self.get_queue(queue_name).message_retention_period)
+            return bool(period + message.sent_timestamp / 1000 > unix_time())
+
+        SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+            is_message_valid_based_on_retention_period
+        )
+        _applied.add("retention")
+
+
+def action_names_once_per_class() -> None:
+    """moto listed a response class's methods (`inspect.getmembers`) on every request to see
+    whether the action exists; a class's methods do not change while the process runs."""
+    from moto.core import responses
+
+    with _lock:
+        if "action_names" in _applied:
+            return
+        names = functools.cache(responses.method_names_from_class)  # type: ignore[attr-defined]
+        responses.method_names_from_class = names  # type: ignore[attr-defined]
+        _applied.add("action_names")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     rollback_transactions_in_place()
@@ -302,3 +339,5 @@ def install() -> None:
     reuse_step_functions_clients()
     parse_each_definition_once()
     list_moto_services_once()
+    retention_check_reads_one_attribute()
+    action_names_once_per_class()

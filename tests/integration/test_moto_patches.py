@@ -319,3 +319,62 @@ def test_a_definition_that_does_not_parse_is_still_refused() -> None:
     parse_each_definition_once()
     with pytest.raises(ASLParserException):
         AmazonStateLanguageParser.parse('{"StartAt": "Nowhere", "States": {"Nowhere": ')
+
+
+def test_a_receive_reads_the_retention_period_alone_and_still_drops_expired_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.sqs.models import Queue, sqs_backends
+
+    from local_stack.moto_patches import retention_check_reads_one_attribute
+
+    retention_check_reads_one_attribute()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+        queue = sqs_backends["123456789012"]["eu-west-1"].queues["kept"]
+        queue._messages[0].sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s retention
+        fresh = sqs.create_queue(QueueName="fresh")["QueueUrl"]
+        sqs.send_message(QueueUrl=fresh, MessageBody="new")
+        built = 0
+        attributes = Queue.attributes
+
+        def counted(self: Any) -> Any:
+            nonlocal built
+            built += 1
+            return attributes.fget(self)  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(Queue, "attributes", property(counted))
+        expired = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        got = sqs.receive_message(QueueUrl=fresh, MaxNumberOfMessages=10)["Messages"]
+    assert "Messages" not in expired
+    assert [m["Body"] for m in got] == ["new"]
+    assert built == 0  # each of its O(messages) counts once per received message, before
+
+
+def test_action_names_are_listed_once_per_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import inspect
+
+    from local_stack.moto_patches import action_names_once_per_class
+
+    action_names_once_per_class()
+    listed = 0
+    getmembers = inspect.getmembers
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal listed
+        listed += 1
+        return getmembers(*args, **kwargs)
+
+    monkeypatch.setattr(inspect, "getmembers", counted)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        for n in range(3):
+            sqs.create_queue(QueueName=f"q{n}")
+        assert len(sqs.list_queues()["QueueUrls"]) == 3
+    assert listed <= 1
