@@ -336,7 +336,8 @@ def test_a_receive_reads_the_retention_period_alone_and_still_drops_expired_mess
         ]
         sqs.send_message(QueueUrl=url, MessageBody="old")
         queue = sqs_backends["123456789012"]["eu-west-1"].queues["kept"]
-        queue._messages[0].sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s retention
+        old: Any = queue._messages[0]
+        old.sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s retention
         fresh = sqs.create_queue(QueueName="fresh")["QueueUrl"]
         sqs.send_message(QueueUrl=fresh, MessageBody="new")
         built = 0
