@@ -251,6 +251,17 @@ class Meter:
             elif op == "GetItem":
                 factor = 1.0 if request.get("ConsistentRead") else 0.5
                 units_r = factor * math.ceil(max(1, _size(answer.get("Item", {}))) / 4096)
+            elif op == "BatchGetItem":
+                # Each key as its own GetItem (a missing item costs the minimum, as there);
+                # keys left unprocessed are not read.
+                unprocessed = answer.get("UnprocessedKeys") or {}
+                for table, spec in request.get("RequestItems", {}).items():
+                    factor = 1.0 if spec.get("ConsistentRead") else 0.5
+                    items = answer.get("Responses", {}).get(table, [])
+                    left = len(unprocessed.get(table, {}).get("Keys", []))
+                    missing = len(spec.get("Keys", [])) - left - len(items)
+                    sizes = sum(math.ceil(max(1, _size(i)) / 4096) for i in items)
+                    units_r += factor * (sizes + max(0, missing))
             elif op in {"Query", "Scan"}:
                 factor = 1.0 if request.get("ConsistentRead") else 0.5
                 size = sum(_size(i) for i in answer.get("Items", []))

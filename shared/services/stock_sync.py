@@ -106,22 +106,25 @@ def publish_stock(
     written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
     versions: dict[str, int] = {}
     unsettled: set[str] = set()
+    levels = inventory.get_many(pending)  # one read per batch, not one per SKU
     for round_number in range(1, MAX_ROUNDS + 1):
         updates: list[StockUpdate] = []
+        shown = catalog.channel_shows_many(pending, channel, accepts)
         for sku in pending:
-            level = inventory.get(sku)
+            level = levels[sku]
             versions[sku] = level.version if level else -1
             quantity = derived(level, sku)
             if written.get(sku) == quantity:
                 continue  # what this call wrote is current again: checked below
-            if round_number == 1 and sku in only_moved:
-                shows = catalog.channel_shows(sku, channel, accepts)
-                if shows.settled_on(quantity, now(), in_flight_for):
-                    outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
-                    continue
-                known = shows.confirmed.quantity if shows.confirmed else None
-            else:
-                known = catalog.shown(sku, channel)
+            shows = shown[sku]
+            if (
+                round_number == 1
+                and sku in only_moved
+                and shows.settled_on(quantity, now(), in_flight_for)
+            ):
+                outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
+                continue
+            known = shows.confirmed.quantity if shows.confirmed else None
             updates.append(StockUpdate(listings[sku], quantity, known))
         results = publisher.set_stock(updates) if updates else []
         for update, result in zip(updates, results, strict=True):
@@ -135,10 +138,11 @@ def publish_stock(
             else:
                 written[sku] = put
         again = []
+        levels = inventory.get_many(s for s in pending if s in written)
         for sku in pending:
             if sku not in written:
                 continue  # not sent (already shown), or failed: its decision is the caller's
-            level = inventory.get(sku)
+            level = levels[sku]
             if (level.version if level else -1) == versions[sku]:
                 continue
             if derived(level, sku) > written[sku]:
@@ -157,16 +161,14 @@ def _listings(
     skus: Iterable[str], catalog: CatalogStore, channel: str, outcomes: dict[str, SyncOutcome]
 ) -> dict[str, Listing]:
     """The SKUs' listings on the channel; one not listed there has nothing to do."""
-    listings: dict[str, Listing] = {}
-    for sku in sorted(set(skus)):
-        listing = catalog.listing(sku, channel)
-        if listing is None:
+    wanted = sorted(set(skus))
+    found = catalog.listings_on(wanted, channel)
+    for sku in wanted:
+        if sku not in found:
             outcomes[sku] = SyncOutcome(
                 sku, error=NothingToDo("SKU not listed here", channel=channel)
             )
-        else:
-            listings[sku] = listing
-    return listings
+    return {sku: found[sku] for sku in wanted if sku in found}
 
 
 def _record(

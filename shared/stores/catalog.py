@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -227,14 +228,22 @@ class CatalogStore:
         `accepts` False: the channel applies writes at once (none is ever in flight)."""
         shown = self._t.get(_sku_pk(sku), _SHOWN + channel)
         pending = self._t.get(_sku_pk(sku), _PENDING + channel) if accepts else None
-        return ChannelShows(
-            Sent(int(shown["quantity"]), datetime.fromisoformat(str(shown["at"])))
-            if shown
-            else None,
-            Sent(int(pending["quantity"]), datetime.fromisoformat(str(pending["at"])))
-            if pending and "reference" in pending
-            else None,
-        )
+        return _shows(shown, pending)
+
+    def channel_shows_many(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> dict[str, ChannelShows]:
+        """`channel_shows` of several SKUs in one read."""
+        wanted = list(dict.fromkeys(skus))
+        kinds = (_SHOWN, _PENDING) if accepts else (_SHOWN,)
+        found = self._t.get_many((_sku_pk(s), kind + channel) for s in wanted for kind in kinds)
+        return {
+            sku: _shows(
+                found.get((_sku_pk(sku), _SHOWN + channel)),
+                found.get((_sku_pk(sku), _PENDING + channel)),
+            )
+            for sku in wanted
+        }
 
     def all_listings(self) -> list[Listing]:
         """Every listing of every SKU; for the scheduled resync, not for request paths."""
@@ -246,6 +255,11 @@ class CatalogStore:
     def listing(self, sku: str, channel: str) -> Listing | None:
         item = self._t.get(_sku_pk(sku), _LISTING + channel)
         return _listing(item) if item else None
+
+    def listings_on(self, skus: Iterable[str], channel: str) -> dict[str, Listing]:
+        """The SKUs' listings on one channel, in one read; SKUs not listed there are left out."""
+        found = self._t.get_many((_sku_pk(sku), _LISTING + channel) for sku in skus)
+        return {listing.sku: listing for listing in map(_listing, found.values())}
 
     def find_sku(self, channel: str, kind: str, value: str) -> str | None:
         item = self._t.get(_ref_pk(channel, kind, value), "REF")
@@ -264,6 +278,15 @@ def is_listing_key(sk: str) -> bool:
 def listing_from_item(item: dict[str, Any]) -> Listing:
     """From a deserialized item or stream image."""
     return _listing(item)
+
+
+def _shows(shown: dict[str, Any] | None, pending: dict[str, Any] | None) -> ChannelShows:
+    return ChannelShows(
+        Sent(int(shown["quantity"]), datetime.fromisoformat(str(shown["at"]))) if shown else None,
+        Sent(int(pending["quantity"]), datetime.fromisoformat(str(pending["at"])))
+        if pending and "reference" in pending
+        else None,
+    )
 
 
 def _listing(item: dict[str, Any]) -> Listing:

@@ -6,6 +6,7 @@ DynamoDB condition cannot compute it; reservations are conditional on it, never 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,13 @@ class InventoryStore:
     def get(self, sku: str) -> StockLevel | None:
         item = self._t.get(sku_pk(sku), LEVEL)
         return level_from_item(item) if item else None
+
+    def get_many(self, skus: Iterable[str]) -> dict[str, StockLevel | None]:
+        """Each SKU's level in one read (None: no stock recorded)."""
+        wanted = list(dict.fromkeys(skus))
+        found = self._t.get_many((sku_pk(sku), LEVEL) for sku in wanted)
+        items = {sku: found.get((sku_pk(sku), LEVEL)) for sku in wanted}
+        return {sku: level_from_item(item) if item else None for sku, item in items.items()}
 
     def levels(self) -> list[StockLevel]:
         return sorted((level_from_item(i) for i in self._t.scan_sk(LEVEL)), key=lambda lv: lv.sku)
