@@ -58,28 +58,34 @@ def _pipeline(plan: Plan, quick: bool) -> dict[str, Any]:
     results: list[RateResult] = []
     config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
     with LocalStack(config) as stack:
+        walls: dict[str, float] = {}
+        mark = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            walls[name] = round(time.monotonic() - mark, 1)
+            mark = time.monotonic()
+
         bench = Bench(stack, plan.skus)
         bench.seed()
-        for rate in plan.rates:
-            results.append(
-                bench.run_rate(rate, plan.rate_s, 0, plan.drain_s, plan.settle_timeout_s)
-            )
-            print(f"  propagation {rate}/s: {results[-1].row()}", flush=True)
+        lap("stack_and_seed")
+        results += plan.run(bench, plan.rates, 0)
+        stack.wait_idle(300, settle_s=0.5)  # an overloaded rate's backlog is not the next part's
+        lap("propagation")
         out["channel_calls"] = channel_calls.run(
             stack, bench.meter, 20 if quick else 50, 100 if quick else 500
         )
         print(f"  channel calls: {out['channel_calls']}", flush=True)
+        lap("channel_calls")
         out["cost"] = cost.run(stack, bench.meter, bench.place, 5 if quick else 50)
         print(f"  cost: {out['cost']}", flush=True)
+        lap("cost")
         if plan.stored:
             bench.store_orders(plan.stored)
-            for rate in plan.stored_rates:
-                results.append(
-                    bench.run_rate(
-                        rate, plan.rate_s, plan.stored, plan.drain_s, plan.settle_timeout_s
-                    )
-                )
-                print(f"  after {plan.stored} stored, {rate}/s: {results[-1].row()}", flush=True)
+            lap("store_orders")
+            results += plan.run(bench, plan.stored_rates, plan.stored)
+            lap("propagation_stored")
+        out["walls"] = walls
         out["sellers"], out["publishers"] = bench.sellers, bench.publishers
     empty = [r for r in results if r.stored_orders == 0]
     stored = [r for r in results if r.stored_orders]
@@ -192,19 +198,33 @@ def main() -> None:
     quick = "--quick" in sys.argv or os.environ.get("QUICK") not in (None, "", "0")
     plan = Plan.quick() if quick else Plan()
     started = time.monotonic()
+    parts: dict[str, float] = {}  # wall seconds per part: where the budget goes
+
+    def timed(name: str, began: float) -> None:
+        parts[name] = round(time.monotonic() - began, 1)
+
     print(f"benchmarks ({'quick' if quick else 'full'}): cold starts ...", flush=True)
+    began = time.monotonic()
     cold = cold_start.run(
         runs=1 if quick else 5,
         modes=("source", "bundle_pyc") if quick else ("source", "bundle", "bundle_pyc"),
     )
+    timed("cold_start", began)
     # Import + first call in fresh workers (its own local stack): full runs only.
+    began = time.monotonic()
     first = {"skipped": "quick run"} if quick else first_call.run()
+    timed("first_call", began)
     print("local ceiling (moto transactions) ...", flush=True)
+    began = time.monotonic()
     transactions = local_ceiling.run(
         (0, 1500) if quick else (0, 500, 1500, 3000), tries=5 if quick else 15
     )
+    timed("local_ceiling", began)
     print("pipeline ...", flush=True)
+    began = time.monotonic()
     pipeline = _pipeline(plan, quick)
+    timed("pipeline", began)
+    parts.update({f"pipeline.{k}": v for k, v in pipeline["walls"].items()})
     # As Lambda loads it: the bundle with bytecode (what infra/bundling.py ships).
     cold_ms = {name: row["bundle_pyc"] for name, row in cold["ms"].items()}
     results: dict[str, Any] = {
@@ -231,6 +251,7 @@ def main() -> None:
     }
     results["goals_met"] = _goals(results)
     results["wall_s"] = round(time.monotonic() - started, 1)
+    results["part_wall_s"] = parts
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(_table(results))
