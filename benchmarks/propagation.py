@@ -74,7 +74,7 @@ SENDERS = 16
 @dataclass(frozen=True)
 class Plan:
     skus: int = 200
-    rates: tuple[float, ...] = (1, 2, 5, 10, 20)
+    rates: tuple[float, ...] = (1, 2, 3, 5, 10, 20)  # the issue's, and 3: where it tips
     rate_s: float = 30.0
     stored: int = 2000
     stored_rates: tuple[float, ...] = (2, 5)
