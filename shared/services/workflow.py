@@ -177,6 +177,7 @@ def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel) -> None:
 
 
 COMMIT_ATTEMPTS = 3
+LEFT_AFTER_END = "left the shelf after the order ended"
 
 
 def commit(stores: Stores, order_key: str, now: datetime) -> bool:
@@ -195,6 +196,15 @@ def commit(stores: Stores, order_key: str, now: datetime) -> bool:
         s = record.shipment
         note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
         try:
+            if order.ended:  # cancelled after hand-over: it stays ended, the goods left anyway
+                if any(h[2].startswith(LEFT_AFTER_END) for h in order.history):
+                    return False
+                gone = aggregate_by_sku(
+                    (ln.sku, ln.quantity) for ln in order.lines if ln.stock and ln.sku
+                )
+                ended = order.noted(now, f"{LEFT_AFTER_END}: {note}")
+                stores.intake.commit_unreserved_shipment(ended, order, gone, now)
+                return True
             stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
         except VersionMoved as exc:
             if attempt == COMMIT_ATTEMPTS:

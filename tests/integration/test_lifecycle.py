@@ -492,3 +492,29 @@ def test_the_commit_step_plans_again_against_a_version_written_meanwhile(
     level = inventory.get("MUG")
     assert level is not None and (level.on_hand, level.reserved) == (8, 0)
     assert commit(stores, order.key, T0 + timedelta(minutes=31)) is False  # done: a no-op
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_cancellation_after_hand_over_stays_cancelled_and_the_goods_still_leave_the_shelf(
+    deployed: Any, db: Any, inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    """The carrier has the parcel, then the buyer cancels: the cancellation released the
+    reservation, but the goods are gone all the same. The commit must not reopen the order as
+    shipped (cancelled is an end) and must still take them off the shelf, once."""
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    (order,) = orders.orders()
+    shipments = ShipmentStore(deployed.tables["orders"], db)
+    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
+    stores = Stores(orders, intake, shipments)
+    commit(stores, order.key, T0 + timedelta(minutes=30))
+    commit(stores, order.key, T0 + timedelta(minutes=31))  # a redrive: nothing more
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+    mug, tee = inventory.get("MUG"), inventory.get("TEE")
+    assert mug is not None and tee is not None
+    assert (mug.on_hand, mug.available, tee.on_hand) == (8, 8, 9)
+    cuts = [m for m in inventory.ledger("MUG") if m.cause is MovementCause.SHIPMENT]
+    assert [(m.quantity, m.reference) for m in cuts] == [(-2, order.key)]
