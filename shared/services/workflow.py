@@ -78,6 +78,8 @@ def validate(stores: Stores, order_key: str, can_confirm: bool) -> None:
     order, reserved = _order(stores, order_key)
     if order.status is OrderStatus.SHIPPED:
         return  # a redrive after the last step: nothing left to check
+    if order.ended and _handed_over(stores, order_key):
+        return  # ended after the carrier took it (a redrive from the top): the commit's turn
     _live(order)
     if not order.accepted:
         raise WorkflowRefused(f"order is {order.status.value}: {order.hold_reason or ''}")
@@ -91,6 +93,12 @@ def validate(stores: Stores, order_key: str, can_confirm: bool) -> None:
         raise WorkflowRefused("the order has no shipping address")
     if not can_confirm:
         raise WorkflowRefused(f"channel {order.channel} cannot be told of shipments")
+
+
+def _handed_over(stores: Stores, order_key: str) -> bool:
+    record = stores.shipments.get(order_key)
+    shipment = record.shipment if record else None
+    return shipment is not None and shipment.state is ShipmentState.HANDED_OVER
 
 
 def ship(stores: Stores, order_key: str, carrier: Carrier, now: datetime) -> Shipment:
