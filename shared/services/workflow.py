@@ -78,6 +78,8 @@ def validate(stores: Stores, order_key: str, can_confirm: bool) -> None:
     order, reserved = _order(stores, order_key)
     if order.status is OrderStatus.SHIPPED:
         return  # a redrive after the last step: nothing left to check
+    if order.ended and _handed_over(stores, order_key):
+        return  # ended after the carrier took it (a redrive from the top): the commit's turn
     _live(order)
     if not order.accepted:
         raise WorkflowRefused(f"order is {order.status.value}: {order.hold_reason or ''}")
@@ -91,6 +93,12 @@ def validate(stores: Stores, order_key: str, can_confirm: bool) -> None:
         raise WorkflowRefused("the order has no shipping address")
     if not can_confirm:
         raise WorkflowRefused(f"channel {order.channel} cannot be told of shipments")
+
+
+def _handed_over(stores: Stores, order_key: str) -> bool:
+    record = stores.shipments.get(order_key)
+    shipment = record.shipment if record else None
+    return shipment is not None and shipment.state is ShipmentState.HANDED_OVER
 
 
 def ship(stores: Stores, order_key: str, carrier: Carrier, now: datetime) -> Shipment:
@@ -177,6 +185,7 @@ def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel) -> None:
 
 
 COMMIT_ATTEMPTS = 3
+LEFT_AFTER_END = "left the shelf after the order ended"
 
 
 def commit(stores: Stores, order_key: str, now: datetime) -> bool:
@@ -195,6 +204,15 @@ def commit(stores: Stores, order_key: str, now: datetime) -> bool:
         s = record.shipment
         note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
         try:
+            if order.ended:  # cancelled after hand-over: it stays ended, the goods left anyway
+                if any(h[2].startswith(LEFT_AFTER_END) for h in order.history):
+                    return False
+                gone = aggregate_by_sku(
+                    (ln.sku, ln.quantity) for ln in order.lines if ln.stock and ln.sku
+                )
+                ended = order.noted(now, f"{LEFT_AFTER_END}: {note}")
+                stores.intake.commit_unreserved_shipment(ended, order, gone, now)
+                return True
             stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
         except VersionMoved as exc:
             if attempt == COMMIT_ATTEMPTS:

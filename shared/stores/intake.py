@@ -149,6 +149,23 @@ class OrderIntakeStore:
         except _OrderConditionFailed as exc:
             raise VersionMoved(order.key) from exc
 
+    def commit_unreserved_shipment(
+        self, order: Order, planned_against: Order, shipped: dict[str, int], at: datetime
+    ) -> None:
+        """An ended order's parcel the carrier took anyway: the order's new version (its status
+        kept) and the goods off the shelf, in one transaction. VersionMoved as above."""
+        items: list[dict[str, Any]] = [
+            {"Put": self._orders.put_version_op(order, {}, planned_against)}
+        ]
+        skus_in_order: list[str] = []
+        for sku, qty in sorted(shipped.items()):
+            items.extend(self._inventory.ship_unreserved_ops(order.key, sku, qty, at))
+            skus_in_order.extend([sku, sku])
+        try:
+            self._write(items, skus_in_order)
+        except _OrderConditionFailed as exc:
+            raise VersionMoved(order.key) from exc
+
     def keep_version(
         self,
         order: Order,

@@ -259,6 +259,25 @@ class InventoryStore:
             {"Put": self._movement_put(movement)},
         ]
 
+    def ship_unreserved_ops(
+        self, order_key: str, sku: str, qty: int, at: datetime
+    ) -> list[dict[str, Any]]:
+        """Transaction items for goods that left with the carrier after their order ended (its
+        cancellation already released the reservation): on_hand and reservable fall, never
+        below zero on hand, and the ledger gets the shipment (keyed on the order: once only)."""
+        level = {
+            "TableName": self._t.name,
+            "Key": {"pk": av(sku_pk(sku)), "sk": av(LEVEL)},
+            "UpdateExpression": (
+                "SET on_hand = on_hand - :q, reservable = reservable - :q, #v = #v + :one"
+            ),
+            "ConditionExpression": "on_hand >= :q",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":q": av(qty), ":one": av(1)},
+        }
+        movement = Movement(sku, MovementCause.SHIPMENT, -qty, order_key, "workflow", at)
+        return [{"Update": level}, {"Put": self._movement_put(movement)}]
+
     def wait_op(self, order_key: str, sku: str, since: datetime) -> dict[str, Any]:
         """A Put (for the hold's transaction): the order waits for stock of `sku`."""
         return {

@@ -15,8 +15,8 @@ from functions.ingest.handler import handler as ingest
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
-from shared.domain.shipments import Shipment
-from shared.services.workflow import Stores, commit
+from shared.domain.shipments import Shipment, ShipmentState
+from shared.services.workflow import OrderCancelled, Stores, commit, validate
 from shared.stores.catalog import CatalogStore
 from shared.stores.intake import OrderIntakeStore
 from shared.stores.inventory import InventoryStore
@@ -492,3 +492,62 @@ def test_the_commit_step_plans_again_against_a_version_written_meanwhile(
     level = inventory.get("MUG")
     assert level is not None and (level.on_hand, level.reserved) == (8, 0)
     assert commit(stores, order.key, T0 + timedelta(minutes=31)) is False  # done: a no-op
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_cancellation_after_hand_over_stays_cancelled_and_the_goods_still_leave_the_shelf(
+    deployed: Any, db: Any, inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    """The carrier has the parcel, then the buyer cancels: the cancellation released the
+    reservation, but the goods are gone all the same. The commit must not reopen the order as
+    shipped (cancelled is an end) and must still take them off the shelf, once."""
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    (order,) = orders.orders()
+    shipments = ShipmentStore(deployed.tables["orders"], db)
+    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
+    stores = Stores(orders, intake, shipments)
+    commit(stores, order.key, T0 + timedelta(minutes=30))
+    commit(stores, order.key, T0 + timedelta(minutes=31))  # a redrive: nothing more
+    (order,) = orders.orders()
+    assert order.status.value == "cancelled"
+    assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
+    mug, tee = inventory.get("MUG"), inventory.get("TEE")
+    assert mug is not None and tee is not None
+    assert (mug.on_hand, mug.available, tee.on_hand) == (8, 8, 9)
+    cuts = [m for m in inventory.ledger("MUG") if m.cause is MovementCause.SHIPMENT]
+    assert [(m.quantity, m.reference) for m in cuts] == [(-2, order.key)]
+
+
+@pytest.mark.usefixtures("stocked")
+def test_a_redrive_from_the_top_of_an_order_cancelled_after_hand_over_reaches_the_commit(
+    deployed: Any, db: Any, inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    """A local redrive starts at Validate: an ended order whose parcel the carrier already has
+    must pass through to the commit (compensation would undo nothing), not stop there."""
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    (order,) = orders.orders()
+    shipments = ShipmentStore(deployed.tables["orders"], db)
+    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    shipments.move(order.key, ShipmentState.HANDED_OVER)
+    deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
+    stores = Stores(orders, intake, shipments)
+    validate(stores, order.key, can_confirm=True)  # passes through, no OrderCancelled
+    assert commit(stores, order.key, T0 + timedelta(minutes=30)) is True
+    assert inventory.get("MUG").on_hand == 8  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("stocked")
+def test_an_order_cancelled_before_hand_over_is_still_refused_at_validate(
+    deployed: Any, db: Any, orders: OrderStore, intake: OrderIntakeStore
+) -> None:
+    base = first_version(mugs=2, tees=1)
+    deliver(base, topic="orders/create")
+    (order,) = orders.orders()
+    shipments = ShipmentStore(deployed.tables["orders"], db)
+    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
+    with pytest.raises(OrderCancelled):
+        validate(Stores(orders, intake, shipments), order.key, can_confirm=True)
