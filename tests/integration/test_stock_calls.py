@@ -84,15 +84,22 @@ def test_thirty_changes_over_three_skus_make_one_call_with_their_latest_values(
 
 @respx.mock
 def test_a_trigger_for_a_quantity_the_channel_shows_sends_nothing(
-    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, listed: None
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    listed: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    clock = [NOW]
+    monkeypatch.setattr(sync_module, "_now", lambda: clock[0])
     route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(side_effect=woo_answer)
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 1
     # Late triggers of changes that call already carried: nothing to send.
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 1
-    # One SKU moves again: only it is sent.
+    # One SKU moves again, a while later (not hot: stock_hold): only it is sent.
+    clock[0] += timedelta(seconds=BY_NAME[CHANNEL].sync.hold_quiet_s + 1)
     receive(inventory, "MUG", 2, "po-2")
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 2

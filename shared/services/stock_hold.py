@@ -1,0 +1,65 @@
+"""Hold a hot SKU's stock trigger until the SKU is quiet (SyncPolicy.hold_quiet_s/max_hold_s).
+
+A SKU that keeps changing would be sent once per batching window; one that changed again soon
+after Keel last sent it is held instead: its triggers are answered by one delayed trigger on
+the channel's own sync queue (nothing is lost: the held trigger is sent before the ones it
+replaces are deleted) that comes back when the SKU has been quiet for `hold_quiet_s`, or once
+it has been held `max_hold_s`, whichever is first. A SKU that changes rarely is never held: its
+trigger finds the last send older than the quiet period and goes out after one window.
+
+Never held: a change that leaves the channel showing (or being sent) more than is available,
+a fall to zero included: that is where a unit is sold twice, so it goes out at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.domain.listings import ChannelShows
+
+
+@dataclass(frozen=True)
+class Heat:
+    """What a batch knows of one SKU's recent changes: when it last changed (its newest
+    trigger's send time, or what a held trigger carries) and since when it has been held."""
+
+    changed_at: datetime
+    held_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    quiet_s: int  # 0: never hold
+    max_hold_s: int
+
+
+def may_oversell(shows: ChannelShows, available: int) -> bool:
+    """The channel shows, or is being sent, more than is available (or Keel does not know
+    what it shows): holding could sell a unit twice."""
+    figures = [s.quantity for s in (shows.confirmed, shows.accepted) if s is not None]
+    return not figures or max(figures) > available
+
+
+def last_sent(shows: ChannelShows) -> datetime | None:
+    times = [s.at for s in (shows.confirmed, shows.accepted) if s is not None]
+    return max(times) if times else None
+
+
+def hold_for(
+    heat: Heat, shows: ChannelShows, available: int, now: datetime, policy: HoldPolicy
+) -> int | None:
+    """Seconds to hold the SKU's trigger, or None: send now."""
+    if policy.quiet_s <= 0 or policy.max_hold_s <= 0 or may_oversell(shows, available):
+        return None
+    held_s = (now - heat.held_since).total_seconds() if heat.held_since else 0.0
+    hold_left = policy.max_hold_s - held_s
+    quiet_left = policy.quiet_s - (now - heat.changed_at).total_seconds()
+    if hold_left <= 0 or quiet_left <= 0:
+        return None  # held long enough, or quiet now
+    if heat.held_since is None:  # not held yet: hot only if it changed soon after a send
+        sent = last_sent(shows)
+        if sent is None or (heat.changed_at - sent).total_seconds() >= policy.quiet_s:
+            return None
+    return max(1, math.ceil(min(quiet_left, hold_left)))
