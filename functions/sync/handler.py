@@ -231,11 +231,13 @@ def _read(records: list[dict[str, Any]], now: datetime) -> _Batch:
             continue
         changed = message.changed_at or _sent_at(record, now)
         held = message.held_since
+        changes = 0 if held else 1  # a held trigger is no change of its own
         if (seen := batch.heat.get(sku)) is not None:
             changed = max(changed, seen.changed_at)
+            changes += seen.changes
             if held is None or (seen.held_since is not None and seen.held_since < held):
                 held = seen.held_since
-        batch.heat[sku] = Heat(changed, held)
+        batch.heat[sku] = Heat(changed, held, changes)
     return batch
 
 

@@ -4,8 +4,10 @@ A SKU that keeps changing would be sent once per batching window; one that chang
 after Keel last sent it is held instead: its triggers are answered by one delayed trigger on
 the channel's own sync queue (nothing is lost: the held trigger is sent before the ones it
 replaces are deleted) that comes back when the SKU has been quiet for `hold_quiet_s`, or once
-it has been held `max_hold_s`, whichever is first. A SKU that changes rarely is never held: its
-trigger finds the last send older than the quiet period and goes out after one window.
+it has been held `max_hold_s`, whichever is first. A SKU is hot when its batch holds more than one
+of its triggers (it changed again within the window) or it changed within the quiet period of
+its last send. A SKU that changes rarely is never held: one trigger, its last send older than
+the quiet period, it goes out after one window.
 
 Never held: a change that leaves the channel showing (or being sent) more than is available,
 a fall to zero included: that is where a unit is sold twice, so it goes out at once.
@@ -27,6 +29,7 @@ class Heat:
 
     changed_at: datetime
     held_since: datetime | None = None
+    changes: int = 1  # the batch's triggers for it: more than one, it changed again already
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def hold_for(
     quiet_left = policy.quiet_s - (now - heat.changed_at).total_seconds()
     if hold_left <= 0 or quiet_left <= 0:
         return None  # held long enough, or quiet now
-    if heat.held_since is None:  # not held yet: hot only if it changed soon after a send
+    if heat.held_since is None and heat.changes < 2:  # hot if it changed soon after a send
         sent = last_sent(shows)
         if sent is None or (heat.changed_at - sent).total_seconds() >= policy.quiet_s:
             return None

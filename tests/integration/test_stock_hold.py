@@ -135,6 +135,26 @@ def test_a_sku_that_changes_rarely_goes_out_in_its_first_batch(
     assert sent(woo) == [1, 2] and held == []
 
 
+def test_a_sku_changed_again_within_its_batch_window_is_held(
+    deployed: Provisioned,
+    inventory: InventoryStore,
+    listed: None,
+    clock: type[Clock],
+    held: list[tuple[SyncListing, int]],
+    woo: respx.Route,
+) -> None:
+    clock.at = NOW + S
+    assert run_sync(moved(NOW)) == OK
+    clock.at = NOW + 10 * QUIET  # long after its send, it changes twice in one window
+    change(inventory, 1, "po-1")
+    change(inventory, 1, "po-2")
+    assert run_sync(moved(clock.at - S), moved(clock.at - S / 2)) == OK
+    assert sent(woo) == [1] and len(held) == 1
+    clock.at += QUIET
+    assert run_sync(again(held[0][0], clock.at)) == OK
+    assert sent(woo) == [1, 3]
+
+
 def test_a_burst_ending_with_a_rise_is_held_until_quiet_then_sent_once(
     deployed: Provisioned,
     catalog: CatalogStore,
