@@ -214,6 +214,7 @@ def _sent_at(record: dict[str, Any], now: datetime) -> datetime:
 def _read(records: list[dict[str, Any]], now: datetime) -> _Batch:
     """Unreadable records are in none of the batch's maps."""
     batch = _Batch()
+    never_held: set[str] = set()
     for record in records:
         try:
             message = sync_message(record["body"])
@@ -228,7 +229,9 @@ def _read(records: list[dict[str, Any]], now: datetime) -> _Batch:
         batch.attempts[sku] = max(batch.attempts.get(sku, 0), message.attempt)
         if not message.stock_moved:
             batch.always.add(sku)
-            continue
+            if message.held_since is None:  # sent now, whatever else its batch holds
+                never_held.add(sku)
+                continue
         changed = message.changed_at or _sent_at(record, now)
         held = message.held_since
         changes = 0 if held else 1  # a held trigger is no change of its own
@@ -238,6 +241,8 @@ def _read(records: list[dict[str, Any]], now: datetime) -> _Batch:
             if held is None or (seen.held_since is not None and seen.held_since < held):
                 held = seen.held_since
         batch.heat[sku] = Heat(changed, held, changes)
+    for sku in never_held:
+        batch.heat.pop(sku, None)
     return batch
 
 
@@ -249,21 +254,27 @@ def _follow_up(
     attempts = batch.attempts
     for outcome in outcomes.values():
         if outcome.unsettled:  # still moving when the rounds ran out: sent again, whatever
+            # (a rise waits like a held trigger: it shows less than there is)
+            held = outcome.hold_s is not None
             again = SyncListing(
-                channel=channel.name, sku=outcome.sku, attempt=attempts[outcome.sku]
-            )
-            _send(channel, again, 0)
-        elif outcome.hold_s is not None:  # hot: one trigger for all of its triggers, later
-            heat = batch.heat[outcome.sku]
-            held = SyncListing(
                 channel=channel.name,
                 sku=outcome.sku,
                 attempt=attempts[outcome.sku],
-                stock_moved=True,
+                held_since=started if held else None,
+                changed_at=started if held else None,
+            )
+            _send(channel, again, outcome.hold_s or 0)
+        elif outcome.hold_s is not None:  # hot: one trigger for all of its triggers, later
+            heat = batch.heat[outcome.sku]
+            trigger = SyncListing(
+                channel=channel.name,
+                sku=outcome.sku,
+                attempt=attempts[outcome.sku],
+                stock_moved=outcome.sku not in batch.always,  # one that must send still must
                 held_since=heat.held_since or started,
                 changed_at=heat.changed_at,
             )
-            _send(channel, held, outcome.hold_s)
+            _send(channel, trigger, outcome.hold_s)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -99,9 +99,10 @@ def publish_stock(
     trigger (a resync, a listing change, an order the channel moved itself) always sends.
     `max_quantity`: the most the channel can show (SyncPolicy.max_quantity).
 
-    Such a SKU that is hot (`heat`: its recent changes; `hold`: the channel's policy) and
-    whose channel shows no more than is available is not sent either: its outcome says how
-    long to hold it (shared/services/stock_hold.py)."""
+    A SKU that is hot (`heat`: its recent changes, for stock-moved triggers and held ones;
+    `hold`: the channel's policy) and whose channel shows no more than is available is not
+    sent either: its outcome says how long to hold it (shared/services/stock_hold.py). An
+    `unsettled` rise says so too: its trigger is held (and still always sent)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     listings = _listings(skus, catalog, channel, outcomes)
@@ -126,8 +127,10 @@ def publish_stock(
             if written.get(sku) == quantity:
                 continue  # what this call wrote is current again: checked below
             shows = shown[sku]
-            if round_number == 1 and sku in only_moved:
-                skipped = _not_now(sku, quantity, level, shows, now(), in_flight_for, heat, hold)
+            if round_number == 1 and (sku in only_moved or (heat and sku in heat)):
+                skipped = _not_now(
+                    sku, quantity, level, shows, now(), in_flight_for, sku in only_moved, heat, hold
+                )
                 if skipped is not None:
                     outcomes[sku] = skipped
                     continue
@@ -159,9 +162,20 @@ def publish_stock(
         pending = again
         if not pending or remaining_s() < ROUND_BUDGET_S:
             break
-    for sku in unsettled | set(pending):
-        outcomes[sku] = replace(outcomes[sku], unsettled=True)
+    _unsettle(outcomes, unsettled, set(pending), hold)
     return outcomes
+
+
+def _unsettle(
+    outcomes: dict[str, SyncOutcome], rose: set[str], fell: set[str], hold: HoldPolicy | None
+) -> None:
+    """Still moving after the rounds. A rise overtook the write: the SKU is hot and shows less
+    than there is, so its trigger (always sent) may wait like a held one. A fall (or a SKU
+    the rounds ran out on) goes again at once."""
+    wait = hold.quiet_s if hold is not None and hold.quiet_s > 0 and hold.max_hold_s > 0 else None
+    for sku in rose | fell:
+        held = wait if sku not in fell else None
+        outcomes[sku] = replace(outcomes[sku], unsettled=True, hold_s=held)
 
 
 def _not_now(
@@ -171,12 +185,13 @@ def _not_now(
     shows: ChannelShows,
     now: datetime,
     in_flight_for: timedelta,
+    moved: bool,
     heat: Mapping[str, Heat] | None,
     hold: HoldPolicy | None,
 ) -> SyncOutcome | None:
-    """A stock-moved SKU not sent now: the channel shows it (or has it in flight), or it is
-    hot and may wait (stock_hold). None: send it."""
-    if shows.settled_on(quantity, now, in_flight_for):
+    """A SKU not sent now: a stock-moved one the channel shows (or has in flight), or a hot
+    one that may wait (stock_hold). None: send it."""
+    if moved and shows.settled_on(quantity, now, in_flight_for):
         return SyncOutcome(sku, quantity, sent=False)
     if hold is None or not heat or sku not in heat:
         return None

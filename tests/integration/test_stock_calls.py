@@ -240,7 +240,10 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     sqs: Any,
 ) -> None:
     """It shows less than there is, which sells nothing twice: no second write in this batch,
-    but a trigger that sends whatever the channel was last seen to show."""
+    but a trigger that sends whatever the channel was last seen to show. The SKU is hot: that
+    trigger is held (stock_hold) for the quiet period."""
+    queued: list[tuple[SyncListing, int]] = []
+    monkeypatch.setattr(sync_module, "_send", lambda _, m, delay: queued.append((m, delay)))
     Accepting.moves = [2]
     outcome = publish(catalog, inventory, moving=True)["MUG"]
     assert Accepting.written == [("MUG", 1)] and outcome.unsettled
@@ -255,9 +258,11 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     finally:
         sync_module._channel.cache_clear()
     assert Accepting.written == [("MUG", 1), ("MUG", 3)]
-    queued = drain(sqs, deployed.queue_urls[f"sync-{CHANNEL}"])
-    again = [SyncListing.model_validate_json(m["Body"]) for m in queued if "kind" not in m["Body"]]
-    assert again == [SyncListing(channel=CHANNEL, sku="MUG")]  # stock_moved False: always sent
+    again = [(m, delay) for m, delay in queued if isinstance(m, SyncListing)]
+    assert len(again) == 1
+    trigger, delay = again[0]
+    assert not trigger.stock_moved  # always sent
+    assert trigger.held_since is not None and delay == spec.sync.hold_quiet_s
 
 
 def test_a_level_that_moves_without_changing_what_the_channel_shows_sends_nothing_more(

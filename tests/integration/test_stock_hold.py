@@ -320,3 +320,42 @@ def test_a_held_trigger_delivered_twice_sends_once(
     clock.at += LONGEST
     assert run_sync(again(trigger, clock.at)) == OK  # late, past the longest hold
     assert sent(woo) == [1, 2] and len(held) == 1 and catalog.shown("MUG", CHANNEL) == 2
+
+
+def test_a_held_trigger_that_must_send_still_sends_when_the_record_says_it_is_shown(
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    listed: None,
+    clock: type[Clock],
+    held: list[tuple[SyncListing, int]],
+    woo: respx.Route,
+) -> None:
+    """A rise overtook a write: its trigger is held, but it is still the trigger that sends
+    whatever Keel's record says (a concurrent writer may have recorded the current quantity
+    while the channel took the stale one)."""
+    catalog.record_shown("MUG", CHANNEL, 1, NOW)  # the record says current; the channel may not
+    trigger = SyncListing(channel=CHANNEL, sku="MUG", held_since=NOW, changed_at=NOW)
+    clock.at = NOW + S  # still hot: held again, still a trigger that must send
+    assert run_sync(again(trigger, clock.at)) == OK
+    ((back, _),) = held
+    assert not back.stock_moved and back.held_since == NOW and sent(woo) == []
+    clock.at = NOW + QUIET
+    assert run_sync(again(back, clock.at)) == OK
+    assert sent(woo) == [1]
+
+
+def test_a_trigger_that_must_send_is_not_held_by_the_hot_triggers_beside_it(
+    deployed: Provisioned,
+    inventory: InventoryStore,
+    listed: None,
+    clock: type[Clock],
+    held: list[tuple[SyncListing, int]],
+    woo: respx.Route,
+) -> None:
+    clock.at = NOW + S
+    assert run_sync(moved(NOW)) == OK
+    change(inventory, 1, "po-1")
+    resync = SyncListing(channel=CHANNEL, sku="MUG").model_dump_json(), clock.at
+    assert run_sync(moved(clock.at), moved(clock.at), resync) == OK
+    assert sent(woo) == [1, 2] and held == []
