@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.domain.listings import ChannelShows
 
@@ -53,16 +53,18 @@ def last_sent(shows: ChannelShows) -> datetime | None:
 def hold_for(
     heat: Heat, shows: ChannelShows, available: int, now: datetime, policy: HoldPolicy
 ) -> int | None:
-    """Seconds to hold the SKU's trigger, or None: send now."""
+    """Seconds to hold the SKU's trigger, or None: send now. A held SKU is due when it has
+    been quiet `quiet_s`, rounded up to the channel's grid of quiet periods so the SKUs a burst
+    held come back in one batch (one call for a channel that takes many rows), and never later
+    than `max_hold_s` after its first hold."""
     if policy.quiet_s <= 0 or policy.max_hold_s <= 0 or may_oversell(shows, available):
         return None
-    held_s = (now - heat.held_since).total_seconds() if heat.held_since else 0.0
-    hold_left = policy.max_hold_s - held_s
-    quiet_left = policy.quiet_s - (now - heat.changed_at).total_seconds()
-    if hold_left <= 0 or quiet_left <= 0:
-        return None  # held long enough, or quiet now
     if heat.held_since is None and heat.changes < 2:  # hot if it changed soon after a send
         sent = last_sent(shows)
         if sent is None or (heat.changed_at - sent).total_seconds() >= policy.quiet_s:
             return None
-    return max(1, math.ceil(min(quiet_left, hold_left)))
+    quiet = (heat.changed_at + timedelta(seconds=policy.quiet_s)).timestamp()
+    on_grid = math.ceil(quiet / policy.quiet_s) * policy.quiet_s
+    latest = (heat.held_since or now).timestamp() + policy.max_hold_s
+    wait = min(on_grid, latest) - now.timestamp()
+    return None if wait <= 0 else max(1, math.ceil(wait))
