@@ -240,8 +240,8 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     sqs: Any,
 ) -> None:
     """It shows less than there is, which sells nothing twice: no second write in this batch,
-    but a trigger that sends whatever the channel was last seen to show. The SKU is hot: that
-    trigger is held (stock_hold) for the quiet period."""
+    but a trigger that sends whatever the channel was last seen to show. (Where the channel
+    holds hot SKUs, that trigger is held: tests/integration/test_stock_hold.py.)"""
     queued: list[tuple[SyncListing, int]] = []
     monkeypatch.setattr(sync_module, "_send", lambda _, m, delay: queued.append((m, delay)))
     Accepting.moves = [2]
@@ -261,8 +261,7 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     again = [(m, delay) for m, delay in queued if isinstance(m, SyncListing)]
     assert len(again) == 1
     trigger, delay = again[0]
-    assert not trigger.stock_moved  # always sent
-    assert trigger.held_since is not None and delay == spec.sync.hold_quiet_s
+    assert trigger == SyncListing(channel=CHANNEL, sku="MUG") and delay == 0  # always sent
 
 
 def test_a_level_that_moves_without_changing_what_the_channel_shows_sends_nothing_more(

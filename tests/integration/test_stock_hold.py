@@ -33,15 +33,21 @@ from tests.integration.conftest import WOO_BASE, context, sqs_event
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 CHANNEL = "woocommerce"
-POLICY = BY_NAME[CHANNEL].sync
+SPEC = BY_NAME[CHANNEL]
+POLICY = dataclasses.replace(SPEC.sync, hold_quiet_s=2, max_hold_s=5)  # off on every channel
 QUIET = timedelta(seconds=POLICY.hold_quiet_s)
 LONGEST = timedelta(seconds=POLICY.max_hold_s)
 HOLD = HoldPolicy(POLICY.hold_quiet_s, POLICY.max_hold_s)
 S = timedelta(seconds=1)
 
 
-def test_the_channel_holds_hot_skus() -> None:
-    assert QUIET >= 2 * S and LONGEST > QUIET  # what the tests below walk through
+@pytest.fixture(autouse=True)
+def holding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The channel with holding switched on (SyncPolicy.hold_quiet_s / max_hold_s)."""
+    monkeypatch.setitem(BY_NAME, CHANNEL, dataclasses.replace(SPEC, sync=POLICY))
+    sync_module._channel.cache_clear()
+    yield
+    sync_module._channel.cache_clear()
 
 
 class Clock:
@@ -359,3 +365,31 @@ def test_a_trigger_that_must_send_is_not_held_by_the_hot_triggers_beside_it(
     resync = SyncListing(channel=CHANNEL, sku="MUG").model_dump_json(), clock.at
     assert run_sync(moved(clock.at), moved(clock.at), resync) == OK
     assert sent(woo) == [1, 2] and held == []
+
+
+def test_a_write_a_rise_overtook_leaves_a_held_trigger_and_a_fall_one_at_once(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, listed: None
+) -> None:
+    class Overtaken(Accepting):
+        units = 0
+
+        def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
+            results = super().set_stock(items)
+            if Overtaken.units:
+                change(inventory, Overtaken.units, f"meanwhile-{len(Accepting.written)}")
+                Overtaken.units = 0
+            return results
+
+    Accepting.written, Clock.at = [], NOW
+
+    def sync() -> Any:
+        return publish_stock(["MUG"], Overtaken(), catalog, inventory, now=lambda: NOW, hold=HOLD)[
+            "MUG"
+        ]
+
+    Overtaken.units = 2  # a rise: the channel shows less than there is
+    rose = sync()
+    assert rose.unsettled and rose.hold_s == POLICY.hold_quiet_s
+    Overtaken.units = -3  # a fall: sent again at once, in the next round
+    fell = sync()
+    assert Accepting.written == [1, 3, 0] and fell.hold_s is None

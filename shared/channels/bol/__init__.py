@@ -51,7 +51,5 @@ CHANNEL = Channel(
         max_concurrency=2,
         confirm_delays_s=(2, 5, 15, 30, 60, 120, 300, 600, 900),
         publish_attempts=3,
-        hold_quiet_s=2,  # a SKU changing again within 2 s of its last send waits
-        max_hold_s=5,  # ... for at most 5 s (stock_hold; falls to zero never wait)
     ),
 )

@@ -45,7 +45,5 @@ CHANNEL = Channel(
         rows_per_call=250,  # inventorySetQuantities' quantities
         timeout_s=120,
         max_concurrency=2,
-        hold_quiet_s=2,  # a SKU changing again within 2 s of its last send waits
-        max_hold_s=5,  # ... for at most 5 s (stock_hold; falls to zero never wait)
     ),
 )

@@ -41,7 +41,5 @@ CHANNEL = Channel(
         rows_per_call=100,  # products/batch and variations/batch take <= 100 updates
         timeout_s=60,
         max_concurrency=2,
-        hold_quiet_s=2,  # a SKU changing again within 2 s of its last send waits
-        max_hold_s=5,  # ... for at most 5 s (stock_hold; falls to zero never wait)
     ),
 )
