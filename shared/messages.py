@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +41,10 @@ class SyncListing(BaseModel):
     # shows, or is being sent, the quantity derived then. False (a resync, a listing change,
     # an order the channel moved itself, a republish): always sent.
     stock_moved: bool = False
+    # Set on a trigger the sync held back because the SKU was hot (shared/services/
+    # stock_hold.py): since when it is held, and when the SKU last changed.
+    held_since: datetime | None = None
+    changed_at: datetime | None = None
 
 
 class ConfirmStock(BaseModel):

@@ -10,6 +10,7 @@ A write the channel accepted but has not applied (port.PendingStock) is confirme
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -39,6 +40,7 @@ from shared.services.stock_confirm import (
     confirm_stock,
     first_check,
 )
+from shared.services.stock_hold import Heat, HoldPolicy
 from shared.services.stock_sync import (
     DeadLetter,
     Retry,
@@ -95,6 +97,11 @@ class _Channel:
         return publisher
 
 
+def _now() -> datetime:
+    """The sync's clock (tests put theirs here)."""
+    return datetime.now(UTC)
+
+
 @cache
 def _channel(name: str) -> _Channel:
     return _Channel(name)
@@ -137,7 +144,7 @@ def _confirm(channel: _Channel, checks: dict[str, ConfirmStock]) -> dict[str, Co
         channel.publisher(),
         channel.catalog,
         channel.policy,
-        now=lambda: datetime.now(UTC),
+        now=_now,
     )
     for check, decision in zip(checks.values(), decisions, strict=True):
         logger.info(
@@ -184,16 +191,30 @@ def _handle_check(
     return "confirmed"
 
 
-def _read(
-    records: list[dict[str, Any]],
-) -> tuple[dict[str, str], dict[str, int], dict[str, ConfirmStock], set[str]]:
-    """messageId -> SKU of each trigger, SKU -> its publishes so far (SyncListing.attempt),
-    messageId -> each pending write's check, and the SKUs some trigger says must be sent
-    whatever the channel shows. Unreadable records are in none of them."""
-    skus: dict[str, str] = {}
-    attempts: dict[str, int] = {}
-    checks: dict[str, ConfirmStock] = {}
-    always: set[str] = set()
+@dataclass
+class _Batch:
+    """What a batch of records asks: messageId -> SKU of each trigger, SKU -> its publishes
+    so far (SyncListing.attempt), messageId -> each pending write's check, the SKUs some
+    trigger says must be sent whatever the channel shows, and SKU -> its recent changes
+    (stock triggers only: the newest trigger's send time, the earliest hold)."""
+
+    skus: dict[str, str] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, ConfirmStock] = field(default_factory=dict)
+    always: set[str] = field(default_factory=set)
+    heat: dict[str, Heat] = field(default_factory=dict)
+
+
+def _sent_at(record: dict[str, Any], now: datetime) -> datetime:
+    """When SQS took the record (SentTimestamp, ms); `now` when the attribute is missing."""
+    sent = record.get("attributes", {}).get("SentTimestamp")
+    return datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else now
+
+
+def _read(records: list[dict[str, Any]], now: datetime) -> _Batch:
+    """Unreadable records are in none of the batch's maps."""
+    batch = _Batch()
+    never_held: set[str] = set()
     for record in records:
         try:
             message = sync_message(record["body"])
@@ -201,13 +222,59 @@ def _read(
             logger.error("unreadable sync trigger", extra={"error": str(exc)})
             continue
         if isinstance(message, ConfirmStock):
-            checks[record["messageId"]] = message
-        else:
-            skus[record["messageId"]] = message.sku
-            attempts[message.sku] = max(attempts.get(message.sku, 0), message.attempt)
-            if not message.stock_moved:
-                always.add(message.sku)
-    return skus, attempts, checks, always
+            batch.checks[record["messageId"]] = message
+            continue
+        sku = message.sku
+        batch.skus[record["messageId"]] = sku
+        batch.attempts[sku] = max(batch.attempts.get(sku, 0), message.attempt)
+        if not message.stock_moved:
+            batch.always.add(sku)
+            if message.held_since is None:  # sent now, whatever else its batch holds
+                never_held.add(sku)
+                continue
+        changed = message.changed_at or _sent_at(record, now)
+        held = message.held_since
+        changes = 0 if held else 1  # a held trigger is no change of its own
+        if (seen := batch.heat.get(sku)) is not None:
+            changed = max(changed, seen.changed_at)
+            changes += seen.changes
+            if held is None or (seen.held_since is not None and seen.held_since < held):
+                held = seen.held_since
+        batch.heat[sku] = Heat(changed, held, changes)
+    for sku in never_held:
+        batch.heat.pop(sku, None)
+    return batch
+
+
+def _follow_up(
+    channel: _Channel, outcomes: dict[str, SyncOutcome], batch: _Batch, started: datetime
+) -> None:
+    """The triggers a publish leaves: one always sent for a SKU still moving, one delayed for
+    a hot SKU held (stock_hold). Sent before the batch's records are deleted: nothing lost."""
+    attempts = batch.attempts
+    for outcome in outcomes.values():
+        if outcome.unsettled:  # still moving when the rounds ran out: sent again, whatever
+            # (a rise waits like a held trigger: it shows less than there is)
+            held = outcome.hold_s is not None
+            again = SyncListing(
+                channel=channel.name,
+                sku=outcome.sku,
+                attempt=attempts[outcome.sku],
+                held_since=started if held else None,
+                changed_at=started if held else None,
+            )
+            _send(channel, again, outcome.hold_s or 0)
+        elif outcome.hold_s is not None:  # hot: one trigger for all of its triggers, later
+            heat = batch.heat[outcome.sku]
+            trigger = SyncListing(
+                channel=channel.name,
+                sku=outcome.sku,
+                attempt=attempts[outcome.sku],
+                stock_moved=outcome.sku not in batch.always,  # one that must send still must
+                held_since=heat.held_since or started,
+                changed_at=heat.changed_at,
+            )
+            _send(channel, trigger, outcome.hold_s)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -215,7 +282,10 @@ def _read(
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     channel = _channel(ChannelOfFunction().keel_channel)  # type: ignore[call-arg]
     logger.thread_safe_append_keys(channel=channel.name)
-    skus, attempts, checks, always = _read(event.get("Records", []))
+    started = _now()
+    batch = _read(event.get("Records", []), started)
+    skus, attempts, checks, always = batch.skus, batch.attempts, batch.checks, batch.always
+    policy = channel.policy
 
     def publish(fresh: bool) -> dict[str, SyncOutcome]:
         if not skus:
@@ -225,11 +295,13 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
             channel.publisher(fresh),
             channel.catalog,
             channel.inventory,
-            now=lambda: datetime.now(UTC),
+            now=_now,
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
             only_moved=set(skus.values()) - always,
             in_flight_for=timedelta(seconds=channel.policy.confirm_window_s),
             max_quantity=channel.policy.max_quantity,
+            heat=batch.heat,
+            hold=HoldPolicy(policy.hold_quiet_s, policy.max_hold_s),
         )
 
     outcomes = publish(fresh=False)
@@ -245,20 +317,22 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
                 "sku": outcome.sku,
                 "quantity": outcome.quantity,
                 "sent": outcome.sent,
+                "held_s": outcome.hold_s,
                 "error": repr(outcome.error) if outcome.error else None,
             },
         )
-    for outcome in outcomes.values():
-        if outcome.unsettled:  # still moving when the rounds ran out: sent again, whatever
-            again = SyncListing(
-                channel=channel.name, sku=outcome.sku, attempt=attempts[outcome.sku]
-            )
-            _send(channel, again, 0)
+    _follow_up(channel, outcomes, batch, started)
     published = sum(1 for o in outcomes.values() if o.error is None and o.sent)
     count("StockPublished", published, "keel-sync", channel=channel.name)
     count(
         "StockAlreadyShown",
-        sum(1 for o in outcomes.values() if not o.sent),
+        sum(1 for o in outcomes.values() if not o.sent and o.hold_s is None),
+        "keel-sync",
+        channel=channel.name,
+    )
+    count(
+        "StockHeld",
+        sum(1 for o in outcomes.values() if o.hold_s is not None),
         "keel-sync",
         channel=channel.name,
     )

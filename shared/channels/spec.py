@@ -108,6 +108,12 @@ class SyncPolicy:
     # then dead-lettered with its reason.
     confirm_delays_s: tuple[int, ...] = (5, 10, 30, 60, 120, 300, 600, 900)
     publish_attempts: int = 3
+    # Hold a hot SKU (shared/services/stock_hold.py): a stock trigger for a SKU that changed
+    # again within `hold_quiet_s` of its last send waits until it has been quiet that long,
+    # at most `max_hold_s`, then goes out with everything else. 0: never hold. Never held: a
+    # change that leaves the channel showing more than is available (a fall to zero).
+    hold_quiet_s: int = 0
+    max_hold_s: int = 0
 
     @property
     def confirm_window_s(self) -> int:

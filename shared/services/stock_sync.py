@@ -3,7 +3,7 @@ decide per trigger what happens next: done, retry later, or dead-letter with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -16,7 +16,8 @@ from shared.channels.port import (
     StockUpdate,
 )
 from shared.domain.inventory import StockLevel
-from shared.domain.listings import Listing, channel_quantity
+from shared.domain.listings import ChannelShows, Listing, channel_quantity
+from shared.services.stock_hold import Heat, HoldPolicy, hold_for
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 
@@ -39,6 +40,8 @@ class SyncOutcome:
     sent: bool = True
     # Still moving after the last round: the caller queues a trigger that is always sent.
     unsettled: bool = False
+    # Hot (stock_hold): not sent now; the caller queues one trigger delayed this long.
+    hold_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ def publish_stock(
     only_moved: Collection[str] = (),
     in_flight_for: timedelta = timedelta(0),
     max_quantity: int | None = None,
+    heat: Mapping[str, Heat] | None = None,
+    hold: HoldPolicy | None = None,
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile. Two consumers can
     run at once: one that read the level earlier may write after one that read it later, so a
@@ -92,7 +97,12 @@ def publish_stock(
     already shows the quantity derived now, or a write of it is in flight, nothing is sent (a
     burst of changes costs one write per SKU and batch, not one per change). Every other
     trigger (a resync, a listing change, an order the channel moved itself) always sends.
-    `max_quantity`: the most the channel can show (SyncPolicy.max_quantity)."""
+    `max_quantity`: the most the channel can show (SyncPolicy.max_quantity).
+
+    A SKU that is hot (`heat`: its recent changes, for stock-moved triggers and held ones;
+    `hold`: the channel's policy) and whose channel shows no more than is available is not
+    sent either: its outcome says how long to hold it (shared/services/stock_hold.py). An
+    `unsettled` rise says so too: its trigger is held (and still always sent)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     listings = _listings(skus, catalog, channel, outcomes)
@@ -117,13 +127,13 @@ def publish_stock(
             if written.get(sku) == quantity:
                 continue  # what this call wrote is current again: checked below
             shows = shown[sku]
-            if (
-                round_number == 1
-                and sku in only_moved
-                and shows.settled_on(quantity, now(), in_flight_for)
-            ):
-                outcomes[sku] = SyncOutcome(sku, quantity, sent=False)
-                continue
+            if round_number == 1 and (sku in only_moved or (heat and sku in heat)):
+                skipped = _not_now(
+                    sku, quantity, level, shows, now(), in_flight_for, sku in only_moved, heat, hold
+                )
+                if skipped is not None:
+                    outcomes[sku] = skipped
+                    continue
             known = shows.confirmed.quantity if shows.confirmed else None
             updates.append(StockUpdate(listings[sku], quantity, known))
         results = publisher.set_stock(updates) if updates else []
@@ -152,9 +162,41 @@ def publish_stock(
         pending = again
         if not pending or remaining_s() < ROUND_BUDGET_S:
             break
-    for sku in unsettled | set(pending):
-        outcomes[sku] = replace(outcomes[sku], unsettled=True)
+    _unsettle(outcomes, unsettled, set(pending), hold)
     return outcomes
+
+
+def _unsettle(
+    outcomes: dict[str, SyncOutcome], rose: set[str], fell: set[str], hold: HoldPolicy | None
+) -> None:
+    """Still moving after the rounds. A rise overtook the write: the SKU is hot and shows less
+    than there is, so its trigger (always sent) may wait like a held one. A fall (or a SKU
+    the rounds ran out on) goes again at once."""
+    wait = hold.quiet_s if hold is not None and hold.quiet_s > 0 and hold.max_hold_s > 0 else None
+    for sku in rose | fell:
+        held = wait if sku not in fell else None
+        outcomes[sku] = replace(outcomes[sku], unsettled=True, hold_s=held)
+
+
+def _not_now(
+    sku: str,
+    quantity: int,
+    level: StockLevel | None,
+    shows: ChannelShows,
+    now: datetime,
+    in_flight_for: timedelta,
+    moved: bool,
+    heat: Mapping[str, Heat] | None,
+    hold: HoldPolicy | None,
+) -> SyncOutcome | None:
+    """A SKU not sent now: a stock-moved one the channel shows (or has in flight), or a hot
+    one that may wait (stock_hold). None: send it."""
+    if moved and shows.settled_on(quantity, now, in_flight_for):
+        return SyncOutcome(sku, quantity, sent=False)
+    if hold is None or not heat or sku not in heat:
+        return None
+    held = hold_for(heat[sku], shows, level.available if level else 0, now, hold)
+    return None if held is None else SyncOutcome(sku, quantity, sent=False, hold_s=held)
 
 
 def _listings(

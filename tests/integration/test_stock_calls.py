@@ -84,15 +84,22 @@ def test_thirty_changes_over_three_skus_make_one_call_with_their_latest_values(
 
 @respx.mock
 def test_a_trigger_for_a_quantity_the_channel_shows_sends_nothing(
-    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, listed: None
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    listed: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    clock = [NOW]
+    monkeypatch.setattr(sync_module, "_now", lambda: clock[0])
     route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(side_effect=woo_answer)
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 1
     # Late triggers of changes that call already carried: nothing to send.
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 1
-    # One SKU moves again: only it is sent.
+    # One SKU moves again, a while later (not hot: stock_hold): only it is sent.
+    clock[0] += timedelta(seconds=BY_NAME[CHANNEL].sync.hold_quiet_s + 1)
     receive(inventory, "MUG", 2, "po-2")
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 2
@@ -233,7 +240,10 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     sqs: Any,
 ) -> None:
     """It shows less than there is, which sells nothing twice: no second write in this batch,
-    but a trigger that sends whatever the channel was last seen to show."""
+    but a trigger that sends whatever the channel was last seen to show. (Where the channel
+    holds hot SKUs, that trigger is held: tests/integration/test_stock_hold.py.)"""
+    queued: list[tuple[SyncListing, int]] = []
+    monkeypatch.setattr(sync_module, "_send", lambda _, m, delay: queued.append((m, delay)))
     Accepting.moves = [2]
     outcome = publish(catalog, inventory, moving=True)["MUG"]
     assert Accepting.written == [("MUG", 1)] and outcome.unsettled
@@ -248,9 +258,10 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     finally:
         sync_module._channel.cache_clear()
     assert Accepting.written == [("MUG", 1), ("MUG", 3)]
-    queued = drain(sqs, deployed.queue_urls[f"sync-{CHANNEL}"])
-    again = [SyncListing.model_validate_json(m["Body"]) for m in queued if "kind" not in m["Body"]]
-    assert again == [SyncListing(channel=CHANNEL, sku="MUG")]  # stock_moved False: always sent
+    again = [(m, delay) for m, delay in queued if isinstance(m, SyncListing)]
+    assert len(again) == 1
+    trigger, delay = again[0]
+    assert trigger == SyncListing(channel=CHANNEL, sku="MUG") and delay == 0  # always sent
 
 
 def test_a_level_that_moves_without_changing_what_the_channel_shows_sends_nothing_more(
