@@ -35,6 +35,10 @@ CHANNEL = Channel(
     sync=SyncPolicy(
         batch_size=50,
         max_batching_window_s=1,
+        # Rises of a SKU still changing wait until it is quiet (falls never): each listing is
+        # its own call here, so a burst of receipts costs one call per SKU, not one per batch.
+        hold_quiet_s=2,
+        max_hold_s=5,
         rows_per_call=1,
         timeout_s=60,
         max_concurrency=2,

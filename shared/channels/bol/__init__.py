@@ -45,6 +45,10 @@ CHANNEL = Channel(
     sync=SyncPolicy(
         batch_size=100,  # <= 100 offers a batch: ~4 s of PUTs at bol's 25/s
         max_batching_window_s=1,
+        # Rises of a SKU still changing wait until it is quiet (falls never): each listing is
+        # its own call here, so a burst of receipts costs one call per SKU, not one per batch.
+        hold_quiet_s=2,
+        max_hold_s=5,
         rows_per_call=1,  # PUT /retailer/offers/{offer-id}/stock: one offer a call
         max_quantity=999,  # UpdateOfferStockRequest.amount maximum
         timeout_s=120,
