@@ -13,13 +13,15 @@ stack's endpoints and resource names. Each worker imports its handler when it st
 init), one at a time while the stack is idle, and says how long that took. Then ORDERS orders
 are placed one after the other through the channel sandboxes (round-robin over the channels
 that send webhooks), each run until the stack is idle, every invocation going to its
-function's worker; then the workers end. Per function that ran: medians over the rounds of
-`import_ms`, `first_call_ms` (its first invocation), `warm_call_ms` (its later ones; None if
-it ran once a round) and `cold_ms` (import + first call, per round). Calls include their
-requests to moto and the sandboxes, served by this process meanwhile (a few ms each; a first
-call in AWS makes its requests too). Which functions run depends on the flow: webhook, ingest,
-relay, sync per channel, the workflow's first steps. Noisy on a shared machine: compare a
-function's first call with its warm call, not runs on other days.
+function's worker; then the workers end. Later rounds start only the functions that ran in
+the first (one that runs anyway is started when first called). Per function that ran:
+medians over the rounds of `import_ms`, `first_call_ms` (its first invocation),
+`warm_call_ms` (its later ones; None if it ran once a round) and `cold_ms` (import + first
+call, per round). Calls include their requests to moto and the sandboxes, served by this
+process meanwhile (a few ms each; a first call in AWS makes its requests too). Which
+functions run depends on the flow: webhook, ingest, relay, sync per channel, the workflow's
+first steps. Noisy on a shared machine: compare a function's first call with its warm call,
+not runs on other days.
 """
 
 from __future__ import annotations
@@ -116,15 +118,32 @@ def run(orders: int = ORDERS, rounds: int = ROUNDS) -> dict[str, Any]:
             stack_env.pop(key)  # on, as in AWS
         path = ":".join(str(p) for p in (code, layer, runtime))
         placed = 0
+        by_name = {f.name: f for f in WIRING.functions}
+        ran = set(by_name)  # the first round starts every function; later ones what ran
         for _ in range(rounds):
             workers: dict[str, _Worker] = {}
-            for function in WIRING.functions:  # one init at a time, the stack idle
-                env = {**stack_env, **cold_start.lambda_env(function, code, runtime)}
-                workers[function.name] = _start(function, {**env, "PYTHONPATH": path}, code)
-                workers[function.name].ready()
+            starting = threading.Lock()
 
-            def in_worker(name: str, workers: dict[str, _Worker] = workers) -> Any:
-                return lambda event, context: workers[name].invoke(event)
+            def start(name: str, workers: dict[str, _Worker] = workers) -> _Worker:
+                function = by_name[name]
+                env = {**stack_env, **cold_start.lambda_env(function, code, runtime)}
+                worker = workers[name] = _start(function, {**env, "PYTHONPATH": path}, code)
+                worker.ready()
+                return worker
+
+            for name in by_name:  # one init at a time, the stack idle
+                if name in ran:
+                    start(name)
+
+            def in_worker(
+                name: str,
+                workers: dict[str, _Worker] = workers,
+                starting: threading.Lock = starting,
+                start: Any = start,
+            ) -> Any:
+                with starting:  # one that did not run in the first round: started when called
+                    worker = workers.get(name) or start(name)
+                return lambda event, context: worker.invoke(event)
 
             # The runtime looks each handler up per invocation: from here on, the workers'.
             stack.runtime._handler = in_worker  # type: ignore[method-assign]
@@ -137,6 +156,7 @@ def run(orders: int = ORDERS, rounds: int = ROUNDS) -> dict[str, Any]:
                 del stack.runtime._handler  # the runtime's own again
                 for worker in workers.values():
                     worker.stop()
+            ran = {name for name, worker in workers.items() if worker.calls_ms}
             for name, worker in workers.items():
                 if worker.calls_ms:
                     first, later = worker.calls_ms[0], worker.calls_ms[1:]

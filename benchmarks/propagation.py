@@ -98,17 +98,25 @@ class Plan:
             overload_settle_s=30.0,
         )
 
-    def run(self, bench: Bench, rates: tuple[float, ...], stored: int) -> list[RateResult]:
-        """Each rate for `rate_s` while every lower rate held, then `overload_s` each."""
+    def run(
+        self, bench: Bench, rates: tuple[float, ...], stored: int, last: bool = False
+    ) -> tuple[list[RateResult], list[float]]:
+        """Each rate for `rate_s` while every lower rate held, then `overload_s` each; once
+        two rates in a row were not held, the higher ones are not run (returned apart: the
+        tipping point is found, and each overloaded rate costs its backlog's drain). `last`:
+        nothing runs after these rates on this stack, so the last one's backlog is left."""
         results: list[RateResult] = []
         held = True
-        for rate in rates:
+        for n, rate in enumerate(rates):
+            if len(results) >= 2 and not (results[-1].sustained or results[-2].sustained):
+                return results, list(rates[n:])
             seconds = self.rate_s if held else self.overload_s
             settle = self.settle_timeout_s if held else self.overload_settle_s
-            results.append(bench.run_rate(rate, seconds, stored, self.drain_s, settle))
+            final = last and n == len(rates) - 1
+            results.append(bench.run_rate(rate, seconds, stored, self.drain_s, settle, final))
             held = held and results[-1].sustained
             print(f"  propagation {rate}/s, {stored} stored: {results[-1].row()}", flush=True)
-        return results
+        return results, []
 
 
 @dataclass
@@ -249,7 +257,9 @@ class Bench:
         stored: int,
         drain_s: float = DRAIN_S,
         settle_s: float = 120,
+        leave_backlog: bool = False,
     ) -> RateResult:
+        """`leave_backlog`: no wait for the stack to drain afterwards (nothing runs next)."""
         stack = self.stack
         before = self.meter.snapshot()
         orders: list[Order] = []
@@ -277,7 +287,8 @@ class Bench:
         stop.set()
         watcher.join()
         sampler.join()
-        stack.wait_idle(settle_s, settle_s=0.3)  # the next rate starts from a drained stack
+        if not leave_backlog:
+            stack.wait_idle(settle_s, settle_s=0.3)  # the next rate starts from a drained stack
         with self._lock:
             self.pending.clear()
 

@@ -111,6 +111,8 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._session = boto3.session.Session()
+        self._session_lock = threading.Lock()  # a session is not thread-safe; clients are
         self._saved_sfn_config = False
 
     # --- lifecycle ---
@@ -227,10 +229,13 @@ class LocalStack:
             return self._clients[service]
 
     def _new_client(self, service: str) -> Any:
-        """Its own client (and connection pool): for each poller, busy all the time."""
-        return boto3.session.Session().client(
-            service, endpoint_url=self.moto.endpoint, region_name=self.config.region
-        )
+        """Its own client (and connection pool): for each poller, busy all the time. From the
+        stack's one session, so clients share its loaded endpoint and model data (a session
+        each loaded them again: over half of a stack's start)."""
+        with self._session_lock:
+            return self._session.client(
+                service, endpoint_url=self.moto.endpoint, region_name=self.config.region
+            )
 
     def endpoints(self) -> dict[str, Any]:
         assert self.resources is not None
