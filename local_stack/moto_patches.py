@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,6 +333,50 @@ def action_names_once_per_class() -> None:
         _applied.add("action_names")
 
 
+def attribute_keys_once_per_shape() -> None:
+    """moto's response serializer finds each output member's value on its Python object by
+    asking five alias providers for candidate names, for every member of every item of every
+    response (half of a DynamoDB response's cost: each attribute value is a structure of ten
+    members). The candidates depend only on the member's shape (its name, serialization name
+    and parent, fixed once the service model is loaded: moto caches it), the object's class
+    and its class's explicit aliases: cached on those, the same names are tried in the same
+    order."""
+    from moto.core import serialize
+
+    with _lock:
+        if "attribute_keys" in _applied:
+            return
+        pickers = (serialize.AttributePicker, serialize.XFormedAttributePicker)
+        originals = {cls: cls.__dict__["get_possible_keys"] for cls in pickers}
+        cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+        def cached(original: Callable[..., Any]) -> Callable[..., Any]:
+            def get_possible_keys(self: Any, context: Any) -> tuple[str, ...]:
+                obj = context.obj
+                meta = getattr(type(obj), "Meta", None)
+                if meta is not getattr(obj, "Meta", None):
+                    return tuple(original(self, context))  # aliases of its own: not cached
+                key = (
+                    type(self),
+                    tuple(self.alias_providers),
+                    context.shape,
+                    getattr(context.shape, "parent", None),
+                    context.key,
+                    type(obj),
+                    meta,
+                )
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = tuple(original(self, context))
+                return found
+
+            return get_possible_keys
+
+        for cls in pickers:
+            cls.get_possible_keys = cached(originals[cls])  # type: ignore[method-assign]
+        _applied.add("attribute_keys")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     rollback_transactions_in_place()
@@ -341,3 +386,4 @@ def install() -> None:
     list_moto_services_once()
     retention_check_reads_one_attribute()
     action_names_once_per_class()
+    attribute_keys_once_per_shape()

@@ -379,3 +379,74 @@ def test_action_names_are_listed_once_per_class(
             sqs.create_queue(QueueName=f"q{n}")
         assert len(sqs.list_queues()["QueueUrls"]) == 3
     assert listed <= 1
+
+
+def test_response_members_are_found_by_names_worked_out_once_and_read_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.core import serialize
+
+    from local_stack.moto_patches import attribute_keys_once_per_shape
+
+    attribute_keys_once_per_shape()
+    item = {
+        "pk": {"S": "SKU#MUG"},
+        "sk": {"S": "LEVEL"},
+        "on_hand": {"N": "12"},
+        "price": {"N": "9.95"},
+        "blob": {"B": b"\x00\x01"},
+        "ok": {"BOOL": True},
+        "gone": {"NULL": True},
+        "tags": {"SS": ["a", "b"]},
+        "sizes": {"NS": ["1", "2"]},
+        "lines": {"L": [{"M": {"sku": {"S": "MUG"}, "qty": {"N": "2"}}}]},
+    }
+    asked = 0
+    has_alias = serialize.NoAlias.has_alias
+
+    def counted(self: Any, key: str) -> bool:
+        nonlocal asked
+        asked += 1
+        return has_alias(self, key)
+
+    monkeypatch.setattr(serialize.NoAlias, "has_alias", counted)
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="eu-west-1")
+        db.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        db.put_item(TableName="t", Item=item)
+        key = {"pk": item["pk"], "sk": item["sk"]}
+
+        def reads() -> list[dict[str, Any]]:
+            return [
+                db.get_item(TableName="t", Key=key)["Item"],
+                db.batch_get_item(RequestItems={"t": {"Keys": [key]}})["Responses"]["t"][0],
+                db.query(
+                    TableName="t",
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": item["pk"]},
+                )["Items"][0],
+            ]
+
+        first = reads()
+        asked_once = asked
+        again = reads()
+    sets = ("tags", "sizes")
+    for got in first + again:
+        assert {k: v for k, v in got.items() if k not in sets} == {
+            k: v for k, v in item.items() if k not in sets
+        }
+        assert sorted(got["tags"]["SS"]) == ["a", "b"]
+        assert sorted(got["sizes"]["NS"]) == ["1", "2"]
+    assert asked_once > 0
+    assert asked == asked_once  # the same reads again: no candidate name worked out again
