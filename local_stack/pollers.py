@@ -99,8 +99,12 @@ class SqsPoller(Poller):
         idle_s: float = 1.0,
         batching_window_s: float = 0.0,
         visible: Callable[[], int] | None = None,
+        receive_lock: threading.Lock | None = None,
     ) -> None:
         super().__init__(f"sqs:{function}", interval_s, wake, idle_s)
+        # Shared by a queue's pollers: between "a message is visible" and the receive that
+        # takes it, no other poller of the queue looks, so it does not receive nothing.
+        self._receive_lock = receive_lock or threading.Lock()
         self._batch_limit = batch_size  # what one invocation may get (Lambda: up to 10,000)
         self._batching_window_s = batching_window_s
         # How many messages a receive would get now, asked without a request: a batching
@@ -130,15 +134,16 @@ class SqsPoller(Poller):
         return min(self._idle_s, wait)
 
     def poll_once(self) -> bool:
-        if self._visible is not None and self._visible() == 0:
-            return False  # the other poller took it: no empty receive (Lambda long-polls)
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        with self._receive_lock:
+            if self._visible is not None and self._visible() == 0:
+                return False  # the other poller took it: no empty receive (Lambda long-polls)
+            messages = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._batch_size,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not messages:
             return False
         if self._batching_window_s > 0:
@@ -205,8 +210,12 @@ class SqsPoller(Poller):
                 self._wake.wait(min(left, self._idle_s))
             elif not got:
                 self._stop_event.wait(min(left, self._interval_s))
-        if self._visible is not None:  # the window ended: take what came, up to the limit
-            while have + len(more) < self._batch_limit and not self._stop_event.is_set():
+        if (visible := self._visible) is not None:  # the window ended: take what came, up
+            while (  # to the limit, as long as there is something to take
+                have + len(more) < self._batch_limit
+                and not self._stop_event.is_set()
+                and visible() > 0
+            ):
                 got = self._sqs.receive_message(
                     QueueUrl=self._queue_url,
                     MaxNumberOfMessages=min(10, self._batch_limit - have - len(more)),

@@ -373,6 +373,7 @@ class LocalStack:
             trigger = function.trigger
             if isinstance(trigger, QueueTrigger):
                 # As Lambda's maximum concurrency bounds a channel's rate budget.
+                receive_lock = threading.Lock()
                 for n in range(min(self.config.concurrency, trigger.max_concurrency or 1000)):
                     poller: Poller = SqsPoller(
                         function.name,
@@ -390,6 +391,7 @@ class LocalStack:
                         batching_window_s=(
                             trigger.max_batching_window_s if self.config.batching_windows else 0
                         ),
+                        receive_lock=receive_lock,
                         visible=functools.partial(
                             self.moto.queue_visible,
                             self.config.account,
