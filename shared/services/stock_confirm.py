@@ -82,9 +82,9 @@ def confirm_stock(
     through the queue (its visibility timeout): the channel did not answer about them."""
     decisions: list[ConfirmDecision | None] = [None] * len(checks)
     asked: list[tuple[int, StockUpdate, PendingStock]] = []
+    known = catalog.listed_and_pending((c.sku for c in checks), adapter.channel)
     for n, check in enumerate(checks):
-        listing = catalog.listing(check.sku, adapter.channel)
-        latest = catalog.pending(check.sku, adapter.channel)
+        listing, latest = known[check.sku]
         if listing is None or latest is None or latest[1] != check.reference:
             decisions[n] = Done()  # no longer listed, or superseded by a newer write
         else:

@@ -196,12 +196,25 @@ class CatalogStore:
 
     def pending(self, sku: str, channel: str) -> tuple[int, str] | None:
         """(quantity, reference) of the latest accepted-not-applied write, if any."""
-        item = self._t.get(_sku_pk(sku), _PENDING + channel)
-        return (
-            (int(item["quantity"]), str(item["reference"]))
-            if item and "reference" in item
-            else None
+        return _pending(self._t.get(_sku_pk(sku), _PENDING + channel))
+
+    def listed_and_pending(
+        self, skus: Iterable[str], channel: str
+    ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]:
+        """Each SKU's listing on the channel and its write in flight there (`pending`), in one
+        read: what a batch of confirmation checks compares with."""
+        wanted = list(dict.fromkeys(skus))
+        found = self._t.get_many(
+            (_sku_pk(s), kind + channel) for s in wanted for kind in (_LISTING, _PENDING)
         )
+        out: dict[str, tuple[Listing | None, tuple[int, str] | None]] = {}
+        for sku in wanted:
+            listing = found.get((_sku_pk(sku), _LISTING + channel))
+            out[sku] = (
+                _listing(listing) if listing else None,
+                _pending(found.get((_sku_pk(sku), _PENDING + channel))),
+            )
+        return out
 
     def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None:
         """The write `reference` will never be applied (dead-lettered): no longer in flight.
@@ -278,6 +291,10 @@ def is_listing_key(sk: str) -> bool:
 def listing_from_item(item: dict[str, Any]) -> Listing:
     """From a deserialized item or stream image."""
     return _listing(item)
+
+
+def _pending(item: dict[str, Any] | None) -> tuple[int, str] | None:
+    return (int(item["quantity"]), str(item["reference"])) if item and "reference" in item else None
 
 
 def _shows(shown: dict[str, Any] | None, pending: dict[str, Any] | None) -> ChannelShows:

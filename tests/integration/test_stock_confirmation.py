@@ -241,3 +241,32 @@ def test_the_sync_function_republishes_a_failed_write_then_dead_letters_it(
     attrs = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
     assert "no offer" in attrs["error_message"] and attrs["sku"] == "MUG"
     assert catalog.shown("MUG", CHANNEL) is None
+
+
+def test_a_batch_of_checks_reads_the_catalog_once_and_still_tells_superseded_ones_apart(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, db: Any
+) -> None:
+    AcceptingChannel.answers, AcceptingChannel.written = [], []
+    skus = [f"CUP-{n}" for n in range(12)]
+    for sku in skus:
+        catalog.put_listing(Listing(sku, CHANNEL, {"product_id": sku}))
+        inventory.receive(Movement(sku, MovementCause.RECEIPT, 7, f"po-{sku}", "t", NOW), 0)
+    outcomes = publish_stock(skus, AcceptingChannel(), catalog, inventory, now=lambda: NOW)
+    references = {sku: o.pending.reference for sku, o in outcomes.items() if o.pending}
+    checks = [
+        ConfirmStock(channel=CHANNEL, sku=sku, quantity=7, reference=references[sku])
+        for sku in skus
+    ]
+    checks[0] = checks[0].model_copy(update={"reference": "an-older-write"})  # superseded
+    checks.append(ConfirmStock(channel=CHANNEL, sku="NOT-LISTED", quantity=1, reference="x"))
+    AcceptingChannel.answers = [PendingCheck(PendingState.APPLIED)] * (len(skus) - 1)
+    reads: list[str] = []
+    db.meta.events.register(
+        "before-call.dynamodb", lambda event_name, **_: reads.append(event_name)
+    )
+    decisions = confirm_stock(checks, AcceptingChannel(), catalog, POLICY, lambda: NOW)
+    assert decisions == [Done()] * len(checks)
+    assert AcceptingChannel.answers == []  # the channel was asked about the 11 current ones
+    assert [e for e in reads if not e.endswith("PutItem")] == ["before-call.dynamodb.BatchGetItem"]
+    assert catalog.shown(skus[0], CHANNEL) is None  # superseded: not taken for the channel's
+    assert all(catalog.shown(sku, CHANNEL) == 7 for sku in skus[1:])
