@@ -266,9 +266,17 @@ class MotoServer:
             request.url, int(status.split(" ", 1)[0]), dict(headers), MockRawResponse(payload)
         )
 
+    @property
+    def _netlocs(self) -> tuple[str, ...]:
+        """The names its endpoint goes by: moto's Step Functions engine calls Lambda at
+        `localhost:<port>` (MOTO_PORT), the stack at the address it listens on."""
+        host, port = self._server.server_address[:2]
+        return (self._netloc, f"localhost:{port}") if host == "127.0.0.1" else (self._netloc,)
+
     def start(self) -> None:
         self._thread.start()
-        _IN_PROCESS[self._netloc] = self
+        for netloc in self._netlocs:
+            _IN_PROCESS[netloc] = self
         _install_botocore_hook()
 
     @property
@@ -276,7 +284,8 @@ class MotoServer:
         return urlsplit(self.endpoint).netloc
 
     def stop(self) -> None:
-        _IN_PROCESS.pop(self._netloc, None)
+        for netloc in self._netlocs:
+            _IN_PROCESS.pop(netloc, None)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -112,3 +112,21 @@ def test_a_stopped_server_is_not_answered_in_process() -> None:
     moto.stop()
     with pytest.raises(EndpointConnectionError):
         sqs.list_queues()
+
+
+def test_the_endpoint_by_the_name_moto_gives_it_is_served_in_process_too(
+    server: MotoServer,
+) -> None:
+    """moto's Step Functions engine calls Lambda at localhost:<MOTO_PORT>."""
+    http = CountingServer(server)
+    port = server.endpoint.rsplit(":", 1)[1]
+    sqs = botocore.session.get_session().create_client(
+        "sqs",
+        endpoint_url=f"http://localhost:{port}",
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    url = sqs.create_queue(QueueName="by-name")["QueueUrl"]
+    assert url in sqs.list_queues()["QueueUrls"]
+    assert http.accepted == 0
