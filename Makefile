@@ -33,7 +33,7 @@ unit integration e2e: $(STAMP)
 local: $(STAMP)
 	$(BIN)/keel local up --seed demo
 
-# `make bench` (~10 min) or `make bench QUICK=1` (< 2 min): prints a table and writes
+# `make bench` (8-10 min) or `make bench QUICK=1` (< 2 min): prints a table and writes
 # benchmarks/results.json. Method: benchmarks/README.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(if $(filter-out 0,$(QUICK)),--quick,)
