@@ -105,21 +105,21 @@ def publish_stock(
     `unsettled` rise says so too: its trigger is held (and still always sent)."""
     channel = publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
-    listings = _listings(skus, catalog, channel, outcomes)
+    accepts = isinstance(publisher, ConfirmsStock)  # may answer "accepted, not applied"
+    levels, listings, shown = _first_reads(skus, inventory, catalog, channel, accepts, outcomes)
 
     def derived(level: StockLevel | None, sku: str) -> int:
         quantity = channel_quantity(level.available if level else 0, listings[sku].rules)
         return quantity if max_quantity is None else min(quantity, max_quantity)
 
-    accepts = isinstance(publisher, ConfirmsStock)  # may answer "accepted, not applied"
     pending = list(listings)
     written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
     versions: dict[str, int] = {}
     unsettled: set[str] = set()
-    levels = inventory.get_many(pending)  # one read per batch, not one per SKU
     for round_number in range(1, MAX_ROUNDS + 1):
         updates: list[StockUpdate] = []
-        shown = catalog.channel_shows_many(pending, channel, accepts)
+        if round_number > 1:
+            shown = catalog.channel_shows_many(pending, channel, accepts)
         for sku in pending:
             level = levels[sku]
             versions[sku] = level.version if level else -1
@@ -199,18 +199,26 @@ def _not_now(
     return None if held is None else SyncOutcome(sku, quantity, sent=False, hold_s=held)
 
 
-def _listings(
-    skus: Iterable[str], catalog: CatalogStore, channel: str, outcomes: dict[str, SyncOutcome]
-) -> dict[str, Listing]:
-    """The SKUs' listings on the channel; one not listed there has nothing to do."""
+def _first_reads(
+    skus: Iterable[str],
+    inventory: InventoryStore,
+    catalog: CatalogStore,
+    channel: str,
+    accepts: bool,
+    outcomes: dict[str, SyncOutcome],
+) -> tuple[dict[str, StockLevel | None], dict[str, Listing], dict[str, ChannelShows]]:
+    """A batch's first two reads: the levels, then the SKUs' listings on the channel with what
+    it shows of each (after the levels, as every later round reads them). One not listed there
+    has nothing to do."""
     wanted = sorted(set(skus))
-    found = catalog.listings_on(wanted, channel)
+    levels = inventory.get_many(wanted)
+    found, shown = catalog.listings_and_shows(wanted, channel, accepts)
     for sku in wanted:
         if sku not in found:
             outcomes[sku] = SyncOutcome(
                 sku, error=NothingToDo("SKU not listed here", channel=channel)
             )
-    return {sku: found[sku] for sku in wanted if sku in found}
+    return levels, {sku: found[sku] for sku in wanted if sku in found}, shown
 
 
 def _record(

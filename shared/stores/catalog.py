@@ -258,6 +258,25 @@ class CatalogStore:
             for sku in wanted
         }
 
+    def listings_and_shows(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]:
+        """`listings_on` and `channel_shows_many` in one read (a sync batch's first)."""
+        wanted = list(dict.fromkeys(skus))
+        kinds = (_LISTING, _SHOWN, _PENDING) if accepts else (_LISTING, _SHOWN)
+        found = self._t.get_many((_sku_pk(s), kind + channel) for s in wanted for kind in kinds)
+        listings: dict[str, Listing] = {}
+        shows: dict[str, ChannelShows] = {}
+        for sku in wanted:
+            item = found.get((_sku_pk(sku), _LISTING + channel))
+            if item is not None:
+                listings[sku] = _listing(item)
+            shows[sku] = _shows(
+                found.get((_sku_pk(sku), _SHOWN + channel)),
+                found.get((_sku_pk(sku), _PENDING + channel)),
+            )
+        return listings, shows
+
     def all_listings(self) -> list[Listing]:
         """Every listing of every SKU; for the scheduled resync, not for request paths."""
         return [_listing(i) for i in self._t.scan_prefix(_LISTING)]
