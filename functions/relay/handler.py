@@ -35,6 +35,7 @@ from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 from shared.tracing import new_tracer
+from shared.trigger_outbox import TriggerOutbox
 
 logger = Logger(service="keel-relay")
 tracer = new_tracer("keel-relay")
@@ -79,18 +80,9 @@ def _wake(waiting: list[str], sku: str, because: Literal["stock", "listing"]) ->
     return len(waiting)
 
 
-def _trigger(queues: dict[str, str], channel: str, sku: str, stock_moved: bool) -> None:
-    client("sqs").send_message(
-        QueueUrl=queues[channel],
-        MessageBody=SyncListing(
-            channel=channel, sku=sku, stock_moved=stock_moved
-        ).model_dump_json(),
-        MessageAttributes={"channel": {"DataType": "String", "StringValue": channel}},
-    )
-
-
 @tracer.capture_method
-def record_handler(record: DynamoDBRecord) -> int:
+def record_handler(record: DynamoDBRecord, outbox: TriggerOutbox) -> int:
+    """The record's triggers go to `outbox`, sent once the batch has been read."""
     ddb = record.dynamodb
     if ddb is None:
         return 0
@@ -110,8 +102,10 @@ def record_handler(record: DynamoDBRecord) -> int:
         if listing is None or listing.channel not in queues:
             return 0
         sku, targets, cause = listing.sku, [listing.channel], "listing"
+    record_id = str(ddb.sequence_number)
     for channel in targets:
-        _trigger(queues, channel, sku, stock_moved=cause == "stock")
+        trigger = SyncListing(channel=channel, sku=sku, stock_moved=cause == "stock")
+        outbox.add(record_id, queues[channel], trigger)
     logger.info("change relayed", extra={"sku": sku, "cause": cause, "channels": targets})
     metrics.add_metric(name="SyncTriggers", unit=MetricUnit.Count, value=len(targets))
     return len(targets)
@@ -125,6 +119,15 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
     )
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    outbox = TriggerOutbox()
+    response = process_partial_response(
+        event=event,
+        record_handler=lambda record: record_handler(record, outbox),
+        processor=processor,
+        context=context,
     )
+    unsent = outbox.flush() - {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    if unsent:
+        logger.warning("sync triggers not sent: their records fail", extra={"records": unsent})
+        response["batchItemFailures"] += [{"itemIdentifier": r} for r in sorted(unsent)]
+    return response

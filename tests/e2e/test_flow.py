@@ -193,10 +193,10 @@ def test_a_stream_batch_the_relay_keeps_failing_is_parked_not_lost(
 
     original = relay.record_handler
 
-    def failing(record: Any) -> int:
+    def failing(record: Any, outbox: Any) -> int:
         if "PARKED" in str(record.dynamodb.keys if record.dynamodb else ""):
             raise RuntimeError("relay cannot reach its queue")
-        return original(record)
+        return original(record, outbox)
 
     monkeypatch.setattr(relay, "record_handler", failing)
     _, inventory, _ = stores(stack)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from botocore.exceptions import ClientError
 
 from functions.ingest.handler import handler as ingest
 from functions.relay.handler import handler as relay
@@ -237,6 +238,82 @@ def test_relay_triggers_a_sync_only_when_available_stock_changes(
         sku="MUG",
         stock_moved=True,  # skipped if the channel shows it
     )
+
+
+def test_relay_sends_a_batchs_triggers_per_queue_ten_to_a_request(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, sqs: Any
+) -> None:
+    skus = [f"CUP-{n:02}" for n in range(12)]
+    for sku in skus:
+        catalog.put_listing(Listing(sku, "woocommerce", {"product_id": sku}))
+        catalog.put_listing(Listing(sku, "shopify", {"variant_id": sku}))
+
+    def change(n: int, sku: str) -> dict[str, Any]:
+        before = {**level(5), "pk": f"SKU#{sku}", "sku": sku}
+        return stream_record(n, before, {**before, "reservable": 4, "reserved": 1})
+
+    sends: list[str] = []
+    from shared.aws import client
+
+    client("sqs").meta.events.register(
+        "before-call.sqs", lambda event_name, **_: sends.append(event_name.rsplit(".", 1)[-1])
+    )
+    event = {"Records": [change(n, sku) for n, sku in enumerate(skus, 1)]}
+    assert relay(event, context("relay")) == {"batchItemFailures": []}
+    assert sorted(sends) == ["SendMessageBatch"] * 4  # 12 triggers per queue: 10 + 2, two queues
+    for channel in ("woocommerce", "shopify"):
+        bodies = drain(sqs, deployed.queue_urls[f"sync-{channel}"])
+        got = [SyncListing.model_validate_json(m["Body"]) for m in bodies]
+        assert sorted(t.sku for t in got) == skus
+        assert all(t.channel == channel and t.stock_moved for t in got)
+        assert all(m["MessageAttributes"]["channel"]["StringValue"] == channel for m in bodies)
+
+
+def test_a_trigger_not_sent_fails_the_record_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared import trigger_outbox
+    from shared.trigger_outbox import TriggerOutbox
+
+    class Sqs:
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:
+            if QueueUrl == "down":
+                raise ClientError({"Error": {"Code": "InternalError"}}, "SendMessageBatch")
+            return {"Failed": [{"Id": e["Id"]} for e in Entries if "B" in e["MessageBody"]]}
+
+    outbox = TriggerOutbox()
+    outbox.add("1", "up", SyncListing(channel="shopify", sku="A"))
+    outbox.add("2", "up", SyncListing(channel="shopify", sku="B"))  # refused entry
+    outbox.add("3", "down", SyncListing(channel="bol", sku="A"))  # the whole request failed
+    outbox.add("4", "up", SyncListing(channel="shopify", sku="C"))
+    monkeypatch.setattr(trigger_outbox, "client", lambda service: Sqs())
+    assert outbox.flush() == {"2", "3"}
+    assert outbox.flush() == set()  # what was flushed is not sent again
+
+
+def test_the_relay_fails_the_records_whose_triggers_were_not_sent(
+    deployed: Provisioned,
+    catalog: CatalogStore,
+    inventory: InventoryStore,
+    sqs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared import trigger_outbox
+    from shared.aws import client
+
+    seed(catalog, inventory)  # MUG on Shopify and WooCommerce
+    real = client("sqs")
+
+    class ShopifyDown:
+        def send_message_batch(self, QueueUrl: str, **kwargs: Any) -> Any:
+            if QueueUrl == deployed.queue_urls["sync-shopify"]:
+                raise ClientError({"Error": {"Code": "InternalError"}}, "SendMessageBatch")
+            return real.send_message_batch(QueueUrl=QueueUrl, **kwargs)
+
+    monkeypatch.setattr(trigger_outbox, "client", lambda service: ShopifyDown())
+    event = {"Records": [stream_record(7, level(5), level(4, 1))]}
+    assert relay(event, context("relay")) == {"batchItemFailures": [{"itemIdentifier": "7"}]}
+    assert len(drain(sqs, deployed.queue_urls["sync-woocommerce"])) == 1  # sent: harmless again
 
 
 # --- sync ---

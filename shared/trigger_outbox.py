@@ -1,0 +1,52 @@
+"""Sync triggers a stream batch produced, sent per queue ten to a request once every record
+has been read: a change on a SKU costs one batch entry per channel, not one request. Which
+record each trigger came from is kept, so a trigger that was not sent fails its record (the
+stream retries from it; a trigger sent twice is harmless, the sync reads the level when it
+publishes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.aws import client
+from shared.messages import SyncListing
+
+SEND_BATCH = 10  # SendMessageBatch's most entries
+
+
+@dataclass
+class TriggerOutbox:
+    # queue URL -> (the record's id, the trigger), in the order they were added
+    _pending: dict[str, list[tuple[str, SyncListing]]] = field(default_factory=dict)
+
+    def add(self, record_id: str, queue_url: str, trigger: SyncListing) -> None:
+        self._pending.setdefault(queue_url, []).append((record_id, trigger))
+
+    def flush(self) -> set[str]:
+        """Send everything added; the ids of records one of whose triggers was not sent."""
+        failed: set[str] = set()
+        pending, self._pending = self._pending, {}
+        for queue_url, triggers in pending.items():
+            for start in range(0, len(triggers), SEND_BATCH):
+                chunk = triggers[start : start + SEND_BATCH]
+                entries = [_entry(str(n), trigger) for n, (_, trigger) in enumerate(chunk)]
+                try:
+                    answer: dict[str, Any] = client("sqs").send_message_batch(
+                        QueueUrl=queue_url, Entries=entries
+                    )
+                except (BotoCoreError, ClientError):
+                    failed.update(record_id for record_id, _ in chunk)
+                    continue
+                failed.update(chunk[int(f["Id"])][0] for f in answer.get("Failed", []))
+        return failed
+
+
+def _entry(entry_id: str, trigger: SyncListing) -> dict[str, Any]:
+    return {
+        "Id": entry_id,
+        "MessageBody": trigger.model_dump_json(),
+        "MessageAttributes": {"channel": {"DataType": "String", "StringValue": trigger.channel}},
+    }
