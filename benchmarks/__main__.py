@@ -74,7 +74,7 @@ def _pipeline(plan: Plan, quick: bool) -> dict[str, Any]:
         stack.wait_idle(300, settle_s=0.5)  # an overloaded rate's backlog is not the next part's
         lap("propagation")
         out["channel_calls"] = channel_calls.run(
-            stack, bench.meter, 20 if quick else 50, 100 if quick else 500
+            stack, bench.meter, 10 if quick else 50, 50 if quick else 500
         )
         print(f"  channel calls: {out['channel_calls']}", flush=True)
         lap("channel_calls")

@@ -195,7 +195,7 @@ def run(stack: LocalStack, meter: Meter, skus: int, burst: int) -> dict[str, Any
 def main() -> None:
     """This part alone, on its own stack configured as `make bench` does."""
     quick = "--quick" in sys.argv
-    skus, burst = (20, 100) if quick else (50, 500)
+    skus, burst = (10, 50) if quick else (50, 500)
     config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
     if "--delays-as-sent" in sys.argv:
         config = dataclasses.replace(config, max_message_delay_s=None)
