@@ -12,6 +12,23 @@ from moto import mock_aws
 from local_stack.moto_patches import query_reads_one_partition, rollback_transactions_in_place
 
 
+def _pk_sk_table(db: Any, name: str, **extra: Any) -> None:
+    """A table keyed as Keel's are (string hash key `pk`, range key `sk`)."""
+    db.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+
+
 @pytest.fixture
 def streamed_table() -> Iterator[tuple[Any, Any, str]]:
     rollback_transactions_in_place()
@@ -80,17 +97,9 @@ def _everything(db: Any, streams: Any, tables: list[str]) -> dict[str, Any]:
 def two_tables(streamed_table: tuple[Any, Any, str]) -> tuple[Any, Any]:
     """`t` (hash key, streamed) and `levels` (hash + range key, streamed), both filled."""
     db, streams, _ = streamed_table
-    db.create_table(
-        TableName="levels",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+    _pk_sk_table(
+        db,
+        "levels",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     for n in range(20):
@@ -412,18 +421,7 @@ def test_response_members_are_found_by_names_worked_out_once_and_read_the_same(
     monkeypatch.setattr(serialize.NoAlias, "has_alias", counted)
     with mock_aws():
         db = boto3.client("dynamodb", region_name="eu-west-1")
-        db.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _pk_sk_table(db, "t")
         db.put_item(TableName="t", Item=item)
         key = {"pk": item["pk"], "sk": item["sk"]}
 
