@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from moto.core.config import default_user_config
 
-from local_stack import moto_patches
+from local_stack import moto_patches, powertools_mends
 from local_stack.gateway import Gateway
 from local_stack.http import LocalHttpServer
 from local_stack.lambda_runtime import LambdaRuntime, register_in_moto, unregister_from_moto
@@ -121,6 +121,7 @@ class LocalStack:
             raise RuntimeError("another LocalStack is running in this process; stop it first")
         LocalStack._active = self
         moto_patches.install()
+        powertools_mends.disabled_metrics_are_cleared()
         moto_patches.cap_message_delays(self.config.max_message_delay_s)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
