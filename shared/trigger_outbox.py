@@ -19,14 +19,14 @@ SEND_BATCH = 10  # SendMessageBatch's most entries
 
 @dataclass
 class TriggerOutbox:
-    # queue URL -> (the record's id, the trigger), in the order they were added
+    # queue URL -> (what the trigger came from: a stream record's id, a channel; the trigger)
     _pending: dict[str, list[tuple[str, SyncListing]]] = field(default_factory=dict)
 
-    def add(self, record_id: str, queue_url: str, trigger: SyncListing) -> None:
-        self._pending.setdefault(queue_url, []).append((record_id, trigger))
+    def add(self, source: str, queue_url: str, trigger: SyncListing) -> None:
+        self._pending.setdefault(queue_url, []).append((source, trigger))
 
     def flush(self) -> set[str]:
-        """Send everything added; the ids of records one of whose triggers was not sent."""
+        """Send everything added; the sources one of whose triggers was not sent."""
         failed: set[str] = set()
         pending, self._pending = self._pending, {}
         for queue_url, triggers in pending.items():
@@ -38,7 +38,7 @@ class TriggerOutbox:
                         QueueUrl=queue_url, Entries=entries
                     )
                 except (BotoCoreError, ClientError):
-                    failed.update(record_id for record_id, _ in chunk)
+                    failed.update(source for source, _ in chunk)
                     continue
                 failed.update(chunk[int(f["Id"])][0] for f in answer.get("Failed", []))
         return failed

@@ -16,10 +16,10 @@ from shared.aws import client
 from shared.messages import SyncListing
 from shared.settings import RelaySettings
 from shared.stores.catalog import CatalogStore
+from shared.trigger_outbox import TriggerOutbox
 
 logger = Logger(service="keel-resync")
 metrics = Metrics(namespace="Keel", service="keel-resync")
-SEND_BATCH = 10  # SendMessageBatch's limit
 
 
 @cache
@@ -36,23 +36,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     for listing in catalog.all_listings():
         if listing.channel in queues:
             by_channel.setdefault(listing.channel, []).append(listing.sku)
-    sent: dict[str, int] = {}
+    outbox = TriggerOutbox()  # per queue, ten to a request
     for channel, skus in sorted(by_channel.items()):
-        for start in range(0, len(skus), SEND_BATCH):
-            chunk = skus[start : start + SEND_BATCH]
-            response = client("sqs").send_message_batch(
-                QueueUrl=queues[channel],
-                Entries=[
-                    {
-                        "Id": str(i),
-                        "MessageBody": SyncListing(channel=channel, sku=sku).model_dump_json(),
-                    }
-                    for i, sku in enumerate(chunk)
-                ],
-            )
-            if response.get("Failed"):
-                raise RuntimeError(f"{channel}: {len(response['Failed'])} triggers not sent")
-        sent[channel] = len(skus)
-        metrics.add_metric(name="ResyncTriggers", unit=MetricUnit.Count, value=len(skus))
+        for sku in skus:
+            outbox.add(channel, queues[channel], SyncListing(channel=channel, sku=sku))
+    if unsent := outbox.flush():
+        raise RuntimeError(f"triggers not sent to {sorted(unsent)}")
+    sent = {channel: len(skus) for channel, skus in sorted(by_channel.items())}
+    for count in sent.values():
+        metrics.add_metric(name="ResyncTriggers", unit=MetricUnit.Count, value=count)
     logger.info("resync triggered", extra={"schedule": event.get("schedule"), "sent": sent})
     return sent
