@@ -34,6 +34,11 @@ def env_name_for_state_machine(name: str) -> str:
     return f"{_upper(name)}_ARN"
 
 
+# Receives of an ingest message before it goes to the DLQ (the wiring's redrive policy): the
+# last one dead-letters the delivery itself, with the error that kept failing it.
+INGEST_MAX_RECEIVES = 5
+
+
 def sync_queue(channel: str) -> str:
     return f"sync-{channel}"
 

@@ -69,6 +69,7 @@ class IngestSettings(_Settings):
     # No default: a function that keeps raw bodies without being told how long fails loudly.
     raw_body_retention_days: int = Field(gt=0)
     secret_cache_seconds: int = 300
+    ingest_dlq_url: str | None = None  # a delivery failing on its last receive goes here
 
 
 class QueueUrls(_Settings):

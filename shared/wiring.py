@@ -13,7 +13,7 @@ from typing import Any, Literal
 from shared.carriers import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
-from shared.names import notification_queue, sync_queue
+from shared.names import INGEST_MAX_RECEIVES, notification_queue, sync_queue
 from shared.stream_filters import LISTINGS, ORDERS_HELD, ORDERS_STARTING_OR_ENDING, STOCK_LEVELS
 from shared.workflow import DEFINITION, STATE_MACHINE, TASKS
 
@@ -192,7 +192,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
         ),
         queues=(
             # Visibility timeout is >= 6x the consumer's timeout (AWS guidance for Lambda).
-            Queue("ingest", visibility_timeout_s=180, max_receive_count=5),
+            Queue("ingest", visibility_timeout_s=180, max_receive_count=INGEST_MAX_RECEIVES),
             Queue("held-orders", visibility_timeout_s=180, max_receive_count=5),
             *(
                 Queue(
@@ -241,6 +241,8 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 secrets=(*receiving, *(c.name for c in queue_receiving)),
                 reads_objects=("raw-bodies",),  # a held delivery keeps the same object
                 keeps_raw_bodies=True,  # held deliveries
+                # A delivery that fails on its last receive goes there with its error.
+                dead_letters_to=("ingest",),
             ),
             *(
                 Function(

@@ -36,6 +36,7 @@ from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.messages import InboundDelivery
+from shared.names import INGEST_MAX_RECEIVES
 from shared.secret_cache import get_json
 from shared.services.cancellations import accept_cancellation_requests
 from shared.services.intake import sku_lookup, take_order
@@ -154,6 +155,38 @@ def _hold_delivery(delivery: InboundDelivery, reason: str) -> str:
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
+    """One delivery. A failure is logged with its class; on the last receive the delivery goes
+    to the DLQ with the error that kept failing it (the redrive policy's copy carries none)."""
+    try:
+        return _take_delivery(record)
+    except Exception as exc:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        last = receives >= INGEST_MAX_RECEIVES
+        logger.exception(
+            "delivery failed", extra={"error_class": type(exc).__name__, "receives": receives}
+        )
+        if not last:
+            raise
+        _dead_letter(record.body, exc)
+        metrics.add_metric(name="DeliveriesDeadLettered", unit=MetricUnit.Count, value=1)
+        return "dead-lettered"
+
+
+def _dead_letter(body: str, exc: Exception) -> None:
+    dlq_url = _settings().ingest_dlq_url
+    if dlq_url is None:
+        raise RuntimeError("ingest: no DLQ URL configured") from exc
+    client("sqs").send_message(
+        QueueUrl=dlq_url,
+        MessageBody=body,
+        MessageAttributes={
+            "error_class": {"DataType": "String", "StringValue": type(exc).__name__},
+            "error_message": {"DataType": "String", "StringValue": str(exc)[:1000] or "-"},
+        },
+    )
+
+
+def _take_delivery(record: SQSRecord) -> str:
     delivery = InboundDelivery.model_validate_json(record.body)  # our own envelope: must parse
     logger.thread_safe_append_keys(channel=delivery.channel, delivery_id=delivery.delivery_id)
     inbound = _inbound(delivery.channel)
@@ -167,6 +200,8 @@ def record_handler(record: SQSRecord) -> str:
         return _hold_delivery(delivery, f"unparseable {what}: {describe(exc)}")
     except ValueError as exc:
         return _hold_delivery(delivery, f"unparseable {what}: {exc}")
+    except RecursionError:
+        return _hold_delivery(delivery, f"unparseable {what}: nested too deep")
     if order is None:
         logger.info("topic not acted on", extra={"topic": delivery.topic})
         return "ignored"

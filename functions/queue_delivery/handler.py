@@ -78,7 +78,7 @@ def delivery_key(receiver: QueueReceiver, raw: bytes) -> tuple[str, str]:
     with the reason, instead of vanishing here."""
     try:
         body: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep is unreadable too: ingest holds it
         body = None
     delivery_id = _from_body(receiver.delivery_id, body).strip()
     if not delivery_id:

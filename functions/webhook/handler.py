@@ -64,9 +64,14 @@ def _keys_cache() -> dict[str, tuple[float, dict[str, str]]]:
     return {}
 
 
+# Unknown key ids that may each make a refetch within one refetch interval: a second rotation
+# soon after the first is still picked up, while forged ids cannot hammer the key endpoint.
+REFETCHES_PER_INTERVAL = 5
+
+
 @cache
-def _last_refetch() -> dict[str, float]:
-    """channel -> when an unknown key id last made a refetch."""
+def _refetched_for() -> dict[str, dict[str, float]]:
+    """channel -> {unknown key id: when it made a refetch}."""
     return {}
 
 
@@ -92,9 +97,11 @@ def _channel_key(channel: str, keys: ChannelKeys, headers: dict[str, str]) -> st
     fresh = cached is None or now - cached[0] > keys.max_age_s
     known = _fetch_keys(channel, keys) if fresh or cached is None else cached[1]
     if key_id not in known and not fresh:
-        last = _last_refetch().get(channel)
-        if last is None or now - last >= keys.refetch_interval_s:  # rotated keys: once
-            _last_refetch()[channel] = now
+        tried = _refetched_for().setdefault(channel, {})
+        for old in [k for k, at in tried.items() if now - at >= keys.refetch_interval_s]:
+            del tried[old]
+        if key_id not in tried and len(tried) < REFETCHES_PER_INTERVAL:  # rotated: once per id
+            tried[key_id] = now
             known = _fetch_keys(channel, keys)
     return known.get(key_id)
 
@@ -143,8 +150,8 @@ def _topic(receiver: WebhookReceiver, headers: dict[str, str], raw: bytes) -> st
         value: Any = json.loads(raw)
         for key in source.path:
             value = value[key]
-    except (ValueError, KeyError, TypeError, IndexError):
-        return ""  # ingest holds what it cannot read
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return ""  # ingest holds what it cannot read (nested too deep, too)
     return str(value)[:200]
 
 

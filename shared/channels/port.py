@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,12 +63,22 @@ class ConfirmsStock(Protocol):
         ...
 
 
+_ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 @dataclass(frozen=True)
 class OrderNotice:
     """A delivery that names an order without carrying it (bol.com's thin push, Amazon's
     ORDER_CHANGE notification): ingest fetches the order through the channel's FetchesOrder."""
 
     order_id: str  # the channel's own order id
+
+    def __post_init__(self) -> None:
+        """An id goes into the channel's URL: one that cannot (control characters, slashes,
+        100,000 characters) is refused here, so ingest holds the delivery with the reason
+        instead of failing on the URL until the message is dead-lettered."""
+        if not _ORDER_ID.fullmatch(self.order_id):
+            raise ValueError(f"not an order id: {self.order_id[:60]!r}")
 
 
 @runtime_checkable

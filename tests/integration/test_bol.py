@@ -60,7 +60,7 @@ def bol(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Iterator[BolS
         SecretId=deployed.secrets["bol"], SecretString=json.dumps(sandbox.keel_secret(server.url))
     )
     webhook_module._keys_cache.cache_clear()
-    webhook_module._last_refetch.cache_clear()
+    webhook_module._refetched_for.cache_clear()
     forget_tokens()
     yield sandbox
     server.stop()
@@ -162,8 +162,68 @@ def test_an_unknown_key_id_makes_one_refetch(
     forged = push_body(bol, "1100000003")
     assert deliver(forged, bol.sign(forged).replace(f"keyId={bol.key_id}", "keyId=99")) == 401
     refetches = sum(1 for _, path, _ in bol.requests if path.endswith("signature-keys")) - fetched
-    assert refetches == 1  # the rotation's; the forged id fetched nothing more
-    assert len(drain(sqs, deployed.queue_urls["ingest"])) == 2
+    assert refetches == 2  # the rotation's, and one for the forged id
+    again = push_body(bol, "1100000004")
+    assert deliver(again, bol.sign(again).replace(f"keyId={bol.key_id}", "keyId=99")) == 401
+    assert sum(1 for _, path, _ in bol.requests if path.endswith("signature-keys")) - fetched == 2
+    bol.rotate_keys()  # a second rotation within the refetch interval is picked up too
+    last = push_body(bol, "1100000005")
+    assert deliver(last, bol.sign(last)) == 200
+    assert len(drain(sqs, deployed.queue_urls["ingest"])) == 3
+
+
+# --- deliveries that cannot become orders end held with a reason (issue #19.4) ---
+
+
+@pytest.mark.parametrize(
+    "order_id", ["11000\u0000001", "1100/../../x", "1" * 100_000], ids=["control", "path", "long"]
+)
+def test_a_signed_push_naming_an_id_no_url_can_carry_is_held_with_the_reason(
+    deployed: Provisioned, bol: BolSandbox, sqs: Any, orders: OrderStore, order_id: str
+) -> None:
+    """It raised httpx.InvalidURL in ingest: retried 5 times, then dead-lettered with no
+    reason and no log line."""
+    raw = push_body(bol, order_id)
+    assert deliver(raw, bol.sign(raw)) == 200
+    assert ingest_all(sqs, deployed)
+    (held,) = orders.held_deliveries()
+    assert "not an order id" in held.reason
+    assert not any(path.startswith("/retailer/orders/") for _, path, _ in bol.requests)
+
+
+def test_a_signed_push_nested_thousands_deep_is_accepted_and_held(
+    deployed: Provisioned, bol: BolSandbox, sqs: Any, orders: OrderStore
+) -> None:
+    """It answered 502 (RecursionError reading its topic) and bol gave up: lost."""
+    raw = b'{"retailerId": %s, "event": ' % bol.retailer_id.encode()
+    raw += b"[" * 5000 + b"]" * 5000 + b"}"
+    assert deliver(raw, bol.sign(raw)) == 200
+    assert ingest_all(sqs, deployed)
+    (held,) = orders.held_deliveries()
+    assert held.reason.startswith("unparseable")
+
+
+def test_a_delivery_failing_on_its_last_receive_is_dead_lettered_with_its_error(
+    deployed: Provisioned, bol: BolSandbox, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functions.ingest.handler as ingest_module
+
+    raw = push_body(bol, "1100000001")
+    assert deliver(raw, bol.sign(raw)) == 200
+    (message,) = drain(sqs, deployed.queue_urls["ingest"])
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("the store is on fire")
+
+    monkeypatch.setattr(ingest_module, "_fetch", broken)
+    event = sqs_event(message["Body"])
+    assert ingest(event, context("ingest"))["batchItemFailures"]  # retried while receives last
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    assert ingest(event, context("ingest")) == {"batchItemFailures": []}
+    (dead,) = drain(sqs, deployed.dlq_urls["ingest"])
+    assert dead["Body"] == message["Body"]
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes == {"error_class": "RuntimeError", "error_message": "the store is on fire"}
 
 
 # --- orders in ---

@@ -57,7 +57,7 @@ def keyed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     )
     monkeypatch.setitem(BY_NAME, CHANNEL, dataclasses.replace(BY_NAME[CHANNEL], receiver=receiver))
     webhook_module._keys_cache.cache_clear()
-    webhook_module._last_refetch.cache_clear()
+    webhook_module._refetched_for.cache_clear()
     PUBLISHED.clear()
     PUBLISHED["k1"] = "first-key"
     FETCHES.clear()
@@ -89,9 +89,28 @@ def test_a_rotated_key_is_fetched_once_then_unknown_ids_are_refused(
     assert len(FETCHES) == 2
     forged = b'{"event": {"resource": "ORDER"}, "x": 2}'
     assert post(forged, signed(forged, "k9", "any")) == 401
-    assert post(forged, signed(forged, "k8", "any")) == 401
-    assert len(FETCHES) == 2  # the rotation's refetch spent the interval: forged ids cost none
+    assert post(forged, signed(forged, "k9", "any")) == 401
+    assert len(FETCHES) == 3  # one refetch per unknown id, never one per delivery
+    for n in range(10):  # forged ids cannot hammer the key endpoint
+        assert post(forged, signed(forged, f"forged-{n}", "any")) == 401
+    # the first fetch, then one each for k2, k9 and three forged ids
+    assert len(FETCHES) == 1 + webhook_module.REFETCHES_PER_INTERVAL
     assert len(drain(sqs, deployed.queue_urls["ingest"])) == 2
+
+
+def test_a_second_rotation_soon_after_the_first_is_picked_up(
+    deployed: Provisioned, sqs: Any, keyed: None
+) -> None:
+    """Issue #19.8: the first rotation's refetch used to spend the whole interval, so a second
+    rotation within it answered 401 to every genuine delivery."""
+    raw = b'{"event": {"resource": "ORDER"}}'
+    assert post(raw, signed(raw, "k1", "first-key")) == 200
+    PUBLISHED["k2"] = "second-key"
+    assert post(raw, signed(raw, "k2", "second-key")) == 200
+    PUBLISHED["k3"] = "third-key"
+    other = b'{"event": {"resource": "ORDER"}, "x": 3}'
+    assert post(other, signed(other, "k3", "third-key")) == 200
+    assert len(FETCHES) == 3
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,12 @@ def test_a_body_without_the_business_key_still_reaches_ingest_named_by_its_diges
     deployed: Provisioned, queued_channel: str
 ) -> None:
     """Ingest holds what it cannot read, with the reason: nothing vanishes in the consumer."""
-    queue_delivery.handler(sqs_event("not json"), context("notifications"))
-    (delivery,) = _ingest_messages(deployed)
-    assert delivery.delivery_id.startswith("sha256:") and delivery.body == "not json"
+    deep = '{"NotificationType": ' + "[" * 3000 + "]" * 3000 + "}"  # issue #19.4: DLQ'd bare
+    result = queue_delivery.handler(sqs_event("not json", deep), context("notifications"))
+    assert result == {"batchItemFailures": []}
+    delivered = _ingest_messages(deployed)
+    assert [d.body for d in delivered] == ["not json", deep]
+    assert all(d.delivery_id.startswith("sha256:") for d in delivered)
 
 
 def test_a_message_that_cannot_be_enqueued_comes_back_alone(

@@ -43,6 +43,8 @@ def classify(raw: bytes, account: str) -> OrderNotice | Rejected:
         raise ValueError(f"not JSON: {exc.msg} at {exc.pos}") from None
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 JSON") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
     if not isinstance(body, dict):
         raise ValueError("a notification is a JSON object")
     kind = _field(body, "NotificationType")
