@@ -263,7 +263,7 @@ def _follow_up(
                 held_since=started if held else None,
                 changed_at=started if held else None,
             )
-            _send(channel, again, outcome.hold_s or 0)
+            _send(channel, again, outcome.hold_s or outcome.recheck_s or 0)
         elif outcome.hold_s is not None:  # hot: one trigger for all of its triggers, later
             heat = batch.heat[outcome.sku]
             trigger = SyncListing(

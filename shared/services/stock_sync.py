@@ -25,6 +25,10 @@ MAX_ROUNDS = 3
 ROUND_BUDGET_S = 15.0  # a further round starts only with this much invocation time left
 AUTH_RECEIVES = 3  # receives of a trigger that may end in 401/403 before it is dead-lettered
 MAX_DELAY_S = 43_200  # SQS's longest visibility timeout
+# A write the channel applied below what Keel derives (Shopify's compare-and-set retry keeps a
+# level that dropped under a sale Keel has not taken in yet): looked at again this much later,
+# when the order has arrived (and its own trigger agrees) or Keel's number stands.
+SHORT_RECHECK_S = 30
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class SyncOutcome:
     unsettled: bool = False
     # Hot (stock_hold): not sent now; the caller queues one trigger delayed this long.
     hold_s: int | None = None
+    # The channel took less than was derived (`quantity` is what it shows): with `unsettled`,
+    # the caller queues a trigger that is always sent, delayed this long.
+    recheck_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ def publish_stock(
     written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel
     versions: dict[str, int] = {}
     unsettled: set[str] = set()
+    short: set[str] = set()  # the channel applied less than was derived
     for round_number in range(1, MAX_ROUNDS + 1):
         updates: list[StockUpdate] = []
         if round_number > 1:
@@ -138,15 +146,9 @@ def publish_stock(
             updates.append(StockUpdate(listings[sku], quantity, known))
         results = publisher.set_stock(updates) if updates else []
         for update, result in zip(updates, results, strict=True):
-            sku = update.listing.sku
-            outcomes[sku] = SyncOutcome(
-                sku, update.quantity, result.error, round_number, result.pending
+            _take_result(
+                update, result, round_number, (catalog, channel), now, outcomes, written, short
             )
-            put = _record(catalog, channel, update, result, now)
-            if put is None:
-                written.pop(sku, None)
-            else:
-                written[sku] = put
         again = []
         levels = inventory.get_many(s for s in pending if s in written)
         for sku in pending:
@@ -163,7 +165,36 @@ def publish_stock(
         if not pending or remaining_s() < ROUND_BUDGET_S:
             break
     _unsettle(outcomes, unsettled, set(pending), hold)
+    for sku in short - unsettled - set(pending):
+        outcomes[sku] = replace(outcomes[sku], unsettled=True, recheck_s=SHORT_RECHECK_S)
     return outcomes
+
+
+def _take_result(
+    update: StockUpdate,
+    result: StockResult,
+    round_number: int,
+    catalog_and_channel: tuple[CatalogStore, str],
+    now: Callable[[], datetime],
+    outcomes: dict[str, SyncOutcome],
+    written: dict[str, int],
+    short: set[str],
+) -> None:
+    """Record one write's result: its outcome, what it put on the channel, and whether the
+    channel took less than was derived."""
+    sku = update.listing.sku
+    catalog, channel = catalog_and_channel
+    put = _record(catalog, channel, update, result, now)
+    quantity = update.quantity if put is None else put
+    outcomes[sku] = SyncOutcome(sku, quantity, result.error, round_number, result.pending)
+    if put is None:
+        written.pop(sku, None)
+    else:
+        written[sku] = put
+    if put is not None and put < update.quantity:
+        short.add(sku)
+    else:
+        short.discard(sku)
 
 
 def _unsettle(

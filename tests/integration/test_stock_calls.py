@@ -22,7 +22,7 @@ from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
 from shared.messages import ConfirmStock, SyncListing
 from shared.services.stock_confirm import confirm_stock
-from shared.services.stock_sync import publish_stock
+from shared.services.stock_sync import SHORT_RECHECK_S, publish_stock
 from shared.settings import FUNCTION_ENV
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -297,3 +297,23 @@ def _inventory_for_factory(inventory: InventoryStore) -> Iterator[None]:
     _INVENTORY[:] = [inventory]
     yield
     _INVENTORY.clear()
+
+
+class TakesLess:
+    """A channel that applied less than was asked (Shopify's compare-and-set retry keeps a level
+    that dropped below what Keel last saw, and never goes under zero)."""
+
+    channel = CHANNEL
+
+    def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
+        return [StockResult(item.listing, shown=0) for item in items]
+
+
+def test_a_write_the_channel_applied_short_is_checked_again_later(
+    deployed: Provisioned, catalog: CatalogStore, inventory: InventoryStore, listed: None
+) -> None:
+    """Otherwise the shop would show 0 while Keel has stock, until the 6-hourly resync."""
+    outcome = publish_stock(["MUG"], TakesLess(), catalog, inventory, now=lambda: NOW)["MUG"]
+    assert (outcome.quantity, outcome.error) == (0, None)
+    assert outcome.unsettled and outcome.recheck_s == SHORT_RECHECK_S
+    assert catalog.shown("MUG", CHANNEL) == 0

@@ -177,6 +177,26 @@ def test_a_level_that_dropped_is_never_raised_back_on_the_retry(sandbox: Shopify
     assert sandbox.level(mug["inventory_item_id"]) == 3
 
 
+def test_a_level_below_zero_is_brought_back_to_zero_never_sent_negative(
+    sandbox: ShopifySandbox,
+) -> None:
+    """Two Shopify orders took the last unit: the shop shows -1 (Shopify decrements on its own).
+    Sending min(derived, live) = -1 was refused as INVALID_QUANTITY_NEGATIVE, a permanent
+    error, and every later trigger for the SKU was dead-lettered (issue #19.1)."""
+    mug = sandbox.add_listing("MUG", "Mug", Decimal("1"), 1)
+    sandbox.set_level(mug["inventory_item_id"], -1)
+    for derived in (0, 4):
+        [result] = publisher(sandbox).set_stock([update(mug, derived, 1)])
+        assert (result.error, result.shown) == (None, 0)
+        assert sandbox.level(mug["inventory_item_id"]) == 0
+        sandbox.set_level(mug["inventory_item_id"], -1)
+    assert all(r["quantity"] >= 0 for rows in sent_rows(sandbox) for r in rows)
+    # Once Keel has seen the 0 it wrote, its own number goes out.
+    sandbox.set_level(mug["inventory_item_id"], 0)
+    [result] = publisher(sandbox).set_stock([update(mug, 4, 0)])
+    assert (result.error, result.shown) == (None, 4)
+
+
 def test_a_level_that_keeps_moving_is_left_to_a_later_retry(sandbox: ShopifySandbox) -> None:
     mug = sandbox.add_listing("MUG", "Mug", Decimal("1"), 5)
     item = mug["inventory_item_id"]

@@ -80,10 +80,13 @@ class _Row:
     def target(self) -> int:
         """What to set. A level that dropped below what Keel last saw is most likely a sale Keel
         has not taken in yet: never raise it back over the live level on a compare-and-set
-        retry (that would sell the unit twice); the order's own trigger publishes again."""
+        retry (that would sell the unit twice). It is still never set below zero (Shopify
+        refuses that, INVALID_QUANTITY_NEGATIVE, and a shop oversold by its own decrements
+        would stay stuck there). The row then shows less than Keel derives: the sync checks it
+        again a little later, when the order has arrived or Keel's number stands."""
         known, live = self.update.known_quantity, self.change_from
         if self.reread and known is not None and live is not None and live < known:
-            return min(self.update.quantity, live)
+            return max(0, min(self.update.quantity, live))
         return self.update.quantity
 
 
