@@ -33,8 +33,44 @@ def freshness(stored: Order | None, incoming: Order) -> Freshness:
         # Refunds are never taken back either: one more refund in the same second is news.
         if len(incoming.refunds) > len(stored.refunds):
             return Freshness.NEWER
+        # The reverse of either cannot be the later version: it is the older one, replayed.
+        if stored.cancelled_at is not None and incoming.cancelled_at is None:
+            return Freshness.REPLAY
+        if len(incoming.refunds) < len(stored.refunds):
+            return Freshness.REPLAY
+        # Anything else the channel says differently under the same stamp (an edit from 1 to
+        # 3 mugs within the second): news too. Two versions of one second that arrive out of
+        # order end on the older one until the next read of the channel's current version
+        # (the poll, a fetched notice), which differs again and so is taken: the order ends
+        # as the channel shows it. An unchanged version is a replay, whoever sends it.
+        if said(incoming) != said(stored):
+            return Freshness.NEWER
         return Freshness.REPLAY
     return Freshness.STALE
+
+
+def said(order: Order) -> tuple[object, ...]:
+    """What the channel says of an order, without what Keel added (matched SKUs, status,
+    history): two versions that say the same are one version."""
+    return (
+        tuple(
+            (
+                line.line_id,
+                line.quantity,
+                line.channel_sku,
+                line.channel_variant_id,
+                line.stock,
+                line.unit_price,
+            )
+            for line in order.lines
+        ),
+        order.total,
+        order.cancelled_at is not None,
+        tuple(refund.refund_id for refund in order.refunds),
+        order.fully_refunded,
+        order.ready_to_ship,
+        order.shipping_address,
+    )
 
 
 class IllegalTransition(Exception):

@@ -60,6 +60,24 @@ def test_the_channels_updated_at_decides_which_version_wins() -> None:
     assert freshness(order(T0, cancelled=True), order(T0)) is Freshness.REPLAY
 
 
+def test_an_edit_stamped_in_the_same_second_is_news_not_a_replay() -> None:
+    """Channels stamp versions to the second: an edit (2 -> 3) in the second of the stored
+    version was dropped as a replay, and the poll could not bring it either (issue #19.3)."""
+    stored = order(T0, qty=2)
+    edited = order(T0, qty=3)
+    assert freshness(stored, edited) is Freshness.NEWER
+    assert freshness(stored, order(T0, qty=2)) is Freshness.REPLAY  # the same content
+    # what Keel adds to its copy (matched SKUs, status, history) is not the channel's news
+    kept = replace(stored, status=OrderStatus.HELD, hold_reason="x", history=((NOW, "h", "n"),))
+    unmatched = replace(order(T0), lines=(replace(order(T0).lines[0], sku=None),))
+    assert freshness(kept, unmatched) is Freshness.REPLAY
+    change = plan_change(stored, {"A": 2}, edited, reserve_plan(edited), NOW, "test")
+    assert isinstance(change, Adjust) and change.grow == {"A": 1}
+    # out of order within the second: the older one is taken until the channel's current
+    # version (a poll, a fetched notice) differs again, and so wins
+    assert freshness(edited, stored) is Freshness.NEWER
+
+
 STATUSES: list[OrderStatus | None] = [None, *OrderStatus]
 
 
