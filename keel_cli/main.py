@@ -511,7 +511,7 @@ def _one_order_key(state: dict[str, Any], wanted: str) -> str | None:
 
 
 def cmd_workflows_failed(args: argparse.Namespace) -> int:
-    from shared.services.workflow_ops import runs
+    from shared.services.workflow_ops import failed_now
 
     state = _state(args.state_file)
     sfn, machine, shipments = _workflow_context(state)
@@ -521,7 +521,7 @@ def cmd_workflows_failed(args: argparse.Namespace) -> int:
             "order": r.order_key,
             **(_shipment_view(shipments.get(r.order_key)) or {}),
         }
-        for r in runs(sfn, machine, "FAILED")
+        for r in failed_now(sfn, machine)
     ]
     if args.json:
         print(json.dumps(found, indent=2))

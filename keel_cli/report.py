@@ -49,6 +49,14 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
             console, "After shipping (on hand and reserved down)", report.skus_after_shipping
         )
 
+    if report.recovered:
+        recovered = Table(title="Recovered: the shop below zero, an edit after the label")
+        for column in ("what happened", "what Keel did"):
+            recovered.add_column(column)
+        for what, done in report.recovered:
+            recovered.add_row(what, done)
+        console.print(recovered)
+
     if report.ok:
         console.print(
             "[bold green]All checks passed:[/bold green] Keel and every channel agree "

@@ -29,6 +29,7 @@ import httpx
 
 from local_stack.demo_amazon import AMAZON_ORDER, AMAZON_ORDER_LINES, wait_for_accepted_writes
 from local_stack.demo_bol import ACCEPTED_ON_BOL, ORDERS_ON_BOL, bol_orders, check_bol
+from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
 from local_stack.sandboxes.base import SandboxLine as ChannelLine
 from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
 from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
@@ -59,6 +60,7 @@ EXPECTED_ORDERS = 11 + ORDERS_ON_BOL
 RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
+PARCEL_CANCELLED = 2000  # Sendcloud's status of a cancelled parcel
 
 
 @dataclass
@@ -102,6 +104,8 @@ class DemoReport:
     # (channel order, carrier, tracking number, what the channel's sandbox was told)
     shipped: list[tuple[str, str, str, str]] = field(default_factory=list)
     skus_after_shipping: list[SkuRow] = field(default_factory=list)
+    # (what happened, what Keel did): the recoveries of local_stack/demo_recovery.py
+    recovered: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +131,7 @@ class DemoReport:
             "skus_after_cap_change": rows(self.skus_after_cap_change),
             "shipped": self.shipped,
             "skus_after_shipping": rows(self.skus_after_shipping),
+            "recovered": self.recovered,
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
@@ -571,9 +576,12 @@ def ship_everything(sc: Scenario, expected_reserved: Counter[str], report: DemoR
     deadline = time.monotonic() + 60
     while set(parcels) != set(accepted) and time.monotonic() < deadline:
         rows = httpx.get(f"{control}/parcels", timeout=10.0).json()
-        parcels = {
-            p["external_reference_id"]: p for p in rows if p["external_reference_id"] in accepted
-        }
+        parcels = {}
+        for p in rows:  # an order re-planned after an edit: its live parcel is `<key>#<n>`
+            key = p["external_reference_id"]
+            key = key if key in accepted else key.rpartition("#")[0]
+            if key in accepted and p["status_id"] != PARCEL_CANCELLED:
+                parcels[key] = p
         time.sleep(0.2)
     for key in sorted(set(accepted) - set(parcels)):
         report.problems.append(f"shipping: no parcel was announced for {key}")
@@ -643,6 +651,10 @@ def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
     change_cap(scenario, expected_reserved, report)
     ship_everything(scenario, expected_reserved, report)
+    report.recovered = [
+        *last_unit_twice_in_shopify(stack, refs, report.problems),
+        *edit_after_the_label(stack, refs, report.problems),
+    ]
     dead = {
         k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
     }

@@ -377,8 +377,34 @@ def attribute_keys_once_per_shape() -> None:
         _applied.add("attribute_keys")
 
 
+def token_answered_in_its_invocation_is_seen() -> None:
+    """A `.waitForTaskToken` task with `HeartbeatSeconds`: moto sets up the task's heartbeat
+    after the Lambda invocation that received the token has returned, and waits on that
+    heartbeat before it looks at the callback. A token answered inside that invocation (Keel's
+    await_carrier does, when the order already ended or the carrier already took the parcel)
+    was not noticed until a heartbeat arrived: a redrive after hand-over hung for days. In AWS
+    the token is live during the invocation: a heartbeat set up after an answer is set at once."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    with _lock:
+        if "answered_token" in _applied:
+            return
+        original = CallbackEndpoint.setup_heartbeat_endpoint
+
+        @functools.wraps(original)
+        def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+            endpoint = original(self, heartbeat_seconds)
+            if self.get_outcome() is not None:  # answered already: nothing to wait for
+                endpoint.notify()  # type: ignore[no-untyped-call]
+            return endpoint
+
+        CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+        _applied.add("answered_token")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
+    token_answered_in_its_invocation_is_seen()
     rollback_transactions_in_place()
     query_reads_one_partition()
     reuse_step_functions_clients()

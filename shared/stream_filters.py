@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-# An order item (sk ORDER) stored accepted (the workflow may start) or ended (a waiting
-# execution stops): shared.services.workflow_start.what_follows.
+# An order item (sk ORDER) stored accepted (the workflow may start), ended (a waiting
+# execution stops) or held (an accepted order edited beyond its stock: its parcel is
+# re-planned): shared.services.workflow_start.what_follows.
 ORDERS_STARTING_OR_ENDING: dict[str, Any] = {
     "dynamodb": {
         "NewImage": {
             "sk": {"S": ["ORDER"]},
-            "status": {"S": ["reserved", "partially_refunded", "cancelled", "refunded"]},
+            "status": {"S": ["reserved", "partially_refunded", "cancelled", "refunded", "held"]},
         }
     }
 }

@@ -385,7 +385,8 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             handler="functions.carrier_webhook.handler:handler",
             trigger=HttpRoute("POST", "/carriers/{carrier}"),
             timeout_s=10,
-            writes=("orders",),
+            # A parcel taken after its wait was stopped is committed here (inventory).
+            writes=("orders", "inventory"),
             answers=(STATE_MACHINE,),
             carriers=CARRIERS,
         ),
@@ -407,21 +408,39 @@ def _workflow_functions(channels: tuple[Channel, ...]) -> tuple[Function, ...]:
             answers=(STATE_MACHINE,),  # the carrier was faster than the wait
         ),
         Function(
-            # ConfirmAndCommit: tells the channel (its secret), then takes the stock off the
-            # shelf (inventory) and ships the order, in one transaction.
-            name=TASKS["ConfirmCommitFunction"],
-            handler="functions.workflow.confirm_commit:handler",
+            # Commit: the goods left: stock off the shelf (inventory), the order shipped, in
+            # one transaction.
+            name=TASKS["CommitFunction"],
+            handler="functions.workflow.commit:handler",
+            trigger=task,
+            timeout_s=30,
+            writes=("orders", "inventory"),
+        ),
+        Function(
+            # Confirm: tells the channel (its secret); remembers it told (orders).
+            name=TASKS["ConfirmFunction"],
+            handler="functions.workflow.confirm:handler",
             trigger=task,
             timeout_s=60,
-            writes=("orders", "inventory"),
+            writes=("orders",),
             secrets=confirming,
         ),
         Function(
+            # Replan: an order edited after its label: its parcel cancelled at the carrier.
+            name=TASKS["ReplanFunction"],
+            handler="functions.workflow.replan:handler",
+            trigger=task,
+            timeout_s=30,
+            writes=("orders",),
+            carriers=CARRIERS,
+        ),
+        Function(
+            # Compensate: the parcel cancelled; if the carrier has it, the goods are committed.
             name=TASKS["CompensateFunction"],
             handler="functions.workflow.compensate:handler",
             trigger=task,
             timeout_s=30,
-            writes=("orders",),
+            writes=("orders", "inventory"),
             carriers=CARRIERS,
         ),
         Function(

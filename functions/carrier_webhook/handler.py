@@ -6,6 +6,7 @@ whatever it verified (carriers retry anything else), 401 to what it did not."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -61,7 +62,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _respond(200, "not a parcel status")
     logger.append_keys(parcel_id=parcel.parcel_id, status_id=parcel.status_id)
     if parcel.status_id in spec.handed_over:
-        order_key = carrier_took(stores(), carrier, parcel.parcel_id, _sfn())
+        order_key = carrier_took(stores(), carrier, parcel.parcel_id, _sfn(), datetime.now(UTC))
         logger.info(
             "carrier took the parcel", extra={"order": order_key, "resumed": bool(order_key)}
         )

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from shared.aws import client
-from shared.services.workflow import fail_waiting
-from shared.services.workflow_start import Start, Stop, what_follows
+from shared.services.workflow import ORDER_EDITED, fail_waiting
+from shared.services.workflow_start import Edited, Start, what_follows
 from shared.settings import WorkflowSettings
 from shared.stores.shipments import ShipmentStore
 from shared.workflow import execution_name
@@ -56,15 +56,18 @@ def record_handler(record: DynamoDBRecord) -> str:
             return "already started"
         logger.info("workflow started")
         return "started"
-    assert isinstance(follows, Stop)
     token = ShipmentStore(_settings().orders_table, client("dynamodb")).waiting_token(
         follows.order_key
     )
-    if token is not None:
-        fail_waiting(sfn, token, f"{follows.order_key} is {follows.status}")
-        logger.info("carrier wait stopped", extra={"status": follows.status})
-        return "stopped"
-    return "nothing waits"
+    if token is None:
+        return "nothing waits"  # the wait, when it comes, checks the order itself
+    if isinstance(follows, Edited):
+        fail_waiting(sfn, token, f"{follows.order_key} edited: {follows.why}", ORDER_EDITED)
+        logger.info("carrier wait stopped: order edited", extra={"why": follows.why})
+        return "re-planning"
+    fail_waiting(sfn, token, f"{follows.order_key} is {follows.status}")
+    logger.info("carrier wait stopped", extra={"status": follows.status})
+    return "stopped"
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,8 +3,15 @@ again after a lost answer or a redrive. The state machine (shared/workflow/order
 orders them; Step Functions retries what raises RetryableError and catches the rest.
 
 Errors are named for the state machine: `OrderCancelled` (the channel ended the order:
-compensate), `WorkflowRefused` (the order cannot be shipped as it is: a person fixes it, then
-redrives), the channels' and the carrier's classified errors (retryable or not)."""
+compensate), `OrderEdited` (its lines changed after the parcel was labelled: re-plan),
+`WorkflowRefused` (the order cannot be shipped as it is: a person fixes it, then redrives), the
+channels' and the carrier's classified errors (retryable or not).
+
+One rule where a cancellation races the hand-over: goods that left the shelf are shipped. An
+order the channel ends after the carrier took its parcel is committed as shipped (what the label
+carried leaves the shelf) and the cancellation is recorded against it; the channel is told it
+shipped, as every channel is. The commit never depends on the channel's confirmation: stock
+leaves when the goods do, and the confirmation has a retry budget of hours of its own."""
 
 from __future__ import annotations
 
@@ -34,12 +41,19 @@ class WorkflowRefused(Exception):
     """The order cannot go on as it is (no address, a line without a SKU, held again)."""
 
 
+class OrderEdited(Exception):
+    """The order's lines changed (or it was held) after its parcel was labelled: re-plan."""
+
+
+ORDER_EDITED = "OrderEdited"  # the error the waiting task is failed with (the ASL catches it)
+
+
 class Carrier(Protocol):
     name: str
 
-    def announce(self, order: Order) -> Shipment:
-        """The order's parcel; the one announced before when a retry finds it (the order key is
-        its external reference), never a second."""
+    def announce(self, order: Order, reference: str | None = None) -> Shipment:
+        """The order's parcel under `reference` (None: the order key); the one announced before
+        under it when a retry finds it, never a second."""
         ...
 
     def cancel(self, shipment: Shipment) -> None:
@@ -101,27 +115,47 @@ def _handed_over(stores: Stores, order_key: str) -> bool:
     return shipment is not None and shipment.state is ShipmentState.HANDED_OVER
 
 
+def contents(order: Order) -> dict[str, int]:
+    """What the order's parcel carries: its stock lines, SKU -> units."""
+    return aggregate_by_sku((ln.sku, ln.quantity) for ln in order.lines if ln.stock and ln.sku)
+
+
 def ship(stores: Stores, order_key: str, carrier: Carrier, now: datetime) -> Shipment:
     record = stores.shipments.get(order_key)
     if record is not None and record.shipment is not None:
         return record.shipment  # announced before (a retry, a redrive)
     order, _ = _order(stores, order_key)
     _live(order)
-    shipment = carrier.announce(order)
-    stores.shipments.announced(order_key, shipment, now)
+    reference = record.reference if record is not None else order_key
+    shipment = carrier.announce(order, reference)
+    stores.shipments.announced(order_key, shipment, now, contents(order))
     return shipment
+
+
+def edited_since_label(order: Order, reserved: dict[str, int], labelled: dict[str, int]) -> str:
+    """Why the order no longer matches its parcel's label ("" when it does)."""
+    if order.status is OrderStatus.HELD:
+        return f"held since its parcel was labelled ({order.hold_reason or 'no reason'})"
+    if contents(order) != labelled or reserved != labelled:
+        return f"labelled {labelled}, the order now has {contents(order)}, reserved {reserved}"
+    return ""
 
 
 def await_carrier(
     stores: Stores, order_key: str, task_token: str, sfn: Any
 ) -> ShipmentState | None:
     """Leave the token with the parcel; the carrier's webhook resumes the execution. When the
-    carrier was faster than this step (or the order was cancelled), answer now."""
+    carrier was faster than this step, the order was cancelled, or it was edited since its
+    label (the starter could not answer before the token was kept), answer now."""
     state = stores.shipments.wait_for_carrier(order_key, task_token)
     if state is ShipmentState.ANNOUNCED:
-        order, _ = _order(stores, order_key)
-        if order.ended:  # cancelled before the token was kept: the starter could not answer
+        order, reserved = _order(stores, order_key)
+        record = stores.shipments.get(order_key)
+        labelled = record.contents if record is not None else None
+        if order.ended:
             fail_waiting(sfn, task_token, f"{order_key} is {order.status.value}")
+        elif labelled is not None and (why := edited_since_label(order, reserved, labelled)):
+            fail_waiting(sfn, task_token, why, ORDER_EDITED)
         return state
     if state is ShipmentState.HANDED_OVER:
         sfn.send_task_success(taskToken=task_token, output=json.dumps({"handed_over": True}))
@@ -134,30 +168,44 @@ def await_carrier(
     return state
 
 
-def fail_waiting(sfn: Any, task_token: str, cause: str) -> None:
-    """The order ended while the execution waits for the carrier: it goes to compensation."""
-    with contextlib.suppress(sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
-        sfn.send_task_failure(taskToken=task_token, error="OrderCancelled", cause=cause[:200])
+def fail_waiting(sfn: Any, task_token: str, cause: str, error: str = "OrderCancelled") -> bool:
+    """The order ended (or was edited) while the execution waits for the carrier: it goes to
+    compensation (or re-planning). False when nothing waited on the token any more."""
+    try:
+        sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:200])
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+        return False
+    return True
 
 
-def carrier_took(stores: Stores, carrier: str, parcel_id: str, sfn: Any) -> str | None:
+def carrier_took(
+    stores: Stores, carrier: str, parcel_id: str, sfn: Any, now: datetime
+) -> str | None:
     """The carrier has the parcel: resume the execution once (a repeated event finds the
-    parcel already handed over and does nothing). Returns the order key when it moved."""
+    parcel already handed over and does nothing). Returns the order key when it moved. When
+    no execution waits on the token any more (a cancellation stopped the wait just before the
+    carrier scanned the parcel), the goods left all the same: they are committed here."""
     order_key = stores.shipments.order_of_parcel(carrier, parcel_id)
     if order_key is None:
         return None
+    record = stores.shipments.get(order_key)
+    if record is None or record.shipment is None or record.shipment.parcel_id != parcel_id:
+        return None  # a parcel cancelled to re-plan the order: not the one that ships
     moved = stores.shipments.move(order_key, ShipmentState.HANDED_OVER)
     if moved is None:
         return None
-    if moved.task_token is not None:
-        _answer(sfn, moved.task_token)
+    if moved.task_token is not None and not _answer(sfn, moved.task_token):
+        commit(stores, order_key, now)
     return order_key
 
 
-def _answer(sfn: Any, token: str) -> None:
+def _answer(sfn: Any, token: str) -> bool:
     # An execution that stopped waiting (timed out, cancelled) has nothing to resume.
-    with contextlib.suppress(sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+    try:
         sfn.send_task_success(taskToken=token, output=json.dumps({"handed_over": True}))
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+        return False
+    return True
 
 
 def carrier_progress(stores: Stores, carrier: str, parcel_id: str, sfn: Any) -> bool:
@@ -173,15 +221,21 @@ def carrier_progress(stores: Stores, carrier: str, parcel_id: str, sfn: Any) -> 
     return True
 
 
-def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel) -> None:
+def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel, now: datetime) -> bool:
+    """Tell the channel the order shipped, once it did (after the commit). False when it was
+    told before. An order the channel cancelled after hand-over is told too: it shipped."""
     order, _ = _order(stores, order_key)
     record = stores.shipments.get(order_key)
     if record is None or record.shipment is None:
         raise WorkflowRefused("no parcel to confirm")
-    if order.ended or order.status is OrderStatus.SHIPPED:
-        return  # cancelled after hand-over (recorded, not compensated), or confirmed before
+    if record.confirmed_at is not None:
+        return False
+    if order.status is not OrderStatus.SHIPPED:
+        raise WorkflowRefused(f"order is {order.status.value}, not shipped: nothing to confirm")
     with contextlib.suppress(NothingToDo):  # the channel shows it already (a lost answer)
         tell(order, record.shipment)
+    stores.shipments.confirmed(order_key, now)
+    return True
 
 
 COMMIT_ATTEMPTS = 3
@@ -189,11 +243,11 @@ LEFT_AFTER_END = "left the shelf after the order ended"
 
 
 def commit(stores: Stores, order_key: str, now: datetime) -> bool:
-    """Take the shipped goods off the shelf and mark the order shipped, in one transaction.
-    False when there was nothing left to do. A version written meanwhile (typically the
-    channel's own update for the shipment just confirmed) is read again and planned against,
-    here, a few times: cheaper than failing the task to Step Functions' retry, which bills a
-    transition and runs the confirmation again."""
+    """Take the shipped goods off the shelf and mark the order shipped, in one transaction:
+    exactly what the parcel's label carried, or a refusal with the reason (an order held or
+    edited since its label is not shipped as it is now). False when there was nothing left to
+    do. A version written meanwhile (the channel's own update) is read again and planned
+    against, here, a few times: cheaper than failing the task to Step Functions' retry."""
     record = stores.shipments.get(order_key)
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         order, reserved = _order(stores, order_key)
@@ -201,18 +255,20 @@ def commit(stores: Stores, order_key: str, now: datetime) -> bool:
             return False
         if record is None or record.shipment is None:
             raise WorkflowRefused("no parcel: nothing left the shelf")
+        if record.shipment.state is not ShipmentState.HANDED_OVER:
+            raise WorkflowRefused(f"the parcel is {record.shipment.state.value}, not handed over")
+        labelled = record.contents if record.contents is not None else contents(order)
         s = record.shipment
         note = f"handed to {s.carrier_service or s.carrier}, tracking {s.tracking_number}"
         try:
-            if order.ended:  # cancelled after hand-over: it stays ended, the goods left anyway
-                if any(h[2].startswith(LEFT_AFTER_END) for h in order.history):
-                    return False
-                gone = aggregate_by_sku(
-                    (ln.sku, ln.quantity) for ln in order.lines if ln.stock and ln.sku
+            if order.ended:  # ended after hand-over: the goods left, so it shipped
+                shipped = order.shipped(
+                    now, f"{note}; {LEFT_AFTER_END} ({order.status.value} by the channel)"
                 )
-                ended = order.noted(now, f"{LEFT_AFTER_END}: {note}")
-                stores.intake.commit_unreserved_shipment(ended, order, gone, now)
+                stores.intake.commit_unreserved_shipment(shipped, order, labelled, now)
                 return True
+            if why := edited_since_label(order, reserved, labelled):
+                raise WorkflowRefused(f"not shipped as it is now: {why}; nothing committed")
             stores.intake.commit_shipment(order.shipped(now, note), order, reserved, now)
         except VersionMoved as exc:
             if attempt == COMMIT_ATTEMPTS:
@@ -222,7 +278,7 @@ def commit(stores: Stores, order_key: str, now: datetime) -> bool:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def compensate(stores: Stores, order_key: str, carrier: Carrier) -> str:
+def compensate(stores: Stores, order_key: str, carrier: Carrier, now: datetime) -> str:
     """Undo what the workflow did, in reverse: the parcel, if the carrier does not have it yet.
     The reservation was already released by the cancellation itself (one transaction with
     the order's new state)."""
@@ -230,12 +286,30 @@ def compensate(stores: Stores, order_key: str, carrier: Carrier) -> str:
     if record is None or record.shipment is None:
         return "nothing announced"
     if record.shipment.state is ShipmentState.HANDED_OVER:
-        return "handed over: recorded, not compensated"
+        # The carrier took it before the cancellation could stop it: the goods left.
+        commit(stores, order_key, now)
+        return "handed over: shipped, the cancellation recorded against it"
     if record.shipment.state is ShipmentState.ANNOUNCED:
         with contextlib.suppress(NothingToDo):
             carrier.cancel(record.shipment)
         stores.shipments.move(order_key, ShipmentState.CANCELLED)
     return "parcel cancelled"
+
+
+def replan(stores: Stores, order_key: str, carrier: Carrier) -> bool:
+    """The order was edited (or held) after its parcel was labelled: cancel that parcel and
+    forget it, so Ship announces the order as it is now. False when the carrier took the parcel
+    first: the commit then ships what it carried, or refuses with the reason."""
+    record = stores.shipments.get(order_key)
+    if record is None or record.shipment is None:
+        return True  # forgotten already (a retry): Ship announces anew
+    if record.shipment.state is ShipmentState.HANDED_OVER:
+        return False
+    if record.shipment.state is ShipmentState.ANNOUNCED:
+        with contextlib.suppress(NothingToDo):
+            carrier.cancel(record.shipment)
+    stores.shipments.replanned(order_key, record.shipment.parcel_id)
+    return True
 
 
 def record_failure(stores: Stores, order_key: str, error: dict[str, Any], now: datetime) -> None:

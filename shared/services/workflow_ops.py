@@ -10,6 +10,7 @@ resuming: a Choice at the top would bill one transition on every order), and it 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,31 @@ def runs(sfn: Any, machine_arn: str, status: str | None = None) -> list[Run]:
         for e in page["executions"]:
             found.append(_run(sfn, e["executionArn"], with_states=False))
     return found
+
+
+def failed_now(sfn: Any, machine_arn: str) -> list[Run]:
+    """Orders whose latest execution failed: one redriven since (a local redrive is a new
+    execution `<name>-r<n>`) is listed only if that one failed too."""
+    latest: dict[str, dict[str, Any]] = {}
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
+        for e in page["executions"]:
+            base = _REDRIVEN.sub("", str(e["name"]))
+            seen = latest.get(base)
+            if seen is None or _order_of_run(str(e["name"])) > _order_of_run(str(seen["name"])):
+                latest[base] = e
+    return [
+        _run(sfn, e["executionArn"], with_states=False)
+        for e in latest.values()
+        if e["status"] == "FAILED"
+    ]
+
+
+_REDRIVEN = re.compile(r"-r\d+$")
+
+
+def _order_of_run(name: str) -> int:
+    found = re.search(r"-r(\d+)$", name)
+    return int(found.group(1)) if found else 0
 
 
 def runs_of(sfn: Any, machine_arn: str, order_key: str) -> list[Run]:

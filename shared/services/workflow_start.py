@@ -1,7 +1,8 @@
 """What the orders table's changes mean for the order workflow: an order accepted (reserved,
 from intake, a poll or a released hold) and released by its channel for shipment starts its one
-execution; an order that ends while its
-execution waits for the carrier stops that wait (compensation follows)."""
+execution; an order that ends while its execution waits for the carrier stops that wait
+(compensation follows); one whose reservation changes or that is held while accepted (an edit)
+stops it too, so a parcel labelled for the old lines is re-planned."""
 
 from __future__ import annotations
 
@@ -27,9 +28,17 @@ class Stop:
     status: str
 
 
+@dataclass(frozen=True)
+class Edited:
+    """An accepted order's lines changed, or it was held: a parcel labelled before is wrong."""
+
+    order_key: str
+    why: str
+
+
 def what_follows(
     old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
-) -> Start | Stop | None:
+) -> Start | Stop | Edited | None:
     """From deserialized stream images of an order item."""
     if not new or new.get("sk") != ORDER_SK:
         return None
@@ -42,7 +51,16 @@ def what_follows(
         return Start(key)
     if after in ENDED and before in ACCEPTED:
         return Stop(key, after)
+    if before in ACCEPTED and old is not None:
+        if after == OrderStatus.HELD.value:
+            return Edited(key, "held after it was accepted")
+        if after in ACCEPTED and _reserved(old) != _reserved(new):
+            return Edited(key, f"reserved {_reserved(old)} -> {_reserved(new)}")
     return None
+
+
+def _reserved(image: Mapping[str, Any]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (image.get("reserved") or {}).items()}
 
 
 def _ready(image: Mapping[str, Any] | None) -> bool:

@@ -28,6 +28,18 @@ class ShipmentRecord:
     task_token: str | None = None  # the waiting execution's, until the carrier takes it
     failed_step: str | None = None  # the last step that raised (where a redrive resumes)
     failure: str | None = None
+    # What the parcel's label carries, SKU -> units (None: announced before it was kept): the
+    # commit ships exactly this, or refuses with the reason.
+    contents: dict[str, int] | None = None
+    # Parcels cancelled to re-plan an order edited after its label (each one's reference is
+    # taken for good at the carrier: the next parcel is announced under a new one).
+    replans: int = 0
+    confirmed_at: str | None = None  # when the channel was told (or already showed it)
+
+    @property
+    def reference(self) -> str:
+        """The carrier's external reference of the order's current parcel."""
+        return self.order_key if not self.replans else f"{self.order_key}#{self.replans + 1}"
 
 
 @dataclass(frozen=True)
@@ -47,10 +59,13 @@ class ShipmentStore:
         item = self._t.get(parcel_pk(carrier, parcel_id), PARCEL_SK)
         return str(item["order"]) if item else None
 
-    def announced(self, order_key: str, shipment: Shipment, at: datetime) -> None:
-        """The parcel and its lookup, once: a retried step that found the same parcel again
-        writes the same values."""
-        values = {
+    def announced(
+        self, order_key: str, shipment: Shipment, at: datetime, contents: dict[str, int]
+    ) -> None:
+        """The parcel, what its label carries, and its lookup, once: a retried step that found
+        the same parcel again writes the same values."""
+        values: dict[str, Any] = {
+            "contents": {sku: qty for sku, qty in sorted(contents.items())},
             "carrier": shipment.carrier,
             "shipment_id": shipment.shipment_id,
             "parcel_id": shipment.parcel_id,
@@ -136,6 +151,39 @@ class ShipmentStore:
         token = old.get("Attributes", {}).get("task_token")
         return Moved(str(token["S"]) if token else None)
 
+    def replanned(self, order_key: str, parcel_id: str) -> bool:
+        """Forget the cancelled parcel `parcel_id` so the next Ship announces the edited order
+        anew (under the next reference). False when it was forgotten already (a retry)."""
+        client = self._t.client
+        try:
+            client.update_item(
+                TableName=self._t.name,
+                Key={"pk": av(order_pk(order_key)), "sk": av(SHIPMENT_SK)},
+                UpdateExpression=(
+                    "SET replans = if_not_exists(replans, :zero) + :one"
+                    " REMOVE parcel_id, shipment_id, tracking_number, carrier_service,"
+                    " tracking_url, label_url, #s, contents, task_token"
+                ),
+                ConditionExpression="parcel_id = :parcel",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":parcel": av(parcel_id),
+                    ":zero": av(0),
+                    ":one": av(1),
+                },
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def confirmed(self, order_key: str, at: datetime) -> None:
+        self._t.client.update_item(
+            TableName=self._t.name,
+            Key={"pk": av(order_pk(order_key)), "sk": av(SHIPMENT_SK)},
+            UpdateExpression="SET confirmed_at = if_not_exists(confirmed_at, :at)",
+            ExpressionAttributeValues={":at": av(at.isoformat())},
+        )
+
     def failed(self, order_key: str, step: str, reason: str) -> None:
         self._t.client.update_item(
             TableName=self._t.name,
@@ -168,4 +216,9 @@ def _record(item: dict[str, Any]) -> ShipmentRecord:
         task_token=item.get("task_token"),
         failed_step=item.get("failed_step"),
         failure=item.get("failure"),
+        contents=(
+            {str(k): int(v) for k, v in item["contents"].items()} if "contents" in item else None
+        ),
+        replans=int(item.get("replans", 0)),
+        confirmed_at=item.get("confirmed_at"),
     )

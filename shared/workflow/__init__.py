@@ -17,13 +17,15 @@ STATE_MACHINE = "order-workflow"  # logical name; env `ORDER_WORKFLOW_ARN` carri
 TASKS: dict[str, str] = {
     "ShipFunction": "workflow-ship",  # Validate, then Ship
     "AwaitCarrierFunction": "workflow-await-carrier",
-    "ConfirmCommitFunction": "workflow-confirm-commit",  # Confirm, then Commit
+    "CommitFunction": "workflow-commit",
+    "ConfirmFunction": "workflow-confirm",
+    "ReplanFunction": "workflow-replan",
     "CompensateFunction": "workflow-compensate",
     "RecordFailureFunction": "workflow-record-failure",
 }
 # The workflow's steps, in order, as a failure names where it stopped (`failed_step`); the ASL
-# runs them in three states (ValidateAndShip, WaitForCarrier, ConfirmAndCommit).
-STEPS = ("Validate", "Ship", "WaitForCarrier", "Confirm", "Commit")
+# runs them in four states on the way (ValidateAndShip, WaitForCarrier, Commit, Confirm).
+STEPS = ("Validate", "Ship", "WaitForCarrier", "Commit", "Confirm")
 
 
 def execution_name(order_key: str) -> str:

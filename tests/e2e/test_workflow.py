@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,12 @@ from local_stack.sandboxes.sendcloud import SendcloudSandbox
 from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.services.workflow_ops import Run, runs_of, transitions
 from shared.workflow import STATE_MACHINE
-from tests.e2e.conftest import Product, make_product
+from tests.e2e.conftest import Product, make_product, shopify
 from tests.e2e.test_channels import assert_every_channel_shows_the_derived_quantity
 
 pytestmark = pytest.mark.e2e
-HAPPY_PATH = ["ValidateAndShip", "WaitForCarrier", "ConfirmAndCommit"]
-HAPPY_PATH_TRANSITIONS_MAX = 4  # its three states, and room for one retry
+HAPPY_PATH = ["ValidateAndShip", "WaitForCarrier", "Commit", "Confirm"]
+HAPPY_PATH_TRANSITIONS_MAX = 5  # its four states, and room for one retry
 CUT = {"shopify": "cancel-short-lines", "woocommerce": "cancel-short-lines"}
 
 
@@ -274,3 +275,113 @@ def test_an_oversold_order_has_its_short_line_cut_on_the_channel_and_ships_the_r
     levels = [inventory.get(plenty.sku), inventory.get(short.sku)]
     assert [(lv.on_hand, lv.reserved) for lv in levels if lv] == [(3, 0), (0, 0)]
     assert_every_channel_shows_the_derived_quantity(stack, short)
+
+
+def outage(stack: LocalStack, channel: str, requests: int, status: int = 503) -> None:
+    answer = httpx.post(
+        f"{stack.sandbox_url(channel)}/__sandbox/outage",
+        json={"requests": requests, "status": status},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_confirmation_refused_after_hand_over_leaves_the_stock_committed_and_redrives(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#19.6: a channel refusing the confirmation failed the workflow with the reservation
+    open and on_hand not reduced. #19.7: the redrive then hung in WaitForCarrier (the task
+    token answered inside its own invocation was not seen until a heartbeat). #19.8: `keel
+    workflows failed` kept listing the order after its redrive succeeded."""
+    product = make_product(stack, on_hand=5)
+    key = stack.order_key("shopify", place(stack, "shopify", product, 2))
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    assert stack.wait_idle(30)
+    outage(stack, "shopify", 1000, 422)  # refused for good until cleared
+    hand_over(stack, parcel["parcel_id"])
+    run = finished(stack, key)
+    assert run.status == "FAILED" and run.states[-4:] == [
+        "Commit",
+        "Confirm",
+        "RecordFailure",
+        "Failed",
+    ], run
+    outage(stack, "shopify", 0)
+    _, inventory, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "shipped"
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (3, 0)
+    state = str(stack.write_state(tmp_path / "local.json"))
+    capsys.readouterr()
+    assert keel(["--state-file", state, "workflows", "failed", "--json"]) == 0
+    failed = json.loads(capsys.readouterr().out)
+    assert [f["failed_step"] for f in failed if f["order"] == key] == ["Confirm"]
+    assert keel(["--state-file", state, "workflows", "redrive", key, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resume_at"] == "Confirm"
+    started = time.monotonic()
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED" and run.states == HAPPY_PATH, run
+    assert time.monotonic() - started < 30  # it hung for the heartbeat (3 days) before
+    assert any(s["order_id"] == key.rsplit("#", 1)[-1] for s in _shopify_shipments(stack))
+    assert keel(["--state-file", state, "workflows", "failed", "--json"]) == 0
+    assert [f for f in json.loads(capsys.readouterr().out) if f["order"] == key] == []
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (3, 0)  # once
+
+
+def _shopify_shipments(stack: LocalStack) -> list[dict[str, Any]]:
+    rows = httpx.get(f"{stack.sandbox_url('shopify')}/__sandbox/shipments", timeout=10).json()
+    assert isinstance(rows, list)
+    return rows
+
+
+def test_short_outages_at_the_confirmation_are_outlasted_with_the_stock_committed_first(
+    stack: LocalStack,
+) -> None:
+    product = make_product(stack, on_hand=5)
+    key = stack.order_key("woocommerce", place(stack, "woocommerce", product, 1))
+    parcel = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    assert stack.wait_idle(30)
+    outage(stack, "woocommerce", 3, 503)
+    hand_over(stack, parcel["parcel_id"])
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED" and run.states == HAPPY_PATH, run
+    _, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (4, 0)
+
+
+def test_an_edit_after_the_label_cancels_the_parcel_and_ships_the_order_as_it_is_now(
+    stack: LocalStack,
+) -> None:
+    """#19.2: a label booked for 3 shipped an order edited to 1 (and one for 1 shipped 2)."""
+    product = make_product(stack, on_hand=5)
+    order_id = place(stack, "shopify", product, 3)
+    key = stack.order_key("shopify", order_id)
+    first = parcel_of(stack, key)
+    waiting_for_carrier(stack, key)
+    sandbox = shopify(stack)
+    edited = sandbox.order(order_id)
+    edited["line_items"][0]["current_quantity"] = 1
+    edited["updated_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    sandbox.remember(edited)
+    body = sandbox.encode(edited)
+    headers = sandbox.headers(body, topic="orders/updated")
+    assert sandbox.deliver(stack.webhook_url_for("shopify"), body, headers).status_code == 200
+    second = parcel_of(stack, f"{key}#2")
+    rows = httpx.get(f"{control(stack)}/parcels", timeout=10).json()
+    assert next(p for p in rows if p["parcel_id"] == first["parcel_id"])["status_id"] == 2000
+    waiting_for_carrier(stack, key)
+    hand_over(stack, second["parcel_id"])
+    run = finished(stack, key)
+    assert run.status == "SUCCEEDED", run
+    assert run.states[:3] == ["ValidateAndShip", "WaitForCarrier", "Replan"], run
+    assert stack.wait_idle(30)
+    _, inventory, orders = stores(stack)
+    order = orders.get(key)
+    assert order is not None and order.status.value == "shipped"
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (4, 0)

@@ -25,6 +25,7 @@ from shared.stores.shipments import ShipmentStore
 from tests.integration.conftest import SHOPIFY_SECRET, context, sqs_event
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+PARCEL = Shipment("sendcloud", "s1", "p1", "T1", "PostNL")
 shopify = ShopifySandbox(SHOPIFY_SECRET)
 _deliveries = itertools.count(1)
 
@@ -482,7 +483,8 @@ def test_the_commit_step_plans_again_against_a_version_written_meanwhile(
     deliver(base, topic="orders/create")
     (order,) = orders.orders()
     shipments = ShipmentStore(deployed.tables["orders"], db)
-    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    shipments.announced(order.key, PARCEL, T0, {"MUG": 2, "TEE": 1})
+    shipments.move(order.key, ShipmentState.HANDED_OVER)
     raced = RacedIntake(intake, lambda: deliver(version(base, 20)))
     stores = Stores(orders, raced, shipments)  # type: ignore[arg-type]
     assert commit(stores, order.key, T0 + timedelta(minutes=30)) is True
@@ -495,23 +497,26 @@ def test_the_commit_step_plans_again_against_a_version_written_meanwhile(
 
 
 @pytest.mark.usefixtures("stocked")
-def test_a_cancellation_after_hand_over_stays_cancelled_and_the_goods_still_leave_the_shelf(
+def test_a_cancellation_after_hand_over_ships_the_order_and_the_goods_leave_the_shelf_once(
     deployed: Any, db: Any, inventory: InventoryStore, orders: OrderStore, intake: OrderIntakeStore
 ) -> None:
     """The carrier has the parcel, then the buyer cancels: the cancellation released the
-    reservation, but the goods are gone all the same. The commit must not reopen the order as
-    shipped (cancelled is an end) and must still take them off the shelf, once."""
+    reservation, but the goods are gone all the same. One rule on every channel (#19.5): goods
+    that left the shelf are shipped, the cancellation recorded against the shipped order; they
+    leave the shelf once."""
     base = first_version(mugs=2, tees=1)
     deliver(base, topic="orders/create")
     (order,) = orders.orders()
     shipments = ShipmentStore(deployed.tables["orders"], db)
-    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    shipments.announced(order.key, PARCEL, T0, {"MUG": 2, "TEE": 1})
+    shipments.move(order.key, ShipmentState.HANDED_OVER)
     deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
     stores = Stores(orders, intake, shipments)
-    commit(stores, order.key, T0 + timedelta(minutes=30))
-    commit(stores, order.key, T0 + timedelta(minutes=31))  # a redrive: nothing more
+    assert commit(stores, order.key, T0 + timedelta(minutes=30)) is True
+    assert commit(stores, order.key, T0 + timedelta(minutes=31)) is False  # a redrive
     (order,) = orders.orders()
-    assert order.status.value == "cancelled"
+    assert order.status.value == "shipped" and order.cancelled_at is not None
+    assert "cancelled by the channel" in order.history[-1][2]
     assert (reserved(inventory, "MUG"), reserved(inventory, "TEE")) == (0, 0)
     mug, tee = inventory.get("MUG"), inventory.get("TEE")
     assert mug is not None and tee is not None
@@ -530,13 +535,14 @@ def test_a_redrive_from_the_top_of_an_order_cancelled_after_hand_over_reaches_th
     deliver(base, topic="orders/create")
     (order,) = orders.orders()
     shipments = ShipmentStore(deployed.tables["orders"], db)
-    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    shipments.announced(order.key, PARCEL, T0, {"MUG": 2, "TEE": 1})
     shipments.move(order.key, ShipmentState.HANDED_OVER)
     deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
     stores = Stores(orders, intake, shipments)
     validate(stores, order.key, can_confirm=True)  # passes through, no OrderCancelled
     assert commit(stores, order.key, T0 + timedelta(minutes=30)) is True
     assert inventory.get("MUG").on_hand == 8  # type: ignore[union-attr]
+    assert orders.get(order.key).status.value == "shipped"  # type: ignore[union-attr]
 
 
 @pytest.mark.usefixtures("stocked")
@@ -547,7 +553,7 @@ def test_an_order_cancelled_before_hand_over_is_still_refused_at_validate(
     deliver(base, topic="orders/create")
     (order,) = orders.orders()
     shipments = ShipmentStore(deployed.tables["orders"], db)
-    shipments.announced(order.key, Shipment("sendcloud", "s1", "p1", "T1", "PostNL"), T0)
+    shipments.announced(order.key, PARCEL, T0, {"MUG": 2, "TEE": 1})
     deliver(version(base, 20, cancelled=True), topic="orders/cancelled")
     with pytest.raises(OrderCancelled):
         validate(Stores(orders, intake, shipments), order.key, can_confirm=True)

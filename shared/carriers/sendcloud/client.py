@@ -116,17 +116,20 @@ class SendcloudCarrier:
         self._http = http
         self._auth = httpx.BasicAuth(secret.public_key, secret.secret_key)
 
-    def announce(self, order: Order) -> Shipment:
-        found = self.find(order.key)
+    def announce(self, order: Order, reference: str | None = None) -> Shipment:
+        """`reference` (the order key by default) is unique per Sendcloud account for good: an
+        order re-planned after an edit is announced under a new one."""
+        reference = reference or order.key
+        found = self.find(reference)
         if found is not None:
             return found
-        body = self._request(order)
+        body = self._request(order, reference)
         try:
             answer = self._call("POST", "/shipments/announce", json=body)
         except PermanentError as exc:
             if exc.status != 409:
                 raise
-            return self._holder_of(order.key, exc)
+            return self._holder_of(reference, exc)
         return _shipment(_read(answer.get("data")))
 
     def find(self, external_reference: str) -> Shipment | None:
@@ -180,14 +183,14 @@ class SendcloudCarrier:
             ) from conflict
         raise conflict
 
-    def _request(self, order: Order) -> dict[str, Any]:
+    def _request(self, order: Order, reference: str) -> dict[str, Any]:
         to = order.shipping_address
         if to is None:
             raise PermanentError(f"{order.key} has no shipping address", channel=CARRIER)
         s = self._secret
         units = sum(ln.quantity for ln in order.lines if ln.stock)
         return {
-            "external_reference_id": order.key,
+            "external_reference_id": reference,
             "order_number": order.name,
             "ship_with": {
                 "type": "shipping_option_code",

@@ -1,9 +1,8 @@
-"""Workflow state ConfirmAndCommit: tell the channel the order shipped, with the carrier and
-tracking number, through the channel's own adapter (the registry names it); then the goods
-left the shelf: on_hand and reserved fall, the ledger records the shipment, the order is
-shipped, in one transaction (the streams tell every channel). Two steps in one task (one
-state transition), each idempotent on the order key: a retry finds the channel showing the
-shipment already (NothingToDo) and the order shipped."""
+"""Workflow state Confirm: tell the channel the order shipped, with the carrier and tracking
+number, through the channel's own adapter (the registry names it). Idempotent on the order key
+(a retry finds it told, or the channel showing it: NothingToDo). Its retries run for hours (the
+ASL's budget); a confirmation that never succeeds fails the workflow visibly, the stock long
+committed."""
 
 from __future__ import annotations
 
@@ -21,10 +20,10 @@ from shared.channels.spec import load
 from shared.domain.orders import Order
 from shared.domain.shipments import Shipment
 from shared.secret_cache import get_json
-from shared.services.workflow import commit, confirm
+from shared.services.workflow import confirm
 from shared.settings import SecretName, env_prefix
 
-logger = Logger(service="keel-workflow-confirm-commit")
+logger = Logger(service="keel-workflow-confirm")
 
 
 @cache
@@ -54,6 +53,7 @@ def _tell(order: Order, shipment: Shipment) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, str | bool]:
-    run(logger, "Confirm", event, lambda key: confirm(stores(), key, _tell))
-    done = run(logger, "Commit", event, lambda key: commit(stores(), key, datetime.now(UTC)))
-    return {"confirmed": str(event["order_key"]), "committed": done}
+    told = run(
+        logger, "Confirm", event, lambda key: confirm(stores(), key, _tell, datetime.now(UTC))
+    )
+    return {"confirmed": told}
