@@ -71,6 +71,30 @@ def content_length(values: list[str] | None, limit: int = MAX_BODY_BYTES) -> int
     return length
 
 
+def read_chunked(stream: Any, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A `Transfer-Encoding: chunked` body (what clients stream without a Content-Length), as
+    API Gateway takes it: the chunks joined, trailers dropped; over `limit` is refused (413),
+    a malformed chunk size 400."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1026)
+        size_text = line.split(b";", 1)[0].strip()
+        if not size_text or not all(c in b"0123456789abcdefABCDEF" for c in size_text):
+            raise BadRequest(400, "malformed chunked body")
+        size = int(size_text[:16], 16)
+        if size == 0:
+            while stream.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+        if len(body) + size > limit:
+            raise BadRequest(413, f"chunked body exceeds the limit of {limit}")
+        chunk = stream.read(size)
+        if len(chunk) != size:
+            raise BadRequest(400, "chunked body ended early")
+        body += chunk
+        stream.readline(3)  # the CRLF after the chunk
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
@@ -88,8 +112,10 @@ class LocalHttpServer:
             timeout = 30  # an idle keep-alive connection ends rather than pinning its thread
 
             def _serve(self) -> None:
+                chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
                 try:
                     length = content_length(self.headers.get_all("Content-Length"))
+                    body = read_chunked(self.rfile) if chunked else b""
                 except BadRequest as bad:
                     # The body's end is unknown, so this connection cannot carry another
                     # request: answer, then close it. The server keeps serving others.
@@ -104,7 +130,7 @@ class LocalHttpServer:
                     path=parts.path,
                     query=parse_qs(parts.query),
                     headers={k: v for k, v in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"",
+                    body=body if chunked else (self.rfile.read(length) if length else b""),
                 )
                 try:
                     response = app(request)
@@ -120,7 +146,9 @@ class LocalHttpServer:
                 self.end_headers()
                 self.wfile.write(response.body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+            # Every method reaches the app, which answers as its original would (API Gateway:
+            # 404/403 for a method no route declares), never the standard library's 501.
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

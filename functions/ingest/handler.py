@@ -34,7 +34,8 @@ from shared.channels.port import (
 )
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
-from shared.domain.orders import Order
+from shared.domain.lifecycle import deleted_by_channel
+from shared.domain.orders import Order, order_key
 from shared.messages import InboundDelivery
 from shared.names import INGEST_MAX_RECEIVES
 from shared.secret_cache import get_json
@@ -101,6 +102,12 @@ def _fetch(channel: str, account: _Account, notice: OrderNotice) -> Order | None
     secret = load(spec.secret_schema).model_validate(account.secret)
     fetcher: FetchesOrder = load(spec.fetch_order)(secret, _http())
     return fetcher.fetch_order(notice.order_id)
+
+
+def _deleted(channel: str, account: _Account, notice: OrderNotice) -> Order | None:
+    """The channel deleted the order for good: Keel's copy, cancelled (None: none kept)."""
+    stored = _stores().orders.get(order_key(channel, account.name, notice.order_id))
+    return deleted_by_channel(stored, datetime.now(UTC)) if stored is not None else None
 
 
 def _acceptor(channel: str, account: _Account) -> Callable[[], AcceptsCancellations] | None:
@@ -214,6 +221,11 @@ def _take_delivery(record: SQSRecord) -> str:
         except PermanentError as exc:  # a retry gets the same answer: kept for a person
             return _hold_delivery(delivery, f"order {notice.order_id} unreadable: {exc}")
         # RetryableError (and AuthError after its refresh budget) raise: the record comes back
+        if order is None and notice.deleted:
+            order = _deleted(delivery.channel, account, notice)
+            if order is None:
+                logger.info("deleted order Keel never had", extra={"order_id": notice.order_id})
+                return "ignored"
         if order is None:
             return _hold_delivery(
                 delivery, f"{delivery.channel} does not know order {notice.order_id}"

@@ -36,7 +36,7 @@ TRACKING_META = "_wc_shipment_tracking_items"  # the Shipment Tracking extension
 BATCH_LIMIT = 100
 USER_AGENT = "WooCommerce/10.3.0 Hookshot (WordPress/6.8)"
 # One webhook per topic, as a shop configures them (WooCommerce > Settings > Webhooks).
-WEBHOOK_IDS = {"order.created": 1, "order.updated": 2}
+WEBHOOK_IDS = {"order.created": 1, "order.updated": 2, "order.deleted": 3}
 # Statuses on which WooCommerce reduces stock (wc_maybe_reduce_stock_levels).
 STOCK_REDUCING = frozenset({"processing", "completed", "on-hold"})
 STATUSES = frozenset(
@@ -465,6 +465,35 @@ class WooCommerceSandbox:
             self.deliver("order.updated", snapshot)
         return "cancelled"
 
+    def delete_order(self, order_id: int, force: bool = False, notify: bool = True) -> Response:
+        """`DELETE /orders/{id}`, as the merchant's admin does it: to the trash (status `trash`,
+        still readable), or gone for good with `force=true`; WooCommerce then sends
+        `order.deleted` carrying only `{"id"}`. Stock is not restored (neither does Woo)."""
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                return Response.json(
+                    404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+                )
+            if not force and order["status"] == "trash":
+                return Response.json(
+                    410,
+                    _error(
+                        "woocommerce_rest_already_trashed",
+                        "The order has already been deleted.",
+                        410,
+                    ),
+                )
+            now = _now()
+            if force:
+                del self._orders[order_id]
+            else:
+                order.update(status="trash", date_modified=now, date_modified_gmt=now)
+            snapshot = copy.deepcopy(order)
+        if notify:
+            self.deliver("order.deleted", {"id": order_id})
+        return Response.json(200, snapshot)
+
     def refund(self, order_id: int, spec: Any, notify: bool = True) -> dict[str, Any]:
         """The control surface's refund (`{"amount", "reason", "lines": [{"line_id",
         "quantity"}], "restock"}`), done as wc_create_refund does: the order lists the refund
@@ -743,6 +772,9 @@ class WooCommerceSandbox:
             return self._batch(request, parent_id=int(m.group(1)))
         if (m := re.fullmatch(r"/orders/(\d+)", rel)) and request.method in ("PUT", "POST"):
             return self._update_order(int(m.group(1)), request)
+        if (m := re.fullmatch(r"/orders/(\d+)", rel)) and request.method == "DELETE":
+            force = request.query.get("force", ["false"])[-1] == "true"
+            return self.delete_order(int(m.group(1)), force)
         if m := re.fullmatch(r"/orders/(\d+)/notes", rel):
             return self._notes(int(m.group(1)), request)
         if request.method == "GET":

@@ -72,6 +72,9 @@ class OrderNotice:
     ORDER_CHANGE notification): ingest fetches the order through the channel's FetchesOrder."""
 
     order_id: str  # the channel's own order id
+    # The channel says the order was deleted (WooCommerce `order.deleted`, trashed or gone):
+    # when the channel no longer knows it, Keel's copy ends as cancelled.
+    deleted: bool = False
 
     def __post_init__(self) -> None:
         """An id goes into the channel's URL: one that cannot (control characters, slashes,

@@ -4,7 +4,7 @@ and which reservations follow. Pure rules; the stores apply them in one transact
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.domain.intake import Hold, Reserve
@@ -71,6 +71,14 @@ def said(order: Order) -> tuple[object, ...]:
         order.ready_to_ship,
         order.shipping_address,
     )
+
+
+def deleted_by_channel(stored: Order, now: datetime) -> Order:
+    """The channel deleted an order and no longer knows it (WooCommerce `order.deleted` of an
+    order removed for good): the last version Keel holds, cancelled now, as the channel's
+    newest version (its stamp after the stored one), so it releases what it reserved."""
+    stamp = max(now, stored.channel_updated_at + timedelta(seconds=1))
+    return replace(stored, cancelled_at=stamp, channel_updated_at=stamp)
 
 
 class IllegalTransition(Exception):

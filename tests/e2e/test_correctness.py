@@ -11,7 +11,7 @@ import pytest
 from local_stack.sandboxes.base import SandboxLine
 from local_stack.stack import LocalStack, stores
 from shared.domain.inventory import Movement, MovementCause
-from tests.e2e.conftest import Product, make_product, shows
+from tests.e2e.conftest import Product, make_product, shows, woo
 
 pytestmark = pytest.mark.e2e
 
@@ -45,3 +45,21 @@ def test_a_shop_taken_below_zero_by_its_own_sales_comes_back_to_keels_number(
     assert level is not None and level.available == 4  # 6 on hand, both orders reserved
     assert shows(stack, "shopify", variant) == 4
     assert stack.queue_depths()["sync-shopify-dlq"] == 0
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["trashed", "deleted-for-good"])
+def test_a_woocommerce_order_trashed_or_deleted_releases_its_reservation(
+    stack: LocalStack, force: bool
+) -> None:
+    """#19.8: `order.deleted` (only `{"id"}`) was not acted on: the reservation stayed."""
+    mug = make_product(stack, on_hand=5)
+    order_id = place(stack, "woocommerce", mug, 2)
+    assert stack.wait_idle(60)
+    _, inventory, orders = stores(stack)
+    assert inventory.get(mug.sku).reserved == 2
+    answer = woo(stack).delete_order(int(order_id), force=force)
+    assert answer.status == 200
+    assert stack.wait_idle(60)
+    order = orders.get(stack.order_key("woocommerce", order_id))
+    assert order is not None and order.status.value == "cancelled"
+    assert inventory.get(mug.sku).reserved == 0

@@ -128,3 +128,26 @@ def test_connections_queue_while_the_server_is_not_accepting() -> None:
         for sock in sockets:
             sock.close()
         srv.stop()
+
+
+def test_a_chunked_body_is_read_whole(server: LocalHttpServer) -> None:
+    """#19.8: a chunked body reached the app as empty (a signed webhook then failed)."""
+    raw = raw_exchange(
+        server,
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: y\r\n\r\n",
+    )
+    assert status_and_body(raw) == (200, {"path": "/hook", "length": 12})
+
+
+def test_a_malformed_chunked_body_is_a_400(server: LocalHttpServer) -> None:
+    raw = raw_exchange(
+        server,
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",
+    )
+    assert status_and_body(raw)[0] == 400
+
+
+def test_options_reaches_the_app_not_a_501(server: LocalHttpServer) -> None:
+    raw = raw_exchange(server, b"OPTIONS /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_and_body(raw) == (200, {"path": "/hook", "length": 0})

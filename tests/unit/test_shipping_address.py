@@ -26,7 +26,7 @@ def _shopify(specs: Path, change: Callable[[dict[str, Any]], None] = lambda p: N
     order = ShopifyOrdersInbound().parse_webhook(
         SHOPIFY_TOPIC, json.dumps(payload).encode(), "keel-demo.myshopify.com"
     )
-    assert order is not None
+    assert isinstance(order, Order)
     return order
 
 
@@ -36,7 +36,7 @@ def _woo(specs: Path, change: Callable[[dict[str, Any]], None] = lambda p: None)
     order = WooOrdersInbound().parse_webhook(
         WOO_TOPIC, json.dumps(payload).encode(), "shop.example"
     )
-    assert order is not None
+    assert isinstance(order, Order)
     return order
 
 

@@ -72,7 +72,7 @@ class Shop:
             wc_json(self.api("GET", f"/orders/{placed}")),  # as its REST API shows it
             "shop.example",
         )
-        assert order is not None
+        assert isinstance(order, Order)
         return order
 
     def api(self, method: str, rel: str) -> Any:

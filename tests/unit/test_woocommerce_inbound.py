@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.channels.port import ParsesWebhooks
+from shared.channels.port import OrderNotice, ParsesWebhooks
 from shared.channels.woocommerce.orders import WooOrdersInbound
 from shared.channels.woocommerce.signature import is_ping, sign, verify, verify_headers
+from shared.domain.orders import Order
 
 CREATED = {"x-wc-webhook-topic": "order.created"}
 
@@ -55,7 +56,7 @@ def test_spec_body_parses_into_the_canonical_order(specs: Path) -> None:
     inbound = WooOrdersInbound()
     assert isinstance(inbound, ParsesWebhooks)
     order = inbound.parse_webhook(headers, body, "shop.example")
-    assert order is not None
+    assert isinstance(order, Order)
     assert (order.key, order.name) == ("woocommerce#shop.example#727", "#727")
     assert order.total.amount == Decimal("29.35") and order.total.currency == "USD"
     assert order.presentment_total == order.total
@@ -92,12 +93,21 @@ def test_a_deleted_product_keeps_no_item_id_and_uneven_subtotals_round(specs: Pa
 
 def test_other_topics_are_not_acted_on(specs: Path) -> None:
     _, body, _ = _vector(specs)
-    for topic in ("order.deleted", "order.restored", "product.updated", ""):
+    for topic in ("order.restored", "product.updated", ""):
         assert (
             WooOrdersInbound().parse_webhook({"x-wc-webhook-topic": topic}, body, "shop.example")
             is None
         )
     assert WooOrdersInbound().parse_webhook({}, body, "shop.example") is None
+
+
+def test_order_deleted_names_the_order_to_read_again() -> None:
+    """WooCommerce sends only `{"id"}` for a trashed or deleted order (WC_Webhook)."""
+    headers = {"x-wc-webhook-topic": "order.deleted"}
+    notice = WooOrdersInbound().parse_webhook(headers, b'{"id": 727}', "shop.example")
+    assert notice == OrderNotice("727", deleted=True)
+    with pytest.raises(ValueError):
+        WooOrdersInbound().parse_webhook(headers, b'{"id": "727/../x"}', "shop.example")
 
 
 @pytest.mark.parametrize(
@@ -158,7 +168,7 @@ def test_the_status_in_the_signed_body_says_whether_the_order_is_over(
         order = WooOrdersInbound().parse_webhook(
             {"x-wc-webhook-topic": topic}, json.dumps(payload).encode(), "shop.example"
         )
-        assert order is not None and (order.cancelled_at is not None) == ended
+        assert isinstance(order, Order) and (order.cancelled_at is not None) == ended
 
 
 @pytest.mark.parametrize("inclusive", [False, True])
@@ -174,13 +184,13 @@ def test_totals_of_tax_inclusive_shops_and_fees_add_up(specs: Path, inclusive: b
     order = WooOrdersInbound().parse_webhook(
         {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode(), "shop.example"
     )
-    assert order is not None
+    assert isinstance(order, Order)
     assert implausibility(order, payload["currency"]) is None
     payload["total"] = "35.00"
     forged = WooOrdersInbound().parse_webhook(
         {"x-wc-webhook-topic": "order.created"}, json.dumps(payload).encode(), "shop.example"
     )
-    assert forged is not None and implausibility(forged, payload["currency"]) is not None
+    assert isinstance(forged, Order) and implausibility(forged, payload["currency"]) is not None
 
 
 def test_refunds_listed_on_the_order_are_recorded_and_refunded_status_ends_it(

@@ -19,6 +19,7 @@ from local_stack.sandboxes.woocommerce import WooCommerceSandbox, wc_json
 from shared.channels.woocommerce.orders import WooOrdersInbound
 from shared.channels.woocommerce.secret import WooSecret
 from shared.channels.woocommerce.signature import is_ping, verify_headers
+from shared.domain.orders import Order
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"ck:cs").decode()}
 
@@ -213,7 +214,7 @@ def test_placing_an_order_lowers_stock_and_sends_a_signed_order_created(
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-wc-webhook-delivery-id"])
     assert not is_ping(headers, delivery.body)
     order = WooOrdersInbound().parse_webhook(headers, delivery.body, "shop.example")
-    assert order is not None and order.external_id == order_id
+    assert isinstance(order, Order) and order.external_id == order_id
     assert [(ln.channel_variant_id, ln.channel_sku, ln.quantity) for ln in order.lines] == [
         (mug["item_id"], "MUG", 2),
         (tee["item_id"], "TEE-M", 1),
@@ -342,7 +343,7 @@ def test_cancelling_restores_stock_and_sends_a_signed_order_updated(
     assert payload["status"] == "cancelled" and payload["id"] == order_id
     assert payload["date_modified_gmt"] >= json.loads(created.body)["date_modified_gmt"]
     cancelled = WooOrdersInbound().parse_webhook(headers, updated.body, "shop.example")
-    assert cancelled is not None and cancelled.cancelled_at is not None
+    assert isinstance(cancelled, Order) and cancelled.cancelled_at is not None
 
     call(sandbox, f"/__sandbox/orders/{order_id}/cancel", None)  # no change: nothing sent
     assert len(received) == 2 and listing(sandbox, tee["item_id"])["quantity"] == 3

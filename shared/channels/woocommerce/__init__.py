@@ -26,6 +26,8 @@ CHANNEL = Channel(
         is_ping=signature.is_ping,
     ),
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
+    # `order.deleted` carries only the id: the order is read again (trashed) or has ended.
+    fetch_order="shared.channels.woocommerce.poll:fetch_order",
     line_item_ref="item_id",
     confirm_shipment="shared.channels.woocommerce.fulfillment:fulfillment",
     cancel_lines="shared.channels.woocommerce.oversell:line_canceller",

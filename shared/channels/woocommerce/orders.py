@@ -27,11 +27,15 @@ from pydantic import (
     StringConstraints,
 )
 
+from shared.channels.port import OrderNotice
 from shared.channels.woocommerce.signature import TOPIC_HEADER
 from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund, ShippingAddress
 
 CHANNEL = "woocommerce"
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
+# Trashed or deleted by the merchant: WooCommerce sends only `{"id": N}` for it
+# (WC_Webhook::build_payload), so the order is read again (trash) or ends (gone).
+DELETED_TOPIC = "order.deleted"
 # Statuses after which nothing ships: cancelled, failed, trash (deleted by the merchant).
 ENDED = frozenset({"cancelled", "failed", "trash"})
 REFUNDED = "refunded"  # every amount went back: an end too, recorded as a refund
@@ -245,8 +249,16 @@ class WooOrdersInbound:
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | None:
+    ) -> Order | OrderNotice | None:
         topic = {k.lower(): v for k, v in headers.items()}.get(TOPIC_HEADER, "")
+        if topic == DELETED_TOPIC:
+            return OrderNotice(str(DeletedOrder.model_validate_json(raw_body).id), deleted=True)
         if topic not in ORDER_TOPICS:
             return None
         return to_order(WooOrder.model_validate_json(raw_body), account)
+
+
+class DeletedOrder(BaseModel):
+    """What `order.deleted` carries."""
+
+    id: Annotated[StrictInt, Field(gt=0)]

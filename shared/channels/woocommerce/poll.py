@@ -84,6 +84,37 @@ class WooOrdersPoll:
         return response
 
 
+class WooOrderReader:
+    """`GET /orders/{id}` -> the canonical order (port.FetchesOrder): an `order.deleted`
+    names the order without carrying it. A trashed order answers with status `trash`."""
+
+    channel = CHANNEL
+
+    def __init__(self, secret: WooSecret, http: httpx.Client) -> None:
+        self._base = secret.base_url
+        self.account = normalize_account(secret.base_url)
+        self._http = http
+        self._auth = httpx.BasicAuth(secret.consumer_key, secret.consumer_secret)
+
+    def fetch_order(self, order_id: str) -> Order | None:
+        url = f"{self._base}{API_PREFIX}/orders/{order_id}"
+        try:
+            response = self._http.get(url, auth=self._auth)
+        except httpx.TransportError as exc:
+            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        if response.status_code == 404:
+            return None
+        error_class = classify_status(response.status_code)
+        if error_class is not None:
+            raise http_error(error_class, response)
+        return to_order(WooOrder.model_validate_json(response.content), self.account)
+
+
+def fetch_order(secret: WooSecret, http: httpx.Client) -> WooOrderReader:
+    """The registry's order reader factory."""
+    return WooOrderReader(secret, http)
+
+
 def poll(secret: WooSecret, http: httpx.Client) -> WooOrdersPoll:
     """The registry's poll factory."""
     return WooOrdersPoll(secret, http)
