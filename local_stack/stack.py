@@ -28,6 +28,7 @@ from local_stack.resources import (
     create_state_machines,
     provision,
 )
+from local_stack.sandboxes import specs
 from local_stack.sandboxes.base import ChannelSandbox
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS
@@ -121,6 +122,7 @@ class LocalStack:
             raise RuntimeError("another LocalStack is running in this process; stop it first")
         LocalStack._active = self
         moto_patches.install()
+        specs.say_once()  # one line when the vendor specs are not beside the repository
         powertools_mends.disabled_metrics_are_cleared()
         moto_patches.cap_message_delays(self.config.max_message_delay_s)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

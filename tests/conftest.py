@@ -27,6 +27,15 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The tests check Keel against the vendors' specs: without them, stop at once, saying
+    where they were looked for (not six minutes later, test by test)."""
+    if not SPECS.is_dir():
+        pytest.exit(
+            f"channel specs not found at {SPECS}: ../shared/specs must sit beside the repo", 1
+        )
+
+
 @pytest.fixture(scope="session")
 def specs() -> Path:
     """The team's channel specs beside the repo. Missing specs fail loudly: never skip."""

@@ -3,7 +3,8 @@
 Faithful where Keel depends on it (API version 2026-10):
 - `POST /admin/api/2026-10/graphql.json` with `X-Shopify-Access-Token`; every document is
   validated against the published 2026-10 schema (the introspection under ../shared/specs) and
-  executed against it, so a field Shopify would reject is rejected here too.
+  executed against it, so a field Shopify would reject is rejected here too. Without the specs
+  beside the repository, against the subset of it Keel uses (shopify_schema.py).
 - `inventorySetQuantities`: all-or-nothing compare-and-set (`changeFromQuantity` must be present,
   null skips the check; a mismatch is CHANGE_FROM_QUANTITY_STALE), userErrors with `field` paths,
   the `@idempotent` key required, a replayed key answered from memory without applying twice.
@@ -21,7 +22,6 @@ Plus the `/__sandbox/` control surface every sandbox offers (see base.py).
 from __future__ import annotations
 
 import functools
-import gzip
 import itertools
 import json
 import re
@@ -53,7 +53,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    build_client_schema,
+    build_schema,
     execute,
     get_named_type,
     is_leaf_type,
@@ -66,15 +66,11 @@ from graphql.language import FieldNode
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 
 from local_stack.http import Request, Response
-from local_stack.sandboxes import base, shopify_orders
+from local_stack.sandboxes import base, shopify_orders, shopify_schema, specs
 from shared.channels.shopify.signature import sign
 
 API_VERSION = "2026-10"
 GRAPHQL_PATH = f"/admin/api/{API_VERSION}/graphql.json"
-SCHEMA_PATH = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared/specs/shopify/admin-graphql/admin_2026-10.introspection.json.gz"
-)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 MAX_INPUT_SIZE = 250
 QUANTITY_LIMIT = 1_000_000_000
@@ -114,12 +110,16 @@ _GID = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<id>\d+)$")
 
 
 @functools.cache
-def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema:
-    """The real 2026-10 Admin schema, loaded once per process (about 0.4 s)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"Shopify schema not found at {path}: ../shared/specs is needed")
-    with gzip.open(path) as raw:
-        return build_client_schema(json.load(raw)["data"])
+def load_schema(path: Path | None = None) -> GraphQLSchema:
+    """The published 2026-10 Admin schema, loaded once per process (about 0.4 s); without the
+    vendor specs, the subset of it Keel uses (specs.say_once says so)."""
+    published = path or shopify_schema.published_path()
+    if published.is_file():
+        return shopify_schema.load_published(published)
+    if path is not None:
+        raise FileNotFoundError(f"Shopify schema not found at {path}")
+    specs.say_once()
+    return build_schema(shopify_schema.SUBSET_PATH.read_text())
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ class ShopifySandbox:
         currency: str = "EUR",
         *,
         access_token: str | None = None,
-        schema_path: Path = SCHEMA_PATH,
+        schema_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._secret = webhook_secret or secrets.token_hex(32)

@@ -1,8 +1,10 @@
-"""`keel demo`, as the README's first command runs it: its own checks must all pass."""
+"""`keel demo`, as the README's first command runs it on a clone with nothing beside it (no
+vendor specs: every other e2e test runs the sandboxes strict): its own checks must all pass."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_keel_demo_exits_zero_with_a_clean_report() -> None:
+def test_keel_demo_exits_zero_with_a_clean_report(tmp_path: Path) -> None:
+    absent = tmp_path / "no-specs-here"
     run = subprocess.run(
         [sys.executable, "-m", "keel_cli.main", "demo", "--json"],
         cwd=ROOT,
@@ -23,10 +26,16 @@ def test_keel_demo_exits_zero_with_a_clean_report() -> None:
         text=True,
         timeout=420,
         check=False,
+        env={**os.environ, "KEEL_VENDOR_SPECS": str(absent)},
     )
     report = json.loads(run.stdout)
     assert report["problems"] == [], run.stderr[-2000:]
     assert run.returncode == 0
+    said = [line for line in run.stderr.splitlines() if "vendor specs not found" in line]
+    assert said == [
+        f"vendor specs not found at {absent}: the sandboxes run on Keel's own definitions "
+        "(strict request checking is off; tests and CI have the specs)"
+    ]
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
         # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox, one
         # bought on bol.com (the one its buyer asked to cancel came back), one announced by
