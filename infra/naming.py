@@ -7,10 +7,9 @@ import re
 from aws_cdk import ArnFormat, Stack
 from constructs import Construct
 
+from infra.ids import construct_id
 
-def construct_id(logical_name: str) -> str:
-    """`sync-woocommerce` -> `SyncWoocommerce` (stable logical ids in the template)."""
-    return "".join(part.capitalize() for part in re.split(r"[-_]", logical_name) if part)
+__all__ = ["construct_id", "lambda_handler", "state_machine_arn"]
 
 
 def lambda_handler(handler: str) -> str:

@@ -141,6 +141,9 @@ class Channel:
     # Deliveries that arrive on a queue instead of a webhook (see QueueReceiver).
     queue_receiver: QueueReceiver | None = None
     inbound: str | None = None  # "module:Class" implementing port.ParsesWebhooks
+    # What the channel must deliver to Keel (webhook topics, notification types): registered
+    # by the operator (docs/deploy.md, generated from this) and acted on by `inbound`.
+    subscriptions: tuple[str, ...] = ()
     # Listing refs an order line is matched by, in order: the channel's item id, then its SKU.
     line_item_ref: str | None = None
     outbound_stock: str | None = None  # "module:factory" (secret model, httpx.Client) -> SetsStock

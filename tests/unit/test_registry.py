@@ -148,3 +148,21 @@ def test_a_channel_that_delivers_to_a_queue_gets_the_queue_its_consumer_and_its_
     assert any("not both" in p for p in check_registry((both,)))
     lost = dataclasses.replace(wiring, queues=tuple(q for q in wiring.queues if q is not queue))
     assert any("notifications-etsy" in p for p in check_wiring(lost, (queued,)))
+
+
+def test_every_subscription_a_channel_asks_for_is_one_its_parser_acts_on() -> None:
+    """docs/deploy.md tells operators to subscribe these: each must reach an order."""
+    from shared.channels.amazon.notifications import ORDER_CHANGE
+    from shared.channels.shopify.orders import ORDER_TOPICS as SHOPIFY_TOPICS
+    from shared.channels.woocommerce.orders import DELETED_TOPIC
+    from shared.channels.woocommerce.orders import ORDER_TOPICS as WOO_TOPICS
+
+    acted_on = {
+        "shopify": SHOPIFY_TOPICS,
+        "woocommerce": WOO_TOPICS | {DELETED_TOPIC},
+        "bol": {"ORDER"},
+        "amazon": {ORDER_CHANGE},
+    }
+    for channel in CHANNELS:
+        assert channel.subscriptions, channel.name
+        assert set(channel.subscriptions) <= acted_on[channel.name], channel.name

@@ -21,6 +21,7 @@ CHANNEL = Channel(
         delivery_id=FromBody(("NotificationMetadata", "NotificationId")),
         topic=FromBody(("NotificationType",)),
     ),
+    subscriptions=("ORDER_CHANGE",),  # SP-API notification type, to the notifications queue
     inbound="shared.channels.amazon.notifications:AmazonNotificationsInbound",
     fetch_order="shared.channels.amazon.orders:fetch_order",
     line_item_ref="marketplace_sku",

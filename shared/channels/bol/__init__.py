@@ -30,6 +30,7 @@ CHANNEL = Channel(
             key_id=signature.key_id,
         ),
     ),
+    subscriptions=("ORDER",),  # the push's event.resource; Keel reads the order it names
     inbound="shared.channels.bol.orders:BolOrdersInbound",
     fetch_order="shared.channels.bol.orders:fetch_order",
     # Lines match listings by offer id, then by EAN (the listing's `sku` ref).

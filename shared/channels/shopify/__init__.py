@@ -24,6 +24,8 @@ CHANNEL = Channel(
         ),
         account_header=signature.SHOP_HEADER,
     ),
+    # Edits, refunds and fulfilments arrive as orders/updated; without it only the poll sees them.
+    subscriptions=("orders/create", "orders/updated", "orders/cancelled"),
     inbound="shared.channels.shopify.orders:ShopifyOrdersInbound",
     line_item_ref="variant_id",
     confirm_shipment="shared.channels.shopify.fulfillment:fulfillment",

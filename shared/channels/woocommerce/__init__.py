@@ -25,6 +25,7 @@ CHANNEL = Channel(
         account_header=signature.SOURCE_HEADER,
         is_ping=signature.is_ping,
     ),
+    subscriptions=("order.created", "order.updated", "order.deleted"),
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
     # `order.deleted` carries only the id: the order is read again (trashed) or has ended.
     fetch_order="shared.channels.woocommerce.poll:fetch_order",
