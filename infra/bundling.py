@@ -19,7 +19,8 @@ Bytecode is specific to the interpreter's minor version, so the layer and the co
 by an interpreter of the runtime's version (`KEEL_LAMBDA_PYTHON`, else `python3.14` on PATH or
 under pyenv, else the one the build fetches from Debian's packages into .cache/lambda-python/,
 see infra/lambda_python.py), as unchecked-hash `.pyc` (valid whatever the files' times in the
-zip). Where none can be had the bundle is built without bytecode, as before, with a warning;
+zip). Where none can be had the build stops and says how to give one (or ships without bytecode
+with a warning when KEEL_ALLOW_NO_BYTECODE=1);
 the cache key records which it is.
 
 Run `python -m infra.bundling` to build (or find) the layer and staged code without synthesizing.
@@ -100,12 +101,30 @@ def _compile(tree: Path, python: Path | None) -> None:
     )
 
 
-def _warn_without_bytecode(python_version: str) -> None:
-    print(
-        f"warning: no Python {python_version} on this machine (set KEEL_LAMBDA_PYTHON): the "
-        "Lambda bundle ships without bytecode, and every cold start compiles it",
-        file=sys.stderr,
+ALLOW_NO_BYTECODE = "KEEL_ALLOW_NO_BYTECODE"  # "1": ship without, saying so (tests, CI)
+
+
+class NoRuntimeInterpreter(RuntimeError):
+    """The build cannot compile for Lambda's Python: it stops rather than ship a slow bundle."""
+
+
+def bytecode_interpreter(python_version: str = LAMBDA_PYTHON_VERSION) -> Path | None:
+    """The interpreter that compiles the bundle, or a loud stop: without it every function
+    compiles its code at each cold start (about twice as slow). `KEEL_ALLOW_NO_BYTECODE=1`
+    ships without it anyway, with a warning (what the infra tests do where none can be had)."""
+    python = target_interpreter(python_version)
+    if python is not None:
+        return python
+    advice = (
+        f"no Python {python_version} to compile the Lambda bundle's bytecode. Give one with "
+        f"KEEL_LAMBDA_PYTHON=/path/to/python{python_version} (e.g. `pip install uv && uv "
+        f"python install {python_version}`, then KEEL_LAMBDA_PYTHON=$(uv python find "
+        f"{python_version})), or set {ALLOW_NO_BYTECODE}=1 to ship without (slower cold starts)"
     )
+    if os.environ.get(ALLOW_NO_BYTECODE) != "1":
+        raise NoRuntimeInterpreter(advice)
+    print(f"warning: {advice}", file=sys.stderr)
+    return None
 
 
 def runtime_dependencies(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
@@ -156,10 +175,7 @@ def dependency_layer(python_version: str = LAMBDA_PYTHON_VERSION, arch: str = LA
         shutil.rmtree(staging, ignore_errors=True)
         _pip_install(staging / "python", python_version, arch)
         _prune_layer(staging / "python")
-        python = target_interpreter(python_version)
-        if python is None:
-            _warn_without_bytecode(python_version)
-        _compile(staging / "python", python)
+        _compile(staging / "python", bytecode_interpreter(python_version))
         staging.rename(target)
     return target
 
@@ -225,7 +241,7 @@ def function_code(root: Path = REPO_ROOT) -> Path:
     Staged instead of pointing the asset at the repo root with excludes: CDK would then walk
     `.venv` and `node_modules` to fingerprint the asset.
     """
-    python = target_interpreter()
+    python = bytecode_interpreter()
     target = CODE_CACHE / _code_fingerprint(root, python is not None)
     if target.is_dir():
         return target

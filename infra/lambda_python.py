@@ -10,7 +10,7 @@ library beside them (the interpreter needs a newer glibc than the machine's): no
 installed into the system, and apt's own state (package lists, cache) is a private one under
 the same folder. A wrapper script `bin/python<version>` runs it through the unpacked dynamic
 loader. Needs the registry once per machine; where it cannot be had, `provision` returns None
-and the build ships without bytecode, as before, with a warning.
+and the build stops, saying how to give an interpreter (infra/bundling.bytecode_interpreter).
 """
 
 from __future__ import annotations

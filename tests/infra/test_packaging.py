@@ -61,3 +61,16 @@ def test_bytecode_is_compiled_by_the_interpreter_it_is_for(tmp_path: Path) -> No
     flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
     assert flags == 0b01  # hash-based, unchecked: valid whatever the zip's file times
     assert bundling.target_interpreter("2.1") is None
+
+
+def test_a_build_that_cannot_compile_for_the_runtime_stops_unless_allowed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#21: it shipped without bytecode with only a warning, and every cold start compiled."""
+    monkeypatch.setattr(bundling, "target_interpreter", lambda *_: None)
+    monkeypatch.delenv(bundling.ALLOW_NO_BYTECODE, raising=False)
+    with pytest.raises(bundling.NoRuntimeInterpreter, match="KEEL_LAMBDA_PYTHON="):
+        bundling.bytecode_interpreter("3.14")
+    monkeypatch.setenv(bundling.ALLOW_NO_BYTECODE, "1")
+    assert bundling.bytecode_interpreter("3.14") is None
+    assert "warning: no Python 3.14" in capsys.readouterr().err
