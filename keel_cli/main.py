@@ -10,9 +10,11 @@ import argparse
 import faulthandler
 import getpass
 import json
+import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +34,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     quiet_logs()
     with (
-        console.status("Starting the embedded local stack and running the demo…"),
+        console.status("Starting the embedded local stack…") as status,
         LocalStack(LocalConfig(log_level="CRITICAL")) as stack,
     ):
-        report = run_demo(stack)
+
+        def progress(step: str) -> None:
+            if console.is_terminal:
+                status.update(f"Demo: {step}…")
+            else:  # piped: one line per step, apart from the report
+                print(f"demo: {step}", file=sys.stderr, flush=True)
+
+        report = run_demo(stack, progress=progress)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, default=str))
     else:
@@ -46,19 +55,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
+    from local_stack.powertools_mends import readable_log_lines
     from local_stack.seed import seed_demo
-    from local_stack.stack import LocalStack, quiet_logs, stores
+    from local_stack.stack import LocalConfig, LocalStack, quiet_logs, stores
 
     quiet_logs()
+    readable_log_lines()
+    # moto logs a workflow's expected failures (a refused step, a compensation) as errors with
+    # tracebacks; Keel's own functions say what happened, one line each.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    stack = LocalStack().start()
+    stack = LocalStack(LocalConfig(log_level=args.log_level)).start()
     try:
         if args.seed == "demo":
             catalog, inventory, _ = stores(stack)
             seed_demo(catalog, inventory, stack.sandboxes)
         path = stack.write_state(Path(args.state_file))
         endpoints = stack.endpoints()
-        table = Table(title="Keel local stack", show_header=False)
+        table = Table(
+            title="Keel local stack",
+            show_header=False,
+            caption=f"Full values, and the local-only secrets: {path}",
+        )
         table.add_row("AWS (moto)", endpoints["aws_endpoint"])
         table.add_row("Gateway", endpoints["gateway"])
         for channel, url in endpoints["webhooks"].items():
@@ -309,34 +327,56 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
         console.print(f"[red]Unknown SKU {args.sku!r}[/red]")
         return 1
     now = datetime.now(UTC)
+    before = inventory.get(args.sku)
+    reference = args.reference or f"adjust:{uuid.uuid4()}"
     try:
         if args.stock_command == "receive":
             if args.quantity <= 0:
                 raise ValueError("a receipt brings at least one unit")
-            applied = stock.receive(
-                inventory, args.sku, args.quantity, args.reference, args.actor, now
-            )
+            applied = stock.receive(inventory, args.sku, args.quantity, reference, args.actor, now)
         else:
-            reference = args.reference or f"adjust:{uuid.uuid4()}"
             applied = stock.adjust(
                 inventory, args.sku, args.quantity, reference, args.actor, now, args.reason
             )
-    except (ValueError, InsufficientStock) as exc:
+    except InsufficientStock as exc:
+        console.print(
+            f"[red]Refused: {args.sku}: removing {-args.quantity}, but only "
+            f"{exc.reservable} are not promised to orders[/red]"
+        )
+        return 2
+    except ValueError as exc:
         console.print(f"[red]Refused: {exc}[/red]")
         return 2
+    if not applied:
+        recorded = next((m for m in inventory.ledger(args.sku) if m.reference == reference), None)
+        if recorded is not None and recorded.quantity != args.quantity:
+            console.print(
+                f"[red]Refused: reference {reference} already records {recorded.quantity:+d} "
+                f"({recorded.cause.value}, {recorded.at:%Y-%m-%d %H:%M} UTC, by "
+                f"{recorded.actor}); this asks for {args.quantity:+d}. Use a new reference "
+                "for new goods.[/red]"
+            )
+            return 1
     level = inventory.get(args.sku)
     result = {
         "sku": args.sku,
         "applied": applied,
         "on_hand": level.on_hand if level else 0,
         "available": level.available if level else 0,
+        "before": {
+            "on_hand": before.on_hand if before else 0,
+            "available": before.available if before else 0,
+        },
     }
     if args.json:
         print(json.dumps(result))
     elif applied:
-        console.print(f"{args.sku}: on hand {result['on_hand']}, available {result['available']}")
+        console.print(
+            f"{args.sku}: on hand {result['before']['on_hand']} → {result['on_hand']}, "
+            f"available {result['before']['available']} → {result['available']}"
+        )
     else:
-        console.print(f"{args.sku}: already recorded under this reference, nothing changed")
+        console.print(f"{args.sku}: {reference} is already recorded as this; nothing changed")
     return 0
 
 
@@ -404,8 +444,17 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
     except (ValueError, InvalidOperation) as exc:
         console.print(f"[red]Refused: {exc}[/red]")
         return 2
-    changed = catalog.change_rules(
-        args.sku, args.channel, rules, args.actor, args.reason, datetime.now(UTC)
+
+    def said(r: ListingRules) -> str:
+        return f"share {r.share}, buffer {r.buffer}, cap {r.cap}"
+
+    unchanged = rules == current  # nothing to publish, and nothing for the audit trail
+    changed = (
+        listing
+        if unchanged
+        else catalog.change_rules(
+            args.sku, args.channel, rules, args.actor, args.reason, datetime.now(UTC)
+        )
     )
     result = {
         "sku": changed.sku,
@@ -415,13 +464,17 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
         "cap": changed.rules.cap,
         "actor": args.actor,
         "reason": args.reason,
+        "changed": not unchanged,
+        "before": {"share": str(current.share), "buffer": current.buffer, "cap": current.cap},
     }
     if args.json:
         print(json.dumps(result))
+    elif unchanged:
+        console.print(f"{changed.sku} on {changed.channel}: already {said(current)}; no change")
     else:
         console.print(
-            f"{changed.sku} on {changed.channel}: share {result['share']}, buffer "
-            f"{result['buffer']}, cap {result['cap']} (by {args.actor}: {args.reason})"
+            f"{changed.sku} on {changed.channel}: {said(current)} → {said(changed.rules)} "
+            f"(by {args.actor}: {args.reason})"
         )
     return 0
 
@@ -439,6 +492,12 @@ def parser() -> argparse.ArgumentParser:
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="run it in the foreground until Ctrl-C")
     up.add_argument("--seed", choices=["demo"], help="load a catalog and stock")
+    up.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="what the functions say on the console, one line per event (default INFO)",
+    )
     up.set_defaults(func=cmd_local_up)
 
     orders = sub.add_parser("orders", help="orders in the running local stack")
@@ -456,7 +515,136 @@ def parser() -> argparse.ArgumentParser:
     _stock_commands(sub)
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
+    _sandbox_commands(sub)
     return root
+
+
+def _sandbox_commands(sub: Any) -> None:
+    sandbox = sub.add_parser(
+        "sandbox", help="act as a buyer or an outage in a channel's sandbox (local stack)"
+    )
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    order = sandbox_sub.add_parser(
+        "order", help="place a well-formed order in the channel, which then notifies Keel"
+    )
+    order.add_argument("channel", help="shopify, woocommerce, bol or amazon")
+    order.add_argument("lines", nargs="+", metavar="SKU=QTY", help="e.g. KEEL-MUG-BLUE=2")
+    order.add_argument(
+        "--no-notify", action="store_true", help="the channel's webhook never arrives"
+    )
+    order.add_argument("--json", action="store_true")
+    order.set_defaults(func=cmd_sandbox_order)
+    cancel = sandbox_sub.add_parser("cancel", help="the channel cancels one of its orders")
+    cancel.add_argument("channel")
+    cancel.add_argument("order_id", help="the channel's own order id (as `sandbox order` said)")
+    cancel.add_argument("--json", action="store_true")
+    cancel.set_defaults(func=cmd_sandbox_cancel)
+    outage = sandbox_sub.add_parser("outage", help="the channel's next API calls fail")
+    outage.add_argument("channel")
+    outage.add_argument("--status", type=int, default=503, help="HTTP status (default 503)")
+    outage.add_argument("--requests", type=int, default=5, help="how many calls; 0 clears it")
+    outage.add_argument("--json", action="store_true")
+    outage.set_defaults(func=cmd_sandbox_outage)
+
+
+def _sandbox_url(state: dict[str, Any], channel: str) -> str:
+    urls: dict[str, str] = state.get("sandboxes", {})
+    if channel not in urls:
+        known = ", ".join(sorted(urls))
+        console.print(
+            f"[red]No sandbox {channel!r} in the running stack (there are: {known})[/red]"
+        )
+        raise SystemExit(2)
+    return urls[channel]
+
+
+def _sandbox_answer(
+    answer: Any, args: argparse.Namespace, said: Callable[[dict[str, Any]], str]
+) -> int:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {"message": answer.text}
+    if answer.status_code >= 400:
+        console.print(f"[red]{args.channel} refused it (HTTP {answer.status_code}): {body}[/red]")
+        return 1
+    if args.json:
+        print(json.dumps(body))
+    else:
+        console.print(said(body if isinstance(body, dict) else {}))
+    return 0
+
+
+def _order_lines(raw: list[str]) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for item in raw:
+        sku, sep, qty = item.partition("=")
+        if not sep or not sku or not qty.isdigit() or int(qty) <= 0:
+            console.print(f"[red]{item!r} is not SKU=QTY with a positive quantity[/red]")
+            raise SystemExit(2)
+        lines[sku] = lines.get(sku, 0) + int(qty)
+    return lines
+
+
+def cmd_sandbox_order(args: argparse.Namespace) -> int:
+    import httpx
+
+    state = _state(args.state_file)
+    url = _sandbox_url(state, args.channel)
+    wanted = _order_lines(args.lines)
+    catalog, _, _ = _stores(state)
+    lines = []
+    for sku, qty in wanted.items():
+        listing = catalog.listing(sku, args.channel)
+        if listing is None:
+            console.print(f"[red]{sku} is not listed on {args.channel} in Keel's catalog[/red]")
+            return 1
+        lines.append({"sku": sku, "quantity": qty, "refs": listing.refs})
+    answer = httpx.post(
+        f"{url}/__sandbox/orders/from-lines",
+        params={"notify": "false" if args.no_notify else "true"},
+        json={"lines": lines},
+        timeout=30,
+    )
+    what = ", ".join(f"{q} x {s}" for s, q in wanted.items())
+    tail = " (no webhook: the poll will find it)" if args.no_notify else "; Keel was notified"
+    return _sandbox_answer(
+        answer,
+        args,
+        lambda body: (
+            f"{args.channel} order {body.get('id')} placed: {what}{tail}. Watch it "
+            "with `keel orders list` and `keel stock show`."
+        ),
+    )
+
+
+def cmd_sandbox_cancel(args: argparse.Namespace) -> int:
+    import httpx
+
+    url = _sandbox_url(_state(args.state_file), args.channel)
+    answer = httpx.post(f"{url}/__sandbox/orders/{args.order_id}/cancel", timeout=30)
+    done = f"{args.channel} cancelled order {args.order_id}; Keel was notified."
+    return _sandbox_answer(answer, args, lambda _: done)
+
+
+def cmd_sandbox_outage(args: argparse.Namespace) -> int:
+    import httpx
+
+    if args.requests < 0 or not 100 <= args.status <= 599:
+        console.print("[red]--requests must be >= 0 and --status an HTTP status[/red]")
+        return 2
+    url = _sandbox_url(_state(args.state_file), args.channel)
+    answer = httpx.post(
+        f"{url}/__sandbox/outage",
+        json={"requests": args.requests, "status": args.status},
+        timeout=30,
+    )
+    said = (
+        f"{args.channel}: outage cleared"
+        if args.requests == 0
+        else f"{args.channel}: the next {args.requests} API calls answer {args.status}"
+    )
+    return _sandbox_answer(answer, args, lambda _: said)
 
 
 def _workflow_commands(sub: Any) -> None:

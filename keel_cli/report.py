@@ -68,14 +68,20 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
             console.print(f"  - {problem}")
 
 
+SHORT = {"woocommerce": "woo", "shopify": "shopify", "amazon": "amazon", "bol": "bol"}
+
+
 def _stock_table(console: Console, title: str, rows: list[SkuRow]) -> None:
+    """Readable at 80 columns: a channel's cell is what it shows, flagged when that is not
+    Keel's derived quantity (which the caption says); expected figures are checks, reported
+    as problems, not columns."""
     channels = sorted({c for r in rows for c in r.channels})
-    table = Table(title=title)
+    table = Table(title=title, caption="channel columns: what each shows (= Keel's derived)")
     table.add_column("sku", no_wrap=True)
-    for column in ("on hand", "reserved", "avail.", "exp. reserved"):
-        table.add_column(column, justify="right")
+    for column in ("on hand", "resv", "avail"):
+        table.add_column(column, justify="right", no_wrap=True)
     for channel in channels:
-        table.add_column(f"{channel}\nderived / shows", justify="right")
+        table.add_column(SHORT.get(channel, channel[:8]), justify="right", no_wrap=True)
     for r in rows:
         views = [r.channels.get(c) for c in channels]
         table.add_row(
@@ -83,12 +89,11 @@ def _stock_table(console: Console, title: str, rows: list[SkuRow]) -> None:
             str(r.on_hand),
             str(r.reserved),
             str(r.available),
-            str(r.expected_reserved),
             *(
-                f"{v.derived} / {v.shows}" + ("" if v.derived == v.shows else " [red]≠[/red]")
-                if v
-                else "-"
+                "-" if v is None
+                else str(v.shows) if v.shows == v.derived
+                else f"[red]{v.shows}≠{v.derived}[/red]"
                 for v in views
             ),
-        )
+        )  # fmt: skip
     console.print(table)

@@ -20,6 +20,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -638,23 +639,33 @@ def ship_everything(sc: Scenario, expected_reserved: Counter[str], report: DemoR
     report.skus_after_shipping = rows
 
 
-def run_demo(stack: LocalStack, settle_timeout_s: float = 60.0) -> DemoReport:
+def run_demo(
+    stack: LocalStack,
+    settle_timeout_s: float = 60.0,
+    progress: Callable[[str], None] = lambda step: None,
+) -> DemoReport:
+    """`progress` hears each step of the scenario as it starts."""
     catalog, inventory, _ = stores(stack)
+    progress("seeding a catalog on every channel (each shows a stale quantity first)")
     refs = seed_demo(catalog, inventory, stack.sandboxes)
     settled = stack.wait_idle(settle_timeout_s)
     scenario = Scenario(stack, refs)
+    progress("sending orders, duplicates, forgeries and edits through every channel")
     sent = run_scenario(scenario)
     settled = stack.wait_idle(settle_timeout_s) and settled
+    progress("checking what Keel made of them, and what every channel shows")
     report, expected_reserved = build_report(scenario, sent)
     report.problems.extend(check_bol(scenario, sent))
     if not settled:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
+    progress("lowering a listing's cap")
     change_cap(scenario, expected_reserved, report)
+    progress("handing every parcel to the carrier")
     ship_everything(scenario, expected_reserved, report)
-    report.recovered = [
-        *last_unit_twice_in_shopify(stack, refs, report.problems),
-        *edit_after_the_label(stack, refs, report.problems),
-    ]
+    progress("two Shopify buyers for the last lamp: the shop goes below zero")
+    recovered = last_unit_twice_in_shopify(stack, refs, report.problems)
+    progress("an order edited after its parcel was labelled")
+    report.recovered = [*recovered, *edit_after_the_label(stack, refs, report.problems)]
     dead = {
         k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
     }

@@ -30,6 +30,7 @@ from local_stack.resources import (
 )
 from local_stack.sandboxes import specs
 from local_stack.sandboxes.base import ChannelSandbox
+from local_stack.sandboxes.line_orders import LineOrders
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel, load
@@ -98,8 +99,14 @@ class LocalStack:
             name: load(CARRIER_SPECS[name].sandbox)() for name in wiring.carriers
         }
         self.sandbox_servers = {
-            name: LocalHttpServer(f"{name}-sandbox", sandbox)
-            for name, sandbox in {**self.sandboxes, **self.carrier_sandboxes}.items()
+            **{
+                name: LocalHttpServer(f"{name}-sandbox", LineOrders(sandbox))
+                for name, sandbox in self.sandboxes.items()
+            },
+            **{
+                name: LocalHttpServer(f"{name}-sandbox", sandbox)
+                for name, sandbox in self.carrier_sandboxes.items()
+            },
         }
         self.runtime = LambdaRuntime(wiring.functions, self.config.region, self.config.account)
         self.gateway_server = LocalHttpServer(

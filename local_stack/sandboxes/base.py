@@ -17,7 +17,10 @@ Control surface (JSON; a contract: extend it, never rename):
 - `GET /__sandbox/shipments`: what Keel told the channel shipped, one entry per confirmation
   the channel accepted, `[{"order_id", "tracking_number", "carrier"}]` (order_id: the
   channel's order id; a retried confirmation the channel found done adds nothing).
-- `POST /__sandbox/outage`: `{"requests": N, "status": 503}`: the next N API calls fail so.
+- `POST /__sandbox/outage`: `{"requests": N, "status": 503}`: the next N API calls fail so
+  (`{"requests": 0}` clears it).
+- `POST /__sandbox/orders/from-lines`: `{"lines": [{"sku", "quantity", "refs"}]}`, the order
+  made into the channel's shape by the sandbox itself (line_orders.py, in the local stack).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from graphql import (
@@ -64,6 +64,7 @@ from graphql.execution import ExecutionResult
 from graphql.execution.values import get_directive_values
 from graphql.language import FieldNode
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
+from pydantic import BaseModel, Field
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes import base, shopify_orders, shopify_schema, specs
@@ -574,6 +575,14 @@ class ShopifySandbox:
                 order_id = next(self._ids)
                 order["id"] = order_id
                 order["admin_graphql_api_id"] = f"gid://shopify/Order/{order_id}"
+            # An order the shop could not have (no updated_at, a line without a price) is
+            # refused with the reason, never stored: it would break every later read of the
+            # shop's orders (the poll's `orders` query) until a restart.
+            problem = _not_an_order(order)
+            if problem:
+                return Response.json(
+                    400, {"errors": f"not an order in the 2026-10 shape: {problem}"}
+                )
             key = str(order["id"])
             if key in self._state.orders:
                 return Response.json(409, {"errors": f"order {key} already exists"})
@@ -1391,3 +1400,43 @@ def _selection_cost(
         if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
             cost += _selection_cost(schema, target, fragment.selection_set, variables, fragments)
     return cost
+
+
+def _not_an_order(order: dict[str, Any]) -> str:
+    """Why `order` lacks what the shop's own views of its orders read ("" when it has it):
+    Shopify never holds an order without these, so neither does the sandbox. Only their
+    presence and types: a value Keel itself refuses (an odd amount) is Keel's to hold."""
+    from pydantic import ValidationError
+
+    from shared.validation import describe
+
+    try:
+        _StoredOrder.model_validate(order)
+    except ValidationError as exc:
+        return describe(exc)
+    return ""
+
+
+class _Money(BaseModel):
+    amount: str | int | float
+    currency_code: str
+
+
+class _Bag(BaseModel):
+    shop_money: _Money
+    presentment_money: _Money
+
+
+class _StoredLine(BaseModel):
+    id: int
+    quantity: Annotated[int, Field(ge=0)]
+
+
+class _StoredOrder(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    currency: str
+    total_price_set: _Bag
+    line_items: list[_StoredLine]

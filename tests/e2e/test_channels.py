@@ -86,6 +86,14 @@ def test_a_cap_change_reaches_the_channel_although_no_stock_moved(
     assert keel([*args, "--share", "1.5", "--reason", "typo"]) == 2
     assert keel([*args, "--buffer", "-1", "--reason", "typo"]) == 2
     assert len(catalog.rule_changes(product.sku)) == 1
+    capsys.readouterr()
+    # #21: a change that changes nothing writes no audit entry; a change says before -> after
+    assert keel([*args, "--cap", "10", "--reason", "again"]) == 0
+    assert "no change" in capsys.readouterr().out
+    assert keel([*args, "--cap", "12", "--reason", "more room"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "cap 10 → share" in said and "cap 12 (by" in said
+    assert [c["cap"] for c in catalog.rule_changes(product.sku)] == [10, 12]
 
 
 def test_the_scheduled_resync_repairs_a_channel_changed_by_hand(stack: LocalStack) -> None:
@@ -148,6 +156,12 @@ def test_stock_receipts_and_adjustments_reach_every_channel_once(
     assert [json.loads(x)["on_hand"] for x in capsys.readouterr().out.splitlines()] == [5, 5]
     # never below what orders hold: 5 on hand, 1 reserved
     assert keel([*base, "adjust", product.sku, "-5", "--reason", "count"]) == 2
+    assert "removing 5, but only 4 are not promised" in " ".join(capsys.readouterr().out.split())
+    # #21: a reference reused for a different quantity is refused, saying what it holds
+    assert keel([*base, "receive", product.sku, "3", "--reference", "PO-9"]) == 1
+    assert "PO-9 already records +5 (receipt" in capsys.readouterr().out
+    assert keel([*base, "receive", product.sku, "5", "--reference", "PO-9"]) == 0
+    assert "already recorded as this; nothing changed" in capsys.readouterr().out
     assert keel([*base, "receive", "NO-SUCH-SKU", "1", "--reference", "x"]) == 1
     assert stack.wait_idle(30)
     _, inventory, _ = stores(stack)

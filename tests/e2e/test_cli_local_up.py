@@ -72,6 +72,7 @@ def test_local_up_serves_until_interrupted(
             held = json.loads(capsys.readouterr().out)["held_deliveries"]
             time.sleep(0.2)
         assert [h["delivery_id"] for h in held] == ["cli-1"]
+        _a_newcomer_places_watches_cancels_and_breaks_an_order(state, capsys)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -85,6 +86,11 @@ def test_local_up_serves_until_interrupted(
     assert process.returncode == 0, output
     assert "Webhook shopify" in output and "Webhook woocommerce" in output
     assert "Sandbox shopify" in output and "Sandbox woocommerce" in output
+    # #21: one readable line per event, no JSON documents, no moto tracebacks
+    assert not [
+        line for line in output.splitlines() if line.lstrip().startswith(("{", "Traceback"))
+    ]
+    assert any(" ingest " in line and "order taken" in line for line in output.splitlines())
     assert not state.exists()
 
 
@@ -99,3 +105,45 @@ def _every_channel_is_reachable(endpoints: dict[str, Any]) -> None:
         else:
             assert endpoints["notification_queues"][c.name].endswith(f"-notifications-{c.name}")
     assert endpoints["notification_queues"].keys() == {"amazon"}
+
+
+def _a_newcomer_places_watches_cancels_and_breaks_an_order(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#21: `keel sandbox order|cancel|outage`, so no channel body is written by hand."""
+    cli = ["--state-file", str(state), "sandbox"]
+    for channel in ("shopify", "bol"):
+        assert keel([*cli, "order", channel, "KEEL-MUG-BLUE=2", "--json"]) == 0
+        placed = json.loads(capsys.readouterr().out)["id"]
+        assert _wait_for_status(state, capsys, channel, placed, "reserved")
+    assert keel([*cli, "order", "shopify", "KEEL-TEE-M=1", "--json"]) == 0
+    tee = json.loads(capsys.readouterr().out)["id"]
+    assert _wait_for_status(state, capsys, "shopify", tee, "reserved")
+    assert keel([*cli, "cancel", "shopify", tee]) == 0
+    assert f"shopify cancelled order {tee}" in capsys.readouterr().out
+    assert _wait_for_status(state, capsys, "shopify", tee, "cancelled")
+    assert keel([*cli, "outage", "woocommerce", "--status", "503", "--requests", "3"]) == 0
+    assert "next 3 API calls answer 503" in capsys.readouterr().out
+    assert keel([*cli, "outage", "woocommerce", "--requests", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outage"]["remaining"] == 0
+    assert keel([*cli, "order", "shopify", "NOT-A-SKU=1"]) == 1
+    assert "not listed on shopify" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:
+        keel([*cli, "order", "shopify", "KEEL-MUG-BLUE=two"])
+    assert usage.value.code == 2
+
+
+def _wait_for_status(
+    state: Path, capsys: pytest.CaptureFixture[str], channel: str, order_id: str, wanted: str
+) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert keel(["--state-file", str(state), "orders", "list", "--json"]) == 0
+        found = json.loads(capsys.readouterr().out)["orders"]
+        statuses = [
+            o["status"] for o in found if o["channel"] == channel and o["external_id"] == order_id
+        ]
+        if statuses == [wanted]:
+            return True
+        time.sleep(0.3)
+    return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,3 +34,41 @@ def test_enabled_metrics_are_still_printed_once_per_flush(
     _invocations(Metrics(namespace="Keel", service="keel-test-on"), 3)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all('"SyncTriggers":[1.0]' in line for line in lines)
+
+
+def test_keel_local_up_prints_one_readable_line_per_log_record() -> None:
+    """#21: its console mixed JSON documents with moto tracebacks."""
+    from local_stack.powertools_mends import readable
+
+    document = json.dumps(
+        {
+            "level": "INFO",
+            "location": "record_handler:210",
+            "message": "order taken",
+            "timestamp": "2026-12-05 12:00:00,000+0000",
+            "service": "keel-ingest",
+            "cold_start": False,
+            "function_name": "ingest",
+            "xray_trace_id": "1-abc",
+            "outcome": "reserved",
+            "correlation_id": "shopify#shop#1",
+        }
+    )
+    line = readable(document, 0.0)
+    assert "\n" not in line and "{" not in line
+    assert line.endswith(
+        "ingest           order taken  outcome=reserved correlation_id=shopify#shop#1"
+    )
+    failed = json.dumps(
+        {
+            "level": "ERROR",
+            "message": "delivery failed",
+            "service": "keel-ingest",
+            "exception_name": "RuntimeError",
+            "exception": "Traceback (most recent call last):\n  ...\nRuntimeError: on fire",
+        }
+    )
+    assert readable(failed, 0.0).endswith(
+        "ERROR delivery failed  (RuntimeError: RuntimeError: on fire)"
+    )
+    assert readable("not json", 0.0) == "not json"

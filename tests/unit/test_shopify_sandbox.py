@@ -139,6 +139,27 @@ def test_an_order_without_an_id_gets_one(sandbox: ShopifySandbox) -> None:
     assert sandbox.deliveries[-1].error is not None  # no webhook url: recorded, not raised
 
 
+@pytest.mark.parametrize("broken", ["updated_at", "line_items.quantity"])
+def test_a_malformed_order_is_refused_with_the_reason_and_never_stored(
+    sandbox: ShopifySandbox, broken: str
+) -> None:
+    """#21: an order without `updated_at` was stored, and every later `orders` read (the
+    poll) failed with a leaked KeyError until the sandbox restarted."""
+    mug = sandbox.add_listing("MUG", "Mug", Decimal("1"), 5)
+    body = sandbox.order_body([SandboxLine(mug, "MUG", "Mug", 1, Decimal("1"))])
+    if broken == "updated_at":
+        del body["updated_at"]
+    else:
+        del body["line_items"][0]["quantity"]
+    answer = call(sandbox, "/__sandbox/orders", body)
+    assert answer.status == 400
+    assert broken.split(".", maxsplit=1)[0] in json.loads(answer.body)["errors"]
+    assert sandbox.deliveries == [] and quantity_of(sandbox, mug) == 5
+    query = "{ orders(first: 5) { nodes { id updatedAt } } }"
+    status, found = graphql(sandbox, query, {})
+    assert status == 200 and found["data"]["orders"]["nodes"] == []
+
+
 def test_cancelling_sends_orders_cancelled_and_restocks_only_when_asked(
     sandbox: ShopifySandbox, receiver: tuple[str, list[Request]]
 ) -> None:
