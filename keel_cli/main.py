@@ -254,7 +254,7 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
 
 
 def cmd_stock_show(args: argparse.Namespace) -> int:
-    from shared.domain.listings import channel_quantity
+    from shared.services.stock import derived_quantity
 
     catalog, inventory, _ = _stores(_state(args.state_file))
     levels = {lv.sku: lv for lv in inventory.levels()}
@@ -277,7 +277,7 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
                     {
                         "channel": listing.channel,
                         "ids": listing.refs,
-                        "derived_quantity": channel_quantity(available, listing.rules),
+                        "derived_quantity": derived_quantity(listing, available),
                     }
                     for listing in catalog.listings_for(sku)
                 ],

@@ -23,9 +23,9 @@ import httpx
 from local_stack.sandboxes.base import SandboxLine
 from local_stack.sandboxes.shopify import ShopifySandbox
 from local_stack.stack import LocalStack, stores
-from shared.domain.listings import channel_quantity
 from shared.domain.orders import OrderStatus
 from shared.services import stock
+from shared.services.stock import derived_quantity
 
 LAMP, MUG = "KEEL-LAMP", "KEEL-MUG-BLUE"
 Refs = dict[str, dict[str, dict[str, str]]]  # sku -> channel -> listing refs
@@ -64,7 +64,7 @@ def _derived(stack: LocalStack, sku: str) -> int:
     catalog, inventory, _ = stores(stack)
     level, listing = inventory.get(sku), catalog.listing(sku, "shopify")
     assert listing is not None
-    return channel_quantity(level.available if level else 0, listing.rules)
+    return derived_quantity(listing, level.available if level else 0)
 
 
 def last_unit_twice_in_shopify(

@@ -35,11 +35,16 @@ class Listing:
     rules: ListingRules = ListingRules()
 
 
-def channel_quantity(available: int, rules: ListingRules) -> int:
-    """clamp(floor(available x share) - buffer, 0, cap): derived, never stored as truth."""
+def channel_quantity(available: int, rules: ListingRules, channel_max: int | None = None) -> int:
+    """clamp(floor(available x share) - buffer, 0, cap), and never more than the channel can
+    show (`channel_max`: bol.com's 999): derived, never stored as truth. The one rule for what a
+    channel shows, for the sync, the CLI and the demo alike."""
     shared = math.floor(Decimal(max(0, available)) * rules.share)
     qty = max(0, shared - rules.buffer)
-    return qty if rules.cap is None else min(qty, rules.cap)
+    for ceiling in (rules.cap, channel_max):
+        if ceiling is not None:
+            qty = min(qty, ceiling)
+    return qty
 
 
 @dataclass(frozen=True)

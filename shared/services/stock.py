@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
+from shared.domain.listings import Listing, channel_quantity
 from shared.stores.inventory import InventoryStore, LevelMoved
 
 ATTEMPTS = 5
+
+
+def derived_quantity(listing: Listing, available: int) -> int:
+    """What `listing`'s channel is to show with `available` units: its rules and the most its
+    channel can show (SyncPolicy.max_quantity), as the sync publishes it."""
+    spec = BY_NAME.get(listing.channel)
+    return channel_quantity(available, listing.rules, spec.sync.max_quantity if spec else None)
 
 
 def receive(

@@ -116,8 +116,7 @@ def publish_stock(
     levels, listings, shown = _first_reads(skus, inventory, catalog, channel, accepts, outcomes)
 
     def derived(level: StockLevel | None, sku: str) -> int:
-        quantity = channel_quantity(level.available if level else 0, listings[sku].rules)
-        return quantity if max_quantity is None else min(quantity, max_quantity)
+        return channel_quantity(level.available if level else 0, listings[sku].rules, max_quantity)
 
     pending = list(listings)
     written: dict[str, int] = {}  # what this call last put (or had accepted) on the channel

@@ -71,3 +71,15 @@ def test_a_write_confirmed_after_the_last_accepted_one_is_no_longer_in_flight() 
     shows = ChannelShows(confirmed=Sent(6, T0 + timedelta(seconds=3)), accepted=Sent(5, T0))
     assert shows.settled_on(6, T0 + timedelta(seconds=4), IN_FLIGHT)
     assert not shows.settled_on(5, T0 + timedelta(seconds=4), IN_FLIGHT)
+
+
+def test_a_channel_never_shows_more_than_it_can() -> None:
+    """bol.com takes at most 999 per offer: `keel stock show` said 1200 while bol showed 999."""
+    from shared.domain.listings import Listing
+    from shared.services.stock import derived_quantity
+
+    assert channel_quantity(1200, ListingRules(), channel_max=999) == 999
+    assert channel_quantity(1200, ListingRules(cap=50), channel_max=999) == 50
+    assert derived_quantity(Listing("MUG", "bol"), 1200) == 999
+    assert derived_quantity(Listing("MUG", "shopify"), 1200) == 1200
+    assert derived_quantity(Listing("MUG", "no-such-channel"), 7) == 7
