@@ -47,6 +47,7 @@ from shared.names import (
     env_name_for_table,
 )
 from shared.wiring import (
+    CARRIER_ENV,
     OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
     Function,
@@ -138,6 +139,8 @@ def function_environment(
         env[env_name_for_dlq(queue)] = dlq_urls[queue]
     for secret in (*spec.secrets, *spec.carriers):
         env[env_name_for_secret(secret)] = secret_names[secret]
+    if spec.carriers and config.carrier is not None:
+        env[CARRIER_ENV] = config.carrier
     for bucket in dict.fromkeys(spec.reads_objects + spec.writes_objects):
         env[env_name_for_bucket(bucket)] = bucket_names[bucket]
     for machine in spec.starts:

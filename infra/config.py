@@ -61,9 +61,14 @@ class EnvConfig:
     oversell_policy: MappingProxyType[str, str] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # The carrier the order workflow books parcels with (told as KEEL_CARRIER to the functions
+    # that book); None: the only carrier registered (shared/carriers/registry.py).
+    carrier: str | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
+        if self.carrier is not None and self.carrier not in WIRING.carriers:
+            problems.append(f"carrier {self.carrier!r} is not a registered carrier")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", self.stack_name):
             problems.append(f"stack_name {self.stack_name!r} is not a valid CloudFormation name")
         if self.account is not None and not re.fullmatch(r"\d{12}", self.account):

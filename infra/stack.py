@@ -14,7 +14,8 @@ from infra.observability import Observability
 from infra.queues import Queues
 from infra.storage import Storage
 from infra.workflows import Workflows
-from shared.wiring import WIRING, Wiring
+from shared.channels.registry import CHANNELS
+from shared.wiring import WIRING, Wiring, check_wiring
 
 
 class KeelStack(Stack):
@@ -27,6 +28,9 @@ class KeelStack(Stack):
             description=f"Keel ({config.name}): multi-channel commerce system of record",
         )
         self.config = config
+        problems = check_wiring(wiring, CHANNELS)
+        if problems:  # a hand-edited or stale wiring: refuse to build half a channel
+            raise ValueError("the wiring misses parts of the registry:\n" + "\n".join(problems))
         Tags.of(self).add("project", "keel")
         Tags.of(self).add("keel:env", config.name)
 

@@ -32,16 +32,18 @@ from local_stack.sandboxes import specs
 from local_stack.sandboxes.base import ChannelSandbox
 from local_stack.sandboxes.line_orders import LineOrders
 from shared.carriers.registry import CARRIER_SPECS
-from shared.channels.registry import CHANNELS
+from shared.channels.registry import CHANNELS, check_registry
 from shared.channels.spec import Channel, load
 from shared.domain.orders import order_key
 from shared.names import notification_queue
 from shared.wiring import (
+    CARRIER_ENV,
     WIRING,
     QueueTrigger,
     ScheduleTrigger,
     StreamTrigger,
     Wiring,
+    check_wiring,
     stream_failure_queue,
 )
 
@@ -67,6 +69,8 @@ class LocalConfig:
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS  # held deliveries' TTL
     # channel -> "hold" | "cancel-short-lines" (infra/config.py's per environment); none: hold
     oversell_policy: dict[str, str] = field(default_factory=dict)
+    # The carrier the workflow books with (infra/config.py's `carrier`); None: the only one.
+    carrier: str | None = None
     # Schedules run on their rate (a poll every 5-10 minutes). Tests that fire polls themselves
     # turn it off: a module that runs longer than a rate must not meet an unasked poll.
     timed_schedules: bool = True
@@ -88,6 +92,9 @@ class LocalStack:
         channels: tuple[Channel, ...] = CHANNELS,
     ) -> None:
         self.config = config or LocalConfig()
+        problems = check_registry(channels) + check_wiring(wiring, channels)
+        if problems:  # half a channel registered: say everything that is missing, build nothing
+            raise ValueError("the registry or the wiring is incomplete:\n" + "\n".join(problems))
         self.wiring = wiring
         self.channels = channels
         self.moto = MotoServer()
@@ -145,7 +152,12 @@ class LocalStack:
             raw_body_retention_days=self.config.raw_body_retention_days,
             oversell_policy=self.config.oversell_policy,
         )
-        self._set_env(self.resources.function_env())
+        self._set_env(
+            {
+                **self.resources.function_env(),
+                **({CARRIER_ENV: self.config.carrier} if self.config.carrier else {}),
+            }
+        )
         self.runtime.cold_start()
         self.function_arns = register_in_moto(
             self.runtime,

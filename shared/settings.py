@@ -138,3 +138,4 @@ class WorkflowSettings(_Settings):
     inventory_table: str | None = None  # the commit step's
     order_workflow_arn: str | None = None  # the starter's and whoever answers task tokens
     secret_cache_seconds: int = 300
+    keel_carrier: str | None = None  # who parcels are booked with (None: the only carrier)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from shared.carriers import CARRIERS
+from shared.carriers.registry import CARRIERS
 from shared.channels.registry import CHANNELS
 from shared.channels.spec import Channel
 from shared.names import INGEST_MAX_RECEIVES, notification_queue, sync_queue
@@ -47,6 +47,9 @@ RAW_BODY_RETENTION_ENV = "RAW_BODY_RETENTION_DAYS"
 # Each channel's oversell policy (JSON: channel -> "hold" | "cancel-short-lines"): per
 # environment in infra/config.py, told to the functions that follow it.
 OVERSELL_POLICY_ENV = "OVERSELL_POLICY"
+# The carrier the order workflow books with (infra/config.py `carrier`, LocalConfig.carrier),
+# told to the functions that reach carriers; absent: the only carrier registered.
+CARRIER_ENV = "KEEL_CARRIER"
 
 
 @dataclass(frozen=True)
@@ -463,7 +466,8 @@ def stream_failure_queue(function_name: str) -> str:
 
 def check_wiring(wiring: Wiring, channels: tuple[Channel, ...]) -> list[str]:
     """What the wiring misses for the registry's channels (a hand-edited or stale wiring):
-    read by the CDK stack and the local stack before they build anything."""
+    the CDK stack and the local stack refuse to build with any (infra/stack.py,
+    local_stack/stack.py; the local stack runs check_registry too)."""
     problems: list[str] = []
     names = {f.name for f in wiring.functions}
     queues = {q.name for q in wiring.queues}

@@ -8,13 +8,11 @@ from typing import Any
 import httpx
 
 from functions.workflow.steps import settings
-from shared.carriers.registry import CARRIER_SPECS
+from shared.carriers.registry import workflow_carrier
 from shared.channels.spec import load
 from shared.secret_cache import get_json
 from shared.services.workflow import Carrier
 from shared.settings import SecretName, env_prefix
-
-CARRIER = "sendcloud"  # one carrier account per environment, for now
 
 
 @cache
@@ -23,8 +21,9 @@ def _http() -> httpx.Client:
 
 
 def carrier() -> Carrier:
-    spec = CARRIER_SPECS[CARRIER]
-    name = SecretName(_env_prefix=env_prefix(CARRIER)).secret_name  # type: ignore[call-arg]
+    """The environment's carrier (configuration: KEEL_CARRIER, else the only one registered)."""
+    spec = workflow_carrier(settings().keel_carrier)
+    name = SecretName(_env_prefix=env_prefix(spec.name)).secret_name  # type: ignore[call-arg]
     secret: Any = get_json(name, settings().secret_cache_seconds)
     built: Carrier = load(spec.client)(load(spec.secret_schema).model_validate(secret), _http())
     return built

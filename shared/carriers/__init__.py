@@ -1,3 +1,2 @@
-"""Carriers Keel books parcels with. Each has one account (one secret) per environment."""
-
-CARRIERS: tuple[str, ...] = ("sendcloud",)
+"""Carriers Keel books parcels with, each a package declared as data (registry.py). Each has one
+account (one secret) per environment."""

@@ -210,3 +210,30 @@ def test_settings_load_from_the_stack_environment_alone(
     if spec.name == "relay":
         _inventory_relay(spec)
     LOADERS[spec.handler](spec)
+
+
+def test_the_configured_carrier_reaches_exactly_the_functions_that_reach_carriers() -> None:
+    from dataclasses import replace
+
+    from shared.carriers.registry import CARRIERS
+    from shared.wiring import CARRIER_ENV
+
+    configured = replace(CONFIGS["prod"], carrier=CARRIERS[0])
+    told = set()
+    for spec in WIRING.functions:
+        env = function_environment(
+            spec,
+            configured,
+            table_names={t.name: f"t-{t.name}" for t in WIRING.tables},
+            queue_urls={q.name: f"https://sqs/{q.name}" for q in WIRING.queues},
+            dlq_urls={q.name: f"https://sqs/{q.name}-dlq" for q in WIRING.queues},
+            secret_names={s: f"keel/prod/{s}" for s in (*WIRING.secrets, *WIRING.carriers)},
+            bucket_names={b.name: f"b-{b.name}" for b in WIRING.buckets},
+            state_machine_arns={m.name: f"arn:states:{m.name}" for m in WIRING.state_machines},
+        )
+        if CARRIER_ENV in env:
+            assert env[CARRIER_ENV] == CARRIERS[0]
+            told.add(spec.name)
+    assert told == {f.name for f in WIRING.functions if f.carriers}
+    with pytest.raises(ValueError, match="not a registered carrier"):
+        replace(CONFIGS["prod"], carrier="dhl")

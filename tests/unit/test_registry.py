@@ -100,8 +100,11 @@ def test_a_wiring_that_lost_a_channel_part_is_reported() -> None:
 
 def test_nothing_outside_the_channel_packages_names_a_channel_in_code() -> None:
     """The wiring, the functions, the stores, the services and the stack code read the registry.
-    (Scenarios, sandboxes and tests may name channels: they are test equipment.)"""
-    names = [c.name for c in CHANNELS]
+    (Scenarios, sandboxes and tests may name channels: they are test equipment.) Carriers too:
+    the workflow's is chosen by configuration (KEEL_CARRIER), not named in code."""
+    from shared.carriers.registry import CARRIERS
+
+    names = [*(c.name for c in CHANNELS), *CARRIERS]
     roots = ["functions", "shared/services", "shared/stores", "shared/domain", "infra"]
     roots += ["shared/wiring.py", "shared/settings.py", "local_stack/stack.py"]
     roots += ["local_stack/resources.py", "local_stack/pollers.py", "local_stack/gateway.py"]
@@ -166,3 +169,20 @@ def test_every_subscription_a_channel_asks_for_is_one_its_parser_acts_on() -> No
     for channel in CHANNELS:
         assert channel.subscriptions, channel.name
         assert set(channel.subscriptions) <= acted_on[channel.name], channel.name
+
+
+def test_the_workflows_carrier_is_the_configured_one_or_the_only_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.carriers import registry as carriers
+
+    (only,) = carriers.CARRIER_SPECS.values()
+    assert carriers.workflow_carrier(None) is only
+    assert carriers.workflow_carrier(only.name) is only
+    with pytest.raises(ValueError, match="no carrier 'dhl'"):
+        carriers.workflow_carrier("dhl")
+    second = dataclasses.replace(only, name="dhl")
+    monkeypatch.setitem(carriers.CARRIER_SPECS, "dhl", second)
+    with pytest.raises(ValueError, match="set KEEL_CARRIER"):
+        carriers.workflow_carrier(None)
+    assert carriers.workflow_carrier("dhl") is second
