@@ -34,6 +34,7 @@ from shared.channels.errors import (
     RetryableError,
     classify_status,
 )
+from shared.channels.http import request
 from shared.domain.orders import Order
 from shared.domain.shipments import Shipment, ShipmentState
 
@@ -236,12 +237,14 @@ class SendcloudCarrier:
         }
 
     def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        try:
-            response = self._http.request(
-                method, f"{self._secret.base_url}{path}", auth=self._auth, **kw
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CARRIER) from exc
+        response = request(
+            self._http,
+            method,
+            f"{self._secret.base_url}{path}",
+            channel=CARRIER,
+            auth=self._auth,
+            **kw,
+        )
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise _error(error_class, response)

@@ -22,6 +22,7 @@ from shared.channels.errors import (
     RetryableError,
     classify_status,
 )
+from shared.channels.http import request
 
 CHANNEL = "amazon"
 TOKEN_REFRESH_MARGIN_S = 60.0  # a token is renewed a minute before LWA says it expires
@@ -168,18 +169,19 @@ class SpApiClient:
         cached = TOKENS.get(self._key, self._clock())
         if cached is not None:
             return cached
-        try:
-            response = self._http.post(
-                self.secret.lwa_token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": self.secret.refresh_token,
-                    "client_id": self.secret.lwa_client_id,
-                    "client_secret": self.secret.lwa_client_secret,
-                },
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"LWA: {type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(
+            self._http,
+            "POST",
+            self.secret.lwa_token_url,
+            channel=CHANNEL,
+            what="LWA",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self.secret.refresh_token,
+                "client_id": self.secret.lwa_client_id,
+                "client_secret": self.secret.lwa_client_secret,
+            },
+        )
         if response.status_code == 400 or response.status_code in (401, 403):
             # invalid_grant / invalid_client: the refresh token or app secret is wrong or
             # revoked. Never echo the body's request parameters.
@@ -242,21 +244,19 @@ class SpApiClient:
             self._sleep(wait)
             self._buckets(self.secret.seller_id, operation).take()
         for renewed in (False, True):
-            try:
-                response = self._http.request(
-                    method,
-                    self.secret.endpoint + path,
-                    params=params,
-                    json=body,
-                    headers={
-                        "x-amz-access-token": self.access_token(),
-                        "user-agent": "Keel/1.0 (Language=Python)",
-                    },
-                )
-            except httpx.TransportError as exc:
-                raise RetryableError(
-                    f"{operation}: {type(exc).__name__}: {exc}", channel=CHANNEL
-                ) from exc
+            response = request(
+                self._http,
+                method,
+                self.secret.endpoint + path,
+                channel=CHANNEL,
+                what=operation,
+                params=params,
+                json=body,
+                headers={
+                    "x-amz-access-token": self.access_token(),
+                    "user-agent": "Keel/1.0 (Language=Python)",
+                },
+            )
             expired = response.status_code == 403 and "Unauthorized" in error_codes(response)
             if expired and not renewed:  # an access token that expired early, or was revoked
                 TOKENS.drop(self._key)

@@ -21,6 +21,7 @@ import httpx
 from shared.channels.amazon.client import CHANNEL, SpApiClient
 from shared.channels.amazon.secret import AmazonSecret
 from shared.channels.errors import ChannelError, PermanentError, RetryableError
+from shared.channels.http import request
 from shared.channels.port import (
     PendingCheck,
     PendingState,
@@ -155,12 +156,15 @@ class AmazonStock:
             ok=(201,),
         ).json()
         content = json.dumps(feed_document(self._seller, group)).encode()
-        try:
-            uploaded = self._http.put(
-                document["url"], content=content, headers={"content-type": FEED_CONTENT_TYPE}
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"feed upload: {exc}", channel=CHANNEL) from exc
+        uploaded = request(
+            self._http,
+            "PUT",
+            document["url"],
+            channel=CHANNEL,
+            what="feed upload",
+            content=content,
+            headers={"content-type": FEED_CONTENT_TYPE},
+        )
         if uploaded.status_code >= 300:
             raise RetryableError(f"feed upload: HTTP {uploaded.status_code}", channel=CHANNEL)
         feed = self._api.call(
@@ -253,10 +257,9 @@ class AmazonStock:
         document = self._api.call(
             "getFeedDocument", "GET", f"{FEEDS}/documents/{feed['resultFeedDocumentId']}"
         ).json()
-        try:
-            raw = self._http.get(document["url"])
-        except httpx.TransportError as exc:
-            raise RetryableError(f"feed report download: {exc}", channel=CHANNEL) from exc
+        raw = request(
+            self._http, "GET", document["url"], channel=CHANNEL, what="feed report download"
+        )
         content = raw.content
         if document.get("compressionAlgorithm") == "GZIP":
             content = gzip.decompress(content)

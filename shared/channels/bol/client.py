@@ -31,6 +31,7 @@ from shared.channels.errors import (
     RetryableError,
     classify_status,
 )
+from shared.channels.http import request, retry_after_s
 
 CHANNEL = "bol"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
@@ -89,15 +90,16 @@ class BolClient:
             return token
 
     def _fetch_token(self) -> tuple[str, float]:
-        try:
-            response = self._http.post(
-                self._secret.token_endpoint,
-                params={"grant_type": "client_credentials"},
-                auth=httpx.BasicAuth(self._secret.client_id, self._secret.client_secret),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"token: {type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(
+            self._http,
+            "POST",
+            self._secret.token_endpoint,
+            channel=CHANNEL,
+            what="token",
+            params={"grant_type": "client_credentials"},
+            auth=httpx.BasicAuth(self._secret.client_id, self._secret.client_secret),
+            headers={"Accept": "application/json"},
+        )
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise self._error(error_class, response, "token")
@@ -142,12 +144,15 @@ class BolClient:
         if body is not None:
             headers["Content-Type"] = MEDIA_TYPE
             content = jsonlib.dumps(body).encode()
-        try:
-            return self._http.request(
-                method, self._base + path, headers=headers, content=content, params=params
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        return request(
+            self._http,
+            method,
+            self._base + path,
+            channel=CHANNEL,
+            headers=headers,
+            content=content,
+            params=params,
+        )
 
     def _respect_budget(self, bucket: str) -> None:
         known = self.rate_limits.get(bucket)
@@ -174,9 +179,9 @@ class BolClient:
         message = f"HTTP {response.status_code} from bol.com ({what}): {_detail(response)}"
         status = response.status_code
         if error_class is RetryableError:
-            retry_after = response.headers.get("retry-after", "")
-            if retry_after.strip().isdigit():
-                wait = float(retry_after)
+            told = retry_after_s(response.headers.get("retry-after"))
+            if told is not None:
+                wait = told
             elif status == 429:  # no Retry-After: exponential backoff with full jitter
                 self.attempt += 1
                 wait = random.uniform(BACKOFF_BASE_S, BACKOFF_BASE_S * 2 ** min(self.attempt, 8))

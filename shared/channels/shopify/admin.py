@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
+from shared.channels.http import request, retry_after_s
 from shared.channels.shopify import graphql as documents
 from shared.channels.shopify.secret import ShopifySecret
 
@@ -50,12 +51,14 @@ class AdminClient:
         if self._pause_s > 0:
             self._sleep(self._pause_s)
             self._pause_s = 0.0
-        try:
-            response = self._http.post(
-                self._url, json={"query": query, "variables": variables}, headers=self._headers
-            )
-        except httpx.TransportError as exc:  # timeouts, refused connections, resets
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(
+            self._http,
+            "POST",
+            self._url,
+            channel=CHANNEL,
+            json={"query": query, "variables": variables},
+            headers=self._headers,
+        )
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise _http_error(error_class, response)
@@ -95,16 +98,9 @@ def _http_error(error_class: type[ChannelError], response: httpx.Response) -> Ch
             message,
             channel=CHANNEL,
             status=response.status_code,
-            retry_after_s=_retry_after(response.headers.get("retry-after")),
+            retry_after_s=retry_after_s(response.headers.get("retry-after")),
         )
     return error_class(message, channel=CHANNEL, status=response.status_code)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date: let the queue's backoff decide
 
 
 def _graphql_error(errors: Any, cost: dict[str, Any]) -> ChannelError:

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from shared.channels.errors import NothingToDo, RetryableError, classify_status
+from shared.channels.errors import NothingToDo, classify_status
+from shared.channels.http import request
 from shared.channels.port import ShipmentConfirmation
 from shared.channels.woocommerce.secret import WooSecret
 from shared.channels.woocommerce.stock import API_PREFIX, CHANNEL, http_error
@@ -78,10 +79,9 @@ class WooFulfillment:
             )
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            response = self._http.request(method, f"{self._base}{path}", auth=self._auth, **kw)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(
+            self._http, method, f"{self._base}{path}", channel=CHANNEL, auth=self._auth, **kw
+        )
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise http_error(error_class, response)

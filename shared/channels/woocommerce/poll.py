@@ -16,6 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from shared.channels.errors import RetryableError, classify_status
+from shared.channels.http import request
 from shared.channels.retry import with_retries
 from shared.channels.woocommerce.orders import WooOrder, to_order
 from shared.channels.woocommerce.secret import WooSecret
@@ -72,12 +73,14 @@ class WooOrdersPoll:
                 return
 
     def _page(self, params: dict[str, str | int]) -> httpx.Response:
-        try:
-            response = self._http.get(
-                f"{self._base}{API_PREFIX}/orders", params=params, auth=self._auth
-            )
-        except httpx.TransportError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(
+            self._http,
+            "GET",
+            f"{self._base}{API_PREFIX}/orders",
+            channel=CHANNEL,
+            params=params,
+            auth=self._auth,
+        )
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise http_error(error_class, response)
@@ -98,10 +101,7 @@ class WooOrderReader:
 
     def fetch_order(self, order_id: str) -> Order | None:
         url = f"{self._base}{API_PREFIX}/orders/{order_id}"
-        try:
-            response = self._http.get(url, auth=self._auth)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL) from exc
+        response = request(self._http, "GET", url, channel=CHANNEL, auth=self._auth)
         if response.status_code == 404:
             return None
         error_class = classify_status(response.status_code)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import httpx
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
+from shared.channels.http import request, retry_after_s
 from shared.channels.port import StockResult, StockUpdate
 from shared.channels.woocommerce import CHANNEL as SPEC
 from shared.channels.woocommerce.secret import WooSecret
@@ -70,9 +71,10 @@ class WooStockPublisher:
             ]
         }
         try:
-            response = self._http.post(self._base + path, json=body, auth=self._auth)
-        except httpx.TransportError as exc:  # timeouts, refused connections, resets
-            failure = RetryableError(f"{type(exc).__name__}: {exc}", channel=CHANNEL)
+            response = request(
+                self._http, "POST", self._base + path, channel=CHANNEL, json=body, auth=self._auth
+            )
+        except ChannelError as failure:  # the call was never answered
             return [StockResult(u.listing, failure) for u in chunk]
         error_class = classify_status(response.status_code)
         if error_class is not None:
@@ -86,12 +88,11 @@ def http_error(error_class: type[ChannelError], response: httpx.Response) -> Cha
     detail = _error_detail(response)
     message = f"HTTP {response.status_code} from WooCommerce: {detail}"
     if error_class is RetryableError:
-        retry_after = response.headers.get("retry-after")
         return RetryableError(
             message,
             channel=CHANNEL,
             status=response.status_code,
-            retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            retry_after_s=retry_after_s(response.headers.get("retry-after")),
         )
     return error_class(message, channel=CHANNEL, status=response.status_code)
 
