@@ -330,15 +330,6 @@ class Meter:
         httpx.Client.send = self._restore_httpx  # type: ignore[method-assign]
 
 
-@contextmanager
-def metered(stack: LocalStack) -> Iterator[Meter]:
-    meter = Meter(stack)
-    try:
-        yield meter
-    finally:
-        meter.close()
-
-
 def _json(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw or b"{}")

@@ -236,17 +236,12 @@ class CatalogStore:
                 ExpressionAttributeValues={":reference": av(reference)},
             )
 
-    def channel_shows(self, sku: str, channel: str, accepts: bool = True) -> ChannelShows:
-        """The last confirmed quantity and the write in flight: what a sync compares with.
-        `accepts` False: the channel applies writes at once (none is ever in flight)."""
-        shown = self._t.get(_sku_pk(sku), _SHOWN + channel)
-        pending = self._t.get(_sku_pk(sku), _PENDING + channel) if accepts else None
-        return _shows(shown, pending)
-
     def channel_shows_many(
         self, skus: Iterable[str], channel: str, accepts: bool = True
     ) -> dict[str, ChannelShows]:
-        """`channel_shows` of several SKUs in one read."""
+        """The last confirmed quantity and the write in flight of several SKUs, in one read:
+        what a sync compares with. `accepts` False: the channel applies writes at once (none
+        is ever in flight)."""
         wanted = list(dict.fromkeys(skus))
         kinds = (_SHOWN, _PENDING) if accepts else (_SHOWN,)
         found = self._t.get_many((_sku_pk(s), kind + channel) for s in wanted for kind in kinds)
@@ -287,11 +282,6 @@ class CatalogStore:
     def listing(self, sku: str, channel: str) -> Listing | None:
         item = self._t.get(_sku_pk(sku), _LISTING + channel)
         return _listing(item) if item else None
-
-    def listings_on(self, skus: Iterable[str], channel: str) -> dict[str, Listing]:
-        """The SKUs' listings on one channel, in one read; SKUs not listed there are left out."""
-        found = self._t.get_many((_sku_pk(sku), _LISTING + channel) for sku in skus)
-        return {listing.sku: listing for listing in map(_listing, found.values())}
 
     def find_sku(self, channel: str, kind: str, value: str) -> str | None:
         item = self._t.get(_ref_pk(channel, kind, value), "REF")

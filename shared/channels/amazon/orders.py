@@ -9,7 +9,6 @@ Keel's stock: refused with the reason rather than reserved.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -114,10 +113,6 @@ class AmazonOrder(_Model):
     proceeds: OrderProceeds | None = None
     fulfillment: OrderFulfillment | None = None
     recipient: Recipient | None = None
-
-
-class GetOrderResponse(_Model):
-    order: AmazonOrder
 
 
 def _address(raw: AmazonOrder) -> ShippingAddress | None:
@@ -247,7 +242,3 @@ class AmazonOrderReader:
 def fetch_order(secret: AmazonSecret, http: httpx.Client) -> AmazonOrderReader:
     """The registry's fetch_order factory."""
     return AmazonOrderReader(SpApiClient(secret, http))
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
