@@ -24,24 +24,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
 from local_stack.demo_amazon import AMAZON_ORDER, AMAZON_ORDER_LINES, wait_for_accepted_writes
 from local_stack.demo_bol import ACCEPTED_ON_BOL, ORDERS_ON_BOL, bol_orders, check_bol
 from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
-from local_stack.sandboxes.base import SandboxLine as ChannelLine
-from local_stack.sandboxes.shopify import SandboxLine, ShopifySandbox
+from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
+from local_stack.sandboxes.shopify import SandboxLine
 from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
 from local_stack.stack import LocalStack, stores
 from shared.domain.intake import HOLD_INSUFFICIENT, HOLD_UNMATCHED
 from shared.domain.inventory import StockLevel
-from shared.domain.listings import ListingRules, channel_quantity
+from shared.domain.listings import Listing, ListingRules
 from shared.domain.orders import OrderStatus
 from shared.services import stock
+from shared.services.stock import derived_quantity
 
-SKU = {s.sku: s for s in DEMO_SKUS}
 ACCEPTED = (
     "two mugs",
     "tee + mug",
@@ -62,15 +62,6 @@ RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
 PARCEL_CANCELLED = 2000  # Sendcloud's status of a cancelled parcel
-
-
-@dataclass
-class Sent:
-    label: str
-    status: int
-    order_id: int | str | None = None
-    lines: dict[str, int] = field(default_factory=dict)  # sku -> qty
-    channel: str = "shopify"
 
 
 @dataclass
@@ -138,16 +129,6 @@ class DemoReport:
         }
 
 
-@dataclass
-class Scenario:
-    stack: LocalStack
-    refs: dict[str, dict[str, dict[str, str]]]  # sku -> channel -> listing refs
-
-    @property
-    def shopify(self) -> ShopifySandbox:
-        return cast(ShopifySandbox, self.stack.sandboxes["shopify"])
-
-
 def _line(sc: Scenario, item: DemoSku, qty: int) -> SandboxLine:
     variant_id = int(sc.refs[item.sku]["shopify"]["variant_id"])
     return SandboxLine(variant_id, item.sku, item.title, qty, item.price)
@@ -209,28 +190,6 @@ def _refund_in_full(sc: Scenario, channel: str, placed: Sent) -> Sent:
     return Sent(f"refund: {placed.label}", response.status_code, placed.order_id, {}, channel)
 
 
-def _place_in_sandbox(
-    sc: Scenario, channel: str, label: str, lines: dict[str, int], notify: bool = True
-) -> Sent:
-    """An order placed in a channel, through its sandbox's control surface, as a buyer would
-    (`notify=False`: the channel's webhook for it never arrives)."""
-    sandbox = sc.stack.sandboxes[channel]
-    body = sandbox.order_body(
-        [
-            ChannelLine(sc.refs[sku][channel], sku, SKU[sku].title, qty, SKU[sku].price)
-            for sku, qty in lines.items()
-        ]
-    )
-    response = httpx.post(
-        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders",
-        params={"notify": str(notify).lower()},
-        json=body,
-        timeout=10.0,
-    )
-    order_id = response.json().get("id") if response.status_code == 200 else None
-    return Sent(label, response.status_code, order_id, dict(lines), channel)
-
-
 def _lifecycle(sc: Scenario, two_mugs: dict[str, Any]) -> list[Sent]:
     """What channels do to orders after they are placed: an edit, a refund, a lost webhook."""
     mug, tee = SKU["KEEL-MUG-BLUE"], SKU["KEEL-TEE-M"]
@@ -241,14 +200,14 @@ def _lifecycle(sc: Scenario, two_mugs: dict[str, Any]) -> list[Sent]:
 
     # A tee is bought and then refunded in full (restocked): the order ends as refunded and
     # its stock returns to every channel.
-    bought = _place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
+    bought = place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
     sent.append(bought)
     sc.stack.wait_idle(30)
     sent.append(_refund_in_full(sc, "woocommerce", bought))
 
     # WooCommerce never retries a failed delivery: this order's webhook never arrives. The
     # next scheduled poll (fired now) finds it, takes it once, and reports it as missed.
-    lost = _place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
+    lost = place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
     sent.append(lost)
     sc.stack.wait_idle(30)
     polled = sc.stack.fire_schedule("poll-woocommerce")
@@ -305,11 +264,11 @@ def run_scenario(sc: Scenario) -> list[Sent]:
 
     # Buyers in the channels themselves: each sandbox keeps the order, lowers what it shows
     # and sends its signed webhook, as the real shop does.
-    sent.append(_place_in_sandbox(sc, "woocommerce", "two tees in WooCommerce", {tee.sku: 2}))
-    sent.append(_place_in_sandbox(sc, "shopify", "one mug in Shopify", {mug.sku: 1}))
+    sent.append(place_in_sandbox(sc, "woocommerce", "two tees in WooCommerce", {tee.sku: 2}))
+    sent.append(place_in_sandbox(sc, "shopify", "one mug in Shopify", {mug.sku: 1}))
     # Amazon calls no webhook: its ORDER_CHANGE lands on Keel's SQS queue, names the order, and
     # Keel reads it with getOrder.
-    sent.append(_place_in_sandbox(sc, "amazon", AMAZON_ORDER, AMAZON_ORDER_LINES))
+    sent.append(place_in_sandbox(sc, "amazon", AMAZON_ORDER, AMAZON_ORDER_LINES))
 
     # Two buyers, one lamp left: both deliveries race through ingest.
     race: list[Sent] = []
@@ -329,7 +288,7 @@ def run_scenario(sc: Scenario) -> list[Sent]:
 
     # A buyer orders three mugs in WooCommerce, they are reserved (every channel shows three
     # fewer), then the shop cancels the order: the stock returns to every channel.
-    placed = _place_in_sandbox(sc, "woocommerce", CANCELLED, {mug.sku: 3})
+    placed = place_in_sandbox(sc, "woocommerce", CANCELLED, {mug.sku: 3})
     sent.append(placed)
     sc.stack.wait_idle(30)
     cancel = httpx.post(
@@ -391,11 +350,11 @@ def stock_rows(
         views: dict[str, ChannelView] = {}
         for channel in sc.stack.sandboxes:
             listing = catalog.listing(item.sku, channel)
-            derived = channel_quantity(level.available, listing.rules) if listing else 0
+            derived = derived_quantity(listing, level.available) if listing else 0
             shows = shown[channel].get(_listing_id(sc.refs[item.sku][channel]))
             views[channel] = ChannelView(derived, shows)
             rules = rules_override.get((item.sku, channel), item.rules_on(channel))
-            wanted = channel_quantity(expected_available, rules)
+            wanted = derived_quantity(Listing(item.sku, channel, rules=rules), expected_available)
             if derived != wanted:
                 problems.append(
                     f"{when}: {item.sku} derived for {channel} {derived}, expected {wanted}"

@@ -8,16 +8,14 @@ bol order with its tracking on bol.com."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from local_stack.demo_scenario import Scenario, Sent, place_in_sandbox
 from local_stack.stack import stores
-from shared.domain.listings import channel_quantity
 from shared.domain.orders import OrderStatus
-
-if TYPE_CHECKING:
-    from local_stack.demo import Scenario, Sent
+from shared.services.stock import derived_quantity
 
 BOL = "bol"
 BOL_ORDER = "a mug bought on bol.com"
@@ -27,12 +25,10 @@ ORDERS_ON_BOL = 2
 
 
 def bol_orders(sc: Scenario) -> list[Sent]:
-    from local_stack.demo import Sent, _place_in_sandbox
-
     if BOL not in sc.stack.sandboxes:
         return []
-    sent = [_place_in_sandbox(sc, BOL, BOL_ORDER, {"KEEL-MUG-BLUE": 1})]
-    asked = _place_in_sandbox(sc, BOL, BOL_CANCELLED, {"KEEL-MUG-BLUE": 1})
+    sent = [place_in_sandbox(sc, BOL, BOL_ORDER, {"KEEL-MUG-BLUE": 1})]
+    asked = place_in_sandbox(sc, BOL, BOL_CANCELLED, {"KEEL-MUG-BLUE": 1})
     sent.append(asked)
     sc.stack.wait_idle(30)
     cancel = httpx.post(
@@ -62,9 +58,9 @@ def check_bol(sc: Scenario, sent: list[Sent]) -> list[str]:
         level = inventory.get(sku)
         if listing is None or level is None:
             continue
-        derived = channel_quantity(level.available, listing.rules)
+        derived = derived_quantity(listing, level.available)
         confirmed = catalog.shown(sku, BOL)
-        if confirmed != min(derived, 999):
+        if confirmed != derived:
             problems.append(
                 f"{sku}: bol.com's confirmed quantity is {confirmed}, Keel derived {derived}"
             )

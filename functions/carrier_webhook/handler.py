@@ -16,8 +16,8 @@ from shared.aws import client
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.spec import load
 from shared.secret_cache import get_json
-from shared.services.workflow import carrier_progress, carrier_took
-from shared.settings import SecretName, env_prefix
+from shared.services.workflow import Stores, carrier_progress, carrier_took
+from shared.settings import SecretName, WorkflowSettings, env_prefix
 
 logger = Logger(service="keel-carrier-webhook")
 
@@ -39,10 +39,21 @@ def _respond(status: int, message: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "text/plain"}, "body": message}
 
 
+@cache
+def _settings() -> WorkflowSettings:
+    return WorkflowSettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+@cache
+def stores() -> Stores:
+    """The workflow's stores, on the same table (a parcel taken after its wait ended is
+    committed here: the inventory table too)."""
+    s = _settings()
+    return Stores.connect(s.orders_table, s.inventory_table, client("dynamodb"))
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from functions.workflow.steps import stores  # the workflow's stores, on the same table
-
     carrier = (event.get("pathParameters") or {}).get("carrier", "")
     spec = CARRIER_SPECS.get(carrier)
     if spec is None:

@@ -12,10 +12,6 @@ from aws_lambda_powertools import Logger
 from shared.aws import client
 from shared.services.workflow import Stores, step
 from shared.settings import WorkflowSettings
-from shared.stores.intake import OrderIntakeStore
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
-from shared.stores.shipments import ShipmentStore
 
 T = TypeVar("T")
 
@@ -28,13 +24,8 @@ def settings() -> WorkflowSettings:
 @cache
 def stores() -> Stores:
     s = settings()
-    db = client("dynamodb")
-    orders = OrderStore(s.orders_table, db)
     # Only the commit step writes stock; the others never touch the inventory table.
-    inventory = InventoryStore(s.inventory_table or "-", db)
-    return Stores(
-        orders, OrderIntakeStore(orders, inventory, db), ShipmentStore(s.orders_table, db)
-    )
+    return Stores.connect(s.orders_table, s.inventory_table, client("dynamodb"))
 
 
 def run(logger: Logger, name: str, event: dict[str, Any], work: Callable[[str], T]) -> T:

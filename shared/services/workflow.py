@@ -27,6 +27,7 @@ from shared.domain.inventory import aggregate_by_sku
 from shared.domain.orders import Order, OrderStatus
 from shared.domain.shipments import Shipment, ShipmentState
 from shared.stores.intake import OrderIntakeStore, VersionMoved
+from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 from shared.stores.shipments import ShipmentStore
 
@@ -72,6 +73,14 @@ class Stores:
     orders: OrderStore
     intake: OrderIntakeStore
     shipments: ShipmentStore
+
+    @classmethod
+    def connect(cls, orders_table: str, inventory_table: str | None, db: Any) -> Stores:
+        """The workflow's stores on the orders table (parcels live beside their orders); the
+        inventory table only for the steps that commit stock ("-" for the others)."""
+        orders = OrderStore(orders_table, db)
+        inventory = InventoryStore(inventory_table or "-", db)
+        return cls(orders, OrderIntakeStore(orders, inventory, db), ShipmentStore(orders_table, db))
 
 
 def _order(stores: Stores, order_key: str) -> tuple[Order, dict[str, int]]:

@@ -85,3 +85,104 @@ def test_every_publishing_channel_has_its_queue_function_and_relay_route() -> No
         assert consumer.env == {"KEEL_CHANNEL": channel}
         assert consumer.handler == "functions.sync.handler:handler"
         assert urls[channel] == f"https://sqs/sync-{channel}"
+
+
+def _modules(path: Path) -> set[str]:
+    """Full module names `path` imports (`from a.b import c` -> a.b), at any depth."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def _offenders(
+    root: str, forbidden: tuple[str, ...], allowed_in_package: bool = False
+) -> list[str]:
+    found = []
+    for path in sorted((ROOT / root).rglob("*.py")):
+        package = ".".join(path.relative_to(ROOT).parts[:2])
+        for module in _modules(path):
+            if module.startswith(forbidden):
+                if allowed_in_package and module.startswith(package):
+                    continue
+                found.append(f"{path.relative_to(ROOT)} imports {module}")
+    return found
+
+
+def test_the_layers_import_only_downwards() -> None:
+    """Stores know no services or channels; channels no stores or services; a function no other
+    function (what handlers share lives in shared/); services read no environment."""
+    assert _offenders("shared/stores", ("shared.services", "shared.channels")) == []
+    assert _offenders("shared/channels", ("shared.stores", "shared.services")) == []
+    assert _offenders("functions", ("functions.",), allowed_in_package=True) == []
+    environment = [
+        f"{path.relative_to(ROOT)}"
+        for path in sorted((ROOT / "shared/services").rglob("*.py"))
+        if "os.environ" in path.read_text() or "getenv" in path.read_text()
+    ]
+    assert environment == []
+
+
+def _project_imports() -> dict[str, set[str]]:
+    """module -> the project modules it imports (at any depth: a function-level import still
+    ties the two together)."""
+    files: dict[str, Path] = {}
+    for package in ("shared", "functions", "local_stack", "keel_cli", "infra", "benchmarks"):
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            files[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for target in targets:
+                pieces = target.split(".")
+                for size in range(len(pieces), 0, -1):
+                    candidate = ".".join(pieces[:size])
+                    if candidate in files and candidate != name:
+                        graph[name].add(candidate)
+                        break
+    return graph
+
+
+def test_no_two_modules_import_each_other_round_a_cycle() -> None:
+    graph = _project_imports()
+    cycles: list[list[str]] = []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    counter = [0]
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    assert cycles == []

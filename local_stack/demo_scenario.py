@@ -1,0 +1,58 @@
+"""What every part of `keel demo` shares (the scenario's stack and listing refs, what was sent,
+placing an order in a channel's sandbox): apart from demo.py, so the channels' parts of the
+demo (demo_bol.py, ...) import it without importing the demo itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import httpx
+
+from local_stack.sandboxes.base import SandboxLine as ChannelLine
+from local_stack.sandboxes.shopify import ShopifySandbox
+from local_stack.seed import DEMO_SKUS
+from local_stack.stack import LocalStack
+
+SKU = {s.sku: s for s in DEMO_SKUS}
+
+
+@dataclass
+class Sent:
+    label: str
+    status: int
+    order_id: int | str | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # sku -> qty
+    channel: str = "shopify"
+
+
+@dataclass
+class Scenario:
+    stack: LocalStack
+    refs: dict[str, dict[str, dict[str, str]]]  # sku -> channel -> listing refs
+
+    @property
+    def shopify(self) -> ShopifySandbox:
+        return cast(ShopifySandbox, self.stack.sandboxes["shopify"])
+
+
+def place_in_sandbox(
+    sc: Scenario, channel: str, label: str, lines: dict[str, int], notify: bool = True
+) -> Sent:
+    """An order placed in a channel, through its sandbox's control surface, as a buyer would
+    (`notify=False`: the channel's webhook for it never arrives)."""
+    sandbox = sc.stack.sandboxes[channel]
+    body = sandbox.order_body(
+        [
+            ChannelLine(sc.refs[sku][channel], sku, SKU[sku].title, qty, SKU[sku].price)
+            for sku, qty in lines.items()
+        ]
+    )
+    response = httpx.post(
+        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders",
+        params={"notify": str(notify).lower()},
+        json=body,
+        timeout=10.0,
+    )
+    order_id = response.json().get("id") if response.status_code == 200 else None
+    return Sent(label, response.status_code, order_id, dict(lines), channel)
