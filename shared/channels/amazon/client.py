@@ -23,6 +23,7 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request
+from shared.channels.tokens import TokenCache
 
 CHANNEL = "amazon"
 TOKEN_REFRESH_MARGIN_S = 60.0  # a token is renewed a minute before LWA says it expires
@@ -85,31 +86,9 @@ class TokenBucket:
             return (1.0 - self._tokens) / self.rate.per_second
 
 
-class _TokenCache:
-    """LWA access tokens by (client id, refresh token): valid an hour, shared by every client
-    in the process (one refresh per hour, not one per call)."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str], now: float) -> str | None:
-        with self._lock:
-            found = self._tokens.get(key)
-        if found is None or found[1] - TOKEN_REFRESH_MARGIN_S <= now:
-            return None
-        return found[0]
-
-    def put(self, key: tuple[str, str], token: str, expires_at: float) -> None:
-        with self._lock:
-            self._tokens[key] = (token, expires_at)
-
-    def drop(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._tokens.pop(key, None)
-
-
-TOKENS = _TokenCache()
+# LWA access tokens by (client id, refresh token): valid an hour, shared by every client in the
+# process (one refresh per hour, not one per call).
+TOKENS = TokenCache(TOKEN_REFRESH_MARGIN_S)
 _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
 

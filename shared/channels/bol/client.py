@@ -32,6 +32,7 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request, retry_after_s
+from shared.channels.tokens import TokenCache
 
 CHANNEL = "bol"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
@@ -39,8 +40,8 @@ REFRESH_MARGIN_S = 30.0
 MAX_RATE_WAIT_S = 5.0  # longer waits are the queue's job (a 429 then tells the caller)
 BACKOFF_BASE_S = 1.0
 
-_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}  # (token url, client id) -> token, expiry
-_TOKENS_LOCK = threading.Lock()
+_TOKENS = TokenCache(REFRESH_MARGIN_S)  # (token url, client id) -> token
+_BUDGETS_LOCK = threading.Lock()
 # client id -> endpoint -> what bol last said of its budget: shared by the adapters of a warm
 # container (the sync builds one per invocation), so the next batch waits instead of a 429.
 _BUDGETS: dict[str, dict[str, RateLimit]] = {}
@@ -55,8 +56,8 @@ class RateLimit:
 
 def forget_tokens() -> None:
     """Tests and credential rotation: the next call fetches a new token (and knows no budget)."""
-    with _TOKENS_LOCK:
-        _TOKENS.clear()
+    _TOKENS.clear()
+    with _BUDGETS_LOCK:
         _BUDGETS.clear()
 
 
@@ -73,7 +74,7 @@ class BolClient:
         self._clock = clock
         self._sleep = sleep
         self._base = secret.api_url
-        with _TOKENS_LOCK:
+        with _BUDGETS_LOCK:
             self.rate_limits = _BUDGETS.setdefault(secret.client_id, {})
         self.attempt = 0  # consecutive 429s without Retry-After: the backoff's exponent
 
@@ -81,13 +82,7 @@ class BolClient:
 
     def token(self, force: bool = False) -> str:
         key = (self._secret.token_endpoint, self._secret.client_id)
-        with _TOKENS_LOCK:
-            cached = _TOKENS.get(key)
-            if not force and cached and cached[1] - REFRESH_MARGIN_S > self._clock():
-                return cached[0]
-            token, expires_in = self._fetch_token()
-            _TOKENS[key] = (token, self._clock() + expires_in)
-            return token
+        return _TOKENS.get_or_fetch(key, self._clock, self._fetch_token, force)
 
     def _fetch_token(self) -> tuple[str, float]:
         response = request(
