@@ -13,6 +13,16 @@ from shared.channels.errors import RetryableError
 T = TypeVar("T")
 
 
+def backoff_s(
+    attempt: int, base_s: float, cap_s: float = float("inf"), floor_s: float = 0.0
+) -> float:
+    """Exponential backoff with full jitter: a wait drawn from [floor, min(cap, base x 2^attempt)].
+    The one backoff every adapter draws from (with_retries, Amazon's throttling, bol.com's 429
+    without a Retry-After), where each had its own."""
+    ceiling = min(cap_s, base_s * 2**attempt)
+    return random.uniform(min(floor_s, ceiling), ceiling)
+
+
 def with_retries(
     call: Callable[[], T],
     *,
@@ -30,6 +40,6 @@ def with_retries(
         except RetryableError as exc:
             if attempt == attempts:
                 raise
-            backoff = random.uniform(0, base_s * 2**attempt)
+            backoff = backoff_s(attempt, base_s)
             sleep(min(max_wait_s, max(backoff, exc.retry_after_s or 0.0)))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -5,7 +5,6 @@ full jitter, since Amazon sends no Retry-After)."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request
+from shared.channels.retry import backoff_s
 from shared.channels.tokens import TokenCache
 
 CHANNEL = "amazon"
@@ -200,7 +200,7 @@ class SpApiClient:
                 if attempt == THROTTLE_ATTEMPTS:
                     raise
                 # No Retry-After from Amazon: exponential backoff with full jitter.
-                self._sleep(random.uniform(0, min(MAX_BACKOFF_S, BACKOFF_BASE_S * 2**attempt)))
+                self._sleep(backoff_s(attempt, BACKOFF_BASE_S, MAX_BACKOFF_S))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(

@@ -16,7 +16,6 @@ media type, rate limits and what each failure means.
 from __future__ import annotations
 
 import json as jsonlib
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request, retry_after_s
+from shared.channels.retry import backoff_s
 from shared.channels.tokens import TokenCache
 
 CHANNEL = "bol"
@@ -179,7 +179,7 @@ class BolClient:
                 wait = told
             elif status == 429:  # no Retry-After: exponential backoff with full jitter
                 self.attempt += 1
-                wait = random.uniform(BACKOFF_BASE_S, BACKOFF_BASE_S * 2 ** min(self.attempt, 8))
+                wait = backoff_s(min(self.attempt, 8), BACKOFF_BASE_S, floor_s=BACKOFF_BASE_S)
             else:
                 return RetryableError(message, channel=CHANNEL, status=status)
             return RetryableError(message, channel=CHANNEL, status=status, retry_after_s=wait)

@@ -1,4 +1,5 @@
-"""One token cache for every channel that fetches access tokens (bol.com, Amazon LWA)."""
+"""One token cache for every channel that fetches access tokens (bol.com, Amazon LWA), and one
+backoff rule for every adapter."""
 
 from __future__ import annotations
 
@@ -37,3 +38,12 @@ def test_concurrent_callers_of_a_cold_cache_fetch_once() -> None:
         thread.join()
     assert fetched == [1]
     assert cache.get_or_fetch("key", lambda: 0.0, fetch, force=True) == "t2"
+
+
+def test_every_adapter_backs_off_from_one_rule() -> None:
+    from shared.channels.retry import backoff_s
+
+    for attempt in range(1, 12):
+        assert 0 <= backoff_s(attempt, 0.5) <= 0.5 * 2**attempt
+        assert 0 <= backoff_s(attempt, 0.5, cap_s=10) <= 10
+        assert 1.0 <= backoff_s(attempt, 1.0, floor_s=1.0) <= 2.0**attempt
