@@ -34,6 +34,7 @@ from shared.channels.port import (
 )
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
+from shared.dead_letters import send_dead_letter
 from shared.domain.lifecycle import deleted_by_channel
 from shared.domain.orders import Order, order_key
 from shared.messages import InboundDelivery
@@ -183,14 +184,7 @@ def _dead_letter(body: str, exc: Exception) -> None:
     dlq_url = _settings().ingest_dlq_url
     if dlq_url is None:
         raise RuntimeError("ingest: no DLQ URL configured") from exc
-    client("sqs").send_message(
-        QueueUrl=dlq_url,
-        MessageBody=body,
-        MessageAttributes={
-            "error_class": {"DataType": "String", "StringValue": type(exc).__name__},
-            "error_message": {"DataType": "String", "StringValue": str(exc)[:1000] or "-"},
-        },
-    )
+    send_dead_letter(client("sqs"), dlq_url, body, type(exc).__name__, str(exc))
 
 
 def _take_delivery(record: SQSRecord) -> str:

@@ -29,6 +29,7 @@ from shared.aws import client
 from shared.channels.port import SetsStock
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import load
+from shared.dead_letters import send_dead_letter
 from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.metrics import count
 from shared.names import sync_queue
@@ -110,18 +111,14 @@ def _channel(name: str) -> _Channel:
 def _dead_letter(channel: _Channel, body: str, outcome: SyncOutcome, reason: str) -> None:
     if channel.queues.dlq_url is None:
         raise RuntimeError(f"{sync_queue(channel.name)}: no DLQ URL configured")
-    client("sqs").send_message(
-        QueueUrl=channel.queues.dlq_url,
-        MessageBody=body,
-        MessageAttributes={
-            "error_class": {
-                "DataType": "String",
-                "StringValue": type(outcome.error).__name__ if outcome.error else "-",
-            },
-            "error_message": {"DataType": "String", "StringValue": reason[:1000] or "-"},
-            "sku": {"DataType": "String", "StringValue": outcome.sku},
-            "quantity": {"DataType": "String", "StringValue": str(outcome.quantity)},
-        },
+    send_dead_letter(
+        client("sqs"),
+        channel.queues.dlq_url,
+        body,
+        type(outcome.error).__name__ if outcome.error else "-",
+        reason,
+        sku=outcome.sku,
+        quantity=str(outcome.quantity),
     )
 
 
