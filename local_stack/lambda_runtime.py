@@ -68,11 +68,9 @@ class LambdaRuntime:
     def cold_start(self) -> None:
         """Forget warm state (clients, settings, cached secrets), as a new container would:
         the local stack's endpoints change from one start to the next."""
-        from shared import secret_cache
-        from shared.aws import reset_clients
+        from shared.runtime import reset
 
-        reset_clients()
-        secret_cache.clear()
+        reset()
         # Handlers and the modules they share (functions.workflow.steps) keep warm state too.
         for name, module in list(sys.modules.items()):
             if name == "functions" or name.startswith("functions."):

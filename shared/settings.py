@@ -93,17 +93,6 @@ class RelaySettings(_Settings):
     inventory_table: str | None = None
     held_orders_queue_url: str | None = None
 
-    def sync_queue_urls(self) -> dict[str, str]:
-        """Channel -> its sync queue URL, for every channel the registry says publishes stock."""
-        from shared.channels.registry import CHANNELS
-        from shared.names import sync_queue
-
-        return {
-            c.name: QueueUrls(_env_prefix=env_prefix(sync_queue(c.name))).queue_url  # type: ignore[call-arg]
-            for c in CHANNELS
-            if c.publishes_stock
-        }
-
 
 class ChannelOfFunction(_Settings):
     keel_channel: str

@@ -15,7 +15,7 @@ def new_tracer(service: str) -> Tracer:
     return Tracer(service=service, patch_modules=("botocore",))
 
 
-def trace_http(tracer: Tracer) -> None:
+def trace_http(tracer: Tracer | None = None) -> None:
     """Trace the httpx clients built from here on (X-Ray replaces `httpx.Client`): call it
-    before building the client."""
-    tracer.patch(("httpx",))
+    before building the client. Tracers share their configuration, so any one patches."""
+    (tracer or Tracer(auto_patch=False)).patch(("httpx",))

@@ -46,8 +46,8 @@ def specs() -> Path:
 
 @pytest.fixture
 def clean_clients() -> Iterator[None]:
-    from shared.aws import reset_clients
+    from shared.runtime import reset
 
-    reset_clients()
+    reset()
     yield
-    reset_clients()
+    reset()

@@ -4,8 +4,7 @@ the function's stream-failure queue (alarmed) and the order stays held for a per
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
@@ -16,48 +15,21 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from shared.aws import client
 from shared.channels.errors import PermanentError
 from shared.channels.port import CancelsLines
-from shared.channels.registry import BY_NAME
-from shared.channels.spec import load
 from shared.domain.oversell import OversellPolicy
 from shared.metrics import count
-from shared.secret_cache import get_json
+from shared.runtime import runtime
 from shared.services.oversell import follow_policy, policy_trigger
-from shared.settings import OversellSettings, SecretName, env_prefix
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
-
-if TYPE_CHECKING:
-    import httpx
+from shared.settings import OversellSettings
 
 logger = Logger(service="keel-oversell")
 
 
-@cache
-def _settings() -> OversellSettings:
-    return OversellSettings()  # type: ignore[call-arg]  # values come from the environment
-
-
-@cache
-def _http() -> httpx.Client:
-    """Only an order the policy cancels lines of calls a channel: the rest never import httpx."""
-    import httpx
-
-    return httpx.Client(timeout=httpx.Timeout(15.0, connect=3.0))
-
-
 def _canceller(channel: str) -> CancelsLines | None:
-    spec = BY_NAME.get(channel)
-    if spec is None or spec.cancel_lines is None:
-        return None
-    secret_name = SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
-    secret = get_json(secret_name, _settings().secret_cache_seconds)
-    adapter: CancelsLines = load(spec.cancel_lines)(
-        load(spec.secret_schema).model_validate(secret), _http()
-    )
-    return adapter
+    """Built only for an order the policy cuts: the rest never import httpx."""
+    kit = runtime().channel(channel)
+    return kit.line_canceller() if kit.can("cancel_lines") else None
 
 
 def record_handler(record: DynamoDBRecord) -> str:
@@ -66,16 +38,11 @@ def record_handler(record: DynamoDBRecord) -> str:
     if trigger is None:
         return "nothing"
     logger.append_keys(correlation_id=trigger.order_key)
-    settings = _settings()
-    policy = settings.oversell_policy.get(trigger.channel, OversellPolicy.HOLD)
-    db = client("dynamodb")
+    rt = runtime()
+    policy = rt.settings(OversellSettings).oversell_policy.get(trigger.channel, OversellPolicy.HOLD)
     try:
         done = follow_policy(
-            trigger.order_key,
-            policy,
-            OrderStore(settings.orders_table, db),
-            InventoryStore(settings.inventory_table, db),
-            lambda: _canceller(trigger.channel),
+            trigger.order_key, policy, rt.orders, rt.inventory, lambda: _canceller(trigger.channel)
         )
     except PermanentError as exc:  # the channel refused: the order waits for a person
         logger.warning("oversell policy refused", extra={"error": str(exc)[:500]})

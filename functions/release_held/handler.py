@@ -7,8 +7,6 @@ that is still short leaves the order waiting; one that fits reserves it in one t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,31 +18,22 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from shared.aws import client
 from shared.channels.registry import BY_NAME
 from shared.messages import RetryHeld
+from shared.runtime import runtime
 from shared.services.intake import retry_held, sku_lookup
-from shared.settings import ReleaseHeldSettings
-from shared.stores.intake import OrderStores
 from shared.tracing import new_tracer
 
 logger = Logger(service="keel-release-held")
 tracer = new_tracer("keel-release-held")
 
 
-@cache
-def _stores() -> OrderStores:
-    s = ReleaseHeldSettings()  # type: ignore[call-arg]  # values come from the environment
-    return OrderStores.connect(
-        s.catalog_table, s.inventory_table, s.orders_table, client("dynamodb")
-    )
-
-
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     trigger = RetryHeld.model_validate_json(record.body)
     logger.thread_safe_append_keys(correlation_id=trigger.order_key, sku=trigger.sku)
-    stores = _stores()
+    rt = runtime()
+    stores = rt.order_stores
     channel = BY_NAME[trigger.order_key.split("#", 1)[0]]
     outcome = retry_held(
         trigger.order_key,
@@ -53,7 +42,7 @@ def record_handler(record: SQSRecord) -> str:
         stores.intake,
         stores.orders,
         stores.inventory,
-        datetime.now(UTC),
+        rt.clock(),
         catalog=stores.catalog,
         because=trigger.because,
     )

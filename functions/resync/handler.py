@@ -6,32 +6,24 @@ in a channel's admin. Triggers are cheap (the sync reads canonical stock and bat
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.aws import client
 from shared.messages import SyncListing
-from shared.settings import RelaySettings
-from shared.stores.catalog import CatalogStore
+from shared.runtime import runtime
 from shared.trigger_outbox import TriggerOutbox
 
 logger = Logger(service="keel-resync")
 metrics = Metrics(namespace="Keel", service="keel-resync")
 
 
-@cache
-def _setup() -> tuple[CatalogStore, dict[str, str]]:
-    settings = RelaySettings()  # type: ignore[call-arg]  # values come from the environment
-    return CatalogStore(settings.catalog_table, client("dynamodb")), settings.sync_queue_urls()
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    catalog, queues = _setup()
+    rt = runtime()
+    catalog, queues = rt.catalog, rt.sync_queue_urls()
     by_channel: dict[str, list[str]] = {}
     for listing in catalog.all_listings():
         if listing.channel in queues:

@@ -5,7 +5,6 @@ that ended."""
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,24 +16,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from shared.aws import client
+from shared.runtime import runtime
 from shared.services.workflow import ORDER_EDITED, fail_waiting
 from shared.services.workflow_start import Edited, Start, what_follows
 from shared.settings import WorkflowSettings
-from shared.stores.shipments import ShipmentStore
 from shared.workflow import execution_name
 
 logger = Logger(service="keel-start-workflow")
-
-
-@cache
-def _settings() -> WorkflowSettings:
-    return WorkflowSettings()  # type: ignore[call-arg]  # values come from the environment
-
-
-@cache
-def _sfn() -> Any:
-    return client("stepfunctions")
 
 
 def record_handler(record: DynamoDBRecord) -> str:
@@ -43,11 +31,12 @@ def record_handler(record: DynamoDBRecord) -> str:
     if follows is None:
         return "nothing"
     logger.append_keys(correlation_id=follows.order_key)
-    sfn = _sfn()
+    rt = runtime()
+    sfn = rt.aws("stepfunctions")
     if isinstance(follows, Start):
         try:
             sfn.start_execution(
-                stateMachineArn=_settings().order_workflow_arn,
+                stateMachineArn=rt.settings(WorkflowSettings).order_workflow_arn,
                 name=execution_name(follows.order_key),
                 input=json.dumps({"order_key": follows.order_key}),
             )
@@ -56,9 +45,7 @@ def record_handler(record: DynamoDBRecord) -> str:
             return "already started"
         logger.info("workflow started")
         return "started"
-    token = ShipmentStore(_settings().orders_table, client("dynamodb")).waiting_token(
-        follows.order_key
-    )
+    token = rt.shipments.waiting_token(follows.order_key)
     if token is None:
         return "nothing waits"  # the wait, when it comes, checks the order itself
     if isinstance(follows, Edited):

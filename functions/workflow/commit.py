@@ -5,12 +5,12 @@ It comes before the channel is told, and never waits for it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.workflow.steps import run, stores
+from functions.workflow.steps import run
+from shared.runtime import runtime
 from shared.services.workflow import commit
 
 logger = Logger(service="keel-workflow-commit")
@@ -18,5 +18,6 @@ logger = Logger(service="keel-workflow-commit")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, str | bool]:
-    done = run(logger, "Commit", event, lambda key: commit(stores(), key, datetime.now(UTC)))
+    rt = runtime()
+    done = run(logger, "Commit", event, lambda key: commit(rt.workflow_stores, key, rt.clock()))
     return {"committed": done}

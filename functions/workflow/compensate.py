@@ -4,13 +4,12 @@ cancellation itself)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.workflow.carrier import carrier
-from functions.workflow.steps import run, stores
+from functions.workflow.steps import run
+from shared.runtime import runtime
 from shared.services.workflow import compensate
 
 logger = Logger(service="keel-workflow-compensate")
@@ -18,10 +17,11 @@ logger = Logger(service="keel-workflow-compensate")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    rt = runtime()
     done = run(
         logger,
         "Compensate",
         event,
-        lambda key: compensate(stores(), key, carrier(), datetime.now(UTC)),
+        lambda key: compensate(rt.workflow_stores, key, rt.carrier(), rt.clock()),
     )
     return {"compensated": done}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.workflow.steps import stores
+from shared.runtime import runtime
 from shared.services.workflow import record_failure
 
 logger = Logger(service="keel-workflow-record-failure")
@@ -18,6 +17,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     order_key = str(event["order_key"])
     error = event.get("error") or {}
     logger.append_keys(correlation_id=order_key)
-    record_failure(stores(), order_key, error, datetime.now(UTC))
+    rt = runtime()
+    record_failure(rt.workflow_stores, order_key, error, rt.clock())
     logger.warning("order workflow failed", extra={"error": str(error.get("Error", ""))})
     return {"recorded": order_key}

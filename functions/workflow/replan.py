@@ -8,8 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.workflow.carrier import carrier
-from functions.workflow.steps import run, stores
+from functions.workflow.steps import run
+from shared.runtime import runtime
 from shared.services.workflow import replan
 
 logger = Logger(service="keel-workflow-replan")
@@ -17,5 +17,6 @@ logger = Logger(service="keel-workflow-replan")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, bool]:
-    again = run(logger, "Replan", event, lambda key: replan(stores(), key, carrier()))
+    rt = runtime()
+    again = run(logger, "Replan", event, lambda key: replan(rt.workflow_stores, key, rt.carrier()))
     return {"replanned": again}

@@ -6,14 +6,13 @@ a redrive runs them again safely."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.workflow.carrier import carrier
-from functions.workflow.steps import run, stores
+from functions.workflow.steps import run
 from shared.channels.registry import BY_NAME
+from shared.runtime import runtime
 from shared.services.workflow import ship, validate
 
 logger = Logger(service="keel-workflow-ship")
@@ -22,14 +21,15 @@ logger = Logger(service="keel-workflow-ship")
 def _check(order_key: str) -> str:
     spec = BY_NAME.get(order_key.split("#", 1)[0])
     can_confirm = spec is not None and spec.confirm_shipment is not None
-    validate(stores(), order_key, can_confirm)
+    validate(runtime().workflow_stores, order_key, can_confirm)
     return "valid"
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     run(logger, "Validate", event, _check)
+    rt = runtime()
     shipment = run(
-        logger, "Ship", event, lambda key: ship(stores(), key, carrier(), datetime.now(UTC))
+        logger, "Ship", event, lambda key: ship(rt.workflow_stores, key, rt.carrier(), rt.clock())
     )
     return {"parcel_id": shipment.parcel_id, "tracking_number": shipment.tracking_number}

@@ -20,20 +20,17 @@ from shared.domain.intake import (
 from shared.domain.lifecycle import Adjust, Ignore, Keep, plan_change
 from shared.domain.order_checks import implausibility
 from shared.domain.orders import Order, OrderStatus
-from shared.stores.catalog import CatalogStore
 from shared.stores.intake import (
-    OrderIntakeStore,
     Outcome,
     ReservationRefused,
     VersionMoved,
 )
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
+from shared.stores.ports import Intake, Inventory, ListingRefs, Orders
 
 ATTEMPTS = 4  # another writer stored a version in between: read and plan again
 
 
-def sku_lookup(catalog: CatalogStore, channel: Channel) -> SkuLookup:
+def sku_lookup(catalog: ListingRefs, channel: Channel) -> SkuLookup:
     """Match by the channel's item id first (the registry names the listing ref), then by the
     SKU the channel reports."""
 
@@ -63,7 +60,7 @@ def listing_refs(order: Order) -> list[tuple[str, str, str]]:
     return sorted(refs)
 
 
-def _wait_for_listings(plan: Reserve | Hold, catalog: CatalogStore | None, now: datetime) -> bool:
+def _wait_for_listings(plan: Reserve | Hold, catalog: ListingRefs | None, now: datetime) -> bool:
     """Held for an unmatched line: wait for its listing. True when one of them appeared in
     the meantime (plan once more: its wake may have passed before the wait was written)."""
     if catalog is None or not isinstance(plan, Hold) or not plan.reason.startswith(HOLD_UNMATCHED):
@@ -84,12 +81,12 @@ def _plan(order: Order, find_sku: SkuLookup, shop_currency: str | None) -> Reser
 def take_order(
     order: Order,
     find_sku: SkuLookup,
-    intake: OrderIntakeStore,
-    orders: OrderStore,
+    intake: Intake,
+    orders: Orders,
     now: datetime,
     shop_currency: str | None = None,
     cause: str = "channel",
-    catalog: CatalogStore | None = None,
+    catalog: ListingRefs | None = None,
 ) -> tuple[Outcome, Order]:
     """`shop_currency` None skips the plausibility checks; `cause` (which delivery or poll)
     goes into the order's history; `catalog`: where an order held for an unmatched line waits
@@ -119,7 +116,7 @@ def take_order(
 
 
 def _take_new(
-    plan: Reserve | Hold, intake: OrderIntakeStore, now: datetime, cause: str
+    plan: Reserve | Hold, intake: Intake, now: datetime, cause: str
 ) -> tuple[Outcome, Order]:
     if isinstance(plan, Hold):
         held = plan.order.held(plan.reason, now, cause)
@@ -137,7 +134,7 @@ def _apply(
     change: Adjust | Keep | Ignore,
     stored: Order | None,
     reserved: dict[str, int],
-    intake: OrderIntakeStore,
+    intake: Intake,
     now: datetime,
     cause: str,
 ) -> tuple[Outcome, Order]:
@@ -181,11 +178,11 @@ def retry_held(
     order_key: str,
     sku: str,
     find_sku: SkuLookup,
-    intake: OrderIntakeStore,
-    orders: OrderStore,
-    inventory: InventoryStore,
+    intake: Intake,
+    orders: Orders,
+    inventory: Inventory,
     now: datetime,
-    catalog: CatalogStore | None = None,
+    catalog: ListingRefs | None = None,
     because: str = "stock",
 ) -> Outcome:
     """Stock of `sku` arrived, or a listing for it appeared: try again to reserve an order

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from shared.channels.port import FetchesOrders
 from shared.domain.orders import Order
 from shared.stores.intake import Outcome
-from shared.stores.orders import OrderStore
+from shared.stores.ports import Orders
 
 FIRST_POLL_LOOKBACK = timedelta(days=2)  # no watermark yet: how far back the first poll reads
 
@@ -27,7 +27,7 @@ class PollReport:
 
 def poll_orders(
     fetcher: FetchesOrders,
-    orders: OrderStore,
+    orders: Orders,
     take: Callable[[Order], Outcome],
     overlap: timedelta,
     now: datetime,

@@ -7,13 +7,58 @@ trigger: "listing of SKU on CHANNEL needs syncing"; the sync reads canonical sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing
-from shared.stores.catalog import REF_SK, is_listing_key, listing_from_item
-from shared.stores.inventory import LEVEL, level_from_item
+from shared.messages import RetryHeld, SyncListing
+from shared.stores.catalog import REF_SK, CatalogStore, is_listing_key, listing_from_item
+from shared.stores.inventory import LEVEL, InventoryStore, level_from_item
+
+
+@dataclass
+class Relayed:
+    """What one stream record asks for: sync triggers (one per channel to tell) and a wake-up
+    per held order that may go on now (stock arrived, or a listing now names a line's id)."""
+
+    triggers: list[SyncListing] = field(default_factory=list)
+    wakes: list[RetryHeld] = field(default_factory=list)
+    cause: str | None = None  # "stock" or "listing", for the log
+
+
+def relay_change(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    catalog: CatalogStore,
+    publishing: Collection[str],
+    waiting: InventoryStore | None,
+) -> Relayed:
+    """`publishing`: the channels Keel publishes stock to. `waiting`: where orders held for
+    stock are found (None: this relay wakes nobody for stock, as the catalog's stream)."""
+    relayed = Relayed()
+    found = listing_found(old, new)
+    if found is not None:
+        ref_pk, sku = found
+        for order_key in catalog.orders_waiting_for_ref(ref_pk):
+            relayed.wakes.append(RetryHeld(order_key=order_key, sku=sku, because="listing"))
+    arrived = stock_arrived(old, new)
+    if arrived is not None and waiting is not None:
+        for order_key in waiting.waiting_orders(arrived):
+            relayed.wakes.append(RetryHeld(order_key=order_key, sku=arrived, because="stock"))
+    moved_sku = stock_change(old, new)
+    if moved_sku is not None:
+        sku, channels = moved_sku, channels_to_sync(catalog.listings_for(moved_sku), publishing)
+        relayed.cause = "stock"
+    else:
+        listing = listing_change(old, new)
+        if listing is None or listing.channel not in publishing:
+            return relayed
+        sku, channels, relayed.cause = listing.sku, [listing.channel], "listing"
+    moved = relayed.cause == "stock"
+    relayed.triggers = [SyncListing(channel=c, sku=sku, stock_moved=moved) for c in channels]
+    return relayed
 
 
 def stock_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
@@ -62,6 +107,6 @@ def listing_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None)
     return after
 
 
-def channels_to_sync(listings: Iterable[Listing], queues: Mapping[str, str]) -> list[str]:
+def channels_to_sync(listings: Iterable[Listing], publishing: Collection[str]) -> list[str]:
     """Channels that list this SKU and that Keel publishes stock to."""
-    return sorted({listing.channel for listing in listings if listing.channel in queues})
+    return sorted({listing.channel for listing in listings if listing.channel in publishing})

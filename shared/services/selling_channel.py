@@ -5,13 +5,11 @@ put Keel's number back on that channel: trigger its sync for the order's SKUs.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from shared.channels.registry import BY_NAME
 from shared.domain.orders import Order, OrderStatus
 from shared.messages import SyncListing
-from shared.names import sync_queue
-from shared.settings import QueueUrls, env_prefix
 from shared.stores.intake import Outcome
 
 
@@ -21,14 +19,12 @@ def needs_resync(outcome: Outcome, order: Order) -> bool:
     return outcome is Outcome.RESERVED and order.status is OrderStatus.PARTIALLY_REFUNDED
 
 
-def resync_selling_channel(order: Order, sqs: Any) -> int:
-    """Triggers sent (one per SKU); 0 for a channel Keel does not publish stock to."""
+def resync_selling_channel(order: Order, send: Callable[[SyncListing], None]) -> int:
+    """Triggers sent (one per SKU, to the channel's sync queue); 0 for a channel Keel does not
+    publish stock to."""
     if not BY_NAME[order.channel].publishes_stock:
         return 0
-    url = QueueUrls(_env_prefix=env_prefix(sync_queue(order.channel))).queue_url  # type: ignore[call-arg]
     skus = sorted({ln.sku for ln in order.lines if ln.sku})
     for sku in skus:
-        sqs.send_message(
-            QueueUrl=url, MessageBody=SyncListing(channel=order.channel, sku=sku).model_dump_json()
-        )
+        send(SyncListing(channel=order.channel, sku=sku))
     return len(skus)

@@ -8,7 +8,8 @@ from datetime import datetime
 from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing, channel_quantity
-from shared.stores.inventory import InventoryStore, LevelMoved
+from shared.stores.inventory import LevelMoved
+from shared.stores.ports import Inventory
 
 ATTEMPTS = 5
 
@@ -21,14 +22,14 @@ def derived_quantity(listing: Listing, available: int) -> int:
 
 
 def receive(
-    inventory: InventoryStore, sku: str, qty: int, reference: str, actor: str, at: datetime
+    inventory: Inventory, sku: str, qty: int, reference: str, actor: str, at: datetime
 ) -> bool:
     """False when this reference was already received."""
     return inventory.receive(Movement(sku, MovementCause.RECEIPT, qty, reference, actor, at))
 
 
 def adjust(
-    inventory: InventoryStore,
+    inventory: Inventory,
     sku: str,
     change: int,
     reference: str,

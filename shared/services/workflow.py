@@ -23,12 +23,14 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from shared.channels.errors import NothingToDo, RetryableError
+from shared.channels.port import ShipmentConfirmation
 from shared.domain.inventory import aggregate_by_sku
 from shared.domain.orders import Order, OrderStatus
 from shared.domain.shipments import Shipment, ShipmentState
 from shared.stores.intake import OrderIntakeStore, VersionMoved
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
+from shared.stores.ports import Intake, Orders
 from shared.stores.shipments import ShipmentStore
 
 T = TypeVar("T")
@@ -70,8 +72,8 @@ class ConfirmsOnChannel(Protocol):
 
 @dataclass(frozen=True)
 class Stores:
-    orders: OrderStore
-    intake: OrderIntakeStore
+    orders: Orders
+    intake: Intake
     shipments: ShipmentStore
 
     @classmethod
@@ -228,6 +230,16 @@ def carrier_progress(stores: Stores, carrier: str, parcel_id: str, sfn: Any) -> 
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
         return False
     return True
+
+
+def shipment_confirmation(order: Order, shipment: Shipment) -> ShipmentConfirmation:
+    """What the channel is told: the carrier service, tracking, and every stock line shipped."""
+    return ShipmentConfirmation(
+        carrier=shipment.carrier_service or shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        tracking_url=shipment.tracking_url,
+        lines=tuple((ln.line_id, ln.quantity) for ln in order.lines if ln.stock),
+    )
 
 
 def confirm(stores: Stores, order_key: str, tell: ConfirmsOnChannel, now: datetime) -> bool:

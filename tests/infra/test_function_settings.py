@@ -18,6 +18,7 @@ from infra.compute import function_environment
 from infra.config import CONFIGS
 from shared.channels.registry import CHANNELS
 from shared.names import sync_queue
+from shared.runtime import Runtime
 from shared.settings import (
     ChannelOfFunction,
     IngestSettings,
@@ -38,7 +39,7 @@ PUBLISHING = {c.name for c in CHANNELS if c.publishes_stock}
 def _secret_names(spec: Function) -> dict[str, str]:
     """What the handlers read per channel: `<CHANNEL>_SECRET_NAME` through `SecretName`."""
     return {
-        channel: SecretName(_env_prefix=env_prefix(channel)).secret_name  # type: ignore[call-arg]
+        channel: Runtime().settings(SecretName, env_prefix(channel)).secret_name
         for channel in spec.secrets
     }
 
@@ -46,11 +47,11 @@ def _secret_names(spec: Function) -> dict[str, str]:
 def _webhook(spec: Function) -> None:
     from functions.webhook import handler
 
-    handler._env.cache_clear()
+    handler._door.cache_clear()
     try:
-        assert handler._env()["deliveries_table"] == "t-deliveries"
+        assert handler._door().deliveries_table == "t-deliveries"
     finally:
-        handler._env.cache_clear()
+        handler._door.cache_clear()
     assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
 
 
@@ -59,18 +60,18 @@ def _queue_delivery(spec: Function) -> None:
     raw-bodies bucket (its channel is the queue it reads, named in each record)."""
     from functions.queue_delivery import handler
 
-    handler._env.cache_clear()
+    handler._door.cache_clear()
     try:
-        env = handler._env()
-        assert env["deliveries_table"] == "t-deliveries"
-        assert env["ingest_queue_url"] == "https://sqs/ingest"
-        assert env["raw_bodies_bucket"] == "b-raw-bodies"
+        door = handler._door()
+        assert door.deliveries_table == "t-deliveries"
+        assert door.ingest_queue_url == "https://sqs/ingest"
+        assert door.raw_bodies_bucket == "b-raw-bodies"
     finally:
-        handler._env.cache_clear()
+        handler._door.cache_clear()
 
 
 def _ingest(spec: Function) -> None:
-    settings = IngestSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(IngestSettings)
     assert settings.orders_table == "t-orders"
     assert settings.raw_body_retention_days == CONFIGS["prod"].raw_body_retention_days
     assert _secret_names(spec) == {c: f"keel/prod/{c}" for c in spec.secrets}
@@ -78,54 +79,53 @@ def _ingest(spec: Function) -> None:
 
 def _relay(spec: Function) -> None:
     """relay, relay-catalog and resync: the catalog, and a sync queue per publishing channel."""
-    settings = RelaySettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(RelaySettings)
     assert settings.catalog_table == "t-catalog"
-    assert settings.sync_queue_urls() == {c: f"https://sqs/{sync_queue(c)}" for c in PUBLISHING}
+    assert Runtime().sync_queue_urls() == {c: f"https://sqs/{sync_queue(c)}" for c in PUBLISHING}
 
 
 def _sync(spec: Function) -> None:
     """The generic sync: its channel from KEEL_CHANNEL, then that channel's prefixed names."""
-    settings = SyncSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(SyncSettings)
     assert (settings.catalog_table, settings.inventory_table) == ("t-catalog", "t-inventory")
-    channel = ChannelOfFunction().keel_channel  # type: ignore[call-arg]
+    channel = Runtime().settings(ChannelOfFunction).keel_channel
     assert spec.name == sync_queue(channel) and channel in PUBLISHING
-    queues = QueueUrls(_env_prefix=env_prefix(sync_queue(channel)))  # type: ignore[call-arg]
+    queues = Runtime().settings(QueueUrls, env_prefix(sync_queue(channel)))
     assert queues.queue_url == f"https://sqs/{sync_queue(channel)}"
     assert queues.dlq_url == f"https://sqs/{sync_queue(channel)}-dlq"  # permanent failures
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
 
 def _release_held(spec: Function) -> None:
-    settings = ReleaseHeldSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(ReleaseHeldSettings)
     assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
 
 
 def _inventory_relay(spec: Function) -> None:
     """The inventory relay also wakes orders waiting for stock."""
     _relay(spec)
-    settings = RelaySettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(RelaySettings)
     assert settings.inventory_table == "t-inventory"
     assert settings.held_orders_queue_url == "https://sqs/held-orders"
 
 
 def _poll(spec: Function) -> None:
     _release_held(spec)
-    channel = ChannelOfFunction().keel_channel  # type: ignore[call-arg]
+    channel = Runtime().settings(ChannelOfFunction).keel_channel
     assert spec.name == f"poll-{channel}"
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
 
 def _carriers(spec: Function) -> None:
     assert {
-        c: SecretName(_env_prefix=env_prefix(c)).secret_name  # type: ignore[call-arg]
-        for c in spec.carriers
+        c: Runtime().settings(SecretName, env_prefix(c)).secret_name for c in spec.carriers
     } == {c: f"keel/prod/{c}" for c in spec.carriers}
 
 
 def _workflow_task(spec: Function) -> None:
     """Task functions: the orders table; commit also the inventory; ship and compensate the
     carrier's secret; confirm the channels'."""
-    settings = WorkflowSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(WorkflowSettings)
     assert settings.orders_table == "t-orders"
     assert settings.inventory_table == ("t-inventory" if "inventory" in spec.writes else None)
     _carriers(spec)
@@ -133,13 +133,13 @@ def _workflow_task(spec: Function) -> None:
 
 
 def _start_workflow(spec: Function) -> None:
-    settings = WorkflowSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(WorkflowSettings)
     assert settings.orders_table == "t-orders"
     assert settings.order_workflow_arn == "arn:states:order-workflow"
 
 
 def _oversell(spec: Function) -> None:
-    settings = OversellSettings()  # type: ignore[call-arg]
+    settings = Runtime().settings(OversellSettings)
     assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
     assert dict(settings.oversell_policy) == dict(CONFIGS["prod"].oversell_policy)
     assert _secret_names(spec) == {

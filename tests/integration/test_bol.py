@@ -15,7 +15,6 @@ import boto3
 import httpx
 import pytest
 
-import functions.sync.handler as sync_module
 import functions.webhook.handler as webhook_module
 from functions.ingest.handler import handler as ingest
 from functions.poll.handler import handler as poll
@@ -34,6 +33,7 @@ from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
 from shared.domain.orders import OrderStatus
 from shared.messages import SyncListing, sync_message
+from shared.runtime import reset as reset_runtime
 from shared.settings import FUNCTION_ENV
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
@@ -51,7 +51,7 @@ def bol(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Iterator[BolS
     undelayed = tuple(0 for _ in spec.sync.confirm_delays_s)
     policy = dataclasses.replace(spec.sync, confirm_delays_s=undelayed)
     monkeypatch.setitem(BY_NAME, "bol", dataclasses.replace(spec, sync=policy))
-    sync_module._channel.cache_clear()
+    reset_runtime()
     sandbox = BolSandbox()
     sandbox.process_delay_s = 0.0
     server = LocalHttpServer("bol-sandbox", sandbox)
@@ -59,13 +59,12 @@ def bol(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Iterator[BolS
     boto3.client("secretsmanager").put_secret_value(
         SecretId=deployed.secrets["bol"], SecretString=json.dumps(sandbox.keel_secret(server.url))
     )
-    webhook_module._keys_cache.cache_clear()
-    webhook_module._refetched_for.cache_clear()
+    webhook_module._keys.cache_clear()
     forget_tokens()
     yield sandbox
     server.stop()
     forget_tokens()
-    sync_module._channel.cache_clear()
+    reset_runtime()
 
 
 @pytest.fixture
@@ -215,7 +214,7 @@ def test_a_delivery_failing_on_its_last_receive_is_dead_lettered_with_its_error(
     def broken(*_: Any) -> Any:
         raise RuntimeError("the store is on fire")
 
-    monkeypatch.setattr(ingest_module, "_fetch", broken)
+    monkeypatch.setattr(ingest_module, "take_delivery", broken)
     event = sqs_event(message["Body"])
     assert ingest(event, context("ingest"))["batchItemFailures"]  # retried while receives last
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"

@@ -17,6 +17,7 @@ import functions.webhook.handler as webhook_module
 from local_stack.resources import Provisioned
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import BodyDigest, ChannelKeys, FromBody, WebhookReceiver
+from shared.services.webhook_receipt import REFETCHES_PER_INTERVAL
 from tests.integration.conftest import context, drain
 from tests.integration.test_webhook_edges import gateway_event
 
@@ -56,8 +57,7 @@ def keyed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         keys=ChannelKeys(fetch=f"{__name__}:fetch", key_id=key_id, refetch_interval_s=3600),
     )
     monkeypatch.setitem(BY_NAME, CHANNEL, dataclasses.replace(BY_NAME[CHANNEL], receiver=receiver))
-    webhook_module._keys_cache.cache_clear()
-    webhook_module._refetched_for.cache_clear()
+    webhook_module._keys.cache_clear()
     PUBLISHED.clear()
     PUBLISHED["k1"] = "first-key"
     FETCHES.clear()
@@ -94,7 +94,7 @@ def test_a_rotated_key_is_fetched_once_then_unknown_ids_are_refused(
     for n in range(10):  # forged ids cannot hammer the key endpoint
         assert post(forged, signed(forged, f"forged-{n}", "any")) == 401
     # the first fetch, then one each for k2, k9 and three forged ids
-    assert len(FETCHES) == 1 + webhook_module.REFETCHES_PER_INTERVAL
+    assert len(FETCHES) == 1 + REFETCHES_PER_INTERVAL
     assert len(drain(sqs, deployed.queue_urls["ingest"])) == 2
 
 

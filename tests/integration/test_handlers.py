@@ -121,12 +121,12 @@ def test_a_delivery_that_cannot_be_enqueued_is_not_marked_seen(
     monkeypatch.setenv("INGEST_QUEUE_URL", deployed.queue_urls["ingest"] + "-gone")
     from functions.webhook import handler as module
 
-    module._env.cache_clear()
+    module._door.cache_clear()
     body = an_order_body()
     with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
         webhook(api_event(body, shopify.headers(body, webhook_id="wh-3")), context("webhook"))
     assert db.scan(TableName=deployed.tables["deliveries"])["Items"] == []
-    module._env.cache_clear()
+    module._door.cache_clear()
 
 
 # --- ingest ---

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-import functions.ingest.handler as ingest_module
 from functions.ingest.handler import handler as ingest
 from shared.channels import registry
 from shared.channels.errors import PermanentError, RetryableError
 from shared.channels.port import OrderNotice
 from shared.channels.shopify.orders import ShopifyOrdersInbound
 from shared.domain.orders import Order
+from shared.runtime import reset as reset_runtime
 from shared.stores.catalog import CatalogStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
@@ -59,11 +59,16 @@ class FakeFetcher:
 
 @pytest.fixture(autouse=True)
 def thin_shopify(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    thin = dataclasses.replace(registry.BY_NAME["shopify"], fetch_order=f"{__name__}:FakeFetcher")
+    thin = dataclasses.replace(
+        registry.BY_NAME["shopify"],
+        fetch_order=f"{__name__}:FakeFetcher",
+        inbound=f"{__name__}:NoticeParser",
+    )
     monkeypatch.setitem(registry.BY_NAME, "shopify", thin)
-    monkeypatch.setattr(ingest_module, "_inbound", lambda channel: NoticeParser())
+    reset_runtime()  # channel adapters are built from the registry as it is now
     CHANNEL_ORDERS.clear()
     yield
+    reset_runtime()
 
 
 def notice(order_id: str, delivery_id: str) -> str:

@@ -32,9 +32,9 @@ def queued_channel(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> It
     woo = registry.BY_NAME["woocommerce"]
     fake = dataclasses.replace(woo, name="queued", receiver=None, queue_receiver=RECEIVER)
     monkeypatch.setitem(registry.BY_NAME, "queued", fake)
-    queue_delivery._env.cache_clear()
+    queue_delivery._door.cache_clear()
     yield "queued"
-    queue_delivery._env.cache_clear()
+    queue_delivery._door.cache_clear()
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:
@@ -95,11 +95,11 @@ def test_a_message_that_cannot_be_enqueued_comes_back_alone(
     deployed: Provisioned, queued_channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INGEST_QUEUE_URL", deployed.queue_urls["ingest"] + "-missing")
-    queue_delivery._env.cache_clear()
+    queue_delivery._door.cache_clear()
     result = queue_delivery.handler(sqs_event(notification("n-9")), context("notifications"))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     monkeypatch.setenv("INGEST_QUEUE_URL", deployed.queue_urls["ingest"])
-    queue_delivery._env.cache_clear()
+    queue_delivery._door.cache_clear()
     # Not marked seen: the retry goes through.
     queue_delivery.handler(sqs_event(notification("n-9")), context("notifications"))
     assert [d.delivery_id for d in _ingest_messages(deployed)] == ["n-9"]

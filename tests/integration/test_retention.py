@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from functions.ingest import handler as ingest_module
 from functions.ingest.handler import handler as ingest
 from functions.webhook.handler import handler as webhook
 from infra.config import CONFIGS
 from local_stack.resources import LOCAL_RAW_BODY_RETENTION_DAYS, Provisioned
+from shared.runtime import Runtime
+from shared.runtime import reset as reset_runtime
 from shared.settings import IngestSettings
 from shared.wiring import RAW_BODY_RETENTION_ENV, WIRING
 from tests.integration.conftest import context, drain, sqs_event
@@ -29,16 +30,16 @@ def prod_retention(deployed: Provisioned, monkeypatch: pytest.MonkeyPatch) -> It
     days = CONFIGS["prod"].raw_body_retention_days
     assert days != LOCAL_RAW_BODY_RETENTION_DAYS  # else this test could not tell them apart
     monkeypatch.setenv(RAW_BODY_RETENTION_ENV, str(days))
-    ingest_module._settings.cache_clear()
+    reset_runtime()
     yield days
-    ingest_module._settings.cache_clear()
+    reset_runtime()
 
 
 def test_the_settings_field_is_the_variable_the_stack_sets(
     monkeypatch: pytest.MonkeyPatch, deployed: Provisioned
 ) -> None:
     monkeypatch.setenv(RAW_BODY_RETENTION_ENV, "21")
-    assert IngestSettings().raw_body_retention_days == 21  # type: ignore[call-arg]
+    assert Runtime().settings(IngestSettings).raw_body_retention_days == 21
 
 
 def test_a_held_delivery_expires_its_retention_after_receipt(

@@ -15,12 +15,16 @@ import pytest
 import respx
 
 import functions.sync.handler as sync_module
+import shared.runtime as runtime_module
 from local_stack.resources import Provisioned
+from shared import queue_batch
 from shared.channels.port import PendingCheck, PendingState, PendingStock, StockResult, StockUpdate
 from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
-from shared.messages import ConfirmStock, SyncListing
+from shared.messages import ConfirmStock, SyncListing, sync_message
+from shared.runtime import reset as reset_runtime
+from shared.services.outbound import BatchPlan
 from shared.services.stock_confirm import confirm_stock
 from shared.services.stock_sync import SHORT_RECHECK_S, publish_stock
 from shared.settings import FUNCTION_ENV
@@ -91,7 +95,7 @@ def test_a_trigger_for_a_quantity_the_channel_shows_sends_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [NOW]
-    monkeypatch.setattr(sync_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(runtime_module, "utc_now", lambda: clock[0])
     route = respx.post(f"{WOO_BASE}/wp-json/wc/v3/products/batch").mock(side_effect=woo_answer)
     assert run_sync(*(moved(sku) for sku in SKUS)) == {"batchItemFailures": []}
     assert route.call_count == 1
@@ -242,21 +246,27 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     """It shows less than there is, which sells nothing twice: no second write in this batch,
     but a trigger that sends whatever the channel was last seen to show. (Where the channel
     holds hot SKUs, that trigger is held: tests/integration/test_stock_hold.py.)"""
-    queued: list[tuple[SyncListing, int]] = []
-    monkeypatch.setattr(sync_module, "_send", lambda _, m, delay: queued.append((m, delay)))
+    queued: list[tuple[SyncListing | ConfirmStock, int]] = []
+    carry_out = queue_batch.carry_out
+
+    def queue_nothing(plan: BatchPlan, *rest: Any) -> Any:
+        queued.extend((sync_message(s.body), s.delay_s) for s in plan.sends)
+        return carry_out(dataclasses.replace(plan, sends=[]), *rest)
+
+    monkeypatch.setattr(queue_batch, "carry_out", queue_nothing)
     Accepting.moves = [2]
     outcome = publish(catalog, inventory, moving=True)["MUG"]
     assert Accepting.written == [("MUG", 1)] and outcome.unsettled
     spec = BY_NAME[CHANNEL]
     fake = dataclasses.replace(spec, outbound_stock=f"{__name__}:moving_factory")
     monkeypatch.setitem(BY_NAME, CHANNEL, fake)
-    sync_module._channel.cache_clear()
+    reset_runtime()
     try:
         drain(sqs, deployed.queue_urls[f"sync-{CHANNEL}"])
         Accepting.moves = [1]
         assert run_sync(moved("MUG")) == {"batchItemFailures": []}
     finally:
-        sync_module._channel.cache_clear()
+        reset_runtime()
     assert Accepting.written == [("MUG", 1), ("MUG", 3)]
     again = [(m, delay) for m, delay in queued if isinstance(m, SyncListing)]
     assert len(again) == 1

@@ -28,6 +28,7 @@ from shared.channels.spec import SyncPolicy
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
 from shared.messages import ConfirmStock, SyncListing, sync_message
+from shared.runtime import reset as reset_runtime
 from shared.services.stock_confirm import CheckAgain, Republish, confirm_stock
 from shared.services.stock_sync import DeadLetter, Done, Retry, publish_stock
 from shared.settings import FUNCTION_ENV
@@ -176,11 +177,11 @@ def accepting_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     policy = dataclasses.replace(spec.sync, confirm_delays_s=(0, 0), publish_attempts=2)
     fake = dataclasses.replace(spec, outbound_stock=f"{__name__}:factory", sync=policy)
     monkeypatch.setitem(BY_NAME, CHANNEL, fake)
-    sync_module._channel.cache_clear()
+    reset_runtime()
     token = FUNCTION_ENV.set({"KEEL_CHANNEL": CHANNEL})
     yield
     FUNCTION_ENV.reset(token)
-    sync_module._channel.cache_clear()
+    reset_runtime()
 
 
 def run_sync(*bodies: str) -> Any:

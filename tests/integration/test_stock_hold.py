@@ -17,12 +17,16 @@ import pytest
 import respx
 
 import functions.sync.handler as sync_module
+import shared.runtime as runtime_module
 from local_stack.resources import Provisioned
+from shared import queue_batch
 from shared.channels.port import PendingCheck, PendingState, PendingStock, StockResult, StockUpdate
 from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
-from shared.messages import ConfirmStock, SyncListing
+from shared.messages import ConfirmStock, SyncListing, sync_message
+from shared.runtime import reset as reset_runtime
+from shared.services.outbound import BatchPlan
 from shared.services.stock_confirm import Republish, confirm_stock
 from shared.services.stock_hold import Heat, HoldPolicy
 from shared.services.stock_sync import DeadLetter, publish_stock
@@ -45,9 +49,9 @@ S = timedelta(seconds=1)
 def holding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The channel with holding switched on (SyncPolicy.hold_quiet_s / max_hold_s)."""
     monkeypatch.setitem(BY_NAME, CHANNEL, dataclasses.replace(SPEC, sync=POLICY))
-    sync_module._channel.cache_clear()
+    reset_runtime()
     yield
-    sync_module._channel.cache_clear()
+    reset_runtime()
 
 
 class Clock:
@@ -57,7 +61,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> type[Clock]:
     Clock.at = NOW
-    monkeypatch.setattr(sync_module, "_now", lambda: Clock.at)
+    monkeypatch.setattr(runtime_module, "utc_now", lambda: Clock.at)
     return Clock
 
 
@@ -65,14 +69,16 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> type[Clock]:
 def held(monkeypatch: pytest.MonkeyPatch) -> list[tuple[SyncListing, int]]:
     """The held triggers the sync queued (and their delays); they are queued for real too."""
     queued: list[tuple[SyncListing, int]] = []
-    send = sync_module._send
+    carry_out = queue_batch.carry_out
 
-    def spy(channel: Any, message: Any, delay_s: int) -> None:
-        if isinstance(message, SyncListing) and message.held_since is not None:
-            queued.append((message, delay_s))
-        send(channel, message, delay_s)
+    def spy(plan: BatchPlan, *rest: Any) -> Any:
+        for send in plan.sends:
+            message = sync_message(send.body)
+            if isinstance(message, SyncListing) and message.held_since is not None:
+                queued.append((message, send.delay_s))
+        return carry_out(plan, *rest)
 
-    monkeypatch.setattr(sync_module, "_send", spy)
+    monkeypatch.setattr(queue_batch, "carry_out", spy)
     return queued
 
 

@@ -45,9 +45,9 @@ def test_a_forty_sku_batch_reads_in_a_handful_of_requests(
     for n, sku in enumerate(SKUS[:-1]):  # the last one is not listed on WooCommerce
         catalog.put_listing(Listing(sku, "woocommerce", {"product_id": str(700 + n)}))
         inventory.receive(Movement(sku, MovementCause.RECEIPT, 5, f"po-{sku}", "t", NOW), 0)
-    from functions.sync.handler import _Channel  # the handler's own wiring of the adapter
+    from shared.runtime import Runtime  # the functions' own wiring of the adapter
 
-    adapter = _Channel("woocommerce").publisher()
+    adapter = Runtime().channel("woocommerce").stock_publisher()
     calls = _counting(db)
     outcomes = publish_stock(SKUS, adapter, catalog, inventory, lambda: NOW)
     reads = sum(n for op, n in calls.items() if op in {"GetItem", "BatchGetItem", "Query"})

@@ -67,14 +67,15 @@ def test_every_workflow_task_placeholder_names_a_task_function_and_the_asl_uses_
 def test_every_publishing_channel_has_its_queue_function_and_relay_route() -> None:
     from shared.channels.registry import CHANNELS
     from shared.names import env_name_for_queue
-    from shared.settings import FUNCTION_ENV, RelaySettings
+    from shared.runtime import Runtime
+    from shared.settings import FUNCTION_ENV
 
     publishing = {c.name for c in CHANNELS if c.publishes_stock}
     relay = WIRING.function("relay")
     env = {env_name_for_queue(q): f"https://sqs/{q}" for q in relay.sends_to}
     token = FUNCTION_ENV.set({**env, "CATALOG_TABLE": "c"})
     try:
-        urls = RelaySettings().sync_queue_urls()  # type: ignore[call-arg]
+        urls = Runtime().sync_queue_urls()
     finally:
         FUNCTION_ENV.reset(token)
     assert set(urls) == publishing

@@ -77,13 +77,14 @@ def test_no_handler_loads_boto3_or_what_it_was_replaced_for() -> None:
 
 def test_tracing_patches_aws_calls_at_import_and_http_calls_on_first_use() -> None:
     """In Lambda the Tracer patches botocore at import; httpx (and sqlite3, which Keel does not
-    use) are not imported then: ingest patches httpx when a delivery needs a channel call."""
+    use) are not imported then: the runtime patches httpx when a call needs its HTTP client."""
     loaded = _run(
-        "import functions.ingest.handler as h\n"
+        "import functions.ingest.handler\n"
+        "from shared.runtime import runtime\n"
         "import botocore.client\n"
         "aws = hasattr(botocore.client.BaseClient._make_api_call, '__wrapped__')\n"
         "before = [m for m in ('httpx', 'sqlite3') if m in sys.modules]\n"
-        "traced = type(h._http()._transport).__name__ == 'SyncInstrumentedTransport'\n"
+        "traced = type(runtime().http._transport).__name__ == 'SyncInstrumentedTransport'\n"
         "print(json.dumps([aws, before, traced]))",
         lambda_env=True,
     )

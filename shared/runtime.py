@@ -1,0 +1,339 @@
+"""The composition root: everything a function builds once per container, from its settings.
+
+AWS clients, stores, the one HTTP client and its timeouts, the clock, the queue sender, channel
+adapters by capability and the carrier are built here and nowhere else. Handlers, the local
+stack, `keel` and tests build from a `Runtime`; nothing below `shared/runtime.py` reads the
+environment or caches a client of its own.
+
+Lean on purpose: stores, httpx and adapters are imported on first use, so a function pays only
+for what it touches. The webhook ack path does not use this module (it reads four variables and
+must answer within Shopify's 5 s, cold start included).
+
+One runtime per function environment: Lambda gives each function its own process, so that is one
+per container; the local stack runs every function in one process and sets each function's
+variables per invocation (`settings.FUNCTION_ENV`), so it gets one per function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.aws import client
+from shared.channels.errors import PermanentError
+from shared.channels.registry import BY_NAME
+from shared.channels.spec import Channel, load
+from shared.secret_cache import get_json
+from shared.settings import FUNCTION_ENV, QueueUrls, SecretName, _Settings, env_prefix
+
+if TYPE_CHECKING:
+    import httpx
+    from pydantic import BaseModel
+
+    from shared.channels.port import (
+        AcceptsCancellations,
+        CancelsLines,
+        ConfirmsShipments,
+        FetchesOrder,
+        FetchesOrders,
+        ParsesWebhooks,
+        SetsStock,
+    )
+    from shared.messages import ConfirmStock, InboundDelivery, SyncListing
+    from shared.services.order_intake import IntakePorts
+    from shared.services.workflow import Carrier
+    from shared.services.workflow import Stores as WorkflowStores
+    from shared.stores.catalog import CatalogStore
+    from shared.stores.intake import OrderStores
+    from shared.stores.inventory import InventoryStore
+    from shared.stores.orders import OrderStore
+    from shared.stores.shipments import ShipmentStore
+
+S = TypeVar("S", bound=_Settings)
+
+HTTP_TIMEOUT_S = 15.0  # read, write and pool: one policy for every channel and carrier call
+HTTP_CONNECT_TIMEOUT_S = 3.0
+
+
+class RuntimeSettings(_Settings):
+    """What the root itself reads. Each table is optional here: a function is given only the
+    tables its wiring names, and a store asked for without its table is a clear error."""
+
+    catalog_table: str | None = None
+    inventory_table: str | None = None
+    orders_table: str | None = None
+    secret_cache_seconds: int = 300
+    keel_carrier: str | None = None  # who parcels are booked with (None: the only carrier)
+    keel_channel: str | None = None  # the channel of a per-channel function (sync, poll)
+
+
+class MissingSetting(RuntimeError):
+    """A function asked for something its configuration does not give it."""
+
+
+def utc_now() -> datetime:
+    """Every runtime's clock unless it was given its own (tests pin this one)."""
+    return datetime.now(UTC)
+
+
+class Runtime:
+    """Built once per container (`runtime()`); tests build their own with a clock and fakes."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock
+        self._settings: dict[tuple[type[_Settings], str], _Settings] = {}
+        self._channels: dict[str, ChannelKit] = {}
+
+    def clock(self) -> datetime:
+        return (self._clock or utc_now)()
+
+    # --- settings ---------------------------------------------------------------------
+    def settings(self, model: type[S], prefix: str = "") -> S:
+        """`model` read from this function's environment once; a missing value names itself."""
+        key = (model, prefix)
+        if key not in self._settings:
+            from pydantic import ValidationError
+
+            try:
+                self._settings[key] = model(_env_prefix=prefix)
+            except ValidationError as exc:
+                missing = ", ".join(f"{prefix}{e['loc'][0]}".upper() for e in exc.errors())
+                raise MissingSetting(f"{model.__name__}: check {missing}") from exc
+        value: S = self._settings[key]  # type: ignore[assignment]  # stored under its model
+        return value
+
+    @property
+    def config(self) -> RuntimeSettings:
+        return self.settings(RuntimeSettings)
+
+    def _table(self, field: str) -> str:
+        name = getattr(self.config, field)
+        if not name:
+            raise MissingSetting(f"this function has no {field.upper()}")
+        return str(name)
+
+    def queue(self, name: str) -> QueueUrls:
+        """A queue's URLs (`<QUEUE>_QUEUE_URL`, `<QUEUE>_DLQ_URL`), by the wiring's name."""
+        return self.settings(QueueUrls, env_prefix(name))
+
+    def channel_name(self) -> str:
+        """The channel a per-channel function serves (KEEL_CHANNEL, set by the wiring)."""
+        name = self.config.keel_channel
+        if not name:
+            raise MissingSetting("this function has no KEEL_CHANNEL")
+        return name
+
+    # --- clients ------------------------------------------------------------------------
+    def aws(self, service: str) -> Any:
+        return client(service)
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """One connection pool and one timeout policy for every outbound call."""
+        import httpx
+
+        from shared.tracing import trace_http
+
+        trace_http()
+        return httpx.Client(timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=HTTP_CONNECT_TIMEOUT_S))
+
+    def send(self, queue_url: str, body: str, delay_s: int = 0) -> None:
+        """One message on a queue, delayed up to SQS's 900 s."""
+        self.aws("sqs").send_message(
+            QueueUrl=queue_url, MessageBody=body, DelaySeconds=max(0, min(900, delay_s))
+        )
+
+    def sync_queue_url(self, channel: str) -> str:
+        from shared.names import sync_queue
+
+        return self.queue(sync_queue(channel)).queue_url
+
+    def sync_queue_urls(self) -> dict[str, str]:
+        """Channel -> its sync queue URL, for every channel the registry says publishes stock
+        (a function that triggers syncs is given them all)."""
+        from shared.channels.registry import CHANNELS
+
+        return {c.name: self.sync_queue_url(c.name) for c in CHANNELS if c.publishes_stock}
+
+    def send_sync(self, trigger: SyncListing | ConfirmStock, delay_s: int = 0) -> None:
+        """A sync trigger (or check) on its channel's own sync queue."""
+        self.send(self.sync_queue_url(trigger.channel), trigger.model_dump_json(), delay_s)
+
+    def raw_body(self, delivery: InboundDelivery) -> bytes:
+        """A delivery's exact bytes: inline, or from the raw-bodies bucket (RAW_BODIES_BUCKET)."""
+        if delivery.body_ref is None:
+            return delivery.inline_body()
+        from shared.settings import IngestSettings
+
+        bucket = self.settings(IngestSettings).raw_bodies_bucket
+        answer = self.aws("s3").get_object(Bucket=bucket, Key=delivery.body_ref)
+        body: bytes = answer["Body"].read()
+        return body
+
+    def secret(self, owner: str, fresh: bool = False) -> Any:
+        """A channel's or carrier's secret (`<OWNER>_SECRET_NAME`), cached for
+        SECRET_CACHE_SECONDS; `fresh` reads it now (the channel refused the cached one)."""
+        name = self.settings(SecretName, env_prefix(owner)).secret_name
+        return get_json(name, self.config.secret_cache_seconds, fresh=fresh)
+
+    # --- stores -------------------------------------------------------------------------
+    @cached_property
+    def catalog(self) -> CatalogStore:
+        from shared.stores.catalog import CatalogStore
+
+        return CatalogStore(self._table("catalog_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def inventory(self) -> InventoryStore:
+        from shared.stores.inventory import InventoryStore
+
+        return InventoryStore(self._table("inventory_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def orders(self) -> OrderStore:
+        from shared.stores.orders import OrderStore
+
+        return OrderStore(self._table("orders_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def shipments(self) -> ShipmentStore:
+        from shared.stores.shipments import ShipmentStore
+
+        return ShipmentStore(self._table("orders_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def order_stores(self) -> OrderStores:
+        """What taking an order in writes: catalog, orders, inventory, one transaction."""
+        from shared.stores.intake import OrderIntakeStore, OrderStores
+
+        return OrderStores(
+            self.catalog,
+            self.orders,
+            self.inventory,
+            OrderIntakeStore(self.orders, self.inventory, self.aws("dynamodb")),
+        )
+
+    @cached_property
+    def intake(self) -> IntakePorts:
+        """What order intake writes to and sends (ingest, polls)."""
+        from shared.services.order_intake import IntakePorts
+
+        return IntakePorts(self.order_stores, self.send_sync, self.clock)
+
+    @cached_property
+    def workflow_stores(self) -> WorkflowStores:
+        """The order workflow's: only its commit step writes stock (inventory optional)."""
+        from shared.services.workflow import Stores
+
+        inventory = self.config.inventory_table or "-"
+        return Stores.connect(self._table("orders_table"), inventory, self.aws("dynamodb"))
+
+    # --- adapters -----------------------------------------------------------------------
+    def channel(self, name: str) -> ChannelKit:
+        if name not in self._channels:
+            spec = BY_NAME.get(name)
+            if spec is None:
+                raise PermanentError(f"no channel {name!r} registered", channel=name)
+            self._channels[name] = ChannelKit(self, spec)
+        return self._channels[name]
+
+    def carrier(self) -> Carrier:
+        """The environment's carrier (KEEL_CARRIER, else the only one registered)."""
+        from shared.carriers.registry import workflow_carrier
+
+        spec = workflow_carrier(self.config.keel_carrier)
+        secret = load(spec.secret_schema).model_validate(self.secret(spec.name))
+        carrier: Carrier = load(spec.client)(secret, self.http)
+        return carrier
+
+
+class ChannelKit:
+    """One channel's adapters by capability, each built from its registry path and the channel's
+    current secret (so a rotated secret is picked up within the cache's age). A new capability
+    is one port, one spec field and one method here."""
+
+    def __init__(self, runtime: Runtime, spec: Channel) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.name = spec.name
+
+    def raw_secret(self, fresh: bool = False) -> dict[str, Any]:
+        secret = self.runtime.secret(self.name, fresh)
+        if not isinstance(secret, dict):
+            raise MissingSetting(f"secret for {self.name} is not a JSON object")
+        return secret
+
+    def secret(self, fresh: bool = False) -> BaseModel:
+        model: BaseModel = load(self.spec.secret_schema).model_validate(self.raw_secret(fresh))
+        return model
+
+    def _adapter(self, path: str | None, capability: str, fresh: bool = False) -> Any:
+        if path is None:
+            raise PermanentError(f"{self.name} cannot {capability}", channel=self.name)
+        return load(path)(self.secret(fresh), self.runtime.http)
+
+    def can(self, capability: str) -> bool:
+        """Whether the registry gives this channel the adapter named by a spec field."""
+        return getattr(self.spec, capability) is not None
+
+    def parser(self) -> ParsesWebhooks | None:
+        if self.spec.inbound is None:
+            return None
+        parser: ParsesWebhooks = load(self.spec.inbound)()
+        return parser
+
+    def stock_publisher(self, fresh: bool = False) -> SetsStock:
+        publisher: SetsStock = self._adapter(self.spec.outbound_stock, "publish stock", fresh)
+        return publisher
+
+    def order_fetcher(self) -> FetchesOrder:
+        fetcher: FetchesOrder = self._adapter(self.spec.fetch_order, "fetch an order")
+        return fetcher
+
+    def poller(self) -> FetchesOrders:
+        poller: FetchesOrders = self._adapter(self.spec.poll_orders, "list changed orders")
+        return poller
+
+    def shipment_confirmer(self) -> ConfirmsShipments:
+        confirmer: ConfirmsShipments = self._adapter(
+            self.spec.confirm_shipment, "be told of shipments"
+        )
+        return confirmer
+
+    def line_canceller(self) -> CancelsLines:
+        canceller: CancelsLines = self._adapter(self.spec.cancel_lines, "cancel lines")
+        return canceller
+
+    def cancellation_acceptor(self) -> AcceptsCancellations:
+        acceptor: AcceptsCancellations = self._adapter(
+            self.spec.accept_cancellation, "accept cancellation requests"
+        )
+        return acceptor
+
+
+_RUNTIMES: dict[tuple[tuple[str, str], ...], Runtime] = {}
+
+
+def runtime() -> Runtime:
+    """This function's runtime, built on first use and kept while the container is warm."""
+    key = tuple(sorted((FUNCTION_ENV.get() or {}).items()))
+    found = _RUNTIMES.get(key)
+    if found is None:
+        found = _RUNTIMES[key] = Runtime()
+    return found
+
+
+def reset() -> None:
+    """Forget all warm state (runtimes, AWS clients, cached secrets), as a new container would:
+    tests start and stop moto, and a new local stack has new endpoints."""
+    from shared import secret_cache
+    from shared.aws import reset_clients
+
+    for built in _RUNTIMES.values():
+        if "http" in vars(built):
+            built.http.close()
+    _RUNTIMES.clear()
+    reset_clients()
+    secret_cache.clear()

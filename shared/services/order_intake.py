@@ -1,0 +1,205 @@
+"""Order intake, one path for every door an order comes in by: a webhook delivery (ingest), a
+queue notification (ingest, after the queue door) and a poll.
+
+`take_in` takes one order version and does what follows it: the buyer's cancellation requests it
+carries are accepted on the channel, and the selling channel's sync is triggered where Keel's
+stock did not move the way the channel's own count did. `take_delivery` turns a verified
+delivery into that order version first (parse, or fetch what a notice names), and keeps what it
+cannot read as a held delivery with the reason: a retry would get the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from shared.channels.errors import AuthError, PermanentError
+from shared.channels.port import (
+    AcceptsCancellations,
+    FetchesOrder,
+    OrderNotice,
+    ParsesWebhooks,
+)
+from shared.channels.spec import Channel
+from shared.domain.lifecycle import deleted_by_channel
+from shared.domain.orders import Order, order_key
+from shared.messages import InboundDelivery, SyncListing
+from shared.services.cancellations import accept_cancellation_requests
+from shared.services.intake import sku_lookup, take_order
+from shared.services.selling_channel import needs_resync, resync_selling_channel
+from shared.stores.intake import OrderStores, Outcome
+from shared.stores.orders import HeldDelivery, OrderTooLarge, held_expiry
+from shared.validation import describe
+
+OUTCOME_METRICS = {
+    Outcome.RESERVED: "OrdersReserved",
+    Outcome.HELD: "OrdersHeld",
+    Outcome.CANCELLED: "OrdersCancelled",
+    Outcome.REFUNDED: "OrdersRefunded",
+    Outcome.KEPT: "OrdersUpdatedAfterShipping",
+    Outcome.DUPLICATE: "DuplicateOrders",
+}
+
+
+class IntakeChannel(Protocol):
+    """What intake asks of a channel (the composition root's ChannelKit)."""
+
+    spec: Channel
+
+    def raw_secret(self, fresh: bool = False) -> dict[str, Any]: ...
+    def parser(self) -> ParsesWebhooks | None: ...
+    def order_fetcher(self) -> FetchesOrder: ...
+    def cancellation_acceptor(self) -> AcceptsCancellations: ...
+
+
+@dataclass(frozen=True)
+class IntakePorts:
+    """What intake writes to and sends: the stores, a channel's sync trigger, the clock."""
+
+    stores: OrderStores
+    send_sync: Callable[[SyncListing], None]
+    now: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Taken:
+    outcome: Outcome
+    stored: Order
+    cancellation: str | None  # what was done about the buyer's cancellation requests
+
+    @property
+    def metric(self) -> str:
+        return OUTCOME_METRICS[self.outcome]
+
+
+@dataclass(frozen=True)
+class Account:
+    """The account the channel's secret serves (as order keys spell it) and its currency."""
+
+    name: str
+    currency: str
+
+
+def account(channel: IntakeChannel) -> Account:
+    """The webhook refused deliveries from any other account; a secret without a currency is
+    a configuration error (raised: the record retries, then alarms)."""
+    secret = channel.raw_secret()
+    if not secret.get("currency"):
+        raise RuntimeError(f"secret for {channel.spec.name} has no 'currency'")
+    return Account(channel.spec.account(secret), str(secret["currency"]))
+
+
+def take_in(
+    order: Order, channel: IntakeChannel, ports: IntakePorts, currency: str, cause: str
+) -> Taken:
+    """Take one version of an order and do what follows it. Raises the stores' and the
+    channel's classified errors (the caller's record or poll comes back)."""
+    stores = ports.stores
+    outcome, stored = take_order(
+        order,
+        sku_lookup(stores.catalog, channel.spec),
+        stores.intake,
+        stores.orders,
+        ports.now(),
+        shop_currency=currency,
+        cause=cause[:300],
+        catalog=stores.catalog,
+    )
+    acceptor = channel.cancellation_acceptor if channel.spec.accept_cancellation else None
+    accepted = accept_cancellation_requests(order, stored, acceptor)
+    if needs_resync(outcome, stored):
+        resync_selling_channel(stored, ports.send_sync)
+    return Taken(outcome, stored, accepted)
+
+
+@dataclass(frozen=True)
+class Held:
+    """The delivery was kept for a person: `reason` says why (never customer data)."""
+
+    reason: str
+    first_time: bool
+
+
+@dataclass(frozen=True)
+class Ignored:
+    why: str
+
+
+DeliveryResult = Taken | Held | Ignored
+
+
+def take_delivery(
+    delivery: InboundDelivery,
+    channel: IntakeChannel | None,
+    ports: IntakePorts,
+    read_body: Callable[[InboundDelivery], bytes],
+    retention_days: int,
+) -> DeliveryResult:
+    """One verified delivery, from the webhook or a channel's queue. `channel` None: no channel
+    of that name is registered. Retryable failures raise (the record comes back)."""
+
+    def hold(reason: str) -> Held:
+        return Held(reason[:2000], _keep_held(delivery, reason, ports, retention_days))
+
+    parser = channel.parser() if channel is not None else None
+    if channel is None or parser is None:
+        return hold(f"no inbound adapter for channel {delivery.channel!r}")
+    what = delivery.topic or "delivery"
+    shop = account(channel)
+    try:
+        parsed = parser.parse_webhook(delivery.headers, read_body(delivery), shop.name)
+    except ValidationError as exc:  # where and why, never the values (customer data)
+        return hold(f"unparseable {what}: {describe(exc)}")
+    except ValueError as exc:
+        return hold(f"unparseable {what}: {exc}")
+    except RecursionError:
+        return hold(f"unparseable {what}: nested too deep")
+    if parsed is None:
+        return Ignored(f"topic {delivery.topic!r} not acted on")
+    if not isinstance(parsed, OrderNotice):
+        order = parsed
+    else:
+        notice = parsed
+        try:
+            found = channel.order_fetcher().fetch_order(notice.order_id)
+        except AuthError:
+            raise  # a rotated credential: the record comes back and the secret cache expires
+        except PermanentError as exc:  # a retry gets the same answer: kept for a person
+            return hold(f"order {notice.order_id} unreadable: {exc}")
+        # RetryableError (and AuthError after its refresh budget) raise: the record comes back
+        if found is None and notice.deleted:
+            stored = ports.stores.orders.get(
+                order_key(delivery.channel, shop.name, notice.order_id)
+            )
+            found = deleted_by_channel(stored, ports.now()) if stored is not None else None
+            if found is None:
+                return Ignored(f"deleted order {notice.order_id} Keel never had")
+        if found is None:
+            return hold(f"{delivery.channel} does not know order {notice.order_id}")
+        order = found
+    try:
+        return take_in(order, channel, ports, shop.currency, f"{what} {delivery.delivery_id}")
+    except OrderTooLarge as exc:
+        return hold(f"order too large to store: {exc}")
+
+
+def _keep_held(
+    delivery: InboundDelivery, reason: str, ports: IntakePorts, retention_days: int
+) -> bool:
+    return ports.stores.orders.keep_held_delivery(
+        HeldDelivery(
+            channel=delivery.channel,
+            delivery_id=delivery.delivery_id,
+            topic=delivery.topic,
+            reason=reason[:2000],
+            raw_body=delivery.body,
+            received_at=delivery.received_at,
+            body_encoding=delivery.body_encoding,
+            body_ref=delivery.body_ref,
+            expires_at=held_expiry(delivery.received_at, retention_days),
+        )
+    )
