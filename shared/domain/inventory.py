@@ -55,14 +55,35 @@ class StockLevel:
             raise ValueError(f"{self.sku}: cannot release {qty}, only {self.reserved} reserved")
         return replace(self, reserved=self.reserved - qty, version=self.version + 1)
 
+    def change_reservation(self, change: int) -> StockLevel:
+        """An order's reservation grows (only from what is reservable) or shrinks (only what
+        is reserved) by `change`: an edited order, a partial cancellation."""
+        if change > 0:
+            return self.reserve(change)
+        if change < 0:
+            return self.release(-change)
+        raise ValueError(f"{self.sku}: no change to reserve or release")
+
     def commit(self, qty: int) -> StockLevel:
-        """A reserved quantity leaves the warehouse."""
+        """A reserved quantity leaves the warehouse: never more than is reserved, nor than is
+        on hand (goods shipped without a reservation may have taken what was promised)."""
         _positive(qty)
         if qty > self.reserved:
             raise ValueError(f"{self.sku}: cannot commit {qty}, only {self.reserved} reserved")
+        if qty > self.on_hand:
+            raise InsufficientStock(self.sku, qty, self.on_hand)
         return replace(
             self, on_hand=self.on_hand - qty, reserved=self.reserved - qty, version=self.version + 1
         )
+
+    def ship_unreserved(self, qty: int) -> StockLevel:
+        """Goods that left with the carrier after their order ended (its cancellation already
+        released the reservation): on hand falls, never below zero; what other orders hold
+        stays reserved, so reservable may go negative until stock arrives."""
+        _positive(qty)
+        if qty > self.on_hand:
+            raise InsufficientStock(self.sku, qty, self.on_hand)
+        return replace(self, on_hand=self.on_hand - qty, version=self.version + 1)
 
     def receive(self, qty: int) -> StockLevel:
         _positive(qty)
