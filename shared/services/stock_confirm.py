@@ -32,7 +32,7 @@ from shared.channels.port import (
 from shared.channels.spec import SyncPolicy
 from shared.messages import ConfirmStock, SyncListing
 from shared.services.stock_sync import DeadLetter, Done, Retry
-from shared.stores.catalog import CatalogStore
+from shared.stores.ports import StockCatalog
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def first_check(
 def confirm_stock(
     checks: Sequence[ConfirmStock],
     adapter: SetsStock,
-    catalog: CatalogStore,
+    catalog: StockCatalog,
     policy: SyncPolicy,
     now: Callable[[], datetime],
 ) -> list[ConfirmDecision]:
@@ -113,7 +113,7 @@ def _decide(
     check: ConfirmStock,
     update: StockUpdate,
     answer: PendingCheck,
-    catalog: CatalogStore,
+    catalog: StockCatalog,
     policy: SyncPolicy,
     now: Callable[[], datetime],
 ) -> ConfirmDecision:

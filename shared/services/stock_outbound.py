@@ -42,8 +42,7 @@ from shared.services.stock_sync import (
     needs_fresh_credentials,
     publish_stock,
 )
-from shared.stores.catalog import CatalogStore
-from shared.stores.inventory import InventoryStore
+from shared.stores.ports import Inventory, StockCatalog
 
 
 class StockChannel(Protocol):
@@ -58,8 +57,8 @@ class StockChannel(Protocol):
 class StockOutbound:
     channel: StockChannel
     policy: SyncPolicy
-    catalog: CatalogStore
-    inventory: InventoryStore
+    catalog: StockCatalog
+    inventory: Inventory
     now: Callable[[], datetime]
     remaining_s: Callable[[], float] = lambda: float("inf")
 

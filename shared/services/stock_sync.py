@@ -18,8 +18,7 @@ from shared.channels.port import (
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import ChannelShows, Listing, channel_quantity
 from shared.services.stock_hold import Heat, HoldPolicy, hold_for
-from shared.stores.catalog import CatalogStore
-from shared.stores.inventory import InventoryStore
+from shared.stores.ports import Inventory, StockCatalog
 
 MAX_ROUNDS = 3
 ROUND_BUDGET_S = 15.0  # a further round starts only with this much invocation time left
@@ -74,8 +73,8 @@ Decision = Done | Retry | DeadLetter
 def publish_stock(
     skus: Iterable[str],
     publisher: SetsStock,
-    catalog: CatalogStore,
-    inventory: InventoryStore,
+    catalog: StockCatalog,
+    inventory: Inventory,
     now: Callable[[], datetime],
     remaining_s: Callable[[], float] = lambda: float("inf"),
     only_moved: Collection[str] = (),
@@ -173,7 +172,7 @@ def _take_result(
     update: StockUpdate,
     result: StockResult,
     round_number: int,
-    catalog_and_channel: tuple[CatalogStore, str],
+    catalog_and_channel: tuple[StockCatalog, str],
     now: Callable[[], datetime],
     outcomes: dict[str, SyncOutcome],
     written: dict[str, int],
@@ -231,8 +230,8 @@ def _not_now(
 
 def _first_reads(
     skus: Iterable[str],
-    inventory: InventoryStore,
-    catalog: CatalogStore,
+    inventory: Inventory,
+    catalog: StockCatalog,
     channel: str,
     accepts: bool,
     outcomes: dict[str, SyncOutcome],
@@ -252,7 +251,7 @@ def _first_reads(
 
 
 def _record(
-    catalog: CatalogStore,
+    catalog: StockCatalog,
     channel: str,
     update: StockUpdate,
     result: StockResult,

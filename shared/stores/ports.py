@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.domain.inventory import Movement, StockLevel
+from shared.domain.listings import ChannelShows, Listing
 from shared.domain.orders import Order
 from shared.stores.intake import Outcome
 from shared.stores.orders import HeldDelivery
@@ -91,3 +92,23 @@ class ListingRefs(Protocol):
     def stop_waiting_for_listing(
         self, channel: str, kind: str, value: str, order_key: str
     ) -> None: ...
+
+
+class StockCatalog(Protocol):
+    """The catalog as the stock sync uses it: listings, and what each channel shows (the last
+    confirmed quantity, the write in flight)."""
+
+    def listings_and_shows(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]: ...
+    def channel_shows_many(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> dict[str, ChannelShows]: ...
+    def listed_and_pending(
+        self, skus: Iterable[str], channel: str
+    ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]: ...
+    def record_shown(self, sku: str, channel: str, quantity: int, at: datetime) -> None: ...
+    def record_pending(
+        self, sku: str, channel: str, quantity: int, reference: str, at: datetime
+    ) -> None: ...
+    def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None: ...

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from shared.domain.inventory import InsufficientStock, Movement, MovementCause, StockLevel
+from shared.domain.listings import ChannelShows, Listing, Sent
 from shared.domain.orders import Order
 from shared.stores.intake import Outcome, ReservationRefused, VersionMoved
 from shared.stores.inventory import LevelMoved
@@ -32,6 +33,9 @@ class World:
     held: dict[tuple[str, str], HeldDelivery] = field(default_factory=dict)
     refs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (ch, kind, id) -> SKU
     waiting_for_listing: dict[tuple[str, str, str, str], datetime] = field(default_factory=dict)
+    listings: dict[tuple[str, str], Listing] = field(default_factory=dict)  # (sku, channel)
+    shown: dict[tuple[str, str], tuple[int, datetime]] = field(default_factory=dict)
+    pending: dict[tuple[str, str], tuple[int, str, datetime]] = field(default_factory=dict)
 
 
 def _key(movement: Movement) -> MovementKey:
@@ -282,11 +286,60 @@ class MemoryIntake:
         self.w.orders[order.key] = (order, revision, kept)
 
 
-class MemoryCatalogRefs:
-    """The catalog's listing refs (ListingRefs); `map` stands in for writing a listing."""
+class MemoryCatalog:
+    """The catalog's listing refs (ListingRefs) and what channels show (StockCatalog); `map`
+    and `list` stand in for writing a listing."""
 
     def __init__(self, world: World) -> None:
         self.w = world
+
+    def list(self, listing: Listing) -> None:
+        self.w.listings[(listing.sku, listing.channel)] = listing
+
+    def listings_and_shows(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]:
+        wanted = list(dict.fromkeys(skus))
+        listings = {
+            s: self.w.listings[(s, channel)] for s in wanted if (s, channel) in self.w.listings
+        }
+        return listings, self.channel_shows_many(wanted, channel, accepts)
+
+    def channel_shows_many(
+        self, skus: Iterable[str], channel: str, accepts: bool = True
+    ) -> dict[str, ChannelShows]:
+        shows = {}
+        for sku in dict.fromkeys(skus):
+            pending = self.w.pending.get((sku, channel)) if accepts else None
+            shown = self.w.shown.get((sku, channel))
+            shows[sku] = ChannelShows(
+                Sent(shown[0], shown[1]) if shown else None,
+                Sent(pending[0], pending[2]) if pending else None,
+            )
+        return shows
+
+    def listed_and_pending(
+        self, skus: Iterable[str], channel: str
+    ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]:
+        out: dict[str, tuple[Listing | None, tuple[int, str] | None]] = {}
+        for sku in dict.fromkeys(skus):
+            pending = self.w.pending.get((sku, channel))
+            listing = self.w.listings.get((sku, channel))
+            out[sku] = (listing, (pending[0], pending[1]) if pending else None)
+        return out
+
+    def record_shown(self, sku: str, channel: str, quantity: int, at: datetime) -> None:
+        self.w.shown[(sku, channel)] = (quantity, at)
+
+    def record_pending(
+        self, sku: str, channel: str, quantity: int, reference: str, at: datetime
+    ) -> None:
+        self.w.pending[(sku, channel)] = (quantity, reference, at)
+
+    def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None:
+        pending = self.w.pending.get((sku, channel))
+        if pending is not None and pending[1] == reference:
+            del self.w.pending[(sku, channel)]
 
     def map(self, channel: str, kind: str, value: str, sku: str) -> None:
         self.w.refs[(channel, kind, value)] = sku
@@ -313,4 +366,4 @@ class MemoryStores:
         self.inventory = MemoryInventory(self.world)
         self.orders = MemoryOrders(self.world)
         self.intake = MemoryIntake(self.world)
-        self.catalog = MemoryCatalogRefs(self.world)
+        self.catalog = MemoryCatalog(self.world)
