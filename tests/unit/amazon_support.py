@@ -10,8 +10,9 @@ import httpx
 
 from local_stack.http import Request
 from local_stack.sandboxes.amazon import AmazonSandbox
-from shared.channels.amazon.client import Rate, SpApiClient, TokenBucket
+from shared.channels.amazon.client import SpApiClient
 from shared.channels.amazon.secret import AmazonSecret
+from shared.channels.pacing import Rate, TokenBucket
 
 BASE = "http://127.0.0.1:9"
 

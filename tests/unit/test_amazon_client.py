@@ -9,15 +9,10 @@ import httpx
 import pytest
 
 from local_stack.sandboxes.amazon import AmazonSandbox
-from shared.channels.amazon.client import (
-    RATES,
-    BudgetSpent,
-    Rate,
-    SpApiClient,
-    TokenBucket,
-)
+from shared.channels.amazon.client import RATES, SpApiClient
 from shared.channels.amazon.secret import AmazonSecret
 from shared.channels.errors import AuthError, PermanentError, RetryableError
+from shared.channels.pacing import BudgetSpent, Rate, TokenBucket
 from tests.unit.amazon_support import BASE, connect, fresh_buckets, transport
 
 ORDER = "/orders/2026-01-01/orders/171-0000001-0000001"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,27 +21,15 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request
+from shared.channels.pacing import BudgetSpent, Rate, TokenBucket, pace
 from shared.channels.retry import backoff_s
 from shared.channels.tokens import TokenCache
 
 CHANNEL = "amazon"
 TOKEN_REFRESH_MARGIN_S = 60.0  # a token is renewed a minute before LWA says it expires
-MAX_TOKEN_WAIT_S = 10.0  # longer waits for a bucket token fail the call as retryable instead
 THROTTLE_ATTEMPTS = 4  # QuotaExceeded: the first call and three backed-off retries
 BACKOFF_BASE_S = 0.5  # waits drawn from [0, 1], [0, 2], [0, 4] s
 MAX_BACKOFF_S = 20.0
-
-
-class BudgetSpent(RetryableError):
-    """Keel's own bucket for the operation is empty for longer than a call may wait."""
-
-
-@dataclass(frozen=True)
-class Rate:
-    """Amazon's default usage plan for an operation (requests per second, burst)."""
-
-    per_second: float
-    burst: int
 
 
 # From the usage-plan tables in the models under ../shared/specs/amazon-sp-api/models/.
@@ -58,32 +45,6 @@ RATES: dict[str, Rate] = {
     "getFeed": Rate(2.0, 15),
     "getFeedDocument": Rate(0.0222, 10),
 }
-
-
-class TokenBucket:
-    """Amazon's throttling model on Keel's side: `burst` tokens, refilled at `per_second`. Per
-    process (a Lambda environment); Amazon's own bucket is per seller and app, so a 429 can
-    still come, and is retried with backoff."""
-
-    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._tokens = float(rate.burst)
-        self._at = clock()
-        self._lock = threading.Lock()
-
-    def take(self) -> float:
-        """Take a token: 0.0 when one was there, else the seconds until one is (not taken)."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(
-                float(self.rate.burst), self._tokens + (now - self._at) * self.rate.per_second
-            )
-            self._at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
-            return (1.0 - self._tokens) / self.rate.per_second
 
 
 # LWA access tokens by (client id, refresh token): valid an hour, shared by every client in the
@@ -213,14 +174,8 @@ class SpApiClient:
         ok: tuple[int, ...],
     ) -> httpx.Response:
         wait = self._buckets(self.secret.seller_id, operation).take()
-        if wait > MAX_TOKEN_WAIT_S:
-            raise BudgetSpent(
-                f"{operation}: Keel's rate budget for it is spent for {wait:.0f} s",
-                channel=CHANNEL,
-                retry_after_s=wait,
-            )
+        pace(wait, self._sleep, channel=CHANNEL, what=operation)  # long waits: BudgetSpent
         if wait > 0:
-            self._sleep(wait)
             self._buckets(self.secret.seller_id, operation).take()
         for renewed in (False, True):
             response = request(

@@ -6,7 +6,8 @@ media type, rate limits and what each failure means.
   refreshed `REFRESH_MARGIN_S` before it expires; a 401 "Expired JWT" refreshes once and retries.
 - `Accept` (and `Content-Type` with a body) `application/vnd.retailer.v10+json` on every call.
 - `X-RateLimit-Limit/Remaining/Reset` are kept per endpoint (`rate_limits`); when an endpoint's
-  budget is spent the next call waits for its reset (bounded) instead of earning a 429.
+  budget is spent the next call waits for its reset instead of earning a 429 (pacing.pace: a
+  short wait is slept, a long one goes back to the queue without calling).
 - 429 with `Retry-After` -> RetryableError carrying it; without -> exponential backoff with full
   jitter as its retry_after (callers that retry within a run wait that long; the sync queue
   never comes back sooner). 5xx, timeouts -> RetryableError; 401/403 -> AuthError; other 4xx ->
@@ -19,7 +20,6 @@ import json as jsonlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -31,27 +31,20 @@ from shared.channels.errors import (
     classify_status,
 )
 from shared.channels.http import request, retry_after_s
+from shared.channels.pacing import HeaderBudget, pace
 from shared.channels.retry import backoff_s
 from shared.channels.tokens import TokenCache
 
 CHANNEL = "bol"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
 REFRESH_MARGIN_S = 30.0
-MAX_RATE_WAIT_S = 5.0  # longer waits are the queue's job (a 429 then tells the caller)
 BACKOFF_BASE_S = 1.0
 
 _TOKENS = TokenCache(REFRESH_MARGIN_S)  # (token url, client id) -> token
 _BUDGETS_LOCK = threading.Lock()
 # client id -> endpoint -> what bol last said of its budget: shared by the adapters of a warm
 # container (the sync builds one per invocation), so the next batch waits instead of a 429.
-_BUDGETS: dict[str, dict[str, RateLimit]] = {}
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    limit: int
-    remaining: int
-    reset_at: float  # monotonic time the window resets
+_BUDGETS: dict[str, HeaderBudget] = {}
 
 
 def forget_tokens() -> None:
@@ -75,7 +68,8 @@ class BolClient:
         self._sleep = sleep
         self._base = secret.api_url
         with _BUDGETS_LOCK:
-            self.rate_limits = _BUDGETS.setdefault(secret.client_id, {})
+            self.budget = _BUDGETS.setdefault(secret.client_id, HeaderBudget())
+        self.rate_limits = self.budget.limits  # endpoint -> what bol last said
         self.attempt = 0  # consecutive 429s without Retry-After: the backoff's exponent
 
     # --- the token ---
@@ -120,11 +114,12 @@ class BolClient:
         """One API call; the classified ChannelError on failure. `endpoint` names the rate-limit
         bucket (the path template), default the path."""
         bucket = endpoint or path
-        self._respect_budget(bucket)
+        wait = self.budget.wait_s(bucket, self._clock())
+        pace(wait, self._sleep, channel=CHANNEL, what=f"{method} {bucket}")  # long: BudgetSpent
         response = self._send(method, path, json, params, self.token())
         if response.status_code == 401 and _expired(response):
             response = self._send(method, path, json, params, self.token(force=True))
-        self._remember_budget(bucket, response)
+        self.budget.remember(bucket, response.headers, self._clock())
         error_class = classify_status(response.status_code)
         if error_class is not None:
             raise self._error(error_class, response, f"{method} {bucket}")
@@ -148,25 +143,6 @@ class BolClient:
             content=content,
             params=params,
         )
-
-    def _respect_budget(self, bucket: str) -> None:
-        known = self.rate_limits.get(bucket)
-        if known is None or known.remaining > 0:
-            return
-        wait = known.reset_at - self._clock()
-        if 0 < wait <= MAX_RATE_WAIT_S:
-            self._sleep(wait)
-
-    def _remember_budget(self, bucket: str, response: httpx.Response) -> None:
-        h = response.headers
-        try:
-            limit, remaining = int(h["x-ratelimit-limit"]), int(h["x-ratelimit-remaining"])
-            reset = float(h.get("x-ratelimit-reset", "1"))
-        except (KeyError, ValueError):
-            return
-        # bol sends seconds until the reset; a value that looks like an epoch is one.
-        seconds = reset - time.time() if reset > 1_000_000_000 else reset
-        self.rate_limits[bucket] = RateLimit(limit, remaining, self._clock() + max(0.0, seconds))
 
     def _error(
         self, error_class: type[ChannelError], response: httpx.Response, what: str

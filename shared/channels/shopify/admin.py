@@ -12,11 +12,11 @@ import httpx
 
 from shared.channels.errors import ChannelError, PermanentError, RetryableError, classify_status
 from shared.channels.http import request, retry_after_s
+from shared.channels.pacing import cost_waits, pace
 from shared.channels.shopify import graphql as documents
 from shared.channels.shopify.secret import ShopifySecret
 
 CHANNEL = "shopify"
-MAX_PACING_SLEEP_S = 5.0
 LOW_WATER_FRACTION = 0.1  # below this share of the bucket, wait before the next call
 GRAPHQL_PATH = f"/admin/api/{documents.API_VERSION}/graphql.json"
 
@@ -44,13 +44,12 @@ class AdminClient:
         }
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
         self._sleep = sleep
-        self._pause_s = 0.0  # owed to the cost bucket before the next call
+        self._owed = (0.0, 0.0)  # (needed, polite) seconds owed to the cost bucket
 
     def post(self, query: str, variables: dict[str, Any]) -> Any:
         """The `data` of a successful answer; raises the ChannelError the whole call failed with."""
-        if self._pause_s > 0:
-            self._sleep(self._pause_s)
-            self._pause_s = 0.0
+        (needed, polite), self._owed = self._owed, (0.0, 0.0)
+        pace(needed, self._sleep, channel=CHANNEL, what="Admin API", polite_s=polite)
         response = request(
             self._http,
             "POST",
@@ -73,22 +72,8 @@ class AdminClient:
         errors = body.get("errors")
         if errors:
             raise _graphql_error(errors, cost if isinstance(cost, dict) else {})
-        self._pace(cost if isinstance(cost, dict) else {})
+        self._owed = cost_waits(cost if isinstance(cost, dict) else {}, LOW_WATER_FRACTION)
         return body.get("data")
-
-    def _pace(self, cost: dict[str, Any]) -> None:
-        """Owe the bucket a short wait when it is nearly empty (bounded)."""
-        status = cost.get("throttleStatus") or {}
-        try:
-            maximum = float(status["maximumAvailable"])
-            available = float(status["currentlyAvailable"])
-            rate = float(status["restoreRate"])
-            requested = float(cost.get("requestedQueryCost") or 0)
-        except (KeyError, TypeError, ValueError):
-            return
-        floor = max(maximum * LOW_WATER_FRACTION, requested)
-        if available < floor and rate > 0:
-            self._pause_s = min(MAX_PACING_SLEEP_S, (floor - available) / rate)
 
 
 def _http_error(error_class: type[ChannelError], response: httpx.Response) -> ChannelError:
