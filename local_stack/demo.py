@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from local_stack.demo_amazon import AMAZON_ORDER, AMAZON_ORDER_LINES, wait_for_accepted_writes
-from local_stack.demo_bol import ACCEPTED_ON_BOL, ORDERS_ON_BOL, bol_orders, check_bol
+from local_stack.demo_amazon import wait_for_accepted_writes
+from local_stack.demo_parts import parts_for
 from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
 from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
 from local_stack.sandboxes.shopify import SandboxLine
@@ -42,22 +42,12 @@ from shared.domain.orders import OrderStatus
 from shared.services import stock
 from shared.services.stock import derived_quantity
 
-ACCEPTED = (
-    "two mugs",
-    "tee + mug",
-    "two tees in WooCommerce",
-    "one mug in Shopify",
-    "a tee whose webhook was lost",
-    *ACCEPTED_ON_BOL,
-    AMAZON_ORDER,
-)
+# The webhook's own story, told with Shopify (duplicates, a forgery, a garbled body, an edit,
+# a race for the last unit); every other channel adds its part (local_stack/demo_parts.py).
+ACCEPTED = ("two mugs", "tee + mug", "one mug in Shopify")
 EDITED = "edit: two mugs become three"  # its `lines` are what the edit adds
-CANCELLED = "three mugs in WooCommerce"
-REFUNDED = "a tee refunded in WooCommerce"
-LOST_WEBHOOK = "a tee whose webhook was lost"
-# The accepted six (one on Amazon), the unknown product, both lamp buyers, the cancelled, the
-# refunded, and bol.com's.
-EXPECTED_ORDERS = 11 + ORDERS_ON_BOL
+# The accepted three, the unknown product and both lamp buyers; then each part's.
+CORE_ORDERS = 6
 RESTOCK = "PO-LAMP-1"
 RECEIVED = {"KEEL-LAMP": 1}  # what the scenario receives after seeding
 CAP_CHANGE = ("KEEL-MUG-BLUE", "woocommerce", 5)  # sku, channel, new cap
@@ -171,50 +161,9 @@ def _edit(sc: Scenario, payload: dict[str, Any], now: dict[str, int], label: str
     return Sent(label, response.status_code, payload["id"], dict(added))
 
 
-def _refund_in_full(sc: Scenario, channel: str, placed: Sent) -> Sent:
-    """The shop refunds what is left of the order and restocks its lines."""
-    base = f"{sc.stack.sandbox_url(channel)}/__sandbox/orders/{placed.order_id}"
-    order = sc.stack.sandboxes[channel].order(int(str(placed.order_id)))  # type: ignore[attr-defined]
-    response = httpx.post(
-        f"{base}/refund",
-        json={
-            "amount": order["total"],
-            "reason": "changed their mind",
-            "restock": True,
-            "lines": [
-                {"line_id": str(li["id"]), "quantity": li["quantity"]} for li in order["line_items"]
-            ],
-        },
-        timeout=10.0,
-    )
-    return Sent(f"refund: {placed.label}", response.status_code, placed.order_id, {}, channel)
-
-
-def _lifecycle(sc: Scenario, two_mugs: dict[str, Any]) -> list[Sent]:
-    """What channels do to orders after they are placed: an edit, a refund, a lost webhook."""
-    mug, tee = SKU["KEEL-MUG-BLUE"], SKU["KEEL-TEE-M"]
-    sent: list[Sent] = []
-    # The buyer of two mugs asks for a third: the shop edits the order and sends
-    # orders/updated; the reservation follows the order's current lines.
-    sent.append(_edit(sc, two_mugs, {mug.sku: 3}, EDITED))
-
-    # A tee is bought and then refunded in full (restocked): the order ends as refunded and
-    # its stock returns to every channel.
-    bought = place_in_sandbox(sc, "woocommerce", REFUNDED, {tee.sku: 1})
-    sent.append(bought)
-    sc.stack.wait_idle(30)
-    sent.append(_refund_in_full(sc, "woocommerce", bought))
-
-    # WooCommerce never retries a failed delivery: this order's webhook never arrives. The
-    # next scheduled poll (fired now) finds it, takes it once, and reports it as missed.
-    lost = place_in_sandbox(sc, "woocommerce", LOST_WEBHOOK, {tee.sku: 1}, notify=False)
-    sent.append(lost)
-    sc.stack.wait_idle(30)
-    polled = sc.stack.fire_schedule("poll-woocommerce")
-    found = sc.stack.order_key("woocommerce", str(lost.order_id)) in polled["missed_by_webhooks"]
-    sent.append(Sent("poll: woocommerce", 200 if found else 404, lost.order_id, {}, "keel"))
-
-    return sent
+def accepted_labels(sc: Scenario) -> tuple[str, ...]:
+    """The orders that end reserved: the core's and every part's."""
+    return (*ACCEPTED, *(label for p in parts_for(sc.stack.sandboxes) for label in p.accepted))
 
 
 def run_scenario(sc: Scenario) -> list[Sent]:
@@ -253,22 +202,9 @@ def run_scenario(sc: Scenario) -> list[Sent]:
     ghost = SandboxLine(44999999999, "NOT-IN-CATALOG", "Ghost item", 1, mug.price)
     sent.append(_send_order(sc, "unknown product", [ghost]))
 
-    # WooCommerce checks a new webhook with an unsigned ping: answered, nothing stored.
-    ping = httpx.post(
-        sc.stack.webhook_url_for("woocommerce"),
-        content=b"webhook_id=27",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=10.0,
-    )
-    sent.append(Sent("woocommerce activation ping", ping.status_code, channel="woocommerce"))
-
-    # Buyers in the channels themselves: each sandbox keeps the order, lowers what it shows
-    # and sends its signed webhook, as the real shop does.
-    sent.append(place_in_sandbox(sc, "woocommerce", "two tees in WooCommerce", {tee.sku: 2}))
+    # A buyer in the shop itself: the sandbox keeps the order, lowers what it shows and sends
+    # its signed webhook, as the real shop does.
     sent.append(place_in_sandbox(sc, "shopify", "one mug in Shopify", {mug.sku: 1}))
-    # Amazon calls no webhook: its ORDER_CHANGE lands on Keel's SQS queue, names the order, and
-    # Keel reads it with getOrder.
-    sent.append(place_in_sandbox(sc, "amazon", AMAZON_ORDER, AMAZON_ORDER_LINES))
 
     # Two buyers, one lamp left: both deliveries race through ingest.
     race: list[Sent] = []
@@ -286,21 +222,13 @@ def run_scenario(sc: Scenario) -> list[Sent]:
         t.join()
     sent.extend(sorted(race, key=lambda s: s.label))
 
-    # A buyer orders three mugs in WooCommerce, they are reserved (every channel shows three
-    # fewer), then the shop cancels the order: the stock returns to every channel.
-    placed = place_in_sandbox(sc, "woocommerce", CANCELLED, {mug.sku: 3})
-    sent.append(placed)
-    sc.stack.wait_idle(30)
-    cancel = httpx.post(
-        f"{sc.stack.sandbox_url('woocommerce')}/__sandbox/orders/{placed.order_id}/cancel",
-        timeout=10.0,
-    )
-    sent.append(
-        Sent(f"cancel: {CANCELLED}", cancel.status_code, placed.order_id, {}, "woocommerce")
-    )
+    # Every other channel's buyers and shop, through its sandbox (its DemoPart).
+    for part in parts_for(sc.stack.sandboxes):
+        sent.extend(part.buyers(sc))
 
-    sent.extend(bol_orders(sc))
-    sent.extend(_lifecycle(sc, two_mugs))
+    # The buyer of two mugs asks for a third: the shop edits the order and sends
+    # orders/updated; the reservation follows the order's current lines.
+    sent.append(_edit(sc, two_mugs, {mug.sku: 3}, EDITED))
 
     # The buyer who lost the race for the last lamp waits, held for stock. A lamp arrives
     # (`keel stock receive KEEL-LAMP 1 --reference PO-LAMP-1`): the held order is reserved.
@@ -395,7 +323,8 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
         sent_item = next(s for s in sent if s.label == label)
         return by_id.get((sent_item.channel, str(sent_item.order_id)))
 
-    for label in ACCEPTED:
+    accepted = accepted_labels(sc)
+    for label in accepted:
         order = order_of(label)
         expect(
             f"{label}: expected a reserved order",
@@ -405,21 +334,6 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
     expect(
         "edit: expected the two-mug order to reserve three after its edit",
         bool(edited) and [ln.quantity for ln in edited.lines] == [3],
-    )
-    refunded = order_of(REFUNDED)
-    expect(
-        f"{REFUNDED}: expected the order refunded, its stock released",
-        bool(refunded) and refunded.status == OrderStatus.REFUNDED,
-    )
-    lost = order_of(LOST_WEBHOOK)
-    expect(
-        f"{LOST_WEBHOOK}: expected the poll to take it in, once",
-        bool(lost) and [h[2] for h in lost.history] == ["stock reserved (poll)"],
-    )
-    cancelled = order_of(CANCELLED)
-    expect(
-        f"{CANCELLED}: expected the order cancelled, its stock released",
-        bool(cancelled) and cancelled.status == OrderStatus.CANCELLED,
     )
     ghost = order_of("unknown product")
     expect(
@@ -446,15 +360,16 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
         f"unparseable body: expected 1 held delivery, got {len(held_deliveries)}",
         len(held_deliveries) == 1,
     )
+    expected_orders = CORE_ORDERS + sum(p.orders for p in parts_for(stack.sandboxes))
     expect(
-        f"expected {EXPECTED_ORDERS} distinct orders stored, got {len(orders)}",
-        len(orders) == EXPECTED_ORDERS,
+        f"expected {expected_orders} distinct orders stored, got {len(orders)}",
+        len(orders) == expected_orders,
     )
 
     # Expected stock, from the scenario alone: seeded on hand minus what accepted orders reserve.
     expected_reserved = Counter[str]()
     for s in sent:
-        if s.label in (*ACCEPTED, EDITED):
+        if s.label in (*accepted, EDITED):
             expected_reserved.update(s.lines)
     expected_reserved["KEEL-LAMP"] += 2  # one buyer gets the last lamp, the other the new one
 
@@ -614,7 +529,8 @@ def run_demo(
     settled = stack.wait_idle(settle_timeout_s) and settled
     progress("checking what Keel made of them, and what every channel shows")
     report, expected_reserved = build_report(scenario, sent)
-    report.problems.extend(check_bol(scenario, sent))
+    for part in parts_for(stack.sandboxes):
+        report.problems.extend(part.check(scenario, sent))
     if not settled:
         report.problems.insert(0, f"the flow did not settle within {settle_timeout_s:.0f} s")
     progress("lowering a listing's cap")

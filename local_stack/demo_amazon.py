@@ -6,10 +6,21 @@ from __future__ import annotations
 
 import time
 
+from local_stack.demo_scenario import DemoPart, Scenario, Sent, place_in_sandbox
 from local_stack.stack import LocalStack
 
+AMAZON = "amazon"
 AMAZON_ORDER = "one mug on Amazon"
 AMAZON_ORDER_LINES = {"KEEL-MUG-BLUE": 1}
+
+
+def amazon_buyers(sc: Scenario) -> list[Sent]:
+    """Amazon calls no webhook: its ORDER_CHANGE lands on Keel's SQS queue, names the order,
+    and Keel reads it with getOrder."""
+    return [place_in_sandbox(sc, AMAZON, AMAZON_ORDER, AMAZON_ORDER_LINES)]
+
+
+PART = DemoPart(AMAZON, amazon_buyers, accepted=(AMAZON_ORDER,), orders=1)
 
 
 def wait_for_accepted_writes(stack: LocalStack, timeout_s: float = 15.0) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from local_stack.demo_scenario import Scenario, Sent, place_in_sandbox
+from local_stack.demo_scenario import DemoPart, Scenario, Sent, place_in_sandbox
 from local_stack.stack import stores
 from shared.domain.orders import OrderStatus
 from shared.services.stock import derived_quantity
@@ -65,3 +65,6 @@ def check_bol(sc: Scenario, sent: list[Sent]) -> list[str]:
                 f"{sku}: bol.com's confirmed quantity is {confirmed}, Keel derived {derived}"
             )
     return problems
+
+
+PART = DemoPart(BOL, bol_orders, accepted=ACCEPTED_ON_BOL, orders=ORDERS_ON_BOL, check=check_bol)

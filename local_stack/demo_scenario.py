@@ -4,6 +4,7 @@ demo (demo_bol.py, ...) import it without importing the demo itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -56,3 +57,21 @@ def place_in_sandbox(
     )
     order_id = response.json().get("id") if response.status_code == 200 else None
     return Sent(label, response.status_code, order_id, dict(lines), channel)
+
+
+def _no_checks(sc: Scenario, sent: list[Sent]) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class DemoPart:
+    """One channel's part of `keel demo`, kept beside that channel's other demo code: what its
+    buyers and its shop do (through its sandbox), which of those orders end reserved, how many
+    orders it stores, and the checks only it knows. The demo runs the part of every channel
+    it has a sandbox for (local_stack/demo_parts.py)."""
+
+    channel: str
+    buyers: Callable[[Scenario], list[Sent]]
+    accepted: tuple[str, ...] = ()  # labels of the orders that end reserved
+    orders: int = 0  # distinct orders it stores
+    check: Callable[[Scenario, list[Sent]], list[str]] = _no_checks
