@@ -134,18 +134,18 @@ def _client(state: dict[str, Any], service: str) -> Any:
     )
 
 
-def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from shared.stores.catalog import CatalogStore
-    from shared.stores.inventory import InventoryStore
-    from shared.stores.orders import OrderStore
+def _runtime(state: dict[str, Any]) -> Any:
+    """The composition root the functions use, pointed at the running local stack."""
+    from shared.runtime import Runtime
 
-    db = _client(state, "dynamodb")
     tables = state["tables"]
-    return (
-        CatalogStore(tables["catalog"], db),
-        InventoryStore(tables["inventory"], db),
-        OrderStore(tables["orders"], db),
-    )
+    env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
+    return Runtime(env=env, aws=lambda service: _client(state, service))
+
+
+def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
+    rt = _runtime(state)
+    return rt.catalog, rt.inventory, rt.orders
 
 
 def cmd_orders_list(args: argparse.Namespace) -> int:
@@ -664,14 +664,10 @@ def _workflow_commands(sub: Any) -> None:
 
 
 def _workflow_context(state: dict[str, Any]) -> tuple[Any, str, Any]:
-    from shared.stores.shipments import ShipmentStore
     from shared.workflow import STATE_MACHINE
 
-    return (
-        _client(state, "stepfunctions"),
-        state["state_machines"][STATE_MACHINE],
-        ShipmentStore(state["tables"]["orders"], _client(state, "dynamodb")),
-    )
+    rt = _runtime(state)
+    return rt.aws("stepfunctions"), state["state_machines"][STATE_MACHINE], rt.shipments
 
 
 def _shipment_view(record: Any) -> dict[str, Any] | None:

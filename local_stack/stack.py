@@ -469,16 +469,12 @@ def quiet_logs() -> None:
 
 
 def stores(stack: LocalStack) -> tuple[Any, Any, Any]:
-    """Catalog, inventory and order stores pointed at this stack's moto."""
-    from shared.stores.catalog import CatalogStore
-    from shared.stores.inventory import InventoryStore
-    from shared.stores.orders import OrderStore
+    """Catalog, inventory and order stores pointed at this stack's moto (the functions'
+    composition root, given the stack's tables and clients)."""
+    from shared.runtime import Runtime
 
     assert stack.resources is not None
-    db = stack.client("dynamodb")
     tables = stack.resources.tables
-    return (
-        CatalogStore(tables["catalog"], db),
-        InventoryStore(tables["inventory"], db),
-        OrderStore(tables["orders"], db),
-    )
+    env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
+    rt = Runtime(env=env, aws=stack.client)
+    return rt.catalog, rt.inventory, rt.orders

@@ -16,7 +16,7 @@ variables per invocation (`settings.FUNCTION_ENV`), so it gets one per function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,10 +79,19 @@ def utc_now() -> datetime:
 
 
 class Runtime:
-    """Built once per container (`runtime()`); tests build their own with a clock and fakes."""
+    """Built once per container (`runtime()`). Tools and tests build their own: `env` adds
+    variables over the process's (`keel`: the local stack's tables from its state file, later a
+    deployed stack's outputs); `aws` makes the AWS clients (`keel`: pointed at that stack)."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        env: Mapping[str, str] | None = None,
+        aws: Callable[[str], Any] | None = None,
+    ) -> None:
         self._clock = clock
+        self._env = dict(env or {})
+        self._aws = aws or client
         self._settings: dict[tuple[type[_Settings], str], _Settings] = {}
         self._channels: dict[str, ChannelKit] = {}
 
@@ -96,11 +105,14 @@ class Runtime:
         if key not in self._settings:
             from pydantic import ValidationError
 
+            token = FUNCTION_ENV.set({**(FUNCTION_ENV.get() or {}), **self._env})
             try:
                 self._settings[key] = model(_env_prefix=prefix)
             except ValidationError as exc:
                 missing = ", ".join(f"{prefix}{e['loc'][0]}".upper() for e in exc.errors())
                 raise MissingSetting(f"{model.__name__}: check {missing}") from exc
+            finally:
+                FUNCTION_ENV.reset(token)
         value: S = self._settings[key]  # type: ignore[assignment]  # stored under its model
         return value
 
@@ -127,7 +139,7 @@ class Runtime:
 
     # --- clients ------------------------------------------------------------------------
     def aws(self, service: str) -> Any:
-        return client(service)
+        return self._aws(service)
 
     @cached_property
     def http(self) -> httpx.Client:

@@ -62,3 +62,18 @@ def test_the_clock_is_the_runtimes_own_when_given() -> None:
     at = datetime(2026, 1, 2, tzinfo=UTC)
     assert Runtime(clock=lambda: at).clock() == at
     assert Runtime().clock().tzinfo is UTC
+
+
+def test_a_tool_builds_its_runtime_from_given_variables_and_clients() -> None:
+    """`keel` (and the local stack) point the functions' root at a stack of their choosing."""
+    made: list[str] = []
+
+    def aws(service: str) -> str:
+        made.append(service)
+        return f"client:{service}"
+
+    rt = Runtime(env={"ORDERS_TABLE": "t-orders"}, aws=aws)
+    assert rt.config.orders_table == "t-orders"
+    assert rt.aws("dynamodb") == "client:dynamodb" and made == ["dynamodb"]
+    assert rt.orders.table == "t-orders"
+    assert Runtime().config.orders_table is None  # nothing leaks into other runtimes
