@@ -94,24 +94,6 @@ class RelaySettings(_Settings):
     held_orders_queue_url: str | None = None
 
 
-class ChannelOfFunction(_Settings):
-    keel_channel: str
-
-
-class ReleaseHeldSettings(_Settings):
-    """release-held's, and the polls' (they take orders in, as ingest does, without bodies)."""
-
-    catalog_table: str
-    inventory_table: str
-    orders_table: str
-
-
-class SyncSettings(_Settings):
-    catalog_table: str
-    inventory_table: str
-    secret_cache_seconds: int = 300
-
-
 class OversellSettings(_Settings):
     orders_table: str
     inventory_table: str

@@ -20,14 +20,11 @@ from shared.channels.registry import CHANNELS
 from shared.names import sync_queue
 from shared.runtime import Runtime
 from shared.settings import (
-    ChannelOfFunction,
     IngestSettings,
     OversellSettings,
     QueueUrls,
     RelaySettings,
-    ReleaseHeldSettings,
     SecretName,
-    SyncSettings,
     WorkflowSettings,
     env_prefix,
 )
@@ -86,9 +83,9 @@ def _relay(spec: Function) -> None:
 
 def _sync(spec: Function) -> None:
     """The generic sync: its channel from KEEL_CHANNEL, then that channel's prefixed names."""
-    settings = Runtime().settings(SyncSettings)
+    settings = Runtime().config
     assert (settings.catalog_table, settings.inventory_table) == ("t-catalog", "t-inventory")
-    channel = Runtime().settings(ChannelOfFunction).keel_channel
+    channel = Runtime().channel_name()
     assert spec.name == sync_queue(channel) and channel in PUBLISHING
     queues = Runtime().settings(QueueUrls, env_prefix(sync_queue(channel)))
     assert queues.queue_url == f"https://sqs/{sync_queue(channel)}"
@@ -97,8 +94,9 @@ def _sync(spec: Function) -> None:
 
 
 def _release_held(spec: Function) -> None:
-    settings = Runtime().settings(ReleaseHeldSettings)
+    settings = Runtime().config
     assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
+    assert settings.catalog_table == "t-catalog"
 
 
 def _inventory_relay(spec: Function) -> None:
@@ -111,7 +109,7 @@ def _inventory_relay(spec: Function) -> None:
 
 def _poll(spec: Function) -> None:
     _release_held(spec)
-    channel = Runtime().settings(ChannelOfFunction).keel_channel
+    channel = Runtime().channel_name()
     assert spec.name == f"poll-{channel}"
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
