@@ -516,6 +516,9 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
+    from keel_cli import dlq
+
+    dlq.register(sub, _state, _runtime)
     return root
 
 

@@ -1,0 +1,89 @@
+"""`keel dlq list | peek`: the dead-letter queues of the running stack, read without consuming
+(shared/services/dead_letter_queues.py). Redrive is `keel dlq redrive` (issue #22, next)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)  # data on stdout, errors on stderr (with --json too)
+
+
+def dead_letter_queues(state: dict[str, Any]) -> dict[str, str]:
+    """Name -> URL of every DLQ: a queue's as `<queue>-dlq`, as the dashboard and alarms name
+    it; a stream's failure queue by its own name."""
+    queues = state.get("queues", {})
+    return {
+        (f"{name}-dlq" if name in queues else name): url
+        for name, url in state["dead_letter_queues"].items()
+    }
+
+
+def register(sub: Any, state: Any, runtime: Any) -> None:
+    """`state(path)` reads the running stack's state file; `runtime(state)` its composition
+    root (both keel_cli.main's)."""
+    dlq = sub.add_parser("dlq", help="dead-letter queues: what failed for good, and why")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    listed = dlq_sub.add_parser("list", help="every DLQ and how many messages it holds")
+    listed.add_argument("--json", action="store_true", help="data on stdout, for scripts")
+    listed.set_defaults(func=lambda args: cmd_list(args, state, runtime))
+    peek = dlq_sub.add_parser("peek", help="a DLQ's messages and why each failed (not consumed)")
+    peek.add_argument("name", help="the DLQ's name, as `keel dlq list` shows it")
+    peek.add_argument("--limit", type=int, default=10, help="most messages shown (default 10)")
+    peek.add_argument("--json", action="store_true", help="data on stdout, for scripts")
+    peek.set_defaults(func=lambda args: cmd_peek(args, state, runtime))
+
+
+def cmd_list(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    from shared.services.dead_letter_queues import counts
+
+    found = state(args.state_file)
+    rows = counts(runtime(found).aws("sqs"), dead_letter_queues(found))
+    if args.json:
+        print(json.dumps([vars(r) for r in rows], indent=2))
+        return 0
+    table = Table(title="Dead-letter queues")
+    for column in ("name", "messages", "in flight"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for row in rows:
+        style = "red" if row.messages or row.in_flight else None
+        table.add_row(row.name, str(row.messages), str(row.in_flight), style=style)
+    console.print(table)
+    return 0
+
+
+def cmd_peek(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    from shared.services.dead_letter_queues import peek
+
+    found = state(args.state_file)
+    queues = dead_letter_queues(found)
+    if args.name not in queues:
+        errors.print(f"[red]No DLQ {args.name!r}; there are: {', '.join(sorted(queues))}[/red]")
+        return 2
+    if args.limit < 1:
+        errors.print("[red]--limit must be at least 1[/red]")
+        return 2
+    letters = peek(runtime(found).aws("sqs"), queues[args.name], args.limit)
+    if args.json:
+        print(json.dumps([_row(d) for d in letters], indent=2))
+        return 0
+    table = Table(title=f"{args.name}: {len(letters)} shown, none consumed")
+    for column in ("reached the DLQ", "error", "receives (looks too)", "body"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        when = d.sent_at.strftime("%Y-%m-%d %H:%M:%S") if d.sent_at else "-"
+        error = f"{d.error_class}: {d.error_message}"
+        table.add_row(when, error, str(d.receive_count), d.body[:200])
+    console.print(table)
+    return 0
+
+
+def _row(letter: Any) -> dict[str, Any]:
+    row = vars(letter).copy()
+    row["sent_at"] = letter.sent_at.isoformat() if letter.sent_at else None
+    return dict(row)

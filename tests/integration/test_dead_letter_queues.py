@@ -1,0 +1,69 @@
+"""`keel dlq list | peek` on moto: every DLQ's depth, and each dead letter with why it failed,
+read without consuming it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pytest
+
+from keel_cli import dlq
+from local_stack.resources import Provisioned
+from shared.dead_letters import send_dead_letter
+from shared.runtime import Runtime
+from shared.services.dead_letter_queues import counts, peek
+
+
+def dead_letters(deployed: Provisioned, sqs: Any) -> str:
+    url = deployed.dlq_urls["sync-bol"]
+    send_dead_letter(sqs, url, '{"sku": "MUG"}', "PermanentError", "offer 9 is gone", sku="MUG")
+    sqs.send_message(QueueUrl=url, MessageBody='{"moved": "by the redrive policy"}')
+    return url
+
+
+def test_a_peek_says_why_each_failed_and_leaves_every_message_on_its_queue(
+    deployed: Provisioned, sqs: Any
+) -> None:
+    url = dead_letters(deployed, sqs)
+    first = peek(sqs, url, limit=10)
+    assert [(d.error_class, d.error_message) for d in first] == [
+        ("PermanentError", "offer 9 is gone"),
+        ("-", "no reason recorded (moved by the redrive policy)"),
+    ]
+    assert first[0].attributes == {"sku": "MUG"} and first[0].body == '{"sku": "MUG"}'
+    again = peek(sqs, url, limit=10)
+    assert [d.message_id for d in again] == [d.message_id for d in first]  # none consumed
+    assert [d.message_id for d in peek(sqs, url, limit=1)] == [first[0].message_id]
+    (row,) = counts(sqs, {"sync-bol-dlq": url})
+    assert (row.name, row.messages) == ("sync-bol-dlq", 2)
+
+
+def run(argv: list[str], deployed: Provisioned, capsys: pytest.CaptureFixture[str]) -> Any:
+    state = {"queues": deployed.queue_urls, "dead_letter_queues": deployed.dlq_urls}
+    root = argparse.ArgumentParser()
+    root.add_argument("--state-file", default="-")
+    dlq.register(root.add_subparsers(), lambda _: state, lambda _: Runtime())
+    args = root.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if "--json" in argv and code == 0 else out + err
+
+
+def test_the_cli_lists_and_peeks_as_json(
+    deployed: Provisioned, sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead_letters(deployed, sqs)
+    code, rows = run(["dlq", "list", "--json"], deployed, capsys)
+    assert code == 0
+    assert {r["name"]: r["messages"] for r in rows}["sync-bol-dlq"] == 2
+    assert all(set(r) == {"name", "messages", "in_flight"} for r in rows)
+    code, letters = run(["dlq", "peek", "sync-bol-dlq", "--json"], deployed, capsys)
+    assert code == 0 and [d["error_class"] for d in letters] == ["PermanentError", "-"]
+    assert set(letters[0]) == {
+        "message_id", "error_class", "error_message", "receive_count", "sent_at", "body",
+        "attributes",
+    }  # fmt: skip
+    code, said = run(["dlq", "peek", "no-such-dlq"], deployed, capsys)
+    assert code == 2 and "No DLQ 'no-such-dlq'" in said and "sync-bol-dlq" in said
