@@ -37,6 +37,11 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
     peek.add_argument("--limit", type=int, default=10, help="most messages shown (default 10)")
     peek.add_argument("--json", action="store_true", help="data on stdout, for scripts")
     peek.set_defaults(func=lambda args: cmd_peek(args, state, runtime))
+    export = dlq_sub.add_parser("export", help="copy every message of a DLQ to a JSON file")
+    export.add_argument("name", help="the DLQ's name, as `keel dlq list` shows it")
+    export.add_argument("file", help="where the copy goes (refused if it exists)")
+    export.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+    export.set_defaults(func=lambda args: cmd_export(args, state, runtime))
 
 
 def cmd_list(args: argparse.Namespace, state: Any, runtime: Any) -> int:
@@ -80,6 +85,34 @@ def cmd_peek(args: argparse.Namespace, state: Any, runtime: Any) -> int:
         error = f"{d.error_class}: {d.error_message}"
         table.add_row(when, error, str(d.receive_count), d.body[:200])
     console.print(table)
+    return 0
+
+
+EXPORT_LIMIT = 100_000  # more than a DLQ of Keel's holds in its 14 days
+
+
+def cmd_export(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    """A copy of every dead letter (not consumed) before anything moves them."""
+    from pathlib import Path
+
+    from shared.services.dead_letter_queues import peek
+
+    found = state(args.state_file)
+    queues = dead_letter_queues(found)
+    target = Path(args.file)
+    if args.name not in queues:
+        errors.print(f"[red]No DLQ {args.name!r}; there are: {', '.join(sorted(queues))}[/red]")
+        return 2
+    if target.exists():
+        errors.print(f"[red]{target} exists: not overwritten[/red]")
+        return 2
+    letters = peek(runtime(found).aws("sqs"), queues[args.name], EXPORT_LIMIT)
+    target.write_text(json.dumps([_row(d) for d in letters], indent=2) + "\n")
+    summary = {"dlq": args.name, "file": str(target), "messages": len(letters)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        console.print(f"{len(letters)} message(s) of {args.name} copied to {target}")
     return 0
 
 

@@ -3,10 +3,9 @@ are (why each failed, how often it was tried, since when), read without consumin
 
 Consumers that dead-letter a message themselves put why on it (`error_class`, `error_message`
 and what identifies it: shared/dead_letters.py); a message moved by the queue's redrive policy
-carries none, and says so. Peeking receives with a visibility timeout of 0: every message
-stays on its queue, visible, for the next look or a redrive. SQS counts each look as a
-receive (`receive_count` includes them); a look asks again only when an answer came back
-full, so a short queue is read once.
+carries none, and says so. A look receives each message once and makes it visible again at
+once: every message stays on its queue for the next look or a redrive (SQS counts the look as
+a receive: `receive_count` includes it).
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-MAX_PER_RECEIVE = 10  # SQS's most messages per ReceiveMessage
+MAX_PER_RECEIVE = 10  # SQS's most messages per ReceiveMessage (and per visibility batch)
+HOLD_S = 30  # a looked-at message is out of sight this long at most (shown again at once)
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,41 @@ def counts(sqs: Any, queues: Mapping[str, str]) -> list[QueueCount]:
     return rows
 
 
-def peek(sqs: Any, url: str, limit: int = 10, rounds: int = 5) -> list[DeadLetter]:
-    """Up to `limit` messages of the queue, oldest first, each once, none consumed."""
+def peek(sqs: Any, url: str, limit: int = 10) -> list[DeadLetter]:
+    """Up to `limit` messages of the queue, oldest first, each once, none consumed: each
+    answer's messages are held out of sight (`HOLD_S`) so the next receive returns others,
+    then made visible again at once."""
     seen: dict[str, DeadLetter] = {}
-    for _ in range(rounds):
-        answer = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(MAX_PER_RECEIVE, limit),
-            VisibilityTimeout=0,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = answer.get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in seen]
-        for message in fresh:
-            seen[message["MessageId"]] = _dead_letter(message)
-        if not fresh or len(seen) >= limit or len(messages) < min(MAX_PER_RECEIVE, limit):
-            break  # (a short answer: the queue has no more; each look counts as a receive)
-    letters = sorted(seen.values(), key=lambda d: d.sent_at or datetime.min.replace(tzinfo=UTC))
-    return letters[:limit]
+    handles: list[str] = []
+    try:
+        while len(seen) < limit:
+            answer = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(MAX_PER_RECEIVE, limit - len(seen)),
+                VisibilityTimeout=HOLD_S,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = answer.get("Messages", [])
+            fresh = [m for m in messages if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen[message["MessageId"]] = _dead_letter(message)
+            handles += [m["ReceiptHandle"] for m in messages]
+    finally:
+        _show_again(sqs, url, handles)
+    return sorted(seen.values(), key=lambda d: d.sent_at or datetime.min.replace(tzinfo=UTC))
+
+
+def _show_again(sqs: Any, url: str, handles: list[str]) -> None:
+    for start in range(0, len(handles), MAX_PER_RECEIVE):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for n, handle in enumerate(handles[start : start + MAX_PER_RECEIVE])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,3 +68,20 @@ def test_the_cli_lists_and_peeks_as_json(
     }  # fmt: skip
     code, said = run(["dlq", "peek", "no-such-dlq"], deployed, capsys)
     assert code == 2 and "No DLQ 'no-such-dlq'" in said and "sync-bol-dlq" in said
+
+
+def test_a_long_queue_is_read_whole_once_and_export_copies_it_without_consuming(
+    deployed: Provisioned, sqs: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url = deployed.dlq_urls["ingest"]
+    for n in range(25):
+        send_dead_letter(sqs, url, f"delivery {n}", "RuntimeError", f"failure {n}")
+    letters = peek(sqs, url, limit=100)
+    assert sorted(d.body for d in letters) == sorted(f"delivery {n}" for n in range(25))
+    assert counts(sqs, {"ingest-dlq": url})[0].messages == 25  # every one visible again
+    target = tmp_path / "ingest-dlq.json"
+    code, summary = run(["dlq", "export", "ingest-dlq", str(target), "--json"], deployed, capsys)
+    assert code == 0 and summary == {"dlq": "ingest-dlq", "file": str(target), "messages": 25}
+    assert len(json.loads(target.read_text())) == 25
+    code, said = run(["dlq", "export", "ingest-dlq", str(target)], deployed, capsys)
+    assert code == 2 and "not overwritten" in said
