@@ -42,6 +42,14 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
     export.add_argument("file", help="where the copy goes (refused if it exists)")
     export.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
     export.set_defaults(func=lambda args: cmd_export(args, state, runtime))
+    redrive = dlq_sub.add_parser(
+        "redrive", help="send a DLQ's messages back to the queue they failed on (cause fixed)"
+    )
+    redrive.add_argument("name", help="the DLQ's name, as `keel dlq list` shows it")
+    redrive.add_argument("--limit", type=int, help="at most this many (default: all)")
+    redrive.add_argument("--dry-run", action="store_true", help="say what would move; move none")
+    redrive.add_argument("--json", action="store_true", help="the result as JSON on stdout")
+    redrive.set_defaults(func=lambda args: cmd_redrive(args, state, runtime))
 
 
 def cmd_list(args: argparse.Namespace, state: Any, runtime: Any) -> int:
@@ -114,6 +122,51 @@ def cmd_export(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     else:
         console.print(f"{len(letters)} message(s) of {args.name} copied to {target}")
     return 0
+
+
+def cmd_redrive(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    """A queue's DLQ goes back to that queue. A stream's failure queue cannot: its messages
+    name stream records, not work to resend (`keel resync` republishes every listing)."""
+    from shared.services.dead_letter_queues import counts, redrive
+
+    found = state(args.state_file)
+    queues = dead_letter_queues(found)
+    if args.name not in queues:
+        errors.print(f"[red]No DLQ {args.name!r}; there are: {', '.join(sorted(queues))}[/red]")
+        return 2
+    source = args.name.removesuffix("-dlq")
+    if not args.name.endswith("-dlq") or source not in found.get("queues", {}):
+        errors.print(
+            f"[red]{args.name} records stream batches that failed, not messages to resend: "
+            "fix the cause, then republish (docs/deploy.md: stream failures).[/red]"
+        )
+        return 2
+    if args.limit is not None and args.limit < 1:
+        errors.print("[red]--limit must be at least 1[/red]")
+        return 2
+    sqs = runtime(found).aws("sqs")
+    waiting = counts(sqs, {args.name: queues[args.name]})[0].messages
+    if args.dry_run:
+        would = waiting if args.limit is None else min(waiting, args.limit)
+        result = {"dlq": args.name, "destination": source, "would_move": would, "moved": 0}
+        if args.json:
+            print(json.dumps(result))
+        else:
+            console.print(f"{would} message(s) of {args.name} would go back to {source} (dry run)")
+        return 0
+    done = redrive(sqs, queues[args.name], found["queues"][source], args.limit)
+    result = {"dlq": args.name, "destination": source, "moved": done.moved, "status": done.status}
+    if done.reason:
+        result["reason"] = done.reason
+    if args.json:
+        print(json.dumps(result))
+    else:
+        console.print(
+            f"{done.moved} message(s) of {args.name} sent back to {source}: {done.status}"
+        )
+        if done.reason:
+            errors.print(f"[red]{done.reason}[/red]")
+    return 0 if done.status in ("COMPLETED", "MOVED") else 1
 
 
 def _row(letter: Any) -> dict[str, Any]:

@@ -402,6 +402,104 @@ def token_answered_in_its_invocation_is_seen() -> None:
         _applied.add("answered_token")
 
 
+_move_tasks: dict[str, list[dict[str, Any]]] = {}  # source ARN -> its tasks, newest first
+
+
+def _queue_by_arn(backend: Any, arn: str) -> Any:
+    from moto.sqs.exceptions import SQSException
+
+    for queue in backend.queues.values():
+        if queue.queue_arn == arn:
+            return queue
+    raise SQSException("ResourceNotFoundException", f"no queue {arn}")
+
+
+def _run_move_task(backend: Any, source: Any, task: dict[str, Any]) -> None:
+    """Move every message of `source` (see message_move_tasks); the task says how it ended."""
+    from moto.sqs.exceptions import SQSException
+
+    moved = 0
+    try:
+        while batch := backend.receive_message(source.name, 10, 0, 30, ["All"]):
+            for message in batch:
+                target_arn = task.get("DestinationArn") or message.system_attributes.get(
+                    "DeadLetterQueueSourceArn"
+                )
+                if not target_arn:
+                    raise SQSException(
+                        "InvalidParameterValue",
+                        f"message {message.id} has no source queue: name a destination",
+                    )
+                target = _queue_by_arn(backend, str(target_arn))
+                backend.send_message(
+                    target.name, message.body, message_attributes=message.message_attributes
+                )
+                backend.delete_message(source.name, message.receipt_handle)
+                moved += 1
+    except SQSException as exc:
+        task.update(Status="FAILED", FailureReason=str(exc))
+    else:
+        task["Status"] = "COMPLETED"
+    task["ApproximateNumberOfMessagesMoved"] = moved
+
+
+def message_move_tasks() -> None:
+    """moto has neither StartMessageMoveTask nor ListMessageMoveTasks: served here with AWS's
+    semantics, so `keel dlq redrive` takes the same path locally as on AWS. A task moves the
+    source's messages to `DestinationArn` (else each message's `DeadLetterQueueSourceArn`, as
+    AWS does; a message without one fails the task), each as a new message (new id, the same
+    body and attributes), then deletes it from the source; one task per source at a time. It
+    runs to the end inside the call (AWS's runs in the background): ListMessageMoveTasks then
+    reports it COMPLETED or FAILED with the count moved."""
+    import time
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.responses import SQSResponse
+
+    with _lock:
+        if "move_tasks" in _applied:
+            return
+
+        def start_message_move_task(self: Any) -> Any:
+            backend = self.sqs_backend
+            source_arn = str(self._get_param("SourceArn"))
+            source = _queue_by_arn(backend, source_arn)
+            destination_arn = self._get_param("DestinationArn")
+            tasks = _move_tasks.setdefault(source_arn, [])
+            if any(t["Status"] == "RUNNING" for t in tasks):
+                raise SQSException("UnsupportedOperation", "a move task is running already")
+            task: dict[str, Any] = {
+                "TaskHandle": uuid.uuid4().hex,
+                "Status": "RUNNING",
+                "SourceArn": source_arn,
+                "ApproximateNumberOfMessagesMoved": 0,
+                "ApproximateNumberOfMessagesToMove": len(source.messages),
+                "StartedTimestamp": int(time.time() * 1000),
+            }
+            if destination_arn:
+                task["DestinationArn"] = destination_arn
+            tasks.insert(0, task)
+            _run_move_task(backend, source, task)
+            return ActionResult({"TaskHandle": task["TaskHandle"]})
+
+        def list_message_move_tasks(self: Any) -> Any:
+            source_arn = str(self._get_param("SourceArn"))
+            limit = int(self._get_param("MaxResults") or 1)
+            results = []
+            for task in _move_tasks.get(source_arn, [])[:limit]:
+                shown = dict(task)
+                if shown["Status"] != "RUNNING":
+                    shown.pop("TaskHandle")  # AWS names the handle of a running task only
+                results.append(shown)
+            return ActionResult({"Results": results})
+
+        SQSResponse.start_message_move_task = start_message_move_task  # type: ignore[attr-defined]
+        SQSResponse.list_message_move_tasks = list_message_move_tasks  # type: ignore[attr-defined]
+        _applied.add("move_tasks")
+
+
 def install() -> None:
     """Every mend the local stack runs with."""
     token_answered_in_its_invocation_is_seen()
@@ -413,3 +511,4 @@ def install() -> None:
     retention_check_reads_one_attribute()
     action_names_once_per_class()
     attribute_keys_once_per_shape()
+    message_move_tasks()

@@ -10,7 +10,8 @@ a receive: `receive_count` includes it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -111,3 +112,67 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
         body=message["Body"],
         attributes=said,
     )
+
+
+@dataclass(frozen=True)
+class Redriven:
+    moved: int
+    status: str  # COMPLETED, FAILED, RUNNING (still moving when the wait ended), MOVED (--limit)
+    reason: str = ""
+
+
+def queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def redrive(
+    sqs: Any,
+    dlq_url: str,
+    destination_url: str,
+    limit: int | None = None,
+    wait_s: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Redriven:
+    """Send a DLQ's messages back to the queue they failed on, as new messages.
+
+    All of them: SQS's own move task (`StartMessageMoveTask` with the destination named, since
+    messages a consumer dead-lettered itself carry no source queue), followed until it ends or
+    `wait_s` passes. At most `limit`: moved one by one here (receive, send, delete), as a
+    move task cannot be bounded. Either way a message is deleted only after its copy is sent.
+    """
+    if limit is not None:
+        return Redriven(_move_some(sqs, dlq_url, destination_url, limit), "MOVED")
+    source = queue_arn(sqs, dlq_url)
+    sqs.start_message_move_task(SourceArn=source, DestinationArn=queue_arn(sqs, destination_url))
+    deadline = time.monotonic() + wait_s
+    while True:
+        (task, *_) = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
+        moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        if task["Status"] != "RUNNING" or time.monotonic() >= deadline:
+            return Redriven(moved, str(task["Status"]), str(task.get("FailureReason", "")))
+        sleep(1.0)
+
+
+def _move_some(sqs: Any, dlq_url: str, destination_url: str, limit: int) -> int:
+    moved = 0
+    while moved < limit:
+        answer = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=min(MAX_PER_RECEIVE, limit - moved),
+            VisibilityTimeout=HOLD_S,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(
+                QueueUrl=destination_url,
+                MessageBody=message["Body"],
+                MessageAttributes=message.get("MessageAttributes") or {},
+            )
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved

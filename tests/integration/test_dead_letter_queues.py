@@ -85,3 +85,54 @@ def test_a_long_queue_is_read_whole_once_and_export_copies_it_without_consuming(
     assert len(json.loads(target.read_text())) == 25
     code, said = run(["dlq", "export", "ingest-dlq", str(target)], deployed, capsys)
     assert code == 2 and "not overwritten" in said
+
+
+@pytest.fixture
+def move_tasks() -> None:
+    """The local stack's StartMessageMoveTask / ListMessageMoveTasks (moto has neither)."""
+    from local_stack import moto_patches
+
+    moto_patches.message_move_tasks()
+
+
+def test_a_redrive_sends_every_message_back_to_its_queue_as_a_new_one(
+    deployed: Provisioned, sqs: Any, capsys: pytest.CaptureFixture[str], move_tasks: None
+) -> None:
+    dead_letters(deployed, sqs)
+    code, dry = run(["dlq", "redrive", "sync-bol-dlq", "--dry-run", "--json"], deployed, capsys)
+    assert code == 0 and dry["would_move"] == 2 and dry["moved"] == 0
+    code, done = run(["dlq", "redrive", "sync-bol-dlq", "--json"], deployed, capsys)
+    assert (code, done["moved"], done["status"]) == (0, 2, "COMPLETED")
+    back = sqs.receive_message(
+        QueueUrl=deployed.queue_urls["sync-bol"], MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )["Messages"]  # fmt: skip
+    assert sorted(m["Body"] for m in back) == ['{"moved": "by the redrive policy"}',
+                                               '{"sku": "MUG"}']  # fmt: skip
+    assert counts(sqs, {"d": deployed.dlq_urls["sync-bol"]})[0].messages == 0
+
+
+def test_a_bounded_redrive_moves_at_most_its_limit(
+    deployed: Provisioned, sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = deployed.dlq_urls["ingest"]
+    for n in range(5):
+        send_dead_letter(sqs, url, f"delivery {n}", "RuntimeError", "store on fire")
+    code, done = run(["dlq", "redrive", "ingest-dlq", "--limit", "3", "--json"], deployed, capsys)
+    assert (code, done["moved"], done["status"]) == (0, 3, "MOVED")
+    assert counts(sqs, {"d": url})[0].messages == 2
+
+
+def test_a_streams_failure_queue_is_not_redriven_as_messages(
+    deployed: Provisioned, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = {
+        "queues": deployed.queue_urls,
+        "dead_letter_queues": {"relay-stream-failures": "https://sqs/relay-stream-failures"},
+    }
+    root = argparse.ArgumentParser()
+    root.add_argument("--state-file", default="-")
+    dlq.register(root.add_subparsers(), lambda _: state, lambda _: Runtime())
+    args = root.parse_args(["dlq", "redrive", "relay-stream-failures"])
+    assert args.func(args) == 2
+    assert "stream batches that failed" in capsys.readouterr().err
