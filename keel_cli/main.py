@@ -516,9 +516,10 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
-    from keel_cli import dlq
+    from keel_cli import dlq, status
 
     dlq.register(sub, _state, _runtime)
+    status.register(sub, _state, _runtime)
     return root
 
 

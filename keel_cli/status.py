@@ -1,0 +1,76 @@
+"""`keel status`: one screen of a running stack (shared/services/operations_status.py). Exit 0
+when nothing needs a person, 3 when something does (each problem names its command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from keel_cli.dlq import dead_letter_queues
+
+console = Console()
+PROBLEMS_FOUND = 3
+
+
+def register(sub: Any, state: Any, runtime: Any) -> None:
+    status = sub.add_parser("status", help="queues, DLQs, workflows, held orders, polls: one look")
+    status.add_argument("--json", action="store_true", help="data on stdout, for scripts")
+    status.set_defaults(func=lambda args: cmd_status(args, state, runtime))
+
+
+def cmd_status(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    from shared.channels.registry import BY_NAME
+    from shared.services.operations_status import gather
+    from shared.workflow import STATE_MACHINE
+
+    found = state(args.state_file)
+    rt = runtime(found)
+    polled = {
+        channel: account
+        for channel, account in found.get("accounts", {}).items()
+        if channel in BY_NAME and BY_NAME[channel].poll_orders
+    }
+    status = gather(
+        rt.aws("sqs"),
+        rt.aws("stepfunctions"),
+        found["state_machines"][STATE_MACHINE],
+        rt.orders,
+        found["queues"],
+        dead_letter_queues(found),
+        polled,
+    )
+    if args.json:
+        print(json.dumps(asdict(status), indent=2))
+        return PROBLEMS_FOUND if status.problems else 0
+    queues = Table(title="Queues (messages waiting / in flight)")
+    queues.add_column("queue")
+    queues.add_column("waiting", justify="right")
+    queues.add_column("in flight", justify="right")
+    for q in status.queues:
+        queues.add_row(q.name, str(q.messages), str(q.in_flight))
+    console.print(queues)
+    busy = [q for q in status.dead_letters if q.messages or q.in_flight]
+    console.print(
+        f"Dead-letter queues: {len(status.dead_letters)}, "
+        + (", ".join(f"{q.name} {q.messages + q.in_flight}" for q in busy) or "all empty")
+    )
+    console.print(
+        f"Order workflows: {status.workflows_running} running, "
+        f"{len(status.workflows_failed)} failed"
+    )
+    held = ", ".join(f"{reason} {n}" for reason, n in status.held_orders.items()) or "none"
+    console.print(f"Held orders: {held}; held deliveries: {status.held_deliveries}")
+    polls = ", ".join(f"{c} up to {t or 'never'}" for c, t in status.last_polls.items())
+    console.print(f"Polls: {polls or 'none'}")
+    if status.problems:
+        console.print("[red]Needs a person:[/red]")
+        for problem in status.problems:
+            console.print(f"  [red]- {problem}[/red]")
+        return PROBLEMS_FOUND
+    console.print("[green]Nothing needs a person.[/green]")
+    return 0
