@@ -11,6 +11,7 @@ import faulthandler
 import getpass
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -112,7 +113,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 def _state(path: str) -> dict[str, Any]:
     state_path = Path(path)
     if not state_path.exists():
-        console.print(
+        Console(stderr=True).print(
             f"[red]No local stack running: {state_path} not found. Start one with "
             "`keel local up`.[/red]"
         )
@@ -417,6 +418,28 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resync(args: argparse.Namespace) -> int:
+    """Republish every listing now (one channel's, or all), as the resync schedule would."""
+    state = _state(args.state_file)
+    if args.channel and args.channel not in state.get("accounts", {}):
+        console.print(f"[red]No channel {args.channel!r}[/red]")
+        return 2
+    event = {"schedule": "resync", **({"channel": args.channel} if args.channel else {})}
+    answer = _client(state, "lambda").invoke(
+        FunctionName=state["functions"]["resync"], Payload=json.dumps(event).encode()
+    )
+    sent = json.loads(answer["Payload"].read())
+    if "FunctionError" in answer:
+        console.print(f"[red]resync failed: {sent.get('errorMessage')}[/red]")
+        return 1
+    if args.json:
+        print(json.dumps(sent))
+    else:
+        said = ", ".join(f"{channel} {n}" for channel, n in sent.items()) or "no listings"
+        console.print(f"Sync triggers sent: {said} (each channel's sync publishes Keel's stock)")
+    return 0
+
+
 def cmd_listings_set(args: argparse.Namespace) -> int:
     """New publishing rules for one listing; the catalog's stream carries them to the channel."""
     from datetime import UTC, datetime
@@ -481,7 +504,8 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keel", description=__doc__)
-    root.add_argument("--state-file", default=str(STATE_FILE), help=argparse.SUPPRESS)
+    root.add_argument("--state-file", default=str(_find_state_file()), help=argparse.SUPPRESS)
+    root.add_argument("--version", action="version", version=f"keel {_version()}")
     sub = root.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run Keel's main job on the embedded local stack")
@@ -805,6 +829,10 @@ def _catalog_and_poll_commands(sub: Any) -> None:
     poll.add_argument("channel", nargs="?")
     poll.add_argument("--json", action="store_true")
     poll.set_defaults(func=cmd_poll)
+    resync = sub.add_parser("resync", help="republish every listing now (one channel, or all)")
+    resync.add_argument("channel", nargs="?", help="only this channel's listings")
+    resync.add_argument("--json", action="store_true", help="triggers sent per channel, as JSON")
+    resync.set_defaults(func=cmd_resync)
 
     listings = sub.add_parser("listings", help="channel listings in the running local stack")
     listings_sub = listings.add_subparsers(dest="listings_command", required=True)
@@ -823,9 +851,41 @@ def _catalog_and_poll_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """One error line, never a traceback (KEEL_DEBUG=1 shows it); a closed pipe (`| head`)
+    ends quietly."""
     args = parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except BrokenPipeError:
+        sys.stderr.close()  # nothing more can be said; no "Exception ignored" noise either
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("KEEL_DEBUG"):
+            raise
+        Console(stderr=True).print(f"[red]keel: {type(exc).__name__}: {exc}[/red]")
+        return 1
     return result
+
+
+def _find_state_file() -> Path:
+    """The running local stack's state: `.keel/local.json` here or in a parent directory, so
+    `keel` works from anywhere inside the repository."""
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        if (directory / STATE_FILE).exists():
+            return directory / STATE_FILE
+    return STATE_FILE
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keel")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

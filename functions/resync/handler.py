@@ -25,8 +25,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     rt = runtime()
     catalog, queues = rt.catalog, rt.sync_queue_urls()
     by_channel: dict[str, list[str]] = {}
+    only = event.get("channel")  # `keel resync CHANNEL`; the schedule resyncs every channel
     for listing in catalog.all_listings():
-        if listing.channel in queues:
+        if listing.channel in queues and only in (None, listing.channel):
             by_channel.setdefault(listing.channel, []).append(listing.sku)
     outbox = TriggerOutbox()  # per queue, ten to a request
     for channel, skus in sorted(by_channel.items()):
