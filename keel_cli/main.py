@@ -166,20 +166,23 @@ def cmd_orders_list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    table = Table(title="Orders")
-    for column in ("order", "key", "status", "version", "total", "lines", "reason / last cause"):
-        table.add_column(column)
+    # Readable at 80 columns: an order by the short name `keel orders show` takes (channel#id);
+    # its full key, version and history are in `orders show` and --json.
+    table = Table(title="Orders (keel orders show CHANNEL#ID for one)")
+    table.add_column("order", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("lines", overflow="fold", min_width=16)
+    table.add_column("held for / last change", overflow="fold", ratio=1)
     for o in found:
         lines = ", ".join(f"{ln.quantity}x {ln.sku or ln.channel_sku}" for ln in o.lines)
-        last_cause = o.history[-1][2] if o.history else ""
+        last = o.history[-1][2].split(" (")[0] if o.history else ""
         table.add_row(
-            o.name,
-            o.key,
+            f"{o.channel}#{o.external_id}",
             o.status.value,
-            o.channel_updated_at.isoformat(),  # the channel's version Keel holds
             f"{o.total.amount} {o.total.currency}",
             lines,
-            o.hold_reason or last_cause,
+            o.hold_reason or last,
         )
     console.print(table)
     if held:
@@ -287,32 +290,31 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title="Stock")
-    for column in (
-        "sku",
-        "on hand",
-        "reserved",
-        "safety",
-        "available",
-        "channel",
-        "ids",
-        "derived",
-    ):
-        table.add_column(column)
-    for row in rows:
-        listings = row["listings"] or [{"channel": "-", "ids": {}, "derived_quantity": ""}]
-        for n, listing in enumerate(listings):
-            head = [
-                str(row[k]) for k in ("sku", "on_hand", "reserved", "safety_stock", "available")
-            ]
-            table.add_row(
-                *(head if n == 0 else [""] * 5),
-                listing["channel"],
-                " ".join(f"{k}={v}" for k, v in listing["ids"].items()),
-                str(listing["derived_quantity"]),
-            )
-    console.print(table)
+    _print_stock(rows, detail=bool(args.sku))
     return 0
+
+
+def _print_stock(rows: list[dict[str, Any]], detail: bool) -> None:
+    """One row per SKU and a column per channel with what it is to show (readable at 80
+    columns); for one SKU, its listings' ids below."""
+    channels = sorted({listing["channel"] for row in rows for listing in row["listings"]})
+    table = Table(title="Stock (channel columns: the quantity each is to show)")
+    table.add_column("sku", no_wrap=True)
+    for column in ("on hand", "resv", "safety", "avail", *channels):
+        table.add_column(column, justify="right")
+    for row in rows:
+        shows = {listing["channel"]: listing["derived_quantity"] for listing in row["listings"]}
+        figures = [row[k] for k in ("on_hand", "reserved", "safety_stock", "available")]
+        table.add_row(row["sku"], *map(str, figures), *(str(shows.get(c, "-")) for c in channels))
+    console.print(table)
+    if not detail:
+        return
+    ids = Table(title=f"{rows[0]['sku']}: its listings")
+    ids.add_column("channel", no_wrap=True)
+    ids.add_column("ids", overflow="fold")
+    for listing in rows[0]["listings"]:
+        ids.add_row(listing["channel"], " ".join(f"{k}={v}" for k, v in listing["ids"].items()))
+    console.print(ids)
 
 
 def cmd_stock_move(args: argparse.Namespace) -> int:
