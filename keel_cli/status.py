@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -20,10 +21,30 @@ PROBLEMS_FOUND = 3
 def register(sub: Any, state: Any, runtime: Any) -> None:
     status = sub.add_parser("status", help="queues, DLQs, workflows, held orders, polls: one look")
     status.add_argument("--json", action="store_true", help="data on stdout, for scripts")
+    status.add_argument(
+        "--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
+        help="look again every SECONDS (default 2) until Ctrl-C",
+    )  # fmt: skip
     status.set_defaults(func=lambda args: cmd_status(args, state, runtime))
 
 
-def cmd_status(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+def cmd_status(args: argparse.Namespace, state: Any, runtime: Any, sleep: Any = time.sleep) -> int:
+    """With --watch, the screen is redrawn every interval; Ctrl-C ends it with the last exit
+    code."""
+    if not args.watch:
+        return _once(args, state, runtime)
+    code = 0
+    try:
+        while True:
+            console.clear()
+            code = _once(args, state, runtime)
+            console.print(f"[dim]every {args.watch:g} s; Ctrl-C stops[/dim]")
+            sleep(args.watch)
+    except KeyboardInterrupt:
+        return code
+
+
+def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     from shared.channels.registry import BY_NAME
     from shared.services.operations_status import gather
     from shared.workflow import STATE_MACHINE

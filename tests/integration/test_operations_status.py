@@ -72,3 +72,25 @@ def test_what_needs_a_person_is_named_with_its_command(
         "1 delivery(ies) held unreadable: keel orders list",
     ]
     assert status["last_polls"] == {"woocommerce": "2026-12-05T00:00:00+00:00"}
+
+
+def test_watch_looks_again_until_ctrl_c(
+    deployed: Provisioned, machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = {
+        "queues": deployed.queue_urls,
+        "dead_letter_queues": deployed.dlq_urls,
+        "state_machines": {STATE_MACHINE: machine},
+    }
+    env = {"ORDERS_TABLE": deployed.tables["orders"]}
+    looks: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        looks.append(seconds)
+        if len(looks) == 3:
+            raise KeyboardInterrupt
+
+    args = argparse.Namespace(state_file="-", json=False, watch=0.5)
+    code = status_cli.cmd_status(args, lambda _: state, lambda _: Runtime(env=env), sleep)
+    assert code == 0 and looks == [0.5, 0.5, 0.5]
+    assert capsys.readouterr().out.count("Nothing needs a person.") == 3
