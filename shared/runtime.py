@@ -238,9 +238,12 @@ class Runtime:
     def workflow_stores(self) -> WorkflowStores:
         """The order workflow's: only its commit step writes stock (inventory optional)."""
         from shared.services.workflow import Stores
+        from shared.stores.intake import OrderIntakeStore
+        from shared.stores.inventory import InventoryStore
 
-        inventory = self.config.inventory_table or "-"
-        return Stores.connect(self._table("orders_table"), inventory, self.aws("dynamodb"))
+        db = self.aws("dynamodb")
+        inventory = self.inventory if self.config.inventory_table else InventoryStore("-", db)
+        return Stores(self.orders, OrderIntakeStore(self.orders, inventory, db), self.shipments)
 
     # --- adapters -----------------------------------------------------------------------
     def channel(self, name: str) -> ChannelKit:

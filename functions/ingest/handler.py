@@ -9,11 +9,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -21,6 +16,7 @@ from shared.channels.registry import BY_NAME
 from shared.dead_letters import send_dead_letter
 from shared.messages import InboundDelivery
 from shared.names import INGEST_MAX_RECEIVES
+from shared.partial_batch import queue_records
 from shared.runtime import runtime
 from shared.services.order_intake import Held, Ignored, take_delivery
 from shared.settings import IngestSettings
@@ -75,8 +71,4 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    # One processor per invocation: never shared by concurrent invocations (local stack).
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return queue_records(event, context, record_handler)

@@ -12,14 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from shared.partial_batch import stream_records
 from shared.runtime import runtime
 from shared.services.relay import relay_change
 from shared.settings import RelaySettings
@@ -60,17 +56,8 @@ def record_handler(record: DynamoDBRecord, outbox: TriggerOutbox) -> int:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    # One processor per invocation: never shared by concurrent invocations (local stack).
-    processor = BatchProcessor(
-        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-    )
     outbox = TriggerOutbox()
-    response = process_partial_response(
-        event=event,
-        record_handler=lambda record: record_handler(record, outbox),
-        processor=processor,
-        context=context,
-    )
+    response = stream_records(event, context, lambda record: record_handler(record, outbox))
     unsent = outbox.flush() - {f["itemIdentifier"] for f in response["batchItemFailures"]}
     if unsent:
         logger.warning("sync triggers not sent: their records fail", extra={"records": unsent})

@@ -8,14 +8,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from shared.partial_batch import stream_records
 from shared.runtime import runtime
 from shared.services.workflow import ORDER_EDITED, fail_waiting
 from shared.services.workflow_start import Edited, Start, what_follows
@@ -59,9 +55,4 @@ def record_handler(record: DynamoDBRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    processor = BatchProcessor(
-        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-    )
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return stream_records(event, context, record_handler)

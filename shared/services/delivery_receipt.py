@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.aws import client
-from shared.channels.spec import FromBody, QueueReceiver
+from shared.channels.spec import QueueReceiver
 
 INLINE_LIMIT_BYTES = 200 * 1024  # larger envelopes leave the body in S3 (SQS takes 1 MiB)
 SEEN_TTL_S = 7 * 24 * 3600  # longer than any channel's retry window and the queues' retention
@@ -126,12 +126,8 @@ def queue_delivery(
         body: Any = json.loads(raw)
     except (ValueError, RecursionError):  # nested too deep is unreadable too: ingest holds it
         body = None
-    delivery_id = _id_from(receiver.delivery_id, body).strip()
+    delivery_id = from_body(receiver.delivery_id.path, body).strip()
     if not delivery_id:
         delivery_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    topic = _id_from(receiver.topic, body)[:200]
+    topic = from_body(receiver.topic.path, body)[:200]
     return Delivery(channel, bounded_id(delivery_id), topic, raw, text, "utf-8", received_at, {})
-
-
-def _id_from(source: FromBody, body: Any) -> str:
-    return from_body(source.path, body)

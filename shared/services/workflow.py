@@ -27,9 +27,7 @@ from shared.channels.port import ShipmentConfirmation
 from shared.domain.inventory import aggregate_by_sku
 from shared.domain.orders import Order, OrderStatus
 from shared.domain.shipments import Shipment, ShipmentState
-from shared.stores.intake import OrderIntakeStore, VersionMoved
-from shared.stores.inventory import InventoryStore
-from shared.stores.orders import OrderStore
+from shared.stores.intake import VersionMoved
 from shared.stores.ports import Intake, Orders
 from shared.stores.shipments import ShipmentStore
 
@@ -75,14 +73,6 @@ class Stores:
     orders: Orders
     intake: Intake
     shipments: ShipmentStore
-
-    @classmethod
-    def connect(cls, orders_table: str, inventory_table: str | None, db: Any) -> Stores:
-        """The workflow's stores on the orders table (parcels live beside their orders); the
-        inventory table only for the steps that commit stock ("-" for the others)."""
-        orders = OrderStore(orders_table, db)
-        inventory = InventoryStore(inventory_table or "-", db)
-        return cls(orders, OrderIntakeStore(orders, inventory, db), ShipmentStore(orders_table, db))
 
 
 def _order(stores: Stores, order_key: str) -> tuple[Order, dict[str, int]]:

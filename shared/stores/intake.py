@@ -218,16 +218,3 @@ class OrderStores:
     orders: OrderStore
     inventory: InventoryStore
     intake: OrderIntakeStore
-
-    @classmethod
-    def connect(
-        cls, catalog_table: str, inventory_table: str, orders_table: str, client: Any
-    ) -> OrderStores:
-        orders = OrderStore(orders_table, client)
-        inventory = InventoryStore(inventory_table, client)
-        return cls(
-            CatalogStore(catalog_table, client),
-            orders,
-            inventory,
-            OrderIntakeStore(orders, inventory, client),
-        )

@@ -13,7 +13,7 @@ from moto import mock_aws
 from local_stack.lambda_runtime import LambdaContext, LambdaRuntime
 from local_stack.resources import Provisioned, provision
 from shared.stores.catalog import CatalogStore
-from shared.stores.intake import OrderIntakeStore, OrderStores
+from shared.stores.intake import OrderIntakeStore
 from shared.stores.inventory import InventoryStore
 from shared.stores.orders import OrderStore
 from shared.wiring import WIRING
@@ -84,8 +84,8 @@ def orders(deployed: Provisioned, db: Any) -> OrderStore:
 
 @pytest.fixture
 def intake(deployed: Provisioned, db: Any) -> OrderIntakeStore:
-    t = deployed.tables
-    return OrderStores.connect(t["catalog"], t["inventory"], t["orders"], db).intake
+    orders = OrderStore(deployed.tables["orders"], db)
+    return OrderIntakeStore(orders, InventoryStore(deployed.tables["inventory"], db), db)
 
 
 def context(name: str) -> LambdaContext:
