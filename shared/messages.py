@@ -33,6 +33,9 @@ class SyncListing(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     channel: str
+    # None: every account of the channel (the sync fans it out to each); a value: that
+    # account only ("" the channel's first).
+    account: str | None = None
     sku: str
     # Publishes of this SKU whose write the channel accepted and then failed (bol FAILURE,
     # TIMEOUT): a bounded number are retried, then the reason goes to the DLQ.
@@ -56,6 +59,7 @@ class ConfirmStock(BaseModel):
 
     kind: Literal["confirm"] = "confirm"
     channel: str
+    account: str = ""  # the account whose write this checks ("" the channel's first)
     sku: str
     quantity: int  # what was written
     reference: str  # the adapter's handle (PendingStock.reference)

@@ -30,6 +30,11 @@ def env_name_for_secret(name: str) -> str:
     return f"{_upper(name)}_SECRET_NAME"
 
 
+def env_name_for_account_secrets(name: str) -> str:
+    """A JSON list of the secrets of a channel's further accounts (the first's: above)."""
+    return f"{_upper(name)}_ACCOUNT_SECRET_NAMES"
+
+
 def env_name_for_state_machine(name: str) -> str:
     return f"{_upper(name)}_ARN"
 

@@ -22,9 +22,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.aws import client
-from shared.channels.errors import PermanentError
+from shared.channels.errors import PermanentError, UnknownAccount
 from shared.channels.registry import BY_NAME
 from shared.channels.spec import Channel, load
+from shared.domain.accounts import normalize_account
 from shared.secret_cache import get_json
 from shared.settings import FUNCTION_ENV, QueueUrls, SecretName, _Settings, env_prefix
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     )
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
     from shared.services.order_intake import IntakePorts
+    from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
     from shared.services.workflow import Stores as WorkflowStores
     from shared.stores.catalog import CatalogStore
@@ -184,11 +186,17 @@ class Runtime:
         body: bytes = answer["Body"].read()
         return body
 
-    def secret(self, owner: str, fresh: bool = False) -> Any:
-        """A channel's or carrier's secret (`<OWNER>_SECRET_NAME`), cached for
-        SECRET_CACHE_SECONDS; `fresh` reads it now (the channel refused the cached one)."""
-        name = self.settings(SecretName, env_prefix(owner)).secret_name
+    def secret(self, owner: str, fresh: bool = False, name: str | None = None) -> Any:
+        """A channel's or carrier's secret (`<OWNER>_SECRET_NAME`, or one of its accounts'
+        by `name`), cached for SECRET_CACHE_SECONDS; `fresh` reads it now (the channel refused
+        the cached one)."""
+        name = name or self.settings(SecretName, env_prefix(owner)).secret_name
         return get_json(name, self.config.secret_cache_seconds, fresh=fresh)
+
+    def secret_names(self, owner: str) -> tuple[str, ...]:
+        """Every account's secret of a channel, its first account's first."""
+        names = self.settings(SecretName, env_prefix(owner))
+        return (names.secret_name, *names.account_secret_names)
 
     # --- stores -------------------------------------------------------------------------
     @cached_property
@@ -265,29 +273,95 @@ class Runtime:
 
 
 class ChannelKit:
-    """One channel's adapters by capability, each built from its registry path and the channel's
-    current secret (so a rotated secret is picked up within the cache's age). A new capability
-    is one port, one spec field and one method here."""
+    """One channel's adapters by capability, each built from its registry path and the current
+    secret of one of its accounts (so a rotated secret is picked up within the cache's age). A
+    new capability is one port, one spec field and one method here.
+
+    Accounts are named as listings name them (shared/domain/listings.py): "" is the first
+    account (`<CHANNEL>_SECRET_NAME`); any other by what its secret's `account_field` says,
+    normalized. A new account is a new secret in the configuration, not code."""
 
     def __init__(self, runtime: Runtime, spec: Channel) -> None:
         self.runtime = runtime
         self.spec = spec
         self.name = spec.name
 
-    def raw_secret(self, fresh: bool = False) -> dict[str, Any]:
-        secret = self.runtime.secret(self.name, fresh)
+    def accounts(self) -> dict[str, str]:
+        """Account key -> its secret's name, the first account ("") first. Reads each secret
+        (cached) to learn the account it serves."""
+        names = self.runtime.secret_names(self.name)
+        found = {"": names[0]}
+        first = self._account_of(names[0])
+        for name in names[1:]:
+            account = self._account_of(name)
+            if account != first:
+                found.setdefault(account, name)
+        return found
+
+    def account_key(self, account: str) -> str:
+        """The key listings use for an account as a delivery or an operator names it: "" for
+        the first account; UnknownAccount when no secret serves it."""
+        wanted = normalize_account(account) if account else ""
+        if wanted == "":
+            return ""
+        names = self.runtime.secret_names(self.name)
+        if self._account_of(names[0]) == wanted:
+            return ""
+        if wanted in self.accounts():
+            return wanted
+        raise UnknownAccount(f"no {self.name} account {account!r} configured", channel=self.name)
+
+    def account_name(self, key: str = "") -> str:
+        """What the account of `key` is called (the first account's own name for "")."""
+        return self._account_of(self._secret_name(key)) if key == "" else key
+
+    def marketplaces(self, key: str = "") -> tuple[str, ...]:
+        """The marketplaces an account sells in, when the channel names them
+        (Channel.marketplace_fields)."""
+        if not self.spec.marketplace_fields:
+            return ()
+        secret = self.raw_secret(account=key)
+        found: list[str] = []
+        for field in self.spec.marketplace_fields:
+            value = secret.get(field) or ()
+            found.extend(str(m) for m in ([value] if isinstance(value, str) else value))
+        return tuple(dict.fromkeys(found))
+
+    def _account_of(self, secret_name: str) -> str:
+        secret = self.runtime.secret(self.name, name=secret_name)
+        if not isinstance(secret, dict) or not secret.get(self.spec.account_field):
+            raise MissingSetting(f"secret {secret_name} has no {self.spec.account_field}")
+        return self.spec.account(secret)
+
+    def _secret_name(self, account: str) -> str:
+        names = self.runtime.secret_names(self.name)
+        if account == "":
+            return names[0]
+        found = self.accounts().get(account)
+        if found is None:
+            raise UnknownAccount(
+                f"no {self.name} account {account!r} configured", channel=self.name
+            )
+        return found
+
+    def raw_secret(self, fresh: bool = False, account: str = "") -> dict[str, Any]:
+        name = self._secret_name(account)
+        secret = self.runtime.secret(self.name, fresh, name=name)
         if not isinstance(secret, dict):
             raise MissingSetting(f"secret for {self.name} is not a JSON object")
         return secret
 
-    def secret(self, fresh: bool = False) -> BaseModel:
-        model: BaseModel = load(self.spec.secret_schema).model_validate(self.raw_secret(fresh))
+    def secret(self, fresh: bool = False, account: str = "") -> BaseModel:
+        raw = self.raw_secret(fresh, account)
+        model: BaseModel = load(self.spec.secret_schema).model_validate(raw)
         return model
 
-    def _adapter(self, path: str | None, capability: str, fresh: bool = False) -> Any:
+    def _adapter(
+        self, path: str | None, capability: str, fresh: bool = False, account: str = ""
+    ) -> Any:
         if path is None:
             raise PermanentError(f"{self.name} cannot {capability}", channel=self.name)
-        return load(path)(self.secret(fresh), self.runtime.http)
+        return load(path)(self.secret(fresh, account), self.runtime.http)
 
     def can(self, capability: str) -> bool:
         """Whether the registry gives this channel the adapter named by a spec field."""
@@ -299,31 +373,49 @@ class ChannelKit:
         parser: ParsesWebhooks = load(self.spec.inbound)()
         return parser
 
-    def stock_publisher(self, fresh: bool = False) -> SetsStock:
-        publisher: SetsStock = self._adapter(self.spec.outbound_stock, "publish stock", fresh)
+    def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock:
+        publisher: SetsStock = self._adapter(
+            self.spec.outbound_stock, "publish stock", fresh, account
+        )
         return publisher
 
-    def order_fetcher(self) -> FetchesOrder:
-        fetcher: FetchesOrder = self._adapter(self.spec.fetch_order, "fetch an order")
+    def stock_accounts(self) -> tuple[StockAccount, ...]:
+        """Every account stock is published to, with the marketplaces whose listings share its
+        quantity (one account and no secret read when the channel has one account only and
+        names no marketplaces)."""
+        from shared.services.stock_outbound import StockAccount
+
+        if len(self.runtime.secret_names(self.name)) == 1 and not self.spec.marketplace_fields:
+            return (StockAccount(),)
+        return tuple(StockAccount(key, self.marketplaces(key)) for key in self.accounts())
+
+    def order_fetcher(self, account: str = "") -> FetchesOrder:
+        fetcher: FetchesOrder = self._adapter(
+            self.spec.fetch_order, "fetch an order", account=account
+        )
         return fetcher
 
-    def poller(self) -> FetchesOrders:
-        poller: FetchesOrders = self._adapter(self.spec.poll_orders, "list changed orders")
+    def poller(self, account: str = "") -> FetchesOrders:
+        poller: FetchesOrders = self._adapter(
+            self.spec.poll_orders, "list changed orders", account=account
+        )
         return poller
 
-    def shipment_confirmer(self) -> ConfirmsShipments:
+    def shipment_confirmer(self, account: str = "") -> ConfirmsShipments:
         confirmer: ConfirmsShipments = self._adapter(
-            self.spec.confirm_shipment, "be told of shipments"
+            self.spec.confirm_shipment, "be told of shipments", account=account
         )
         return confirmer
 
-    def line_canceller(self) -> CancelsLines:
-        canceller: CancelsLines = self._adapter(self.spec.cancel_lines, "cancel lines")
+    def line_canceller(self, account: str = "") -> CancelsLines:
+        canceller: CancelsLines = self._adapter(
+            self.spec.cancel_lines, "cancel lines", account=account
+        )
         return canceller
 
-    def cancellation_acceptor(self) -> AcceptsCancellations:
+    def cancellation_acceptor(self, account: str = "") -> AcceptsCancellations:
         acceptor: AcceptsCancellations = self._adapter(
-            self.spec.accept_cancellation, "accept cancellation requests"
+            self.spec.accept_cancellation, "accept cancellation requests", account=account
         )
         return acceptor
 

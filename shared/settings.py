@@ -80,9 +80,12 @@ class QueueUrls(_Settings):
 
 
 class SecretName(_Settings):
-    """A channel secret's name: read with `_env_prefix=env_prefix(channel)`."""
+    """A channel secret's name: read with `_env_prefix=env_prefix(channel)`. A channel with
+    several accounts (shops, stores, sellers) has one secret each: the first account's is
+    `<CHANNEL>_SECRET_NAME`, the others' `<CHANNEL>_ACCOUNT_SECRET_NAMES` (a JSON list)."""
 
     secret_name: str
+    account_secret_names: list[str] = []
 
 
 class RelaySettings(_Settings):

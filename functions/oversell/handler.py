@@ -4,6 +4,7 @@ the function's stream-failure queue (alarmed) and the order stays held for a per
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -22,10 +23,10 @@ from shared.settings import OversellSettings
 logger = Logger(service="keel-oversell")
 
 
-def _canceller(channel: str) -> CancelsLines | None:
+def _canceller(channel: str, account: str) -> CancelsLines | None:
     """Built only for an order the policy cuts: the rest never import httpx."""
     kit = runtime().channel(channel)
-    return kit.line_canceller() if kit.can("cancel_lines") else None
+    return kit.line_canceller(account) if kit.can("cancel_lines") else None
 
 
 def record_handler(record: DynamoDBRecord) -> str:
@@ -38,7 +39,7 @@ def record_handler(record: DynamoDBRecord) -> str:
     policy = rt.settings(OversellSettings).oversell_policy.get(trigger.channel, OversellPolicy.HOLD)
     try:
         done = follow_policy(
-            trigger.order_key, policy, rt.orders, rt.inventory, lambda: _canceller(trigger.channel)
+            trigger.order_key, policy, rt.orders, rt.inventory, partial(_canceller, trigger.channel)
         )
     except PermanentError as exc:  # the channel refused: the order waits for a person
         logger.warning("oversell policy refused", extra={"error": str(exc)[:500]})

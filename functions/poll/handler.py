@@ -6,6 +6,7 @@ configuration (`KEEL_CHANNEL`). Orders go through the same intake as webhooks.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,8 @@ from aws_lambda_powertools import Logger
 
 from shared.domain.orders import Order
 from shared.metrics import count
-from shared.runtime import runtime
-from shared.services.order_intake import account, take_in
+from shared.runtime import ChannelKit, runtime
+from shared.services.order_intake import Account, account, take_in
 from shared.services.poll import poll_orders
 from shared.stores.intake import Outcome
 
@@ -23,13 +24,24 @@ logger = Logger(service="keel-poll")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Polls the account the event names (`{"account": key}`, a per-account schedule), else
+    every account of the channel in turn. Answers the first account's report, with every
+    account's under `accounts`."""
     rt = runtime()
     channel = rt.channel(rt.channel_name())
     logger.thread_safe_append_keys(channel=channel.name)
-    currency = account(channel).currency
+    keys = [str(event["account"])] if "account" in (event or {}) else list(channel.accounts())
+    reports = [_poll(channel, account(channel, channel.account_key(key))) for key in keys]
+    return {**reports[0], "accounts": reports}
+
+
+def _poll(channel: ChannelKit, shop: Account) -> dict[str, Any]:
+    rt = runtime()
+    logger.thread_safe_append_keys(account=shop.name)
 
     def take(order: Order) -> Outcome:
-        taken = take_in(order, channel, rt.intake, currency, cause="poll")
+        order = replace(order, listing_account=shop.key)
+        taken = take_in(order, channel, rt.intake, shop.currency, cause="poll")
         if taken.cancellation:
             logger.info(
                 "cancellation request", extra={"order": order.key, "result": taken.cancellation}
@@ -37,7 +49,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return taken.outcome
 
     overlap = timedelta(minutes=channel.spec.poll.overlap_minutes)
-    report = poll_orders(channel.poller(), rt.orders, take, overlap, rt.clock())
+    report = poll_orders(channel.poller(shop.key), rt.orders, take, overlap, rt.clock())
     for key in report.missed_by_webhooks:  # how a merchant learns a webhook is broken
         logger.warning("order found by the poll, not by a webhook", extra={"order": key})
     if report.missed_by_webhooks:
@@ -49,6 +61,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     result = {
         "channel": channel.name,
+        "account": shop.name,
         "since": report.since.isoformat(),
         "taken": report.taken,
         "outcomes": report.outcomes,

@@ -7,6 +7,7 @@ that is still short leaves the order waiting; one that fits reserves it in one t
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -34,7 +35,7 @@ def record_handler(record: SQSRecord) -> str:
     outcome = retry_held(
         trigger.order_key,
         trigger.sku,
-        sku_lookup(stores.catalog, channel),
+        partial(sku_lookup, stores.catalog, channel),
         stores.intake,
         stores.orders,
         stores.inventory,

@@ -41,6 +41,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
         rt.inventory,
         now=rt.clock,
         remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
+        accounts=channel.stock_accounts(),
     )
     plan = plan_stock_batch([QueueRecord.from_event(r) for r in records], out)
     for level, message, extra in plan.notes:

@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared.metrics import count
-from shared.names import env_name_for_secret
+from shared.names import env_name_for_account_secrets, env_name_for_secret
 from shared.secret_cache import get_json
 from shared.services.delivery_receipt import Door
 from shared.services.webhook_receipt import KeyCache, receive_webhook
@@ -35,9 +35,14 @@ def _keys() -> KeyCache:
     return KeyCache()
 
 
-def _secret(channel: str) -> dict[str, Any]:
-    secret = get_json(os.environ[env_name_for_secret(channel)], _door().secret_cache_s)
-    return secret if isinstance(secret, dict) else {}
+def _secrets(channel: str) -> list[dict[str, Any]]:
+    """Each account's secret, the first account's first."""
+    more = os.environ.get(env_name_for_account_secrets(channel), "[]")
+    found = []
+    for secret_name in (os.environ[env_name_for_secret(channel)], *json.loads(more)):
+        secret = get_json(secret_name, _door().secret_cache_s)
+        found.append(secret if isinstance(secret, dict) else {})
+    return found
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -48,7 +53,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     logger.thread_safe_append_keys(channel=channel)
     keys = _keys()
-    answer = receive_webhook(channel, headers, raw, _door(), _secret, keys, datetime.now(UTC))
+    answer = receive_webhook(channel, headers, raw, _door(), _secrets, keys, datetime.now(UTC))
     for fetched, n in keys.fetched:
         logger.info("channel signing keys fetched", extra={"channel": fetched, "keys": n})
     keys.fetched.clear()

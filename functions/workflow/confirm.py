@@ -20,7 +20,7 @@ logger = Logger(service="keel-workflow-confirm")
 
 
 def _tell(order: Order, shipment: Shipment) -> None:
-    confirmer = runtime().channel(order.channel).shipment_confirmer()
+    confirmer = runtime().channel(order.channel).shipment_confirmer(order.listing_account)
     confirmer.confirm_shipment(order, shipment_confirmation(order, shipment))
 
 

@@ -36,6 +36,10 @@ class AuthError(PermanentError):
     and retry a bounded number of times before giving up with reason "auth"."""
 
 
+class UnknownAccount(PermanentError):
+    """No secret of the channel serves this account (shop, store, seller)."""
+
+
 class NothingToDo(ChannelError):
     """The channel already shows what Keel wants, or the change is stale."""
 

@@ -160,6 +160,10 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.CancelsLines: lets the environment's
     # oversell policy "cancel-short-lines" apply to this channel (else its orders wait, held).
     cancel_lines: str | None = None
+    # The secret's fields naming the marketplaces an account sells in (each a list, or one
+    # id): listings of one account in several marketplaces share one quantity (Amazon's unified
+    # account). Empty: the channel has no marketplaces of its own.
+    marketplace_fields: tuple[str, ...] = ()
     # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the
     # buyer's cancellation requests an order carries (Order.cancellation_requested).
     accept_cancellation: str | None = None

@@ -1,9 +1,20 @@
-"""A SKU as one channel sells it, and the quantity that channel is shown."""
+"""A SKU as one channel sells it, and the quantity that channel is shown.
+
+A listing is (SKU, channel, account, marketplace): a second Shopify shop is another account, an
+Amazon marketplace another marketplace of the same seller. Stock is shown once per (SKU,
+channel, account) — the listing's *slot*: Amazon's quantity for a seller SKU is one number
+across a region's marketplaces (`fulfillment_availability` has no marketplace), a bol offer
+sells in all its countries at once — so listings that share a slot share one quantity.
+
+An empty account is the channel's first account (the one every listing had before accounts
+were), so its keys are spelled as the channel alone and older records stay valid.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,14 +36,69 @@ class ListingRules:
             raise ValueError(f"cap must not be negative, got {self.cap}")
 
 
+def stock_slot(channel: str, account: str = "") -> str:
+    """Where one quantity is shown: `channel` for the channel's first account, else
+    `channel@account`."""
+    return f"{channel}@{account}" if account else channel
+
+
+def listing_key(channel: str, account: str = "", marketplace: str = "") -> str:
+    """A listing's key among its SKU's: its slot, then `/marketplace` when it names one."""
+    slot = stock_slot(channel, account)
+    return f"{slot}/{marketplace}" if marketplace else slot
+
+
+def split_listing_key(key: str) -> tuple[str, str, str]:
+    """(channel, account, marketplace) of a `listing_key`."""
+    slot, _, marketplace = key.partition("/")
+    channel, _, account = slot.partition("@")
+    return channel, account, marketplace
+
+
 @dataclass(frozen=True)
 class Listing:
-    """`refs` holds the channel's own ids (e.g. Shopify variant_id, Woo product_id)."""
+    """`refs` holds the channel's own ids (e.g. Shopify variant_id, Woo product_id).
+    `countries`: where one offer is visible (bol.com: NL and BE), shown, not a key."""
 
     sku: str
     channel: str
     refs: dict[str, str] = field(default_factory=dict)
     rules: ListingRules = ListingRules()
+    account: str = ""
+    marketplace: str = ""
+    countries: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for part, value in (("account", self.account), ("marketplace", self.marketplace)):
+            if any(c in value for c in "@/#") or value != value.strip():
+                raise ValueError(f"{part} {value!r} may not hold '@', '/', '#' or spaces")
+
+    @property
+    def slot(self) -> str:
+        return stock_slot(self.channel, self.account)
+
+    @property
+    def key(self) -> str:
+        return listing_key(self.channel, self.account, self.marketplace)
+
+
+def one_quantity(listings: Sequence[Listing]) -> Listing:
+    """The listing a slot's quantity is derived for, when several listings share it (one
+    Amazon seller SKU in several marketplaces): the first by key, with the strictest of their
+    rules (smallest share and cap, largest buffer), so no listing shows more than its own
+    rules allow."""
+    if not listings:
+        raise ValueError("no listings to derive a quantity for")
+    ordered = sorted(listings, key=lambda listing: listing.key)
+    if len(ordered) == 1:
+        return ordered[0]
+    caps = [x.rules.cap for x in ordered if x.rules.cap is not None]
+    rules = ListingRules(
+        share=min(x.rules.share for x in ordered),
+        buffer=max(x.rules.buffer for x in ordered),
+        cap=min(caps) if caps else None,
+    )
+    return replace(ordered[0], rules=rules)
 
 
 def channel_quantity(available: int, rules: ListingRules, channel_max: int | None = None) -> int:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shared.domain import accounts
+from shared.domain.listings import stock_slot
 
 
 class OrderStatus(StrEnum):
@@ -131,6 +132,14 @@ class Order:
     # Which stored write this is (0: never stored): a change is written only over the one it
     # was planned against, whoever wrote in between (a channel version, a workflow step).
     revision: int = field(default=0, compare=False)
+    # The account as listings key it (shared/domain/listings.py; "" the channel's first):
+    # where the order's lines are matched and its channel is told of shipments.
+    listing_account: str = ""
+
+    @property
+    def slot(self) -> str:
+        """The listing slot (channel and account) whose refs the order's lines match."""
+        return stock_slot(self.channel, self.listing_account)
 
     @property
     def key(self) -> str:

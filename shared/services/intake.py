@@ -4,6 +4,7 @@ edit, hold) with the reservations in the same write. One path for webhooks and p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -30,33 +31,35 @@ from shared.stores.ports import Intake, Inventory, ListingRefs, Orders
 ATTEMPTS = 4  # another writer stored a version in between: read and plan again
 
 
-def sku_lookup(catalog: ListingRefs, channel: Channel) -> SkuLookup:
+def sku_lookup(catalog: ListingRefs, channel: Channel, slot: str | None = None) -> SkuLookup:
     """Match by the channel's item id first (the registry names the listing ref), then by the
-    SKU the channel reports."""
+    SKU the channel reports; within one slot (the order's account, `Order.slot`; the channel's
+    first account by default)."""
+    where = slot or channel.name
 
     def find(item_id: str | None, channel_sku: str | None) -> str | None:
         if item_id and channel.line_item_ref:
-            sku = catalog.find_sku(channel.name, channel.line_item_ref, item_id)
+            sku = catalog.find_sku(where, channel.line_item_ref, item_id)
             if sku:
                 return sku
         if channel_sku:
-            return catalog.find_sku(channel.name, "sku", channel_sku)
+            return catalog.find_sku(where, "sku", channel_sku)
         return None
 
     return find
 
 
 def listing_refs(order: Order) -> list[tuple[str, str, str]]:
-    """(channel, ref kind, id) of each stock line no listing matched: what the order waits for."""
+    """(slot, ref kind, id) of each stock line no listing matched: what the order waits for."""
     spec = BY_NAME.get(order.channel)
     refs: set[tuple[str, str, str]] = set()
     for line in order.lines:
         if not line.stock or line.sku is not None:
             continue
         if spec is not None and spec.line_item_ref and line.channel_variant_id:
-            refs.add((order.channel, spec.line_item_ref, line.channel_variant_id))
+            refs.add((order.slot, spec.line_item_ref, line.channel_variant_id))
         if line.channel_sku:
-            refs.add((order.channel, "sku", line.channel_sku))
+            refs.add((order.slot, "sku", line.channel_sku))
     return sorted(refs)
 
 
@@ -177,7 +180,7 @@ def _outcome(order: Order) -> Outcome:
 def retry_held(
     order_key: str,
     sku: str,
-    find_sku: SkuLookup,
+    lookup_in: Callable[[str], SkuLookup],
     intake: Intake,
     orders: Orders,
     inventory: Inventory,
@@ -187,14 +190,15 @@ def retry_held(
 ) -> Outcome:
     """Stock of `sku` arrived, or a listing for it appeared: try again to reserve an order
     held waiting for it. Still short: it waits for stock. Still unmatched: it keeps waiting
-    for its listings. No longer held (reserved by an edit, cancelled): it stops waiting."""
+    for its listings. No longer held (reserved by an edit, cancelled): it stops waiting.
+    `lookup_in`: the SKU lookup of a slot (the order's, `Order.slot`)."""
     found = orders.get_with_reservations(order_key)
     if found is None or found[0].status is not OrderStatus.HELD:
         inventory.stop_waiting(order_key, sku)
         return Outcome.DUPLICATE
     stored, reserved = found
     cause = f"listing for {sku} appeared" if because == "listing" else f"stock of {sku} arrived"
-    plan = plan_intake(stored, find_sku)
+    plan = plan_intake(stored, lookup_in(stored.slot))
     if isinstance(plan, Hold):  # held for another reason now, or another line still unmatched
         inventory.stop_waiting(order_key, sku)
         if plan.reason != stored.hold_reason:

@@ -11,13 +11,14 @@ cannot read as a held delivery with the reason: a retry would get the same answe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from shared.channels.errors import AuthError, PermanentError
+from shared.channels.errors import AuthError, PermanentError, UnknownAccount
 from shared.channels.port import (
     AcceptsCancellations,
     FetchesOrder,
@@ -50,10 +51,11 @@ class IntakeChannel(Protocol):
 
     spec: Channel
 
-    def raw_secret(self, fresh: bool = False) -> dict[str, Any]: ...
+    def raw_secret(self, fresh: bool = False, account: str = "") -> dict[str, Any]: ...
+    def account_key(self, account: str) -> str: ...
     def parser(self) -> ParsesWebhooks | None: ...
-    def order_fetcher(self) -> FetchesOrder: ...
-    def cancellation_acceptor(self) -> AcceptsCancellations: ...
+    def order_fetcher(self, account: str = "") -> FetchesOrder: ...
+    def cancellation_acceptor(self, account: str = "") -> AcceptsCancellations: ...
 
 
 @dataclass(frozen=True)
@@ -78,30 +80,42 @@ class Taken:
 
 @dataclass(frozen=True)
 class Account:
-    """The account the channel's secret serves (as order keys spell it) and its currency."""
+    """An account of the channel: its name (as order keys spell it), its key (as listings key
+    it, "" the channel's first) and its currency."""
 
     name: str
     currency: str
+    key: str = ""
 
 
-def account(channel: IntakeChannel) -> Account:
-    """The webhook refused deliveries from any other account; a secret without a currency is
-    a configuration error (raised: the record retries, then alarms)."""
-    secret = channel.raw_secret()
+def account(channel: IntakeChannel, key: str = "") -> Account:
+    """The webhook refused deliveries from any account Keel has no secret for; a secret without
+    a currency is a configuration error (raised: the record retries, then alarms)."""
+    secret = channel.raw_secret(account=key)
     if not secret.get("currency"):
         raise RuntimeError(f"secret for {channel.spec.name} has no 'currency'")
-    return Account(channel.spec.account(secret), str(secret["currency"]))
+    return Account(channel.spec.account(secret), str(secret["currency"]), key)
+
+
+def delivery_account(channel: IntakeChannel, delivery: InboundDelivery) -> Account:
+    """The account a delivery is for: the one its receiver's account header names (the
+    webhook verified it with that account's secret), else the channel's first."""
+    receiver = channel.spec.receiver
+    header = receiver.account_header if receiver is not None else None
+    claimed = delivery.headers.get(header) if header else None
+    return account(channel, channel.account_key(claimed) if claimed else "")
 
 
 def take_in(
     order: Order, channel: IntakeChannel, ports: IntakePorts, currency: str, cause: str
 ) -> Taken:
-    """Take one version of an order and do what follows it. Raises the stores' and the
-    channel's classified errors (the caller's record or poll comes back)."""
+    """Take one version of an order and do what follows it (its lines matched in its account's
+    listings, `Order.slot`). Raises the stores' and the channel's classified errors (the
+    caller's record or poll comes back)."""
     stores = ports.stores
     outcome, stored = take_order(
         order,
-        sku_lookup(stores.catalog, channel.spec),
+        sku_lookup(stores.catalog, channel.spec, order.slot),
         stores.intake,
         stores.orders,
         ports.now(),
@@ -109,7 +123,11 @@ def take_in(
         cause=cause[:300],
         catalog=stores.catalog,
     )
-    acceptor = channel.cancellation_acceptor if channel.spec.accept_cancellation else None
+    acceptor = (
+        partial(channel.cancellation_acceptor, order.listing_account)
+        if channel.spec.accept_cancellation
+        else None
+    )
     accepted = accept_cancellation_requests(order, stored, acceptor)
     if needs_resync(outcome, stored):
         resync_selling_channel(stored, ports.send_sync)
@@ -149,7 +167,10 @@ def take_delivery(
     if channel is None or parser is None:
         return hold(f"no inbound adapter for channel {delivery.channel!r}")
     what = delivery.topic or "delivery"
-    shop = account(channel)
+    try:
+        shop = delivery_account(channel, delivery)
+    except UnknownAccount as exc:  # its secret was removed after the webhook took it
+        return hold(str(exc))
     try:
         parsed = parser.parse_webhook(delivery.headers, read_body(delivery), shop.name)
     except ValidationError as exc:  # where and why, never the values (customer data)
@@ -161,11 +182,11 @@ def take_delivery(
     if parsed is None:
         return Ignored(f"topic {delivery.topic!r} not acted on")
     if not isinstance(parsed, OrderNotice):
-        order = parsed
+        order = replace(parsed, listing_account=shop.key)
     else:
         notice = parsed
         try:
-            found = channel.order_fetcher().fetch_order(notice.order_id)
+            found = channel.order_fetcher(shop.key).fetch_order(notice.order_id)
         except AuthError:
             raise  # a rotated credential: the record comes back and the secret cache expires
         except PermanentError as exc:  # a retry gets the same answer: kept for a person
@@ -180,7 +201,7 @@ def take_delivery(
                 return Ignored(f"deleted order {notice.order_id} Keel never had")
         if found is None:
             return hold(f"{delivery.channel} does not know order {notice.order_id}")
-        order = found
+        order = replace(found, listing_account=shop.key)
     try:
         return take_in(order, channel, ports, shop.currency, f"{what} {delivery.delivery_id}")
     except OrderTooLarge as exc:

@@ -51,12 +51,13 @@ def follow_policy(
     policy: OversellPolicy,
     orders: OrderStore,
     inventory: InventoryStore,
-    canceller: Callable[[], CancelsLines | None],
+    canceller: Callable[[str], CancelsLines | None],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """What was done, in words for the log. Raises the channel's classified errors (the stream
-    retries the record, then sends it to the function's failure queue)."""
+    retries the record, then sends it to the function's failure queue). `canceller`: the
+    channel's line canceller for the order's account (`Order.listing_account`), if it has one."""
     if policy is OversellPolicy.HOLD:
         return "held for a person (policy)"
     order = orders.get(order_key)
@@ -68,7 +69,7 @@ def follow_policy(
     cut = short_lines(order, available)
     if cut is None:
         return "nothing to cut, or nothing could stay: held for a person"
-    adapter = canceller()
+    adapter = canceller(order.listing_account)
     if adapter is None:
         return "channel cannot cut lines: held for a person"
     since = (now() - order.channel_updated_at).total_seconds()

@@ -56,12 +56,19 @@ ConfirmDecision = Done | Retry | DeadLetter | CheckAgain | Republish
 
 
 def first_check(
-    channel: str, sku: str, quantity: int, pending: PendingStock, attempt: int, policy: SyncPolicy
+    channel: str,
+    sku: str,
+    quantity: int,
+    pending: PendingStock,
+    attempt: int,
+    policy: SyncPolicy,
+    account: str = "",
 ) -> CheckAgain:
     """The check a publish that came back pending schedules."""
     return CheckAgain(
         ConfirmStock(
             channel=channel,
+            account=account,
             sku=sku,
             quantity=quantity,
             reference=pending.reference,
@@ -77,12 +84,17 @@ def confirm_stock(
     catalog: StockCatalog,
     policy: SyncPolicy,
     now: Callable[[], datetime],
+    slot: str | None = None,
+    marketplaces: Sequence[str] = (),
 ) -> list[ConfirmDecision]:
-    """One decision per check, in order. A failure of the whole call retries every check
-    through the queue (its visibility timeout): the channel did not answer about them."""
+    """One decision per check, in order; all of one slot (`adapter.channel` unless given: the
+    channel's first account) and its account's `marketplaces`. A failure of the whole call
+    retries every check through the queue (its visibility timeout): the channel did not answer
+    about them."""
+    where = slot or adapter.channel
     decisions: list[ConfirmDecision | None] = [None] * len(checks)
     asked: list[tuple[int, StockUpdate, PendingStock]] = []
-    known = catalog.listed_and_pending((c.sku for c in checks), adapter.channel)
+    known = catalog.listed_and_pending((c.sku for c in checks), where, marketplaces)
     for n, check in enumerate(checks):
         listing, latest = known[check.sku]
         if listing is None or latest is None or latest[1] != check.reference:
@@ -101,17 +113,17 @@ def confirm_stock(
                 for n, _, _ in asked:
                     decisions[n] = Retry(_retry_delay(exc))
             else:
-                for (n, update, _), answer in zip(asked, answers, strict=True):
-                    decisions[n] = _decide(checks[n], update, answer, catalog, policy, now)
+                for (n, _, _), answer in zip(asked, answers, strict=True):
+                    decisions[n] = _decide(checks[n], where, answer, catalog, policy, now)
     for n, _, pending in asked:
         if isinstance(decisions[n], DeadLetter):  # never applied: no longer in flight
-            catalog.clear_pending(checks[n].sku, adapter.channel, pending.reference, now())
+            catalog.clear_pending(checks[n].sku, where, pending.reference, now())
     return [d if d is not None else Done() for d in decisions]
 
 
 def _decide(
     check: ConfirmStock,
-    update: StockUpdate,
+    slot: str,
     answer: PendingCheck,
     catalog: StockCatalog,
     policy: SyncPolicy,
@@ -119,7 +131,7 @@ def _decide(
 ) -> ConfirmDecision:
     if answer.state is PendingState.APPLIED:
         shown = check.quantity if answer.shown is None else answer.shown
-        catalog.record_shown(check.sku, update.listing.channel, shown, now())
+        catalog.record_shown(check.sku, slot, shown, now())
         return Done()
     if answer.state is PendingState.PENDING:
         if check.checks + 1 < len(policy.confirm_delays_s):
@@ -134,7 +146,9 @@ def _decide(
 def failed(check: ConfirmStock, reason: str, policy: SyncPolicy) -> Republish | DeadLetter:
     """Publish again while attempts are left, else dead-letter with the reason."""
     if check.attempt + 1 < policy.publish_attempts:
-        trigger = SyncListing(channel=check.channel, sku=check.sku, attempt=check.attempt + 1)
+        trigger = SyncListing(
+            channel=check.channel, account=check.account, sku=check.sku, attempt=check.attempt + 1
+        )
         return Republish(trigger, _delay(policy, check.attempt), reason)  # grows per attempt
     return DeadLetter(
         f"stock write of {check.quantity} not applied after {check.attempt + 1} publishes: {reason}"

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from shared.channels.port import SetsStock
 from shared.channels.spec import SyncPolicy
+from shared.domain.listings import stock_slot
 from shared.messages import ConfirmStock, SyncListing, sync_message
 from shared.services.outbound import (
     BatchPlan,
@@ -50,7 +51,16 @@ class StockChannel(Protocol):
 
     name: str
 
-    def stock_publisher(self, fresh: bool = False) -> SetsStock: ...
+    def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock: ...
+
+
+@dataclass(frozen=True)
+class StockAccount:
+    """One account of the channel stock is published to: `key` as listings name it ("" the
+    channel's first), and the marketplaces it sells in (whose listings share its quantity)."""
+
+    key: str = ""
+    marketplaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,22 @@ class StockOutbound:
     inventory: Inventory
     now: Callable[[], datetime]
     remaining_s: Callable[[], float] = lambda: float("inf")
+    accounts: tuple[StockAccount, ...] = (StockAccount(),)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The account a part of the batch publishes to."""
+
+    out: StockOutbound
+    account: StockAccount
+
+    @property
+    def slot(self) -> str:
+        return stock_slot(self.out.channel.name, self.account.key)
+
+    def publisher(self, fresh: bool = False) -> SetsStock:
+        return self.out.channel.stock_publisher(fresh, self.account.key)
 
 
 @dataclass
@@ -75,56 +101,92 @@ class _Batch:
     checks: dict[str, ConfirmStock] = field(default_factory=dict)
     always: set[str] = field(default_factory=set)
     heat: dict[str, Heat] = field(default_factory=dict)
-    unreadable: list[str] = field(default_factory=list)
 
 
 def plan_stock_batch(records: list[QueueRecord], out: StockOutbound) -> BatchPlan:
-    started = out.now()
+    """Each account's records planned on their own (one publish per account and batch). A
+    trigger for every account (`account` None) of a channel with several is sent again, once
+    per account, on the same queue: each account's publish then retries or dead-letters on its
+    own."""
     plan = BatchPlan()
-    batch = _read(records, started, plan)
-    outcomes = _publish(batch, out, fresh=False)
+    accounts = {a.key: a for a in out.accounts}
+    parts: dict[str, list[tuple[QueueRecord, SyncListing | ConfirmStock]]] = {}
+    for record in records:
+        try:
+            message = sync_message(record.body)
+        except ValueError as exc:  # pydantic's ValidationError included
+            plan.note("unreadable sync trigger", "error", error=str(exc)[:500])
+            plan.fates[record.message_id] = DeadLettered(
+                "unreadable sync trigger", "ValueError", {"sku": "?", "quantity": "None"}
+            )
+            continue
+        account = message.account
+        if account is None and len(out.accounts) > 1:
+            for each in out.accounts:
+                again = message.model_copy(update={"account": each.key})
+                plan.sends.append(Send(again.model_dump_json(), 0, record.message_id))
+            plan.fates[record.message_id] = Finished("sent to each account")
+            continue
+        key = out.accounts[0].key if account is None else account
+        if key not in accounts:
+            plan.note("sync for an account not configured", "warning", account=key,
+                      sku=message.sku)  # fmt: skip
+            plan.fates[record.message_id] = Finished("no such account")
+            continue
+        parts.setdefault(key, []).append((record, message))
+    for key, part in parts.items():
+        _plan_account(part, _Target(out, accounts[key]), plan)
+    return plan
+
+
+def _plan_account(
+    records: list[tuple[QueueRecord, SyncListing | ConfirmStock]], target: _Target, plan: BatchPlan
+) -> None:
+    out = target.out
+    started = out.now()
+    batch = _read(records, started)
+    outcomes = _publish(batch, target, fresh=False)
     if needs_fresh_credentials(outcomes.values()):
         plan.note("channel refused the credentials: refreshing the secret", "warning")
-        outcomes = _publish(batch, out, fresh=True)
+        outcomes = _publish(batch, target, fresh=True)
     for outcome in outcomes.values():
         plan.note(
             "stock sync",
+            account=target.account.key,
             sku=outcome.sku,
             quantity=outcome.quantity,
             sent=outcome.sent,
             held_s=outcome.hold_s,
             error=repr(outcome.error) if outcome.error else None,
         )
-    _follow_up(out, outcomes, batch, started, plan)
+    _follow_up(target, outcomes, batch, started, plan)
     plan.count("StockPublished", sum(1 for o in outcomes.values() if o.error is None and o.sent))
     plan.count(
         "StockAlreadyShown", sum(1 for o in outcomes.values() if not o.sent and o.hold_s is None)
     )
     plan.count("StockHeld", sum(1 for o in outcomes.values() if o.hold_s is not None))
-    for message_id, decision in _confirm(out, batch.checks, plan).items():
+    for message_id, decision in _confirm(target, batch.checks, plan).items():
         check = batch.checks[message_id]
         plan.fates[message_id] = _check_fate(message_id, check, decision, plan)
-    for message_id in batch.unreadable:
-        plan.fates[message_id] = DeadLettered(
-            "unreadable sync trigger", "ValueError", {"sku": "?", "quantity": "None"}
-        )
     dead_lettered: set[str] = set()
     scheduled: set[str] = set()  # SKUs whose pending write has its first check queued
-    for record in records:
+    for record, _ in records:
         sku = batch.skus.get(record.message_id)
         if sku is not None:
-            fate = _trigger_fate(out, record, outcomes[sku], batch, dead_lettered, scheduled, plan)
+            fate = _trigger_fate(
+                target, record, outcomes[sku], batch, dead_lettered, scheduled, plan
+            )
             plan.fates[record.message_id] = fate
-    return plan
 
 
-def _publish(batch: _Batch, out: StockOutbound, fresh: bool) -> dict[str, SyncOutcome]:
+def _publish(batch: _Batch, target: _Target, fresh: bool) -> dict[str, SyncOutcome]:
     if not batch.skus:
         return {}
+    out = target.out
     policy = out.policy
     return publish_stock(
         batch.skus.values(),
-        out.channel.stock_publisher(fresh),
+        target.publisher(fresh),
         out.catalog,
         out.inventory,
         now=out.now,
@@ -134,19 +196,15 @@ def _publish(batch: _Batch, out: StockOutbound, fresh: bool) -> dict[str, SyncOu
         max_quantity=policy.max_quantity,
         heat=batch.heat,
         hold=HoldPolicy(policy.hold_quiet_s, policy.max_hold_s),
+        slot=target.slot,
+        marketplaces=target.account.marketplaces,
     )
 
 
-def _read(records: list[QueueRecord], now: datetime, plan: BatchPlan) -> _Batch:
+def _read(records: list[tuple[QueueRecord, SyncListing | ConfirmStock]], now: datetime) -> _Batch:
     batch = _Batch()
     never_held: set[str] = set()
-    for record in records:
-        try:
-            message = sync_message(record.body)
-        except ValueError as exc:  # pydantic's ValidationError included
-            plan.note("unreadable sync trigger", "error", error=str(exc)[:500])
-            batch.unreadable.append(record.message_id)
-            continue
+    for record, message in records:
         if isinstance(message, ConfirmStock):
             batch.checks[record.message_id] = message
             continue
@@ -173,7 +231,7 @@ def _read(records: list[QueueRecord], now: datetime, plan: BatchPlan) -> _Batch:
 
 
 def _follow_up(
-    out: StockOutbound,
+    target: _Target,
     outcomes: dict[str, SyncOutcome],
     batch: _Batch,
     started: datetime,
@@ -186,7 +244,8 @@ def _follow_up(
             # (a rise waits like a held trigger: it shows less than there is)
             held = outcome.hold_s is not None
             again = SyncListing(
-                channel=out.channel.name,
+                channel=target.out.channel.name,
+                account=target.account.key,
                 sku=outcome.sku,
                 attempt=batch.attempts[outcome.sku],
                 held_since=started if held else None,
@@ -197,7 +256,8 @@ def _follow_up(
         elif outcome.hold_s is not None:  # hot: one trigger for all of its triggers, later
             heat = batch.heat[outcome.sku]
             trigger = SyncListing(
-                channel=out.channel.name,
+                channel=target.out.channel.name,
+                account=target.account.key,
                 sku=outcome.sku,
                 attempt=batch.attempts[outcome.sku],
                 stock_moved=outcome.sku not in batch.always,  # one that must send still must
@@ -208,14 +268,21 @@ def _follow_up(
 
 
 def _confirm(
-    out: StockOutbound, checks: dict[str, ConfirmStock], plan: BatchPlan
+    target: _Target, checks: dict[str, ConfirmStock], plan: BatchPlan
 ) -> dict[str, ConfirmDecision]:
     """messageId -> what happens to that check (stock_confirm decides)."""
     if not checks:
         return {}
     ids = list(checks)
+    out = target.out
     decisions = confirm_stock(
-        [checks[i] for i in ids], out.channel.stock_publisher(), out.catalog, out.policy, out.now
+        [checks[i] for i in ids],
+        target.publisher(),
+        out.catalog,
+        out.policy,
+        out.now,
+        slot=target.slot,
+        marketplaces=target.account.marketplaces,
     )
     for check, decision in zip(checks.values(), decisions, strict=True):
         plan.note(
@@ -251,7 +318,7 @@ def _check_fate(
 
 
 def _trigger_fate(
-    out: StockOutbound,
+    target: _Target,
     record: QueueRecord,
     outcome: SyncOutcome,
     batch: _Batch,
@@ -272,12 +339,13 @@ def _trigger_fate(
     if outcome.pending is not None and outcome.quantity is not None:
         if sku not in scheduled:  # one check per SKU, however many triggers
             check = first_check(
-                out.channel.name,
+                target.out.channel.name,
                 sku,
                 outcome.quantity,
                 outcome.pending,
                 batch.attempts.get(sku, 0),
-                out.policy,
+                target.out.policy,
+                account=target.account.key,
             )
             plan.sends.append(Send(check.check.model_dump_json(), check.delay_s, record.message_id))
             scheduled.add(sku)

@@ -3,7 +3,7 @@ decide per trigger what happens next: done, retry later, or dead-letter with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -82,6 +82,8 @@ def publish_stock(
     max_quantity: int | None = None,
     heat: Mapping[str, Heat] | None = None,
     hold: HoldPolicy | None = None,
+    slot: str | None = None,
+    marketplaces: Sequence[str] = (),
 ) -> dict[str, SyncOutcome]:
     """Publish, then check that the canonical level did not move meanwhile. Two consumers can
     run at once: one that read the level earlier may write after one that read it later, so a
@@ -108,11 +110,16 @@ def publish_stock(
     A SKU that is hot (`heat`: its recent changes, for stock-moved triggers and held ones;
     `hold`: the channel's policy) and whose channel shows no more than is available is not
     sent either: its outcome says how long to hold it (shared/services/stock_hold.py). An
-    `unsettled` rise says so too: its trigger is held (and still always sent)."""
-    channel = publisher.channel
+    `unsettled` rise says so too: its trigger is held (and still always sent).
+
+    One slot is published (`publisher.channel` unless given: the channel's first account); its
+    listings are those of the account's `marketplaces` (shared/domain/listings.py)."""
+    where = slot or publisher.channel
     outcomes: dict[str, SyncOutcome] = {}
     accepts = isinstance(publisher, ConfirmsStock)  # may answer "accepted, not applied"
-    levels, listings, shown = _first_reads(skus, inventory, catalog, channel, accepts, outcomes)
+    levels, listings, shown = _first_reads(
+        skus, inventory, catalog, (where, marketplaces), accepts, outcomes
+    )
 
     def derived(level: StockLevel | None, sku: str) -> int:
         return channel_quantity(level.available if level else 0, listings[sku].rules, max_quantity)
@@ -125,7 +132,7 @@ def publish_stock(
     for round_number in range(1, MAX_ROUNDS + 1):
         updates: list[StockUpdate] = []
         if round_number > 1:
-            shown = catalog.channel_shows_many(pending, channel, accepts)
+            shown = catalog.channel_shows_many(pending, where, accepts)
         for sku in pending:
             level = levels[sku]
             versions[sku] = level.version if level else -1
@@ -145,7 +152,7 @@ def publish_stock(
         results = publisher.set_stock(updates) if updates else []
         for update, result in zip(updates, results, strict=True):
             _take_result(
-                update, result, round_number, (catalog, channel), now, outcomes, written, short
+                update, result, round_number, (catalog, where), now, outcomes, written, short
             )
         again = []
         levels = inventory.get_many(s for s in pending if s in written)
@@ -172,7 +179,7 @@ def _take_result(
     update: StockUpdate,
     result: StockResult,
     round_number: int,
-    catalog_and_channel: tuple[StockCatalog, str],
+    catalog_and_slot: tuple[StockCatalog, str],
     now: Callable[[], datetime],
     outcomes: dict[str, SyncOutcome],
     written: dict[str, int],
@@ -181,8 +188,8 @@ def _take_result(
     """Record one write's result: its outcome, what it put on the channel, and whether the
     channel took less than was derived."""
     sku = update.listing.sku
-    catalog, channel = catalog_and_channel
-    put = _record(catalog, channel, update, result, now)
+    catalog, slot = catalog_and_slot
+    put = _record(catalog, slot, update, result, now)
     quantity = update.quantity if put is None else put
     outcomes[sku] = SyncOutcome(sku, quantity, result.error, round_number, result.pending)
     if put is None:
@@ -232,27 +239,28 @@ def _first_reads(
     skus: Iterable[str],
     inventory: Inventory,
     catalog: StockCatalog,
-    channel: str,
+    where: tuple[str, Sequence[str]],
     accepts: bool,
     outcomes: dict[str, SyncOutcome],
 ) -> tuple[dict[str, StockLevel | None], dict[str, Listing], dict[str, ChannelShows]]:
-    """A batch's first two reads: the levels, then the SKUs' listings on the channel with what
+    """A batch's first two reads: the levels, then the SKUs' listings in the slot with what
     it shows of each (after the levels, as every later round reads them). One not listed there
     has nothing to do."""
+    slot, marketplaces = where
     wanted = sorted(set(skus))
     levels = inventory.get_many(wanted)
-    found, shown = catalog.listings_and_shows(wanted, channel, accepts)
+    found, shown = catalog.listings_and_shows(wanted, slot, accepts, marketplaces)
     for sku in wanted:
         if sku not in found:
             outcomes[sku] = SyncOutcome(
-                sku, error=NothingToDo("SKU not listed here", channel=channel)
+                sku, error=NothingToDo("SKU not listed here", channel=slot.partition("@")[0])
             )
     return levels, {sku: found[sku] for sku in wanted if sku in found}, shown
 
 
 def _record(
     catalog: StockCatalog,
-    channel: str,
+    slot: str,
     update: StockUpdate,
     result: StockResult,
     now: Callable[[], datetime],
@@ -263,10 +271,10 @@ def _record(
     if result.error is not None:
         return None
     if result.pending is not None:  # not shown yet: only a confirmed check says so
-        catalog.record_pending(sku, channel, update.quantity, result.pending.reference, now())
+        catalog.record_pending(sku, slot, update.quantity, result.pending.reference, now())
         return update.quantity
     shown = update.quantity if result.shown is None else result.shown
-    catalog.record_shown(sku, channel, shown, now())
+    catalog.record_shown(sku, slot, shown, now())
     return shown
 
 

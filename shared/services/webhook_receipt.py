@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,8 @@ from shared.channels.spec import BodyDigest, ChannelKeys, FromHeader, WebhookRec
 from shared.domain.accounts import normalize_account
 from shared.services.delivery_receipt import Delivery, Door, bounded_id, from_body, receive
 
-Secrets = Callable[[str], Mapping[str, Any]]  # channel -> its secret (cached by the caller)
+# channel -> the secret of each of its accounts, its first account's first (cached by the caller)
+Secrets = Callable[[str], Sequence[Mapping[str, Any]]]
 
 # Unknown key ids that may each make a refetch within one refetch interval: a second rotation
 # soon after the first is still picked up, while forged ids cannot hammer the key endpoint.
@@ -69,7 +70,7 @@ class KeyCache:
         return known.get(key_id)
 
     def _fetch(self, channel: str, keys: ChannelKeys, secret: Secrets) -> dict[str, str]:
-        fetched = dict(load(keys.fetch)(dict(secret(channel))))
+        fetched = dict(load(keys.fetch)(dict(secret(channel)[0])))
         self.keys[channel] = (time.monotonic(), fetched)
         self.fetched.append((channel, len(fetched)))
         return fetched
@@ -86,18 +87,24 @@ def receive_webhook(
 ) -> Answer:
     """`headers` lower-cased. A secret without the field that signs (or names the account)
     raises: an unfilled secret must not turn into "every delivery has a bad signature"; the
-    5xx alarms and the channel retries once the operator has filled it."""
+    5xx alarms and the channel retries once the operator has filled it. A channel whose
+    deliveries name their account (`account_header`) may have several accounts: a delivery is
+    verified with the secret of the account it names."""
     spec = BY_NAME.get(channel)
     if spec is None or spec.receiver is None:
         return Answer(404, f"no webhook receiver for channel {channel!r}", "unknown channel")
     receiver = spec.receiver
     if receiver.is_ping is not None and receiver.is_ping(headers, raw):
         return Answer(200, "pong", "webhook ping acknowledged")
-    if not _verified(channel, receiver, raw, headers, secret, keys):
+    accounts = secret(channel)
+    serving = accounts[0]
+    claimed = headers.get(receiver.account_header) if receiver.account_header else None
+    if receiver.account_header:
+        serving = _serving(accounts, channel, spec.account_field, claimed) or serving
+    if not _verified(channel, receiver, raw, headers, serving, secret, keys):
         return Answer(401, "invalid signature", "rejected webhook: bad signature", "warning")
     if receiver.account_header:
-        configured = _filled(secret, channel, spec.account_field)
-        claimed = headers.get(receiver.account_header)
+        configured = _filled(serving, channel, spec.account_field)
         if claimed is None or normalize_account(configured) != normalize_account(claimed):
             # Validly signed (same app, another shop): never reserve against this stock.
             return Answer(
@@ -126,23 +133,37 @@ def receive_webhook(
     return Answer(200, "accepted", "delivery enqueued", extra=extra)
 
 
+def _serving(
+    accounts: Sequence[Mapping[str, Any]], channel: str, field: str, claimed: str | None
+) -> Mapping[str, Any] | None:
+    """The secret of the account a delivery names, if Keel has one."""
+    if claimed is None:
+        return None
+    wanted = normalize_account(claimed)
+    for account in accounts:
+        if normalize_account(_filled(account, channel, field)) == wanted:
+            return account
+    return None
+
+
 def _verified(
     channel: str,
     receiver: WebhookReceiver,
     raw: bytes,
     headers: Mapping[str, str],
+    serving: Mapping[str, Any],
     secret: Secrets,
     keys: KeyCache,
 ) -> bool:
-    signing_secret = _filled(secret, channel, receiver.secret_field)  # filled, or a loud 5xx
+    signing_secret = _filled(serving, channel, receiver.secret_field)  # filled, or a loud 5xx
     if receiver.keys is None:
         return receiver.verify(signing_secret, raw, headers)
     key = keys.key(channel, receiver.keys, headers, secret)
     return key is not None and receiver.verify(key, raw, headers)
 
 
-def _filled(secret: Secrets, channel: str, name: str) -> str:
-    value = secret(channel).get(name)
+def _filled(secret: Mapping[str, Any], channel: str, name: str) -> str:
+    value = secret.get(name)
     if not value:
         raise RuntimeError(f"secret for {channel} has no {name!r}")
     return str(value)

@@ -1,38 +1,50 @@
-"""SKUs and their channel listings, plus lookups from a channel's ids back to Keel's SKU."""
+"""SKUs and their channel listings, plus lookups from a channel's ids back to Keel's SKU.
+
+Listings are keyed by `Listing.key` (channel, account, marketplace); what a channel shows and
+the write in flight are kept per slot (`Listing.slot`: channel and account), where one quantity
+is shown; a channel's ids are looked up per slot (two WooCommerce stores both have a product 42).
+Keys of a channel's first account are spelled as the channel alone (shared/domain/listings.py)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.listings import ChannelShows, Listing, ListingRules, Sent
+from shared.domain.listings import (
+    ChannelShows,
+    Listing,
+    ListingRules,
+    Sent,
+    one_quantity,
+    split_listing_key,
+)
 from shared.stores.items import av, to_item
 from shared.stores.table import Table
 
 _LISTING = "LISTING#"
-_LISTING_CHANGE = "CHANGE#"  # CHANGE#<channel>#<time>: who changed a listing's rules, and why
+_LISTING_CHANGE = "CHANGE#"  # CHANGE#<listing key>#<time>: who changed a listing's rules, and why
 _SHOWN = "SHOWN#"
-_PENDING = "PENDING#"  # PENDING#<channel>: the last stock write accepted but not yet applied
+_PENDING = "PENDING#"  # PENDING#<slot>: the last stock write accepted but not yet applied
 _WAITING = "WAIT#"  # under a REF#: an order held until a listing with that id exists
-REF_SK = "REF"  # SHOWN#<channel>: what the channel was last seen to show (not a listing)
+REF_SK = "REF"  # SHOWN#<slot>: what the channel was last seen to show (not a listing)
 
 
 class RefAlreadyMapped(Exception):
     """One channel id can point at one SKU only; re-pointing it is a deliberate act."""
 
-    def __init__(self, channel: str, kind: str, ref: str) -> None:
-        super().__init__(f"{channel} {kind} {ref} already belongs to another SKU")
+    def __init__(self, slot: str, kind: str, ref: str) -> None:
+        super().__init__(f"{slot} {kind} {ref} already belongs to another SKU")
 
 
 def _sku_pk(sku: str) -> str:
     return f"SKU#{sku}"
 
 
-def _ref_pk(channel: str, kind: str, value: str) -> str:
-    return f"REF#{channel}#{kind}#{value}"
+def _ref_pk(slot: str, kind: str, value: str) -> str:
+    return f"REF#{slot}#{kind}#{value}"
 
 
 class CatalogStore:
@@ -53,9 +65,12 @@ class CatalogStore:
             Item=to_item(
                 {
                     "pk": _sku_pk(listing.sku),
-                    "sk": _LISTING + listing.channel,
+                    "sk": _LISTING + listing.key,
                     "sku": listing.sku,
                     "channel": listing.channel,
+                    "account": listing.account,
+                    "marketplace": listing.marketplace,
+                    "countries": list(listing.countries),
                     "refs": dict(listing.refs),
                     "share": rules.share,
                     "buffer": rules.buffer,
@@ -70,7 +85,7 @@ class CatalogStore:
                     TableName=self._t.name,
                     Item=to_item(
                         {
-                            "pk": _ref_pk(listing.channel, kind, ref),
+                            "pk": _ref_pk(listing.slot, kind, ref),
                             "sk": REF_SK,
                             "sku": listing.sku,
                         }
@@ -79,10 +94,10 @@ class CatalogStore:
                     ExpressionAttributeValues={":sku": av(listing.sku)},
                 )
             except self._t.client.exceptions.ConditionalCheckFailedException as exc:
-                raise RefAlreadyMapped(listing.channel, kind, ref) from exc
+                raise RefAlreadyMapped(listing.slot, kind, ref) from exc
 
     def wait_for_listing(
-        self, channel: str, kind: str, value: str, order_key: str, since: datetime
+        self, slot: str, kind: str, value: str, order_key: str, since: datetime
     ) -> None:
         """The order is held because no listing has this channel id: when one appears (its
         REF item is written), the catalog relay wakes the order."""
@@ -90,7 +105,7 @@ class CatalogStore:
             TableName=self._t.name,
             Item=to_item(
                 {
-                    "pk": _ref_pk(channel, kind, value),
+                    "pk": _ref_pk(slot, kind, value),
                     "sk": _WAITING + order_key,
                     "order": order_key,
                     "since": since.isoformat(),
@@ -103,21 +118,21 @@ class CatalogStore:
         items = sorted(self._t.query_prefix(ref_pk, _WAITING), key=lambda i: str(i["since"]))
         return [str(i["order"]) for i in items]
 
-    def stop_waiting_for_listing(self, channel: str, kind: str, value: str, order_key: str) -> None:
+    def stop_waiting_for_listing(self, slot: str, kind: str, value: str, order_key: str) -> None:
         self._t.client.delete_item(
             TableName=self._t.name,
-            Key={"pk": av(_ref_pk(channel, kind, value)), "sk": av(_WAITING + order_key)},
+            Key={"pk": av(_ref_pk(slot, kind, value)), "sk": av(_WAITING + order_key)},
         )
 
     def change_rules(
-        self, sku: str, channel: str, rules: ListingRules, actor: str, reason: str, at: datetime
+        self, sku: str, key: str, rules: ListingRules, actor: str, reason: str, at: datetime
     ) -> Listing:
-        """New publishing rules for an existing listing, with a record of who and why. The
-        catalog's stream carries the change to the channel (relay-catalog)."""
+        """New publishing rules for an existing listing (`Listing.key`), with a record of who
+        and why. The catalog's stream carries the change to the channel (relay-catalog)."""
         try:
             self._t.client.update_item(
                 TableName=self._t.name,
-                Key={"pk": av(_sku_pk(sku)), "sk": av(_LISTING + channel)},
+                Key={"pk": av(_sku_pk(sku)), "sk": av(_LISTING + key)},
                 UpdateExpression="SET #share = :share, #buffer = :buffer, #cap = :cap",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#share": "share", "#buffer": "buffer", "#cap": "cap"},
@@ -128,14 +143,15 @@ class CatalogStore:
                 },
             )
         except self._t.client.exceptions.ConditionalCheckFailedException as exc:
-            raise KeyError(f"no {channel} listing for SKU {sku}") from exc
+            raise KeyError(f"no {key} listing for SKU {sku}") from exc
         self._t.client.put_item(
             TableName=self._t.name,
             Item=to_item(
                 {
                     "pk": _sku_pk(sku),
-                    "sk": f"{_LISTING_CHANGE}{channel}#{at.isoformat()}",
-                    "channel": channel,
+                    "sk": f"{_LISTING_CHANGE}{key}#{at.isoformat()}",
+                    "channel": split_listing_key(key)[0],
+                    "listing": key,
                     "share": rules.share,
                     "buffer": rules.buffer,
                     "cap": rules.cap,
@@ -145,14 +161,14 @@ class CatalogStore:
                 }
             ),
         )
-        listing = self.listing(sku, channel)
+        listing = self.listing(sku, key)
         assert listing is not None
         return listing
 
     def rule_changes(self, sku: str) -> list[dict[str, Any]]:
         return list(self._t.query_prefix(_sku_pk(sku), _LISTING_CHANGE))
 
-    def record_shown(self, sku: str, channel: str, quantity: int, at: datetime) -> None:
+    def record_shown(self, sku: str, slot: str, quantity: int, at: datetime) -> None:
         """What the channel shows after a publish Keel saw succeed: the next publish's
         compare-and-set base (Shopify changeFromQuantity), never a source of truth."""
         self._t.client.put_item(
@@ -160,24 +176,24 @@ class CatalogStore:
             Item=to_item(
                 {
                     "pk": _sku_pk(sku),
-                    "sk": _SHOWN + channel,
+                    "sk": _SHOWN + slot,
                     "quantity": quantity,
                     "at": at.isoformat(),
                 }
             ),
         )
 
-    def shown(self, sku: str, channel: str) -> int | None:
-        item = self._t.get(_sku_pk(sku), _SHOWN + channel)
+    def shown(self, sku: str, slot: str) -> int | None:
+        item = self._t.get(_sku_pk(sku), _SHOWN + slot)
         return int(item["quantity"]) if item else None
 
-    def shown_at(self, sku: str, channel: str) -> tuple[int, str] | None:
+    def shown_at(self, sku: str, slot: str) -> tuple[int, str] | None:
         """The last confirmed quantity and when it was confirmed (ISO time)."""
-        item = self._t.get(_sku_pk(sku), _SHOWN + channel)
+        item = self._t.get(_sku_pk(sku), _SHOWN + slot)
         return (int(item["quantity"]), str(item["at"])) if item else None
 
     def record_pending(
-        self, sku: str, channel: str, quantity: int, reference: str, at: datetime
+        self, sku: str, slot: str, quantity: int, reference: str, at: datetime
     ) -> None:
         """A write the channel accepted but has not applied: not what it shows (yet). The
         latest one wins; a check of an older one finds itself superseded."""
@@ -186,7 +202,7 @@ class CatalogStore:
             Item=to_item(
                 {
                     "pk": _sku_pk(sku),
-                    "sk": _PENDING + channel,
+                    "sk": _PENDING + slot,
                     "quantity": quantity,
                     "reference": reference,
                     "at": at.isoformat(),
@@ -194,29 +210,28 @@ class CatalogStore:
             ),
         )
 
-    def pending(self, sku: str, channel: str) -> tuple[int, str] | None:
+    def pending(self, sku: str, slot: str) -> tuple[int, str] | None:
         """(quantity, reference) of the latest accepted-not-applied write, if any."""
-        return _pending(self._t.get(_sku_pk(sku), _PENDING + channel))
+        return _pending(self._t.get(_sku_pk(sku), _PENDING + slot))
 
     def listed_and_pending(
-        self, skus: Iterable[str], channel: str
+        self, skus: Iterable[str], slot: str, marketplaces: Sequence[str] = ()
     ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]:
-        """Each SKU's listing on the channel and its write in flight there (`pending`), in one
-        read: what a batch of confirmation checks compares with."""
+        """Each SKU's listing in the slot (`one_quantity` of its marketplaces' listings) and
+        its write in flight there (`pending`), in one read: what a batch of confirmation
+        checks compares with."""
         wanted = list(dict.fromkeys(skus))
-        found = self._t.get_many(
-            (_sku_pk(s), kind + channel) for s in wanted for kind in (_LISTING, _PENDING)
-        )
-        out: dict[str, tuple[Listing | None, tuple[int, str] | None]] = {}
-        for sku in wanted:
-            listing = found.get((_sku_pk(sku), _LISTING + channel))
-            out[sku] = (
-                _listing(listing) if listing else None,
-                _pending(found.get((_sku_pk(sku), _PENDING + channel))),
+        kinds = (*_listing_sks(slot, marketplaces), _PENDING + slot)
+        found = self._t.get_many((_sku_pk(s), kind) for s in wanted for kind in kinds)
+        return {
+            sku: (
+                _slot_listing(found, sku, slot, marketplaces),
+                _pending(found.get((_sku_pk(sku), _PENDING + slot))),
             )
-        return out
+            for sku in wanted
+        }
 
-    def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None:
+    def clear_pending(self, sku: str, slot: str, reference: str, at: datetime) -> None:
         """The write `reference` will never be applied (dead-lettered): no longer in flight.
         A newer write recorded meanwhile is left as it is."""
         client = self._t.client
@@ -226,7 +241,7 @@ class CatalogStore:
                 Item=to_item(
                     {
                         "pk": _sku_pk(sku),
-                        "sk": _PENDING + channel,
+                        "sk": _PENDING + slot,
                         "cleared": reference,
                         "at": at.isoformat(),
                     }
@@ -237,38 +252,45 @@ class CatalogStore:
             )
 
     def channel_shows_many(
-        self, skus: Iterable[str], channel: str, accepts: bool = True
+        self, skus: Iterable[str], slot: str, accepts: bool = True
     ) -> dict[str, ChannelShows]:
-        """The last confirmed quantity and the write in flight of several SKUs, in one read:
-        what a sync compares with. `accepts` False: the channel applies writes at once (none
-        is ever in flight)."""
+        """The last confirmed quantity and the write in flight of several SKUs in one slot, in
+        one read: what a sync compares with. `accepts` False: the channel applies writes at
+        once (none is ever in flight)."""
         wanted = list(dict.fromkeys(skus))
         kinds = (_SHOWN, _PENDING) if accepts else (_SHOWN,)
-        found = self._t.get_many((_sku_pk(s), kind + channel) for s in wanted for kind in kinds)
+        found = self._t.get_many((_sku_pk(s), kind + slot) for s in wanted for kind in kinds)
         return {
             sku: _shows(
-                found.get((_sku_pk(sku), _SHOWN + channel)),
-                found.get((_sku_pk(sku), _PENDING + channel)),
+                found.get((_sku_pk(sku), _SHOWN + slot)),
+                found.get((_sku_pk(sku), _PENDING + slot)),
             )
             for sku in wanted
         }
 
     def listings_and_shows(
-        self, skus: Iterable[str], channel: str, accepts: bool = True
+        self,
+        skus: Iterable[str],
+        slot: str,
+        accepts: bool = True,
+        marketplaces: Sequence[str] = (),
     ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]:
-        """`listings_on` and `channel_shows_many` in one read (a sync batch's first)."""
+        """Each SKU's listing in the slot (`one_quantity` of the listings of its account's
+        `marketplaces`, and of the one naming none) and what the slot shows, in one read (a
+        sync batch's first)."""
         wanted = list(dict.fromkeys(skus))
-        kinds = (_LISTING, _SHOWN, _PENDING) if accepts else (_LISTING, _SHOWN)
-        found = self._t.get_many((_sku_pk(s), kind + channel) for s in wanted for kind in kinds)
+        shown_kinds = (_SHOWN + slot, _PENDING + slot) if accepts else (_SHOWN + slot,)
+        kinds = (*_listing_sks(slot, marketplaces), *shown_kinds)
+        found = self._t.get_many((_sku_pk(s), kind) for s in wanted for kind in kinds)
         listings: dict[str, Listing] = {}
         shows: dict[str, ChannelShows] = {}
         for sku in wanted:
-            item = found.get((_sku_pk(sku), _LISTING + channel))
-            if item is not None:
-                listings[sku] = _listing(item)
+            listing = _slot_listing(found, sku, slot, marketplaces)
+            if listing is not None:
+                listings[sku] = listing
             shows[sku] = _shows(
-                found.get((_sku_pk(sku), _SHOWN + channel)),
-                found.get((_sku_pk(sku), _PENDING + channel)),
+                found.get((_sku_pk(sku), _SHOWN + slot)),
+                found.get((_sku_pk(sku), _PENDING + slot)),
             )
         return listings, shows
 
@@ -279,12 +301,13 @@ class CatalogStore:
     def listings_for(self, sku: str) -> list[Listing]:
         return [_listing(i) for i in self._t.query_prefix(_sku_pk(sku), _LISTING)]
 
-    def listing(self, sku: str, channel: str) -> Listing | None:
-        item = self._t.get(_sku_pk(sku), _LISTING + channel)
+    def listing(self, sku: str, key: str) -> Listing | None:
+        """One listing by its `Listing.key` (the channel alone: its first account's)."""
+        item = self._t.get(_sku_pk(sku), _LISTING + key)
         return _listing(item) if item else None
 
-    def find_sku(self, channel: str, kind: str, value: str) -> str | None:
-        item = self._t.get(_ref_pk(channel, kind, value), "REF")
+    def find_sku(self, slot: str, kind: str, value: str) -> str | None:
+        item = self._t.get(_ref_pk(slot, kind, value), "REF")
         return str(item["sku"]) if item else None
 
     def products(self) -> dict[str, str]:
@@ -315,11 +338,26 @@ def _shows(shown: dict[str, Any] | None, pending: dict[str, Any] | None) -> Chan
     )
 
 
+def _listing_sks(slot: str, marketplaces: Sequence[str]) -> tuple[str, ...]:
+    return (_LISTING + slot, *(f"{_LISTING}{slot}/{m}" for m in marketplaces))
+
+
+def _slot_listing(
+    found: dict[tuple[str, str], dict[str, Any]], sku: str, slot: str, marketplaces: Sequence[str]
+) -> Listing | None:
+    items = [found.get((_sku_pk(sku), sk)) for sk in _listing_sks(slot, marketplaces)]
+    listings = [_listing(item) for item in items if item is not None]
+    return one_quantity(listings) if listings else None
+
+
 def _listing(item: dict[str, Any]) -> Listing:
     cap = item.get("cap")
     return Listing(
         sku=str(item["sku"]),
         channel=str(item["channel"]),
+        account=str(item.get("account", "")),
+        marketplace=str(item.get("marketplace", "")),
+        countries=tuple(str(c) for c in item.get("countries", ())),
         refs={str(k): str(v) for k, v in item.get("refs", {}).items()},
         rules=ListingRules(
             share=Decimal(item.get("share", 1)),

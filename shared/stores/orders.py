@@ -61,6 +61,7 @@ def order_to_doc(order: Order) -> dict[str, Any]:
     return {
         "channel": order.channel,
         "account": order.account,
+        "listing_account": order.listing_account,
         "external_id": order.external_id,
         "name": order.name,
         "created_at": order.created_at.isoformat(),
@@ -149,6 +150,7 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
     return Order(
         channel=doc["channel"],
         account=doc["account"],
+        listing_account=doc.get("listing_account", ""),
         external_id=doc["external_id"],
         name=doc["name"],
         created_at=datetime.fromisoformat(doc["created_at"]),

@@ -10,7 +10,7 @@ work) or `Inventory.receive`/`remove` (the ledger and the level together); the d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -82,33 +82,39 @@ class Intake(Protocol):
 
 
 class ListingRefs(Protocol):
-    """The catalog as order intake uses it: a channel's ids -> SKU, and orders waiting for a
-    listing that does not exist yet."""
+    """The catalog as order intake uses it: a channel's ids -> SKU, per slot (channel and
+    account, `shared.domain.listings.stock_slot`), and orders waiting for a listing that does
+    not exist yet."""
 
-    def find_sku(self, channel: str, kind: str, value: str) -> str | None: ...
+    def find_sku(self, slot: str, kind: str, value: str) -> str | None: ...
     def wait_for_listing(
-        self, channel: str, kind: str, value: str, order_key: str, since: datetime
+        self, slot: str, kind: str, value: str, order_key: str, since: datetime
     ) -> None: ...
     def stop_waiting_for_listing(
-        self, channel: str, kind: str, value: str, order_key: str
+        self, slot: str, kind: str, value: str, order_key: str
     ) -> None: ...
 
 
 class StockCatalog(Protocol):
-    """The catalog as the stock sync uses it: listings, and what each channel shows (the last
-    confirmed quantity, the write in flight)."""
+    """The catalog as the stock sync uses it, per slot (channel and account): listings (one per
+    SKU, `one_quantity` of its marketplaces'), and what the slot shows (the last confirmed
+    quantity, the write in flight)."""
 
     def listings_and_shows(
-        self, skus: Iterable[str], channel: str, accepts: bool = True
+        self,
+        skus: Iterable[str],
+        slot: str,
+        accepts: bool = True,
+        marketplaces: Sequence[str] = (),
     ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]: ...
     def channel_shows_many(
-        self, skus: Iterable[str], channel: str, accepts: bool = True
+        self, skus: Iterable[str], slot: str, accepts: bool = True
     ) -> dict[str, ChannelShows]: ...
     def listed_and_pending(
-        self, skus: Iterable[str], channel: str
+        self, skus: Iterable[str], slot: str, marketplaces: Sequence[str] = ()
     ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]: ...
-    def record_shown(self, sku: str, channel: str, quantity: int, at: datetime) -> None: ...
+    def record_shown(self, sku: str, slot: str, quantity: int, at: datetime) -> None: ...
     def record_pending(
-        self, sku: str, channel: str, quantity: int, reference: str, at: datetime
+        self, sku: str, slot: str, quantity: int, reference: str, at: datetime
     ) -> None: ...
-    def clear_pending(self, sku: str, channel: str, reference: str, at: datetime) -> None: ...
+    def clear_pending(self, sku: str, slot: str, reference: str, at: datetime) -> None: ...

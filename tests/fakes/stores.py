@@ -6,12 +6,12 @@ the DynamoDB stores; service tests and property tests use them without moto."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from shared.domain.inventory import InsufficientStock, Movement, MovementCause, StockLevel
-from shared.domain.listings import ChannelShows, Listing, Sent
+from shared.domain.listings import ChannelShows, Listing, Sent, one_quantity
 from shared.domain.orders import Order
 from shared.stores.intake import Outcome, ReservationRefused, VersionMoved
 from shared.stores.inventory import LevelMoved
@@ -33,7 +33,7 @@ class World:
     held: dict[tuple[str, str], HeldDelivery] = field(default_factory=dict)
     refs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (ch, kind, id) -> SKU
     waiting_for_listing: dict[tuple[str, str, str, str], datetime] = field(default_factory=dict)
-    listings: dict[tuple[str, str], Listing] = field(default_factory=dict)  # (sku, channel)
+    listings: dict[tuple[str, str], Listing] = field(default_factory=dict)  # (sku, key)
     shown: dict[tuple[str, str], tuple[int, datetime]] = field(default_factory=dict)
     pending: dict[tuple[str, str], tuple[int, str, datetime]] = field(default_factory=dict)
 
@@ -294,16 +294,26 @@ class MemoryCatalog:
         self.w = world
 
     def list(self, listing: Listing) -> None:
-        self.w.listings[(listing.sku, listing.channel)] = listing
+        self.w.listings[(listing.sku, listing.key)] = listing
+
+    def _slot_listing(self, sku: str, slot: str, marketplaces: Sequence[str]) -> Listing | None:
+        keys = (slot, *(f"{slot}/{m}" for m in marketplaces))
+        found = [self.w.listings[(sku, k)] for k in keys if (sku, k) in self.w.listings]
+        return one_quantity(found) if found else None
 
     def listings_and_shows(
-        self, skus: Iterable[str], channel: str, accepts: bool = True
+        self,
+        skus: Iterable[str],
+        slot: str,
+        accepts: bool = True,
+        marketplaces: Sequence[str] = (),
     ) -> tuple[dict[str, Listing], dict[str, ChannelShows]]:
         wanted = list(dict.fromkeys(skus))
-        listings = {
-            s: self.w.listings[(s, channel)] for s in wanted if (s, channel) in self.w.listings
-        }
-        return listings, self.channel_shows_many(wanted, channel, accepts)
+        listings = {}
+        for sku in wanted:
+            if (listing := self._slot_listing(sku, slot, marketplaces)) is not None:
+                listings[sku] = listing
+        return listings, self.channel_shows_many(wanted, slot, accepts)
 
     def channel_shows_many(
         self, skus: Iterable[str], channel: str, accepts: bool = True
@@ -319,12 +329,12 @@ class MemoryCatalog:
         return shows
 
     def listed_and_pending(
-        self, skus: Iterable[str], channel: str
+        self, skus: Iterable[str], slot: str, marketplaces: Sequence[str] = ()
     ) -> dict[str, tuple[Listing | None, tuple[int, str] | None]]:
         out: dict[str, tuple[Listing | None, tuple[int, str] | None]] = {}
         for sku in dict.fromkeys(skus):
-            pending = self.w.pending.get((sku, channel))
-            listing = self.w.listings.get((sku, channel))
+            pending = self.w.pending.get((sku, slot))
+            listing = self._slot_listing(sku, slot, marketplaces)
             out[sku] = (listing, (pending[0], pending[1]) if pending else None)
         return out
 

@@ -271,7 +271,9 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     again = [(m, delay) for m, delay in queued if isinstance(m, SyncListing)]
     assert len(again) == 1
     trigger, delay = again[0]
-    assert trigger == SyncListing(channel=CHANNEL, sku="MUG") and delay == 0  # always sent
+    assert (
+        trigger == SyncListing(channel=CHANNEL, account="", sku="MUG") and delay == 0
+    )  # always sent
 
 
 def test_a_level_that_moves_without_changing_what_the_channel_shows_sends_nothing_more(

@@ -122,7 +122,7 @@ def test_a_failed_write_is_published_again_then_dead_lettered_with_its_reason(
     AcceptingChannel.answers = [failure]
     (decision,) = confirm_stock([check()], AcceptingChannel(), catalog, POLICY, lambda: NOW)
     assert isinstance(decision, Republish)
-    assert decision.trigger == SyncListing(channel=CHANNEL, sku="MUG", attempt=1)
+    assert decision.trigger == SyncListing(channel=CHANNEL, account="", sku="MUG", attempt=1)
     assert "offer not found" in decision.reason
     AcceptingChannel.answers = [failure]
     (last,) = confirm_stock([check(attempt=1)], AcceptingChannel(), catalog, POLICY, lambda: NOW)

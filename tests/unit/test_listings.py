@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.listings import ChannelShows, ListingRules, Sent, channel_quantity
+from shared.domain.listings import ChannelShows, Listing, ListingRules, Sent, channel_quantity
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,50 @@ def test_a_channel_never_shows_more_than_it_can() -> None:
     assert derived_quantity(Listing("MUG", "bol"), 1200) == 999
     assert derived_quantity(Listing("MUG", "shopify"), 1200) == 1200
     assert derived_quantity(Listing("MUG", "no-such-channel"), 7) == 7
+
+
+def test_a_listing_key_names_channel_account_and_marketplace_and_reads_back() -> None:
+    from shared.domain.listings import listing_key, split_listing_key, stock_slot
+
+    assert listing_key("shopify") == "shopify" == stock_slot("shopify")
+    assert listing_key("shopify", "b.example") == "shopify@b.example"
+    assert listing_key("amazon", "", "A1PA6795UKMFR9") == "amazon/A1PA6795UKMFR9"
+    assert listing_key("amazon", "S1", "DE") == "amazon@S1/DE"
+    for key in ("shopify", "shopify@b.example", "amazon/DE", "amazon@S1/DE"):
+        assert listing_key(*split_listing_key(key)) == key
+    listing = Listing("MUG", "amazon", account="S1", marketplace="DE")
+    assert (listing.slot, listing.key) == ("amazon@S1", "amazon@S1/DE")
+
+
+def test_an_account_or_marketplace_that_would_break_a_key_is_refused() -> None:
+    for bad in ("a/b", "a@b", "a#b", " a"):
+        with pytest.raises(ValueError, match="may not hold"):
+            Listing("MUG", "shopify", account=bad)
+        with pytest.raises(ValueError, match="may not hold"):
+            Listing("MUG", "amazon", marketplace=bad)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.decimals(0, 1, places=2),
+            st.integers(0, 5),
+            st.one_of(st.none(), st.integers(0, 20)),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(-5, 200),
+)
+def test_one_quantity_never_shows_more_than_any_sharing_listing_allows(
+    rules: list[tuple[Decimal, int, int | None]], available: int
+) -> None:
+    from shared.domain.listings import one_quantity
+
+    listings = [
+        Listing("MUG", "amazon", rules=ListingRules(share, buffer, cap), marketplace=f"M{n}")
+        for n, (share, buffer, cap) in enumerate(rules)
+    ]
+    shown = channel_quantity(available, one_quantity(listings).rules)
+    assert all(shown <= channel_quantity(available, x.rules) for x in listings)
+    assert one_quantity(listings).key == "amazon/M0"

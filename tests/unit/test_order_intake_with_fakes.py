@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,7 +84,7 @@ def test_a_short_order_waits_for_stock_and_is_reserved_when_it_arrives() -> None
     outcome = retry_held(
         "shopify#shop.example#1",
         "MUG",
-        sku_lookup(stores.catalog, SHOPIFY),
+        partial(sku_lookup, stores.catalog, SHOPIFY),
         stores.intake,
         stores.orders,
         stores.inventory,

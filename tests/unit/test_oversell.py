@@ -120,7 +120,9 @@ def test_the_policy_asks_the_channel_only_when_it_says_cut_and_the_order_is_held
     cut = OversellPolicy.CANCEL_SHORT_LINES
 
     def run(policy: OversellPolicy, o: Order | None, **available: int) -> str:
-        return follow_policy(held.key, policy, _Orders(o), _Inventory(**available), lambda: channel)  # type: ignore[arg-type]
+        orders: Any = _Orders(o)
+        inventory: Any = _Inventory(**available)
+        return follow_policy(held.key, policy, orders, inventory, lambda _account: channel)
 
     assert run(OversellPolicy.HOLD, held, MUG=1).startswith("held for a person")
     assert run(cut, replace(held, status=OrderStatus.RESERVED), MUG=1) == "no longer held for stock"
@@ -143,7 +145,7 @@ def test_the_cut_waits_until_the_channel_can_stamp_it_later_than_the_version_it_
         OversellPolicy.CANCEL_SHORT_LINES,
         _Orders(held),  # type: ignore[arg-type]
         _Inventory(MUG=1),  # type: ignore[arg-type]
-        _Channel,
+        lambda _account: _Channel(),
         now=lambda: T0 + timedelta(seconds=0.5),
         sleep=slept.append,
     )

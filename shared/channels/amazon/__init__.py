@@ -25,6 +25,9 @@ CHANNEL = Channel(
     inbound="shared.channels.amazon.notifications:AmazonNotificationsInbound",
     fetch_order="shared.channels.amazon.orders:fetch_order",
     line_item_ref="marketplace_sku",
+    # One seller sells in several marketplaces of a region: a seller SKU's quantity is one
+    # number there (`fulfillment_availability` names no marketplace), its listings share it.
+    marketplace_fields=("marketplace_id", "marketplace_ids"),
     outbound_stock="shared.channels.amazon.stock:publisher",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",

@@ -37,9 +37,11 @@ class AmazonOrdersPoll:
     def fetch_orders(self, since: datetime) -> Iterator[Order]:
         found: list[dict[str, Any]] = []
         token: str | None = None
+        secret = self._api.secret
+        markets = ",".join(dict.fromkeys((secret.marketplace_id, *secret.marketplace_ids)))
         for _ in range(MAX_PAGES):
             params: dict[str, Any] = {
-                "marketplaceIds": self._api.secret.marketplace_id,
+                "marketplaceIds": markets,
                 "lastUpdatedAfter": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "fulfilledBy": "MERCHANT",
                 "maxResultsPerPage": PAGE_SIZE,

@@ -3,7 +3,9 @@ token, and the (seller, marketplace) the secret serves."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator
 
 from shared.channels.secrets import ChannelSecret, Currency, https_unless_loopback
 
@@ -21,6 +23,10 @@ class AmazonSecret(ChannelSecret):
     seller_id: str = Field(pattern=r"^[A-Z0-9]{6,20}$", description="merchant token (seller id)")
     marketplace_id: str = Field(
         pattern=r"^[A-Z0-9]{6,20}$", description="the marketplace this account sells in"
+    )
+    marketplace_ids: list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{6,20}$")]] = Field(
+        default_factory=list,
+        description="further marketplaces of the region it sells in (one quantity for all)",
     )
     endpoint: str = Field(
         description="SP-API regional endpoint, e.g. https://sellingpartnerapi-eu.amazon.com"
