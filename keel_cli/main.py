@@ -31,12 +31,13 @@ console = Console()
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from local_stack.demo import run_demo
+    from local_stack.seed import DEMO_MORE_ACCOUNTS
     from local_stack.stack import LocalConfig, LocalStack, quiet_logs
 
     quiet_logs()
     with (
         console.status("Starting the embedded local stack…") as status,
-        LocalStack(LocalConfig(log_level="CRITICAL")) as stack,
+        LocalStack(LocalConfig(log_level="CRITICAL", more_accounts=DEMO_MORE_ACCOUNTS)) as stack,
     ):
 
         def progress(step: str) -> None:
@@ -57,7 +58,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     from local_stack.powertools_mends import readable_log_lines
-    from local_stack.seed import seed_demo
+    from local_stack.seed import DEMO_MORE_ACCOUNTS, seed_demo
     from local_stack.stack import LocalConfig, LocalStack, quiet_logs, stores
 
     quiet_logs()
@@ -66,11 +67,12 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     # tracebacks; Keel's own functions say what happened, one line each.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    stack = LocalStack(LocalConfig(log_level=args.log_level)).start()
+    more_accounts = DEMO_MORE_ACCOUNTS if args.seed == "demo" else {}
+    stack = LocalStack(LocalConfig(log_level=args.log_level, more_accounts=more_accounts)).start()
     try:
         if args.seed == "demo":
             catalog, inventory, _ = stores(stack)
-            seed_demo(catalog, inventory, stack.sandboxes)
+            seed_demo(catalog, inventory, stack.sandboxes, targets=stack.listing_targets())
         path = stack.write_state(Path(args.state_file))
         endpoints = stack.endpoints()
         table = Table(
@@ -88,6 +90,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             table.add_row(f"State machine {name}", arn)
         for channel, url in endpoints["sandboxes"].items():
             table.add_row(f"Sandbox {channel}", url)
+        for channel, by_account in endpoints["account_sandboxes"].items():
+            for account, url in list(by_account.items())[1:]:  # the first: above
+                table.add_row(f"Sandbox {channel} {account}", url)
         for name, url in endpoints["queues"].items():
             table.add_row(f"Queue {name}", url)
         for name, url in endpoints["dead_letter_queues"].items():
@@ -258,9 +263,12 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
 
 
 def cmd_stock_show(args: argparse.Namespace) -> int:
-    from shared.services.stock import derived_quantity
+    from shared.channels.registry import BY_NAME
+    from shared.services.stock import derived_quantities
 
-    catalog, inventory, _ = _stores(_state(args.state_file))
+    state = _state(args.state_file)
+    catalog, inventory, _ = _stores(state)
+    first_accounts = state.get("accounts", {})
     levels = {lv.sku: lv for lv in inventory.levels()}
     skus = [args.sku] if args.sku else sorted(set(levels) | set(catalog.products()))
     rows = []
@@ -270,6 +278,8 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
             console.print(f"[red]Unknown SKU {sku!r}[/red]")
             return 1
         available = level.available if level else 0
+        listings = sorted(catalog.listings_for(sku), key=lambda x: x.key)
+        derived = derived_quantities(listings, available)
         rows.append(
             {
                 "sku": sku,
@@ -281,9 +291,14 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
                     {
                         "channel": listing.channel,
                         "ids": listing.refs,
-                        "derived_quantity": derived_quantity(listing, available),
+                        "derived_quantity": derived[listing.key],
+                        # The account it sells in ("" in the key: the channel's first account).
+                        "account": listing.account or first_accounts.get(listing.channel, ""),
+                        "marketplace": listing.marketplace,
+                        "countries": list(listing.countries),
+                        "label": _listing_label(BY_NAME, listing),
                     }
-                    for listing in catalog.listings_for(sku)
+                    for listing in listings
                 ],
             }
         )
@@ -294,26 +309,39 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listing_label(by_name: dict[str, Any], listing: Any) -> str:
+    spec = by_name.get(listing.channel)
+    if spec is None:
+        return str(listing.key)
+    return str(spec.listing_label(listing.account, listing.marketplace))
+
+
 def _print_stock(rows: list[dict[str, Any]], detail: bool) -> None:
-    """One row per SKU and a column per channel with what it is to show (readable at 80
-    columns); for one SKU, its listings' ids below."""
-    channels = sorted({listing["channel"] for row in rows for listing in row["listings"]})
-    table = Table(title="Stock (channel columns: the quantity each is to show)")
+    """One row per SKU and a column per listing (channel[@shop][/marketplace]) with what it is
+    to show (readable at 80 columns); for one SKU, its listings' ids below."""
+    labels = sorted({listing["label"] for row in rows for listing in row["listings"]})
+    table = Table(title="Stock (listing columns: the quantity each is to show)")
     table.add_column("sku", no_wrap=True)
-    for column in ("on hand", "resv", "safety", "avail", *channels):
+    for column in ("on hand", "resv", "safety", "avail"):
         table.add_column(column, justify="right")
+    for label in labels:
+        name, _, qualifier = label.replace("/", "@").partition("@")
+        table.add_column(name + (f"\n{qualifier}" if qualifier else ""), justify="right")
     for row in rows:
-        shows = {listing["channel"]: listing["derived_quantity"] for listing in row["listings"]}
+        shows = {listing["label"]: listing["derived_quantity"] for listing in row["listings"]}
         figures = [row[k] for k in ("on_hand", "reserved", "safety_stock", "available")]
-        table.add_row(row["sku"], *map(str, figures), *(str(shows.get(c, "-")) for c in channels))
+        table.add_row(row["sku"], *map(str, figures), *(str(shows.get(c, "-")) for c in labels))
     console.print(table)
     if not detail:
         return
     ids = Table(title=f"{rows[0]['sku']}: its listings")
-    ids.add_column("channel", no_wrap=True)
+    ids.add_column("listing", no_wrap=True)
     ids.add_column("ids", overflow="fold")
     for listing in rows[0]["listings"]:
-        ids.add_row(listing["channel"], " ".join(f"{k}={v}" for k, v in listing["ids"].items()))
+        where = f" ({', '.join(listing['countries'])})" if listing["countries"] else ""
+        ids.add_row(
+            listing["label"] + where, " ".join(f"{k}={v}" for k, v in listing["ids"].items())
+        )
     console.print(ids)
 
 
@@ -449,10 +477,10 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
 
     from shared.domain.listings import ListingRules
 
-    catalog, _, _ = _stores(_state(args.state_file))
-    listing = catalog.listing(args.sku, args.channel)
+    state = _state(args.state_file)
+    catalog, _, _ = _stores(state)
+    listing = _named_listing(state, catalog, args, strict=True)
     if listing is None:
-        console.print(f"[red]No {args.channel} listing for SKU {args.sku!r}[/red]")
         return 1
     current = listing.rules
     try:
@@ -478,12 +506,15 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
         listing
         if unchanged
         else catalog.change_rules(
-            args.sku, args.channel, rules, args.actor, args.reason, datetime.now(UTC)
+            args.sku, listing.key, rules, args.actor, args.reason, datetime.now(UTC)
         )
     )
+    where = listing.key
     result = {
         "sku": changed.sku,
         "channel": changed.channel,
+        "account": changed.account or state.get("accounts", {}).get(changed.channel, ""),
+        "marketplace": changed.marketplace,
         "share": str(changed.rules.share),
         "buffer": changed.rules.buffer,
         "cap": changed.rules.cap,
@@ -495,13 +526,55 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     elif unchanged:
-        console.print(f"{changed.sku} on {changed.channel}: already {said(current)}; no change")
+        console.print(f"{changed.sku} on {where}: already {said(current)}; no change")
     else:
         console.print(
-            f"{changed.sku} on {changed.channel}: {said(current)} → {said(changed.rules)} "
+            f"{changed.sku} on {where}: {said(current)} → {said(changed.rules)} "
             f"(by {args.actor}: {args.reason})"
         )
     return 0
+
+
+def _named_listing(state: dict[str, Any], catalog: Any, args: Any, strict: bool) -> Any:
+    """The listing `args` name (sku, channel, --account, --marketplace), or None after saying
+    why. The channel alone names its first account's listing when there is one; `strict`:
+    otherwise several fitting listings are refused; else the first by key is taken (a buyer
+    in the sandbox shops in the first account and marketplace unless told)."""
+    from shared.domain.listings import pick_listing
+
+    account: str | None = None
+    if args.account is not None:
+        first = _normalized(state.get("accounts", {}).get(args.channel, ""))
+        account = "" if _normalized(args.account) == first else _normalized(args.account)
+    if account is None and args.marketplace is None:
+        exact = catalog.listing(args.sku, args.channel)
+        if exact is not None:
+            return exact
+    listings = catalog.listings_for(args.sku)
+    if not strict:
+        account = "" if account is None else account
+        fitting = sorted(
+            (
+                x
+                for x in listings
+                if x.channel == args.channel
+                and x.account == account
+                and args.marketplace in (None, x.marketplace)
+            ),
+            key=lambda x: x.key,
+        )
+        listings = fitting[:1] or listings
+    try:
+        return pick_listing(listings, args.channel, account, args.marketplace)
+    except ValueError as exc:
+        console.print(f"[red]{args.sku}: {exc}[/red]")
+        return None
+
+
+def _normalized(account: str) -> str:
+    from shared.domain.accounts import normalize_account
+
+    return normalize_account(account)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -561,6 +634,10 @@ def _sandbox_commands(sub: Any) -> None:
     order.add_argument("lines", nargs="+", metavar="SKU=QTY", help="e.g. KEEL-MUG-BLUE=2")
     order.add_argument(
         "--no-notify", action="store_true", help="the channel's webhook never arrives"
+    )
+    order.add_argument("--account", help="the shop the buyer orders in (default: the first)")
+    order.add_argument(
+        "--marketplace", help="e.g. Amazon's A1PA6795UKMFR9 (default: the account's first)"
     )
     order.add_argument("--json", action="store_true")
     order.set_defaults(func=cmd_sandbox_order)
@@ -624,12 +701,22 @@ def cmd_sandbox_order(args: argparse.Namespace) -> int:
     wanted = _order_lines(args.lines)
     catalog, _, _ = _stores(state)
     lines = []
+    accounts = set()
     for sku, qty in wanted.items():
-        listing = catalog.listing(sku, args.channel)
+        listing = _named_listing(
+            state, catalog, argparse.Namespace(**{**vars(args), "sku": sku}), strict=False
+        )
         if listing is None:
             console.print(f"[red]{sku} is not listed on {args.channel} in Keel's catalog[/red]")
             return 1
+        accounts.add(listing.account)
         lines.append({"sku": sku, "quantity": qty, "refs": listing.refs})
+    if len(accounts) > 1:
+        console.print("[red]An order is placed in one shop: name it with --account[/red]")
+        return 2
+    account = accounts.pop()
+    if account:  # a further shop: its own sandbox
+        url = state.get("account_sandboxes", {}).get(args.channel, {}).get(account, url)
     answer = httpx.post(
         f"{url}/__sandbox/orders/from-lines",
         params={"notify": "false" if args.no_notify else "true"},
@@ -638,11 +725,12 @@ def cmd_sandbox_order(args: argparse.Namespace) -> int:
     )
     what = ", ".join(f"{q} x {s}" for s, q in wanted.items())
     tail = " (no webhook: the poll will find it)" if args.no_notify else "; Keel was notified"
+    shop = f" ({account})" if account else ""
     return _sandbox_answer(
         answer,
         args,
         lambda body: (
-            f"{args.channel} order {body.get('id')} placed: {what}{tail}. Watch it "
+            f"{args.channel}{shop} order {body.get('id')} placed: {what}{tail}. Watch it "
             "with `keel orders list` and `keel stock show`."
         ),
     )
@@ -843,6 +931,12 @@ def _catalog_and_poll_commands(sub: Any) -> None:
     )
     set_rules.add_argument("sku")
     set_rules.add_argument("channel")
+    set_rules.add_argument(
+        "--account", help="the shop or seller (default: the channel's only or first account)"
+    )
+    set_rules.add_argument(
+        "--marketplace", help="e.g. Amazon's A1PA6795UKMFR9 (needed when there are several)"
+    )
     set_rules.add_argument("--share", help="part of available stock offered, 0..1")
     set_rules.add_argument("--buffer", type=int, help="units held back, >= 0")
     set_rules.add_argument("--cap", help="most units shown, >= 0, or 'none'")

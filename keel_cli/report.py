@@ -80,8 +80,10 @@ def _stock_table(console: Console, title: str, rows: list[SkuRow]) -> None:
     table.add_column("sku", no_wrap=True)
     for column in ("on hand", "resv", "avail"):
         table.add_column(column, justify="right", no_wrap=True)
-    for channel in channels:
-        table.add_column(SHORT.get(channel, channel[:8]), justify="right", no_wrap=True)
+    for channel in channels:  # a listing label: channel[@account][/marketplace]
+        name, _, qualifier = channel.replace("/", "@").partition("@")
+        header = SHORT.get(name, name[:8]) + (f"\n{qualifier}" if qualifier else "")
+        table.add_column(header, justify="right", no_wrap=True)
     for r in rows:
         views = [r.channels.get(c) for c in channels]
         table.add_row(

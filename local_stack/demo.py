@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,9 +35,10 @@ from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
 from local_stack.sandboxes.shopify import SandboxLine
 from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
 from local_stack.stack import LocalStack, stores
+from shared.channels.registry import BY_NAME
 from shared.domain.intake import HOLD_INSUFFICIENT, HOLD_UNMATCHED
 from shared.domain.inventory import StockLevel
-from shared.domain.listings import Listing, ListingRules
+from shared.domain.listings import Listing, ListingRules, one_quantity, stock_slot
 from shared.domain.orders import OrderStatus
 from shared.services import stock
 from shared.services.stock import derived_quantity
@@ -161,6 +162,11 @@ def _edit(sc: Scenario, payload: dict[str, Any], now: dict[str, int], label: str
     return Sent(label, response.status_code, payload["id"], dict(added))
 
 
+def _named(order: Any) -> str:
+    """An order as the report names it: its channel, its shop when not the first, its name."""
+    return f"{BY_NAME[order.channel].listing_label(order.listing_account)} {order.name}"
+
+
 def accepted_labels(sc: Scenario) -> tuple[str, ...]:
     """The orders that end reserved: the core's and every part's."""
     return (*ACCEPTED, *(label for p in parts_for(sc.stack.sandboxes) for label in p.accepted))
@@ -240,12 +246,15 @@ def run_scenario(sc: Scenario) -> list[Sent]:
 
 
 def _shown(stack: LocalStack) -> dict[str, dict[str, int | None]]:
-    """channel -> listing id -> quantity, read through each sandbox's control surface."""
+    """Stock slot (channel[@account]) -> listing id -> quantity, read through each account's
+    sandbox's control surface."""
     shown: dict[str, dict[str, int | None]] = {}
-    for channel in stack.sandboxes:
-        answer = httpx.get(f"{stack.sandbox_url(channel)}/__sandbox/listings", timeout=10.0)
-        answer.raise_for_status()
-        shown[channel] = {str(row["listing_id"]): row["quantity"] for row in answer.json()}
+    for channel, targets in stack.listing_targets().items():
+        for target in targets:
+            answer = httpx.get(f"{target.url}/__sandbox/listings", timeout=10.0)
+            answer.raise_for_status()
+            rows = {str(row["listing_id"]): row["quantity"] for row in answer.json()}
+            shown[stock_slot(channel, target.account)] = rows
     return shown
 
 
@@ -267,6 +276,10 @@ def stock_rows(
     problems: list[str],
     when: str,
 ) -> list[SkuRow]:
+    """Every listing of every SKU (each account, each marketplace): what Keel derived for it,
+    what its channel shows, and what the scenario alone says it should be. Listings that share
+    a slot (Amazon's marketplaces) share one quantity, derived with their strictest rules.
+    `rules_override`: (sku, listing key) -> rules an operator set since seeding."""
     catalog, inventory, _ = stores(sc.stack)
     wait_for_accepted_writes(sc.stack)
     shown = _shown(sc.stack)
@@ -275,21 +288,28 @@ def stock_rows(
         level = inventory.get(item.sku) or StockLevel(item.sku)
         on_hand = item.on_hand + RECEIVED.get(item.sku, 0)
         expected_available = max(0, on_hand - expected_reserved[item.sku] - item.safety_stock)
+        listings = sorted(catalog.listings_for(item.sku), key=lambda x: x.key)
+        by_slot: dict[str, list[Listing]] = {}
+        for listing in listings:
+            by_slot.setdefault(listing.slot, []).append(listing)
         views: dict[str, ChannelView] = {}
-        for channel in sc.stack.sandboxes:
-            listing = catalog.listing(item.sku, channel)
-            derived = derived_quantity(listing, level.available) if listing else 0
-            shows = shown[channel].get(_listing_id(sc.refs[item.sku][channel]))
-            views[channel] = ChannelView(derived, shows)
-            rules = rules_override.get((item.sku, channel), item.rules_on(channel))
-            wanted = derived_quantity(Listing(item.sku, channel, rules=rules), expected_available)
+        for listing in listings:
+            label = BY_NAME[listing.channel].listing_label(listing.account, listing.marketplace)
+            derived = derived_quantity(one_quantity(by_slot[listing.slot]), level.available)
+            shows = shown.get(listing.slot, {}).get(_listing_id(listing.refs))
+            views[label] = ChannelView(derived, shows)
+            planned = [
+                replace(x, rules=rules_override.get((item.sku, x.key), item.rules_on(x.channel)))
+                for x in by_slot[listing.slot]
+            ]
+            wanted = derived_quantity(one_quantity(planned), expected_available)
             if derived != wanted:
                 problems.append(
-                    f"{when}: {item.sku} derived for {channel} {derived}, expected {wanted}"
+                    f"{when}: {item.sku} derived for {label} {derived}, expected {wanted}"
                 )
             if shows != derived:
                 problems.append(
-                    f"{when}: {item.sku}: {channel} shows {shows}, Keel derived {derived}"
+                    f"{when}: {item.sku}: {label} shows {shows}, Keel derived {derived}"
                 )
         rows.append(
             SkuRow(
@@ -394,23 +414,21 @@ def build_report(sc: Scenario, sent: list[Sent]) -> tuple[DemoReport, Counter[st
     report = DemoReport(
         sent=sent,
         reserved_orders=[
-            (f"{o.channel} {o.name}", ", ".join(f"{ln.quantity}x {ln.sku}" for ln in o.lines))
+            (_named(o), ", ".join(f"{ln.quantity}x {ln.sku}" for ln in o.lines))
             for o in orders
             if o.status == OrderStatus.RESERVED
         ],
         held_orders=[
-            (f"{o.channel} {o.name}", o.hold_reason or "")
-            for o in orders
-            if o.status == OrderStatus.HELD
+            (_named(o), o.hold_reason or "") for o in orders if o.status == OrderStatus.HELD
         ],
         held_deliveries=[(h.delivery_id, h.reason[:100]) for h in held_deliveries],
         cancelled_orders=[
-            (f"{o.channel} {o.name}", o.history[-1][2] if o.history else "")
+            (_named(o), o.history[-1][2] if o.history else "")
             for o in orders
             if o.status == OrderStatus.CANCELLED
         ],
         refunded_orders=[
-            (f"{o.channel} {o.name}", o.history[-1][2] if o.history else "")
+            (_named(o), o.history[-1][2] if o.history else "")
             for o in orders
             if o.status == OrderStatus.REFUNDED
         ],
@@ -473,17 +491,18 @@ def ship_everything(sc: Scenario, expected_reserved: Counter[str], report: DemoR
         shipped = {k: now[k] for k in accepted if now[k].status == OrderStatus.SHIPPED}
         time.sleep(0.3)
     sc.stack.wait_idle(60)
-    told = {
-        channel: httpx.get(
-            f"{sc.stack.sandbox_url(channel)}/__sandbox/shipments", timeout=10.0
+    told = {  # per account: a second shop's shipments are told to that shop
+        stock_slot(channel, target.account): httpx.get(
+            f"{target.url}/__sandbox/shipments", timeout=10.0
         ).json()
-        for channel in sc.stack.sandboxes
+        for channel, targets in sc.stack.listing_targets().items()
+        for target in targets
     }
     moved = Counter[str]()
     for key, order in sorted(accepted.items(), key=lambda kv: kv[1].name):
         announced = parcels.get(key)
         tracking = announced["tracking_number"] if announced else "-"
-        seen = [t for t in told[order.channel] if t["order_id"] == order.external_id]
+        seen = [t for t in told[order.slot] if t["order_id"] == order.external_id]
         if key not in shipped:
             report.problems.append(f"shipping: {order.channel} {order.name} did not ship")
         elif [t["tracking_number"] for t in seen] != [tracking]:
@@ -492,11 +511,11 @@ def ship_everything(sc: Scenario, expected_reserved: Counter[str], report: DemoR
             if line.sku and line.stock:
                 moved[line.sku] += line.quantity
         report.shipped.append(
-            (f"{order.channel} {order.name}", "postnl", tracking,
+            (_named(order), "postnl", tracking,
              ", ".join(t["tracking_number"] for t in seen) or "nothing")
         )  # fmt: skip
     catalog, _, _ = stores(sc.stack)
-    capped = catalog.listing(CAP_CHANGE[0], CAP_CHANGE[1])
+    capped = catalog.listing(CAP_CHANGE[0], CAP_CHANGE[1])  # the first account's: its key
     assert capped is not None
     rows = stock_rows(sc, expected_reserved, {CAP_CHANGE[:2]: capped.rules}, report.problems,
                       "after shipping")  # fmt: skip
@@ -521,7 +540,7 @@ def run_demo(
     """`progress` hears each step of the scenario as it starts."""
     catalog, inventory, _ = stores(stack)
     progress("seeding a catalog on every channel (each shows a stale quantity first)")
-    refs = seed_demo(catalog, inventory, stack.sandboxes)
+    refs = seed_demo(catalog, inventory, stack.sandboxes, targets=stack.listing_targets())
     settled = stack.wait_idle(settle_timeout_s)
     scenario = Scenario(stack, refs)
     progress("sending orders, duplicates, forgeries and edits through every channel")

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from local_stack import demo_amazon, demo_bol, demo_woocommerce
+from local_stack import demo_amazon, demo_bol, demo_shopify, demo_woocommerce
 from local_stack.demo_scenario import DemoPart
 
 DEMO_PARTS: dict[str, DemoPart] = {
-    p.channel: p for p in (demo_woocommerce.PART, demo_bol.PART, demo_amazon.PART)
+    p.channel: p
+    for p in (demo_shopify.PART, demo_woocommerce.PART, demo_bol.PART, demo_amazon.PART)
 }
 
 

@@ -13,7 +13,8 @@ import httpx
 from local_stack.sandboxes.base import SandboxLine as ChannelLine
 from local_stack.sandboxes.shopify import ShopifySandbox
 from local_stack.seed import DEMO_SKUS
-from local_stack.stack import LocalStack
+from local_stack.stack import LocalStack, stores
+from shared.domain.listings import listing_key
 
 SKU = {s.sku: s for s in DEMO_SKUS}
 
@@ -38,19 +39,36 @@ class Scenario:
 
 
 def place_in_sandbox(
-    sc: Scenario, channel: str, label: str, lines: dict[str, int], notify: bool = True
+    sc: Scenario,
+    channel: str,
+    label: str,
+    lines: dict[str, int],
+    notify: bool = True,
+    account: str = "",
+    marketplace: str = "",
 ) -> Sent:
     """An order placed in a channel, through its sandbox's control surface, as a buyer would
-    (`notify=False`: the channel's webhook for it never arrives)."""
-    sandbox = sc.stack.sandboxes[channel]
-    body = sandbox.order_body(
+    (`notify=False`: the channel's webhook for it never arrives). `account`, `marketplace`:
+    the listing it is placed on (the channel's first account's, in its first marketplace)."""
+    target = next(t for t in sc.stack.listing_targets()[channel] if t.account == account)
+    catalog, _, _ = stores(sc.stack)
+
+    def refs(sku: str) -> dict[str, str]:
+        if not account and not marketplace:
+            return dict(sc.refs[sku][channel])
+        listing = catalog.listing(sku, listing_key(channel, account, marketplace))
+        if listing is None:
+            raise ValueError(f"{sku} has no {listing_key(channel, account, marketplace)} listing")
+        return dict(listing.refs)
+
+    body = target.sandbox.order_body(
         [
-            ChannelLine(sc.refs[sku][channel], sku, SKU[sku].title, qty, SKU[sku].price)
+            ChannelLine(refs(sku), sku, SKU[sku].title, qty, SKU[sku].price)
             for sku, qty in lines.items()
         ]
     )
     response = httpx.post(
-        f"{sc.stack.sandbox_url(channel)}/__sandbox/orders",
+        f"{target.url}/__sandbox/orders",
         params={"notify": str(notify).lower()},
         json=body,
         timeout=10.0,

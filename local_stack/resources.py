@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from shared.names import (
+    env_name_for_account_secrets,
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
@@ -36,6 +37,8 @@ class Provisioned:
     dlq_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # logical -> secret name
+    # channel -> the secrets of its further accounts (its first account's: `secrets`)
+    account_secrets: dict[str, list[str]] = field(default_factory=dict)
     stream_arns: dict[str, str] = field(default_factory=dict)
     stream_failure_urls: dict[str, str] = field(default_factory=dict)  # by function name
     buckets: dict[str, str] = field(default_factory=dict)
@@ -57,6 +60,8 @@ class Provisioned:
             env[env_name_for_dlq(name)] = url
         for name, secret in self.secrets.items():
             env[env_name_for_secret(name)] = secret
+        for name, more in self.account_secrets.items():
+            env[env_name_for_account_secrets(name)] = json.dumps(more)
         for name, bucket in self.buckets.items():
             env[env_name_for_bucket(name)] = bucket
         for name, arn in self.state_machines.items():
@@ -72,11 +77,13 @@ def provision(
     visibility_timeout_s: int | None = None,
     raw_body_retention_days: int = LOCAL_RAW_BODY_RETENTION_DAYS,
     oversell_policy: dict[str, str] | None = None,
+    more_accounts: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Provisioned:
     """`endpoint` None means boto3's default (in tests: moto's in-process mock).
     `visibility_timeout_s` overrides the wiring's, so local retries come back in seconds.
     TTLs and the raw bodies' expiry are declared as in AWS (moto records them, and does not
-    delete anything)."""
+    delete anything). `more_accounts`: channel -> the secret values of its further accounts,
+    each its own secret (`<prefix>/<channel>/<n>`), as infra names them from the config."""
     session = boto3.session.Session()
     db = session.client("dynamodb", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
@@ -169,6 +176,11 @@ def provision(
         secret_name = f"{prefix}/{name}"
         sm.create_secret(Name=secret_name, SecretString=json.dumps(secret_values.get(name, {})))
         out.secrets[name] = secret_name
+    for name, values in (more_accounts or {}).items():
+        for n, value in enumerate(values, 2):
+            secret_name = f"{prefix}/{name}/{n}"
+            sm.create_secret(Name=secret_name, SecretString=json.dumps(value))
+            out.account_secrets.setdefault(name, []).append(secret_name)
     return out
 
 

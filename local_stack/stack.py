@@ -31,6 +31,7 @@ from local_stack.resources import (
 from local_stack.sandboxes import specs
 from local_stack.sandboxes.base import ChannelSandbox
 from local_stack.sandboxes.line_orders import LineOrders
+from local_stack.seed import ListingTarget
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS, check_registry
 from shared.channels.spec import Channel, load
@@ -77,6 +78,9 @@ class LocalConfig:
     # SQS message delays (a stock write's confirmation checks: 5 s, 10 s, ... in AWS) locally
     # come back after at most this many seconds; None: as sent.
     max_message_delay_s: int | None = 1
+    # channel -> how many further accounts (shops, sellers) it has, each its own sandbox and
+    # secret, as a merchant's second shop is configuration (`--seed demo`: a second shop).
+    more_accounts: dict[str, int] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -104,6 +108,19 @@ class LocalStack:
         # Carriers' sandboxes too (their APIs, control surfaces and webhooks).
         self.carrier_sandboxes: dict[str, Any] = {
             name: load(CARRIER_SPECS[name].sandbox)() for name in wiring.carriers
+        }
+        # Further accounts of a channel: another shop of the same channel, its own sandbox.
+        self.more_sandboxes: dict[str, list[Any]] = {
+            name: [self._another_account(name, n) for n in range(1, count + 1)]
+            for name, count in self.config.more_accounts.items()
+            if count > 0
+        }
+        self.account_servers: dict[str, list[LocalHttpServer]] = {
+            name: [
+                LocalHttpServer(f"{name}-sandbox-{n}", LineOrders(sandbox))
+                for n, sandbox in enumerate(more, 2)
+            ]
+            for name, more in self.more_sandboxes.items()
         }
         self.sandbox_servers = {
             **{
@@ -141,7 +158,7 @@ class LocalStack:
         moto_patches.cap_message_delays(self.config.max_message_delay_s)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
-        for server in self.sandbox_servers.values():
+        for server in self._all_sandbox_servers():
             server.start()
         self._set_env(self._base_env())
         self.resources = provision(
@@ -151,6 +168,7 @@ class LocalStack:
             secret_values={**self._channel_secrets(), **self._carrier_secrets()},
             raw_body_retention_days=self.config.raw_body_retention_days,
             oversell_policy=self.config.oversell_policy,
+            more_accounts=self._more_account_secrets(),
         )
         self._set_env(
             {
@@ -182,7 +200,8 @@ class LocalStack:
         self.gateway_server.start()
         for channel in self.channels:
             if channel.receiver is not None:
-                self.sandboxes[channel.name].notify_to(self.webhook_url_for(channel.name))
+                for sandbox in self.account_sandboxes(channel.name).values():
+                    sandbox.notify_to(self.webhook_url_for(channel.name))
             elif channel.queue_receiver is not None:
                 # Its notifications go to Keel's queue for it, as the channel's would in AWS.
                 self.sandboxes[channel.name].notify_to(self.notification_queue_url(channel.name))
@@ -196,7 +215,7 @@ class LocalStack:
         for poller in self.pollers:
             poller.join(timeout=5)
         self.gateway_server.stop()
-        for server in self.sandbox_servers.values():
+        for server in self._all_sandbox_servers():
             server.stop()
         self.moto.stop()
         default_user_config["stepfunctions"]["execute_state_machine"] = self._saved_sfn_config
@@ -234,6 +253,55 @@ class LocalStack:
         """The account the channel's sandbox is, as order keys spell it."""
         spec = next(c for c in self.channels if c.name == channel)
         return spec.account(self._channel_secrets()[channel])
+
+    def account_sandboxes(self, channel: str) -> dict[str, Any]:
+        """Every account of a channel (as its secret names it) -> its sandbox, first first."""
+        secrets = self._channel_secrets()
+        spec = next(c for c in self.channels if c.name == channel)
+        found = {spec.account(secrets[channel]): self.sandboxes[channel]}
+        for sandbox, value in zip(
+            self.more_sandboxes.get(channel, []),
+            self._more_account_secrets().get(channel, []),
+            strict=True,
+        ):
+            found[spec.account(value)] = sandbox
+        return found
+
+    def listing_targets(self) -> dict[str, list[ListingTarget]]:
+        """Where a SKU may be listed: per channel, each account (its listing key: "" for the
+        first) with its sandbox, the marketplaces its secret names, and its sandbox's URL."""
+        secrets = self._channel_secrets()
+        more = self._more_account_secrets()
+        targets: dict[str, list[ListingTarget]] = {}
+        for spec in self.channels:
+            name = spec.name
+            targets[name] = [
+                ListingTarget(
+                    "",
+                    self.sandboxes[name],
+                    spec.marketplaces(secrets[name]),
+                    self.sandbox_url(name),
+                )
+            ]
+            for sandbox, value, server in zip(
+                self.more_sandboxes.get(name, []),
+                more.get(name, []),
+                self.account_servers.get(name, []),
+                strict=True,
+            ):
+                targets[name].append(
+                    ListingTarget(
+                        spec.account(value), sandbox, spec.marketplaces(value), server.url
+                    )
+                )
+        return targets
+
+    def account_sandbox_urls(self, channel: str) -> dict[str, str]:
+        servers = [self.sandbox_servers[channel], *self.account_servers.get(channel, [])]
+        return {
+            account: server.url
+            for account, server in zip(self.account_sandboxes(channel), servers, strict=True)
+        }
 
     def order_key(self, channel: str, external_id: str | int) -> str:
         return order_key(channel, self.account(channel), str(external_id))
@@ -290,6 +358,9 @@ class LocalStack:
             "secrets": self.resources.secrets,
             # The account each channel's sandbox is: order keys are channel#account#id.
             "accounts": {c.name: self.account(c.name) for c in self.channels},
+            # Every account of each channel, the first (`accounts`) first, and their sandboxes.
+            "accounts_all": {c.name: list(self.account_sandboxes(c.name)) for c in self.channels},
+            "account_sandboxes": {c.name: self.account_sandbox_urls(c.name) for c in self.channels},
             "buckets": self.resources.buckets,
             "local_only_secrets": {
                 key: value
@@ -373,6 +444,29 @@ class LocalStack:
             load(channel.secret_schema).model_validate(value)
             values[channel.name] = value
         return values
+
+    def _more_account_secrets(self) -> dict[str, list[dict[str, Any]]]:
+        """The secrets of the channels' further accounts, checked like the first's."""
+        values: dict[str, list[dict[str, Any]]] = {}
+        for name, more in self.more_sandboxes.items():
+            schema = load(next(c for c in self.channels if c.name == name).secret_schema)
+            for sandbox, server in zip(more, self.account_servers[name], strict=True):
+                value = sandbox.keel_secret(server.url)
+                schema.model_validate(value)
+                values.setdefault(name, []).append(value)
+        return values
+
+    def _another_account(self, channel: str, n: int) -> Any:
+        first = self.sandboxes.get(channel)
+        if first is None:
+            raise ValueError(f"more_accounts: no channel {channel!r}")
+        if not hasattr(first, "another_account"):
+            raise ValueError(f"the {channel} sandbox cannot serve a second account yet")
+        return first.another_account(n)
+
+    def _all_sandbox_servers(self) -> list[LocalHttpServer]:
+        more = [server for servers in self.account_servers.values() for server in servers]
+        return [*self.sandbox_servers.values(), *more]
 
     def _carrier_secrets(self) -> dict[str, dict[str, Any]]:
         values = {}

@@ -38,6 +38,8 @@ CHANNEL = "amazon"
 CONTROL = "/__sandbox"
 SELLER_ID = "A2KEELDEMO0001"
 MARKETPLACE_ID = "A1805IZSGTT6HS"  # Amazon.nl
+# The seller's further marketplaces in the region (one quantity per seller SKU across them).
+MORE_MARKETPLACE_IDS = ("A1PA6795UKMFR9",)  # Amazon.de
 ORDERS_MODEL = "orders_2026-01-01"
 V0_MODEL = "ordersV0"
 LISTINGS_MODEL = "listingsItems_2021-08-01"
@@ -154,12 +156,14 @@ class AmazonSandbox:
         self,
         seller_id: str = SELLER_ID,
         marketplace_id: str = MARKETPLACE_ID,
+        more_marketplace_ids: tuple[str, ...] = MORE_MARKETPLACE_IDS,
         currency: str = "EUR",
         apply_delay_s: float = 1.0,
         rates: dict[str, tuple[float, int]] | None = None,
     ) -> None:
         self.seller_id = seller_id
         self.marketplace_id = marketplace_id
+        self.more_marketplace_ids = more_marketplace_ids
         self.currency = currency
         self.apply_delay_s = apply_delay_s
         self.client_id = "amzn1.application-oa2-client." + secrets.token_hex(16)
@@ -193,6 +197,7 @@ class AmazonSandbox:
             "refresh_token": self.refresh_token,
             "seller_id": self.seller_id,
             "marketplace_id": self.marketplace_id,
+            "marketplace_ids": list(self.more_marketplace_ids),
             "endpoint": self.base_url,
             "lwa_token_url": f"{self.base_url}/auth/o2/token",
             "currency": self.currency,
@@ -210,15 +215,25 @@ class AmazonSandbox:
         self.queue_url = webhook_url
 
     def add_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        variant: bool = False,
+        marketplace: str = "",
     ) -> dict[str, str]:
-        return self.add_marketplace_listing(sku, title, price, quantity, self.marketplace_id)
+        return self.add_marketplace_listing(
+            sku, title, price, quantity, marketplace or self.marketplace_id
+        )
 
     def add_marketplace_listing(
         self, sku: str, title: str, price: Decimal, quantity: int | None, marketplace_id: str
     ) -> dict[str, str]:
         """A merchant-fulfilled offer of `sku` in one marketplace (the same seller SKU in
-        another marketplace is another listing)."""
+        another marketplace is another listing, sharing its quantity)."""
+        if marketplace_id not in (self.marketplace_id, *self.more_marketplace_ids):
+            raise ValueError(f"seller {self.seller_id} does not sell in {marketplace_id}")
         with self._lock:
             asin = f"B0KEEL{next(self._asins):04d}"
             self._listings[(marketplace_id, sku)] = AmazonListing(
@@ -234,7 +249,12 @@ class AmazonSandbox:
         }
 
     def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
-        """An order in the Orders API 2026-01-01 shape (ids and times filled in on placing)."""
+        """An order in the Orders API 2026-01-01 shape (ids and times filled in on placing), in
+        the marketplace of its lines' listing (the account's first when they name none)."""
+        marketplaces = {ln.refs.get("marketplace_id") or "" for ln in lines} - {""}
+        if len(marketplaces) > 1:
+            raise ValueError(f"an Amazon order is in one marketplace, got {sorted(marketplaces)}")
+        marketplace = str(marketplaces.pop()) if marketplaces else self.marketplace_id
         items = []
         total = Decimal(0)
         for n, line in enumerate(lines, 1):
@@ -257,7 +277,8 @@ class AmazonSandbox:
                 }
             )
         return {
-            "salesChannel": {"channelName": "AMAZON", "marketplaceId": self.marketplace_id},
+            # The marketplace the buyer shopped in: the one the lines' listing names.
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": marketplace},
             "proceeds": {"grandTotal": {"amount": f"{total:.2f}", "currencyCode": self.currency}},
             "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"},
             "recipient": {
@@ -283,6 +304,8 @@ class AmazonSandbox:
                     "marketplace_id": listing.marketplace_id,
                     "quantity": listing.quantity,
                     "price": None,
+                    "account": self.seller_id,
+                    "marketplace": listing.marketplace_id,
                 }
                 for listing in self._listings.values()
             ]
@@ -650,10 +673,18 @@ class AmazonSandbox:
             due = [p for at, p in listing.pending if at <= now]
             listing.pending = [(at, p) for at, p in listing.pending if at > now]
             for patch in due:
-                _apply(listing, patch)
+                self._apply_to_seller_sku(listing, patch)
         for feed in self._feeds.values():
             if feed.status == "IN_QUEUE" and feed.due <= now:
                 self._process(feed)
+
+    def _apply_to_seller_sku(self, listing: AmazonListing, patch: dict[str, Any]) -> None:
+        """A seller SKU's quantity is one number across the region's marketplaces
+        (`fulfillment_availability` names no marketplace): a patch sent in one marketplace
+        shows in every marketplace that lists the SKU (lock held)."""
+        for other in self._listings.values():
+            if other.seller_sku == listing.seller_sku:
+                _apply(other, patch)
 
     # --- feeds --------------------------------------------------------------------------------
     def _create_document(self, request: Request) -> Response:
@@ -768,7 +799,7 @@ class AmazonSandbox:
             accepted += 1
             assert listing is not None
             for patch in message["patches"]:
-                _apply(listing, patch)
+                self._apply_to_seller_sku(listing, patch)
         report = {
             "header": {"sellerId": self.seller_id, "version": "2.0", "feedId": feed.feed_id},
             "issues": issues,

@@ -67,7 +67,13 @@ class ChannelSandbox(Protocol):
         ...
 
     def add_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        variant: bool = False,
+        marketplace: str = "",
     ) -> dict[str, str]:
         """Create the item in the channel (showing `quantity`; None: not tracked) and return the
         refs Keel's listing for it holds (ids the channel's API and its orders use, and "sku")."""

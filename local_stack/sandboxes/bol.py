@@ -169,6 +169,8 @@ class Offer:
     price: Decimal
     amount: int | None
     managed_by_retailer: bool = False
+    # store.visible[].countryCode: one offer sells in each of them (one listing in Keel).
+    countries: tuple[str, ...] = ("NL", "BE")
 
 
 @dataclass
@@ -280,10 +282,18 @@ class BolSandbox:
         self.webhook_url = webhook_url
 
     def add_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        variant: bool = False,
+        marketplace: str = "",
     ) -> dict[str, str]:
         """An offer with its own EAN and Keel's SKU as its reference. Keel's listing holds the
         offer id (lines match by it) and the EAN as its `sku` ref (then by EAN)."""
+        if marketplace:
+            raise ValueError(f"{self.channel} has no marketplaces, got {marketplace!r}")
         with self._lock:
             offer = Offer(str(uuid.uuid4()), self._new_ean(), sku, title, price, quantity)
             self.offers[offer.offer_id] = offer
@@ -342,6 +352,9 @@ class BolSandbox:
                     "sku": o.reference or o.ean,
                     "quantity": o.amount,
                     "price": None,
+                    "account": self.retailer_id,
+                    "marketplace": "",
+                    "countries": list(o.countries),
                 }
                 for o in self.offers.values()
             ]

@@ -253,7 +253,10 @@ class ShopifySandbox:
         access_token: str | None = None,
         schema_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        id_base: int = 0,
     ) -> None:
+        """`id_base`: where this shop's ids start beyond the first shop's (Shopify's ids are
+        unique across shops)."""
         self._secret = webhook_secret or secrets.token_hex(32)
         self.access_token = access_token or "shpat_" + secrets.token_hex(16)
         self.shop_domain = shop_domain
@@ -261,9 +264,9 @@ class ShopifySandbox:
         self._schema_path = schema_path
         self._clock = clock
         self._lock = threading.RLock()
-        self._ids = itertools.count(820982911946154600)
+        self._ids = itertools.count(820982911946154600 + id_base)
         self._numbers = itertools.count(1001)
-        self._object_ids = itertools.count(44000000001)
+        self._object_ids = itertools.count(44000000001 + id_base)
         self._group_ids = itertools.count(1)
         self._state = _State()
         self.primary_location_id = next(self._object_ids)
@@ -273,6 +276,12 @@ class ShopifySandbox:
         self.webhook_url: str | None = None
         self.graphql_calls: list[GraphQLCall] = []
         self.deliveries: list[Delivery] = []
+
+    def another_account(self, n: int) -> ShopifySandbox:
+        """Another shop of the merchant (its own domain, token and app secret): what a second
+        Shopify store for another market or brand is."""
+        domain = "keel-outlet.myshopify.com" if n == 1 else f"keel-outlet-{n}.myshopify.com"
+        return ShopifySandbox(shop_domain=domain, currency=self.currency, id_base=n * 10**8)
 
     @property
     def webhook_secret(self) -> str:
@@ -299,10 +308,18 @@ class ShopifySandbox:
         self.webhook_url = webhook_url
 
     def add_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        variant: bool = False,
+        marketplace: str = "",
     ) -> dict[str, str]:
         """A product with one variant (or, with `variant`, a variant titled as such) whose
         inventory item is stocked at the shop's one location; None: inventory not tracked."""
+        if marketplace:
+            raise ValueError(f"{self.channel} has no marketplaces, got {marketplace!r}")
         with self._lock:
             product_id, variant_id, item_id = (next(self._object_ids) for _ in range(3))
             self._state.variants[variant_id] = Variant(
@@ -346,6 +363,8 @@ class ShopifySandbox:
                     "sku": v.sku,
                     "quantity": self._variant_quantity(v),
                     "price": f"{v.price:.2f}" if v.price is not None else None,
+                    "account": self.shop_domain,
+                    "marketplace": "",
                 }
                 for v in self._state.variants.values()
             ]

@@ -263,9 +263,17 @@ class WooCommerceSandbox:
         self.webhook_url = webhook_url
 
     def add_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, variant: bool = False
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        variant: bool = False,
+        marketplace: str = "",
     ) -> dict[str, str]:
         """A simple product, or a variable parent with one variation; refs as Keel keeps them."""
+        if marketplace:
+            raise ValueError(f"{self.channel} has no marketplaces, got {marketplace!r}")
         with self._lock:
             product_id = self._new_id()
             if not variant:
@@ -330,6 +338,8 @@ class WooCommerceSandbox:
                     "sku": item.sku or None,
                     "quantity": item.stock_quantity if item.manage_stock else None,
                     "price": item.regular_price or None,
+                    "account": self.base_url,
+                    "marketplace": "",
                 }
                 for item in sorted(self._items.values(), key=lambda i: i.id)
                 if item.type != "variable"

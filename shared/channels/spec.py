@@ -164,6 +164,8 @@ class Channel:
     # id): listings of one account in several marketplaces share one quantity (Amazon's unified
     # account). Empty: the channel has no marketplaces of its own.
     marketplace_fields: tuple[str, ...] = ()
+    # (marketplace id, short name) pairs people read in tables (Amazon: "A1PA6795UKMFR9" is "de").
+    marketplace_names: tuple[tuple[str, str], ...] = ()
     # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the
     # buyer's cancellation requests an order carries (Order.cancellation_requested).
     accept_cancellation: str | None = None
@@ -187,6 +189,23 @@ class Channel:
     def account(self, secret: Mapping[str, Any]) -> str:
         """The account a channel secret serves, as order keys spell it."""
         return normalize_account(str(secret[self.account_field]))
+
+    def listing_label(self, account: str = "", marketplace: str = "") -> str:
+        """A listing as a table shows it: `shopify`, `shopify@keel-outlet`, `amazon/de`."""
+        label = self.name + (f"@{account.split('.', maxsplit=1)[0]}" if account else "")
+        return label + (f"/{self.marketplace_name(marketplace)}" if marketplace else "")
+
+    def marketplace_name(self, marketplace: str) -> str:
+        """The short name of a marketplace id (the id itself when the channel has none)."""
+        return dict(self.marketplace_names).get(marketplace, marketplace)
+
+    def marketplaces(self, secret: Mapping[str, Any]) -> tuple[str, ...]:
+        """The marketplaces an account sells in, as its secret names them (first first)."""
+        found: list[str] = []
+        for field_name in self.marketplace_fields:
+            value = secret.get(field_name) or ()
+            found.extend(str(m) for m in ([value] if isinstance(value, str) else value))
+        return tuple(dict.fromkeys(found))
 
 
 def load(path: str) -> Any:

@@ -101,6 +101,34 @@ def one_quantity(listings: Sequence[Listing]) -> Listing:
     return replace(ordered[0], rules=rules)
 
 
+def pick_listing(
+    listings: Sequence[Listing],
+    channel: str,
+    account: str | None = None,
+    marketplace: str | None = None,
+) -> Listing:
+    """The one listing of a SKU that (channel[, account][, marketplace]) names, as a person
+    names it: leaving out the account or the marketplace is fine while only one listing fits.
+    ValueError says which listings there are when none or several fit."""
+    fitting = [
+        x
+        for x in listings
+        if x.channel == channel
+        and (account is None or x.account == account)
+        and (marketplace is None or x.marketplace == marketplace)
+    ]
+    if len(fitting) == 1:
+        return fitting[0]
+    on_channel = sorted(x.key for x in listings if x.channel == channel)
+    if not fitting:
+        there = f"; it has {', '.join(on_channel)}" if on_channel else ""
+        raise ValueError(f"no such {channel} listing{there}")
+    raise ValueError(
+        f"{len(fitting)} {channel} listings fit ({', '.join(sorted(x.key for x in fitting))}): "
+        "name the account and/or the marketplace"
+    )
+
+
 def channel_quantity(available: int, rules: ListingRules, channel_max: int | None = None) -> int:
     """clamp(floor(available x share) - buffer, 0, cap), and never more than the channel can
     show (`channel_max`: bol.com's 999): derived, never stored as truth. The one rule for what a

@@ -3,11 +3,12 @@ idempotent on its reference (a receipt booked twice adds nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
-from shared.domain.listings import Listing, channel_quantity
+from shared.domain.listings import Listing, channel_quantity, one_quantity
 from shared.stores.inventory import LevelMoved
 from shared.stores.ports import Inventory
 
@@ -19,6 +20,18 @@ def derived_quantity(listing: Listing, available: int) -> int:
     channel can show (SyncPolicy.max_quantity), as the sync publishes it."""
     spec = BY_NAME.get(listing.channel)
     return channel_quantity(available, listing.rules, spec.sync.max_quantity if spec else None)
+
+
+def derived_quantities(listings: Sequence[Listing], available: int) -> dict[str, int]:
+    """Listing key -> what it is to show: listings that share a slot (one Amazon seller SKU in
+    several marketplaces) show one quantity, derived with their strictest rules."""
+    slots: dict[str, list[Listing]] = {}
+    for listing in listings:
+        slots.setdefault(listing.slot, []).append(listing)
+    return {
+        listing.key: derived_quantity(one_quantity(slots[listing.slot]), available)
+        for listing in listings
+    }
 
 
 def receive(

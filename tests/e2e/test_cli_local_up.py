@@ -18,6 +18,7 @@ from shared.channels.registry import CHANNELS
 from shared.channels.shopify.signature import sign
 
 pytestmark = pytest.mark.e2e
+NL, DE = "A1805IZSGTT6HS", "A1PA6795UKMFR9"  # the sandbox seller's Amazon marketplaces
 
 
 def test_local_up_serves_until_interrupted(
@@ -73,6 +74,7 @@ def test_local_up_serves_until_interrupted(
             time.sleep(0.2)
         assert [h["delivery_id"] for h in held] == ["cli-1"]
         _a_newcomer_places_watches_cancels_and_breaks_an_order(state, capsys)
+        _two_shops_and_two_marketplaces(state, endpoints, capsys)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -92,6 +94,49 @@ def test_local_up_serves_until_interrupted(
     ]
     assert any(" ingest " in line and "order taken" in line for line in output.splitlines())
     assert not state.exists()
+
+
+def _two_shops_and_two_marketplaces(
+    state: Path, endpoints: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#27 on `--seed demo`: two Shopify shops, one Amazon seller in NL and DE; each listing
+    is named by account and marketplace, in the CLI and in the sandboxes."""
+    capsys.readouterr()  # what the steps before left
+    outlet = "keel-outlet.myshopify.com"
+    assert endpoints["accounts_all"]["shopify"] == [endpoints["accounts"]["shopify"], outlet]
+    assert endpoints["accounts_all"]["amazon"] == [endpoints["accounts"]["amazon"]]
+    assert endpoints["account_sandboxes"]["shopify"][outlet].startswith("http://127.0.0.1:")
+    rows = httpx.get(f"{endpoints['account_sandboxes']['shopify'][outlet]}/__sandbox/listings")
+    assert {r["account"] for r in rows.json()} == {outlet}
+    amazon = httpx.get(f"{endpoints['sandboxes']['amazon']}/__sandbox/listings").json()
+    assert {r["marketplace"] for r in amazon if r["sku"] == "KEEL-TEE-M"} == {NL, DE}
+
+    cli = ["--state-file", str(state)]
+    assert keel([*cli, "stock", "show", "KEEL-TEE-M", "--json"]) == 0
+    (tee,) = json.loads(capsys.readouterr().out)
+    where = {(x["channel"], x["account"], x["marketplace"]) for x in tee["listings"]}
+    assert {
+        ("shopify", endpoints["accounts"]["shopify"], ""),
+        ("shopify", outlet, ""),
+        ("amazon", endpoints["accounts"]["amazon"], NL),
+        ("amazon", endpoints["accounts"]["amazon"], DE),
+    } <= where
+    assert next(x for x in tee["listings"] if x["channel"] == "bol")["countries"] == ["NL", "BE"]
+
+    rules = [*cli, "listings", "set", "KEEL-TEE-M", "amazon", "--cap", "1", "--reason", "t"]
+    assert keel(rules) == 1  # two marketplaces: which one?
+    assert "2 amazon listings fit" in capsys.readouterr().out
+    assert keel([*rules, "--marketplace", DE, "--json"]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert (changed["marketplace"], changed["cap"]) == (DE, 1)
+    outlet_rules = [*cli, "listings", "set", "KEEL-TEE-M", "shopify", "--account", outlet]
+    assert keel([*outlet_rules, "--buffer", "1", "--reason", "t", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["account"] == outlet
+
+    assert keel([*cli, "sandbox", "order", "shopify", "KEEL-MUG-BLUE=1", "--account", outlet,
+                 "--json"]) == 0  # fmt: skip
+    placed = json.loads(capsys.readouterr().out)["id"]
+    assert _wait_for_status(state, capsys, "shopify", str(placed), "reserved")
 
 
 def _every_channel_is_reachable(endpoints: dict[str, Any]) -> None:

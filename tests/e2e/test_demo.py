@@ -37,18 +37,29 @@ def test_keel_demo_exits_zero_with_a_clean_report(tmp_path: Path) -> None:
         "(strict request checking is off; tests and CI have the specs)"
     ]
     assert {r["sku"]: r["reserved"] for r in report["skus"]} == {
-        # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox, one
-        # bought on bol.com (the one its buyer asked to cancel came back), one announced by
-        # Amazon's ORDER_CHANGE on Keel's queue
-        "KEEL-MUG-BLUE": 7,
+        # two mugs edited to three, tee + mug, one mug placed in the Shopify sandbox, one in
+        # the second Shopify shop, one bought on bol.com (the one its buyer asked to cancel
+        # came back), one each on Amazon.nl and Amazon.de (ORDER_CHANGE on Keel's queue)
+        "KEEL-MUG-BLUE": 9,
         # tee + mug, two tees placed in WooCommerce, the tee the poll found (the refunded
         # tee came back)
         "KEEL-TEE-M": 4,
         "KEEL-LAMP": 2,  # the race's winner, and the loser once a lamp was received
     }
-    for rows in (report["skus"], report["skus_after_cap_change"]):
+    # Every listing: two Shopify shops, Amazon's seller in two marketplaces, bol (one offer,
+    # NL and BE), WooCommerce; each shows its derived quantity.
+    listings = {
+        "shopify",
+        "shopify@keel-outlet",
+        "amazon/nl",
+        "amazon/de",
+        "bol",
+        "woocommerce",
+    }
+    assert {c.name for c in CHANNELS} <= {x.partition("@")[0].partition("/")[0] for x in listings}
+    for rows in (report["skus"], report["skus_after_cap_change"], report["skus_after_shipping"]):
         for row in rows:
-            assert set(row["channels"]) == {c.name for c in CHANNELS}
+            assert set(row["channels"]) == listings
             assert all(v["shows"] == v["derived"] for v in row["channels"].values()), row
     mug = next(r for r in report["skus_after_cap_change"] if r["sku"] == "KEEL-MUG-BLUE")
     assert mug["channels"]["woocommerce"]["shows"] == report["cap_change"]["cap"] == 5
@@ -65,11 +76,13 @@ def test_keel_demo_exits_zero_with_a_clean_report(tmp_path: Path) -> None:
     assert refunded[0].startswith("woocommerce #") and "refund" in refunded[1]
     assert [s["status"] for s in report["sent"] if s["label"] == "poll: woocommerce"] == [200]
     # Every accepted order shipped: its channel holds the tracking number, its stock left.
-    assert len(report["shipped"]) == 9
+    assert len(report["shipped"]) == 11
     assert all(tracking == shown for _, _, tracking, shown in report["shipped"])
     assert any(order.startswith("amazon ") for order, _, _, _ in report["shipped"])
+    # The second shop's order was confirmed to that shop (its tracking number shown there).
+    assert any(order.startswith("shopify@keel-outlet ") for order, _, _, _ in report["shipped"])
     assert {r["sku"]: (r["on_hand"], r["reserved"]) for r in report["skus_after_shipping"]} == {
-        "KEEL-MUG-BLUE": (13, 0),
+        "KEEL-MUG-BLUE": (11, 0),
         "KEEL-TEE-M": (2, 0),
         "KEEL-LAMP": (0, 0),
     }

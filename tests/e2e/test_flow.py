@@ -159,6 +159,11 @@ def test_cli_reads_orders_and_stock_from_the_running_stack(
         "channel": "woocommerce",
         "ids": product.refs["woocommerce"],
         "derived_quantity": 2,
+        # #27: the account and marketplace it sells in (the contract's fields are unchanged)
+        "account": stack.account("woocommerce"),
+        "marketplace": "",
+        "countries": [],
+        "label": "woocommerce",
     }
     with pytest.raises(SystemExit) as no_stack:
         keel(["--state-file", str(tmp_path / "missing.json"), "orders", "list"])

@@ -16,7 +16,7 @@ from shared.channels.port import ConfirmsStock, PendingState, PendingStock, Sets
 from shared.domain.listings import Listing
 from tests.unit.amazon_support import connect
 
-OTHER_MARKETPLACE = "A1PM8RMNHXH1HA"  # Amazon.de
+OTHER_MARKETPLACE = "A1PA6795UKMFR9"  # Amazon.de, the sandbox seller's second marketplace
 
 
 def adapter(sandbox: AmazonSandbox) -> AmazonStock:
@@ -63,15 +63,23 @@ def test_merge_keeps_the_handling_time_a_replace_would_drop() -> None:
     assert patch_body(StockUpdate(mug, 2))["patches"][0]["op"] == "merge"
 
 
-def test_the_same_seller_sku_in_two_marketplaces_is_two_listings() -> None:
+def test_a_seller_sku_in_two_marketplaces_is_two_listings_showing_one_quantity() -> None:
+    """fulfillment_availability names no marketplace: a seller SKU's quantity is one number in
+    the region, so a patch sent in one marketplace shows in both (orders still match each
+    marketplace's listing by its own `marketplace_sku`)."""
     sandbox = AmazonSandbox(apply_delay_s=0)
     nl = listed(sandbox, "MUG", 9)
     de = listed(sandbox, "MUG", 9, OTHER_MARKETPLACE)
     assert nl.refs["marketplace_sku"] != de.refs["marketplace_sku"]
-    results = adapter(sandbox).set_stock([StockUpdate(nl, 1), StockUpdate(de, 7)])
+    results = adapter(sandbox).set_stock([StockUpdate(nl, 4)])
     assert all(r.pending for r in results)
-    assert sandbox.listing("MUG").quantity == 1
-    assert sandbox.listing("MUG", OTHER_MARKETPLACE).quantity == 7
+    assert sandbox.listing("MUG").quantity == 4
+    assert sandbox.listing("MUG", OTHER_MARKETPLACE).quantity == 4
+
+
+def test_the_sandbox_refuses_a_listing_in_a_marketplace_the_seller_does_not_sell_in() -> None:
+    with pytest.raises(ValueError, match="does not sell in A13V1IB3VIYZZH"):
+        listed(AmazonSandbox(), "MUG", 9, "A13V1IB3VIYZZH")
 
 
 def test_an_unknown_or_amazon_fulfilled_listing_fails_alone() -> None:

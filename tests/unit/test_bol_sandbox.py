@@ -107,7 +107,15 @@ def test_an_order_lowers_the_offer_and_is_listed_until_empty(bol: BolSandbox) ->
     body = bol.order_body([SandboxLine(refs, "MUG", "Mug", 2, Decimal("9.99"))])
     order_id = bol.place_order(body, notify=False)
     assert bol.shown() == [
-        {"listing_id": refs["offer_id"], "sku": "MUG", "quantity": 1, "price": None}
+        {
+            "listing_id": refs["offer_id"],
+            "sku": "MUG",
+            "quantity": 1,
+            "price": None,
+            "account": bol.retailer_id,
+            "marketplace": "",
+            "countries": ["NL", "BE"],  # store.visible[].countryCode: one offer sells in both
+        }
     ]
     listed = json.loads(
         call(

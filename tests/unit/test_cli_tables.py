@@ -1,4 +1,5 @@
-"""`keel stock show` stays readable at 80 columns: one row per SKU, a column per channel."""
+"""`keel stock show` stays readable at 80 columns: one row per SKU, a column per listing (the
+demo's six: two Shopify shops, Amazon in two marketplaces, bol, WooCommerce)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,23 @@ ROW = {
     "safety_stock": 2,
     "available": 17,
     "listings": [
-        {"channel": c, "ids": {"id": f"{c}-" + "9" * 30}, "derived_quantity": 17}
-        for c in ("amazon", "bol", "shopify", "woocommerce")
+        {
+            "channel": label.partition("@")[0].partition("/")[0],
+            "ids": {"id": f"{label.replace('/', '-')}-" + "9" * 30},
+            "derived_quantity": 17,
+            "account": "",
+            "marketplace": "",
+            "countries": ["NL", "BE"] if label == "bol" else [],
+            "label": label,
+        }
+        for label in (
+            "amazon/nl",
+            "amazon/de",
+            "bol",
+            "shopify",
+            "shopify@keel-outlet",
+            "woocommerce",
+        )
     ],
 }
 
@@ -31,5 +47,5 @@ def test_stock_fits_80_columns(monkeypatch: pytest.MonkeyPatch, detail: bool) ->
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "KEEL-MUG-BLUE" in text and "KEEL-TEE-M" in text
     assert (
-        "amazon-" + "9" * 30 in text.replace("\n", "").replace("│", "").replace(" ", "")
+        "amazon-de-" + "9" * 30 in text.replace("\n", "").replace("│", "").replace(" ", "")
     ) == detail

@@ -130,3 +130,23 @@ def test_one_quantity_never_shows_more_than_any_sharing_listing_allows(
     shown = channel_quantity(available, one_quantity(listings).rules)
     assert all(shown <= channel_quantity(available, x.rules) for x in listings)
     assert one_quantity(listings).key == "amazon/M0"
+
+
+def test_a_listing_is_picked_by_what_a_person_names_and_ambiguity_is_refused() -> None:
+    from shared.domain.listings import pick_listing
+
+    nl = Listing("S", "amazon", marketplace="A1805IZSGTT6HS")
+    de = Listing("S", "amazon", marketplace="A1PA6795UKMFR9")
+    shop = Listing("S", "shopify")
+    outlet = Listing("S", "shopify", account="keel-outlet.myshopify.com")
+    listings = [nl, de, shop, outlet]
+    assert pick_listing(listings, "amazon", marketplace="A1PA6795UKMFR9") == de
+    assert pick_listing(listings, "shopify", account="") == shop
+    assert pick_listing(listings, "shopify", account="keel-outlet.myshopify.com") == outlet
+    assert pick_listing([nl, shop], "amazon") == nl
+    with pytest.raises(ValueError, match="2 amazon listings fit"):
+        pick_listing(listings, "amazon")
+    with pytest.raises(ValueError, match=r"no such bol listing$"):
+        pick_listing(listings, "bol")
+    with pytest.raises(ValueError, match="it has amazon/A1805IZSGTT6HS, amazon/A1PA6795UKMFR9"):
+        pick_listing(listings, "amazon", marketplace="XX")

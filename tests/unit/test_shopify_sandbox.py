@@ -202,9 +202,16 @@ def test_listings_show_every_variant(sandbox: ShopifySandbox) -> None:
     gift = sandbox.add_listing("GIFT", "Gift card", Decimal("25"), None)
     answer = call(sandbox, "/__sandbox/listings", method="GET")
     assert answer.status == 200
+    shop = {"account": sandbox.shop_domain, "marketplace": ""}
     assert json.loads(answer.body) == [
-        {"listing_id": mug["variant_id"], "sku": "MUG", "quantity": 5, "price": "12.50"},
-        {"listing_id": gift["variant_id"], "sku": "GIFT", "quantity": None, "price": "25.00"},
+        {"listing_id": mug["variant_id"], "sku": "MUG", "quantity": 5, "price": "12.50", **shop},
+        {
+            "listing_id": gift["variant_id"],
+            "sku": "GIFT",
+            "quantity": None,
+            "price": "25.00",
+            **shop,
+        },
     ]
     assert set(mug) == {"variant_id", "inventory_item_id", "location_id", "sku"}
     assert all(v.isdigit() for k, v in mug.items() if k != "sku")

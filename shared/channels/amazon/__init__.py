@@ -28,6 +28,22 @@ CHANNEL = Channel(
     # One seller sells in several marketplaces of a region: a seller SKU's quantity is one
     # number there (`fulfillment_availability` names no marketplace), its listings share it.
     marketplace_fields=("marketplace_id", "marketplace_ids"),
+    # SP-API's marketplace ids (docs: "Marketplace IDs"), Europe's and North America's.
+    marketplace_names=(
+        ("A1PA6795UKMFR9", "de"),
+        ("A1805IZSGTT6HS", "nl"),
+        ("AMEN7PMS3EDWL", "be"),
+        ("A13V1IB3VIYZZH", "fr"),
+        ("APJ6JRA9NG5V4", "it"),
+        ("A1RKKUPIHCS9HS", "es"),
+        ("A1F83G8C2ARO7P", "uk"),
+        ("A2NODRKZP88ZB9", "se"),
+        ("A1C3SOZRARQ6R3", "pl"),
+        ("A33AVAJ2PDY3EV", "tr"),
+        ("ATVPDKIKX0DER", "us"),
+        ("A2EUQ1WTGCTBG2", "ca"),
+        ("A1AM78C64UM0Y8", "mx"),
+    ),
     outbound_stock="shared.channels.amazon.stock:publisher",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",
