@@ -96,26 +96,48 @@ class ChannelSecrets(Construct):
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self.names: dict[str, str] = dict(config.channel_secret_names)
         owners: dict[str, HasSecret] = {**channels, **carriers}
+        # channel -> its further accounts' secrets (config.channel_accounts), in label order
+        self.account_secrets: dict[str, list[secretsmanager.Secret]] = {}
+        self.account_names: dict[str, list[str]] = {}
+        self.account_labels: dict[str, list[str]] = {}
         for name in (*wiring.secrets, *wiring.carriers):
             if name not in owners:
                 raise ValueError(f"secret {name!r}: no channel or carrier of that name")
-            channel = owners[name]
-            model = schema(channel)
-            secret = secretsmanager.Secret(
-                self,
-                construct_id(name),
-                secret_name=self.names[name],
-                description=description(config.name, channel, model),
-                secret_string_value=SecretValue.unsafe_plain_text(placeholder(model)),
-                removal_policy=RemovalPolicy.RETAIN
-                if config.retain_data
-                else RemovalPolicy.DESTROY,
-            )
-            acknowledge(
-                secret,
-                "AwsSolutions-SMG4",
-                f"The {name} credentials are issued by {name} (shop admin / app / API settings), "
-                "not by AWS: no rotation Lambda can mint new ones. They are rotated by hand at "
-                f"{name} and stored with put-secret-value (docs/deploy.md).",
-            )
-            self.secrets[name] = secret
+            self.secrets[name] = self._secret(name, self.names[name], owners[name], config)
+        for name in wiring.secrets:
+            labels = config.channel_accounts.get(name, ())
+            names = config.account_secret_names(name)
+            for label, secret_name in zip(labels, names, strict=True):
+                secret = self._secret(name, secret_name, owners[name], config, label)
+                self.account_secrets.setdefault(name, []).append(secret)
+                self.account_names.setdefault(name, []).append(secret_name)
+                self.account_labels.setdefault(name, []).append(label)
+
+    def _secret(
+        self,
+        name: str,
+        secret_name: str,
+        channel: HasSecret,
+        config: EnvConfig,
+        label: str | None = None,
+    ) -> secretsmanager.Secret:
+        """One account's secret: the channel's first (`label` None, construct id as ever) or a
+        further account's."""
+        model = schema(channel)
+        cid = construct_id(name) + (construct_id(label) + "Account" if label else "")
+        secret = secretsmanager.Secret(
+            self,
+            cid,
+            secret_name=secret_name,
+            description=description(config.name, channel, model),
+            secret_string_value=SecretValue.unsafe_plain_text(placeholder(model)),
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            f"The {name} credentials are issued by {name} (shop admin / app / API settings), "
+            "not by AWS: no rotation Lambda can mint new ones. They are rotated by hand at "
+            f"{name} and stored with put-secret-value (docs/deploy.md).",
+        )
+        return secret

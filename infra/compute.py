@@ -39,6 +39,7 @@ from infra.naming import construct_id, lambda_handler, state_machine_arn
 from infra.queues import Queues
 from infra.storage import Storage
 from shared.names import (
+    env_name_for_account_secrets,
     env_name_for_bucket,
     env_name_for_dlq,
     env_name_for_queue,
@@ -122,6 +123,7 @@ def function_environment(
     secret_names: Mapping[str, str],
     bucket_names: Mapping[str, str],
     state_machine_arns: Mapping[str, str],
+    account_secret_names: Mapping[str, list[str]] | None = None,
 ) -> dict[str, str]:
     """What one function is told, and nothing more: the resources its wiring entry names, its
     own trigger queue, and the raw-body retention if it keeps raw bodies."""
@@ -139,6 +141,9 @@ def function_environment(
         env[env_name_for_dlq(queue)] = dlq_urls[queue]
     for secret in (*spec.secrets, *spec.carriers):
         env[env_name_for_secret(secret)] = secret_names[secret]
+    for secret in spec.secrets:  # a channel's further accounts (config.channel_accounts)
+        if more := (account_secret_names or {}).get(secret):
+            env[env_name_for_account_secrets(secret)] = json.dumps(more)
     if spec.carriers and config.carrier is not None:
         env[CARRIER_ENV] = config.carrier
     for bucket in dict.fromkeys(spec.reads_objects + spec.writes_objects):
@@ -167,6 +172,7 @@ class Compute(Construct):
     ) -> None:
         super().__init__(scope, id)
         self._config = config
+        self._secrets = secrets
         self.layer = lambda_.LayerVersion(
             self,
             "Dependencies",
@@ -191,6 +197,7 @@ class Compute(Construct):
                 queue_urls={name: p.queue.queue_url for name, p in pairs.items()},
                 dlq_urls={name: p.dlq.queue_url for name, p in pairs.items()},
                 secret_names=secrets.names,
+                account_secret_names=secrets.account_names,
                 bucket_names={name: b.bucket_name for name, b in buckets.items()},
                 state_machine_arns={
                     m.name: state_machine_arn(self, config.resource_prefix, m.name)
@@ -212,6 +219,9 @@ class Compute(Construct):
                 pairs[queue].dlq.grant_send_messages(role)
             for secret in (*spec.secrets, *spec.carriers):
                 secrets.secrets[secret].grant_read(role)
+            for secret in spec.secrets:
+                for further in secrets.account_secrets.get(secret, []):
+                    further.grant_read(role)
             for bucket in spec.reads_objects:
                 self._grant_objects(deployed, buckets[bucket], OBJECT_READ_ACTIONS)
             for bucket in spec.writes_objects:
@@ -319,17 +329,39 @@ class Compute(Construct):
                 )
             )
         elif isinstance(trigger, ScheduleTrigger):
-            self._schedule(deployed, trigger, queues.schedule_dlqs[trigger.name])
+            self._schedule(
+                deployed, trigger, queues.schedule_dlqs[trigger.name], self._accounts(trigger)
+            )
         # HTTP routes are wired by infra.ingress, state machine tasks by infra.workflows.
         elif not isinstance(trigger, (HttpRoute, StateMachineTask)):
             raise TypeError(f"{deployed.spec.name}: unsupported trigger {trigger!r}")
 
-    def _schedule(self, deployed: Deployed, trigger: ScheduleTrigger, dlq: sqs.IQueue) -> None:
+    def _accounts(self, trigger: ScheduleTrigger) -> list[tuple[str, str]]:
+        """(label, secret name) of each account a per-account schedule runs for, when its
+        channel has further accounts ("" labels the first); [] for one schedule, as ever."""
+        channel = trigger.per_account
+        if channel is None or not self._secrets.account_names.get(channel):
+            return []
+        first = ("", self._secrets.names[channel])
+        more = zip(
+            self._secrets.account_labels[channel], self._secrets.account_names[channel], strict=True
+        )
+        return [first, *more]
+
+    def _schedule(
+        self,
+        deployed: Deployed,
+        trigger: ScheduleTrigger,
+        dlq: sqs.IQueue,
+        accounts: list[tuple[str, str]],
+    ) -> None:
         """EventBridge Scheduler (L1: the L2 target grants invoke on `<function arn>:*` too).
 
         Its role trusts only Scheduler acting for this account's default schedule group, may
         invoke only this function (unqualified ARN) and send only to the schedule's DLQ. No
-        flexible time window: a resync runs on the period, not somewhere inside it.
+        flexible time window: a resync runs on the period, not somewhere inside it. With
+        `accounts`, one schedule per account (the first keeps the schedule's own name), each
+        naming its account's secret: each account's poll has its own budget and watermark.
         """
         stack = Stack.of(self)
         cid = construct_id(trigger.name)
@@ -360,27 +392,34 @@ class Compute(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dlq.queue_arn])
         )
-        schedule = scheduler.CfnSchedule(
-            self,
-            f"{cid}Schedule",
-            name=f"{self._config.resource_prefix}-{trigger.name}",
-            description=f"Keel {self._config.name}: {deployed.spec.name} every "
-            f"{trigger.rate_minutes} minutes",
-            schedule_expression=rate_expression(trigger.rate_minutes),
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=deployed.function.function_arn,
-                role_arn=role.role_arn,
-                input=json.dumps({"schedule": trigger.name}),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
-                    maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_S,
+        for label, secret_name in accounts or [("", "")]:
+            event = {
+                "schedule": trigger.name,
+                **({"account_secret": secret_name} if accounts else {}),
+            }
+            suffix = f"-{label}" if label else ""
+            schedule = scheduler.CfnSchedule(
+                self,
+                f"{cid}{construct_id(label) + 'Account' if label else ''}Schedule",
+                name=f"{self._config.resource_prefix}-{trigger.name}{suffix}",
+                description=f"Keel {self._config.name}: {deployed.spec.name} every "
+                f"{trigger.rate_minutes} minutes"
+                + (f" for account {label or 'first'}" if accounts else ""),
+                schedule_expression=rate_expression(trigger.rate_minutes),
+                flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+                state="ENABLED",
+                target=scheduler.CfnSchedule.TargetProperty(
+                    arn=deployed.function.function_arn,
+                    role_arn=role.role_arn,
+                    input=json.dumps(event),
+                    retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                        maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                        maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_S,
+                    ),
+                    dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                        arn=dlq.queue_arn
+                    ),
                 ),
-                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
-                    arn=dlq.queue_arn
-                ),
-            ),
-        )
-        # The policy must exist before Scheduler first assumes the role to invoke.
-        schedule.node.add_dependency(role)
+            )
+            # The policy must exist before Scheduler first assumes the role to invoke.
+            schedule.node.add_dependency(role)

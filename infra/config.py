@@ -64,6 +64,12 @@ class EnvConfig:
     # The carrier the order workflow books parcels with (told as KEEL_CARRIER to the functions
     # that book); None: the only carrier registered (shared/carriers/registry.py).
     carrier: str | None = None
+    # channel -> labels of its further accounts (a second Shopify shop: ("outlet",)). Each gets
+    # its own secret, `<the channel's secret name>/<label>`, and its own poll schedule; the
+    # account it serves is the one its secret names. A new shop is a line here and a deploy.
+    channel_accounts: MappingProxyType[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -106,6 +112,14 @@ class EnvConfig:
                 problems.append(f"oversell_policy: {channel!r} is not a channel")
             elif policy != OversellPolicy.HOLD and spec.cancel_lines is None:
                 problems.append(f"oversell_policy: {channel!r} cannot cut lines (no cancel_lines)")
+        for channel, labels in self.channel_accounts.items():
+            if channel not in WIRING.secrets:
+                problems.append(f"channel_accounts: {channel!r} is not a channel")
+            bad = [x for x in labels if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", x)]
+            if bad:
+                problems.append(f"channel_accounts[{channel!r}]: labels {bad} are not a-z0-9-")
+            if len(set(labels)) != len(labels):
+                problems.append(f"channel_accounts[{channel!r}]: a label is named twice")
         if self.api_rate_limit_rps <= 0 or self.api_burst_limit < self.api_rate_limit_rps:
             problems.append("api limits: need rate > 0 and burst >= rate")
         if problems:
@@ -115,6 +129,13 @@ class EnvConfig:
     def resource_prefix(self) -> str:
         """Prefix of the physical names Keel sets itself (functions, queues): `keel-<env>`."""
         return f"keel-{self.name}"
+
+    def account_secret_names(self, channel: str) -> list[str]:
+        """The secrets of a channel's further accounts (the first's: channel_secret_names)."""
+        return [
+            f"{self.channel_secret_names[channel]}/{label}"
+            for label in self.channel_accounts.get(channel, ())
+        ]
 
     @property
     def retain_data(self) -> bool:

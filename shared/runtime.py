@@ -311,6 +311,16 @@ class ChannelKit:
             return wanted
         raise UnknownAccount(f"no {self.name} account {account!r} configured", channel=self.name)
 
+    def account_key_of_secret(self, secret_name: str) -> str:
+        """The key of the account a secret of this channel serves (a per-account schedule
+        names its account by its secret: the account itself is only in the secret)."""
+        names = self.runtime.secret_names(self.name)
+        if secret_name not in names:
+            raise UnknownAccount(
+                f"{secret_name!r} is not one of {self.name}'s secrets", channel=self.name
+            )
+        return self.account_key(self._account_of(secret_name))
+
     def account_name(self, key: str = "") -> str:
         """What the account of `key` is called (the first account's own name for "")."""
         return self._account_of(self._secret_name(key)) if key == "" else key
@@ -320,12 +330,7 @@ class ChannelKit:
         (Channel.marketplace_fields)."""
         if not self.spec.marketplace_fields:
             return ()
-        secret = self.raw_secret(account=key)
-        found: list[str] = []
-        for field in self.spec.marketplace_fields:
-            value = secret.get(field) or ()
-            found.extend(str(m) for m in ([value] if isinstance(value, str) else value))
-        return tuple(dict.fromkeys(found))
+        return self.spec.marketplaces(self.raw_secret(account=key))
 
     def _account_of(self, secret_name: str) -> str:
         secret = self.runtime.secret(self.name, name=secret_name)

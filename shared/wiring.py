@@ -98,6 +98,9 @@ class ScheduleTrigger:
 
     name: str
     rate_minutes: int
+    # A channel whose every account gets its own schedule (its own rate budget and watermark):
+    # then the function receives `{"schedule": name, "account_secret": <that account's secret>}`.
+    per_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,7 +309,9 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                     # The backstop for webhooks that never arrived (lost, or never retried).
                     name=f"poll-{c.name}",
                     handler="functions.poll.handler:handler",
-                    trigger=ScheduleTrigger(f"poll-{c.name}", rate_minutes=c.poll.rate_minutes),
+                    trigger=ScheduleTrigger(
+                        f"poll-{c.name}", rate_minutes=c.poll.rate_minutes, per_account=c.name
+                    ),
                     timeout_s=300,
                     memory_mb=512,
                     reads=("catalog",),

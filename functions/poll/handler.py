@@ -24,13 +24,20 @@ logger = Logger(service="keel-poll")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Polls the account the event names (`{"account": key}`, a per-account schedule), else
-    every account of the channel in turn. Answers the first account's report, with every
-    account's under `accounts`."""
+    """Polls the account the event names — by its secret (`{"account_secret": name}`, a
+    per-account schedule) or by itself (`{"account": key}`, an operator) — else every account
+    of the channel in turn. Answers the first account's report, with every account's under
+    `accounts`."""
     rt = runtime()
     channel = rt.channel(rt.channel_name())
     logger.thread_safe_append_keys(channel=channel.name)
-    keys = [str(event["account"])] if "account" in (event or {}) else list(channel.accounts())
+    event = event or {}
+    if "account_secret" in event:
+        keys = [channel.account_key_of_secret(str(event["account_secret"]))]
+    elif "account" in event:
+        keys = [str(event["account"])]
+    else:
+        keys = list(channel.accounts())
     reports = [_poll(channel, account(channel, channel.account_key(key))) for key in keys]
     return {**reports[0], "accounts": reports}
 

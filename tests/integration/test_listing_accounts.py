@@ -141,6 +141,11 @@ def test_a_second_shop_is_configuration_its_secret_names_its_account(
     assert kit.stock_accounts() == (StockAccount(""), StockAccount(SECOND_SHOP))
     assert kit.raw_secret(account=SECOND_SHOP)["shop_domain"] == SECOND_SHOP
     assert kit.raw_secret()["shop_domain"] == SHOP_DOMAIN
+    # A per-account poll schedule names its account by its secret (infra knows no more).
+    assert kit.account_key_of_secret(name) == SECOND_SHOP
+    assert kit.account_key_of_secret(deployed.secrets["shopify"]) == ""
+    with pytest.raises(UnknownAccount, match="not one of shopify's secrets"):
+        kit.account_key_of_secret("it/woocommerce")
 
 
 def test_a_channel_with_one_account_reads_no_secret_to_know_it(deployed: Provisioned) -> None:
