@@ -164,6 +164,9 @@ class Channel:
     # id): listings of one account in several marketplaces share one quantity (Amazon's unified
     # account). Empty: the channel has no marketplaces of its own.
     marketplace_fields: tuple[str, ...] = ()
+    # Where a delivery's body names its account, for channels whose deliveries carry no account
+    # header (bol's push `retailerId`, Amazon's `SellerId`): ingest takes it in that account.
+    account_in_body: FromBody | None = None
     # (marketplace id, short name) pairs people read in tables (Amazon: "A1PA6795UKMFR9" is "de").
     marketplace_names: tuple[tuple[str, str], ...] = ()
     # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the

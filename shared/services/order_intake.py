@@ -10,6 +10,7 @@ cannot read as a held delivery with the reason: a retry would get the same answe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -97,13 +98,31 @@ def account(channel: IntakeChannel, key: str = "") -> Account:
     return Account(channel.spec.account(secret), str(secret["currency"]), key)
 
 
-def delivery_account(channel: IntakeChannel, delivery: InboundDelivery) -> Account:
+def delivery_account(
+    channel: IntakeChannel, delivery: InboundDelivery, raw: bytes = b""
+) -> Account:
     """The account a delivery is for: the one its receiver's account header names (the
-    webhook verified it with that account's secret), else the channel's first."""
+    webhook verified it with that account's secret), else the one its body names
+    (`Channel.account_in_body`: bol's retailerId, Amazon's SellerId), else the channel's
+    first. An account Keel has no secret for raises UnknownAccount (the delivery is held)."""
     receiver = channel.spec.receiver
     header = receiver.account_header if receiver is not None else None
     claimed = delivery.headers.get(header) if header else None
+    if not claimed and channel.spec.account_in_body is not None:
+        claimed = _in_body(raw, channel.spec.account_in_body.path)
     return account(channel, channel.account_key(claimed) if claimed else "")
+
+
+def _in_body(raw: bytes, path: tuple[str, ...]) -> str | None:
+    """A string or number at `path` in a JSON body; None when there is none (the parser then
+    says what is wrong with the body)."""
+    try:
+        node: Any = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return str(node) if isinstance(node, (str, int)) and not isinstance(node, bool) else None
 
 
 def take_in(
@@ -167,12 +186,13 @@ def take_delivery(
     if channel is None or parser is None:
         return hold(f"no inbound adapter for channel {delivery.channel!r}")
     what = delivery.topic or "delivery"
+    raw = read_body(delivery)
     try:
-        shop = delivery_account(channel, delivery)
-    except UnknownAccount as exc:  # its secret was removed after the webhook took it
+        shop = delivery_account(channel, delivery, raw)
+    except UnknownAccount as exc:  # no secret for the account it names (or one removed)
         return hold(str(exc))
     try:
-        parsed = parser.parse_webhook(delivery.headers, read_body(delivery), shop.name)
+        parsed = parser.parse_webhook(delivery.headers, raw, shop.name)
     except ValidationError as exc:  # where and why, never the values (customer data)
         return hold(f"unparseable {what}: {describe(exc)}")
     except ValueError as exc:

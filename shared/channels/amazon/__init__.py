@@ -15,6 +15,8 @@ CHANNEL = Channel(
     # marketplace is in every listing's refs (the same seller SKU in two marketplaces is two
     # listings, matched by `marketplace_sku`) and in the secret, which the poll reads.
     account_field="seller_id",
+    # An ORDER_CHANGE names its seller (one queue serves every seller Keel has a secret for).
+    account_in_body=FromBody(("Payload", "OrderChangeNotification", "SellerId")),
     queue_receiver=QueueReceiver(
         senders=(SP_API_NOTIFICATIONS_ACCOUNT,),
         sender_actions=("sqs:SendMessage", "sqs:GetQueueAttributes"),

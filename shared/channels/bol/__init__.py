@@ -18,6 +18,7 @@ CHANNEL = Channel(
     secret_schema="shared.channels.bol.secret:BolSecret",
     sandbox="local_stack.sandboxes.bol:BolSandbox",
     account_field="retailer_id",
+    account_in_body=FromBody(("retailerId",)),  # a push names its retailer
     receiver=WebhookReceiver(
         verify=signature.verify,
         secret_field="client_secret",  # the key fetch's credential (keys below)
