@@ -1,10 +1,8 @@
-"""Construct ids from the wiring's logical names (no CDK import: docs generation uses it too)."""
+"""Construct ids from the wiring's logical names (no CDK import: docs generation uses it too).
+The rule is shared/stack_outputs.py's: the CLI names a stack's outputs by it."""
 
 from __future__ import annotations
 
-import re
+from shared.stack_outputs import construct_id
 
-
-def construct_id(logical_name: str) -> str:
-    """`sync-woocommerce` -> `SyncWoocommerce` (stable logical ids in the template)."""
-    return "".join(part.capitalize() for part in re.split(r"[-_]", logical_name) if part)
+__all__ = ["construct_id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
@@ -14,6 +16,7 @@ from infra.observability import Observability
 from infra.queues import Queues
 from infra.storage import Storage
 from infra.workflows import Workflows
+from shared import stack_outputs as outputs
 from shared.channels.registry import CHANNELS
 from shared.wiring import WIRING, Wiring, check_wiring
 
@@ -141,3 +144,27 @@ class KeelStack(Stack):
             )
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)
+        self._operator_outputs(wiring)
+
+    def _operator_outputs(self, wiring: Wiring) -> None:
+        """What `keel --env <env>` resolves every command through (shared/stack_outputs.py:
+        the same keys the local stack writes), named from the wiring."""
+        values: dict[str, str] = {
+            outputs.REGION: self.region,
+            outputs.API_URL: self.ingress.api.url,
+        }
+        for name, table in self.storage.tables.items():
+            values[outputs.table_key(name)] = table.table_name
+        for name, pair in self.queues.pairs.items():
+            values[outputs.queue_url_key(name)] = pair.queue.queue_url
+            values[outputs.dlq_url_key(name)] = pair.dlq.queue_url
+        for function_name, failures in self.queues.stream_failures.items():
+            values[outputs.stream_failures_url_key(function_name)] = failures.queue_url
+        for name, machine in self.workflows.state_machines.items():
+            values[outputs.state_machine_key(name)] = machine.state_machine_arn
+        for name, deployed in self.compute.functions.items():
+            values[outputs.function_key(name)] = deployed.function.function_name
+        for channel, names in self.secrets.account_names.items():
+            values[outputs.account_secrets_key(channel)] = json.dumps(names)
+        for key, value in values.items():
+            CfnOutput(self, key, value=value, description="read by `keel --env` (stack_outputs)")

@@ -55,7 +55,7 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
 def cmd_list(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     from shared.services.dead_letter_queues import counts
 
-    found = state(args.state_file)
+    found = state(args)
     rows = counts(runtime(found).aws("sqs"), dead_letter_queues(found))
     if args.json:
         print(json.dumps([vars(r) for r in rows], indent=2))
@@ -73,7 +73,7 @@ def cmd_list(args: argparse.Namespace, state: Any, runtime: Any) -> int:
 def cmd_peek(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     from shared.services.dead_letter_queues import peek
 
-    found = state(args.state_file)
+    found = state(args)
     queues = dead_letter_queues(found)
     if args.name not in queues:
         errors.print(f"[red]No DLQ {args.name!r}; there are: {', '.join(sorted(queues))}[/red]")
@@ -105,7 +105,7 @@ def cmd_export(args: argparse.Namespace, state: Any, runtime: Any) -> int:
 
     from shared.services.dead_letter_queues import peek
 
-    found = state(args.state_file)
+    found = state(args)
     queues = dead_letter_queues(found)
     target = Path(args.file)
     if args.name not in queues:
@@ -129,7 +129,7 @@ def cmd_redrive(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     name stream records, not work to resend (`keel resync` republishes every listing)."""
     from shared.services.dead_letter_queues import counts, redrive
 
-    found = state(args.state_file)
+    found = state(args)
     queues = dead_letter_queues(found)
     if args.name not in queues:
         errors.print(f"[red]No DLQ {args.name!r}; there are: {', '.join(sorted(queues))}[/red]")
@@ -154,6 +154,9 @@ def cmd_redrive(args: argparse.Namespace, state: Any, runtime: Any) -> int:
         else:
             console.print(f"{would} message(s) of {args.name} would go back to {source} (dry run)")
         return 0
+    from keel_cli.targets import confirm
+
+    confirm(args, f"redrive {waiting if args.limit is None else args.limit} of {args.name}")
     done = redrive(sqs, queues[args.name], found["queues"][source], args.limit)
     result = {"dlq": args.name, "destination": source, "moved": done.moved, "status": done.status}
     if done.reason:

@@ -1,7 +1,9 @@
-"""`keel`: run the demo, run the local stack, and look at orders and stock.
+"""`keel`: run the demo and the local stack, and operate Keel: orders, stock, listings,
+polls, workflows, dead letters, status.
 
-`orders list` and `stock show` are read-only and talk to a running local stack through the
-endpoints it wrote to .keel/local.json.
+Every command works on the local stack (its `.keel/local.json`) or, with `--env dev|staging|prod`,
+on a deployed environment found from its CloudFormation stack's outputs; changes on staging and
+prod are confirmed (or `--yes`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+from keel_cli.targets import add_arguments as add_target_arguments
+from keel_cli.targets import add_to_every_command
 
 if TYPE_CHECKING:
     from shared.domain.orders import Order
@@ -115,33 +120,27 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state(path: str) -> dict[str, Any]:
-    state_path = Path(path)
-    if not state_path.exists():
-        Console(stderr=True).print(
-            f"[red]No local stack running: {state_path} not found. Start one with "
-            "`keel local up`.[/red]"
-        )
-        raise SystemExit(2)
-    state: dict[str, Any] = json.loads(state_path.read_text())
-    return state
+def _target(args: argparse.Namespace) -> dict[str, Any]:
+    """The environment `--env` names (the local stack by default), by wiring name."""
+    from keel_cli.targets import target
+
+    return target(args)
+
+
+def _confirm(args: argparse.Namespace, what: str) -> None:
+    from keel_cli.targets import confirm
+
+    confirm(args, what)
 
 
 def _client(state: dict[str, Any], service: str) -> Any:
-    """A boto3 client for the running local stack's moto (local-only credentials)."""
-    import boto3
+    from keel_cli.targets import client
 
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=state["aws_endpoint"],
-        region_name=state["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return client(state, service)
 
 
 def _runtime(state: dict[str, Any]) -> Any:
-    """The composition root the functions use, pointed at the running local stack."""
+    """The composition root the functions use, pointed at the environment."""
     from shared.runtime import Runtime
 
     tables = state["tables"]
@@ -157,7 +156,7 @@ def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
 def cmd_orders_list(args: argparse.Namespace) -> int:
     from shared.stores.orders import order_to_doc
 
-    _, _, orders = _stores(_state(args.state_file))
+    _, _, orders = _stores(_target(args))
     found = sorted(orders.orders(), key=lambda o: o.created_at)
     held = orders.held_deliveries()
     if args.json:
@@ -213,7 +212,7 @@ def cmd_orders_show(args: argparse.Namespace) -> int:
     """One order, its lines and the history of its status changes with their causes."""
     from shared.stores.orders import order_to_doc
 
-    _, _, orders = _stores(_state(args.state_file))
+    _, _, orders = _stores(_target(args))
     key = _resolve_order_key(orders.orders(), args.key)
     found = orders.get_with_reservations(key) if key else None
     if found is None:
@@ -266,7 +265,7 @@ def cmd_stock_show(args: argparse.Namespace) -> int:
     from shared.channels.registry import BY_NAME
     from shared.services.stock import derived_quantities
 
-    state = _state(args.state_file)
+    state = _target(args)
     catalog, inventory, _ = _stores(state)
     first_accounts = state.get("accounts", {})
     levels = {lv.sku: lv for lv in inventory.levels()}
@@ -347,13 +346,14 @@ def _print_stock(rows: list[dict[str, Any]], detail: bool) -> None:
 
 def cmd_stock_move(args: argparse.Namespace) -> int:
     """`stock receive` and `stock adjust`: one ledger entry, idempotent on the reference."""
+    _confirm(args, f"stock {args.stock_command} {args.sku} {args.quantity}")
     import uuid
     from datetime import UTC, datetime
 
     from shared.domain.inventory import InsufficientStock
     from shared.services import stock
 
-    catalog, inventory, _ = _stores(_state(args.state_file))
+    catalog, inventory, _ = _stores(_target(args))
     if args.sku not in catalog.products():
         console.print(f"[red]Unknown SKU {args.sku!r}[/red]")
         return 1
@@ -412,8 +412,9 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    """Run a channel's poll backstop now, in the running local stack (as its schedule would)."""
-    state = _state(args.state_file)
+    """Run a channel's poll backstop now, in the environment (as its schedule would)."""
+    state = _target(args)
+    _confirm(args, f"poll {args.channel or 'every channel'}")
     polls = {
         name.removeprefix("poll-"): arn
         for name, arn in state["functions"].items()
@@ -450,10 +451,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_resync(args: argparse.Namespace) -> int:
     """Republish every listing now (one channel's, or all), as the resync schedule would."""
-    state = _state(args.state_file)
-    if args.channel and args.channel not in state.get("accounts", {}):
+    from shared.channels.registry import BY_NAME
+
+    state = _target(args)
+    if args.channel and args.channel not in BY_NAME:
         console.print(f"[red]No channel {args.channel!r}[/red]")
         return 2
+    _confirm(args, f"resync {args.channel or 'every channel'}")
     event = {"schedule": "resync", **({"channel": args.channel} if args.channel else {})}
     answer = _client(state, "lambda").invoke(
         FunctionName=state["functions"]["resync"], Payload=json.dumps(event).encode()
@@ -477,12 +481,13 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
 
     from shared.domain.listings import ListingRules
 
-    state = _state(args.state_file)
+    state = _target(args)
     catalog, _, _ = _stores(state)
     listing = _named_listing(state, catalog, args, strict=True)
     if listing is None:
         return 1
     current = listing.rules
+    _confirm(args, f"listings set {args.sku} {listing.key}")
     try:
         share = Decimal(args.share) if args.share is not None else current.share
         if args.cap == "none":
@@ -579,7 +584,7 @@ def _normalized(account: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keel", description=__doc__)
-    root.add_argument("--state-file", default=str(_find_state_file()), help=argparse.SUPPRESS)
+    add_target_arguments(root, str(_find_state_file()))
     root.add_argument("--version", action="version", version=f"keel {_version()}")
     sub = root.add_subparsers(dest="command", required=True)
 
@@ -599,7 +604,7 @@ def parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(func=cmd_local_up)
 
-    orders = sub.add_parser("orders", help="orders in the running local stack")
+    orders = sub.add_parser("orders", help="orders")
     orders_sub = orders.add_subparsers(dest="orders_command", required=True)
     listing = orders_sub.add_parser("list", help="list orders and held deliveries")
     listing.add_argument("--json", action="store_true")
@@ -617,8 +622,9 @@ def parser() -> argparse.ArgumentParser:
     _sandbox_commands(sub)
     from keel_cli import dlq, status
 
-    dlq.register(sub, _state, _runtime)
-    status.register(sub, _state, _runtime)
+    dlq.register(sub, _target, _runtime)
+    status.register(sub, _target, _runtime)
+    add_to_every_command(root)
     return root
 
 
@@ -696,7 +702,7 @@ def _order_lines(raw: list[str]) -> dict[str, int]:
 def cmd_sandbox_order(args: argparse.Namespace) -> int:
     import httpx
 
-    state = _state(args.state_file)
+    state = _target(args)
     url = _sandbox_url(state, args.channel)
     wanted = _order_lines(args.lines)
     catalog, _, _ = _stores(state)
@@ -739,7 +745,7 @@ def cmd_sandbox_order(args: argparse.Namespace) -> int:
 def cmd_sandbox_cancel(args: argparse.Namespace) -> int:
     import httpx
 
-    url = _sandbox_url(_state(args.state_file), args.channel)
+    url = _sandbox_url(_target(args), args.channel)
     answer = httpx.post(f"{url}/__sandbox/orders/{args.order_id}/cancel", timeout=30)
     done = f"{args.channel} cancelled order {args.order_id}; Keel was notified."
     return _sandbox_answer(answer, args, lambda _: done)
@@ -751,7 +757,7 @@ def cmd_sandbox_outage(args: argparse.Namespace) -> int:
     if args.requests < 0 or not 100 <= args.status <= 599:
         console.print("[red]--requests must be >= 0 and --status an HTTP status[/red]")
         return 2
-    url = _sandbox_url(_state(args.state_file), args.channel)
+    url = _sandbox_url(_target(args), args.channel)
     answer = httpx.post(
         f"{url}/__sandbox/outage",
         json={"requests": args.requests, "status": args.status},
@@ -766,7 +772,7 @@ def cmd_sandbox_outage(args: argparse.Namespace) -> int:
 
 
 def _workflow_commands(sub: Any) -> None:
-    workflows = sub.add_parser("workflows", help="order workflows in the running local stack")
+    workflows = sub.add_parser("workflows", help="order workflows")
     wf_sub = workflows.add_subparsers(dest="workflows_command", required=True)
     failed = wf_sub.add_parser("failed", help="executions that failed, and why")
     failed.add_argument("--json", action="store_true")
@@ -815,7 +821,7 @@ def _one_order_key(state: dict[str, Any], wanted: str) -> str | None:
 def cmd_workflows_failed(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import failed_now
 
-    state = _state(args.state_file)
+    state = _target(args)
     sfn, machine, shipments = _workflow_context(state)
     found = [
         {
@@ -840,11 +846,12 @@ def cmd_workflows_failed(args: argparse.Namespace) -> int:
 def cmd_workflows_show(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import runs_of, transitions
 
-    state = _state(args.state_file)
+    state = _target(args)
     key = _one_order_key(state, args.key)
     if key is None:
         return 1
     sfn, machine, shipments = _workflow_context(state)
+    _confirm(args, f"workflows redrive {key}")
     found = runs_of(sfn, machine, key)
     view: dict[str, Any] = {
         "order": key,
@@ -870,7 +877,7 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
 def cmd_workflows_redrive(args: argparse.Namespace) -> int:
     from shared.services.workflow_ops import redrive_locally
 
-    state = _state(args.state_file)
+    state = _target(args)
     key = _one_order_key(state, args.key)
     if key is None:
         return 1
@@ -881,9 +888,9 @@ def cmd_workflows_redrive(args: argparse.Namespace) -> int:
         console.print(f"[red]{exc}[/red]")
         return 1
     said = (
-        f"moto has no RedriveExecution: started {run.name} with the same input, resuming at "
-        f"{step} (the steps before it find their work done; in AWS, `keel` would call "
-        "RedriveExecution on the failed execution)"
+        f"started {run.name} with the same input, resuming at {step} (the steps before it "
+        "find their work done; the same on every environment: a RedriveExecution would "
+        "re-enter the failed run's Fail state, see docs/decisions.md)"
     )
     if args.json:
         print(json.dumps({"execution": run.name, "resume_at": step, "note": said}))
@@ -893,7 +900,7 @@ def cmd_workflows_redrive(args: argparse.Namespace) -> int:
 
 
 def _stock_commands(sub: Any) -> None:
-    stock = sub.add_parser("stock", help="stock in the running local stack")
+    stock = sub.add_parser("stock", help="stock")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True)
     show = stock_sub.add_parser("show", help="per SKU: levels and each channel's derived quantity")
     show.add_argument("sku", nargs="?")
@@ -924,7 +931,7 @@ def _catalog_and_poll_commands(sub: Any) -> None:
     resync.add_argument("--json", action="store_true", help="triggers sent per channel, as JSON")
     resync.set_defaults(func=cmd_resync)
 
-    listings = sub.add_parser("listings", help="channel listings in the running local stack")
+    listings = sub.add_parser("listings", help="channel listings")
     listings_sub = listings.add_subparsers(dest="listings_command", required=True)
     set_rules = listings_sub.add_parser(
         "set", help="change a listing's share, buffer or cap (recorded with actor and reason)"
@@ -949,9 +956,14 @@ def _catalog_and_poll_commands(sub: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     """One error line, never a traceback (KEEL_DEBUG=1 shows it); a closed pipe (`| head`)
     ends quietly."""
+    from keel_cli.targets import TargetError
+
     args = parser().parse_args(argv)
     try:
         result: int = args.func(args)
+    except TargetError as exc:
+        Console(stderr=True).print(f"[red]keel: {exc}[/red]")
+        return 2
     except BrokenPipeError:
         sys.stderr.close()  # nothing more can be said; no "Exception ignored" noise either
         return 0

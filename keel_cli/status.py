@@ -49,7 +49,7 @@ def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     from shared.services.operations_status import gather
     from shared.workflow import STATE_MACHINE
 
-    found = state(args.state_file)
+    found = state(args)
     rt = runtime(found)
     polled = {
         channel: account

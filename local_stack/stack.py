@@ -37,6 +37,7 @@ from shared.channels.registry import CHANNELS, check_registry
 from shared.channels.spec import Channel, load
 from shared.domain.orders import order_key
 from shared.names import notification_queue
+from shared.stack_outputs import outputs_of
 from shared.wiring import (
     CARRIER_ENV,
     WIRING,
@@ -328,6 +329,14 @@ class LocalStack:
             )
 
     def endpoints(self) -> dict[str, Any]:
+        """What `.keel/local.json` holds: the stack's outputs (`outputs`, the keys a deployed
+        stack publishes, which `keel` reads for every environment) and what only a local
+        stack has (sandboxes, local-only secrets, webhook URLs)."""
+        found = self._endpoints()
+        found["outputs"] = outputs_of(found)
+        return found
+
+    def _endpoints(self) -> dict[str, Any]:
         assert self.resources is not None
         return {
             "aws_endpoint": self.moto.endpoint,
@@ -356,6 +365,7 @@ class LocalStack:
                 },
             },
             "secrets": self.resources.secrets,
+            "account_secrets": self.resources.account_secrets,
             # The account each channel's sandbox is: order keys are channel#account#id.
             "accounts": {c.name: self.account(c.name) for c in self.channels},
             # Every account of each channel, the first (`accounts`) first, and their sandboxes.

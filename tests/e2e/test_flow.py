@@ -165,9 +165,8 @@ def test_cli_reads_orders_and_stock_from_the_running_stack(
         "countries": [],
         "label": "woocommerce",
     }
-    with pytest.raises(SystemExit) as no_stack:
-        keel(["--state-file", str(tmp_path / "missing.json"), "orders", "list"])
-    assert no_stack.value.code == 2
+    assert keel(["--state-file", str(tmp_path / "missing.json"), "orders", "list"]) == 2
+    assert "no local stack running" in capsys.readouterr().err
 
 
 def test_moto_lambda_invoke_runs_the_real_handler(stack: LocalStack) -> None:

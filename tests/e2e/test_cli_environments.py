@@ -1,0 +1,90 @@
+"""`keel --env <env>` (#22): a deployed environment is found from its stack's outputs and
+driven by the same commands as the local stack; staging and prod are not changed without
+`--yes`. The deployed stack here is the local one: its outputs are what a CDK stack publishes
+(tests/infra/test_operator_outputs.py), read where `describe-stacks` would give them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel_cli import targets
+from keel_cli.main import main as keel
+from local_stack.stack import LocalStack
+from shared.messages import SyncListing
+from tests.e2e.conftest import Product
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def prod(stack: LocalStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """`keel --env prod`, with no local state file: only the outputs say where things are."""
+    outputs = stack.endpoints()["outputs"]
+    asked: list[str] = []
+
+    def described(cloudformation: Any, stack_name: str) -> dict[str, str]:
+        asked.append(stack_name)
+        return dict(outputs)
+
+    monkeypatch.setattr(targets, "stack_outputs", described)
+    monkeypatch.setattr(targets, "_resolved", {})
+    return ["--state-file", str(tmp_path / "none.json"), "--env", "prod"]
+
+
+def test_a_poison_message_goes_from_status_to_redriven_on_a_deployed_environment(
+    stack: LocalStack,
+    product: Product,
+    prod: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert stack.resources is not None
+    dlq = stack.resources.dlq_urls["sync-shopify"]
+    sqs = stack.client("sqs")
+    trigger = SyncListing(channel="shopify", sku=product.sku)
+    sqs.send_message(QueueUrl=dlq, MessageBody=trigger.model_dump_json())
+    capsys.readouterr()
+
+    assert keel([*prod, "status", "--json"]) == 3  # a DLQ holds a message: "found problems"
+    status = json.loads(capsys.readouterr().out)
+    assert any(
+        q["name"] == "sync-shopify-dlq" and q["messages"] == 1 for q in status["dead_letters"]
+    )
+
+    assert keel([*prod, "dlq", "peek", "sync-shopify-dlq", "--json"]) == 0
+    (letter,) = json.loads(capsys.readouterr().out)
+    assert product.sku in letter["body"]
+
+    # prod is not changed by a script that did not say --yes (no terminal to ask)
+    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq"]) == 2
+    assert "needs --yes" in capsys.readouterr().err
+    assert keel([*prod, "stock", "receive", product.sku, "1", "--reference", "PO-X"]) == 2
+    capsys.readouterr()
+
+    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["moved"] == 1
+    assert stack.wait_idle(30)
+    assert keel([*prod, "status", "--json"]) == 0
+    capsys.readouterr()
+
+
+def test_dev_changes_without_asking_and_an_unknown_environment_is_one_line(
+    stack: LocalStack, product: Product, prod: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = [*prod[:-1], "dev"]
+    assert (
+        keel([*dev, "stock", "receive", product.sku, "2", "--reference", "PO-DEV", "--json"]) == 0
+    )
+    capsys.readouterr()
+    assert keel([*dev, "stock", "show", product.sku, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["on_hand"] == 5  # the product's 3 and the 2 received through --env dev
+    assert keel([*prod[:-1], "nowhere", "status"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == "keel: unknown environment 'nowhere': choose one of local, dev, staging, prod"
+    )
