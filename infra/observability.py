@@ -1,7 +1,10 @@
 """Alarms to an SNS topic (e-mail from the config) and one dashboard that follows an order's path.
 
 Alarm on anything that means work stopped or was parked: every DLQ and stream-failure queue
-holding a message (schedule DLQs included), any function error, any 5xx at the edge. Everything
+holding a message (schedule DLQs included), a work queue lagging, function errors sustained over
+periods (2 of 3, not one retried error), any 5xx at the edge, a burst of refused deliveries (a
+rotated secret), held deliveries, orders only the poll found. Each description is a runbook
+line naming the `keel --env <env>` command to run. Everything
 is enumerated from the wiring-built constructs, so a new channel's queues and functions are
 alarmed and graphed without naming them here. Each alarm also reports OK, so the inbox shows
 when it cleared. Missing data counts as fine: idle queues emit no datapoints.
@@ -20,14 +23,36 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.compute import Deployed
+from infra.compute import METRICS_NAMESPACE, Deployed
 from infra.config import EnvConfig
 from infra.naming import construct_id
-from infra.queues import Queues
+from infra.queues import Queues, schedule_dlq
 from shared.wiring import StreamTrigger
 
 DLQ_PERIOD = Duration.minutes(1)
 ERROR_PERIOD = Duration.minutes(5)
+QUEUE_AGE_S = 900  # a work queue's oldest message: lagging after 15 minutes
+API_4XX_BURST = 20  # refused deliveries in 5 minutes: more than a stray forgery
+MISSED_ORDERS = 3  # orders an hour only the poll found
+
+
+def _dlq_runbook(keel: str, name: str, schedule_dlqs: set[str]) -> str:
+    """What to do about a DLQ holding a message, by its kind (every description names the
+    `keel` command to run)."""
+    if name.endswith("-stream-failures"):
+        return (
+            f"{name}: a batch of stream records failed for good (it names them; it cannot be "
+            f"resent). Run: {keel} dlq peek {name}; fix the cause, then {keel} resync --yes."
+        )
+    if name not in schedule_dlqs:
+        return (
+            f"{name} holds work that failed for good. Run: {keel} dlq peek {name} (why), fix "
+            f"the cause, then {keel} dlq redrive {name} --yes."
+        )
+    return (
+        f"{name}: Scheduler could not invoke its function (throttled, or the function is "
+        f"gone); the next run repeats the work. Run: {keel} status."
+    )
 
 
 class Observability(Construct):
@@ -54,30 +79,90 @@ class Observability(Construct):
         self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.alarms: list[cw.Alarm] = []
 
+        keel = f"keel --env {config.name}"
+        schedule_dlqs = {schedule_dlq(s) for s in queues.schedule_dlqs}
         self.dlq_alarms: dict[str, cw.Alarm] = {}
         for name, dlq in queues.dead_letter_queues().items():
             self.dlq_alarms[name] = self._alarm(
                 f"{construct_id(name)}NotEmpty",
                 name=f"{prefix}-{name}-not-empty",
-                description=f"{name} holds parked work: inspect and fix; docs/deploy.md "
-                "(Operating) says whether to redrive it or re-trigger the work.",
+                description=_dlq_runbook(keel, name, schedule_dlqs),
                 metric=dlq.metric_approximate_number_of_messages_visible(
                     period=DLQ_PERIOD, statistic="Maximum"
                 ),
+            )
+        for name, pair in queues.pairs.items():
+            # Work waiting too long (a channel throttling or down: the sync lags behind stock).
+            self._alarm(
+                f"{construct_id(name)}Lagging",
+                name=f"{prefix}-{name}-lagging",
+                description=f"{name}'s oldest message waited over "
+                f"{QUEUE_AGE_S // 60} minutes, 3 periods running: its consumer is failing, "
+                f"throttled or its channel is down. Run: {keel} status; then {keel} dlq list.",
+                metric=pair.queue.metric_approximate_age_of_oldest_message(
+                    period=ERROR_PERIOD, statistic="Maximum"
+                ),
+                threshold=QUEUE_AGE_S,
+                periods=(3, 3),
             )
         for name, deployed in functions.items():
             self._alarm(
                 f"{construct_id(name)}Errors",
                 name=f"{prefix}-{name}-errors",
-                description=f"Lambda {name} raised (whole invocation failed).",
+                description=f"Lambda {name} raised in 2 of the last 3 five-minute periods (one "
+                f"retried error does not alarm). Run: {keel} status; its log group "
+                f"/aws/lambda/{prefix}-{name} says why.",
                 metric=deployed.function.metric_errors(period=ERROR_PERIOD, statistic="Sum"),
+                periods=(2, 3),
             )
         self._alarm(
             "Api5xx",
             name=f"{prefix}-api-5xx",
             description="The webhook API answered 5xx: channels will retry, then may disable "
-            "the webhook.",
+            f"the webhook (an unfilled secret answers 5xx: docs/deploy.md §4). Run: {keel} status.",
             metric=api.metric_server_error(period=ERROR_PERIOD, statistic="Sum"),
+        )
+        self._alarm(
+            "Api4xxBurst",
+            name=f"{prefix}-api-4xx-burst",
+            description=f"Over {API_4XX_BURST} webhook deliveries refused (4xx) in 5 minutes, "
+            "twice running: a rotated channel secret leaves every delivery on 401. Put the new "
+            f"one (docs/deploy.md §4), then {keel} poll --yes fetches what was refused.",
+            metric=api.metric_client_error(period=ERROR_PERIOD, statistic="Sum"),
+            threshold=API_4XX_BURST,
+            periods=(2, 2),
+        )
+        for channel in sorted({c for f in functions.values() for c in f.spec.secrets}):
+            if f"poll-{channel}" not in functions:
+                continue
+            self._alarm(
+                f"{construct_id(channel)}MissedByWebhooks",
+                name=f"{prefix}-{channel}-orders-missed-by-webhooks",
+                description=f"The {channel} poll found {MISSED_ORDERS}+ orders in an hour that "
+                "no webhook delivered: the channel's webhook is failing or disabled (check it "
+                f"in the shop). Run: {keel} status.",
+                metric=cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name="OrdersMissedByWebhooks",
+                    dimensions_map={"service": "keel-poll", "channel": channel},
+                    period=Duration.hours(1),
+                    statistic="Sum",
+                ),
+                threshold=MISSED_ORDERS,
+            )
+        self._alarm(
+            "DeliveriesHeld",
+            name=f"{prefix}-deliveries-held",
+            description="Ingest held a signed delivery it could not take in (unparseable, an "
+            f"unknown account): its order waits for a person. Run: {keel} orders list (held "
+            f"deliveries); the body is kept {config.raw_body_retention_days} days.",
+            metric=cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="DeliveriesHeld",
+                dimensions_map={"service": "keel-ingest"},
+                period=ERROR_PERIOD,
+                statistic="Sum",
+            ),
         )
         for name, machine in state_machines.items():
             for what, metric in (
@@ -88,21 +173,33 @@ class Observability(Construct):
                 self._alarm(
                     f"{construct_id(name)}{construct_id(what)}",
                     name=f"{prefix}-{name}-{what}",
-                    description=f"An execution of {name} {what}: the reason is on the order "
-                    "(keel workflows show ORDER); fix it, then redrive (docs/deploy.md).",
+                    description=f"An execution of {name} {what}. Run: {keel} workflows failed, "
+                    f"then {keel} workflows show ORDER (the reason); fix it, then "
+                    f"{keel} workflows redrive ORDER --yes.",
                     metric=metric,
                 )
         self.dashboard = self._dashboard(config, queues, functions, api)
 
-    def _alarm(self, id: str, *, name: str, description: str, metric: cw.Metric) -> cw.Alarm:
+    def _alarm(
+        self,
+        id: str,
+        *,
+        name: str,
+        description: str,
+        metric: cw.Metric,
+        threshold: float = 1,
+        periods: tuple[int, int] = (1, 1),
+    ) -> cw.Alarm:
+        """`periods`: (M, N), alarm when M of the last N periods breach."""
         alarm = metric.create_alarm(
             self,
             id,
             alarm_name=name,
             alarm_description=description,
-            threshold=1,
+            threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            datapoints_to_alarm=periods[0],
+            evaluation_periods=periods[1],
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         action = cw_actions.SnsAction(self.topic)

@@ -271,3 +271,25 @@ def test_a_queue_with_senders_admits_exactly_them(with_senders: Template) -> Non
 def test_a_sender_must_be_an_account_id_or_a_service_principal(sender: str) -> None:
     with pytest.raises(ValueError, match="queue sender"):
         sender_principal(sender)
+
+
+def test_every_alarm_is_a_runbook_line_naming_the_keel_command(template: Template) -> None:
+    keel = f"keel --env {template.config.name} "
+    alarms = template.of_type("AWS::CloudWatch::Alarm").values()
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert keel in props["AlarmDescription"], props["AlarmName"]
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": template.topic()}]
+    names = {a["Properties"]["AlarmName"].removeprefix(template.config.resource_prefix + "-")
+             for a in alarms}  # fmt: skip
+    for queue in WIRING.queues:
+        assert f"{queue.name}-lagging" in names
+    assert {"api-4xx-burst", "deliveries-held", "shopify-orders-missed-by-webhooks"} <= names
+
+
+def test_function_errors_alarm_when_sustained_not_on_one_retried_error(
+    template: Template,
+) -> None:
+    for name, logical_id in template.functions().items():
+        (alarm,) = _alarms_on(template, "Errors", "FunctionName", logical_id)
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, 3), name
