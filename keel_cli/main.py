@@ -620,10 +620,11 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
-    from keel_cli import dlq, status
+    from keel_cli import dlq, secrets, status
 
     dlq.register(sub, _target, _runtime)
     status.register(sub, _target, _runtime)
+    secrets.register(sub, _target, _client)
     add_to_every_command(root)
     return root
 
