@@ -152,6 +152,7 @@ class KeelStack(Stack):
         values: dict[str, str] = {
             outputs.REGION: self.region,
             outputs.API_URL: self.ingress.api.url,
+            outputs.ALARM_PREFIX: f"{self.config.resource_prefix}-",
         }
         for name, table in self.storage.tables.items():
             values[outputs.table_key(name)] = table.table_name

@@ -53,7 +53,7 @@ def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     rt = runtime(found)
     polled = {
         channel: account
-        for channel, account in found.get("accounts", {}).items()
+        for channel, account in _first_accounts(found, rt).items()
         if channel in BY_NAME and BY_NAME[channel].poll_orders
     }
     status = gather(
@@ -64,6 +64,8 @@ def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
         found["queues"],
         dead_letter_queues(found),
         polled,
+        cloudwatch=rt.aws("cloudwatch"),
+        alarm_prefix=found.get("alarm_prefix"),
     )
     if args.json:
         print(json.dumps(asdict(status), indent=2))
@@ -88,6 +90,7 @@ def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     console.print(f"Held orders: {held}; held deliveries: {status.held_deliveries}")
     polls = ", ".join(f"{c} up to {t or 'never'}" for c, t in status.last_polls.items())
     console.print(f"Polls: {polls or 'none'}")
+    console.print(f"Alarms in ALARM: {', '.join(status.alarms) or 'none'}")
     if status.problems:
         console.print("[red]Needs a person:[/red]")
         for problem in status.problems:
@@ -95,3 +98,28 @@ def _once(args: argparse.Namespace, state: Any, runtime: Any) -> int:
         return PROBLEMS_FOUND
     console.print("[green]Nothing needs a person.[/green]")
     return 0
+
+
+def _first_accounts(found: dict[str, Any], rt: Any) -> dict[str, str]:
+    """Channel -> its first account, as polls' watermarks name it: the local stack writes them;
+    a deployed environment's are in its secrets (an unfilled one has none yet)."""
+    import botocore.exceptions
+
+    from shared.channels.registry import BY_NAME
+
+    if "accounts" in found:
+        return dict(found["accounts"])
+    sm = rt.aws("secretsmanager")
+    accounts = {}
+    for channel, name in found.get("secrets", {}).items():
+        spec = BY_NAME.get(channel)
+        if spec is None or spec.poll_orders is None:
+            continue
+        try:
+            secret = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+            account = spec.account(secret)
+        except (KeyError, ValueError, TypeError, botocore.exceptions.ClientError):
+            continue
+        if account:
+            accounts[channel] = account
+    return accounts

@@ -333,6 +333,7 @@ class LocalStack:
         stack publishes, which `keel` reads for every environment) and what only a local
         stack has (sandboxes, local-only secrets, webhook URLs)."""
         found = self._endpoints()
+        found["alarm_prefix"] = f"{self.config.prefix}-"  # as infra names alarms: <prefix>-...
         found["outputs"] = outputs_of(found)
         return found
 

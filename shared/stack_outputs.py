@@ -61,6 +61,7 @@ REGION = "Region"
 API_URL = "ApiUrl"
 DASHBOARD = "DashboardName"
 ALARM_TOPIC = "AlarmTopicArn"
+ALARM_PREFIX = "AlarmNamePrefix"  # every alarm of the environment is named with it
 
 
 def stream_functions(wiring: Wiring = WIRING) -> list[str]:
@@ -100,6 +101,7 @@ def target_from_outputs(outputs: Mapping[str, str], wiring: Wiring = WIRING) -> 
         "buckets": {b.name: need(bucket_key(b.name)) for b in wiring.buckets},
         **({"api_url": outputs[API_URL]} if API_URL in outputs else {}),
         **({"dashboard": outputs[DASHBOARD]} if DASHBOARD in outputs else {}),
+        **({"alarm_prefix": outputs[ALARM_PREFIX]} if ALARM_PREFIX in outputs else {}),
     }
 
 
@@ -119,4 +121,6 @@ def outputs_of(target: Mapping[str, Any], wiring: Wiring = WIRING) -> dict[str, 
     for channel, names in target.get("account_secrets", {}).items():
         outputs[account_secrets_key(channel)] = json.dumps(names)
     outputs.update({bucket_key(k): v for k, v in target["buckets"].items()})
+    if "alarm_prefix" in target:
+        outputs[ALARM_PREFIX] = str(target["alarm_prefix"])
     return outputs

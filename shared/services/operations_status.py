@@ -25,6 +25,7 @@ class Status:
     held_orders: dict[str, int]  # reason (its first clause) -> orders
     held_deliveries: int
     last_polls: dict[str, str | None]  # channel -> ISO time the poll has taken orders up to
+    alarms: list[str] = field(default_factory=list)  # names of the environment's alarms in ALARM
     problems: list[str] = field(default_factory=list)
 
 
@@ -36,8 +37,11 @@ def gather(
     queues: Mapping[str, str],
     dead_letter_queues: Mapping[str, str],
     accounts: Mapping[str, str],
+    cloudwatch: Any = None,
+    alarm_prefix: str | None = None,
 ) -> Status:
-    """`accounts`: channel -> the account its polls run for."""
+    """`accounts`: channel -> the account its polls run for. With `cloudwatch` and
+    `alarm_prefix`, the environment's alarms now in ALARM too."""
     dlqs = counts(sqs, dead_letter_queues)
     failed = [run.order_key for run in failed_now(sfn, machine_arn)]
     running = sum(
@@ -64,13 +68,27 @@ def gather(
         held_orders=dict(sorted(held.items())),
         held_deliveries=deliveries,
         last_polls=polls,
+        alarms=_in_alarm(cloudwatch, alarm_prefix) if cloudwatch and alarm_prefix else [],
     )
     status.problems.extend(_problems(status))
     return status
 
 
+def _in_alarm(cloudwatch: Any, prefix: str) -> list[str]:
+    names: list[str] = []
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, StateValue="ALARM"
+    )
+    for page in pages:
+        names.extend(a["AlarmName"] for a in page.get("MetricAlarms", []))
+    return sorted(names)
+
+
 def _problems(status: Status) -> list[str]:
     found = [
+        f"alarm {name} is in ALARM: its description says what to run" for name in status.alarms
+    ]
+    found += [
         f"{q.name} holds {q.messages + q.in_flight} message(s): keel dlq peek {q.name}"
         for q in status.dead_letters
         if q.messages or q.in_flight

@@ -88,3 +88,31 @@ def test_dev_changes_without_asking_and_an_unknown_environment_is_one_line(
         err.strip()
         == "keel: unknown environment 'nowhere': choose one of local, dev, staging, prod"
     )
+
+
+def test_status_names_the_environment_s_alarms_in_alarm_and_its_polls(
+    stack: LocalStack, prod: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloudwatch = stack.client("cloudwatch")
+    mine = f"{stack.config.prefix}-sync-shopify-lagging"
+    for name in (mine, "someone-elses-alarm"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="ApproximateAgeOfOldestMessage",
+            Namespace="AWS/SQS",
+            Statistic="Maximum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=900,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    try:
+        assert keel([*prod, "status", "--json"]) == 3
+        status = json.loads(capsys.readouterr().out)
+        assert status["alarms"] == [mine]
+        assert f"alarm {mine} is in ALARM" in status["problems"][0]
+        # A deployed environment's poll accounts come from its secrets (no local.json).
+        assert {"shopify", "woocommerce", "bol", "amazon"} <= set(status["last_polls"])
+    finally:
+        cloudwatch.delete_alarms(AlarmNames=[mine, "someone-elses-alarm"])
