@@ -13,6 +13,7 @@ from infra.config import EnvConfig
 from infra.ingress import Ingress
 from infra.naming import construct_id
 from infra.observability import Observability
+from infra.operator import Operator
 from infra.queues import Queues
 from infra.storage import Storage
 from infra.workflows import Workflows
@@ -70,6 +71,16 @@ class KeelStack(Stack):
             queues=self.queues,
             functions=self.compute.functions,
             api=self.ingress.api,
+            state_machines=self.workflows.state_machines,
+        )
+        self.operator = Operator(
+            self,
+            "Operator",
+            config=config,
+            tables=self.storage.tables,
+            queues=self.queues,
+            secrets=self.secrets,
+            functions=self.compute.functions,
             state_machines=self.workflows.state_machines,
         )
         self._outputs(wiring)
