@@ -112,6 +112,7 @@ class Deployed:
     spec: Function
     function: lambda_.Function
     role: iam.Role
+    log_group: logs.LogGroup
 
 
 def function_environment(
@@ -274,7 +275,7 @@ class Compute(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             reason + ". Every data grant (tables, queues, secrets, objects) names its resource.",
         )
-        return Deployed(spec=spec, function=function, role=role)
+        return Deployed(spec=spec, function=function, role=role, log_group=log_group)
 
     @staticmethod
     def _grant_objects(deployed: Deployed, bucket: s3.IBucket, actions: tuple[str, ...]) -> None:

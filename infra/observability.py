@@ -18,6 +18,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
@@ -107,6 +108,29 @@ class Observability(Construct):
             )
         for name, deployed in functions.items():
             self._alarm(
+                f"{construct_id(name)}Throttles",
+                name=f"{prefix}-{name}-throttled",
+                description=f"Lambda {name} was throttled in 2 of the last 3 five-minute periods "
+                "(the account's concurrency, or its own maximum): work waits in its queue. "
+                f"Run: {keel} status.",
+                metric=deployed.function.metric_throttles(period=ERROR_PERIOD, statistic="Sum"),
+                periods=(2, 3),
+            )
+            if isinstance(deployed.spec.trigger, StreamTrigger):
+                self._alarm(
+                    f"{construct_id(name)}IteratorAge",
+                    name=f"{prefix}-{name}-stream-behind",
+                    description=f"{name} reads its table's stream over {QUEUE_AGE_S // 60} "
+                    "minutes behind (3 periods running): changes wait, and records older than "
+                    f"24 h are lost to it. Run: {keel} status; then {keel} resync --yes once "
+                    "it caught up.",
+                    metric=deployed.function.metric(
+                        "IteratorAge", period=ERROR_PERIOD, statistic="Maximum"
+                    ),
+                    threshold=QUEUE_AGE_S * 1000,  # milliseconds
+                    periods=(3, 3),
+                )
+            self._alarm(
                 f"{construct_id(name)}Errors",
                 name=f"{prefix}-{name}-errors",
                 description=f"Lambda {name} raised in 2 of the last 3 five-minute periods (one "
@@ -179,6 +203,33 @@ class Observability(Construct):
                     metric=metric,
                 )
         self.dashboard = self._dashboard(config, queues, functions, api)
+        groups = [d.log_group for d in functions.values()]
+        logs.QueryDefinition(
+            self,
+            "FollowOneOrder",
+            query_definition_name=f"keel-{config.name}/follow-one-order",
+            # Replace ORDER_KEY (channel#account#id, as `keel orders list` shows it).
+            query_string=logs.QueryString(
+                fields=["@timestamp", "service", "level", "message", "@message"],
+                filter_statements=[
+                    'correlation_id = "ORDER_KEY" or order = "ORDER_KEY" or order_key = "ORDER_KEY"'
+                ],
+                sort="@timestamp asc",
+            ),
+            log_groups=groups,
+        )
+        logs.QueryDefinition(
+            self,
+            "WarningsAndErrors",
+            query_definition_name=f"keel-{config.name}/warnings-and-errors",
+            query_string=logs.QueryString(
+                fields=["@timestamp", "service", "level", "message", "correlation_id"],
+                filter_statements=['level in ["WARNING", "ERROR", "CRITICAL"]'],
+                sort="@timestamp desc",
+                limit=200,
+            ),
+            log_groups=groups,
+        )
 
     def _alarm(
         self,

@@ -293,3 +293,25 @@ def test_function_errors_alarm_when_sustained_not_on_one_retried_error(
     for name, logical_id in template.functions().items():
         (alarm,) = _alarms_on(template, "Errors", "FunctionName", logical_id)
         assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, 3), name
+
+
+def test_logs_insights_follows_one_order_through_every_function(template: Template) -> None:
+    queries = {
+        q["Properties"]["Name"]: q["Properties"]
+        for q in template.of_type("AWS::Logs::QueryDefinition").values()
+    }
+    follow = queries[f"keel-{template.config.name}/follow-one-order"]
+    assert 'correlation_id = "ORDER_KEY"' in follow["QueryString"]
+    groups = {template.target(g) for g in follow["LogGroupNames"]}
+    functions = template.functions()
+    assert len(groups) == len(functions)  # every function's log group
+    assert f"keel-{template.config.name}/warnings-and-errors" in queries
+
+
+def test_streams_alarm_when_behind_and_functions_when_throttled(template: Template) -> None:
+    alarms = [a["Properties"] for a in template.of_type("AWS::CloudWatch::Alarm").values()]
+    behind = [a for a in alarms if a.get("MetricName") == "IteratorAge"]
+    streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
+    assert len(behind) == len(streams)
+    throttled = [a for a in alarms if a.get("MetricName") == "Throttles"]
+    assert len(throttled) == len(WIRING.functions)
