@@ -783,7 +783,10 @@ def _workflow_commands(sub: Any) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_workflows_show)
     redrive = wf_sub.add_parser("redrive", help="go on with a failed one, its cause fixed")
-    redrive.add_argument("key", help="the order key, channel#id, or the order's name")
+    redrive.add_argument("key", nargs="?", help="the order key, channel#id, or the order's name")
+    redrive.add_argument(
+        "--all-failed", action="store_true", help="every order whose latest workflow failed"
+    )
     redrive.add_argument("--json", action="store_true")
     redrive.set_defaults(func=cmd_workflows_redrive)
 
@@ -876,28 +879,47 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
 
 
 def cmd_workflows_redrive(args: argparse.Namespace) -> int:
-    from shared.services.workflow_ops import redrive_locally
+    from shared.services.workflow_ops import failed_now, redrive_locally
 
+    if bool(args.key) == bool(args.all_failed):
+        console.print("[red]Name one order, or --all-failed[/red]")
+        return 2
     state = _target(args)
-    key = _one_order_key(state, args.key)
-    if key is None:
-        return 1
     sfn, machine, shipments = _workflow_context(state)
-    try:
-        run, step = redrive_locally(sfn, machine, key, shipments.get(key))
-    except (LookupError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        return 1
-    said = (
-        f"started {run.name} with the same input, resuming at {step} (the steps before it "
-        "find their work done; the same on every environment: a RedriveExecution would "
-        "re-enter the failed run's Fail state, see docs/decisions.md)"
+    if args.all_failed:
+        keys = sorted({run.order_key for run in failed_now(sfn, machine)})
+    else:
+        key = _one_order_key(state, args.key)
+        if key is None:
+            return 1
+        keys = [key]
+    if keys:
+        _confirm(args, f"workflows redrive {', '.join(keys)}")
+    done, failed = [], 0
+    for key in keys:
+        try:
+            run, step = redrive_locally(sfn, machine, key, shipments.get(key))
+        except (LookupError, ValueError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            failed += 1
+            continue
+        done.append({"order": key, "execution": run.name, "resume_at": step})
+    note = (
+        "each a new execution of the same input, resuming at the step that failed (the steps "
+        "before it find their work done; the same on every environment: a RedriveExecution "
+        "would re-enter the failed run's Fail state, see docs/decisions.md)"
     )
     if args.json:
-        print(json.dumps({"execution": run.name, "resume_at": step, "note": said}))
+        body: Any = done if args.all_failed else (done[0] if done else {})
+        if isinstance(body, dict) and body:
+            body = {"execution": body["execution"], "resume_at": body["resume_at"], "note": note}
+        print(json.dumps(body))
     else:
-        console.print(said)
-    return 0
+        for item in done:
+            console.print(f"{item['order']}: started {item['execution']}, resuming at "
+                          f"{item['resume_at']}")  # fmt: skip
+        console.print(f"{len(done)} redriven; {note}" if done else "Nothing to redrive.")
+    return 1 if failed else 0
 
 
 def _stock_commands(sub: Any) -> None:

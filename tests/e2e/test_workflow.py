@@ -224,6 +224,11 @@ def test_a_permanent_carrier_error_fails_visibly_and_a_redrive_completes_it(
     assert keel(["--state-file", state, "workflows", "redrive", key, "--json"]) == 0
     redriven = json.loads(capsys.readouterr().out)
     assert redriven["resume_at"] == "Ship" and "RedriveExecution" in redriven["note"]
+    # Its latest run is the redriven one, no longer failed: --all-failed leaves it alone.
+    assert keel(["--state-file", state, "workflows", "redrive", "--all-failed", "--json"]) == 0
+    assert key not in [r["order"] for r in json.loads(capsys.readouterr().out)]
+    assert keel(["--state-file", state, "workflows", "redrive"]) == 2  # which one?
+    capsys.readouterr()
     parcel = parcel_of(stack, key)
     waiting_for_carrier(stack, key)
     hand_over(stack, parcel["parcel_id"])
