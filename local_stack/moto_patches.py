@@ -254,6 +254,35 @@ def cap_message_delays(max_s: int | None) -> None:
         _applied.add("message_delays")
 
 
+_retries: dict[str, int | None] = {"max_s": None}
+
+
+def cap_retry_delays(max_s: int | None) -> None:
+    """How long a consumer may hide a message it will retry (ChangeMessageVisibility: the
+    sync's backoff of 30 s, 60 s, ... before an auth failure is dead-lettered), locally at most
+    `max_s`; None: as asked. The local stack's clock, like `cap_message_delays`: a test of the
+    operator's journey from a 401 to its DLQ need not sit out AWS's backoff. Process-wide."""
+    from moto.sqs.models import SQSBackend
+
+    _retries["max_s"] = max_s
+    with _lock:
+        if "retry_delays" in _applied:
+            return
+        change = SQSBackend.change_message_visibility
+
+        @functools.wraps(change)
+        def change_message_visibility(
+            self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int
+        ) -> None:
+            cap = _retries["max_s"]
+            if cap is not None and visibility_timeout > cap:
+                visibility_timeout = cap
+            change(self, queue_name, receipt_handle, visibility_timeout)
+
+        SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+        _applied.add("retry_delays")
+
+
 def parse_each_definition_once() -> None:
     """moto's Step Functions engine lexed and parsed the state machine's ASL (antlr, pure
     Python) for every execution it started: ~200 ms of one core per order, the largest single

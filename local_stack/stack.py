@@ -79,6 +79,9 @@ class LocalConfig:
     # SQS message delays (a stock write's confirmation checks: 5 s, 10 s, ... in AWS) locally
     # come back after at most this many seconds; None: as sent.
     max_message_delay_s: int | None = 1
+    # How long a consumer may hide a message it retries (the sync's auth backoff: 30 s, 60 s);
+    # None: as asked. Tests of the journey to a DLQ shorten it.
+    max_retry_delay_s: int | None = None
     # channel -> how many further accounts (shops, sellers) it has, each its own sandbox and
     # secret, as a merchant's second shop is configuration (`--seed demo`: a second shop).
     more_accounts: dict[str, int] = field(default_factory=dict)
@@ -157,6 +160,7 @@ class LocalStack:
         specs.say_once()  # one line when the vendor specs are not beside the repository
         powertools_mends.disabled_metrics_are_cleared()
         moto_patches.cap_message_delays(self.config.max_message_delay_s)
+        moto_patches.cap_retry_delays(self.config.max_retry_delay_s)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
         for server in self._all_sandbox_servers():

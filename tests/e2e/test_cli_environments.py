@@ -6,18 +6,33 @@ driven by the same commands as the local stack; staging and prod are not changed
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from keel_cli import targets
 from keel_cli.main import main as keel
-from local_stack.stack import LocalStack
+from local_stack.stack import LocalConfig, LocalStack, stores
 from shared.messages import SyncListing
-from tests.e2e.conftest import Product
+from tests.e2e.conftest import Product, shows
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """This module's own stack: retries come back within 2 s (an auth failure reaches its DLQ
+    in seconds, not after the sync's 30 s + 60 s backoff)."""
+    config = LocalConfig(
+        prefix="e2e-env", visibility_timeout_s=1, log_level="CRITICAL", timed_schedules=False,
+        max_retry_delay_s=2,
+    )  # fmt: skip
+    with LocalStack(config) as running:
+        yield running
 
 
 @pytest.fixture
@@ -116,3 +131,43 @@ def test_status_names_the_environment_s_alarms_in_alarm_and_its_polls(
         assert {"shopify", "woocommerce", "bol", "amazon"} <= set(status["last_polls"])
     finally:
         cloudwatch.delete_alarms(AlarmNames=[mine, "someone-elses-alarm"])
+
+
+def test_a_sync_refused_for_its_credentials_is_understood_exported_and_redriven(
+    stack: LocalStack,
+    product: Product,
+    prod: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """#22's journey on prod, from the CLI alone: Shopify answers 401 (a rotated token) until the
+    sync gives the stock write up to its DLQ; the operator sees it in status, reads why (auth),
+    keeps a copy, fixes the cause, redrives; Shopify ends at Keel's quantity, nothing lost."""
+    control = f"{stack.sandbox_url('shopify')}/__sandbox/outage"
+    httpx.post(control, json={"requests": 1000, "status": 401}, timeout=10)
+    try:
+        received = [*prod, "stock", "receive", product.sku, "2", "--reference", "PO-401", "--yes"]
+        assert keel(received) == 0
+        deadline = time.monotonic() + 60
+        while stack.queue_depths()["sync-shopify-dlq"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        capsys.readouterr()
+        assert keel([*prod, "status", "--json"]) == 3
+        assert "sync-shopify-dlq" in " ".join(json.loads(capsys.readouterr().out)["problems"])
+        assert keel([*prod, "dlq", "peek", "sync-shopify-dlq", "--json"]) == 0
+        letters = json.loads(capsys.readouterr().out)
+        assert letters and all("auth" in json.dumps(x).lower() for x in letters), letters
+        copy = tmp_path / "sync-shopify-dlq.json"
+        assert keel([*prod, "dlq", "export", "sync-shopify-dlq", str(copy)]) == 0
+        assert len(json.loads(copy.read_text())) == len(letters)
+    finally:
+        httpx.post(control, json={"requests": 0}, timeout=10)  # the token is put right
+    capsys.readouterr()
+    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["moved"] == len(letters)
+    assert stack.wait_idle(60)
+    assert stack.queue_depths()["sync-shopify-dlq"] == 0
+    assert shows(stack, "shopify", product.variant_id) == 5  # 3 + 2 received: nothing lost
+    _, inventory, _ = stores(stack)
+    level = inventory.get(product.sku)
+    assert level is not None and (level.on_hand, level.reserved) == (5, 0)  # nothing twice
