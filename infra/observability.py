@@ -202,7 +202,7 @@ class Observability(Construct):
                     f"{keel} workflows redrive ORDER --yes.",
                     metric=metric,
                 )
-        self.dashboard = self._dashboard(config, queues, functions, api)
+        self.dashboard = self._dashboard(config, queues, functions, api, state_machines)
         groups = [d.log_group for d in functions.values()]
         logs.QueryDefinition(
             self,
@@ -265,8 +265,10 @@ class Observability(Construct):
         queues: Queues,
         functions: Mapping[str, Deployed],
         api: apigw.RestApi,
+        state_machines: Mapping[str, sfn.StateMachine],
     ) -> cw.Dashboard:
-        """Left to right, top to bottom: edge, queues, parked work, functions."""
+        """Left to right, top to bottom: edge, queues, parked work, functions, then an order's
+        path per channel (orders in, stock out) and the order workflows."""
         minute = Duration.minutes(1)
         fns = {name: d.function for name, d in functions.items()}
         main = {name: pair.queue for name, pair in queues.pairs.items()}
@@ -289,9 +291,8 @@ class Observability(Construct):
             cw.TextWidget(
                 markdown=f"# Keel {config.name}\nwebhook API → ingest queue → ingest → "
                 "inventory and catalog streams → relays → sync queues → channel syncs; a "
-                "schedule's resync also feeds the sync queues. DLQ alarms: redrive with "
-                "`aws sqs start-message-move-task --destination-arn <source queue>` "
-                "(docs/deploy.md).",
+                "schedule's resync also feeds the sync queues. Every alarm names its command: "
+                f"`keel --env {config.name} status`, `dlq peek NAME`, `dlq redrive NAME`.",
                 width=24,
                 height=2,
             )
@@ -374,5 +375,77 @@ class Observability(Construct):
                 ],
                 width=6,
             ),
+        )
+        channels = sorted({c for d in functions.values() for c in d.spec.secrets})
+
+        def keel_metric(name: str, service: str, label: str, **dims: str) -> cw.Metric:
+            return cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": service, **dims},
+                period=minute,
+                statistic="Sum",
+                label=label,
+            )
+
+        per_channel: list[cw.IWidget] = []
+        for channel in channels:
+            sync = main.get(f"sync-{channel}")
+            lag = (
+                [sync.metric_approximate_age_of_oldest_message(
+                    period=minute, statistic="Maximum", label="sync lag (s)")]
+                if sync is not None else []
+            )  # fmt: skip
+            per_channel.append(
+                graph(
+                    f"{channel}: in and out",
+                    [
+                        *lag,
+                        keel_metric(
+                            "StockPublished", "keel-sync", "stock written", channel=channel
+                        ),
+                        keel_metric(
+                            "StockSyncPermanentFailures",
+                            "keel-sync",
+                            "write failed",
+                            channel=channel,
+                        ),
+                        keel_metric(
+                            "StockWritesNotApplied", "keel-sync", "not applied", channel=channel
+                        ),
+                        keel_metric(
+                            "OrdersMissedByWebhooks",
+                            "keel-poll",
+                            "missed by webhooks",
+                            channel=channel,
+                        ),
+                        keel_metric(
+                            "WebhooksFromOtherAccounts",
+                            "keel-webhook",
+                            "other accounts refused",
+                            channel=channel,
+                        ),
+                    ],
+                    width=6,
+                )
+            )
+        dashboard.add_widgets(*per_channel)
+        intake: list[cw.IMetric] = [
+            keel_metric(name, "keel-ingest", name)
+            for name in ("OrdersReserved", "OrdersHeld", "OrdersCancelled", "DeliveriesHeld")
+        ]
+        outcomes: list[cw.IMetric] = []
+        durations: list[cw.IMetric] = []
+        for name, machine in state_machines.items():
+            outcomes += [
+                machine.metric_succeeded(period=minute, statistic="Sum", label=f"{name} ok"),
+                machine.metric_failed(period=minute, statistic="Sum", label=f"{name} failed"),
+                machine.metric_timed_out(period=minute, statistic="Sum", label=f"{name} timed out"),
+            ]
+            durations.append(machine.metric_time(period=minute, statistic="p99", label=name))
+        dashboard.add_widgets(
+            graph("Orders taken in (reserved, held, cancelled; deliveries held)", intake),
+            graph("Order workflows: outcomes", outcomes),
+            graph("Order workflows: duration p99 (ms)", durations),
         )
         return dashboard

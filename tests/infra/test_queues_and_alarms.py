@@ -178,6 +178,14 @@ def test_one_dashboard_shows_the_flow(template: Template) -> None:
         assert metric in body, metric
     for logical_id in template.queues().values():
         assert logical_id in body
+    # An order's path per channel: stock written / failed / not applied, orders the webhooks
+    # missed, deliveries from other accounts; then what intake and the workflows made of them.
+    for channel in WIRING.secrets:
+        assert f"{channel}: in and out" in body, channel
+    path = ("StockPublished", "StockSyncPermanentFailures", "OrdersMissedByWebhooks",
+            "OrdersReserved", "OrdersHeld", "ExecutionsSucceeded", "ExecutionTime")  # fmt: skip
+    for metric in path:
+        assert metric in body, metric
 
 
 # --- outside senders (Queue.senders) ----------------------------------------------------------
