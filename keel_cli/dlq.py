@@ -156,7 +156,8 @@ def cmd_redrive(args: argparse.Namespace, state: Any, runtime: Any) -> int:
         return 0
     from keel_cli.targets import confirm
 
-    confirm(args, f"redrive {waiting if args.limit is None else args.limit} of {args.name}")
+    amount = waiting if args.limit is None else args.limit
+    confirm(args, f"redrive {amount} of {args.name}", runtime(found).audit)
     done = redrive(sqs, queues[args.name], found["queues"][source], args.limit)
     result = {"dlq": args.name, "destination": source, "moved": done.moved, "status": done.status}
     if done.reason:

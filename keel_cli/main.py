@@ -130,7 +130,7 @@ def _target(args: argparse.Namespace) -> dict[str, Any]:
 def _confirm(args: argparse.Namespace, what: str) -> None:
     from keel_cli.targets import confirm
 
-    confirm(args, what)
+    confirm(args, what, _runtime(_target(args)).audit)
 
 
 def _client(state: dict[str, Any], service: str) -> Any:
@@ -151,6 +151,27 @@ def _runtime(state: dict[str, Any]) -> Any:
 def _stores(state: dict[str, Any]) -> tuple[Any, Any, Any]:
     rt = _runtime(state)
     return rt.catalog, rt.inventory, rt.orders
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, date, datetime
+
+    try:
+        day = date.fromisoformat(args.day) if args.day else datetime.now(UTC).date()
+    except ValueError:
+        console.print(f"[red]--day {args.day!r} is not YYYY-MM-DD[/red]")
+        return 2
+    entries = _runtime(_target(args)).audit.entries(day)
+    if args.json:
+        print(json.dumps([{**vars(e), "at": e.at.isoformat()} for e in entries], indent=2))
+        return 0
+    table = Table(title=f"Changes on {day.isoformat()} (UTC)")
+    for column in ("at", "actor", "env", "what", "why"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(e.at.strftime("%H:%M:%S"), e.actor, e.env, e.command, e.reason)
+    console.print(table)
+    return 0
 
 
 def cmd_orders_list(args: argparse.Namespace) -> int:
@@ -616,6 +637,13 @@ def parser() -> argparse.ArgumentParser:
     show_order.add_argument("--json", action="store_true")
     show_order.set_defaults(func=cmd_orders_show)
 
+    audit = sub.add_parser("audit", help="who changed what, where and why (the audit trail)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_list = audit_sub.add_parser("list", help="one UTC day's changes, oldest first")
+    audit_list.add_argument("--day", help="YYYY-MM-DD (default: today, UTC)")
+    audit_list.add_argument("--json", action="store_true")
+    audit_list.set_defaults(func=cmd_audit_list)
+
     _stock_commands(sub)
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
@@ -624,7 +652,7 @@ def parser() -> argparse.ArgumentParser:
 
     dlq.register(sub, _target, _runtime)
     status.register(sub, _target, _runtime)
-    secrets.register(sub, _target, _client)
+    secrets.register(sub, _target, _client, _runtime)
     add_to_every_command(root)
     return root
 

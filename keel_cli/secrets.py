@@ -20,7 +20,9 @@ errors = Console(stderr=True)
 PROBLEMS_FOUND = 3  # as `keel status`: scripts tell "found problems" from "failed"
 
 
-def register(sub: Any, target: Any, client: Any) -> None:
+def register(sub: Any, target: Any, client: Any, runtime: Any) -> None:
+    """`target(args)` the environment, `client(state, service)` its AWS clients, `runtime(state)`
+    its composition root (keel_cli.main's; passed in, so this module does not import main)."""
     secrets = sub.add_parser("secrets", help="channel and carrier credentials: check, set")
     secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
     check = secrets_sub.add_parser(
@@ -37,7 +39,7 @@ def register(sub: Any, target: Any, client: Any) -> None:
         "--secret", help="a further account's secret name (default: the owner's first)"
     )
     put.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    put.set_defaults(func=lambda args: cmd_set(args, target, client))
+    put.set_defaults(func=lambda args: cmd_set(args, target, client, runtime))
 
 
 def _owners() -> dict[str, Any]:
@@ -97,7 +99,7 @@ def cmd_check(args: argparse.Namespace, target: Any, client: Any) -> int:
     return 0 if all(c.ok for c in checks) else PROBLEMS_FOUND
 
 
-def cmd_set(args: argparse.Namespace, target: Any, client: Any) -> int:
+def cmd_set(args: argparse.Namespace, target: Any, client: Any, runtime: Any) -> int:
     """Values from stdin (a JSON object; scripts) or, at a terminal, a prompt per field that
     echoes nothing (empty keeps what is there). The schema checks them before anything is
     written; only field names are printed."""
@@ -139,7 +141,7 @@ def cmd_set(args: argparse.Namespace, target: Any, client: Any) -> int:
     except ValidationError as exc:
         errors.print(f"[red]Refused, nothing written: {describe(exc)}[/red]")
         return 2
-    confirm(args, f"secrets set {name}")
+    confirm(args, f"secrets set {name}", runtime(found).audit, {"fields": sorted(given)})
     sm.put_secret_value(SecretId=name, SecretString=json.dumps(given))
     result = {"secret": name, "fields": sorted(given)}
     if args.json:

@@ -43,6 +43,8 @@ def add_arguments(root: argparse.ArgumentParser, state_file: str) -> None:
     root.add_argument(
         "--yes", action="store_true", help="do not ask before a change on staging or prod"
     )
+    root.add_argument("--reason", help="why (kept in the audit trail; needed on staging, prod)")
+    root.add_argument("--actor", default=_user(), help="who (default: you)")
 
 
 def add_to_every_command(root: argparse.ArgumentParser) -> None:
@@ -54,6 +56,9 @@ def add_to_every_command(root: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--yes", action="store_true", default=argparse.SUPPRESS, help="as `keel --yes`"
         )
+        for option, said in (("--reason", "as `keel --reason`"), ("--actor", "as `keel --actor`")):
+            if option not in parser._option_string_actions:  # its own, e.g. listings set's
+                parser.add_argument(option, default=argparse.SUPPRESS, help=said)
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -146,15 +151,37 @@ def client(state: dict[str, Any], service: str) -> Any:
     return session.client(service)
 
 
-def confirm(args: argparse.Namespace, what: str) -> None:
-    """A change on staging or prod goes ahead with `--yes`, or when the operator types the
-    environment's name; anything else refuses (exit 2), so a script without `--yes` never
-    changes prod."""
-    env = getattr(args, "env", LOCAL)
-    if env not in GUARDED or getattr(args, "yes", False):
-        return
-    if not sys.stdin.isatty():
-        raise TargetError(f"refused: {what} on {env} needs --yes (no terminal to ask)")
-    answer = input(f"{what} on {env}? Type {env!r} to go ahead: ")
-    if answer.strip() != env:
-        raise TargetError(f"nothing changed: {what} on {env} was not confirmed")
+def confirm(
+    args: argparse.Namespace, what: str, trail: Any, detail: dict[str, Any] | None = None
+) -> None:
+    """Before a change: on staging or prod it goes ahead with `--yes`, or when the operator
+    types the environment's name, and only with a `--reason`; anything else refuses (exit 2),
+    so a script without `--yes` never changes prod. Every change, on every environment, is
+    then written to `trail` (the environment's AuditTrail: who, where, what, why) before it is
+    made."""
+    env = getattr(args, "env", LOCAL) or LOCAL
+    reason = getattr(args, "reason", None) or ""
+    if env in GUARDED:
+        if not reason:
+            raise TargetError(f"refused: {what} on {env} needs --reason (the audit trail's why)")
+        if not getattr(args, "yes", False):
+            if not sys.stdin.isatty():
+                raise TargetError(f"refused: {what} on {env} needs --yes (no terminal to ask)")
+            answer = input(f"{what} on {env}? Type {env!r} to go ahead: ")
+            if answer.strip() != env:
+                raise TargetError(f"nothing changed: {what} on {env} was not confirmed")
+    from datetime import UTC, datetime
+
+    from shared.stores.audit import AuditEntry
+
+    actor = getattr(args, "actor", None) or _user()
+    trail.record(AuditEntry(datetime.now(UTC), actor, env, what, reason, detail or {}))
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid-{os.getuid()}"

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
     from shared.services.workflow import Stores as WorkflowStores
+    from shared.stores.audit import AuditTrail
     from shared.stores.catalog import CatalogStore
     from shared.stores.intake import OrderStores
     from shared.stores.inventory import InventoryStore
@@ -216,6 +217,12 @@ class Runtime:
         from shared.stores.orders import OrderStore
 
         return OrderStore(self._table("orders_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        from shared.stores.audit import AuditTrail
+
+        return AuditTrail(self._table("orders_table"), self.aws("dynamodb"))
 
     @cached_property
     def shipments(self) -> ShipmentStore:

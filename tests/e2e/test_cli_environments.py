@@ -74,13 +74,20 @@ def test_a_poison_message_goes_from_status_to_redriven_on_a_deployed_environment
     assert product.sku in letter["body"]
 
     # prod is not changed by a script that did not say --yes (no terminal to ask)
-    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq"]) == 2
+    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--reason", "fixed"]) == 2
     assert "needs --yes" in capsys.readouterr().err
     assert keel([*prod, "stock", "receive", product.sku, "1", "--reference", "PO-X"]) == 2
     capsys.readouterr()
 
-    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--json"]) == 0
+    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes"]) == 2
+    assert "needs --reason" in capsys.readouterr().err  # prod's changes say why
+    redrive = [*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--json"]
+    assert keel([*redrive, "--reason", "INC-7: cause fixed", "--actor", "ops-anna"]) == 0
     assert json.loads(capsys.readouterr().out)["moved"] == 1
+    assert keel([*prod, "audit", "list", "--json"]) == 0
+    (entry,) = [e for e in json.loads(capsys.readouterr().out) if e["env"] == "prod"]
+    assert (entry["actor"], entry["reason"]) == ("ops-anna", "INC-7: cause fixed")
+    assert entry["command"] == "redrive 1 of sync-shopify-dlq"
     assert stack.wait_idle(30)
     assert keel([*prod, "status", "--json"]) == 0
     capsys.readouterr()
@@ -146,7 +153,8 @@ def test_a_sync_refused_for_its_credentials_is_understood_exported_and_redriven(
     control = f"{stack.sandbox_url('shopify')}/__sandbox/outage"
     httpx.post(control, json={"requests": 1000, "status": 401}, timeout=10)
     try:
-        received = [*prod, "stock", "receive", product.sku, "2", "--reference", "PO-401", "--yes"]
+        received = [*prod, "stock", "receive", product.sku, "2", "--reference", "PO-401",
+                    "--yes", "--reason", "goods in"]  # fmt: skip
         assert keel(received) == 0
         deadline = time.monotonic() + 60
         while stack.queue_depths()["sync-shopify-dlq"] == 0 and time.monotonic() < deadline:
@@ -163,7 +171,8 @@ def test_a_sync_refused_for_its_credentials_is_understood_exported_and_redriven(
     finally:
         httpx.post(control, json={"requests": 0}, timeout=10)  # the token is put right
     capsys.readouterr()
-    assert keel([*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--json"]) == 0
+    redrive = [*prod, "dlq", "redrive", "sync-shopify-dlq", "--yes", "--reason", "token put"]
+    assert keel([*redrive, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["moved"] == len(letters)
     assert stack.wait_idle(60)
     assert stack.queue_depths()["sync-shopify-dlq"] == 0

@@ -45,7 +45,8 @@ def run(argv: list[str], deployed: Provisioned, capsys: pytest.CaptureFixture[st
     state = {"queues": deployed.queue_urls, "dead_letter_queues": deployed.dlq_urls}
     root = argparse.ArgumentParser()
     root.add_argument("--state-file", default="-")
-    dlq.register(root.add_subparsers(), lambda _: state, lambda _: Runtime())
+    env = {"ORDERS_TABLE": deployed.tables["orders"]}  # its audit trail
+    dlq.register(root.add_subparsers(), lambda _: state, lambda _: Runtime(env=env))
     args = root.parse_args(argv)
     code = args.func(args)
     out, err = capsys.readouterr()
