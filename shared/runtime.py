@@ -318,6 +318,15 @@ class ChannelKit:
             return wanted
         raise UnknownAccount(f"no {self.name} account {account!r} configured", channel=self.name)
 
+    def accounts_to_poll(self, event: dict[str, Any]) -> list[str]:
+        """The account keys a poll event names — by secret (`{"account_secret": name}`, a
+        per-account schedule) or by key (`{"account": key}`, an operator) — else every one."""
+        if "account_secret" in event:
+            return [self.account_key_of_secret(str(event["account_secret"]))]
+        if "account" in event:
+            return [self.account_key(str(event["account"]))]
+        return list(self.accounts())
+
     def account_key_of_secret(self, secret_name: str) -> str:
         """The key of the account a secret of this channel serves (a per-account schedule
         names its account by its secret: the account itself is only in the secret)."""

@@ -31,14 +31,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     channel = rt.channel(rt.channel_name())
     logger.thread_safe_append_keys(channel=channel.name)
-    event = event or {}
-    if "account_secret" in event:
-        keys = [channel.account_key_of_secret(str(event["account_secret"]))]
-    elif "account" in event:
-        keys = [str(event["account"])]
-    else:
-        keys = list(channel.accounts())
-    reports = [_poll(channel, account(channel, channel.account_key(key))) for key in keys]
+    keys = channel.accounts_to_poll(event or {})
+    reports = [_poll(channel, account(channel, key)) for key in keys]
     return {**reports[0], "accounts": reports}
 
 

@@ -146,6 +146,9 @@ def test_a_second_shop_is_configuration_its_secret_names_its_account(
     assert kit.account_key_of_secret(deployed.secrets["shopify"]) == ""
     with pytest.raises(UnknownAccount, match="not one of shopify's secrets"):
         kit.account_key_of_secret("it/woocommerce")
+    assert kit.accounts_to_poll({}) == ["", SECOND_SHOP]
+    assert kit.accounts_to_poll({"account_secret": name}) == [SECOND_SHOP]
+    assert kit.accounts_to_poll({"account": SHOP_DOMAIN}) == [""]
 
 
 def test_a_channel_with_one_account_reads_no_secret_to_know_it(deployed: Provisioned) -> None:
