@@ -508,6 +508,11 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
     if listing is None:
         return 1
     current = listing.rules
+    try:
+        price_rules = _price_rules(state, args, listing)
+    except (ValueError, InvalidOperation) as exc:
+        console.print(f"[red]Refused: {exc}[/red]")
+        return 2
     _confirm(args, f"listings set {args.sku} {listing.key}")
     try:
         share = Decimal(args.share) if args.share is not None else current.share
@@ -527,6 +532,16 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
     def said(r: ListingRules) -> str:
         return f"share {r.share}, buffer {r.buffer}, cap {r.cap}"
 
+    priced = None
+    if price_rules is not None:
+        from shared.services.pricing import Pricing, set_rules
+
+        rt = _runtime(state)
+        run = set_rules(
+            Pricing(rt.prices, catalog.listings_for), args.sku, listing, price_rules,
+            args.actor, args.reason,
+        )  # fmt: skip
+        priced = [(d.listing, str(d.price), d.status, d.held_because) for d in run.decisions]
     unchanged = rules == current  # nothing to publish, and nothing for the audit trail
     changed = (
         listing
@@ -549,16 +564,66 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
         "changed": not unchanged,
         "before": {"share": str(current.share), "buffer": current.buffer, "cap": current.cap},
     }
+    if price_rules is not None:
+        result["price_rule"] = {
+            "markup": str(price_rules.markup_pct),
+            "fixed": str(price_rules.fixed),
+            "rounding": str(price_rules.ending) if price_rules.ending is not None else None,
+            "fee_pct": str(price_rules.fee_pct),
+            "fee_fixed": str(price_rules.fee_fixed),
+            "strategy": price_rules.strategy,
+            "step": str(price_rules.step),
+        }
+        result["price_decisions"] = [
+            {"listing": k, "price": p, "status": st, "held_because": why}
+            for k, p, st, why in priced or []
+        ]
     if args.json:
         print(json.dumps(result))
-    elif unchanged:
+        return 0
+    for key, price, status, why in priced or []:
+        console.print(
+            f"{changed.sku} on {key}: price {price} ({status}{': ' + why if why else ''})"
+        )
+    if unchanged and price_rules is None:
         console.print(f"{changed.sku} on {where}: already {said(current)}; no change")
-    else:
+    elif not unchanged:
         console.print(
             f"{changed.sku} on {where}: {said(current)} → {said(changed.rules)} "
             f"(by {args.actor}: {args.reason})"
         )
     return 0
+
+
+def _price_rules(state: dict[str, Any], args: Any, listing: Any) -> Any:
+    """The listing's price rule with what the flags change; None when no price flag is given."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from shared.domain.pricing import PriceRules
+
+    flags = {
+        "markup_pct": args.markup,
+        "fixed": args.fixed,
+        "ending": args.rounding,
+        "fee_pct": args.fee_pct,
+        "fee_fixed": args.fee_fixed,
+        "strategy": args.strategy,
+        "step": args.step,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not given:
+        return None
+    current = _runtime(state).prices.rules(listing.sku).get(listing.key, PriceRules())
+    changes: dict[str, Any] = {}
+    for name, value in given.items():
+        if name == "strategy":
+            changes[name] = value
+        elif name == "ending" and value.lower() == "none":
+            changes[name] = None
+        else:
+            changes[name] = Decimal(value)
+    return replace(current, **changes)
 
 
 def _named_listing(state: dict[str, Any], catalog: Any, args: Any, strict: bool) -> Any:
@@ -648,9 +713,10 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
-    from keel_cli import dlq, secrets, status
+    from keel_cli import dlq, prices, secrets, status
 
     dlq.register(sub, _target, _runtime)
+    prices.register(sub, _target, _runtime)
     status.register(sub, _target, _runtime)
     secrets.register(sub, _target, _client, _runtime)
     add_to_every_command(root)
@@ -998,6 +1064,15 @@ def _catalog_and_poll_commands(sub: Any) -> None:
     set_rules.add_argument("--share", help="part of available stock offered, 0..1")
     set_rules.add_argument("--buffer", type=int, help="units held back, >= 0")
     set_rules.add_argument("--cap", help="most units shown, >= 0, or 'none'")
+    set_rules.add_argument("--markup", help="price rule: percent on the SKU's base price")
+    set_rules.add_argument("--fixed", help="price rule: an amount added after the markup")
+    set_rules.add_argument("--rounding", help="price rule: the cents a price ends in, e.g. .95")
+    set_rules.add_argument("--fee-pct", help="the channel's commission, percent (for the floor)")
+    set_rules.add_argument("--fee-fixed", help="the channel's fee per item (for the floor)")
+    set_rules.add_argument(
+        "--strategy", choices=["off", "match-lowest", "beat-lowest", "buy-box"], help="repricing"
+    )
+    set_rules.add_argument("--step", help="beat-lowest's undercut; the least repricing move")
     set_rules.add_argument("--reason", required=True, help="why, kept with the change")
     set_rules.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
     set_rules.add_argument("--json", action="store_true")

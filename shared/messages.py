@@ -67,13 +67,55 @@ class ConfirmStock(BaseModel):
     attempt: int = 0  # as SyncListing.attempt
 
 
-def sync_message(body: str) -> SyncListing | ConfirmStock:
-    """What arrived on a sync queue: a trigger or a confirmation check."""
+class SyncPrice(BaseModel):
+    """A trigger on the channel's sync queue: "the price in force for this listing changed"
+    (the price book's PRICETARGET# item, by the catalog's stream). The sync reads the price in
+    force when it publishes, so a stale or repeated trigger cannot publish an old price."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["price"] = "price"
+    channel: str
+    sku: str
+    listing: str  # the listing's key (channel[@account][/marketplace])
+    attempt: int = 0  # as SyncListing.attempt
+
+
+class ConfirmPrice(BaseModel):
+    """A delayed check: "is the price write the channel accepted applied yet?" Only an
+    applied one becomes what the listing shows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["confirm-price"] = "confirm-price"
+    channel: str
+    sku: str
+    listing: str
+    price: str  # what was written, a decimal string
+    compare_at: str | None = None
+    currency: str = "EUR"
+    reference: str
+    checks: int = 0
+    attempt: int = 0
+
+
+SyncMessage = SyncListing | ConfirmStock | SyncPrice | ConfirmPrice
+_KINDS: dict[str, type[ConfirmStock | SyncPrice | ConfirmPrice]] = {
+    '"confirm-price"': ConfirmPrice,
+    '"price"': SyncPrice,
+    '"confirm"': ConfirmStock,
+}
+
+
+def sync_message(body: str) -> SyncMessage:
+    """What arrived on a sync queue: a stock trigger, a price trigger, or a check of either."""
     if '"kind"' in body:  # cheap pre-check; the model decides
-        try:
-            return ConfirmStock.model_validate_json(body)
-        except ValueError:
-            pass
+        for marker, model in _KINDS.items():
+            if marker in body:
+                try:
+                    return model.model_validate_json(body)
+                except ValueError:
+                    pass
     return SyncListing.model_validate_json(body)
 
 
@@ -86,3 +128,11 @@ class RetryHeld(BaseModel):
     order_key: str
     sku: str
     because: Literal["stock", "listing"] = "stock"
+
+
+def stock_message(body: str) -> SyncListing | ConfirmStock:
+    """A stock trigger or check; ValueError for anything else (a price message included)."""
+    message = sync_message(body)
+    if isinstance(message, SyncPrice | ConfirmPrice):
+        raise ValueError(f"a {message.kind} message is not a stock one")
+    return message

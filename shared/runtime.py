@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         FetchesOrder,
         FetchesOrders,
         ParsesWebhooks,
+        SetsPrices,
         SetsStock,
     )
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from shared.stores.intake import OrderStores
     from shared.stores.inventory import InventoryStore
     from shared.stores.orders import OrderStore
+    from shared.stores.prices import PriceBook
     from shared.stores.shipments import ShipmentStore
 
 S = TypeVar("S", bound=_Settings)
@@ -205,6 +207,13 @@ class Runtime:
         from shared.stores.catalog import CatalogStore
 
         return CatalogStore(self._table("catalog_table"), self.aws("dynamodb"))
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        """The price book, on the catalog table (shared/stores/prices.py)."""
+        from shared.stores.prices import PriceBook
+
+        return PriceBook(self._table("catalog_table"), self.aws("dynamodb"))
 
     @cached_property
     def inventory(self) -> InventoryStore:
@@ -397,6 +406,12 @@ class ChannelKit:
     def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock:
         publisher: SetsStock = self._adapter(
             self.spec.outbound_stock, "publish stock", fresh, account
+        )
+        return publisher
+
+    def price_publisher(self, account: str = "") -> SetsPrices:
+        publisher: SetsPrices = self._adapter(
+            self.spec.outbound_prices, "publish prices", account=account
         )
         return publisher
 

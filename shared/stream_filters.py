@@ -37,8 +37,11 @@ ORDERS_HELD: dict[str, Any] = {
 STOCK_LEVELS: dict[str, Any] = {"dynamodb": {"Keys": {"sk": {"S": ["LEVEL"]}}}}
 
 # A listing written (its ids or rules may have changed) or a channel id newly mapped to a SKU
-# (held orders to wake): shared.services.relay.listing_change / listing_found. Not what a
+# (held orders to wake), or a listing's price in force (shared.services.relay.price_change):
+# shared.services.relay.listing_change / listing_found. Not what a
 # sync records a channel was seen to show (SHOWN#, PENDING#), which changes nothing to publish.
 LISTINGS: dict[str, Any] = {
-    "dynamodb": {"NewImage": {"sk": {"S": [{"prefix": "LISTING#"}, "REF"]}}}
+    "dynamodb": {
+        "NewImage": {"sk": {"S": [{"prefix": "LISTING#"}, "REF", {"prefix": "PRICETARGET#"}]}}
+    }
 }

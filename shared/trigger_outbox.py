@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
-from shared.messages import SyncListing
+from shared.messages import SyncListing, SyncPrice
 
 SEND_BATCH = 10  # SendMessageBatch's most entries
 
@@ -20,9 +20,9 @@ SEND_BATCH = 10  # SendMessageBatch's most entries
 @dataclass
 class TriggerOutbox:
     # queue URL -> (what the trigger came from: a stream record's id, a channel; the trigger)
-    _pending: dict[str, list[tuple[str, SyncListing]]] = field(default_factory=dict)
+    _pending: dict[str, list[tuple[str, SyncListing | SyncPrice]]] = field(default_factory=dict)
 
-    def add(self, source: str, queue_url: str, trigger: SyncListing) -> None:
+    def add(self, source: str, queue_url: str, trigger: SyncListing | SyncPrice) -> None:
         self._pending.setdefault(queue_url, []).append((source, trigger))
 
     def flush(self) -> set[str]:
@@ -44,7 +44,7 @@ class TriggerOutbox:
         return failed
 
 
-def _entry(entry_id: str, trigger: SyncListing) -> dict[str, Any]:
+def _entry(entry_id: str, trigger: SyncListing | SyncPrice) -> dict[str, Any]:
     return {
         "Id": entry_id,
         "MessageBody": trigger.model_dump_json(),

@@ -1,4 +1,5 @@
-"""Sync one channel: a batch of its sync-queue records -> one batched stock update.
+"""Sync one channel: a batch of its sync-queue records -> one batched stock update, and the
+prices in force for the listings whose price changed.
 
 One handler for every channel that publishes stock; its channel comes from configuration
 (`KEEL_CHANNEL`, set per function by the wiring). The stock planner of the outbound engine
@@ -16,7 +17,9 @@ from shared.metrics import count
 from shared.names import sync_queue
 from shared.runtime import runtime
 from shared.services.outbound import QueueRecord
-from shared.services.stock_outbound import StockOutbound, plan_stock_batch
+from shared.services.price_outbound import PriceOutbound
+from shared.services.stock_outbound import StockOutbound
+from shared.services.sync_batch import plan_sync_batch
 from shared.tracing import new_tracer
 
 logger = Logger(service="keel-sync")
@@ -43,7 +46,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
         remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000,
         accounts=channel.stock_accounts(),
     )
-    plan = plan_stock_batch([QueueRecord.from_event(r) for r in records], out)
+    prices = (
+        PriceOutbound(channel, channel.spec.sync, rt.prices, rt.catalog.listing, now=rt.clock)
+        if channel.can("outbound_prices")
+        else None
+    )
+    plan = plan_sync_batch([QueueRecord.from_event(r) for r in records], out, prices)
     for level, message, extra in plan.notes:
         getattr(logger, level)(message, extra=extra)
     queue = rt.queue(sync_queue(channel.name))

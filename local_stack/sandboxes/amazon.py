@@ -121,6 +121,30 @@ class AmazonListing:
     product_type: str = "PRODUCT"
     handling_time: int | None = 2  # lead_time_to_ship_max_days: survives a merge
     pending: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (due, patch)
+    # `purchasable_offer` as the seller last wrote it: the consumer offer ("ALL") and a business
+    # price ("B2B") the seller set in Seller Central, which a blind replace would drop.
+    offers: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.offers:
+            self.offers = [
+                {"marketplace_id": self.marketplace_id, "currency": "EUR", "audience": audience,
+                 "our_price": [{"schedule": [{"value_with_tax": float(price)}]}]}
+                for audience, price in (("ALL", self.price), ("B2B", self.price * Decimal("0.9")))
+            ]  # fmt: skip
+
+    def selling_price(self) -> Decimal | None:
+        """What a consumer pays in this marketplace: the discounted price when there is one."""
+        for offer in self.offers:
+            if offer.get("audience", "ALL") != "ALL":
+                continue
+            for name in ("discounted_price", "our_price"):
+                try:
+                    value = offer[name][0]["schedule"][0]["value_with_tax"]
+                except (KeyError, IndexError, TypeError):
+                    continue
+                return Decimal(str(value)).quantize(Decimal("0.01"))
+        return None
 
     def availability(self) -> list[dict[str, Any]]:
         if self.quantity is None:
@@ -303,7 +327,7 @@ class AmazonSandbox:
                     "sku": listing.seller_sku,
                     "marketplace_id": listing.marketplace_id,
                     "quantity": listing.quantity,
-                    "price": None,
+                    "price": f"{price:.2f}" if (price := listing.selling_price()) else None,
                     "account": self.seller_id,
                     "marketplace": listing.marketplace_id,
                 }
@@ -1026,13 +1050,19 @@ def _attributes(listing: AmazonListing) -> dict[str, Any]:
         availability["quantity"] = listing.quantity
     if listing.handling_time is not None:
         availability["lead_time_to_ship_max_days"] = listing.handling_time
-    return {"fulfillment_availability": [availability]}
+    return {
+        "fulfillment_availability": [availability],
+        "purchasable_offer": copy.deepcopy(listing.offers),
+    }
 
 
 def _patch_issues(patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What Amazon would report INVALID in a fulfillment_availability patch."""
     issues = []
     for patch in patches:
+        if patch.get("path") == "/attributes/purchasable_offer":
+            issues.extend(_offer_issues(patch))
+            continue
         if patch.get("path") != "/attributes/fulfillment_availability":
             continue  # other attributes: accepted and ignored by this sandbox
         for value in patch.get("value") or []:
@@ -1060,7 +1090,46 @@ def _patch_issues(patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return issues
 
 
+def _offer_issues(patch: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Amazon reports INVALID in a purchasable_offer patch: each offer names its
+    marketplace and currency, and its prices are positive amounts."""
+    issues = []
+
+    def invalid(message: str) -> None:
+        issues.append({"code": "4000003", "severity": "ERROR", "message": message,
+                       "attributeNames": ["purchasable_offer"]})  # fmt: skip
+
+    if patch.get("op") == "delete":
+        return issues
+    for offer in patch.get("value") or []:
+        if not isinstance(offer, dict) or not offer.get("marketplace_id"):
+            invalid("each purchasable_offer needs a marketplace_id")
+            continue
+        if not isinstance(offer.get("currency"), str) or len(offer["currency"]) != 3:
+            invalid("each purchasable_offer needs a currency")
+        for name in ("our_price", "discounted_price"):
+            if name not in offer:
+                continue
+            try:
+                value = offer[name][0]["schedule"][0]["value_with_tax"]
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+            except (KeyError, IndexError, TypeError):
+                ok = False
+            if not ok:
+                invalid(f"{name} needs a schedule with a positive value_with_tax")
+    return issues
+
+
 def _apply(listing: AmazonListing, patch: dict[str, Any]) -> None:
+    if patch.get("path") == "/attributes/purchasable_offer":
+        mine = [
+            o for o in patch.get("value") or [] if o.get("marketplace_id") == listing.marketplace_id
+        ]
+        if patch["op"] == "delete":
+            listing.offers = []
+        elif mine:
+            listing.offers = copy.deepcopy(mine)
+        return
     if patch.get("path") != "/attributes/fulfillment_availability":
         return
     value = (patch.get("value") or [{}])[0]

@@ -57,6 +57,7 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint 
     ("PUT", r"/retailer/orders/cancellation", "/retailer/orders/cancellation"),
     ("GET", r"/retailer/orders/(?P<id>[^/]+)", "/retailer/orders/{order-id}"),
     ("PUT", r"/retailer/offers/(?P<id>[^/]+)/stock", "/retailer/offers/{offer-id}/stock"),
+    ("PUT", r"/retailer/offers/(?P<id>[^/]+)/price", "/retailer/offers/{offer-id}/price"),
     ("POST", r"/retailer/shipments", "/retailer/shipments"),
     ("GET", r"/retailer/subscriptions/signature-keys", "/retailer/subscriptions/signature-keys"),
     ("GET", r"/shared/process-status/(?P<id>[^/]+)", "/shared/process-status/{id}"),
@@ -351,7 +352,7 @@ class BolSandbox:
                     "listing_id": o.offer_id,
                     "sku": o.reference or o.ean,
                     "quantity": o.amount,
-                    "price": None,
+                    "price": f"{o.price:.2f}",
                     "account": self.retailer_id,
                     "marketplace": "",
                     "countries": list(o.countries),
@@ -707,6 +708,9 @@ class BolSandbox:
         if endpoint == "/retailer/offers/{offer-id}/stock":
             self._valid(body, "UpdateOfferStockRequest")
             return self._set_stock(ident, body)
+        if endpoint == "/retailer/offers/{offer-id}/price":
+            self._valid(body, "UpdateOfferPriceRequest")
+            return self._set_price(ident, body)
         if endpoint == "/retailer/shipments":
             self._valid(body, "ShipmentRequest")
             return self._ship(body)
@@ -787,6 +791,34 @@ class BolSandbox:
             offer.managed_by_retailer = bool(body["managedByRetailer"])
 
         return self._accept("UPDATE_OFFER_STOCK", offer_id, apply)
+
+    def _set_price(self, offer_id: str, body: dict[str, Any]) -> Response:
+        """One or more bundle prices: quantity 1 must be there, quantities increasing and unit
+        prices decreasing, 1..9999 with two decimals (checked beyond the schema, as bol does)."""
+        bundles = body["pricing"]["bundlePrices"]
+        problems = []
+        quantities = [b.get("quantity") for b in bundles]
+        prices = [Decimal(str(b.get("unitPrice"))) for b in bundles]
+        if 1 not in quantities:
+            problems.append({"name": "pricing.bundlePrices", "reason": "quantity 1 is required"})
+        if quantities != sorted(set(quantities)) or prices != sorted(prices, reverse=True):
+            problems.append({"name": "pricing.bundlePrices", "reason": "not in increasing order"})
+        for n, price in enumerate(prices):
+            if price != price.quantize(Decimal("0.01")) or not 1 <= price <= 9999:
+                problems.append({"name": f"pricing.bundlePrices[{n}].unitPrice",
+                                 "reason": "must be 1..9999 with 2 decimals"})  # fmt: skip
+        if problems:
+            raise _Refused(400, problem(400, "Bad Request", "Request contains invalid value(s).",
+                                        violations=problems))  # fmt: skip
+        with self._lock:
+            offer = self.offers.get(offer_id)
+            if offer is None:
+                raise _Refused(404, problem(404, "Not Found", f"Offer {offer_id} not found."))
+
+        def apply() -> None:
+            offer.price = prices[quantities.index(1)]
+
+        return self._accept("UPDATE_OFFER_PRICE", offer_id, apply)
 
     def _items(self, ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(order, item) for each order item id; 400 for an unknown one, as bol answers."""

@@ -143,6 +143,7 @@ class Variant:
     title: str
     price: Decimal | None
     tracked: bool
+    compare_at: Decimal | None = None
 
 
 @dataclass
@@ -363,6 +364,7 @@ class ShopifySandbox:
                     "sku": v.sku,
                     "quantity": self._variant_quantity(v),
                     "price": f"{v.price:.2f}" if v.price is not None else None,
+                    "compare_at": f"{v.compare_at:.2f}" if v.compare_at is not None else None,
                     "account": self.shop_domain,
                     "marketplace": "",
                 }
@@ -770,6 +772,7 @@ class ShopifySandbox:
                 _gid_id("Location", id) if id else self.primary_location_id
             ),
             "inventorySetQuantities": self._resolve_set_quantities,
+            "productVariantsBulkUpdate": self._resolve_variants_bulk_update,
             "order": lambda info, id: self._order_node(id),
             "orders": lambda info, **arguments: shopify_orders.orders_connection(
                 self._state.orders.values(), **arguments
@@ -1024,7 +1027,86 @@ class ShopifySandbox:
             return self._inventory_item(item_id)
         if (location_id := _gid_id("Location", gid)) is not None:
             return self._location(location_id)
+        if (variant_id := _gid_id("ProductVariant", gid)) is not None:
+            return self._variant_node(variant_id)
         return None
+
+    def _variant_node(self, variant_id: int) -> dict[str, Any] | None:
+        variant = self._state.variants.get(variant_id)
+        if variant is None:
+            return None
+        return {
+            "__typename": "ProductVariant",
+            "id": f"gid://shopify/ProductVariant/{variant_id}",
+            "legacyResourceId": str(variant_id),
+            "price": f"{variant.price:.2f}" if variant.price is not None else "0.00",
+            "compareAtPrice": f"{variant.compare_at:.2f}" if variant.compare_at else None,
+            "product": {
+                "__typename": "Product",
+                "id": f"gid://shopify/Product/{variant.product_id}",
+            },
+        }
+
+    def _resolve_variants_bulk_update(
+        self,
+        info: GraphQLResolveInfo,
+        productId: str,
+        variants: list[dict[str, Any]],
+        **_: Any,
+    ) -> dict[str, Any]:
+        """Prices only (what Keel sends): every row checked first; any userError and nothing
+        is applied (allowPartialUpdates false, the default)."""
+        product_id = _gid_id("Product", productId)
+        owned = {v.variant_id for v in self._state.variants.values() if v.product_id == product_id}
+        if not owned:
+            error = _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+            return {"product": None, "productVariants": None, "userErrors": [error]}
+        errors: list[dict[str, Any]] = []
+        changes: list[tuple[Variant, Decimal | None, Decimal | None, bool]] = []
+        for n, row in enumerate(variants):
+            here = ["variants", str(n)]
+            variant_id = _gid_id("ProductVariant", row.get("id")) if row.get("id") else None
+            if variant_id is None:
+                errors.append(_user_error([*here, "id"], "Product variant id is missing",
+                                          "PRODUCT_VARIANT_ID_MISSING"))  # fmt: skip
+                continue
+            if variant_id not in self._state.variants:
+                errors.append(_user_error([*here, "id"], "Product variant does not exist",
+                                          "PRODUCT_VARIANT_DOES_NOT_EXIST"))  # fmt: skip
+                continue
+            if variant_id not in owned:
+                errors.append(_user_error([*here, "id"], "Product variant must be for this product",
+                                          "MUST_BE_FOR_THIS_PRODUCT"))  # fmt: skip
+                continue
+            prices: list[Decimal | None] = []
+            for name in ("price", "compareAtPrice"):
+                raw = row.get(name)
+                try:
+                    value = Decimal(str(raw)) if raw is not None else None
+                except ArithmeticError:
+                    value = Decimal(-1)
+                if value is not None and (not value.is_finite() or value < 0):
+                    said = f"{name} must be greater than or equal to 0"
+                    errors.append(_user_error([*here, name], said, "GREATER_THAN_OR_EQUAL_TO"))
+                prices.append(value)
+            changes.append(
+                (self._state.variants[variant_id], prices[0], prices[1], "compareAtPrice" in row)
+            )
+        if errors:
+            return {"product": None, "productVariants": None, "userErrors": errors}
+        with self._lock:
+            for variant, price, compare_at, sets_compare in changes:
+                if price is not None:
+                    variant.price = price.quantize(Decimal("0.01"))
+                if sets_compare:
+                    variant.compare_at = (
+                        compare_at.quantize(Decimal("0.01")) if compare_at else None
+                    )
+        return {
+            "product": {"__typename": "Product", "id": productId},
+            "productVariants": [self._variant_node(v.variant_id) for v, _, _, _ in changes],
+            "userErrors": [],
+        }
 
     def _inventory_item(self, item_id: int | None) -> dict[str, Any] | None:
         variant_id = self._state.items.get(item_id) if item_id is not None else None

@@ -57,13 +57,19 @@ class WooItem:
     stock_quantity: int | None = None
     date_modified_gmt: str = ""
     regular_price: str = ""
+    sale_price: str = ""
+
+    @property
+    def selling_price(self) -> str:
+        """What a buyer pays: the sale price while one is set (WooCommerce's `price`)."""
+        return self.sale_price or self.regular_price
 
     def view(self) -> dict[str, Any]:
         data = asdict(self)
         qty = self.stock_quantity if self.manage_stock else None
         data["stock_quantity"] = qty
         data["stock_status"] = "instock" if (qty is None or qty > 0) else "outofstock"
-        data["price"] = self.regular_price
+        data["price"] = self.selling_price
         return data
 
 
@@ -337,7 +343,8 @@ class WooCommerceSandbox:
                     "listing_id": str(item.id),
                     "sku": item.sku or None,
                     "quantity": item.stock_quantity if item.manage_stock else None,
-                    "price": item.regular_price or None,
+                    "price": item.selling_price or None,
+                    "compare_at": item.regular_price if item.sale_price else None,
                     "account": self.base_url,
                     "marketplace": "",
                 }
@@ -676,7 +683,7 @@ class WooCommerceSandbox:
                 raise _Refused(400, "woocommerce_rest_invalid_product_id", "Invalid product ID.")
             product_id = item.parent_id or item.id
             variation_id = item.id if item.type == "variation" else 0
-        unit = Decimal(item.regular_price) if item is not None and item.regular_price else None
+        unit = Decimal(item.selling_price) if item is not None and item.selling_price else None
         if "subtotal" in raw:
             subtotal = _amount(raw["subtotal"], "subtotal")
         elif unit is not None:
@@ -1015,6 +1022,19 @@ class WooCommerceSandbox:
                         400,
                     ),
                 }
+        prices = {k: change[k] for k in ("regular_price", "sale_price") if k in change}
+        for name, value in prices.items():
+            if not isinstance(value, str):
+                refused = f"Invalid parameter(s): {name} ({name} is not of type string.)"
+                return {"id": item_id, "error": _error("rest_invalid_param", refused, 400)}
+            if (value and not _MONEY.fullmatch(value)) or value.startswith("-"):
+                refused = f"Invalid parameter(s): {name}"
+                return {"id": item_id, "error": _error("rest_invalid_param", refused, 400)}
+        regular = prices.get("regular_price", item.regular_price)
+        sale = prices.get("sale_price", item.sale_price)
+        if sale and regular and Decimal(sale) >= Decimal(regular):
+            sale = ""  # WooCommerce drops a sale price not below the regular one
+        item.regular_price, item.sale_price = regular, sale
         if "manage_stock" in change:
             item.manage_stock = bool(change["manage_stock"])
         if "stock_quantity" in change and item.manage_stock:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
@@ -116,6 +117,46 @@ class SetsStock(Protocol):
 
     def set_stock(self, items: Sequence[StockUpdate]) -> list[StockResult]:
         """One result per item, in order; raises RetryableError when the whole call failed."""
+        ...
+
+
+@dataclass(frozen=True)
+class PriceUpdate:
+    """The price a listing must show (VAT included, in the listing's currency), and the
+    regular price struck through beside it during a sale (None: no sale)."""
+
+    listing: Listing
+    price: Decimal
+    compare_at: Decimal | None = None
+    currency: str = "EUR"
+
+
+@dataclass(frozen=True)
+class PriceResult:
+    listing: Listing
+    error: Exception | None = None  # a ChannelError subclass when this item failed
+    pending: PendingStock | None = None  # accepted, not applied (bol.com 202, Amazon ACCEPTED)
+
+
+@runtime_checkable
+class SetsPrices(Protocol):
+    channel: str
+
+    def set_prices(self, items: Sequence[PriceUpdate]) -> list[PriceResult]:
+        """One result per item, in order; raises RetryableError when the whole call failed."""
+        ...
+
+
+@runtime_checkable
+class ConfirmsPrices(Protocol):
+    """Offered by a SetsPrices adapter whose writes are accepted before they are applied."""
+
+    channel: str
+
+    def check_prices(
+        self, pending: Sequence[tuple[PriceUpdate, PendingStock]]
+    ) -> list[PendingCheck]:
+        """One check per item, in order; raises RetryableError when the whole call failed."""
         ...
 
 

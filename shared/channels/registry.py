@@ -50,6 +50,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("confirm_shipment", c.confirm_shipment),
             ("cancel_lines", c.cancel_lines),
             ("accept_cancellation", c.accept_cancellation),
+            ("outbound_prices", c.outbound_prices),
         ):
             if path is None:
                 continue
@@ -60,6 +61,8 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
         schema_fields = _schema_fields(c.secret_schema)
         if schema_fields is not None and c.account_field not in schema_fields:
             problems.append(f"{c.name}: account_field {c.account_field!r} is not in its secret")
+        if c.outbound_prices is not None and not c.publishes_stock:
+            problems.append(f"{c.name}: prices go out on the sync queue stock publishing has")
         if c.sync.max_concurrency is not None and c.sync.max_concurrency < 2:
             problems.append(f"{c.name}: Lambda's SQS maximum concurrency is at least 2")
         if c.sync.rows_per_call < 1:

@@ -172,6 +172,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.AcceptsCancellations: accepts the
     # buyer's cancellation requests an order carries (Order.cancellation_requested).
     accept_cancellation: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.SetsPrices (and ConfirmsPrices when
+    # the channel accepts a price before it applies it): prices out, on the sync queue.
+    outbound_prices: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

@@ -86,3 +86,14 @@ class BatchPlan:
 
     def note(self, message: str, level: str = "info", **extra: Any) -> None:
         self.notes.append((level, message, extra))
+
+
+def merged(*plans: BatchPlan) -> BatchPlan:
+    """One plan for a batch whose records several planners shared (stock and prices)."""
+    whole = BatchPlan()
+    for plan in plans:
+        whole.fates.update(plan.fates)
+        whole.sends.extend(plan.sends)
+        whole.counts.update(plan.counts)
+        whole.notes.extend(plan.notes)
+    return whole

@@ -1,8 +1,9 @@
 """Which stream changes matter to channels, and which channels to tell.
 
 Two streams feed the relay: the inventory's (a SKU's offerable quantity moved) and the
-catalog's (a listing appeared, or its ids or publishing rules changed). Both end as the same
-trigger: "listing of SKU on CHANNEL needs syncing"; the sync reads canonical state itself.
+catalog's (a listing appeared, or its ids or publishing rules changed; a listing's price in force
+changed). They end as triggers: "listing of SKU on CHANNEL needs syncing" (its stock, or its
+price); the sync reads canonical state itself.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from shared.domain.inventory import StockLevel
 from shared.domain.listings import Listing
-from shared.messages import RetryHeld, SyncListing
+from shared.messages import RetryHeld, SyncListing, SyncPrice
 from shared.stores.catalog import REF_SK, CatalogStore, is_listing_key, listing_from_item
 from shared.stores.inventory import LEVEL, InventoryStore, level_from_item
+from shared.stores.prices import TARGET
 
 
 @dataclass
@@ -23,9 +25,9 @@ class Relayed:
     """What one stream record asks for: sync triggers (one per channel to tell) and a wake-up
     per held order that may go on now (stock arrived, or a listing now names a line's id)."""
 
-    triggers: list[SyncListing] = field(default_factory=list)
+    triggers: list[SyncListing | SyncPrice] = field(default_factory=list)
     wakes: list[RetryHeld] = field(default_factory=list)
-    cause: str | None = None  # "stock" or "listing", for the log
+    cause: str | None = None  # "stock", "listing" or "price", for the log
 
 
 def relay_change(
@@ -47,6 +49,10 @@ def relay_change(
     if arrived is not None and waiting is not None:
         for order_key in waiting.waiting_orders(arrived):
             relayed.wakes.append(RetryHeld(order_key=order_key, sku=arrived, because="stock"))
+    price = price_change(old, new, publishing)
+    if price is not None:
+        relayed.triggers, relayed.cause = [price], "price"
+        return relayed
     moved_sku = stock_change(old, new)
     if moved_sku is not None:
         sku, channels = moved_sku, channels_to_sync(catalog.listings_for(moved_sku), publishing)
@@ -59,6 +65,24 @@ def relay_change(
     moved = relayed.cause == "stock"
     relayed.triggers = [SyncListing(channel=c, sku=sku, stock_moved=moved) for c in channels]
     return relayed
+
+
+def price_change(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, publishing: Collection[str]
+) -> SyncPrice | None:
+    """A listing's price in force was written (a decision published or approved) with another
+    price than before: its channel must show it."""
+    if not new or not str(new.get("sk", "")).startswith(TARGET):
+        return None
+    channel = str(new.get("channel", ""))
+    if channel not in publishing:
+        return None
+    if old and (old.get("price"), old.get("compare_at")) == (
+        new.get("price"),
+        new.get("compare_at"),
+    ):
+        return None
+    return SyncPrice(channel=channel, sku=str(new["sku"]), listing=str(new["listing"]))
 
 
 def stock_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:

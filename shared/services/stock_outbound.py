@@ -17,7 +17,7 @@ from typing import Protocol
 from shared.channels.port import SetsStock
 from shared.channels.spec import SyncPolicy
 from shared.domain.listings import stock_slot
-from shared.messages import ConfirmStock, SyncListing, sync_message
+from shared.messages import ConfirmStock, SyncListing, stock_message
 from shared.services.outbound import (
     BatchPlan,
     DeadLettered,
@@ -113,7 +113,7 @@ def plan_stock_batch(records: list[QueueRecord], out: StockOutbound) -> BatchPla
     parts: dict[str, list[tuple[QueueRecord, SyncListing | ConfirmStock]]] = {}
     for record in records:
         try:
-            message = sync_message(record.body)
+            message = stock_message(record.body)
         except ValueError as exc:  # pydantic's ValidationError included
             plan.note("unreadable sync trigger", "error", error=str(exc)[:500])
             plan.fates[record.message_id] = DeadLettered(

@@ -61,6 +61,16 @@ class Table:
         ):
             yield from (from_item(i) for i in page.get("Items", []))
 
+    def query_partition(self, pk: str) -> Iterator[dict[str, Any]]:
+        """Every item under one partition key (a small one: a list kept under a fixed key)."""
+        for page in self.client.get_paginator("query").paginate(
+            TableName=self.name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": av(pk)},
+            ConsistentRead=True,
+        ):
+            yield from (from_item(i) for i in page.get("Items", []))
+
     def scan_sk(self, sk: str) -> Iterator[dict[str, Any]]:
         """Every item of one kind; for operators' listings, not for request paths."""
         for page in self.client.get_paginator("scan").paginate(

@@ -22,7 +22,7 @@ from shared.channels.port import PendingCheck, PendingState, PendingStock, Stock
 from shared.channels.registry import BY_NAME
 from shared.domain.inventory import Movement, MovementCause
 from shared.domain.listings import Listing
-from shared.messages import ConfirmStock, SyncListing, sync_message
+from shared.messages import ConfirmStock, SyncListing, stock_message
 from shared.runtime import reset as reset_runtime
 from shared.services.outbound import BatchPlan
 from shared.services.stock_confirm import confirm_stock
@@ -250,7 +250,7 @@ def test_a_level_that_rises_while_its_write_is_on_the_way_waits_for_the_next_bat
     carry_out = queue_batch.carry_out
 
     def queue_nothing(plan: BatchPlan, *rest: Any) -> Any:
-        queued.extend((sync_message(s.body), s.delay_s) for s in plan.sends)
+        queued.extend((stock_message(s.body), s.delay_s) for s in plan.sends)
         return carry_out(dataclasses.replace(plan, sends=[]), *rest)
 
     monkeypatch.setattr(queue_batch, "carry_out", queue_nothing)

@@ -111,7 +111,7 @@ def test_an_order_lowers_the_offer_and_is_listed_until_empty(bol: BolSandbox) ->
             "listing_id": refs["offer_id"],
             "sku": "MUG",
             "quantity": 1,
-            "price": None,
+            "price": "9.99",  # the offer's price, as the seller listed it
             "account": bol.retailer_id,
             "marketplace": "",
             "countries": ["NL", "BE"],  # store.visible[].countryCode: one offer sells in both

@@ -47,6 +47,7 @@ CHANNEL = Channel(
         ("A1AM78C64UM0Y8", "mx"),
     ),
     outbound_stock="shared.channels.amazon.stock:publisher",
+    outbound_prices="shared.channels.amazon.prices:prices",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",
     # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for

@@ -129,7 +129,7 @@ class AmazonStock:
             response = self._api.call(
                 "patchListingsItem",
                 "PATCH",
-                f"{LISTINGS}/{self._seller}/{_quote(sku)}",
+                f"{LISTINGS}/{self._seller}/{quote_sku(sku)}",
                 params={"marketplaceIds": self._marketplace(update)},
                 json=patch_body(update),
             )
@@ -237,7 +237,7 @@ class AmazonStock:
             response = self._api.call(
                 "getListingsItem",
                 "GET",
-                f"{LISTINGS}/{self._seller}/{_quote(_seller_sku(update))}",
+                f"{LISTINGS}/{self._seller}/{quote_sku(_seller_sku(update))}",
                 params={
                     "marketplaceIds": self._marketplace(update),
                     "includedData": "fulfillmentAvailability,issues",
@@ -321,7 +321,7 @@ def _refusal(update: StockUpdate) -> ChannelError | None:
     return None
 
 
-def _quote(sku: str) -> str:
+def quote_sku(sku: str) -> str:
     """Seller SKUs may hold spaces and slashes: one path segment, percent-encoded."""
     from urllib.parse import quote
 

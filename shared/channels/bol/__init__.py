@@ -37,6 +37,7 @@ CHANNEL = Channel(
     # Lines match listings by offer id, then by EAN (the listing's `sku` ref).
     line_item_ref="offer_id",
     outbound_stock="shared.channels.bol.stock:publisher",
+    outbound_prices="shared.channels.bol.prices:prices",
     confirm_shipment="shared.channels.bol.fulfillment:fulfillment",
     accept_cancellation="shared.channels.bol.cancellation:cancellations",
     # bol retries a push 10 times in ~10 minutes, then disables the subscription.

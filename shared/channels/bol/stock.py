@@ -80,30 +80,44 @@ class BolStockPublisher:
     def check_stock(
         self, pending: Sequence[tuple[StockUpdate, PendingStock]]
     ) -> list[PendingCheck]:
-        """The writes' process statuses in bulk reads (up to 1000 a call); an outage fails the
-        whole call (RetryableError), so every check comes back through the queue."""
-        ids = list(dict.fromkeys(write.reference for _, write in pending))
-        statuses: dict[str, process.ProcessStatus] = {}
-        for start in range(0, len(ids), process.BULK_LIMIT):
-            chunk = ids[start : start + process.BULK_LIMIT]
-            statuses |= with_retries(
-                partial(process.read_many, self.client, chunk),
-                attempts=ATTEMPTS,
-                max_wait_s=MAX_WAIT_S,
-                sleep=self._sleep,
-            )
+        """The writes' process statuses (read_statuses)."""
+        statuses = read_statuses(self.client, [w.reference for _, w in pending], self._sleep)
         checks = []
         for update, write in pending:
-            status = statuses[write.reference]
-            if status.status == "SUCCESS":
-                checks.append(PendingCheck(PendingState.APPLIED, shown=amount(update.quantity)))
-            elif status.status in ("FAILURE", "TIMEOUT"):
-                checks.append(PendingCheck(PendingState.FAILED, reason=status.reason))
-            elif status.status == "PENDING":
-                checks.append(PendingCheck(PendingState.PENDING))
-            else:
-                raise RetryableError(f"unknown process status {status.status!r}", channel=CHANNEL)
+            check = pending_check(statuses[write.reference])
+            if check.state is PendingState.APPLIED:
+                check = PendingCheck(PendingState.APPLIED, shown=amount(update.quantity))
+            checks.append(check)
         return checks
+
+
+def read_statuses(
+    client: BolClient, references: Sequence[str], sleep: Callable[[float], None]
+) -> dict[str, process.ProcessStatus]:
+    """Process statuses in bulk reads (up to 1000 a call); an outage fails the whole call
+    (RetryableError), so every check comes back through the queue."""
+    ids = list(dict.fromkeys(references))
+    statuses: dict[str, process.ProcessStatus] = {}
+    for start in range(0, len(ids), process.BULK_LIMIT):
+        chunk = ids[start : start + process.BULK_LIMIT]
+        statuses |= with_retries(
+            partial(process.read_many, client, chunk),
+            attempts=ATTEMPTS,
+            max_wait_s=MAX_WAIT_S,
+            sleep=sleep,
+        )
+    return statuses
+
+
+def pending_check(status: process.ProcessStatus) -> PendingCheck:
+    """What a process status says of the write it follows."""
+    if status.status == "SUCCESS":
+        return PendingCheck(PendingState.APPLIED)
+    if status.status in ("FAILURE", "TIMEOUT"):
+        return PendingCheck(PendingState.FAILED, reason=status.reason)
+    if status.status == "PENDING":
+        return PendingCheck(PendingState.PENDING)
+    raise RetryableError(f"unknown process status {status.status!r}", channel=CHANNEL)
 
 
 def publisher(secret: BolSecret, http: httpx.Client) -> BolStockPublisher:

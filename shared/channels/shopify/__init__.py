@@ -31,6 +31,7 @@ CHANNEL = Channel(
     confirm_shipment="shared.channels.shopify.fulfillment:fulfillment",
     cancel_lines="shared.channels.shopify.oversell:line_canceller",
     outbound_stock="shared.channels.shopify.stock:publisher",
+    outbound_prices="shared.channels.shopify.prices:prices",
     # Shopify retries a failed delivery for 4 hours, so the poll is for what is lost for good
     # (retries exhausted, a subscription removed): every 10 minutes, sparing the cost bucket
     # the stock sync needs.

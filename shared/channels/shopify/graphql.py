@@ -303,6 +303,41 @@ mutation KeelOrderEditCommit($id: ID!, $staffNote: String) {
 }
 """
 
+# Prices: a variant's product (the bulk update is per product) and what it shows now.
+VARIANT_PRICES_QUERY = """
+query KeelVariantPrices($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id
+      price
+      compareAtPrice
+      product {
+        id
+      }
+    }
+  }
+}
+"""
+
+# One product's variants a call; allowPartialUpdates false (the default): a userError on one
+# variant and nothing of the call is applied. compareAtPrice null ends a sale.
+VARIANT_PRICES_MUTATION = """
+mutation KeelSetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants {
+      id
+      price
+      compareAtPrice
+    }
+    userErrors {
+      field
+      message
+      code
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "inventory_levels": INVENTORY_LEVELS_QUERY,
     "set_quantities": SET_QUANTITIES_MUTATION,
@@ -314,5 +349,7 @@ DOCUMENTS: dict[str, str] = {
     "order_edit_begin": ORDER_EDIT_BEGIN_MUTATION,
     "order_edit_set_quantity": ORDER_EDIT_SET_QUANTITY_MUTATION,
     "order_edit_commit": ORDER_EDIT_COMMIT_MUTATION,
+    "variant_prices": VARIANT_PRICES_QUERY,
+    "set_prices": VARIANT_PRICES_MUTATION,
 }
 """Every document Keel sends, by name (the schema test walks this)."""

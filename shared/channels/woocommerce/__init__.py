@@ -33,6 +33,7 @@ CHANNEL = Channel(
     confirm_shipment="shared.channels.woocommerce.fulfillment:fulfillment",
     cancel_lines="shared.channels.woocommerce.oversell:line_canceller",
     outbound_stock="shared.channels.woocommerce.stock:publisher",
+    outbound_prices="shared.channels.woocommerce.prices:prices",
     # WooCommerce never retries a failed delivery: the poll is how a lost order still lands.
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),

@@ -16,21 +16,23 @@ from shared.channels.http import request, retry_after_s
 from shared.channels.port import StockResult, StockUpdate
 from shared.channels.woocommerce import CHANNEL as SPEC
 from shared.channels.woocommerce.secret import WooSecret
+from shared.domain.listings import Listing
 
 CHANNEL = "woocommerce"
 BATCH_LIMIT = SPEC.sync.rows_per_call  # 100, declared on the channel's SyncPolicy
 API_PREFIX = "/wp-json/wc/v3"
 
 
-def _batch_path(update: StockUpdate) -> str:
-    refs = update.listing.refs
+def batch_path(listing: Listing) -> str:
+    """Where a listing's batch update goes: its parent's variations, or the products."""
+    refs = listing.refs
     if refs.get("variation_id"):
         return f"{API_PREFIX}/products/{int(refs['product_id'])}/variations/batch"
     return f"{API_PREFIX}/products/batch"
 
 
-def _item_id(update: StockUpdate) -> int:
-    refs = update.listing.refs
+def item_id(listing: Listing) -> int:
+    refs = listing.refs
     return int(refs.get("variation_id") or refs["product_id"])
 
 
@@ -49,8 +51,8 @@ class WooStockPublisher:
         results: dict[int, StockResult] = {}
         for item in items:
             try:
-                _item_id(item)
-                by_path[_batch_path(item)].append(item)
+                item_id(item.listing)
+                by_path[batch_path(item.listing)].append(item)
             except (KeyError, ValueError) as exc:  # a listing without usable Woo ids
                 message = f"listing has no usable WooCommerce ids {item.listing.refs}: {exc!r}"
                 results[id(item)] = StockResult(
@@ -66,7 +68,7 @@ class WooStockPublisher:
     def _post_batch(self, path: str, chunk: Sequence[StockUpdate]) -> list[StockResult]:
         body = {
             "update": [
-                {"id": _item_id(u), "manage_stock": True, "stock_quantity": u.quantity}
+                {"id": item_id(u.listing), "manage_stock": True, "stock_quantity": u.quantity}
                 for u in chunk
             ]
         }
@@ -108,33 +110,34 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 def _per_item(chunk: Sequence[StockUpdate], response: httpx.Response) -> list[StockResult]:
+    errors = item_errors([item_id(u.listing) for u in chunk], response)
+    return [StockResult(u.listing, e) for u, e in zip(chunk, errors, strict=True)]
+
+
+def item_errors(ids: Sequence[int], response: httpx.Response) -> list[ChannelError | None]:
+    """Each batch item's failure (None: updated), from a 200 answer that may carry per-item
+    errors: every batch call (stock, prices) reads its answer so."""
     try:
         answered = response.json().get("update", [])
     except (ValueError, AttributeError):
         failure = RetryableError("WooCommerce answered 200 without a batch body", channel=CHANNEL)
-        return [StockResult(u.listing, failure) for u in chunk]
+        return [failure for _ in ids]
     by_id = {int(a["id"]): a for a in answered if isinstance(a, dict) and "id" in a}
-    results = []
-    for update in chunk:
-        answer = by_id.get(_item_id(update))
+    errors: list[ChannelError | None] = []
+    for item_id in ids:
+        answer = by_id.get(item_id)
         if answer is None:
-            results.append(
-                StockResult(
-                    update.listing,
-                    RetryableError("WooCommerce returned no result for this item", channel=CHANNEL),
-                )
-            )
+            message = "WooCommerce returned no result for this item"
+            errors.append(RetryableError(message, channel=CHANNEL))
         elif "error" in answer:
             err = answer["error"] or {}
             status = int((err.get("data") or {}).get("status", 400))
             error_class = classify_status(status) or PermanentError
             message = f"{err.get('code')}: {err.get('message')}"
-            results.append(
-                StockResult(update.listing, error_class(message, channel=CHANNEL, status=status))
-            )
+            errors.append(error_class(message, channel=CHANNEL, status=status))
         else:
-            results.append(StockResult(update.listing))
-    return results
+            errors.append(None)
+    return errors
 
 
 def publisher(secret: WooSecret, http: httpx.Client) -> WooStockPublisher:

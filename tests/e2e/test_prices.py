@@ -1,0 +1,93 @@
+"""Prices end to end on the local stack: a base price set once reaches all four channels, each
+by its own rule (and bol's and Amazon's only once the channel confirms it); a typo waits for a
+person, and only the approved decision goes out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from keel_cli.main import main as keel
+from local_stack.stack import LocalStack
+from tests.e2e.conftest import Product, make_product
+
+pytestmark = pytest.mark.e2e
+CHANNELS = ("shopify", "woocommerce", "bol", "amazon")
+
+
+def price_shown(stack: LocalStack, channel: str, sku: str) -> str | None:
+    rows = httpx.get(f"{stack.sandbox_url(channel)}/__sandbox/listings", timeout=10).json()
+    return next((r["price"] for r in rows if r["sku"] == sku), None)
+
+
+def run(capsys: pytest.CaptureFixture[str], state: Path, *args: str) -> Any:
+    capsys.readouterr()
+    assert keel(["--state-file", str(state), *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_base_price_reaches_every_channel_and_a_typo_waits_for_approval(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product: Product = make_product(stack, on_hand=5)
+    sku = product.sku
+    state = stack.write_state(tmp_path / "local.json")
+    set_price = ["prices", "set", sku, "--base", "19.95", "--cost", "8.00", "--min-margin", "10"]
+    launched = run(capsys, state, *set_price, "--max", "29.95", "--reason", "launch")
+    assert {d["channel"]: d["status"] for d in launched["decisions"]} == dict.fromkeys(
+        CHANNELS, "published"
+    )
+    ruled = run(capsys, state, "listings", "set", sku, "bol", "--markup", "15",
+                "--rounding", ".99", "--reason", "bol commission")  # fmt: skip
+    assert ruled["price_decisions"][0]["price"] == "22.99"
+    assert stack.wait_idle(60)
+    expected = {"shopify": "19.95", "woocommerce": "19.95", "bol": "22.99", "amazon": "19.95"}
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == expected
+    (row,) = run(capsys, state, "prices", "show", sku)
+    assert {x["channel"]: (x["price"], x["shown"]) for x in row["listings"]} == {
+        c: (p, p) for c, p in expected.items()
+    }  # shown: what each channel confirmed (bol and Amazon after their checks)
+    assert all(x["floor"] == "8.80" and x["ceiling"] == "29.95" for x in row["listings"])
+
+    typo = run(capsys, state, *set_price[:4], "1.99", *set_price[5:], "--reason", "typo")
+    assert {d["status"] for d in typo["decisions"]} == {"pending"}
+    assert all("over the 30 % step" in d["held_because"] for d in typo["decisions"])
+    assert stack.wait_idle(30)
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == expected  # nothing went out
+    pending = {d["channel"]: d["id"] for d in run(capsys, state, "prices", "pending")}
+    assert set(pending) == set(CHANNELS)
+    approved = run(capsys, state, "prices", "approve", pending["shopify"], "--actor", "bo")
+    assert (approved["status"], approved["price"]) == ("approved", "8.80")  # at the floor
+    for channel in ("woocommerce", "bol", "amazon"):
+        run(capsys, state, "prices", "reject", pending[channel])
+    assert run(capsys, state, "prices", "pending") == []
+    assert stack.wait_idle(30)
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == expected | {"shopify": "8.80"}
+    history = run(capsys, state, "prices", "history", sku)
+    statuses = [(d["channel"], d["status"]) for d in history["decisions"]]
+    assert ("shopify", "approved") in statuses and ("bol", "rejected") in statuses
+    assert history["lowest_30_days"]["shopify"] == "19.95"  # before the reduction went live
+
+
+def test_bad_prices_are_refused_and_change_nothing(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=1)
+    state = stack.write_state(tmp_path / "local.json")
+    base = ["--state-file", str(state), "prices", "set", product.sku, "--reason", "x"]
+    assert keel([*base, "--base", "abc", "--cost", "1"]) == 2
+    assert keel([*base, "--base", "10", "--cost", "-1"]) == 2
+    assert keel([*base, "--base", "10.001", "--cost", "1"]) == 2
+    assert keel([*base, "--base", "10", "--cost", "1", "--map", "20", "--max", "15"]) == 2
+    assert keel(["--state-file", str(state), "prices", "set", "NO-SUCH-SKU", "--base", "1",
+                 "--cost", "1", "--reason", "x"]) == 1  # fmt: skip
+    capsys.readouterr()
+    assert keel(["--state-file", str(state), "prices", "show", product.sku]) == 1
+    dry = run(capsys, state, "prices", "set", product.sku, "--base", "12", "--cost", "5",
+              "--reason", "try", "--dry-run")  # fmt: skip
+    assert dry["dry_run"] and len(dry["decisions"]) == len(CHANNELS)
+    assert keel(["--state-file", str(state), "prices", "show", product.sku]) == 1  # still none
