@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         FetchesOrder,
         FetchesOrders,
         ParsesWebhooks,
+        ReadsOfferChanges,
         SetsPrices,
         SetsStock,
     )
@@ -402,6 +403,12 @@ class ChannelKit:
             return None
         parser: ParsesWebhooks = load(self.spec.inbound)()
         return parser
+
+    def offer_reader(self) -> ReadsOfferChanges | None:
+        if self.spec.offer_changes is None:
+            return None
+        reader: ReadsOfferChanges = load(self.spec.offer_changes)()
+        return reader
 
     def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock:
         publisher: SetsStock = self._adapter(

@@ -199,6 +199,8 @@ class AmazonSandbox:
         self._buckets: dict[str, Bucket] = {}
         self._tokens: dict[str, float] = {}  # access token -> expiry (epoch)
         self._listings: dict[tuple[str, str], AmazonListing] = {}
+        # (marketplace, seller SKU) -> other sellers' offers: (seller, price, shipping, buy box)
+        self._competitors: dict[tuple[str, str], list[tuple[str, Decimal, Decimal, bool]]] = {}
         self._orders: dict[str, dict[str, Any]] = {}
         self._documents: dict[str, bytes | None] = {}
         self._feeds: dict[str, Feed] = {}
@@ -861,6 +863,8 @@ class AmazonSandbox:
                 return Response.json(
                     200, {"id": m.group(1), "status": self.cancel(m.group(1), notify)}
                 )
+            if rel == "/competitors" and method == "POST":
+                return Response.json(200, self.competitors(_json(request), notify))
         except _Refused as refused:
             return refused.response
         return _errors(404, "NotFound", "No such control")
@@ -991,6 +995,117 @@ class AmazonSandbox:
             "NotificationMetadata": {
                 "ApplicationId": "amzn1.sellerapps.app.keel-sandbox",
                 "SubscriptionId": "keel-sandbox-order-change",
+                "PublishTime": now,
+                "NotificationId": str(uuid.uuid4()),
+            },
+        }
+
+    def competitors(self, spec: Any, notify: bool = True) -> dict[str, Any]:
+        """`POST /__sandbox/competitors`: `{"sku", "marketplace"?, "offers": [{"seller_id",
+        "price", "shipping", "buy_box"}]}`: other sellers' offers beside the seller's listing
+        (its marketplace: the seller's first unless named). The sandbox keeps them and sends
+        ANY_OFFER_CHANGED in Amazon's shape, aggregated as Amazon does: the top offers (the
+        seller's own among them), the lowest price and the Buy Box price of new items."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("offers"), list):
+            raise _Refused(400, "InvalidInput", '{"sku", "offers": [...]} expected')
+        marketplace = str(spec.get("marketplace") or self.marketplace_id)
+        with self._lock:
+            listing = self._listings.get((marketplace, str(spec.get("sku"))))
+            if listing is None:
+                raise _Refused(
+                    404, "NOT_FOUND", f"no listing of {spec.get('sku')} in {marketplace}"
+                )
+            self._apply_due()
+            own = listing.selling_price() or listing.price
+        try:
+            offers = [
+                (str(o["seller_id"]), Decimal(str(o["price"])),
+                 Decimal(str(o.get("shipping", "0"))), bool(o.get("buy_box")))
+                for o in spec["offers"]
+            ]  # fmt: skip
+        except (KeyError, TypeError, ArithmeticError) as exc:
+            raise _Refused(
+                400, "InvalidInput", f"an offer needs seller_id and price: {exc}"
+            ) from None
+        with self._lock:
+            self._competitors[(marketplace, listing.seller_sku)] = offers
+        body = self.offer_notification(listing, own, offers)
+        if notify:
+            self.send_raw(json.dumps(body))
+        return {"sku": listing.seller_sku, "marketplace": marketplace, "asin": listing.asin,
+                "notification": body["NotificationMetadata"]["NotificationId"]}  # fmt: skip
+
+    def offer_notification(
+        self,
+        listing: AmazonListing,
+        own: Decimal,
+        others: list[tuple[str, Decimal, Decimal, bool]],
+    ) -> dict[str, Any]:
+        """ANY_OFFER_CHANGED for the listing's ASIN (AnyOfferChangedNotification schema)."""
+        now = _iso(_now())
+
+        def money(amount: Decimal) -> dict[str, Any]:
+            return {"Amount": float(amount), "CurrencyCode": "EUR"}
+
+        everyone = [(self.seller_id, own, Decimal(0), False), *others]
+        lowest = min(everyone, key=lambda o: o[1] + o[2])
+        box = next((o for o in everyone if o[3]), None)
+        prices = [{"Condition": "new", "FulfillmentChannel": "Merchant",
+                   "LandedPrice": money(lowest[1] + lowest[2]), "ListingPrice": money(lowest[1]),
+                   "Shipping": money(lowest[2])}]  # fmt: skip
+        summary: dict[str, Any] = {
+            "NumberOfOffers": [
+                {"Condition": "new", "FulfillmentChannel": "Merchant", "OfferCount": len(everyone)}
+            ],
+            "LowestPrices": prices,
+            # What the schema requires beside them (the sandbox has no catalog data of its own).
+            "ListPrice": money(listing.price),
+            "MinimumAdvertisedPrice": money(Decimal(0)),
+            "SuggestedLowerPricePlusShipping": money(lowest[1] + lowest[2]),
+            "TotalBuyBoxEligibleOffers": len(everyone),
+            "SalesRankings": [],
+            "NumberOfBuyBoxEligibleOffers": [
+                {"Condition": "new", "FulfillmentChannel": "Merchant", "OfferCount": len(everyone)}
+            ],
+            "CompetitivePriceThreshold": money(lowest[1] + lowest[2]),
+        }
+        if box is not None:
+            landed = money(box[1] + box[2])
+            summary["BuyBoxPrices"] = [
+                {"Condition": "new", "LandedPrice": landed, "ListingPrice": money(box[1]),
+                 "Shipping": money(box[2])}
+            ]  # fmt: skip
+        return {
+            "NotificationVersion": "1.0",
+            "NotificationType": "ANY_OFFER_CHANGED",
+            "PayloadVersion": "1.0",
+            "EventTime": now,
+            "Payload": {
+                "AnyOfferChangedNotification": {
+                    "SellerId": self.seller_id,
+                    "OfferChangeTrigger": {
+                        "MarketplaceId": listing.marketplace_id,
+                        "ASIN": listing.asin,
+                        "ItemCondition": "new",
+                        "TimeOfOfferChange": now,
+                        "OfferChangeType": "Internal",
+                    },
+                    "Summary": summary,
+                    "Offers": [
+                        {
+                            "SellerId": seller,
+                            "SubCondition": "new",
+                            "ListingPrice": money(price),
+                            "Shipping": money(shipping),
+                            "IsFulfilledByAmazon": False,
+                        }
+                        for seller, price, shipping, _ in everyone
+                    ],
+                }
+            },
+            "NotificationMetadata": {
+                "ApplicationId": "amzn1.sellerapps.app.keel-sandbox",
+                "SubscriptionId": "keel-sandbox-any-offer-changed",
                 "PublishTime": now,
                 "NotificationId": str(uuid.uuid4()),
             },

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from shared.domain.listings import Listing
 from shared.domain.orders import Order
 from shared.domain.oversell import LineCut
+from shared.domain.pricing import Offer
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,32 @@ class ConfirmsPrices(Protocol):
         self, pending: Sequence[tuple[PriceUpdate, PendingStock]]
     ) -> list[PendingCheck]:
         """One check per item, in order; raises RetryableError when the whole call failed."""
+        ...
+
+
+@dataclass(frozen=True)
+class CompetingOffers:
+    """A channel's news that the offers beside one of Keel's listings changed (Amazon
+    ANY_OFFER_CHANGED, bol COMPETING_OFFER): the repricer's input. `product_ref` is the value of
+    the listing ref the channel names products by (Channel.offer_ref: the ASIN, the EAN)."""
+
+    product_ref: str
+    marketplace: str  # "" where the channel has none
+    offers: tuple[Offer, ...]  # Keel's own offer included when the channel lists it
+    changed_at: datetime
+    currency: str = "EUR"
+    ignore: str | None = None  # why Keel must not act on it (an External change, a used item)
+
+
+@runtime_checkable
+class ReadsOfferChanges(Protocol):
+    """Reads a delivery that tells of competing offers (the same doors orders come through)."""
+
+    channel: str
+
+    def parse_offers(self, raw_body: bytes, account: str) -> CompetingOffers | None:
+        """None: not an offer notification (an order one, say). Raises ValueError when it is one
+        but cannot be read, or names another seller than `account`."""
         ...
 
 

@@ -51,6 +51,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("cancel_lines", c.cancel_lines),
             ("accept_cancellation", c.accept_cancellation),
             ("outbound_prices", c.outbound_prices),
+            ("offer_changes", c.offer_changes),
         ):
             if path is None:
                 continue
@@ -61,6 +62,10 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
         schema_fields = _schema_fields(c.secret_schema)
         if schema_fields is not None and c.account_field not in schema_fields:
             problems.append(f"{c.name}: account_field {c.account_field!r} is not in its secret")
+        if c.offer_changes is not None and (c.offer_ref is None or c.inbound is None):
+            problems.append(
+                f"{c.name}: offer changes come through an inbound door and name offer_ref"
+            )
         if c.outbound_prices is not None and not c.publishes_stock:
             problems.append(f"{c.name}: prices go out on the sync queue stock publishing has")
         if c.sync.max_concurrency is not None and c.sync.max_concurrency < 2:

@@ -175,13 +175,20 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.SetsPrices (and ConfirmsPrices when
     # the channel accepts a price before it applies it): prices out, on the sync queue.
     outbound_prices: str | None = None
+    # "module:Class" implementing port.ReadsOfferChanges: competitors' offers arrive through the
+    # channel's inbound door (Amazon ANY_OFFER_CHANGED on its queue) and feed the repricer.
+    offer_changes: str | None = None
+    # The listing ref such a notification names the product by (Amazon "asin"): indexed like
+    # line_item_ref, so the repricer finds the SKU.
+    offer_ref: str | None = None
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:
         """Listing refs indexed for matching order lines back to Keel's SKU."""
         if self.inbound is None:
             return ()
-        return (*([self.line_item_ref] if self.line_item_ref else []), "sku")
+        refs = [self.line_item_ref, "sku", self.offer_ref]
+        return tuple(dict.fromkeys(r for r in refs if r))
 
     @property
     def receives_deliveries(self) -> bool:

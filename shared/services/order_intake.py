@@ -22,9 +22,11 @@ from pydantic import ValidationError
 from shared.channels.errors import AuthError, PermanentError, UnknownAccount
 from shared.channels.port import (
     AcceptsCancellations,
+    CompetingOffers,
     FetchesOrder,
     OrderNotice,
     ParsesWebhooks,
+    ReadsOfferChanges,
 )
 from shared.channels.spec import Channel
 from shared.domain.lifecycle import deleted_by_channel
@@ -55,6 +57,7 @@ class IntakeChannel(Protocol):
     def raw_secret(self, fresh: bool = False, account: str = "") -> dict[str, Any]: ...
     def account_key(self, account: str) -> str: ...
     def parser(self) -> ParsesWebhooks | None: ...
+    def offer_reader(self) -> ReadsOfferChanges | None: ...
     def order_fetcher(self, account: str = "") -> FetchesOrder: ...
     def cancellation_acceptor(self, account: str = "") -> AcceptsCancellations: ...
 
@@ -166,7 +169,16 @@ class Ignored:
     why: str
 
 
-DeliveryResult = Taken | Held | Ignored
+@dataclass(frozen=True)
+class Repriced:
+    """The delivery told of competing offers; the repricer said what it made of them."""
+
+    said: str
+
+
+# (account key, account name, the offers) -> what the repricer made of them
+OfferSink = Callable[[str, str, CompetingOffers], str]
+DeliveryResult = Taken | Held | Ignored | Repriced
 
 
 def take_delivery(
@@ -175,9 +187,11 @@ def take_delivery(
     ports: IntakePorts,
     read_body: Callable[[InboundDelivery], bytes],
     retention_days: int,
+    offers: OfferSink | None = None,
 ) -> DeliveryResult:
     """One verified delivery, from the webhook or a channel's queue. `channel` None: no channel
-    of that name is registered. Retryable failures raise (the record comes back)."""
+    of that name is registered. Retryable failures raise (the record comes back). A delivery
+    telling of competing offers goes to `offers` (the repricer), never to order intake."""
 
     def hold(reason: str) -> Held:
         return Held(reason[:2000], _keep_held(delivery, reason, ports, retention_days))
@@ -191,6 +205,14 @@ def take_delivery(
         shop = delivery_account(channel, delivery, raw)
     except UnknownAccount as exc:  # no secret for the account it names (or one removed)
         return hold(str(exc))
+    reader = channel.offer_reader() if offers is not None else None
+    if reader is not None and offers is not None:
+        try:
+            change = reader.parse_offers(raw, shop.name)
+        except ValueError as exc:
+            return hold(f"unparseable {what}: {exc}")
+        if change is not None:
+            return Repriced(offers(shop.key, shop.name, change))
     try:
         parsed = parser.parse_webhook(delivery.headers, raw, shop.name)
     except ValidationError as exc:  # where and why, never the values (customer data)

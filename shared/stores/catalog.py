@@ -58,7 +58,8 @@ class CatalogStore:
         )
 
     def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None:
-        """`lookup_refs` names the refs inbound messages identify lines by (e.g. variant_id)."""
+        """`lookup_refs` names the refs inbound messages identify listings by (e.g. variant_id,
+        an ASIN); a ref the listing does not hold is skipped."""
         rules = listing.rules
         self._t.client.put_item(
             TableName=self._t.name,
@@ -79,7 +80,9 @@ class CatalogStore:
             ),
         )
         for kind in lookup_refs:
-            ref = listing.refs[kind]
+            ref = listing.refs.get(kind)
+            if not ref:  # a listing without that id cannot be found by it
+                continue
             try:
                 self._t.client.put_item(
                     TableName=self._t.name,

@@ -91,3 +91,38 @@ def test_bad_prices_are_refused_and_change_nothing(
               "--reason", "try", "--dry-run")  # fmt: skip
     assert dry["dry_run"] and len(dry["decisions"]) == len(CHANNELS)
     assert keel(["--state-file", str(state), "prices", "show", product.sku]) == 1  # still none
+
+
+def compete(stack: LocalStack, sku: str, price: str) -> None:
+    offers = [{"seller_id": "A2COMPETITOR", "price": price, "shipping": "0.00", "buy_box": True}]
+    answer = httpx.post(f"{stack.sandbox_url('amazon')}/__sandbox/competitors",
+                        json={"sku": sku, "offers": offers}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_an_amazon_undercut_moves_keels_price_within_the_rules_and_never_below_the_floor(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=5)
+    sku = product.sku
+    state = stack.write_state(tmp_path / "local.json")
+    run(capsys, state, "prices", "set", sku, "--base", "19.95", "--cost", "10.00",
+        "--max", "29.95", "--reason", "launch")  # fmt: skip
+    run(capsys, state, "listings", "set", sku, "amazon", "--strategy", "beat-lowest",
+        "--step", "0.10", "--reason", "win the Buy Box")  # fmt: skip
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "amazon", sku) == "19.95"
+    compete(stack, sku, "17.50")  # ANY_OFFER_CHANGED on Keel's queue, as Amazon sends it
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "amazon", sku) == "17.40"
+    assert price_shown(stack, "shopify", sku) == "19.95"  # other channels keep theirs
+    compete(stack, sku, "13.00")
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "amazon", sku) == "12.90"
+    compete(stack, sku, "0.01")  # a penny: Keel follows to its floor and no further
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "amazon", sku) == "10.00"
+    history = run(capsys, state, "prices", "history", sku)
+    repriced = [d for d in history["decisions"] if d["actor"] == "repricer"]
+    assert [d["price"] for d in repriced] == ["17.40", "12.90", "10.00"]
+    assert "clamped at the floor 10.00" in repriced[-1]["reason"]

@@ -154,8 +154,9 @@ def test_a_channel_that_delivers_to_a_queue_gets_the_queue_its_consumer_and_its_
 
 
 def test_every_subscription_a_channel_asks_for_is_one_its_parser_acts_on() -> None:
-    """docs/deploy.md tells operators to subscribe these: each must reach an order."""
-    from shared.channels.amazon.notifications import ORDER_CHANGE
+    """docs/deploy.md tells operators to subscribe these: each must reach an order (or, for
+    offer notifications, the repricer)."""
+    from shared.channels.amazon.notifications import ANY_OFFER_CHANGED, ORDER_CHANGE
     from shared.channels.shopify.orders import ORDER_TOPICS as SHOPIFY_TOPICS
     from shared.channels.woocommerce.orders import DELETED_TOPIC
     from shared.channels.woocommerce.orders import ORDER_TOPICS as WOO_TOPICS
@@ -164,7 +165,7 @@ def test_every_subscription_a_channel_asks_for_is_one_its_parser_acts_on() -> No
         "shopify": SHOPIFY_TOPICS,
         "woocommerce": WOO_TOPICS | {DELETED_TOPIC},
         "bol": {"ORDER"},
-        "amazon": {ORDER_CHANGE},
+        "amazon": {ORDER_CHANGE, ANY_OFFER_CHANGED},
     }
     for channel in CHANNELS:
         assert channel.subscriptions, channel.name

@@ -23,7 +23,8 @@ CHANNEL = Channel(
         delivery_id=FromBody(("NotificationMetadata", "NotificationId")),
         topic=FromBody(("NotificationType",)),
     ),
-    subscriptions=("ORDER_CHANGE",),  # SP-API notification type, to the notifications queue
+    # SP-API notification types, to the notifications queue (offers: the repricer)
+    subscriptions=("ORDER_CHANGE", "ANY_OFFER_CHANGED"),
     inbound="shared.channels.amazon.notifications:AmazonNotificationsInbound",
     fetch_order="shared.channels.amazon.orders:fetch_order",
     line_item_ref="marketplace_sku",
@@ -48,6 +49,8 @@ CHANNEL = Channel(
     ),
     outbound_stock="shared.channels.amazon.stock:publisher",
     outbound_prices="shared.channels.amazon.prices:prices",
+    offer_changes="shared.channels.amazon.notifications:AmazonOfferChanges",
+    offer_ref="asin",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",
     # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for
