@@ -239,8 +239,9 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 trigger=QueueTrigger("ingest", batch_size=10),
                 timeout_s=30,
                 memory_mb=512,
-                reads=("catalog",),
-                writes=("inventory", "orders"),
+                # catalog: an order held for a line no listing matches waits under that id
+                # (CatalogStore.wait_for_listing); the repricer records price decisions.
+                writes=("catalog", "inventory", "orders"),
                 # A held or cancelled order moves what its channel shows, not Keel's stock.
                 sends_to=sync_queues,
                 # The shop's currency, to check orders against.
@@ -280,8 +281,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 handler="functions.release_held.handler:handler",
                 trigger=QueueTrigger("held-orders", batch_size=10, max_concurrency=2),
                 timeout_s=30,
-                reads=("catalog",),
-                writes=("inventory", "orders"),
+                writes=("catalog", "inventory", "orders"),  # catalog: orders waiting for a listing
             ),
             Function(
                 # The same relay on the catalog's stream: a new listing, or new rules for one,
@@ -304,6 +304,15 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 reads=("catalog",),
                 sends_to=sync_queues,
             ),
+            Function(
+                # Sales start and end on time: SKUs with a sale are decided again each minute
+                # (a decision changes nothing until a boundary passes).
+                name="prices",
+                handler="functions.prices.handler:handler",
+                trigger=ScheduleTrigger("sales", rate_minutes=1),
+                timeout_s=60,
+                writes=("catalog",),  # price decisions (the stream publishes them)
+            ),
             *(
                 Function(
                     # The backstop for webhooks that never arrived (lost, or never retried).
@@ -314,8 +323,7 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                     ),
                     timeout_s=300,
                     memory_mb=512,
-                    reads=("catalog",),
-                    writes=("inventory", "orders"),
+                    writes=("catalog", "inventory", "orders"),  # catalog: as ingest's
                     secrets=(c.name,),
                     # A held, cancelled or refunded order moves what its channel shows.
                     sends_to=(sync_queue(c.name),) if c.publishes_stock else (),

@@ -132,7 +132,11 @@ def decide(
         assert derived.price is not None
         before = current.price if current is not None else None
         recent = p.book.published_since(price.sku, listing.key, now - timedelta(hours=1))
-        held = p.guard.holds(before, derived.price, recent, len(changes))
+        held = (
+            None  # a sale ends: back to the regular price struck through beside it
+            if _sale_ends(current, derived)
+            else p.guard.holds(before, derived.price, recent, len(changes))
+        )
         decision = PriceDecision(
             id=p.new_id(),
             sku=price.sku,
@@ -161,6 +165,41 @@ def decide(
         else:
             p.book.publish(decision)
     return run
+
+
+SALES = "sales"  # the actor of the sale schedule's decisions
+
+
+def run_sales(p: Pricing) -> PricingRun:
+    """The sale schedule: every SKU with a sale to start or end is decided again (nothing
+    changes until a boundary passes); a SKU whose sale has ended and been decided leaves the
+    list. Keel starts and ends sales itself, within the schedule's period, on every channel."""
+    now = p.now()
+    whole = PricingRun()
+    for sku in p.book.on_sale():
+        price = p.book.price(sku)
+        if price is None or price.sale is None:
+            continue
+        sale = price.sale
+        said = f"sale {sale.price} from {sale.starts.isoformat()} to {sale.ends.isoformat()}"
+        run = decide(p, price, SALES, said)
+        whole.decisions.extend(run.decisions)
+        whole.unchanged.extend(f"{sku} {key}" for key in run.unchanged)
+        whole.problems.update({f"{sku} {key}": why for key, why in run.problems.items()})
+        if now >= sale.ends:
+            p.book.sale_over(sku, sale.ends)
+    return whole
+
+
+def _sale_ends(current: PriceDecision | None, derived: Derived) -> bool:
+    """The listing returns to the regular price shown struck through during its sale: a price
+    that was in force (and through the guard) before the sale, so the guard does not hold it."""
+    return (
+        current is not None
+        and current.compare_at is not None
+        and derived.compare_at is None
+        and derived.price == current.compare_at
+    )
 
 
 def _settle_quietly(p: Pricing, decision: PriceDecision) -> None:

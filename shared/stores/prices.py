@@ -12,6 +12,7 @@ A decision and its target are written in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ LOG = "PRICELOG#"
 TARGET = "PRICETARGET#"
 SHOWN = "PRICESHOWN#"
 PENDING_PK = "PRICES#PENDING"
+SALES_PK = "PRICES#SALES"  # one item per SKU with a sale to start or end (the sale schedule's)
 
 
 class NotPending(Exception):
@@ -165,9 +167,38 @@ class PriceBook:
 
     # --- what the merchant sets ---
     def put_price(self, price: SkuPrice, actor: str, reason: str, at: datetime) -> None:
-        self._t.client.put_item(
-            TableName=self._t.name, Item=to_item(price_item(price, actor, reason, at))
-        )
+        """The SKU's price; a sale also puts it on the sale schedule's list (one transaction)."""
+        sale = price.sale
+        marker: dict[str, Any]
+        if sale is not None:
+            marker = {"Put": {"TableName": self._t.name, "Item": to_item(
+                {"pk": SALES_PK, "sk": price.sku, "starts": sale.starts.isoformat(),
+                 "ends": sale.ends.isoformat()})}}  # fmt: skip
+        else:
+            marker = {"Delete": {"TableName": self._t.name,
+                                 "Key": {"pk": av(SALES_PK), "sk": av(price.sku)}}}  # fmt: skip
+        self._t.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self._t.name,
+                         "Item": to_item(price_item(price, actor, reason, at))}},
+                marker,
+            ]
+        )  # fmt: skip
+
+    def on_sale(self) -> list[str]:
+        """SKUs with a sale still to start or end: what the sale schedule decides again."""
+        return sorted(str(i["sk"]) for i in self._t.query_partition(SALES_PK))
+
+    def sale_over(self, sku: str, ends: datetime) -> None:
+        """Off the sale schedule's list, unless a newer sale was set meanwhile."""
+        client = self._t.client
+        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            client.delete_item(
+                TableName=self._t.name,
+                Key={"pk": av(SALES_PK), "sk": av(sku)},
+                ConditionExpression="ends = :ends",
+                ExpressionAttributeValues={":ends": av(ends.isoformat())},
+            )
 
     def price(self, sku: str) -> SkuPrice | None:
         item = self._t.get(_sku_pk(sku), PRICE_SK)

@@ -126,3 +126,32 @@ def test_an_amazon_undercut_moves_keels_price_within_the_rules_and_never_below_t
     repriced = [d for d in history["decisions"] if d["actor"] == "repricer"]
     assert [d["price"] for d in repriced] == ["17.40", "12.90", "10.00"]
     assert "clamped at the floor 10.00" in repriced[-1]["reason"]
+
+
+def test_a_sale_starts_and_ends_on_time_on_every_channel(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    product = make_product(stack, on_hand=5)
+    sku = product.sku
+    state = stack.write_state(tmp_path / "local.json")
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    end = start + timedelta(seconds=4)
+    run(capsys, state, "prices", "set", sku, "--base", "19.95", "--cost", "5.00",
+        "--sale", "14.95", "--sale-start", start.isoformat(), "--sale-end", end.isoformat(),
+        "--reason", "weekend sale")  # fmt: skip
+    assert stack.wait_idle(60)
+    regular = dict.fromkeys(CHANNELS, "19.95")
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == regular
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.1)
+    stack.fire_schedule("sales")  # as EventBridge Scheduler does each minute
+    assert stack.wait_idle(60)
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == dict.fromkeys(CHANNELS, "14.95")
+    rows = httpx.get(f"{stack.sandbox_url('shopify')}/__sandbox/listings", timeout=10).json()
+    assert next(r["compare_at"] for r in rows if r["sku"] == sku) == "19.95"  # struck through
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 0.1)
+    stack.fire_schedule("sales")
+    assert stack.wait_idle(60)
+    assert {c: price_shown(stack, c, sku) for c in CHANNELS} == regular

@@ -20,9 +20,21 @@ class MemoryPriceBook:
     waiting: dict[str, PriceDecision] = field(default_factory=dict)
     shown: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = field(default_factory=dict)
     published: list[PriceDecision] = field(default_factory=list)  # every target write, in order
+    sales: dict[str, datetime] = field(default_factory=dict)  # SKU -> its sale's end
 
     def put_price(self, price: SkuPrice, actor: str, reason: str, at: datetime) -> None:
         self.set_prices[price.sku] = price
+        if price.sale is not None:
+            self.sales[price.sku] = price.sale.ends
+        else:
+            self.sales.pop(price.sku, None)
+
+    def on_sale(self) -> list[str]:
+        return sorted(self.sales)
+
+    def sale_over(self, sku: str, ends: datetime) -> None:
+        if self.sales.get(sku) == ends:
+            del self.sales[sku]
 
     def price(self, sku: str) -> SkuPrice | None:
         return self.set_prices.get(sku)

@@ -149,3 +149,26 @@ def test_history_answers_the_lowest_price_of_the_prior_thirty_days() -> None:
     ) == D("15.00")
     clock.at += timedelta(days=25)  # 15.00 ended 35 days ago: out of the window
     assert pricing.omnibus_reference(book.history("MUG"), "shopify", clock.at) == D("19.95")
+
+
+def test_the_sale_schedule_starts_and_ends_a_sale_on_every_listing() -> None:
+    from shared.domain.pricing import Sale
+
+    p, book, clock = make()
+    start, end = clock.at + timedelta(hours=1), clock.at + timedelta(hours=5)
+    run = pricing.set_price(p, mug(sale=Sale(D("14.95"), start, end)), "ana", "xmas")
+    assert {d.price for d in run.decisions} == {D("19.95")}  # not started yet
+    assert pricing.run_sales(p).decisions == []  # nothing passed a boundary
+    clock.at = start
+    started = pricing.run_sales(p)
+    assert {(d.price, d.compare_at, d.rule) for d in started.decisions} == {
+        (D("14.95"), D("19.95"), "sale")
+    }
+    assert all(d.actor == "sales" for d in started.decisions) and len(started.decisions) == 4
+    assert book.on_sale() == ["MUG"]
+    clock.at = end
+    ended = pricing.run_sales(p)
+    assert {(d.price, d.compare_at) for d in ended.decisions} == {(D("19.95"), None)}
+    assert book.on_sale() == []  # off the list once the end is decided
+    pricing.set_price(p, mug(), "ana", "no more sales")
+    assert book.on_sale() == []
