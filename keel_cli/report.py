@@ -57,6 +57,24 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
             recovered.add_row(what, done)
         console.print(recovered)
 
+    if report.pricing.rows:
+        prices = Table(
+            title="Prices: one per SKU, each listing's own (shown: what the channel shows)"
+        )
+        for column in ("sku", "listing", "price", "shown", "floor", "ceiling"):
+            prices.add_column(column, overflow="fold")
+        for p in report.pricing.rows:
+            prices.add_row(p.sku, p.listing, p.price or "-", p.shown or "-", p.floor or "-",
+                           p.ceiling or "-")  # fmt: skip
+        console.print(prices)
+    if report.pricing.repriced:
+        repriced = Table(title="Repriced: competitors undercut the mug (Amazon.nl, Amazon.de, bol)")
+        for column in ("listing", "before", "after", "what became of it", "why"):
+            repriced.add_column(column, overflow="fold")
+        for change in report.pricing.repriced:
+            repriced.add_row(*change)
+        console.print(repriced)
+
     if report.ok:
         console.print(
             "[bold green]All checks passed:[/bold green] Keel and every channel agree "

@@ -30,6 +30,7 @@ import httpx
 
 from local_stack.demo_amazon import wait_for_accepted_writes
 from local_stack.demo_parts import parts_for
+from local_stack.demo_prices import PricingReport, price_everything
 from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
 from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
 from local_stack.sandboxes.shopify import SandboxLine
@@ -89,6 +90,7 @@ class DemoReport:
     skus_after_shipping: list[SkuRow] = field(default_factory=list)
     # (what happened, what Keel did): the recoveries of local_stack/demo_recovery.py
     recovered: list[tuple[str, str]] = field(default_factory=list)
+    pricing: PricingReport = field(default_factory=PricingReport)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,8 @@ class DemoReport:
             "shipped": self.shipped,
             "skus_after_shipping": rows(self.skus_after_shipping),
             "recovered": self.recovered,
+            "prices": [r.__dict__ for r in self.pricing.rows],
+            "repriced": self.pricing.repriced,
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
@@ -560,6 +564,8 @@ def run_demo(
     recovered = last_unit_twice_in_shopify(stack, refs, report.problems)
     progress("an order edited after its parcel was labelled")
     report.recovered = [*recovered, *edit_after_the_label(stack, refs, report.problems)]
+    progress("pricing every listing from one price per SKU; competitors undercut on Amazon")
+    report.pricing = price_everything(stack, report.problems)
     dead = {
         k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
     }

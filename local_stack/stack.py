@@ -580,10 +580,16 @@ def quiet_logs() -> None:
 def stores(stack: LocalStack) -> tuple[Any, Any, Any]:
     """Catalog, inventory and order stores pointed at this stack's moto (the functions'
     composition root, given the stack's tables and clients)."""
+    rt = runtime_of(stack)
+    return rt.catalog, rt.inventory, rt.orders
+
+
+def runtime_of(stack: LocalStack) -> Any:
+    """The functions' composition root, given this stack's tables and clients (its price book
+    and stores; no queues or secrets)."""
     from shared.runtime import Runtime
 
     assert stack.resources is not None
     tables = stack.resources.tables
     env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
-    rt = Runtime(env=env, aws=stack.client)
-    return rt.catalog, rt.inventory, rt.orders
+    return Runtime(env=env, aws=stack.client)

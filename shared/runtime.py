@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         FetchesOrder,
         FetchesOrders,
         ParsesWebhooks,
+        ReadsCompetition,
         ReadsOfferChanges,
         SetsPrices,
         SetsStock,
@@ -403,6 +404,12 @@ class ChannelKit:
             return None
         parser: ParsesWebhooks = load(self.spec.inbound)()
         return parser
+
+    def competition_reader(self, account: str = "") -> ReadsCompetition:
+        reader: ReadsCompetition = self._adapter(
+            self.spec.read_competition, "read competing offers", account=account
+        )
+        return reader
 
     def offer_reader(self) -> ReadsOfferChanges | None:
         if self.spec.offer_changes is None:

@@ -72,6 +72,11 @@ class IngestSettings(_Settings):
     ingest_dlq_url: str | None = None  # a delivery failing on its last receive goes here
 
 
+class CompetitorSettings(_Settings):
+    # The most listings one competitors run reads offers for (the channels' rate budgets).
+    competitor_reads_per_run: int = Field(default=200, gt=0)
+
+
 class QueueUrls(_Settings):
     """A queue's URLs: read with `_env_prefix=env_prefix(queue name)`."""
 

@@ -313,6 +313,16 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 timeout_s=60,
                 writes=("catalog",),  # price decisions (the stream publishes them)
             ),
+            Function(
+                # The repricer's backstop where offer news does not reach Keel (bol): the
+                # offers beside each listing that reprices, read every 15 minutes.
+                name="competitors",
+                handler="functions.competitors.handler:handler",
+                trigger=ScheduleTrigger("competitor-offers", rate_minutes=15),
+                timeout_s=300,
+                writes=("catalog",),
+                secrets=tuple(c.name for c in channels if c.read_competition),
+            ),
             *(
                 Function(
                     # The backstop for webhooks that never arrived (lost, or never retried).

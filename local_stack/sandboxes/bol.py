@@ -58,6 +58,7 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint 
     ("GET", r"/retailer/orders/(?P<id>[^/]+)", "/retailer/orders/{order-id}"),
     ("PUT", r"/retailer/offers/(?P<id>[^/]+)/stock", "/retailer/offers/{offer-id}/stock"),
     ("PUT", r"/retailer/offers/(?P<id>[^/]+)/price", "/retailer/offers/{offer-id}/price"),
+    ("GET", r"/retailer/products/(?P<id>[^/]+)/offers", "/retailer/products/{ean}/offers"),
     ("POST", r"/retailer/shipments", "/retailer/shipments"),
     ("GET", r"/retailer/subscriptions/signature-keys", "/retailer/subscriptions/signature-keys"),
     ("GET", r"/shared/process-status/(?P<id>[^/]+)", "/shared/process-status/{id}"),
@@ -255,6 +256,7 @@ class BolSandbox:
         self._windows: dict[str, tuple[float, int]] = {}  # endpoint -> (window start, calls)
         self.rate_limit = RATE_LIMIT
         self.process_delay_s = PROCESS_DELAY_S
+        self._competitors: dict[str, list[tuple[str, Decimal, bool]]] = {}  # EAN -> offers
         self.deliveries: list[Delivery] = []
         self.requests: list[tuple[str, str, int]] = []
 
@@ -571,6 +573,8 @@ class BolSandbox:
                 return Response.json(200, {"id": self.place_order(_json(request.body), notify)})
             if (m := re.fullmatch(r"/orders/([^/]+)/cancel", rel)) and method == "POST":
                 return Response.json(200, self.request_cancellation(m.group(1), notify))
+            if rel == "/competitors" and method == "POST":
+                return Response.json(200, self.competitors(_json(request.body)))
         except _Refused as refused:
             return Response.json(refused.status, refused.body)
         return Response.json(404, problem(404, "Not Found", "no such sandbox call"))
@@ -687,6 +691,8 @@ class BolSandbox:
                 return Response.json(200, copy.deepcopy(order))
         if endpoint == "/retailer/orders":
             return self._list_orders(request)
+        if endpoint == "/retailer/products/{ean}/offers":
+            return Response.json(200, self.competing_offers(ident, request))
         if endpoint == "/retailer/subscriptions/signature-keys":
             return Response.json(200, {"signatureKeys": self.public_keys()})
         if endpoint == "/shared/process-status/{id}":
@@ -791,6 +797,56 @@ class BolSandbox:
             offer.managed_by_retailer = bool(body["managedByRetailer"])
 
         return self._accept("UPDATE_OFFER_STOCK", offer_id, apply)
+
+    def competitors(self, spec: Any) -> dict[str, Any]:
+        """`POST /__sandbox/competitors`: `{"sku", "offers": [{"seller_id", "price", "buy_box"}]}`:
+        other retailers' offers on the product of the seller's offer for `sku`; `GET
+        /retailer/products/{ean}/offers` answers from them (bol's COMPETING_OFFER events go to a
+        queue or Pub/Sub Keel does not read yet: Keel reads offers on a schedule)."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("offers"), list):
+            raise _Refused(400, problem(400, "Bad Request", '{"sku", "offers": [...]} expected'))
+        with self._lock:
+            offer = next(
+                (o for o in self.offers.values() if spec.get("sku") in (o.reference, o.ean)), None
+            )
+            if offer is None:
+                raise _Refused(404, problem(404, "Not Found", f"no offer for {spec.get('sku')}"))
+            try:
+                self._competitors[offer.ean] = [
+                    (str(o["seller_id"]), Decimal(str(o["price"])), bool(o.get("buy_box")))
+                    for o in spec["offers"]
+                ]
+            except (KeyError, TypeError, ArithmeticError) as exc:
+                raise _Refused(
+                    400, problem(400, "Bad Request", f"an offer needs seller_id and price: {exc}")
+                ) from None
+        return {"sku": offer.reference, "ean": offer.ean, "offers": len(spec["offers"])}
+
+    def competing_offers(self, ean: str, request: Request) -> dict[str, Any]:
+        """GET /retailer/products/{ean}/offers (page 1): the seller's own offer and the others,
+        the best one flagged (the one told so, else the lowest price), per the spec's Offer."""
+        q = {k: v[-1] for k, v in request.query.items()}
+        country = q.get("country-code", "NL")
+        if country not in ("NL", "BE") or q.get("condition", "NEW") not in ("NEW", "ALL"):
+            raise _Refused(400, problem(400, "Bad Request", "country-code NL|BE, condition NEW"))
+        self._settle()
+        with self._lock:
+            own = next((o for o in self.offers.values() if o.ean == ean), None)
+            if own is None:
+                raise _Refused(404, problem(404, "Not Found", f"Product {ean} not found."))
+            everyone = [(self.retailer_id, own.price, False, own.offer_id),
+                        *((s, p, b, str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ean}/{s}")))
+                          for s, p, b in self._competitors.get(ean, []))]  # fmt: skip
+        best = next((e for e in everyone if e[2]), min(everyone, key=lambda e: e[1]))
+        offers = [
+            {"offerId": offer_id, "retailerId": seller, "countryCode": country,
+             "bestOffer": (seller, offer_id) == (best[0], best[3]), "price": float(price),
+             "fulfilmentMethod": "FBR", "condition": "NEW"}
+            for seller, price, _, offer_id in everyone
+        ]  # fmt: skip
+        if q.get("best-offer-only") == "true":
+            offers = [o for o in offers if o["bestOffer"]]
+        return {"offers": offers}
 
     def _set_price(self, offer_id: str, body: dict[str, Any]) -> Response:
         """One or more bundle prices: quantity 1 must be there, quantities increasing and unit

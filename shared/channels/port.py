@@ -188,6 +188,18 @@ class ReadsOfferChanges(Protocol):
 
 
 @runtime_checkable
+class ReadsCompetition(Protocol):
+    """Reads the offers beside one of Keel's listings on demand (bol's products offers): the
+    repricer's scheduled backstop where the channel's own events do not reach Keel."""
+
+    channel: str
+
+    def competing_offers(self, listing: Listing) -> CompetingOffers:
+        """Raises the classified ChannelErrors."""
+        ...
+
+
+@runtime_checkable
 class FetchesOrders(Protocol):
     channel: str
     account: str  # the account its secret serves: the poll's watermark is per account

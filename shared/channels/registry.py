@@ -52,6 +52,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("accept_cancellation", c.accept_cancellation),
             ("outbound_prices", c.outbound_prices),
             ("offer_changes", c.offer_changes),
+            ("read_competition", c.read_competition),
         ):
             if path is None:
                 continue

@@ -178,7 +178,10 @@ class Channel:
     # "module:Class" implementing port.ReadsOfferChanges: competitors' offers arrive through the
     # channel's inbound door (Amazon ANY_OFFER_CHANGED on its queue) and feed the repricer.
     offer_changes: str | None = None
-    # The listing ref such a notification names the product by (Amazon "asin"): indexed like
+    # "module:factory" (secret model, httpx.Client) -> port.ReadsCompetition: the offers beside
+    # a listing read on the competitors schedule (bol), for listings that reprice.
+    read_competition: str | None = None
+    # The listing ref offer news names the product by (Amazon "asin", bol "ean"): indexed like
     # line_item_ref, so the repricer finds the SKU.
     offer_ref: str | None = None
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from shared.channels.port import CompetingOffers
+from shared.channels.errors import ChannelError
+from shared.channels.port import CompetingOffers, ReadsCompetition
 from shared.channels.spec import Channel
 from shared.domain.accounts import normalize_account
 from shared.domain.listings import Listing, stock_slot
@@ -44,9 +45,6 @@ def reprice_on(
     sku = find_sku(stock_slot(channel.name, account_key), ref, change.product_ref)
     if sku is None:
         return f"no {channel.name} listing has {ref} {change.product_ref}"
-    price = p.book.price(sku)
-    if price is None:
-        return f"{sku} has no price in Keel: nothing to reprice"
     listing = next(
         (
             x
@@ -59,6 +57,16 @@ def reprice_on(
     )
     if listing is None:
         return f"{sku} has no {channel.name} listing in marketplace {change.marketplace!r}"
+    return reprice_listing(p, listing, seller, change)
+
+
+def reprice_listing(p: Pricing, listing: Listing, seller: str, change: CompetingOffers) -> str:
+    """The listing's new price against the offers beside it (`seller`: Keel's own seller id on
+    the channel, whose offer is not a competitor)."""
+    sku = listing.sku
+    price = p.book.price(sku)
+    if price is None:
+        return f"{sku} has no price in Keel: nothing to reprice"
     rules = p.book.rules(sku).get(listing.key, PriceRules())
     if rules.strategy == "off":
         return f"{sku} on {listing.key}: repricing is off"
@@ -79,9 +87,40 @@ def reprice_on(
     def repriced(candidate: Listing, _: PriceRules) -> Derived | None:
         return moved if candidate.key == listing.key else None
 
-    run = decide(p, price, REPRICER, f"competing offers at {change.changed_at.isoformat()}",
-                 only=listing.key, derived_by=repriced)  # fmt: skip
+    at = change.changed_at.isoformat(timespec="seconds")
+    run = decide(p, price, REPRICER, f"competing offers at {at}", only=listing.key,
+                 derived_by=repriced)  # fmt: skip
     if not run.decisions:
         return f"{sku} on {listing.key}: already at {moved.price}"
     d = run.decisions[0]
     return f"{sku} on {listing.key}: {d.before} -> {d.price} {d.status} ({d.reason})"
+
+
+def watch_competition(
+    p: Pricing,
+    watched: list[tuple[str, str]],
+    listing_of: Callable[[str, str], Listing | None],
+    readers: Callable[[Listing], tuple[ReadsCompetition, str] | None],
+    limit: int,
+) -> list[str]:
+    """The competitors schedule: for each listing that reprices (`watched`: SKU and listing
+    key), read the offers beside it (`readers`: the channel's reader for the listing's account
+    and Keel's seller id there; None: the channel has none) and reprice. At most `limit`
+    listings a run (the channels' rate budgets); what one listing's read fails with is said and
+    the rest go on."""
+    said: list[str] = []
+    for sku, key in watched:
+        if len(said) >= limit:
+            break
+        listing = listing_of(sku, key)
+        found = readers(listing) if listing is not None else None
+        if listing is None or found is None:
+            continue
+        reader, seller = found
+        try:
+            change = reader.competing_offers(listing)
+        except ChannelError as exc:
+            said.append(f"{sku} on {key}: offers not read: {exc}")
+            continue
+        said.append(reprice_listing(p, listing, seller, change))
+    return said

@@ -236,6 +236,16 @@ class PriceBook:
             str(i["sk"])[len(RULE) :]: rules_of(i) for i in self._t.query_prefix(_sku_pk(sku), RULE)
         }
 
+    def repricing(self) -> list[tuple[str, str]]:
+        """(SKU, listing key) of every listing whose rule reprices against competitors: what
+        the competitors schedule reads (a scan: schedules, not request paths)."""
+        found = [
+            (str(i["pk"]).removeprefix("SKU#"), str(i["sk"])[len(RULE) :])
+            for i in self._t.scan_prefix(RULE)
+            if i.get("strategy", "off") != "off"
+        ]
+        return sorted(found)
+
     # --- decisions ---
     def targets(self, sku: str) -> dict[str, PriceDecision]:
         """Listing key -> the decision in force (what its channel must show)."""

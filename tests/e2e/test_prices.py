@@ -155,3 +155,29 @@ def test_a_sale_starts_and_ends_on_time_on_every_channel(
     stack.fire_schedule("sales")
     assert stack.wait_idle(60)
     assert {c: price_shown(stack, c, sku) for c in CHANNELS} == regular
+
+
+def test_a_bol_competitor_is_read_on_the_schedule_and_beaten_within_the_rules(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=5)
+    sku = product.sku
+    state = stack.write_state(tmp_path / "local.json")
+    run(capsys, state, "prices", "set", sku, "--base", "19.99", "--cost", "10.00",
+        "--max", "29.99", "--reason", "launch")  # fmt: skip
+    run(capsys, state, "listings", "set", sku, "bol", "--strategy", "beat-lowest",
+        "--step", "0.50", "--reason", "be the best offer")  # fmt: skip
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "bol", sku) == "19.99"
+    ean = product.refs["bol"]["ean"]
+    others = [{"seller_id": "9876543", "price": "18.49"}]
+    answer = httpx.post(f"{stack.sandbox_url('bol')}/__sandbox/competitors",
+                        json={"sku": ean, "offers": others}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    stack.fire_schedule("competitor-offers")
+    assert stack.wait_idle(60)
+    assert price_shown(stack, "bol", sku) == "17.99"
+    stack.fire_schedule("competitor-offers")  # Keel's own offer is the best now: nothing moves
+    assert stack.wait_idle(60)
+    history = run(capsys, state, "prices", "history", sku)
+    assert [d["price"] for d in history["decisions"] if d["actor"] == "repricer"] == ["17.99"]

@@ -47,6 +47,9 @@ class MemoryPriceBook:
     ) -> None:
         self.listing_rules[(sku, listing)] = rules
 
+    def repricing(self) -> list[tuple[str, str]]:
+        return sorted(k for k, r in self.listing_rules.items() if r.strategy != "off")
+
     def rules(self, sku: str) -> dict[str, PriceRules]:
         return {k: r for (s, k), r in self.listing_rules.items() if s == sku}
 

@@ -225,3 +225,24 @@ def test_the_amazon_sandbox_reports_an_invalid_price(price: str) -> None:
         },
     ).json()
     assert answer["status"] == "INVALID"
+
+
+def test_bol_competing_offers_are_read_with_the_best_offer_flagged() -> None:
+    sandbox = BolSandbox()
+    refs = sandbox.add_listing("MUG", "Mug", D("9.99"), 3)
+    others = [{"seller_id": "R2", "price": "9.49"}, {"seller_id": "R3", "price": "8.99"}]
+    sandbox.competitors({"sku": "MUG", "offers": others})
+    spec = BY_NAME["bol"]
+    assert spec.read_competition is not None
+    secret = load(spec.secret_schema).model_validate(sandbox.keel_secret(BASE))
+    reader = load(spec.read_competition)(secret, client(sandbox))
+    found = reader.competing_offers(Listing("MUG", "bol", refs=refs, countries=("NL", "BE")))
+    assert found.product_ref == refs["ean"]
+    by_seller = {o.seller_id: (o.price, o.buy_box) for o in found.offers}
+    assert by_seller == {
+        sandbox.retailer_id: (D("9.99"), False),
+        "R2": (D("9.49"), False),
+        "R3": (D("8.99"), True),  # the lowest is bol's best offer unless told otherwise
+    }
+    with pytest.raises(PermanentError):
+        reader.competing_offers(Listing("MUG", "bol", refs={"offer_id": "x"}))

@@ -104,3 +104,33 @@ def test_no_price_war_with_itself_the_changes_an_hour_are_bounded() -> None:
         said = reprice_on(p, find, AMAZON, "", SELLER, offers(competitor))
     assert "changes in the last hour already" in said
     assert book.in_force[("MUG", f"amazon/{NL}")].price == D("17.40")
+
+
+def test_the_competitors_schedule_reads_and_reprices_what_reprices_within_its_limit() -> None:
+    from dataclasses import dataclass
+
+    from shared.channels.errors import RetryableError
+    from shared.services.repricer import watch_competition
+
+    p, book = setup()
+
+    @dataclass
+    class Reader:
+        channel: str = "amazon"
+        fail: bool = False
+
+        def competing_offers(self, listing: Listing) -> CompetingOffers:
+            if self.fail:
+                raise RetryableError("429", channel="amazon")
+            return offers("17.50", listing.marketplace)
+
+    listing_of = {(x.sku, x.key): x for x in LISTINGS}.get
+    said = watch_competition(p, book.repricing(), lambda s, k: listing_of((s, k)),
+                             lambda listing: (Reader(), SELLER), limit=1)  # fmt: skip
+    assert len(said) == 1 and "-> 17.40 published" in said[0]
+    failed = watch_competition(p, book.repricing(), lambda s, k: listing_of((s, k)),
+                               lambda listing: (Reader(fail=True), SELLER), limit=5)  # fmt: skip
+    assert len(failed) == 2 and all("offers not read" in x for x in failed)
+    none = watch_competition(p, book.repricing(), lambda s, k: listing_of((s, k)),
+                             lambda listing: None, limit=5)  # fmt: skip
+    assert none == []

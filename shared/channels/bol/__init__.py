@@ -38,6 +38,8 @@ CHANNEL = Channel(
     line_item_ref="offer_id",
     outbound_stock="shared.channels.bol.stock:publisher",
     outbound_prices="shared.channels.bol.prices:prices",
+    read_competition="shared.channels.bol.competition:competition",
+    offer_ref="ean",
     confirm_shipment="shared.channels.bol.fulfillment:fulfillment",
     accept_cancellation="shared.channels.bol.cancellation:cancellations",
     # bol retries a push 10 times in ~10 minutes, then disables the subscription.
