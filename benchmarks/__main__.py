@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import channel_calls, cold_start, cost, first_call, local_ceiling, timer_hub
+from benchmarks import (
+    channel_calls,
+    cold_start,
+    cost,
+    first_call,
+    local_ceiling,
+    price_propagation,
+    timer_hub,
+)
 from benchmarks.propagation import Bench, Plan, RateResult
 from local_stack.stack import LocalConfig, LocalStack
 
@@ -81,6 +89,11 @@ def _pipeline(plan: Plan, quick: bool) -> dict[str, Any]:
         out["cost"] = cost.run(stack, bench.meter, bench.place, 5 if quick else 50)
         print(f"  cost: {out['cost']}", flush=True)
         lap("cost")
+        out["price_propagation"] = price_propagation.run(
+            stack, bench.meter, bench.skus, 5 if quick else 20
+        )
+        print(f"  price propagation: {out['price_propagation']}", flush=True)
+        lap("price_propagation")
         if plan.stored:
             bench.store_orders(plan.stored)
             lap("store_orders")
@@ -154,6 +167,13 @@ def _table(results: dict[str, Any]) -> str:
         f"AWS cost per 1,000 orders (eu-west-1 list, {c.get('prices_as_of')}): ${c['total']}"
     )
     lines.append("  " + ", ".join(f"{k} ${v}" for k, v in c["by_service"].items()))
+    pp = results.get("price_propagation")
+    if pp:
+        lines.append(
+            f"price propagation (prices set -> every channel shows it), {pp['changes']} changes: "
+            f"p50 {pp['p50_s']} s, p95 {pp['p95_s']} s; AWS cost per 1,000 price changes "
+            f"${pp['cost_per_1000_price_changes_usd']}"
+        )
     lines.append("")
     rows = results["cold_start_detail"]["ms"]
     modes: list[str] = list(next(iter(rows.values()), {}))
@@ -258,6 +278,7 @@ def main() -> None:
         "local_ceiling": pipeline["local_ceiling_pipeline"],
         "local_ceiling_transactions": transactions,
         "cost_per_1000_orders_usd": pipeline["cost"],
+        "price_propagation": pipeline["price_propagation"],
         "cold_start_ms": cold_ms,
         "cold_start_detail": cold,
         "cold_start_first_call": first,

@@ -534,11 +534,11 @@ def cmd_listings_set(args: argparse.Namespace) -> int:
 
     priced = None
     if price_rules is not None:
-        from shared.services.pricing import Pricing, set_rules
+        from shared.services.pricing import pricing_of, set_rules
 
         rt = _runtime(state)
         run = set_rules(
-            Pricing(rt.prices, catalog.listings_for), args.sku, listing, price_rules,
+            pricing_of(rt.prices, catalog.listings_for), args.sku, listing, price_rules,
             args.actor, args.reason,
         )  # fmt: skip
         priced = [(d.listing, str(d.price), d.status, d.held_because) for d in run.decisions]

@@ -58,6 +58,15 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
         decide.add_argument("--json", action="store_true")
         decide.set_defaults(func=lambda args, v=verb: cmd_decide(args, v, state, runtime))
 
+    guard = prices_sub.add_parser("guard", help="the guard's limits: show them, or set them")
+    guard.add_argument("--max-step", help="percent a change may move a price (default 30)")
+    guard.add_argument("--per-hour", type=int, help="changes a listing may take an hour (4)")
+    guard.add_argument("--blast-radius", type=int, help="listings one run may change (50)")
+    guard.add_argument("--reason", help="why (required to set them on staging and prod)")
+    guard.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
+    guard.add_argument("--json", action="store_true")
+    guard.set_defaults(func=lambda args: cmd_guard(args, state, runtime))
+
     history = prices_sub.add_parser("history", help="every decision for a SKU's listings")
     history.add_argument("sku")
     history.add_argument("--json", action="store_true")
@@ -65,9 +74,9 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
 
 
 def _pricing(rt: Any) -> Any:
-    from shared.services.pricing import Pricing
+    from shared.services.pricing import pricing_of
 
-    return Pricing(rt.prices, rt.catalog.listings_for)
+    return pricing_of(rt.prices, rt.catalog.listings_for)
 
 
 def _amount(value: str | None, name: str) -> Decimal | None:
@@ -294,4 +303,47 @@ def cmd_history(args: argparse.Namespace, state: Any, runtime: Any) -> int:
     _print_decisions(decisions, f"{args.sku}: every price decision, oldest first")
     for key, value in lowest.items():
         console.print(f"{key}: lowest price in the 30 days before the current one: {value or '-'}")
+    return 0
+
+
+def cmd_guard(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    """The environment's guard limits, one for the CLI and every function (the price book)."""
+    from dataclasses import replace
+
+    from keel_cli.targets import confirm
+
+    rt = runtime(state(args))
+    current = rt.prices.guard()
+    changes: dict[str, Any] = {}
+    try:
+        if args.max_step is not None:
+            changes["max_step_pct"] = Decimal(args.max_step)
+        if args.per_hour is not None:
+            changes["max_changes_per_hour"] = args.per_hour
+        if args.blast_radius is not None:
+            changes["blast_radius"] = args.blast_radius
+        wanted = replace(current, **changes)
+        if not (Decimal(0) < wanted.max_step_pct <= 1000) or wanted.max_changes_per_hour < 1 \
+                or wanted.blast_radius < 1:  # fmt: skip
+            raise ValueError("a step above 0 %, at least one change an hour and one listing a run")
+    except (ValueError, InvalidOperation) as exc:
+        errors.print(f"[red]Refused: {exc}[/red]")
+        return 2
+    if changes and wanted != current:
+        confirm(args, "prices guard " + " ".join(f"{k}={v}" for k, v in changes.items()), rt.audit)
+        rt.prices.put_guard(wanted, args.actor, args.reason or "", datetime.now(UTC))
+    view = {
+        "max_step_pct": str(wanted.max_step_pct),
+        "max_changes_per_hour": wanted.max_changes_per_hour,
+        "blast_radius": wanted.blast_radius,
+        "changed": bool(changes) and wanted != current,
+    }
+    if args.json:
+        print(json.dumps(view))
+    else:
+        console.print(
+            f"The guard holds a change over {view['max_step_pct']} %, a listing's change beyond "
+            f"{view['max_changes_per_hour']} an hour, and any run changing more than "
+            f"{view['blast_radius']} listings" + (" (changed)" if view["changed"] else "")
+        )
     return 0

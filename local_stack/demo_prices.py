@@ -18,7 +18,7 @@ from local_stack.stack import LocalStack, runtime_of, stores
 from shared.channels.registry import BY_NAME
 from shared.domain.listings import Listing
 from shared.domain.pricing import PriceRules, SkuPrice
-from shared.services.pricing import Pricing, approve, listing_prices, set_price
+from shared.services.pricing import Pricing, approve, listing_prices, pricing_of, set_price
 
 ACTOR = "keel-demo"
 D = Decimal
@@ -104,7 +104,7 @@ def _settle(stack: LocalStack, problems: list[str], when: str) -> None:
 
 def price_everything(stack: LocalStack, problems: list[str]) -> PricingReport:
     catalog, _, _ = stores(stack)
-    pricing = Pricing(runtime_of(stack).prices, catalog.listings_for)
+    pricing = pricing_of(runtime_of(stack).prices, catalog.listings_for)
     report = PricingReport()
     for sku, (base, cost, margin, ceiling) in PRICES.items():
         for listing in catalog.listings_for(sku):

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared.channels.port import ReadsCompetition
 from shared.domain.listings import Listing
 from shared.runtime import runtime
-from shared.services.pricing import Pricing
+from shared.services.pricing import pricing_of
 from shared.services.repricer import watch_competition
 from shared.settings import CompetitorSettings
 
@@ -24,7 +24,7 @@ metrics = Metrics(namespace="Keel", service="keel-competitors")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     rt = runtime()
-    pricing = Pricing(rt.prices, rt.catalog.listings_for, now=rt.clock)
+    pricing = pricing_of(rt.prices, rt.catalog.listings_for, now=rt.clock)
 
     def reader(listing: Listing) -> tuple[ReadsCompetition, str] | None:
         kit = rt.channel(listing.channel)

@@ -56,13 +56,17 @@ def _repricer(channel: ChannelKit | None) -> OfferSink | None:
     """Competing offers go to the repricer, with the price book and the catalog."""
     if channel is None or channel.spec.offer_changes is None:
         return None
-    from shared.services.pricing import Pricing
+    from shared.services.pricing import pricing_of
     from shared.services.repricer import reprice_on
 
     rt, spec = runtime(), channel.spec
-    pricing = Pricing(rt.prices, rt.catalog.listings_for, now=rt.clock)
     return lambda key, seller, change: reprice_on(
-        pricing, rt.catalog.find_sku, spec, key, seller, change
+        pricing_of(rt.prices, rt.catalog.listings_for, now=rt.clock),  # read only for offers
+        rt.catalog.find_sku,
+        spec,
+        key,
+        seller,
+        change,
     )
 
 

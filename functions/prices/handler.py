@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.runtime import runtime
-from shared.services.pricing import Pricing, run_sales
+from shared.services.pricing import pricing_of, run_sales
 
 logger = Logger(service="keel-prices")
 metrics = Metrics(namespace="Keel", service="keel-prices")
@@ -21,7 +21,7 @@ metrics = Metrics(namespace="Keel", service="keel-prices")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
-    run = run_sales(Pricing(rt.prices, rt.catalog.listings_for, now=rt.clock))
+    run = run_sales(pricing_of(rt.prices, rt.catalog.listings_for, now=rt.clock))
     held = len(run.held)
     metrics.add_metric(name="SalePriceDecisions", unit=MetricUnit.Count, value=len(run.decisions))
     logger.info(

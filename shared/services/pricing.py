@@ -50,6 +50,15 @@ class Pricing:
     new_id: Callable[[], str] = new_decision_id
 
 
+def pricing_of(
+    book: Prices,
+    listings: Callable[[str], list[Listing]],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Pricing:
+    """Pricing with the environment's guard limits, as the price book holds them."""
+    return Pricing(book, listings, book.guard(), now)
+
+
 @dataclass
 class PricingRun:
     """What one run decided: every decision (published or held), listings whose price stays,

@@ -18,7 +18,7 @@ from typing import Protocol
 from shared.domain.inventory import Movement, StockLevel
 from shared.domain.listings import ChannelShows, Listing
 from shared.domain.orders import Order
-from shared.domain.pricing import PriceDecision, PriceRules, SkuPrice
+from shared.domain.pricing import Guard, PriceDecision, PriceRules, SkuPrice
 from shared.stores.intake import Outcome
 from shared.stores.orders import HeldDelivery
 
@@ -126,6 +126,8 @@ class Prices(Protocol):
     """The price book (shared/stores/prices.py): what the merchant set, each listing's rule,
     every decision, the one in force and what the channel shows."""
 
+    def guard(self) -> Guard: ...
+    def put_guard(self, guard: Guard, actor: str, reason: str, at: datetime) -> None: ...
     def put_price(self, price: SkuPrice, actor: str, reason: str, at: datetime) -> None: ...
     def on_sale(self) -> list[str]: ...
     def sale_over(self, sku: str, ends: datetime) -> None: ...

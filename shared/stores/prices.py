@@ -21,6 +21,7 @@ from typing import Any
 from shared.domain.pricing import (
     APPROVED,
     PUBLISHED,
+    Guard,
     PriceDecision,
     PriceRules,
     Sale,
@@ -35,6 +36,7 @@ LOG = "PRICELOG#"
 TARGET = "PRICETARGET#"
 SHOWN = "PRICESHOWN#"
 PENDING_PK = "PRICES#PENDING"
+GUARD_PK, GUARD_SK = "PRICES#GUARD", "GUARD"  # the environment's guard limits, if set
 SALES_PK = "PRICES#SALES"  # one item per SKU with a sale to start or end (the sale schedule's)
 
 
@@ -164,6 +166,35 @@ class PriceBook:
 
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
+
+    # --- the guard ---
+    def guard(self) -> Guard:
+        """The environment's guard limits (`keel prices guard`), else the defaults."""
+        item = self._t.get(GUARD_PK, GUARD_SK)
+        if not item:
+            return Guard()
+        return Guard(
+            max_step_pct=Decimal(str(item["max_step_pct"])),
+            max_changes_per_hour=int(item["max_changes_per_hour"]),
+            blast_radius=int(item["blast_radius"]),
+        )
+
+    def put_guard(self, guard: Guard, actor: str, reason: str, at: datetime) -> None:
+        self._t.client.put_item(
+            TableName=self._t.name,
+            Item=to_item(
+                {
+                    "pk": GUARD_PK,
+                    "sk": GUARD_SK,
+                    "max_step_pct": str(guard.max_step_pct),
+                    "max_changes_per_hour": guard.max_changes_per_hour,
+                    "blast_radius": guard.blast_radius,
+                    "actor": actor,
+                    "reason": reason,
+                    "at": at.isoformat(),
+                }
+            ),
+        )
 
     # --- what the merchant sets ---
     def put_price(self, price: SkuPrice, actor: str, reason: str, at: datetime) -> None:

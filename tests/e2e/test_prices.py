@@ -181,3 +181,26 @@ def test_a_bol_competitor_is_read_on_the_schedule_and_beaten_within_the_rules(
     assert stack.wait_idle(60)
     history = run(capsys, state, "prices", "history", sku)
     assert [d["price"] for d in history["decisions"] if d["actor"] == "repricer"] == ["17.99"]
+
+
+def test_the_guards_limits_are_the_environments_one_for_every_function_and_the_cli(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=1)
+    state = stack.write_state(tmp_path / "local.json")
+    shown = run(capsys, state, "prices", "guard")
+    assert shown == {"max_step_pct": "30", "max_changes_per_hour": 4, "blast_radius": 50,
+                     "changed": False}  # fmt: skip
+    assert keel(["--state-file", str(state), "prices", "guard", "--max-step", "0",
+                 "--reason", "x"]) == 2  # fmt: skip
+    changed = run(capsys, state, "prices", "guard", "--max-step", "50", "--reason", "big sale")
+    assert changed["changed"] and changed["max_step_pct"] == "50"
+    set_price = ["prices", "set", product.sku, "--cost", "1.00", "--reason", "x", "--base"]
+    run(capsys, state, *set_price, "10.00")
+    moved = run(capsys, state, *set_price, "6.00")  # -40 %: within the new step
+    assert {d["status"] for d in moved["decisions"]} == {"published"}
+    run(capsys, state, "prices", "guard", "--max-step", "30", "--reason", "sale over")
+    held = run(capsys, state, *set_price, "10.00")  # +66 %
+    assert {d["status"] for d in held["decisions"]} == {"pending"}
+    audit = run(capsys, state, "audit", "list")
+    assert sum("prices guard" in e["command"] for e in audit) == 2

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from shared.domain.pricing import APPROVED, IN_FORCE, PriceDecision, PriceRules, SkuPrice
+from shared.domain.pricing import (
+    APPROVED,
+    IN_FORCE,
+    Guard,
+    PriceDecision,
+    PriceRules,
+    SkuPrice,
+)
 from shared.stores.prices import NotPending
 
 
@@ -21,6 +28,13 @@ class MemoryPriceBook:
     shown: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = field(default_factory=dict)
     published: list[PriceDecision] = field(default_factory=list)  # every target write, in order
     sales: dict[str, datetime] = field(default_factory=dict)  # SKU -> its sale's end
+    limits: Guard = field(default_factory=Guard)
+
+    def guard(self) -> Guard:
+        return self.limits
+
+    def put_guard(self, guard: Guard, actor: str, reason: str, at: datetime) -> None:
+        self.limits = guard
 
     def put_price(self, price: SkuPrice, actor: str, reason: str, at: datetime) -> None:
         self.set_prices[price.sku] = price

@@ -20,6 +20,7 @@ from shared.channels.registry import CHANNELS
 from shared.names import sync_queue
 from shared.runtime import Runtime
 from shared.settings import (
+    CompetitorSettings,
     IngestSettings,
     OversellSettings,
     QueueUrls,
@@ -150,6 +151,22 @@ def _carrier_webhook(spec: Function) -> None:
     _carriers(spec)
 
 
+def _prices(spec: Function) -> None:
+    """The sale schedule: the price book on the catalog table."""
+    settings = Runtime().config
+    assert settings.catalog_table == "t-catalog"
+    assert Runtime().prices is not None
+
+
+def _competitors(spec: Function) -> None:
+    """The competitors schedule: the price book, and the secrets of the channels it reads."""
+    _prices(spec)
+    assert Runtime().settings(CompetitorSettings).competitor_reads_per_run == 200
+    assert _secret_names(spec) == {
+        c.name: f"keel/prod/{c.name}" for c in CHANNELS if c.read_competition
+    }
+
+
 LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.start_workflow.handler:handler": _start_workflow,
     "functions.carrier_webhook.handler:handler": _carrier_webhook,
@@ -167,6 +184,8 @@ LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.release_held.handler:handler": _release_held,
     "functions.poll.handler:handler": _poll,
     "functions.oversell.handler:handler": _oversell,
+    "functions.prices.handler:handler": _prices,
+    "functions.competitors.handler:handler": _competitors,
 }
 
 

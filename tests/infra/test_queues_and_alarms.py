@@ -141,8 +141,9 @@ def test_one_dlq_alarm_per_dead_letter_queue(template: Template) -> None:
     streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
     schedules = [f for f in WIRING.functions if isinstance(f.trigger, ScheduleTrigger)]
     polls = [c for c in CHANNELS if c.poll_orders is not None]
-    # relay, relay-catalog, start-workflow, oversell; resync and a poll-<channel> per channel
-    assert len(streams) == 4 and len(schedules) == 1 + len(polls)
+    # relay, relay-catalog, start-workflow, oversell; resync, prices (sales), competitors and a
+    # poll-<channel> per channel
+    assert len(streams) == 4 and len(schedules) == 3 + len(polls)
     assert {"shopify", "woocommerce"} <= {c.name for c in polls}
     expected = len(WIRING.queues) + len(streams) + len(schedules)
     assert len(_dead_letter_queues(template)) == expected
