@@ -46,6 +46,11 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=lambda args: cmd_show(args, state, runtime))
 
+    _register_more(prices_sub, state, runtime)
+
+
+def _register_more(prices_sub: Any, state: Any, runtime: Any) -> None:
+    """The guard's side: held decisions, its limits, history, and the channels' fees."""
     pending = prices_sub.add_parser("pending", help="decisions the guard holds for approval")
     pending.add_argument("--json", action="store_true")
     pending.set_defaults(func=lambda args: cmd_pending(args, state, runtime))
@@ -66,6 +71,13 @@ def register(sub: Any, state: Any, runtime: Any) -> None:
     guard.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
     guard.add_argument("--json", action="store_true")
     guard.set_defaults(func=lambda args: cmd_guard(args, state, runtime))
+
+    fees = prices_sub.add_parser("fees", help="read the channels' fees into each listing's rule")
+    fees.add_argument("sku")
+    fees.add_argument("--reason", default="the channels' fees", help="why (the audit trail's)")
+    fees.add_argument("--actor", default=getpass.getuser(), help="who (default: you)")
+    fees.add_argument("--json", action="store_true")
+    fees.set_defaults(func=lambda args: cmd_fees(args, state, runtime))
 
     history = prices_sub.add_parser("history", help="every decision for a SKU's listings")
     history.add_argument("sku")
@@ -347,3 +359,79 @@ def cmd_guard(args: argparse.Namespace, state: Any, runtime: Any) -> int:
             f"{view['blast_radius']} listings" + (" (changed)" if view["changed"] else "")
         )
     return 0
+
+
+def _estimators(found: dict[str, Any]) -> Any:
+    """Listing -> its channel's fee estimator for the listing's account (None: the channel
+    estimates none), built from the environment's secrets as `keel secrets check` reads them."""
+    import httpx
+
+    from keel_cli.targets import client
+    from shared.channels.registry import BY_NAME
+    from shared.channels.spec import load
+    from shared.domain.accounts import normalize_account
+
+    sm = client(found, "secretsmanager")
+    http = httpx.Client(timeout=15.0)
+    made: dict[tuple[str, str], Any] = {}
+
+    def secret(channel: str, account: str) -> dict[str, Any]:
+        names = [found["secrets"][channel], *found.get("account_secrets", {}).get(channel, [])]
+        raws = [json.loads(sm.get_secret_value(SecretId=n)["SecretString"]) for n in names]
+        if not account:
+            return dict(raws[0])
+        spec = BY_NAME[channel]
+        return next(r for r in raws if normalize_account(spec.account(r)) == account)
+
+    def estimator(listing: Any) -> Any:
+        spec = BY_NAME.get(listing.channel)
+        if spec is None or spec.estimate_fees is None or listing.channel not in found["secrets"]:
+            return None
+        key = (listing.channel, listing.account)
+        if key not in made:
+            model = load(spec.secret_schema).model_validate(secret(*key))
+            made[key] = load(spec.estimate_fees)(model, http)
+        return made[key]
+
+    return estimator
+
+
+def cmd_fees(args: argparse.Namespace, state: Any, runtime: Any) -> int:
+    from keel_cli.targets import confirm
+    from shared.services.channel_fees import refresh_fees
+    from shared.services.pricing import NoPrice
+
+    found = state(args)
+    rt = runtime(found)
+    if rt.prices.price(args.sku) is None:
+        errors.print(f"[red]{args.sku} has no price in Keel yet (keel prices set)[/red]")
+        return 1
+    confirm(args, f"prices fees {args.sku}", rt.audit)
+    try:
+        reads = refresh_fees(_pricing(rt), args.sku, _estimators(found), args.actor, args.reason)
+    except NoPrice as exc:
+        errors.print(f"[red]{exc}[/red]")
+        return 1
+    rows: list[dict[str, Any]] = [
+        {
+            "listing": r.listing.key,
+            "channel": r.listing.channel,
+            "fee_pct": str(r.fee.percent) if r.fee else None,
+            "fee_fixed": str(r.fee.fixed) if r.fee else None,
+            "said": r.fee.said if r.fee else None,
+            "changed": r.before != r.after,
+            "problem": r.problem,
+        }
+        for r in reads
+    ]
+    if args.json:
+        print(json.dumps(rows))
+        return 0 if all(r["problem"] is None for r in rows) else 3
+    table = Table(title=f"{args.sku}: the channels' fees, into each listing's rule (its floor)")
+    for column in ("listing", "fee %", "fee per item", "the channel said"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["listing"], r["fee_pct"] or "-", r["fee_fixed"] or "-",
+                      r["said"] or f"[red]{r['problem']}[/red]")  # fmt: skip
+    console.print(table)
+    return 0 if all(r["problem"] is None for r in rows) else 3

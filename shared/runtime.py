@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         AcceptsCancellations,
         CancelsLines,
         ConfirmsShipments,
+        EstimatesFees,
         FetchesOrder,
         FetchesOrders,
         ParsesWebhooks,
@@ -410,6 +411,12 @@ class ChannelKit:
             self.spec.read_competition, "read competing offers", account=account
         )
         return reader
+
+    def fee_estimator(self, account: str = "") -> EstimatesFees:
+        estimator: EstimatesFees = self._adapter(
+            self.spec.estimate_fees, "estimate fees", account=account
+        )
+        return estimator
 
     def offer_reader(self) -> ReadsOfferChanges | None:
         if self.spec.offer_changes is None:

@@ -43,6 +43,8 @@ MORE_MARKETPLACE_IDS = ("A1PA6795UKMFR9",)  # Amazon.de
 ORDERS_MODEL = "orders_2026-01-01"
 V0_MODEL = "ordersV0"
 LISTINGS_MODEL = "listingsItems_2021-08-01"
+FEES_MODEL = "productFeesV0"
+REFERRAL_PERCENT = Decimal(15)  # the fees estimate's referral fee, % of the price
 FEEDS_MODEL = "feeds_2021-06-30"
 FEED_SCHEMA = "schemas/feeds/listings-feed-schema-v2.json"
 TOKEN_TTL_S = 3600
@@ -65,6 +67,7 @@ RATES: dict[str, tuple[float, int]] = {
     "createFeed": (0.0083, 15),
     "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
+    "getMyFeesEstimateForSKU": (1.0, 2),
 }
 
 
@@ -435,6 +438,10 @@ class AmazonSandbox:
                 return "getListingsItem", lambda r: self._get_listing(seller, sku, r)
             if method == "PATCH":
                 return "patchListingsItem", lambda r: self._patch_listing(seller, sku, r)
+        if (m := re.fullmatch(r"/products/fees/v0/listings/([^/]+)/feesEstimate", path)) and (
+            method == "POST"
+        ):
+            return "getMyFeesEstimateForSKU", lambda r: self._fees(_unquote(m.group(1)), r)
         if path == "/feeds/2021-06-30/documents" and method == "POST":
             return "createFeedDocument", self._create_document
         if (m := re.fullmatch(r"/feeds/2021-06-30/documents/([^/]+)", path)) and method == "GET":
@@ -444,6 +451,51 @@ class AmazonSandbox:
         if (m := re.fullmatch(r"/feeds/2021-06-30/feeds/([^/]+)", path)) and method == "GET":
             return "getFeed", lambda r: self._get_feed(m.group(1))
         return "", None
+
+    # --- product fees -------------------------------------------------------------------------
+    def _fees(self, sku: str, request: Request) -> Response:
+        """getMyFeesEstimateForSKU: a referral fee of REFERRAL_PERCENT of the price, and no
+        closing fee (what Amazon's EU marketplaces charge for most categories)."""
+        body = _json(request)
+        problems = amazon_models.errors(body, FEES_MODEL, "GetMyFeesEstimateRequest")
+        if problems:
+            raise _Refused(400, "InvalidInput", "Invalid request body", "; ".join(problems))
+        ask = body.get("FeesEstimateRequest") or {}
+        marketplace = ask.get("MarketplaceId")
+        price = (ask.get("PriceToEstimateFees") or {}).get("ListingPrice") or {}
+        with self._lock:
+            known = (marketplace, sku) in self._listings
+        if not known or not isinstance(price.get("Amount"), int | float):
+            raise _Refused(400, "InvalidInput", f"no listing {sku} in {marketplace}, or no price")
+        amount = Decimal(str(price["Amount"]))
+        currency = str(price.get("CurrencyCode", "EUR"))
+
+        def money(value: Decimal) -> dict[str, Any]:
+            return {"CurrencyCode": currency, "Amount": float(value.quantize(Decimal("0.01")))}
+
+        referral = amount * REFERRAL_PERCENT / 100
+        details = [
+            {"FeeType": "ReferralFee", "FeeAmount": money(referral), "FinalFee": money(referral)},
+            {"FeeType": "FixedClosingFee", "FeeAmount": money(Decimal(0)),
+             "FinalFee": money(Decimal(0))},
+        ]  # fmt: skip
+        identifier = {
+            "MarketplaceId": marketplace,
+            "IdType": "SellerSKU",
+            "IdValue": sku,
+            "SellerInputIdentifier": ask.get("Identifier"),
+        }
+        estimate = {
+            "TimeOfFeesEstimation": _iso(_now()),
+            "TotalFeesEstimate": money(referral),
+            "FeeDetailList": details,
+        }
+        result = {
+            "Status": "Success",
+            "FeesEstimateIdentifier": identifier,
+            "FeesEstimate": estimate,
+        }
+        return Response.json(200, {"payload": {"FeesEstimateResult": result}})
 
     # --- LWA ----------------------------------------------------------------------------------
     def _token(self, request: Request) -> Response:

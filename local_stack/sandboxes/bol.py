@@ -51,6 +51,7 @@ RATE_LIMIT = 25  # calls per endpoint per second
 PAGE_SIZE = 50
 DELIVERY_TIMEOUT_S = 10.0
 RETAILER_ID = "1234567"
+COMMISSION_PERCENT, COMMISSION_FIXED = Decimal("12.00"), Decimal("0.99")  # commission
 
 _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint template
     ("GET", r"/retailer/orders", "/retailer/orders"),
@@ -59,6 +60,7 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint 
     ("PUT", r"/retailer/offers/(?P<id>[^/]+)/stock", "/retailer/offers/{offer-id}/stock"),
     ("PUT", r"/retailer/offers/(?P<id>[^/]+)/price", "/retailer/offers/{offer-id}/price"),
     ("GET", r"/retailer/products/(?P<id>[^/]+)/offers", "/retailer/products/{ean}/offers"),
+    ("GET", r"/retailer/commission/(?P<id>[^/]+)", "/retailer/commission/{ean}"),
     ("POST", r"/retailer/shipments", "/retailer/shipments"),
     ("GET", r"/retailer/subscriptions/signature-keys", "/retailer/subscriptions/signature-keys"),
     ("GET", r"/shared/process-status/(?P<id>[^/]+)", "/shared/process-status/{id}"),
@@ -691,6 +693,8 @@ class BolSandbox:
                 return Response.json(200, copy.deepcopy(order))
         if endpoint == "/retailer/orders":
             return self._list_orders(request)
+        if endpoint == "/retailer/commission/{ean}":
+            return Response.json(200, self.commission(ident, request))
         if endpoint == "/retailer/products/{ean}/offers":
             return Response.json(200, self.competing_offers(ident, request))
         if endpoint == "/retailer/subscriptions/signature-keys":
@@ -821,6 +825,24 @@ class BolSandbox:
                     400, problem(400, "Bad Request", f"an offer needs seller_id and price: {exc}")
                 ) from None
         return {"sku": offer.reference, "ean": offer.ean, "offers": len(spec["offers"])}
+
+    def commission(self, ean: str, request: Request) -> dict[str, Any]:
+        """GET /retailer/commission/{ean}: COMMISSION_PERCENT of the unit price plus
+        COMMISSION_FIXED per item (the spec's Commission; no reductions)."""
+        q = {k: v[-1] for k, v in request.query.items()}
+        try:
+            price = Decimal(q["unit-price"])
+        except (KeyError, ArithmeticError):
+            raise _Refused(400, problem(400, "Bad Request", "unit-price is required")) from None
+        if not 0 <= price <= 9999 or price != price.quantize(Decimal("0.01")):
+            raise _Refused(400, problem(400, "Bad Request", "unit-price: 0..9999, 2 decimals"))
+        with self._lock:
+            if not any(o.ean == ean for o in self.offers.values()):
+                raise _Refused(404, problem(404, "Not Found", f"Product {ean} not found."))
+        total = (price * COMMISSION_PERCENT / 100 + COMMISSION_FIXED).quantize(Decimal("0.01"))
+        return {"ean": ean, "condition": q.get("condition", "NEW"), "unitPrice": float(price),
+                "fixedAmount": float(COMMISSION_FIXED), "percentage": float(COMMISSION_PERCENT),
+                "totalCost": float(total), "reductions": []}  # fmt: skip
 
     def competing_offers(self, ean: str, request: Request) -> dict[str, Any]:
         """GET /retailer/products/{ean}/offers (page 1): the seller's own offer and the others,

@@ -199,6 +199,28 @@ class ReadsCompetition(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ChannelFee:
+    """What the channel takes of a sale at a price: a percentage of the price and an amount per
+    item (what a listing's floor must leave the margin after)."""
+
+    percent: Decimal
+    fixed: Decimal
+    said: str  # the channel's own figures, for the record
+
+
+@runtime_checkable
+class EstimatesFees(Protocol):
+    """The channel's fee for selling a listing at a price (bol's commission, Amazon's fees
+    estimate)."""
+
+    channel: str
+
+    def fee(self, listing: Listing, price: Decimal, currency: str) -> ChannelFee:
+        """Raises the classified ChannelErrors."""
+        ...
+
+
 @runtime_checkable
 class FetchesOrders(Protocol):
     channel: str

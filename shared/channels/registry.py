@@ -53,6 +53,7 @@ def check_registry(channels: tuple[Channel, ...]) -> list[str]:
             ("outbound_prices", c.outbound_prices),
             ("offer_changes", c.offer_changes),
             ("read_competition", c.read_competition),
+            ("estimate_fees", c.estimate_fees),
         ):
             if path is None:
                 continue

@@ -181,6 +181,9 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.ReadsCompetition: the offers beside
     # a listing read on the competitors schedule (bol), for listings that reprice.
     read_competition: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.EstimatesFees: the channel's fee at
+    # a price, for the listing's floor (`keel prices fees`).
+    estimate_fees: str | None = None
     # The listing ref offer news names the product by (Amazon "asin", bol "ean"): indexed like
     # line_item_ref, so the repricer finds the SKU.
     offer_ref: str | None = None

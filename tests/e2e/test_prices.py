@@ -204,3 +204,20 @@ def test_the_guards_limits_are_the_environments_one_for_every_function_and_the_c
     assert {d["status"] for d in held["decisions"]} == {"pending"}
     audit = run(capsys, state, "audit", "list")
     assert sum("prices guard" in e["command"] for e in audit) == 2
+
+
+def test_the_channels_fees_raise_the_floor_of_their_listings(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = make_product(stack, on_hand=1)
+    state = stack.write_state(tmp_path / "local.json")
+    run(capsys, state, "prices", "set", product.sku, "--base", "12.50", "--cost", "8.00",
+        "--reason", "launch")  # fmt: skip
+    fees = {r["channel"]: r for r in run(capsys, state, "prices", "fees", product.sku)}
+    assert set(fees) == {"bol", "amazon"}  # the channels that say their fees
+    assert (fees["bol"]["fee_pct"], fees["bol"]["fee_fixed"]) == ("12.00", "0.99")
+    assert (fees["amazon"]["fee_pct"], fees["amazon"]["fee_fixed"]) == ("15.0", "0.00")
+    (row,) = run(capsys, state, "prices", "show", product.sku)
+    floors = {x["channel"]: x["floor"] for x in row["listings"]}
+    # 8.00 / (1 - 0.15) = 9.42 on Amazon; (8.00 + 0.99) / 0.88 = 10.22 on bol; 8.00 elsewhere
+    assert floors == {"shopify": "8.00", "woocommerce": "8.00", "bol": "10.22", "amazon": "9.42"}

@@ -246,3 +246,26 @@ def test_bol_competing_offers_are_read_with_the_best_offer_flagged() -> None:
     }
     with pytest.raises(PermanentError):
         reader.competing_offers(Listing("MUG", "bol", refs={"offer_id": "x"}))
+
+
+def test_bols_commission_and_amazons_fees_estimate_become_a_percent_and_a_fixed_fee() -> None:
+    bol = BolSandbox()
+    refs = bol.add_listing("MUG", "Mug", D("9.99"), 3)
+    spec = BY_NAME["bol"]
+    assert spec.estimate_fees is not None
+    secret = load(spec.secret_schema).model_validate(bol.keel_secret(BASE))
+    fee = load(spec.estimate_fees)(secret, client(bol)).fee(Listing("MUG", "bol", refs=refs),
+                                                            D("12.50"), "EUR")  # fmt: skip
+    assert (fee.percent, fee.fixed) == (D("12.00"), D("0.99")) and "total 2.49" in fee.said
+    amazon = AmazonSandbox(apply_delay_s=0.0)
+    arefs = amazon.add_listing("MUG", "Mug", D("19.95"), 5)
+    api, _ = connect(amazon)
+    from shared.channels.amazon.fees import AmazonFees
+
+    listing = Listing("MUG", "amazon", refs=arefs)
+    estimate = AmazonFees(api).fee(listing, D("20.00"), "EUR")
+    assert (estimate.percent, estimate.fixed) == (D("15.0"), D("0.00"))
+    assert "ReferralFee 3.0" in estimate.said
+    ghost = Listing("GHOST", "amazon", refs={**arefs, "sku": "GHOST"})
+    with pytest.raises(PermanentError):
+        AmazonFees(api).fee(ghost, D("20.00"), "EUR")

@@ -51,6 +51,7 @@ CHANNEL = Channel(
     outbound_prices="shared.channels.amazon.prices:prices",
     offer_changes="shared.channels.amazon.notifications:AmazonOfferChanges",
     offer_ref="asin",
+    estimate_fees="shared.channels.amazon.fees:fees",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",
     # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for

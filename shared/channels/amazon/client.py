@@ -44,6 +44,7 @@ RATES: dict[str, Rate] = {
     "createFeed": Rate(0.0083, 15),
     "getFeed": Rate(2.0, 15),
     "getFeedDocument": Rate(0.0222, 10),
+    "getMyFeesEstimateForSKU": Rate(1.0, 2),
 }
 
 

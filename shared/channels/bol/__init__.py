@@ -39,6 +39,7 @@ CHANNEL = Channel(
     outbound_stock="shared.channels.bol.stock:publisher",
     outbound_prices="shared.channels.bol.prices:prices",
     read_competition="shared.channels.bol.competition:competition",
+    estimate_fees="shared.channels.bol.fees:fees",
     offer_ref="ean",
     confirm_shipment="shared.channels.bol.fulfillment:fulfillment",
     accept_cancellation="shared.channels.bol.cancellation:cancellations",
