@@ -76,3 +76,25 @@ def _run(stack: LocalStack, meter: Meter, skus: list[str], changes: int) -> dict
         "cost_by_service": cost["by_service"],
         "counted_per_change": cost["counted_per_order"],
     }
+
+
+def main() -> None:
+    """`python -m benchmarks.price_propagation [CHANGES]`: this part alone, on its own fresh
+    stack (seeded as the quick run's pipeline is), printing the JSON it adds to results.json."""
+    import json
+    import sys
+
+    from benchmarks.propagation import Bench, Plan
+    from local_stack.stack import LocalConfig
+
+    changes = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    config = LocalConfig(prefix="bench", log_level="CRITICAL", batching_windows=True)
+    with LocalStack(config) as stack:
+        bench = Bench(stack, Plan.quick().skus)
+        bench.seed()
+        result = run(stack, bench.meter, bench.skus, changes)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
