@@ -366,6 +366,7 @@ def _estimators(found: dict[str, Any]) -> Any:
     estimates none), built from the environment's secrets as `keel secrets check` reads them."""
     import httpx
 
+    from keel_cli.secrets import secret_names
     from keel_cli.targets import client
     from shared.channels.registry import BY_NAME
     from shared.channels.spec import load
@@ -376,7 +377,7 @@ def _estimators(found: dict[str, Any]) -> Any:
     made: dict[tuple[str, str], Any] = {}
 
     def secret(channel: str, account: str) -> dict[str, Any]:
-        names = [found["secrets"][channel], *found.get("account_secrets", {}).get(channel, [])]
+        names = secret_names(found, channel)
         raws = [json.loads(sm.get_secret_value(SecretId=n)["SecretString"]) for n in names]
         if not account:
             return dict(raws[0])

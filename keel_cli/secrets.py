@@ -49,7 +49,7 @@ def _owners() -> dict[str, Any]:
     return {**BY_NAME, **CARRIER_SPECS}
 
 
-def _names(found: dict[str, Any], owner: str) -> list[str]:
+def secret_names(found: dict[str, Any], owner: str) -> list[str]:
     """Every secret of an owner in the environment: its first, then its further accounts'."""
     return [found["secrets"][owner], *found.get("account_secrets", {}).get(owner, [])]
 
@@ -78,7 +78,7 @@ def cmd_check(args: argparse.Namespace, target: Any, client: Any) -> int:
         checks = [
             check_secret(owners[owner], name, read, http, now)
             for owner in wanted
-            for name in _names(found, owner)
+            for name in secret_names(found, owner)
         ]
     if args.json:
         print(json.dumps([{**vars(c), "ok": c.ok} for c in checks], indent=2))
@@ -113,7 +113,7 @@ def cmd_set(args: argparse.Namespace, target: Any, client: Any, runtime: Any) ->
     if args.owner not in owners or args.owner not in found["secrets"]:
         errors.print(f"[red]No secret for {args.owner!r}; there are: {', '.join(found['secrets'])}")
         return 2
-    names = _names(found, args.owner)
+    names = secret_names(found, args.owner)
     name = args.secret or names[0]
     if name not in names:
         errors.print(f"[red]{name!r} is not a secret of {args.owner}: {', '.join(names)}[/red]")

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         SetsStock,
     )
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
-    from shared.services.order_intake import IntakePorts
+    from shared.services.order_intake import IntakePorts, OfferSink
     from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
     from shared.services.workflow import Stores as WorkflowStores
@@ -423,6 +423,24 @@ class ChannelKit:
             return None
         reader: ReadsOfferChanges = load(self.spec.offer_changes)()
         return reader
+
+    def offer_sink(self) -> OfferSink | None:
+        """Where competing offers this channel delivers go: the repricer, with the price book
+        (and its guard, read only when an offer notification arrives) and the catalog."""
+        if self.spec.offer_changes is None:
+            return None
+        from shared.services.pricing import pricing_of
+        from shared.services.repricer import reprice_on
+
+        rt, spec = self.runtime, self.spec
+        return lambda key, seller, change: reprice_on(
+            pricing_of(rt.prices, rt.catalog.listings_for, now=rt.clock),
+            rt.catalog.find_sku,
+            spec,
+            key,
+            seller,
+            change,
+        )
 
     def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock:
         publisher: SetsStock = self._adapter(

@@ -17,8 +17,8 @@ from shared.dead_letters import send_dead_letter
 from shared.messages import InboundDelivery
 from shared.names import INGEST_MAX_RECEIVES
 from shared.partial_batch import queue_records
-from shared.runtime import ChannelKit, runtime
-from shared.services.order_intake import Held, Ignored, OfferSink, Repriced, take_delivery
+from shared.runtime import runtime
+from shared.services.order_intake import Held, Ignored, Repriced, take_delivery
 from shared.settings import IngestSettings
 from shared.tracing import new_tracer
 
@@ -32,7 +32,7 @@ def _take(record: SQSRecord) -> str:
     logger.thread_safe_append_keys(channel=delivery.channel, delivery_id=delivery.delivery_id)
     rt, days = runtime(), runtime().settings(IngestSettings).raw_body_retention_days
     channel = rt.channel(delivery.channel) if delivery.channel in BY_NAME else None
-    result = take_delivery(delivery, channel, rt.intake, rt.raw_body, days, _repricer(channel))
+    result = take_delivery(delivery, channel, rt.intake, rt.raw_body, days)
     if isinstance(result, Repriced):
         logger.info("competing offers", extra={"repricer": result.said})
         metrics.add_metric(name="OfferChangesRead", unit=MetricUnit.Count, value=1)
@@ -50,24 +50,6 @@ def _take(record: SQSRecord) -> str:
     )
     metrics.add_metric(name=result.metric, unit=MetricUnit.Count, value=1)
     return result.outcome.value
-
-
-def _repricer(channel: ChannelKit | None) -> OfferSink | None:
-    """Competing offers go to the repricer, with the price book and the catalog."""
-    if channel is None or channel.spec.offer_changes is None:
-        return None
-    from shared.services.pricing import pricing_of
-    from shared.services.repricer import reprice_on
-
-    rt, spec = runtime(), channel.spec
-    return lambda key, seller, change: reprice_on(
-        pricing_of(rt.prices, rt.catalog.listings_for, now=rt.clock),  # read only for offers
-        rt.catalog.find_sku,
-        spec,
-        key,
-        seller,
-        change,
-    )
 
 
 @tracer.capture_method

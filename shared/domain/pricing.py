@@ -216,6 +216,13 @@ def _joined(reason: str, clamped: str) -> str:
     return f"{reason}; {clamped}" if clamped else reason
 
 
+def returns_from_sale(price: Decimal, compare_at: Decimal | None, derived: Derived) -> bool:
+    """The listing showing `price` (struck-through `compare_at`) goes back to that regular
+    price: a price that was in force, and through the guard, before the sale, so the guard
+    does not hold the end of a sale (it does hold its start)."""
+    return compare_at is not None and derived.compare_at is None and derived.price == compare_at
+
+
 # --- the repricer ---
 
 

@@ -58,6 +58,7 @@ class IntakeChannel(Protocol):
     def account_key(self, account: str) -> str: ...
     def parser(self) -> ParsesWebhooks | None: ...
     def offer_reader(self) -> ReadsOfferChanges | None: ...
+    def offer_sink(self) -> OfferSink | None: ...
     def order_fetcher(self, account: str = "") -> FetchesOrder: ...
     def cancellation_acceptor(self, account: str = "") -> AcceptsCancellations: ...
 
@@ -187,11 +188,11 @@ def take_delivery(
     ports: IntakePorts,
     read_body: Callable[[InboundDelivery], bytes],
     retention_days: int,
-    offers: OfferSink | None = None,
 ) -> DeliveryResult:
     """One verified delivery, from the webhook or a channel's queue. `channel` None: no channel
     of that name is registered. Retryable failures raise (the record comes back). A delivery
-    telling of competing offers goes to `offers` (the repricer), never to order intake."""
+    telling of competing offers goes to the channel's offer sink (the repricer), never to order
+    intake."""
 
     def hold(reason: str) -> Held:
         return Held(reason[:2000], _keep_held(delivery, reason, ports, retention_days))
@@ -205,6 +206,7 @@ def take_delivery(
         shop = delivery_account(channel, delivery, raw)
     except UnknownAccount as exc:  # no secret for the account it names (or one removed)
         return hold(str(exc))
+    offers = channel.offer_sink()
     reader = channel.offer_reader() if offers is not None else None
     if reader is not None and offers is not None:
         try:

@@ -29,6 +29,7 @@ from shared.domain.pricing import (
     SkuPrice,
     derive,
     lowest_since,
+    returns_from_sale,
 )
 from shared.stores.ports import Prices
 
@@ -143,7 +144,7 @@ def decide(
         recent = p.book.published_since(price.sku, listing.key, now - timedelta(hours=1))
         held = (
             None  # a sale ends: back to the regular price struck through beside it
-            if _sale_ends(current, derived)
+            if current is not None and returns_from_sale(current.price, current.compare_at, derived)
             else p.guard.holds(before, derived.price, recent, len(changes))
         )
         decision = PriceDecision(
@@ -198,17 +199,6 @@ def run_sales(p: Pricing) -> PricingRun:
         if now >= sale.ends:
             p.book.sale_over(sku, sale.ends)
     return whole
-
-
-def _sale_ends(current: PriceDecision | None, derived: Derived) -> bool:
-    """The listing returns to the regular price shown struck through during its sale: a price
-    that was in force (and through the guard) before the sale, so the guard does not hold it."""
-    return (
-        current is not None
-        and current.compare_at is not None
-        and derived.compare_at is None
-        and derived.price == current.compare_at
-    )
 
 
 def _settle_quietly(p: Pricing, decision: PriceDecision) -> None:
