@@ -211,35 +211,24 @@ def _check(
         for message_id, _, _ in checks:
             plan.fates[message_id] = Finished("the channel applies prices at once")
         return
-    asked = []
-    for _, _, check in checks:
+    known: list[tuple[str, int, ConfirmPrice, PriceUpdate]] = []
+    for message_id, receives, check in checks:
         listing = out.listing(check.sku, check.listing)
-        asked.append(listing)
-    known = [(c, x) for c, x in zip(checks, asked, strict=True) if x is not None]
-    for (message_id, _, _), listing in zip(checks, asked, strict=True):
         if listing is None:
             plan.fates[message_id] = Finished("the listing is gone")
+            continue
+        compare_at = Decimal(check.compare_at) if check.compare_at else None
+        update = PriceUpdate(listing, Decimal(check.price), compare_at, check.currency)
+        known.append((message_id, receives, check, update))
     if not known:
         return
-    pairs = [
-        (
-            PriceUpdate(
-                listing,
-                Decimal(check.price),
-                Decimal(check.compare_at) if check.compare_at else None,
-                check.currency,
-            ),
-            PendingStock(check.reference),
-        )
-        for (_, _, check), listing in known
-    ]
     try:
-        answers = checker.check_prices(pairs)
+        answers = checker.check_prices([(u, PendingStock(c.reference)) for _, _, c, u in known])
     except ChannelError as failure:
-        for (message_id, receives, _), _ in known:
-            plan.fates[message_id] = _fate(pairs[0][0], failure, receives, plan)
+        for message_id, receives, _, update in known:
+            plan.fates[message_id] = _fate(update, failure, receives, plan)
         return
-    for ((message_id, _, check), _), (update, _), answer in zip(known, pairs, answers, strict=True):
+    for (message_id, _, check, update), answer in zip(known, answers, strict=True):
         plan.fates[message_id] = _after_check(check, update, answer, out, plan, message_id)
 
 
