@@ -91,6 +91,32 @@ def test_bad_prices_are_refused_and_change_nothing(
               "--reason", "try", "--dry-run")  # fmt: skip
     assert dry["dry_run"] and len(dry["decisions"]) == len(CHANNELS)
     assert keel(["--state-file", str(state), "prices", "show", product.sku]) == 1  # still none
+    # a hostile operator: bad rules, a sale backwards, decisions that do not exist
+    rules = ["--state-file", str(state), "listings", "set", product.sku, "bol", "--reason", "x"]
+    assert keel([*rules, "--rounding", "1.5"]) == 2
+    assert keel([*rules, "--markup", "abc"]) == 2
+    assert keel([*rules, "--step", "-1"]) == 2
+    sale = [*base, "--base", "10", "--cost", "1", "--sale", "8"]
+    assert (
+        keel([*sale, "--sale-start", "2026-12-24T00:00Z", "--sale-end", "2026-12-20T00:00Z"]) == 2
+    )
+    assert keel([*sale, "--sale-end", "2026-12-20T00:00Z"]) == 2
+    assert keel([*sale, "--sale-start", "2026-12-24T00:00", "--sale-end", "2026-12-25T00:00"]) == 2
+    assert keel(["--state-file", str(state), "prices", "approve", "pd-nope"]) == 1
+    assert keel(["--state-file", str(state), "prices", "reject", "pd-nope"]) == 1
+    assert keel(["--state-file", str(state), "prices", "history", product.sku]) == 0
+    broken: list[tuple[str, Any]] = [
+        ("amazon", {"sku": product.sku}),
+        ("amazon", [1]),
+        ("bol", {"sku": "NO-SUCH", "offers": []}),
+        ("amazon", {"sku": product.sku, "offers": [{"price": "x"}]}),
+    ]
+    for channel, body in broken:
+        answer = httpx.post(f"{stack.sandbox_url(channel)}/__sandbox/competitors", json=body,
+                            timeout=10)  # fmt: skip
+        assert answer.status_code in (400, 404), (channel, body, answer.text)
+    assert stack.wait_idle(30)
+    assert keel(["--state-file", str(state), "prices", "show", product.sku]) == 1  # still none
 
 
 def compete(stack: LocalStack, sku: str, price: str) -> None:
