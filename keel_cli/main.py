@@ -72,12 +72,17 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     # tracebacks; Keel's own functions say what happened, one line each.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    more_accounts = DEMO_MORE_ACCOUNTS if args.seed == "demo" else {}
+    more_accounts = DEMO_MORE_ACCOUNTS if args.seed in ("demo", "merchant") else {}
     stack = LocalStack(LocalConfig(log_level=args.log_level, more_accounts=more_accounts)).start()
+    catalog_file = None
     try:
         if args.seed == "demo":
             catalog, inventory, _ = stores(stack)
             seed_demo(catalog, inventory, stack.sandboxes, targets=stack.listing_targets())
+        elif args.seed == "merchant":
+            from local_stack.seed_merchant import seed_merchant
+
+            catalog_file = seed_merchant(stack.listing_targets())
         path = stack.write_state(Path(args.state_file))
         endpoints = stack.endpoints()
         table = Table(
@@ -105,7 +110,15 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         for name, physical in endpoints["tables"].items():
             table.add_row(f"Table {name}", physical)
         table.add_row("Secrets (local only)", str(path))
+        if catalog_file is not None:
+            table.add_row("Catalog file to import", str(catalog_file))
         console.print(table)
+        if catalog_file is not None:
+            console.print(
+                "Keel is empty and the channels hold the merchant's listings. Onboard it:\n"
+                f"  keel catalog import {catalog_file}\n"
+                "  keel channels discover shopify   (then link --yes, and connect; each channel)"
+            )
         console.print("Running. Ctrl-C stops it.")
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -142,9 +155,9 @@ def _client(state: dict[str, Any], service: str) -> Any:
 def _runtime(state: dict[str, Any]) -> Any:
     """The composition root the functions use, pointed at the environment."""
     from shared.runtime import Runtime
+    from shared.stack_outputs import runtime_env
 
-    tables = state["tables"]
-    env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
+    env = runtime_env(state)
     return Runtime(env=env, aws=lambda service: _client(state, service))
 
 
@@ -681,7 +694,12 @@ def parser() -> argparse.ArgumentParser:
     local = sub.add_parser("local", help="the embedded local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="run it in the foreground until Ctrl-C")
-    up.add_argument("--seed", choices=["demo"], help="load a catalog and stock")
+    up.add_argument(
+        "--seed",
+        choices=["demo", "merchant"],
+        help="demo: Keel with a catalog and stock; merchant: Keel empty, the channels holding a "
+        "merchant's listings and a catalog file to import (onboarding)",
+    )
     up.add_argument(
         "--log-level",
         default="INFO",
@@ -713,10 +731,11 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
-    from keel_cli import dlq, prices, secrets, status
+    from keel_cli import dlq, onboarding, prices, secrets, status
 
     dlq.register(sub, _target, _runtime)
     prices.register(sub, _target, _runtime)
+    onboarding.register(sub, _target, _runtime)
     status.register(sub, _target, _runtime)
     secrets.register(sub, _target, _client, _runtime)
     add_to_every_command(root)

@@ -9,6 +9,7 @@ from local_stack.demo import DemoReport, SkuRow
 
 
 def print_demo_report(console: Console, report: DemoReport) -> None:
+    _onboarding(console, report)
     sent = Table(title="Orders and deliveries sent")
     for column in ("what", "channel", "HTTP", "order id"):
         sent.add_column(column)
@@ -116,4 +117,31 @@ def _stock_table(console: Console, title: str, rows: list[SkuRow]) -> None:
                 for v in views
             ),
         )  # fmt: skip
+    console.print(table)
+
+
+def _onboarding(console: Console, report: DemoReport) -> None:
+    done = report.onboarding
+    if not done.channels:
+        return
+    imported = done.imported
+    console.print(
+        f"Onboarding: imported {imported.get('file')}: {len(imported.get('created', []))} SKUs, "
+        f"opening stock {sum(s['quantity'] for s in imported.get('stock_received', []))} units"
+    )
+    table = Table(title="Onboarding: the merchant's listings, linked and connected")
+    for column in ("channel", "read", "linked (by)", "conflicts", "not in Keel", "subscriptions"):
+        table.add_column(column, overflow="fold")
+    for ch in done.channels:
+        by: dict[str, int] = {}
+        for m in ch["matched"]:
+            by[m["by"]] = by.get(m["by"], 0) + 1
+        linked = f"{len(ch['linked'])} (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")"
+        conflicts = "; ".join(f"{c['kind']}: {', '.join(c['skus'])}" for c in ch["conflicts"])
+        unknown = ", ".join(str(x["sku"] or x["listing_id"]) for x in ch["unmatched_on_channel"])
+        subs = ch["subscriptions"]
+        healthy = sum(1 for s in subs if s["healthy"])
+        actions = sorted({s.get("action", "") for s in subs} - {""})
+        table.add_row(ch["channel"], str(ch["read"]), linked, conflicts or "-", unknown or "-",
+                      f"{healthy}/{len(subs)} healthy ({', '.join(actions)})")  # fmt: skip
     console.print(table)

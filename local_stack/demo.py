@@ -1,6 +1,8 @@
 """`keel demo`: Keel's main job, end to end, on the embedded local stack.
 
-Seeds three SKUs on every channel, then sends a burst of orders: signed Shopify webhooks sent
+Starts from a merchant who already sells (`--seed merchant`, local_stack/demo_onboarding.py):
+imports the catalog file, discovers, links and connects all four channels. Then sends a burst
+of orders: signed Shopify webhooks sent
 straight to the gateway (a duplicate delivery, a replayed order, a bad signature, an
 unparseable signed body, an unknown product, two concurrent orders for the last unit of a SKU),
 WooCommerce's activation ping, and orders placed in the WooCommerce and Shopify sandboxes
@@ -29,12 +31,13 @@ from typing import Any
 import httpx
 
 from local_stack.demo_amazon import wait_for_accepted_writes
+from local_stack.demo_onboarding import OnboardingReport, onboard
 from local_stack.demo_parts import parts_for
 from local_stack.demo_prices import PricingReport, price_everything
 from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
 from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
 from local_stack.sandboxes.shopify import SandboxLine
-from local_stack.seed import DEMO_SKUS, DemoSku, seed_demo
+from local_stack.seed import DEMO_SKUS, DemoSku
 from local_stack.stack import LocalStack, stores
 from shared.channels.registry import BY_NAME
 from shared.domain.intake import HOLD_INSUFFICIENT, HOLD_UNMATCHED
@@ -91,6 +94,7 @@ class DemoReport:
     # (what happened, what Keel did): the recoveries of local_stack/demo_recovery.py
     recovered: list[tuple[str, str]] = field(default_factory=list)
     pricing: PricingReport = field(default_factory=PricingReport)
+    onboarding: OnboardingReport = field(default_factory=OnboardingReport)
 
     @property
     def ok(self) -> bool:
@@ -119,6 +123,7 @@ class DemoReport:
             "recovered": self.recovered,
             "prices": [r.__dict__ for r in self.pricing.rows],
             "repriced": self.pricing.repriced,
+            "onboarding": self.onboarding.as_dict(),
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
@@ -542,9 +547,9 @@ def run_demo(
     progress: Callable[[str], None] = lambda step: None,
 ) -> DemoReport:
     """`progress` hears each step of the scenario as it starts."""
-    catalog, inventory, _ = stores(stack)
-    progress("seeding a catalog on every channel (each shows a stale quantity first)")
-    refs = seed_demo(catalog, inventory, stack.sandboxes, targets=stack.listing_targets())
+    progress("onboarding the merchant: import the catalog, discover, link and connect channels")
+    problems: list[str] = []
+    onboarding, refs = onboard(stack, problems)
     settled = stack.wait_idle(settle_timeout_s)
     scenario = Scenario(stack, refs)
     progress("sending orders, duplicates, forgeries and edits through every channel")
@@ -552,6 +557,8 @@ def run_demo(
     settled = stack.wait_idle(settle_timeout_s) and settled
     progress("checking what Keel made of them, and what every channel shows")
     report, expected_reserved = build_report(scenario, sent)
+    report.onboarding = onboarding
+    report.problems[:0] = problems
     for part in parts_for(stack.sandboxes):
         report.problems.extend(part.check(scenario, sent))
     if not settled:

@@ -68,8 +68,11 @@ def _shown(stack: LocalStack, listing: Listing) -> str | None:
     )
     where = listing.marketplace or listing.refs.get("marketplace_id", "")
     rows = httpx.get(f"{target.url}/__sandbox/listings", timeout=10.0).json()
+    listing_id = BY_NAME[listing.channel].line_item_ref or "listing_id"
     for row in rows:
-        if row["sku"] == listing.sku and (not where or row.get("marketplace") in ("", where)):
+        if str(row["listing_id"]) == listing.refs.get(listing_id) and (
+            not where or row.get("marketplace") in ("", where)
+        ):
             return str(row["price"]) if row.get("price") is not None else None
     return None
 

@@ -585,11 +585,10 @@ def stores(stack: LocalStack) -> tuple[Any, Any, Any]:
 
 
 def runtime_of(stack: LocalStack) -> Any:
-    """The functions' composition root, given this stack's tables and clients (its price book
-    and stores; no queues or secrets)."""
+    """The functions' composition root, given this stack's tables, secrets and clients (its
+    stores, price book and channel adapters; no queues)."""
     from shared.runtime import Runtime
+    from shared.stack_outputs import runtime_env
 
     assert stack.resources is not None
-    tables = stack.resources.tables
-    env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
-    return Runtime(env=env, aws=stack.client)
+    return Runtime(env=runtime_env(stack.endpoints()), aws=stack.client)

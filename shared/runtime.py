@@ -40,13 +40,16 @@ if TYPE_CHECKING:
         EstimatesFees,
         FetchesOrder,
         FetchesOrders,
+        ManagesSubscriptions,
         ParsesWebhooks,
         ReadsCompetition,
+        ReadsListings,
         ReadsOfferChanges,
         SetsPrices,
         SetsStock,
     )
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
+    from shared.services.onboarding import ChannelAccess
     from shared.services.order_intake import IntakePorts, OfferSink
     from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
@@ -197,7 +200,7 @@ class Runtime:
         by `name`), cached for SECRET_CACHE_SECONDS; `fresh` reads it now (the channel refused
         the cached one)."""
         name = name or self.settings(SecretName, env_prefix(owner)).secret_name
-        return get_json(name, self.config.secret_cache_seconds, fresh=fresh)
+        return get_json(name, self.config.secret_cache_seconds, fresh=fresh, aws=self._aws)
 
     def secret_names(self, owner: str) -> tuple[str, ...]:
         """Every account's secret of a channel, its first account's first."""
@@ -447,6 +450,30 @@ class ChannelKit:
             self.spec.outbound_stock, "publish stock", fresh, account
         )
         return publisher
+
+    def listing_reader(self, account: str = "") -> ReadsListings:
+        reader: ReadsListings = self._adapter(
+            self.spec.read_listings, "read its listings", account=account
+        )
+        return reader
+
+    def subscription_manager(self, account: str = "") -> ManagesSubscriptions:
+        manager: ManagesSubscriptions = self._adapter(
+            self.spec.manage_subscriptions, "register subscriptions", account=account
+        )
+        return manager
+
+    def access(self) -> ChannelAccess:
+        """What onboarding and reconciliation need of this channel: every (account,
+        marketplace) Keel lists in, and each account's reader and subscription manager."""
+        from shared.services.onboarding import ChannelAccess
+
+        places = tuple(
+            (key, marketplace)
+            for key in self.accounts()
+            for marketplace in (self.marketplaces(key) or ("",))
+        )
+        return ChannelAccess(self.spec, places, self.listing_reader, self.subscription_manager)
 
     def price_publisher(self, account: str = "") -> SetsPrices:
         publisher: SetsPrices = self._adapter(

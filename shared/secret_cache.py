@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from shared.aws import client
@@ -18,13 +19,16 @@ from shared.aws import client
 _CACHE: dict[str, tuple[float, Any]] = {}  # secret name -> (when read, value)
 
 
-def get_json(name: str, max_age_s: float, fresh: bool = False) -> Any:
-    """`fresh`: read it now whatever its age (the channel refused the cached credentials)."""
+def get_json(
+    name: str, max_age_s: float, fresh: bool = False, aws: Callable[[str], Any] = client
+) -> Any:
+    """`fresh`: read it now whatever its age (the channel refused the cached credentials);
+    `aws`: where clients come from (the operator's session, for `keel`)."""
     now = time.monotonic()
     cached = _CACHE.get(name)
     if cached is not None and now - cached[0] < max_age_s and not fresh:
         return cached[1]
-    value = json.loads(client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    value = json.loads(aws("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
     _CACHE[name] = (now, value)
     return value
 

@@ -124,3 +124,17 @@ def outputs_of(target: Mapping[str, Any], wiring: Wiring = WIRING) -> dict[str, 
     if "alarm_prefix" in target:
         outputs[ALARM_PREFIX] = str(target["alarm_prefix"])
     return outputs
+
+
+def runtime_env(target: Mapping[str, Any]) -> dict[str, str]:
+    """The environment a Runtime needs to act on an environment from outside it (`keel`, the
+    demo): its tables, and every channel's and carrier's secret names (their adapters)."""
+    from shared.settings import env_prefix
+
+    tables = target["tables"]
+    env = {f"{name.upper()}_TABLE": tables[name] for name in ("catalog", "inventory", "orders")}
+    for owner, name in target.get("secrets", {}).items():
+        env[f"{env_prefix(owner)}SECRET_NAME"] = name
+        more = target.get("account_secrets", {}).get(owner, [])
+        env[f"{env_prefix(owner)}ACCOUNT_SECRET_NAMES"] = json.dumps(more)
+    return env

@@ -17,6 +17,8 @@ times are filled in) and sends an ORDER_CHANGE (the envelope of the spec's examp
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import itertools
 import json
 import re
@@ -32,7 +34,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes import amazon_models
-from local_stack.sandboxes.base import SandboxLine
+from local_stack.sandboxes.base import (
+    SandboxLine,
+    SandboxSubscription,
+    SubscriptionBook,
+    new_listing,
+)
 
 CHANNEL = "amazon"
 CONTROL = "/__sandbox"
@@ -46,6 +53,8 @@ LISTINGS_MODEL = "listingsItems_2021-08-01"
 FEES_MODEL = "productFeesV0"
 REFERRAL_PERCENT = Decimal(15)  # the fees estimate's referral fee, % of the price
 FEEDS_MODEL = "feeds_2021-06-30"
+REPORTS_MODEL = "reports_2021-06-30"
+NOTIFICATIONS_MODEL = "notifications"
 FEED_SCHEMA = "schemas/feeds/listings-feed-schema-v2.json"
 TOKEN_TTL_S = 3600
 SEARCH_IDENTIFIERS = 20  # searchListingsItems: identifiers maxItems, pageSize maximum
@@ -68,7 +77,27 @@ RATES: dict[str, tuple[float, int]] = {
     "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
     "getMyFeesEstimateForSKU": (1.0, 2),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
+    "getDestinations": (1.0, 5),
+    "createDestination": (1.0, 5),
+    "getSubscription": (1.0, 5),
+    "createSubscription": (1.0, 5),
+    "deleteSubscriptionById": (1.0, 5),
 }
+GRANTLESS_SCOPE = "sellingpartnerapi::notifications"  # destinations need a grantless token
+GRANTLESS = frozenset({"getDestinations", "createDestination", "deleteSubscriptionById"})
+LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
+# GET_MERCHANT_LISTINGS_ALL_DATA's columns, as Amazon's report type values page lists them.
+REPORT_COLUMNS = (
+    "item-name", "item-description", "listing-id", "seller-sku", "price", "quantity",
+    "open-date", "image-url", "item-is-marketplace", "product-id-type", "zshop-shipping-fee",
+    "item-note", "item-condition", "zshop-category1", "zshop-browse-path",
+    "zshop-storefront-feature", "asin1", "asin2", "asin3", "will-ship-internationally",
+    "expedited-shipping", "zshop-boldface", "product-id", "bid-for-featured-placement",
+    "add-delete", "pending-quantity", "fulfillment-channel", "merchant-shipping-group", "status",
+)  # fmt: skip
 
 
 def _now() -> datetime:
@@ -122,6 +151,7 @@ class AmazonListing:
     price: Decimal
     quantity: int | None  # merchant-fulfilled availability; None: none set
     product_type: str = "PRODUCT"
+    gtin: str | None = None  # the EAN/UPC the offer was listed with (None: by ASIN)
     handling_time: int | None = 2  # lead_time_to_ship_max_days: survives a merge
     pending: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (due, patch)
     # `purchasable_offer` as the seller last wrote it: the consumer offer ("ALL") and a business
@@ -201,6 +231,7 @@ class AmazonSandbox:
         self._rates = {**RATES, **(rates or {})}
         self._buckets: dict[str, Bucket] = {}
         self._tokens: dict[str, float] = {}  # access token -> expiry (epoch)
+        self._grantless: set[str] = set()  # tokens of the client-credentials grant
         self._listings: dict[tuple[str, str], AmazonListing] = {}
         # (marketplace, seller SKU) -> other sellers' offers: (seller, price, shipping, buy box)
         self._competitors: dict[tuple[str, str], list[tuple[str, Decimal, Decimal, bool]]] = {}
@@ -214,6 +245,10 @@ class AmazonSandbox:
         self.outage_remaining = 0
         self.outage_status = 503
         self.notifications: list[SentNotification] = []
+        self.subscriptions = SubscriptionBook(first_id=3001)
+        self._destinations: dict[str, dict[str, Any]] = {}  # destination id -> Destination
+        self._reports: dict[str, dict[str, Any]] = {}  # report id -> Report (+ its due time)
+        self.report_delay_s = 0.3
         self.requests: list[tuple[str, str, int]] = []  # (operation, path, status)
         self.token_grants = 0
 
@@ -251,22 +286,35 @@ class AmazonSandbox:
         quantity: int | None,
         variant: bool = False,
         marketplace: str = "",
+        gtin: str | None = None,
     ) -> dict[str, str]:
         return self.add_marketplace_listing(
-            sku, title, price, quantity, marketplace or self.marketplace_id
+            sku, title, price, quantity, marketplace or self.marketplace_id, gtin
         )
 
     def add_marketplace_listing(
-        self, sku: str, title: str, price: Decimal, quantity: int | None, marketplace_id: str
+        self,
+        sku: str,
+        title: str,
+        price: Decimal,
+        quantity: int | None,
+        marketplace_id: str,
+        gtin: str | None = None,
     ) -> dict[str, str]:
         """A merchant-fulfilled offer of `sku` in one marketplace (the same seller SKU in
-        another marketplace is another listing, sharing its quantity)."""
+        another marketplace is another listing, sharing its quantity). One GTIN is one ASIN:
+        the seller's other listings of it, in any marketplace, share theirs."""
         if marketplace_id not in (self.marketplace_id, *self.more_marketplace_ids):
             raise ValueError(f"seller {self.seller_id} does not sell in {marketplace_id}")
         with self._lock:
-            asin = f"B0KEEL{next(self._asins):04d}"
+            same = [
+                x
+                for x in self._listings.values()
+                if x.seller_sku == sku or (gtin and x.gtin == gtin)
+            ]
+            asin = same[0].asin if same else f"B0KEEL{next(self._asins):04d}"
             self._listings[(marketplace_id, sku)] = AmazonListing(
-                sku, marketplace_id, title, asin, price, quantity
+                sku, marketplace_id, title, asin, price, quantity, gtin=gtin
             )
         return {
             "sku": sku,
@@ -335,6 +383,7 @@ class AmazonSandbox:
                     "price": f"{price:.2f}" if (price := listing.selling_price()) else None,
                     "account": self.seller_id,
                     "marketplace": listing.marketplace_id,
+                    "gtin": listing.gtin,
                 }
                 for listing in self._listings.values()
             ]
@@ -390,7 +439,10 @@ class AmazonSandbox:
     def _serve(self, operation: str, request: Request, handler: Any) -> Response:
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
-            expiry = self._tokens.get(headers.get("x-amz-access-token", ""))
+            token = headers.get("x-amz-access-token", "")
+            expiry = self._tokens.get(token)
+            if (operation in GRANTLESS) != (token in self._grantless):
+                expiry = None  # a grantless operation takes a grantless token, and only it
             if expiry is None or expiry < time.time():
                 return _errors(
                     403,
@@ -442,6 +494,25 @@ class AmazonSandbox:
             method == "POST"
         ):
             return "getMyFeesEstimateForSKU", lambda r: self._fees(_unquote(m.group(1)), r)
+        if path == "/reports/2021-06-30/reports" and method == "POST":
+            return "createReport", self._create_report
+        if (m := re.fullmatch(r"/reports/2021-06-30/reports/([^/]+)", path)) and method == "GET":
+            return "getReport", lambda r: self._get_report(m.group(1))
+        if (m := re.fullmatch(r"/reports/2021-06-30/documents/([^/]+)", path)) and method == "GET":
+            return "getReportDocument", lambda r: self._get_report_document(m.group(1))
+        if path == "/notifications/v1/destinations":
+            if method == "GET":
+                return "getDestinations", self._get_destinations
+            if method == "POST":
+                return "createDestination", self._create_destination
+        if m := re.fullmatch(r"/notifications/v1/subscriptions/([A-Z_]+)", path):
+            if method == "GET":
+                return "getSubscription", lambda r: self._get_subscription(m.group(1))
+            if method == "POST":
+                return "createSubscription", lambda r: self._create_subscription(m.group(1), r)
+        m = re.fullmatch(r"/notifications/v1/subscriptions/([A-Z_]+)/([^/]+)", path)
+        if m and method == "DELETE":
+            return "deleteSubscriptionById", lambda r: self._delete_subscription(m.group(2))
         if path == "/feeds/2021-06-30/documents" and method == "POST":
             return "createFeedDocument", self._create_document
         if (m := re.fullmatch(r"/feeds/2021-06-30/documents/([^/]+)", path)) and method == "GET":
@@ -500,6 +571,8 @@ class AmazonSandbox:
     # --- LWA ----------------------------------------------------------------------------------
     def _token(self, request: Request) -> Response:
         form = {k: v[-1] for k, v in parse_qs(request.body.decode(errors="replace")).items()}
+        if form.get("grant_type") == "client_credentials":
+            return self._grantless_token(form)
         if form.get("grant_type") != "refresh_token":
             return Response.json(
                 400,
@@ -537,6 +610,150 @@ class AmazonSandbox:
                 "expires_in": TOKEN_TTL_S,
             },
         )
+
+    def _grantless_token(self, form: dict[str, str]) -> Response:
+        """LWA's client-credentials grant: a token for grantless operations (notifications'
+        destinations), for the scope asked, without a seller's refresh token."""
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return Response.json(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+            )
+        if form.get("scope") != GRANTLESS_SCOPE:
+            return Response.json(400, {"error": "invalid_scope", "error_description": "scope"})
+        token = "Atc|" + secrets.token_urlsafe(48)
+        with self._lock:
+            self._tokens[token] = time.time() + TOKEN_TTL_S
+            self._grantless.add(token)
+        return Response.json(
+            200,
+            {"access_token": token, "scope": GRANTLESS_SCOPE, "token_type": "bearer",
+             "expires_in": TOKEN_TTL_S},
+        )  # fmt: skip
+
+    # --- reports (listings) -------------------------------------------------------------------
+    def _create_report(self, request: Request) -> Response:
+        body = _json(request)
+        problems = amazon_models.errors(body, REPORTS_MODEL, "CreateReportSpecification")
+        if problems:
+            raise _Refused(400, "InvalidInput", "Invalid request body", "; ".join(problems))
+        if body["reportType"] != LISTINGS_REPORT:
+            raise _Refused(400, "InvalidInput", f"the sandbox makes {LISTINGS_REPORT} only")
+        unknown = set(body["marketplaceIds"]) - {self.marketplace_id, *self.more_marketplace_ids}
+        if unknown or len(body["marketplaceIds"]) != 1:
+            raise _Refused(400, "InvalidInput", "one marketplace the seller sells in")
+        report_id = str(50000 + len(self._reports) + 1)
+        with self._lock:
+            self._reports[report_id] = {
+                "reportId": report_id,
+                "reportType": LISTINGS_REPORT,
+                "marketplaceIds": body["marketplaceIds"],
+                "processingStatus": "IN_QUEUE",
+                "createdTime": _iso(_now()),
+                "_due": time.monotonic() + self.report_delay_s,
+            }
+        return Response.json(202, {"reportId": report_id})
+
+    def _get_report(self, report_id: str) -> Response:
+        with self._lock:
+            report = self._reports.get(report_id)
+            if report is None:
+                raise _Refused(404, "NotFound", f"Report {report_id} not found")
+            if report["processingStatus"] == "IN_QUEUE" and time.monotonic() >= report["_due"]:
+                document_id = "amzn1.spdoc.1.4.eu." + uuid.uuid4().hex
+                self._documents[document_id] = self._listings_tsv(report["marketplaceIds"][0])
+                report.update(processingStatus="DONE", reportDocumentId=document_id,
+                              processingEndTime=_iso(_now()))  # fmt: skip
+            return Response.json(200, {k: v for k, v in report.items() if not k.startswith("_")})
+
+    def _get_report_document(self, document_id: str) -> Response:
+        with self._lock:
+            if document_id not in self._documents:
+                raise _Refused(404, "NotFound", "Report document not found")
+        return Response.json(
+            200,
+            {"reportDocumentId": document_id, "url": f"{self.base_url}/__uploads/{document_id}"},
+        )
+
+    def _listings_tsv(self, marketplace: str) -> bytes:
+        """The listings report of one marketplace as it is now (a snapshot: a report is read
+        later, and may be hours old by then)."""
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for (market, sku), x in sorted(self._listings.items()):
+            if market != marketplace:
+                continue
+            row = dict.fromkeys(REPORT_COLUMNS, "")
+            price = x.selling_price()
+            row.update({
+                "item-name": x.title, "listing-id": f"{x.asin}{market[-4:]}", "seller-sku": sku,
+                "price": f"{price:.2f}" if price is not None else "",
+                "quantity": "" if x.quantity is None else str(x.quantity),
+                "open-date": "2026-01-01 00:00:00 UTC", "item-is-marketplace": "y",
+                "product-id-type": "4" if x.gtin else "1", "item-condition": "11",
+                "asin1": x.asin, "product-id": x.gtin or x.asin,
+                "fulfillment-channel": MERCHANT, "status": "Active",
+            })  # fmt: skip
+            writer.writerow(row[c] for c in REPORT_COLUMNS)
+        return out.getvalue().encode()
+
+    # --- notifications ------------------------------------------------------------------------
+    def _get_destinations(self, request: Request) -> Response:
+        with self._lock:
+            return Response.json(200, {"payload": list(self._destinations.values())})
+
+    def _create_destination(self, request: Request) -> Response:
+        body = _json(request)
+        problems = amazon_models.errors(body, NOTIFICATIONS_MODEL, "CreateDestinationRequest")
+        arn = ((body or {}).get("resourceSpecification") or {}).get("sqs", {}).get("arn")
+        if problems or not arn:
+            raise _Refused(400, "InvalidInput", "Invalid request body", "; ".join(problems))
+        with self._lock:
+            if any(d["resource"]["sqs"]["arn"] == arn for d in self._destinations.values()):
+                raise _Refused(409, "Conflict", "A destination with this resource exists")
+            destination_id = str(uuid.uuid4())
+            self._destinations[destination_id] = {
+                "name": body["name"],
+                "destinationId": destination_id,
+                "resource": {"sqs": {"arn": arn}},
+            }
+            return Response.json(200, {"payload": self._destinations[destination_id]})
+
+    def _get_subscription(self, notification_type: str) -> Response:
+        with self._lock:
+            found = [s for s in self.subscriptions.items.values() if s.topic == notification_type]
+        if not found:
+            raise _Refused(404, "NotFound", f"No subscription for {notification_type}")
+        return Response.json(200, {"payload": _subscription_view(found[0])})
+
+    def _create_subscription(self, notification_type: str, request: Request) -> Response:
+        body = _json(request)
+        problems = amazon_models.errors(body, NOTIFICATIONS_MODEL, "CreateSubscriptionRequest")
+        if problems:
+            raise _Refused(400, "InvalidInput", "Invalid request body", "; ".join(problems))
+        with self._lock:
+            destination = self._destinations.get(body["destinationId"])
+            if destination is None:
+                raise _Refused(400, "InvalidInput", "destinationId is not a destination")
+            if any(s.topic == notification_type for s in self.subscriptions.items.values()):
+                raise _Refused(409, "Conflict", "A subscription for this type already exists")
+            sub = self.subscriptions.add(
+                notification_type,
+                destination["resource"]["sqs"]["arn"],
+                destination=body["destinationId"],
+                payload_version=body["payloadVersion"],
+            )
+            return Response.json(200, {"payload": _subscription_view(sub)})
+
+    def _delete_subscription(self, subscription_id: str) -> Response:
+        with self._lock:
+            if self.subscriptions.items.pop(subscription_id, None) is None:
+                raise _Refused(404, "NotFound", f"Subscription {subscription_id} not found")
+        return Response.json(200, {})
 
     # --- orders -------------------------------------------------------------------------------
     def _get_order(self, order_id: str) -> Response:
@@ -905,6 +1122,28 @@ class AmazonSandbox:
             )
         if rel == "/listings" and method == "GET":
             return Response.json(200, self.shown())
+        if rel == "/listings" and method == "POST":
+            try:
+                spec = new_listing(request.body)
+                market = spec.marketplace or self.marketplace_id
+                refs = self.add_marketplace_listing(
+                    spec.sku, spec.title, spec.price, spec.quantity, market, spec.gtin
+                )
+            except ValueError as exc:
+                return _errors(400, "InvalidInput", str(exc))
+            return Response.json(
+                201, next(r for r in self.shown() if r["listing_id"] == refs["listing_id"])
+            )
+        if rel == "/subscriptions" and method == "GET":
+            with self._lock:
+                return Response.json(200, self.subscriptions.views())
+        if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
+            # Amazon has no disabled state: a subscription is there or not.
+            with self._lock:
+                sub = self.subscriptions.items.pop(m.group(1), None)
+            if sub is None:
+                return _errors(404, "NotFound", "No such subscription")
+            return Response.json(200, {**sub.view(), "active": False})
         if rel == "/shipments" and method == "GET":
             return Response.json(200, self.shipments())
         notify = request.query.get("notify", ["true"])[-1] != "false"
@@ -1168,16 +1407,47 @@ class AmazonSandbox:
         self.send_raw(body)
 
     def send_raw(self, body: str) -> SentNotification:
-        """Put a notification on Keel's queue as Amazon's service does (SendMessage)."""
-        sent = SentNotification(self.queue_url, body)
-        if self.queue_url is not None:
+        """Put a notification on the queue of the destination its type is subscribed to (with
+        nothing subscribed through the API: Keel's queue, `notify_to`) as Amazon's service does
+        (SendMessage)."""
+        try:
+            kind = str(json.loads(body).get("NotificationType", ""))
+        except (ValueError, AttributeError):
+            kind = ""
+        with self._lock:
+            targets = self.subscriptions.targets(kind)
+        url = self.queue_url
+        if targets and targets[0] is not None:
+            url = _queue_url(targets[0].address, self.queue_url)
+        sent = SentNotification(url if targets else None, body)
+        if not targets:
+            sent.error = f"no subscription for {kind or 'this notification'}"
+        elif url is not None:
             try:
-                _sqs(self.queue_url).send_message(QueueUrl=self.queue_url, MessageBody=body)
+                _sqs(url).send_message(QueueUrl=url, MessageBody=body)
             except Exception as exc:  # the queue is gone or moto stopped: recorded, not raised
                 sent.error = f"{type(exc).__name__}: {exc}"
         with self._lock:
             self.notifications.append(sent)
         return sent
+
+
+def _queue_url(arn: str, known_url: str | None) -> str | None:
+    """The URL of the queue an ARN names, on the SQS endpoint Keel's queue is on (moto's URLs
+    are `<endpoint>/<account>/<name>`)."""
+    parts = arn.split(":")
+    if len(parts) != 6 or known_url is None:
+        return None
+    split = urlsplit(known_url)
+    return f"{split.scheme}://{split.netloc}/{parts[4]}/{parts[5]}"
+
+
+def _subscription_view(sub: SandboxSubscription) -> dict[str, Any]:
+    return {
+        "subscriptionId": sub.id,
+        "payloadVersion": sub.extra.get("payload_version", "1.0"),
+        "destinationId": sub.extra.get("destination", ""),
+    }
 
 
 def _sqs(queue_url: str) -> Any:
@@ -1217,10 +1487,15 @@ def _attributes(listing: AmazonListing) -> dict[str, Any]:
         availability["quantity"] = listing.quantity
     if listing.handling_time is not None:
         availability["lead_time_to_ship_max_days"] = listing.handling_time
-    return {
+    found: dict[str, Any] = {
         "fulfillment_availability": [availability],
         "purchasable_offer": copy.deepcopy(listing.offers),
     }
+    if listing.gtin:
+        found["externally_assigned_product_identifier"] = [
+            {"type": "ean", "value": listing.gtin, "marketplace_id": listing.marketplace_id}
+        ]
+    return found
 
 
 def _patch_issues(patches: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -21,12 +21,26 @@ Control surface (JSON; a contract: extend it, never rename):
   (`{"requests": 0}` clears it).
 - `POST /__sandbox/orders/from-lines`: `{"lines": [{"sku", "quantity", "refs"}]}`, the order
   made into the channel's shape by the sandbox itself (line_orders.py, in the local stack).
+- `POST /__sandbox/listings`: `{"sku", "gtin"?, "quantity"?, "price", "title"?}`: a listing the
+  merchant made by hand in the channel (the sandbox assigns its own ids); answers its row.
+  Listing rows carry `gtin` where the channel has one.
+- `GET /__sandbox/subscriptions`: what was registered through the channel's own API
+  (webhooks, notification subscriptions): `[{"id", "topic", "address", "active"}]`.
+- `POST /__sandbox/subscriptions/{id}/disable`: the channel disables it (as after failed
+  deliveries): nothing is delivered to it until it is re-activated through the API.
+
+Until something is registered for a topic, a sandbox delivers it to where `notify_to` points
+(the stack's endpoints, as if the operator had registered them by hand), unless
+`SubscriptionBook.preregistered` is False (`keel local up --seed merchant`: nothing arrives
+until `keel channels connect`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+import itertools
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
 from local_stack.http import Request, Response
@@ -74,6 +88,7 @@ class ChannelSandbox(Protocol):
         quantity: int | None,
         variant: bool = False,
         marketplace: str = "",
+        gtin: str | None = None,
     ) -> dict[str, str]:
         """Create the item in the channel (showing `quantity`; None: not tracked) and return the
         refs Keel's listing for it holds (ids the channel's API and its orders use, and "sku")."""
@@ -88,3 +103,97 @@ class ChannelSandbox(Protocol):
         ...
 
     def fail_next(self, requests: int, status: int = 503) -> None: ...
+
+
+@dataclass
+class SandboxSubscription:
+    id: str
+    topic: str
+    address: str
+    active: bool = True
+    secret: str = ""  # a channel that signs with each webhook's own secret (WooCommerce)
+    failures: int = 0  # deliveries failed in a row
+    extra: dict[str, Any] = field(default_factory=dict)  # the channel's own fields
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "topic": self.topic, "address": self.address, "active": self.active}
+
+
+class SubscriptionBook:
+    """A sandbox's registered deliveries; callers hold the sandbox's lock."""
+
+    def __init__(self, first_id: int = 1) -> None:
+        self.items: dict[str, SandboxSubscription] = {}
+        self.preregistered = True
+        self._ids = itertools.count(first_id)
+
+    def add(self, topic: str, address: str, secret: str = "", **extra: Any) -> SandboxSubscription:
+        sub = SandboxSubscription(str(next(self._ids)), topic, address, True, secret, 0, extra)
+        self.items[sub.id] = sub
+        return sub
+
+    def disable(self, sub_id: str) -> bool:
+        sub = self.items.get(sub_id)
+        if sub is None:
+            return False
+        sub.active = False
+        return True
+
+    def targets(self, topic: str) -> list[SandboxSubscription | None]:
+        """Where a delivery of `topic` goes: each active subscription to it; None: the
+        `notify_to` address (nothing registered for the topic, preregistered)."""
+        registered = [s for s in self.items.values() if topic in s.topic.split(",")]
+        if registered:
+            return [s for s in registered if s.active]
+        return [None] if self.preregistered else []
+
+    def delivered(self, sub: SandboxSubscription | None, ok: bool, disable_after: int) -> None:
+        """Count a delivery; `disable_after` failures in a row disable it (0: never)."""
+        if sub is None:
+            return
+        sub.failures = 0 if ok else sub.failures + 1
+        if disable_after and sub.failures >= disable_after:
+            sub.active = False
+
+    def views(self) -> list[dict[str, Any]]:
+        return [s.view() for s in self.items.values()]
+
+
+@dataclass(frozen=True)
+class NewListing:
+    """`POST /__sandbox/listings`: a listing the merchant made by hand."""
+
+    sku: str
+    price: Decimal
+    title: str
+    gtin: str | None = None
+    quantity: int | None = None
+    variant: bool = False
+    marketplace: str = ""
+
+
+def new_listing(body: bytes) -> NewListing:
+    """The body of `POST /__sandbox/listings`; ValueError says what is wrong."""
+    try:
+        spec = json.loads(body or b"null")
+    except ValueError as exc:
+        raise ValueError("body is not JSON") from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("sku"), str) or not spec["sku"]:
+        raise ValueError('expected {"sku", "price", "gtin"?, "quantity"?, "title"?}')
+    try:
+        price = Decimal(str(spec.get("price", "")))
+    except InvalidOperation as exc:
+        raise ValueError(f"price {spec.get('price')!r} is not an amount") from exc
+    quantity = spec.get("quantity")
+    if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
+        raise ValueError(f"quantity {quantity!r} is not a count")
+    gtin = spec.get("gtin")
+    return NewListing(
+        spec["sku"],
+        price,
+        str(spec.get("title") or spec["sku"]),
+        str(gtin) if gtin else None,
+        quantity,
+        bool(spec.get("variant", False)),
+        str(spec.get("marketplace") or ""),
+    )

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import csv
 import functools
+import io
 import itertools
 import json
 import re
@@ -40,10 +42,22 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes import specs
-from local_stack.sandboxes.base import SandboxLine
+from local_stack.sandboxes.base import (
+    SandboxLine,
+    SandboxSubscription,
+    SubscriptionBook,
+    new_listing,
+)
 
 CHANNEL = "bol"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
+CSV_MEDIA_TYPE = "application/vnd.retailer.v10+csv"
+# The offers export's columns, as bol documents them (GET /retailer/offers/export/{report-id}).
+EXPORT_COLUMNS = (
+    "offerId", "ean", "conditionName", "conditionCategory", "conditionComment",
+    "bundlePricesPrice", "fulfilmentDeliveryCode", "stockAmount", "onHoldByRetailer",
+    "fulfilmentType", "mutationDateTime", "referenceCode", "correctedStock",
+)  # fmt: skip
 CONTROL = "/__sandbox"
 TOKEN_LIFE_S = 299
 PROCESS_DELAY_S = 0.2  # a write is applied (SUCCESS) this long after bol accepted it
@@ -63,6 +77,13 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (  # method, path pattern, endpoint 
     ("GET", r"/retailer/commission/(?P<id>[^/]+)", "/retailer/commission/{ean}"),
     ("POST", r"/retailer/shipments", "/retailer/shipments"),
     ("GET", r"/retailer/subscriptions/signature-keys", "/retailer/subscriptions/signature-keys"),
+    ("GET", r"/retailer/subscriptions", "/retailer/subscriptions"),
+    ("POST", r"/retailer/subscriptions", "/retailer/subscriptions"),
+    ("GET", r"/retailer/subscriptions/(?P<id>[^/]+)", "/retailer/subscriptions/{subscription-id}"),
+    ("PUT", r"/retailer/subscriptions/(?P<id>[^/]+)", "/retailer/subscriptions/{subscription-id}"),
+    ("POST", r"/retailer/offers/export", "/retailer/offers/export"),
+    ("GET", r"/retailer/offers/export/(?P<id>[^/]+)", "/retailer/offers/export/{report-id}"),
+    ("GET", r"/retailer/offers/(?P<id>[^/]+)", "/retailer/offers/{offer-id}"),
     ("GET", r"/shared/process-status/(?P<id>[^/]+)", "/shared/process-status/{id}"),
     ("POST", r"/shared/process-status", "/shared/process-status"),
 )
@@ -261,6 +282,9 @@ class BolSandbox:
         self._competitors: dict[str, list[tuple[str, Decimal, bool]]] = {}  # EAN -> offers
         self.deliveries: list[Delivery] = []
         self.requests: list[tuple[str, str, int]] = []
+        self.subscriptions = SubscriptionBook(first_id=5001)
+        self._exports: dict[str, str] = {}  # report id -> CSV, once the export process is done
+        self._report_ids = itertools.count(7001)
 
     # --- ChannelSandbox ---
     def keel_secret(self, base_url: str) -> dict[str, Any]:
@@ -294,13 +318,16 @@ class BolSandbox:
         quantity: int | None,
         variant: bool = False,
         marketplace: str = "",
+        gtin: str | None = None,
     ) -> dict[str, str]:
-        """An offer with its own EAN and Keel's SKU as its reference. Keel's listing holds the
-        offer id (lines match by it) and the EAN as its `sku` ref (then by EAN)."""
+        """An offer with its own EAN (the GTIN given, as bol's 13 digits) and Keel's SKU as its
+        reference. Keel's listing holds the offer id (lines match by it) and the EAN as its
+        `sku` ref (then by EAN)."""
         if marketplace:
             raise ValueError(f"{self.channel} has no marketplaces, got {marketplace!r}")
         with self._lock:
-            offer = Offer(str(uuid.uuid4()), self._new_ean(), sku, title, price, quantity)
+            ean = gtin.zfill(14)[1:] if gtin else self._new_ean()
+            offer = Offer(str(uuid.uuid4()), ean, sku, title, price, quantity)
             self.offers[offer.offer_id] = offer
         return {
             "offer_id": offer.offer_id,
@@ -360,6 +387,7 @@ class BolSandbox:
                     "account": self.retailer_id,
                     "marketplace": "",
                     "countries": list(o.countries),
+                    "gtin": o.ean,
                 }
                 for o in self.offers.values()
             ]
@@ -428,8 +456,14 @@ class BolSandbox:
             separators=(",", ":"),
         ).encode()
         headers = {"Content-Type": "application/json", "signature": self.sign(body)}
-        delivery = Delivery(self.webhook_url, body, headers)
-        if delivery.url is None:
+        with self._lock:
+            targets = self.subscriptions.targets(resource)
+        first = targets[0] if targets else None
+        url = first.address if first is not None else (self.webhook_url if targets else None)
+        delivery = Delivery(url, body, headers)
+        if not targets:
+            delivery.error = "no active subscription"
+        elif delivery.url is None:
             delivery.error = "no webhook URL (notify_to was not called)"
         else:
             try:
@@ -568,6 +602,23 @@ class BolSandbox:
                 return Response.json(200, {"key_id": self.rotate_keys()})
             if rel == "/listings" and method == "GET":
                 return Response.json(200, self.shown())
+            if rel == "/listings" and method == "POST":
+                try:
+                    spec = new_listing(request.body)
+                except ValueError as exc:
+                    raise _Refused(400, problem(400, "Bad Request", str(exc))) from None
+                refs = self.add_listing(spec.sku, spec.title, spec.price, spec.quantity,
+                                        spec.variant, spec.marketplace, spec.gtin)  # fmt: skip
+                row = next(r for r in self.shown() if r["listing_id"] == refs["offer_id"])
+                return Response.json(201, row)
+            if rel == "/subscriptions" and method == "GET":
+                with self._lock:
+                    return Response.json(200, self.subscriptions.views())
+            if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
+                with self._lock:
+                    if not self.subscriptions.disable(m.group(1)):
+                        raise _Refused(404, problem(404, "Not Found", "no such subscription"))
+                    return Response.json(200, self.subscriptions.items[m.group(1)].view())
             if rel == "/shipments" and method == "GET":
                 return Response.json(200, self.shipments())
             notify = request.query.get("notify", ["true"])[-1] != "false"
@@ -591,8 +642,9 @@ class BolSandbox:
         endpoint, ident = matched
         try:
             self._authorize(headers)
-            if MEDIA_TYPE not in headers.get("accept", ""):
-                raise _Refused(406, problem(406, "Not Acceptable", f"Accept {MEDIA_TYPE}"))
+            wanted = CSV_MEDIA_TYPE if endpoint.endswith("{report-id}") else MEDIA_TYPE
+            if wanted not in headers.get("accept", ""):
+                raise _Refused(406, problem(406, "Not Acceptable", f"Accept {wanted}"))
             if request.body and MEDIA_TYPE not in headers.get("content-type", ""):
                 raise _Refused(415, problem(415, "Unsupported Media Type", f"use {MEDIA_TYPE}"))
             limits = self._rate(endpoint)
@@ -603,7 +655,10 @@ class BolSandbox:
             response = self._route(endpoint, ident, request)
         except _Refused as refused:
             return Response.json(refused.status, refused.body, {**_media(), **refused.headers})
+        is_csv = response.headers.get("Content-Type") == CSV_MEDIA_TYPE
         response.headers.update({**_media(), **limits})
+        if is_csv:
+            response.headers["Content-Type"] = CSV_MEDIA_TYPE
         return response
 
     def _token(self, request: Request, headers: dict[str, str]) -> Response:
@@ -699,6 +754,24 @@ class BolSandbox:
             return Response.json(200, self.competing_offers(ident, request))
         if endpoint == "/retailer/subscriptions/signature-keys":
             return Response.json(200, {"signatureKeys": self.public_keys()})
+        if endpoint == "/retailer/offers/{offer-id}":
+            return Response.json(200, self._offer_view(ident))
+        if endpoint == "/retailer/offers/export/{report-id}":
+            with self._lock:
+                report = self._exports.get(ident)
+            if report is None:
+                raise _Refused(404, problem(404, "Not Found", f"Report {ident} not found."))
+            return Response(200, report.encode(), {"Content-Type": CSV_MEDIA_TYPE})
+        if endpoint == "/retailer/subscriptions" and request.method == "GET":
+            with self._lock:
+                subs = [_subscription_view(s) for s in self.subscriptions.items.values()]
+            return Response.json(200, {"subscriptions": subs})
+        if endpoint == "/retailer/subscriptions/{subscription-id}" and request.method == "GET":
+            with self._lock:
+                sub = self.subscriptions.items.get(ident)
+            if sub is None:
+                raise _Refused(404, problem(404, "Not Found", f"Subscription {ident} not found."))
+            return Response.json(200, _subscription_view(sub))
         if endpoint == "/shared/process-status/{id}":
             with self._lock:
                 process = self.processes.get(ident)
@@ -715,6 +788,12 @@ class BolSandbox:
                     if q["processStatusId"] in self.processes
                 ]
             return Response.json(200, {"processStatuses": found})  # unknown ids left out
+        if endpoint == "/retailer/offers/export":
+            self._valid(body, "CreateOfferExportRequest")
+            return self._export_offers()
+        if endpoint.startswith("/retailer/subscriptions"):
+            self._valid(body, "SubscriptionRequest")
+            return self._subscribe(body, ident or None)
         if endpoint == "/retailer/offers/{offer-id}/stock":
             self._valid(body, "UpdateOfferStockRequest")
             return self._set_stock(ident, body)
@@ -726,6 +805,69 @@ class BolSandbox:
             return self._ship(body)
         self._valid(body, "CancellationRequest")
         return self._cancel(body)
+
+    def _offer_view(self, offer_id: str) -> dict[str, Any]:
+        """`GET /retailer/offers/{offer-id}` (RetailerOffer): what the offer shows now."""
+        with self._lock:
+            offer = self.offers.get(offer_id)
+            if offer is None:
+                raise _Refused(404, problem(404, "Not Found", f"Offer {offer_id} not found."))
+            return {
+                "offerId": offer.offer_id,
+                "ean": offer.ean,
+                "reference": offer.reference,
+                "onHoldByRetailer": False,
+                "unknownProductTitle": offer.title,
+                "pricing": {"bundlePrices": [{"quantity": 1, "unitPrice": float(offer.price)}]},
+                "stock": {
+                    "amount": offer.amount or 0,
+                    "correctedStock": offer.amount or 0,
+                    "managedByRetailer": offer.managed_by_retailer,
+                },
+                "fulfilment": {"method": "FBR", "deliveryCode": "1-2d"},
+                "store": {
+                    "productTitle": offer.title,
+                    "visible": [{"countryCode": c} for c in offer.countries],
+                },
+                "condition": {"name": "NEW", "category": "NEW"},
+                "notPublishableReasons": [],
+            }
+
+    def _export_offers(self) -> Response:
+        """`POST /retailer/offers/export`: a process; the CSV is what the offers show when it
+        ends (a snapshot: later changes are not in it)."""
+        report_id = str(next(self._report_ids))
+
+        def apply() -> None:
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(EXPORT_COLUMNS)
+            for o in self.offers.values():
+                writer.writerow([o.offer_id, o.ean, "NEW", "NEW", "", f"{o.price:.2f}", "1-2d",
+                                 o.amount or 0, "false", "FBR", _now_iso(), o.reference,
+                                 o.amount or 0])  # fmt: skip
+            self._exports[report_id] = out.getvalue()
+
+        return self._accept("CREATE_OFFER_EXPORT", report_id, apply)
+
+    def _subscribe(self, body: dict[str, Any], sub_id: str | None) -> Response:
+        """POST (create) or PUT (replace) a push subscription: a process, applied when done."""
+        with self._lock:
+            if sub_id is not None and sub_id not in self.subscriptions.items:
+                raise _Refused(404, problem(404, "Not Found", f"Subscription {sub_id} not found."))
+
+        def apply() -> None:
+            topics = ",".join(body["resources"])
+            if sub_id is None:
+                sub = self.subscriptions.add(topics, body["url"], kind=body["subscriptionType"])
+            else:
+                sub = self.subscriptions.items[sub_id]
+                sub.topic, sub.address = topics, body["url"]
+                sub.extra["kind"] = body["subscriptionType"]
+            sub.active, sub.failures = bool(body.get("enabled", True)), 0
+
+        event = "CREATE_SUBSCRIPTION" if sub_id is None else "UPDATE_SUBSCRIPTION"
+        return self._accept(event, sub_id or "new", apply)
 
     def _valid(self, body: Any, schema: str) -> None:
         found = violations(body, {"$ref": f"#/components/schemas/{schema}"})
@@ -961,6 +1103,16 @@ class BolSandbox:
             return None
 
         return self._accept("CANCEL_ORDER", item["orderItemId"], apply)
+
+
+def _subscription_view(sub: SandboxSubscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "resources": sub.topic.split(","),
+        "url": sub.address,
+        "subscriptionType": sub.extra.get("kind", "WEBHOOK"),
+        "enabled": sub.active,
+    }
 
 
 def _match(method: str, path: str) -> tuple[str, str] | None:

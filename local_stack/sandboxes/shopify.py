@@ -21,6 +21,7 @@ Plus the `/__sandbox/` control surface every sandbox offers (see base.py).
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
 import json
@@ -68,6 +69,7 @@ from pydantic import BaseModel, Field
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes import base, shopify_orders, shopify_schema, specs
+from local_stack.sandboxes.base import SandboxSubscription, SubscriptionBook, new_listing
 from shared.channels.shopify.signature import sign
 
 API_VERSION = "2026-10"
@@ -144,6 +146,8 @@ class Variant:
     price: Decimal | None
     tracked: bool
     compare_at: Decimal | None = None
+    barcode: str | None = None  # the GTIN, as the merchant typed it
+    product_title: str = ""
 
 
 @dataclass
@@ -275,6 +279,7 @@ class ShopifySandbox:
         self._bucket = Bucket(updated=clock())
         self.outage = Outage()
         self.webhook_url: str | None = None
+        self.subscriptions = SubscriptionBook(first_id=9001)
         self.graphql_calls: list[GraphQLCall] = []
         self.deliveries: list[Delivery] = []
 
@@ -316,6 +321,7 @@ class ShopifySandbox:
         quantity: int | None,
         variant: bool = False,
         marketplace: str = "",
+        gtin: str | None = None,
     ) -> dict[str, str]:
         """A product with one variant (or, with `variant`, a variant titled as such) whose
         inventory item is stocked at the shop's one location; None: inventory not tracked."""
@@ -331,6 +337,8 @@ class ShopifySandbox:
                 title if variant else "Default Title",
                 price,
                 tracked=quantity is not None,
+                barcode=gtin,
+                product_title=title,
             )
             self._state.items[item_id] = variant_id
             if quantity is not None:
@@ -367,6 +375,7 @@ class ShopifySandbox:
                     "compare_at": f"{v.compare_at:.2f}" if v.compare_at is not None else None,
                     "account": self.shop_domain,
                     "marketplace": "",
+                    "gtin": v.barcode,
                 }
                 for v in self._state.variants.values()
             ]
@@ -577,6 +586,27 @@ class ShopifySandbox:
             return self._cancel_order(m.group(1), body if isinstance(body, dict) else {}, notify)
         if path == "/__sandbox/listings" and method == "GET":
             return Response.json(200, self.shown())
+        if path == "/__sandbox/listings" and method == "POST":
+            try:
+                made = new_listing(request.body)
+            except ValueError as exc:
+                return Response.json(400, {"errors": str(exc)})
+            refs = self.add_listing(made.sku, made.title, made.price, made.quantity,
+                                    made.variant, made.marketplace, made.gtin)  # fmt: skip
+            row = next(r for r in self.shown() if r["listing_id"] == refs["variant_id"])
+            return Response.json(201, row)
+        if path == "/__sandbox/subscriptions" and method == "GET":
+            with self._lock:
+                return Response.json(200, self.subscriptions.views())
+        if (m := re.fullmatch(r"/__sandbox/subscriptions/([^/]+)/disable", path)) and (
+            method == "POST"
+        ):
+            # Shopify has no disabled state: a subscription that keeps failing is removed.
+            with self._lock:
+                sub = self.subscriptions.items.pop(m.group(1), None)
+            if sub is None:
+                return Response.json(404, {"errors": "Not Found"})
+            return Response.json(200, {**sub.view(), "active": False})
         if path == "/__sandbox/shipments" and method == "GET":
             with self._lock:
                 return Response.json(200, list(self._state.shipments))
@@ -657,18 +687,26 @@ class ShopifySandbox:
         return variant
 
     def _notify(self, topic: str, body: bytes) -> None:
-        """Send a signed webhook in the request thread; failures are recorded, never raised."""
+        """Send a signed webhook in the request thread to each subscription of the topic (or,
+        with none made through the API, to `notify_to`'s URL); failures are recorded, never
+        raised."""
         headers = self.headers(body, topic=topic)
-        delivery = Delivery(topic, self.webhook_url, headers["X-Shopify-Webhook-Id"])
-        if self.webhook_url is None:
-            delivery.error = "no webhook url (notify_to was not called)"
-        else:
-            try:
-                delivery.status = self.deliver(self.webhook_url, body, headers).status_code
-            except httpx.HTTPError as exc:
-                delivery.error = f"{type(exc).__name__}: {exc}"
         with self._lock:
-            self.deliveries.append(delivery)
+            targets = self.subscriptions.targets(topic.replace("/", "_").upper())
+        urls = [self.webhook_url if t is None else t.address for t in targets]
+        for url in urls or [None]:
+            delivery = Delivery(topic, url, headers["X-Shopify-Webhook-Id"])
+            if not targets:
+                delivery.error = "no webhook subscription"
+            elif url is None:
+                delivery.error = "no webhook url (notify_to was not called)"
+            else:
+                try:
+                    delivery.status = self.deliver(url, body, headers).status_code
+                except httpx.HTTPError as exc:
+                    delivery.error = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self.deliveries.append(delivery)
 
     # --- Admin GraphQL ---
     def _graphql_endpoint(self, request: Request) -> Response:
@@ -781,6 +819,11 @@ class ShopifySandbox:
             "orderEditBegin": self._resolve_edit_begin,
             "orderEditSetQuantity": self._resolve_edit_set_quantity,
             "orderEditCommit": self._resolve_edit_commit,
+            "productVariants": self._resolve_variants,
+            "productVariant": lambda info, id: self._node(id),
+            "webhookSubscriptions": self._resolve_webhooks,
+            "webhookSubscriptionCreate": self._resolve_webhook_create,
+            "webhookSubscriptionUpdate": self._resolve_webhook_update,
         }
         result = execute(
             schema,
@@ -1039,13 +1082,89 @@ class ShopifySandbox:
             "__typename": "ProductVariant",
             "id": f"gid://shopify/ProductVariant/{variant_id}",
             "legacyResourceId": str(variant_id),
+            "sku": variant.sku or None,
+            "barcode": variant.barcode,
+            "title": variant.title,
             "price": f"{variant.price:.2f}" if variant.price is not None else "0.00",
             "compareAtPrice": f"{variant.compare_at:.2f}" if variant.compare_at else None,
             "product": {
                 "__typename": "Product",
                 "id": f"gid://shopify/Product/{variant.product_id}",
+                "legacyResourceId": str(variant.product_id),
+                "title": variant.product_title or variant.title,
+                "status": "ACTIVE",
             },
+            "inventoryItem": self._inventory_item(variant.inventory_item_id),
         }
+
+    def _resolve_variants(
+        self,
+        info: GraphQLResolveInfo,
+        first: int | None = None,
+        after: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """`productVariants(first, after)` by id; the cursor is the last variant's id."""
+        if first is None or not 0 < first <= 250:
+            raise GraphQLError("first must be between 1 and 250")
+        ids = sorted(self._state.variants)
+        if after is not None:
+            ids = [i for i in ids if i > _cursor_id(after)]
+        page = ids[:first]
+        return {
+            "pageInfo": {
+                "hasNextPage": len(ids) > first,
+                "endCursor": _variant_cursor(page[-1]) if page else None,
+            },
+            "nodes": [self._variant_node(i) for i in page],
+        }
+
+    def _resolve_webhooks(
+        self,
+        info: GraphQLResolveInfo,
+        first: int | None = None,
+        after: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        subs = sorted(self.subscriptions.items.values(), key=lambda sub: int(sub.id))
+        if after is not None:
+            subs = [sub for sub in subs if int(sub.id) > _cursor_id(after)]
+        page = subs[: first or 50]
+        return {
+            "pageInfo": {
+                "hasNextPage": len(subs) > len(page),
+                "endCursor": _variant_cursor(int(page[-1].id)) if page else None,
+            },
+            "nodes": [_webhook_node(sub) for sub in page],
+        }
+
+    def _resolve_webhook_create(
+        self, info: GraphQLResolveInfo, topic: str, webhookSubscription: dict[str, Any]
+    ) -> dict[str, Any]:
+        uri = webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl") or ""
+        if not str(uri).startswith(("https://", "http://")):
+            return _webhook_refused(["webhookSubscription", "callbackUrl"], "Address is invalid")
+        taken = [
+            s for s in self.subscriptions.items.values() if (s.topic, s.address) == (topic, uri)
+        ]
+        if taken:
+            return _webhook_refused(
+                ["webhookSubscription", "callbackUrl"],
+                "Address for this topic has already been taken",
+            )
+        sub = self.subscriptions.add(topic, str(uri))
+        return {"webhookSubscription": _webhook_node(sub), "userErrors": []}
+
+    def _resolve_webhook_update(
+        self, info: GraphQLResolveInfo, id: str, webhookSubscription: dict[str, Any]
+    ) -> dict[str, Any]:
+        sub = self.subscriptions.items.get(str(_gid_id("WebhookSubscription", id)))
+        if sub is None:
+            return _webhook_refused(["id"], "Webhook subscription does not exist")
+        uri = webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl")
+        if uri:
+            sub.address = str(uri)
+        return {"webhookSubscription": _webhook_node(sub), "userErrors": []}
 
     def _resolve_variants_bulk_update(
         self,
@@ -1350,6 +1469,30 @@ class ShopifySandbox:
         if variant is not None:
             return variant.product_id
         return (variant_id or 0) // 10 or None
+
+
+def _webhook_refused(field_path: list[str], message: str) -> dict[str, Any]:
+    return {"webhookSubscription": None, "userErrors": [{"field": field_path, "message": message}]}
+
+
+def _variant_cursor(ident: int) -> str:
+    return base64.b64encode(f"id:{ident}".encode()).decode()
+
+
+def _cursor_id(cursor: str) -> int:
+    try:
+        return int(base64.b64decode(cursor).decode().removeprefix("id:"))
+    except ValueError as exc:
+        raise GraphQLError(f"Invalid cursor {cursor!r}") from exc
+
+
+def _webhook_node(sub: SandboxSubscription) -> dict[str, Any]:
+    return {
+        "__typename": "WebhookSubscription",
+        "id": f"gid://shopify/WebhookSubscription/{sub.id}",
+        "topic": sub.topic,
+        "uri": sub.address,
+    }
 
 
 def _filter_changes(

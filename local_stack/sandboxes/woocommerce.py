@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,12 @@ from typing import Any
 import httpx
 
 from local_stack.http import Request, Response
-from local_stack.sandboxes.base import SandboxLine
+from local_stack.sandboxes.base import (
+    SandboxLine,
+    SandboxSubscription,
+    SubscriptionBook,
+    new_listing,
+)
 from shared.channels.woocommerce.signature import sign
 
 CHANNEL = "woocommerce"
@@ -58,6 +63,8 @@ class WooItem:
     date_modified_gmt: str = ""
     regular_price: str = ""
     sale_price: str = ""
+    global_unique_id: str = ""  # core's GTIN, UPC, EAN or ISBN field (WooCommerce 9.2+)
+    variations: list[int] = field(default_factory=list)  # a variable product's
 
     @property
     def selling_price(self) -> str:
@@ -181,6 +188,7 @@ class WooCommerceSandbox:
         self.outage = Outage()
         self.requests: list[LoggedRequest] = []
         self.deliveries: list[Delivery] = []
+        self.subscriptions = SubscriptionBook(first_id=1001)
 
     # --- seeding and inspection (what a merchant's shop already has) ---
     def add_product(
@@ -190,6 +198,7 @@ class WooCommerceSandbox:
         sku: str,
         stock: int | None = None,
         price: Decimal | None = None,
+        gtin: str | None = None,
     ) -> None:
         with self._lock:
             self._claim(product_id)
@@ -200,6 +209,7 @@ class WooCommerceSandbox:
                 manage_stock=stock is not None,
                 stock_quantity=stock,
                 regular_price=format(price, "f") if price is not None else "",
+                global_unique_id=gtin or "",
             )
 
     def add_variation(
@@ -210,12 +220,14 @@ class WooCommerceSandbox:
         sku: str,
         stock: int | None = None,
         price: Decimal | None = None,
+        gtin: str | None = None,
     ) -> None:
         with self._lock:
             self._claim(parent_id)
             self._claim(variation_id)
             if parent_id not in self._items:
                 self._items[parent_id] = WooItem(parent_id, name, "", type="variable")
+            self._items[parent_id].variations.append(variation_id)
             self._items[variation_id] = WooItem(
                 variation_id,
                 name,
@@ -225,6 +237,7 @@ class WooCommerceSandbox:
                 manage_stock=stock is not None,
                 stock_quantity=stock,
                 regular_price=format(price, "f") if price is not None else "",
+                global_unique_id=gtin or "",
             )
 
     def stock_of(self, item_id: int) -> int | None:
@@ -276,6 +289,7 @@ class WooCommerceSandbox:
         quantity: int | None,
         variant: bool = False,
         marketplace: str = "",
+        gtin: str | None = None,
     ) -> dict[str, str]:
         """A simple product, or a variable parent with one variation; refs as Keel keeps them."""
         if marketplace:
@@ -283,10 +297,10 @@ class WooCommerceSandbox:
         with self._lock:
             product_id = self._new_id()
             if not variant:
-                self.add_product(product_id, title, sku, quantity, price)
+                self.add_product(product_id, title, sku, quantity, price, gtin)
                 return {"product_id": str(product_id), "item_id": str(product_id), "sku": sku}
             variation_id = self._new_id()
-            self.add_variation(product_id, variation_id, title, sku, quantity, price)
+            self.add_variation(product_id, variation_id, title, sku, quantity, price, gtin)
             return {
                 "product_id": str(product_id),
                 "variation_id": str(variation_id),
@@ -347,6 +361,7 @@ class WooCommerceSandbox:
                     "compare_at": item.regular_price if item.sale_price else None,
                     "account": self.base_url,
                     "marketplace": "",
+                    "gtin": item.global_unique_id or None,
                 }
                 for item in sorted(self._items.values(), key=lambda i: i.id)
                 if item.type != "variable"
@@ -373,10 +388,26 @@ class WooCommerceSandbox:
         }
 
     def deliver(self, topic: str, payload: dict[str, Any]) -> Delivery:
+        """To each active webhook registered for the topic (signed with its own secret), or,
+        with none registered, to `notify_to`'s URL. The last delivery is answered."""
         body = wc_json(payload)
-        return self._send(
-            Delivery(topic, self.webhook_url, body, self.webhook_headers(topic, body))
-        )
+        with self._lock:
+            targets = self.subscriptions.targets(topic)
+        if not targets:
+            return self._send(Delivery(topic, None, body, {}, error="no active webhook"))
+        sent = None
+        for target in targets:
+            headers = self.webhook_headers(topic, body)
+            url = self.webhook_url
+            if target is not None:
+                url = target.address
+                headers["X-WC-Webhook-Signature"] = sign(target.secret, body)
+                headers["X-WC-Webhook-ID"] = target.id
+            sent = self._send(Delivery(topic, url, body, headers))
+            with self._lock:  # WooCommerce disables a webhook after 5 failures in a row
+                self.subscriptions.delivered(target, sent.error is None, 5)
+        assert sent is not None
+        return sent
 
     def ping(self, topic: str = "order.created") -> Delivery:
         """The activation ping WooCommerce sends when a webhook is saved as active: unsigned."""
@@ -387,7 +418,7 @@ class WooCommerceSandbox:
     def _send(self, delivery: Delivery) -> Delivery:
         """Failures are recorded, never raised: the shop's state change has happened anyway."""
         if delivery.url is None:
-            delivery.error = "no webhook URL (notify_to was not called)"
+            delivery.error = delivery.error or "no webhook URL (notify_to was not called)"
         else:
             try:
                 response = httpx.post(
@@ -430,6 +461,25 @@ class WooCommerceSandbox:
             return Response.json(200, self.shown())
         if rel == "/shipments" and method == "GET":
             return Response.json(200, self.shipments())
+        if rel == "/subscriptions" and method == "GET":
+            with self._lock:
+                return Response.json(200, self.subscriptions.views())
+        if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
+            with self._lock:
+                if self.subscriptions.disable(m.group(1)):
+                    return Response.json(200, self.subscriptions.items[m.group(1)].view())
+            return Response.json(
+                404, _error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
+            )
+        if rel == "/listings" and method == "POST":
+            try:
+                spec = new_listing(request.body)
+            except ValueError as exc:
+                return Response.json(400, _error("sandbox_invalid_listing", str(exc), 400))
+            refs = self.add_listing(spec.sku, spec.title, spec.price, spec.quantity,
+                                    spec.variant, spec.marketplace, spec.gtin)  # fmt: skip
+            row = next(r for r in self.shown() if r["listing_id"] == refs["item_id"])
+            return Response.json(201, row)
         try:
             # ?notify=false: the shop changes the order but its webhook never arrives (a
             # failed delivery WooCommerce does not retry): only a poll can find it.
@@ -794,9 +844,22 @@ class WooCommerceSandbox:
             return self.delete_order(int(m.group(1)), force)
         if m := re.fullmatch(r"/orders/(\d+)/notes", rel):
             return self._notes(int(m.group(1)), request)
+        if rel == "/webhooks" or rel.startswith("/webhooks/"):
+            return self._webhooks(rel, request)
         if request.method == "GET":
             if rel == "/orders":
                 return self._list_orders(request)
+            if rel == "/products":
+                items = [i for i in self._items.values() if i.type != "variation"]
+                return _page(request, [i.view() for i in sorted(items, key=lambda i: i.id)])
+            if m := re.fullmatch(r"/products/(\d+)/variations", rel):
+                parent = self._items.get(int(m.group(1)))
+                if parent is None or parent.type != "variable":
+                    return Response.json(
+                        404, _error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404)
+                    )
+                found = [self._items[v].view() for v in parent.variations]
+                return _page(request, found)
             if m := re.fullmatch(r"/orders/(\d+)", rel):
                 order = self._orders.get(int(m.group(1)))
                 if order is not None:
@@ -823,6 +886,52 @@ class WooCommerceSandbox:
             404,
             _error("rest_no_route", "No route was found matching the URL and request method", 404),
         )
+
+    def _webhooks(self, rel: str, request: Request) -> Response:
+        """`/webhooks`: list, read, create (`topic`, `delivery_url`, `secret`, `status`) and
+        update; WooCommerce's topics are `<resource>.<event>`."""
+        book = self.subscriptions
+        if rel == "/webhooks" and request.method == "GET":
+            return _page(request, [_hook_view(s) for s in book.items.values()])
+        body = _json_body(request) if request.method in ("POST", "PUT") else {}
+        if not isinstance(body, dict):
+            return Response.json(400, _error("rest_invalid_param", "Invalid parameter(s)", 400))
+        if rel == "/webhooks" and request.method == "POST":
+            topic, url = body.get("topic"), body.get("delivery_url")
+            resource, _, event = str(topic or "").partition(".")
+            if resource not in {"order", "product", "customer", "coupon"} or not event:
+                return Response.json(
+                    400, _error("rest_invalid_param", "Invalid parameter(s): topic", 400)
+                )
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                return Response.json(
+                    400, _error("rest_invalid_param", "Invalid parameter(s): delivery_url", 400)
+                )
+            made = book.add(str(topic), url, str(body.get("secret") or ""),
+                            name=str(body.get("name") or ""), created=_now())  # fmt: skip
+            made.active = body.get("status", "active") == "active"
+            if not made.active:
+                made.extra["off"] = str(body.get("status"))
+            return Response.json(201, _hook_view(made))
+        m = re.fullmatch(r"/webhooks/(\d+)", rel)
+        sub = book.items.get(m.group(1)) if m else None
+        if sub is None:
+            return Response.json(
+                404, _error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
+            )
+        if request.method == "GET":
+            return Response.json(200, _hook_view(sub))
+        if request.method in ("PUT", "POST"):
+            if isinstance(body.get("delivery_url"), str):
+                sub.address = body["delivery_url"]
+            if isinstance(body.get("secret"), str):
+                sub.secret = body["secret"]
+            if "status" in body:
+                sub.active = body["status"] == "active"
+                sub.extra["off"] = str(body["status"])
+                sub.failures = 0
+            return Response.json(200, _hook_view(sub))
+        return Response.json(404, _error("rest_no_route", "No route was found", 404))
 
     def _update_order(self, order_id: int, request: Request) -> Response:
         """PUT orders/{id}: the fields Keel sets (status, meta_data); a status change to
@@ -1041,6 +1150,37 @@ class WooCommerceSandbox:
             item.stock_quantity = int(change["stock_quantity"])
         item.date_modified_gmt = _now()
         return item.view()
+
+
+def _page(request: Request, rows: list[dict[str, Any]]) -> Response:
+    """One page of a collection, with WooCommerce's paging headers (per_page 1..100)."""
+    query = {k: v[-1] for k, v in request.query.items()}
+    try:
+        page, per_page = int(query.get("page", "1")), int(query.get("per_page", "10"))
+    except ValueError:
+        return Response.json(400, _error("rest_invalid_param", "Invalid parameter(s)", 400))
+    if not 1 <= per_page <= 100 or page < 1:
+        return Response.json(
+            400, _error("rest_invalid_param", "Invalid parameter(s): per_page, page", 400)
+        )
+    total = len(rows)
+    headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(-(-total // per_page))}
+    return Response.json(200, rows[(page - 1) * per_page : page * per_page], headers)
+
+
+def _hook_view(sub: SandboxSubscription) -> dict[str, Any]:
+    resource, _, event = sub.topic.partition(".")
+    return {
+        "id": int(sub.id),
+        "name": sub.extra.get("name", ""),
+        "status": "active" if sub.active else sub.extra.get("off", "disabled"),
+        "topic": sub.topic,
+        "resource": resource,
+        "event": event,
+        "delivery_url": sub.address,
+        "secret": sub.secret,
+        "date_created_gmt": sub.extra.get("created", ""),
+    }
 
 
 def _json_body(request: Request) -> Any:

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from shared.domain.listings import Listing
+from shared.domain.matching import ChannelListing
 from shared.domain.orders import Order
 from shared.domain.oversell import LineCut
 from shared.domain.pricing import Offer
@@ -218,6 +219,61 @@ class EstimatesFees(Protocol):
 
     def fee(self, listing: Listing, price: Decimal, currency: str) -> ChannelFee:
         """Raises the classified ChannelErrors."""
+        ...
+
+
+__all__ = ["ChannelListing"]  # onboarding's and reconciliation's unit, from the domain
+
+
+@runtime_checkable
+class ReadsListings(Protocol):
+    """Enumerates an account's listings as the channel shows them (onboarding's discovery,
+    reconciliation), through the channel's bulk path and within its rate limits."""
+
+    channel: str
+
+    def read_listings(self, marketplace: str = "") -> Iterator[ChannelListing]:
+        """Every listing of the account (in `marketplace`, where the channel has them). Rows
+        from a report that may be hours old (Amazon, bol) say `confirmed=False`: candidates,
+        read again with `read_listing` before acting on them. Raises the classified errors."""
+        ...
+
+    def read_listing(self, refs: Mapping[str, str], marketplace: str = "") -> ChannelListing | None:
+        """One listing as the channel shows it now, by the refs Keel's listing holds; None
+        when the channel no longer has it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One thing Keel asked the channel to deliver (a webhook topic, a notification type)."""
+
+    id: str
+    topic: str
+    address: str  # where it delivers: a webhook URL, a queue ARN
+    active: bool
+    detail: str = ""  # the channel's own word on its state (Woo "disabled", bol "enabled")
+    ours: bool = True  # Keel made it (a store's webhook list also holds other plugins')
+
+
+@runtime_checkable
+class ManagesSubscriptions(Protocol):
+    """Registers the deliveries Keel needs (Channel.subscriptions) and reports on them:
+    `keel channels connect | status`, and reconciliation's re-arming."""
+
+    channel: str
+
+    def subscriptions(self) -> list[Subscription]:
+        """What the account has registered now (Keel's and any other app's)."""
+        ...
+
+    def subscribe(self, topic: str, address: str) -> Subscription:
+        """Register `topic` to deliver to `address`."""
+        ...
+
+    def repair(self, subscription: Subscription, address: str) -> Subscription:
+        """Point an existing subscription at `address` and make it active again (a webhook
+        the channel disabled after failed deliveries, an old endpoint)."""
         ...
 
 

@@ -184,6 +184,12 @@ class Channel:
     # "module:factory" (secret model, httpx.Client) -> port.EstimatesFees: the channel's fee at
     # a price, for the listing's floor (`keel prices fees`).
     estimate_fees: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.ReadsListings: every listing of an
+    # account as the channel shows it (onboarding's discovery, reconciliation).
+    read_listings: str | None = None
+    # "module:factory" (secret model, httpx.Client) -> port.ManagesSubscriptions: registers the
+    # deliveries in `subscriptions` (`keel channels connect`) and reports their health.
+    manage_subscriptions: str | None = None
     # The listing ref offer news names the product by (Amazon "asin", bol "ean"): indexed like
     # line_item_ref, so the repricer finds the SKU.
     offer_ref: str | None = None

@@ -21,6 +21,7 @@ from shared.domain.listings import (
     one_quantity,
     split_listing_key,
 )
+from shared.domain.products import Product
 from shared.stores.items import av, to_item
 from shared.stores.table import Table
 
@@ -51,11 +52,11 @@ class CatalogStore:
     def __init__(self, table: str, client: Any) -> None:
         self._t = Table(table, client)
 
-    def put_product(self, sku: str, title: str) -> None:
-        self._t.client.put_item(
-            TableName=self._t.name,
-            Item=to_item({"pk": _sku_pk(sku), "sk": "META", "sku": sku, "title": title}),
-        )
+    def put_product(self, sku: str, title: str, gtin: str | None = None) -> None:
+        item = {"pk": _sku_pk(sku), "sk": "META", "sku": sku, "title": title}
+        if gtin:
+            item["gtin"] = gtin
+        self._t.client.put_item(TableName=self._t.name, Item=to_item(item))
 
     def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None:
         """`lookup_refs` names the refs inbound messages identify listings by (e.g. variant_id,
@@ -315,7 +316,14 @@ class CatalogStore:
 
     def products(self) -> dict[str, str]:
         """SKU -> title, for operators; a scan is fine at catalog sizes."""
-        found = {str(i["sku"]): str(i.get("title", "")) for i in self._t.scan_sk("META")}
+        return {sku: p.title for sku, p in self.products_detail().items()}
+
+    def products_detail(self) -> dict[str, Product]:
+        """SKU -> its product (title, GTIN), for import and discovery."""
+        found = {
+            str(i["sku"]): Product(str(i["sku"]), str(i.get("title", "")), i.get("gtin"))
+            for i in self._t.scan_sk("META")
+        }
         return dict(sorted(found.items()))
 
 

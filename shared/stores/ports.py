@@ -19,6 +19,7 @@ from shared.domain.inventory import Movement, StockLevel
 from shared.domain.listings import ChannelShows, Listing
 from shared.domain.orders import Order
 from shared.domain.pricing import Guard, PriceDecision, PriceRules, SkuPrice
+from shared.domain.products import Product
 from shared.stores.intake import Outcome
 from shared.stores.orders import HeldDelivery
 
@@ -95,6 +96,20 @@ class ListingRefs(Protocol):
     def stop_waiting_for_listing(
         self, slot: str, kind: str, value: str, order_key: str
     ) -> None: ...
+
+
+class Products(Protocol):
+    """SKUs as the merchant names them: what onboarding imports and matches listings by."""
+
+    def products_detail(self) -> dict[str, Product]: ...
+    def put_product(self, sku: str, title: str, gtin: str | None = None) -> None: ...
+
+
+class Listings(Protocol):
+    """The catalog's listings as onboarding reads and links them."""
+
+    def all_listings(self) -> list[Listing]: ...
+    def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None: ...
 
 
 class StockCatalog(Protocol):

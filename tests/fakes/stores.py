@@ -6,6 +6,7 @@ the DynamoDB stores; service tests and property tests use them without moto."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from shared.domain.inventory import InsufficientStock, Movement, MovementCause, StockLevel
 from shared.domain.listings import ChannelShows, Listing, Sent, one_quantity
 from shared.domain.orders import Order
+from shared.domain.products import Product
+from shared.stores.catalog import RefAlreadyMapped
 from shared.stores.intake import Outcome, ReservationRefused, VersionMoved
 from shared.stores.inventory import LevelMoved
 from shared.stores.orders import HeldDelivery, doc_attributes
@@ -36,6 +39,7 @@ class World:
     listings: dict[tuple[str, str], Listing] = field(default_factory=dict)  # (sku, key)
     shown: dict[tuple[str, str], tuple[int, datetime]] = field(default_factory=dict)
     pending: dict[tuple[str, str], tuple[int, str, datetime]] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
 
 
 def _key(movement: Movement) -> MovementKey:
@@ -295,6 +299,30 @@ class MemoryCatalog:
 
     def list(self, listing: Listing) -> None:
         self.w.listings[(listing.sku, listing.key)] = listing
+
+    # --- Products and Listings (onboarding) ---
+    def put_product(self, sku: str, title: str, gtin: str | None = None) -> None:
+        self.w.products[sku] = Product(sku, title, gtin)
+
+    def products_detail(self) -> dict[str, Product]:
+        return dict(sorted(self.w.products.items()))
+
+    def all_listings(self) -> builtins.list[Listing]:
+        return [*self.w.listings.values()]
+
+    def listings_for(self, sku: str) -> builtins.list[Listing]:
+        return [lst for (s, _), lst in sorted(self.w.listings.items()) if s == sku]
+
+    def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None:
+        for kind in lookup_refs:
+            if ref := listing.refs.get(kind):
+                owner = self.w.refs.get((listing.slot, kind, ref))
+                if owner is not None and owner != listing.sku:
+                    raise RefAlreadyMapped(listing.slot, kind, ref)
+        self.list(listing)
+        for kind in lookup_refs:
+            if ref := listing.refs.get(kind):
+                self.w.refs[(listing.slot, kind, ref)] = listing.sku
 
     def _slot_listing(self, sku: str, slot: str, marketplaces: Sequence[str]) -> Listing | None:
         keys = (slot, *(f"{slot}/{m}" for m in marketplaces))

@@ -115,6 +115,7 @@ def test_an_order_lowers_the_offer_and_is_listed_until_empty(bol: BolSandbox) ->
             "account": bol.retailer_id,
             "marketplace": "",
             "countries": ["NL", "BE"],  # store.visible[].countryCode: one offer sells in both
+            "gtin": refs["ean"],  # an offer's GTIN is its EAN
         }
     ]
     listed = json.loads(

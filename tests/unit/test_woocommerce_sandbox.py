@@ -357,7 +357,7 @@ def test_listings_show_every_sellable_item() -> None:
     sandbox.add_product(5, "Poster", "POSTER")  # seeded without a price or managed stock
     response = call(sandbox, "/__sandbox/listings", None, {}, "GET")
     assert response.status == 200
-    store = {"account": sandbox.base_url, "marketplace": "", "compare_at": None}
+    store = {"account": sandbox.base_url, "marketplace": "", "compare_at": None, "gtin": None}
     assert json.loads(response.body) == [
         {"listing_id": "5", "sku": "POSTER", "quantity": None, "price": None, **store},
         {"listing_id": mug["item_id"], "sku": "MUG", "quantity": 5, "price": "12.50", **store},

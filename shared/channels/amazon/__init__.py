@@ -52,6 +52,8 @@ CHANNEL = Channel(
     offer_changes="shared.channels.amazon.notifications:AmazonOfferChanges",
     offer_ref="asin",
     estimate_fees="shared.channels.amazon.fees:fees",
+    read_listings="shared.channels.amazon.listings:listings",
+    manage_subscriptions="shared.channels.amazon.subscriptions:subscriptions",
     confirm_shipment="shared.channels.amazon.shipments:fulfillment",
     poll_orders="shared.channels.amazon.poll:poll",
     # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for

@@ -45,7 +45,17 @@ RATES: dict[str, Rate] = {
     "getFeed": Rate(2.0, 15),
     "getFeedDocument": Rate(0.0222, 10),
     "getMyFeesEstimateForSKU": Rate(1.0, 2),
+    "createReport": Rate(0.0167, 15),
+    "getReport": Rate(2.0, 15),
+    "getReportDocument": Rate(0.0167, 15),
+    "getDestinations": Rate(1.0, 5),
+    "createDestination": Rate(1.0, 5),
+    "getSubscription": Rate(1.0, 5),
+    "createSubscription": Rate(1.0, 5),
+    "deleteSubscriptionById": Rate(1.0, 5),
 }
+# Notifications' destinations are grantless: a client-credentials token for this scope.
+GRANTLESS_SCOPE = "sellingpartnerapi::notifications"
 
 
 # LWA access tokens by (client id, refresh token): valid an hour, shared by every client in the
@@ -104,12 +114,21 @@ class SpApiClient:
         self._clock = clock
         self._buckets = buckets
         self._key = (secret.lwa_client_id, secret.refresh_token)
+        self._grantless_key = (secret.lwa_client_id, "grantless:" + GRANTLESS_SCOPE)
 
     # --- auth ---------------------------------------------------------------------------------
-    def access_token(self) -> str:
-        cached = TOKENS.get(self._key, self._clock())
+    def access_token(self, grantless: bool = False) -> str:
+        """The seller's token (refresh-token grant), or with `grantless` the app's own for
+        grantless operations (client-credentials grant, GRANTLESS_SCOPE)."""
+        key = self._grantless_key if grantless else self._key
+        cached = TOKENS.get(key, self._clock())
         if cached is not None:
             return cached
+        grant = (
+            {"grant_type": "client_credentials", "scope": GRANTLESS_SCOPE}
+            if grantless
+            else {"grant_type": "refresh_token", "refresh_token": self.secret.refresh_token}
+        )
         response = request(
             self._http,
             "POST",
@@ -117,8 +136,7 @@ class SpApiClient:
             channel=CHANNEL,
             what="LWA",
             data={
-                "grant_type": "refresh_token",
-                "refresh_token": self.secret.refresh_token,
+                **grant,
                 "client_id": self.secret.lwa_client_id,
                 "client_secret": self.secret.lwa_client_secret,
             },
@@ -136,7 +154,7 @@ class SpApiClient:
             raise http_error(response, "LWA token")
         body = response.json()
         token = str(body["access_token"])
-        TOKENS.put(self._key, token, self._clock() + float(body.get("expires_in", 3600)))
+        TOKENS.put(key, token, self._clock() + float(body.get("expires_in", 3600)))
         return token
 
     # --- calls --------------------------------------------------------------------------------
@@ -149,13 +167,14 @@ class SpApiClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         ok: tuple[int, ...] = (200,),
+        grantless: bool = False,
     ) -> httpx.Response:
         """One operation, paced by its bucket; QuotaExceeded (429) is retried with exponential
         backoff and full jitter; an expired token is renewed once."""
 
         for attempt in range(1, THROTTLE_ATTEMPTS + 1):
             try:
-                return self._once(operation, method, path, params, json, ok)
+                return self._once(operation, method, path, params, json, ok, grantless)
             except BudgetSpent:
                 raise  # minutes away (searchOrders): the caller's next run, not a sleep here
             except RetryableError:
@@ -173,6 +192,7 @@ class SpApiClient:
         params: Mapping[str, Any] | None,
         body: Any,
         ok: tuple[int, ...],
+        grantless: bool = False,
     ) -> httpx.Response:
         wait = self._buckets(self.secret.seller_id, operation).take()
         pace(wait, self._sleep, channel=CHANNEL, what=operation)  # long waits: BudgetSpent
@@ -188,13 +208,13 @@ class SpApiClient:
                 params=params,
                 json=body,
                 headers={
-                    "x-amz-access-token": self.access_token(),
+                    "x-amz-access-token": self.access_token(grantless),
                     "user-agent": "Keel/1.0 (Language=Python)",
                 },
             )
             expired = response.status_code == 403 and "Unauthorized" in error_codes(response)
             if expired and not renewed:  # an access token that expired early, or was revoked
-                TOKENS.drop(self._key)
+                TOKENS.drop(self._grantless_key if grantless else self._key)
                 continue
             break
         if response.status_code in ok:

@@ -37,6 +37,7 @@ from shared.channels.tokens import TokenCache
 
 CHANNEL = "bol"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
+CSV_MEDIA_TYPE = "application/vnd.retailer.v10+csv"
 REFRESH_MARGIN_S = 30.0
 BACKOFF_BASE_S = 1.0
 
@@ -110,15 +111,17 @@ class BolClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         endpoint: str | None = None,
+        accept: str = MEDIA_TYPE,
     ) -> httpx.Response:
         """One API call; the classified ChannelError on failure. `endpoint` names the rate-limit
-        bucket (the path template), default the path."""
+        bucket (the path template), default the path; `accept`: the answer's media type (the
+        offers export is CSV)."""
         bucket = endpoint or path
         wait = self.budget.wait_s(bucket, self._clock())
         pace(wait, self._sleep, channel=CHANNEL, what=f"{method} {bucket}")  # long: BudgetSpent
-        response = self._send(method, path, json, params, self.token())
+        response = self._send(method, path, json, params, self.token(), accept)
         if response.status_code == 401 and _expired(response):
-            response = self._send(method, path, json, params, self.token(force=True))
+            response = self._send(method, path, json, params, self.token(force=True), accept)
         self.budget.remember(bucket, response.headers, self._clock())
         error_class = classify_status(response.status_code)
         if error_class is not None:
@@ -127,9 +130,15 @@ class BolClient:
         return response
 
     def _send(
-        self, method: str, path: str, body: Any, params: dict[str, Any] | None, token: str
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: dict[str, Any] | None,
+        token: str,
+        accept: str = MEDIA_TYPE,
     ) -> httpx.Response:
-        headers = {"Accept": MEDIA_TYPE, "Authorization": f"Bearer {token}"}
+        headers = {"Accept": accept, "Authorization": f"Bearer {token}"}
         content = None
         if body is not None:
             headers["Content-Type"] = MEDIA_TYPE

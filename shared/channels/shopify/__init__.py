@@ -32,6 +32,8 @@ CHANNEL = Channel(
     cancel_lines="shared.channels.shopify.oversell:line_canceller",
     outbound_stock="shared.channels.shopify.stock:publisher",
     outbound_prices="shared.channels.shopify.prices:prices",
+    read_listings="shared.channels.shopify.listings:listings",
+    manage_subscriptions="shared.channels.shopify.webhooks:webhooks",
     # Shopify retries a failed delivery for 4 hours, so the poll is for what is lost for good
     # (retries exhausted, a subscription removed): every 10 minutes, sparing the cost bucket
     # the stock sync needs.

@@ -338,6 +338,125 @@ mutation KeelSetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!)
 }
 """
 
+# Onboarding: every variant with its ids, barcode (GTIN), price and what the shop's primary
+# location shows; 100 a page (requested cost ~ 2 + 100 x 4, under the 1000-point limit).
+PRIMARY_LOCATION_QUERY = """
+query KeelPrimaryLocation {
+  location {
+    id
+    legacyResourceId
+  }
+}
+"""
+
+LISTINGS_QUERY = """
+query KeelListings($first: Int!, $after: String, $locationId: ID!) {
+  productVariants(first: $first, after: $after) {
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      legacyResourceId
+      sku
+      barcode
+      price
+      title
+      product {
+        legacyResourceId
+        title
+        status
+      }
+      inventoryItem {
+        legacyResourceId
+        tracked
+        inventoryLevel(locationId: $locationId) {
+          quantities(names: ["available"]) {
+            name
+            quantity
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+LISTING_QUERY = """
+query KeelListing($id: ID!, $locationId: ID!) {
+  productVariant(id: $id) {
+    legacyResourceId
+    sku
+    barcode
+    price
+    title
+    product {
+      legacyResourceId
+      title
+      status
+    }
+    inventoryItem {
+      legacyResourceId
+      tracked
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) {
+          name
+          quantity
+        }
+      }
+    }
+  }
+}
+"""
+
+WEBHOOKS_QUERY = """
+query KeelWebhooks($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      topic
+      uri
+    }
+  }
+}
+"""
+
+WEBHOOK_CREATE_MUTATION = """
+mutation KeelWebhookCreate($topic: WebhookSubscriptionTopic!, $input: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $input) {
+    webhookSubscription {
+      id
+      topic
+      uri
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+WEBHOOK_UPDATE_MUTATION = """
+mutation KeelWebhookUpdate($id: ID!, $input: WebhookSubscriptionInput!) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $input) {
+    webhookSubscription {
+      id
+      topic
+      uri
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "inventory_levels": INVENTORY_LEVELS_QUERY,
     "set_quantities": SET_QUANTITIES_MUTATION,
@@ -351,5 +470,11 @@ DOCUMENTS: dict[str, str] = {
     "order_edit_commit": ORDER_EDIT_COMMIT_MUTATION,
     "variant_prices": VARIANT_PRICES_QUERY,
     "set_prices": VARIANT_PRICES_MUTATION,
+    "primary_location": PRIMARY_LOCATION_QUERY,
+    "listings": LISTINGS_QUERY,
+    "listing": LISTING_QUERY,
+    "webhooks": WEBHOOKS_QUERY,
+    "webhook_create": WEBHOOK_CREATE_MUTATION,
+    "webhook_update": WEBHOOK_UPDATE_MUTATION,
 }
 """Every document Keel sends, by name (the schema test walks this)."""

@@ -34,6 +34,8 @@ CHANNEL = Channel(
     cancel_lines="shared.channels.woocommerce.oversell:line_canceller",
     outbound_stock="shared.channels.woocommerce.stock:publisher",
     outbound_prices="shared.channels.woocommerce.prices:prices",
+    read_listings="shared.channels.woocommerce.listings:listings",
+    manage_subscriptions="shared.channels.woocommerce.webhooks:webhooks",
     # WooCommerce never retries a failed delivery: the poll is how a lost order still lands.
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
