@@ -31,6 +31,7 @@ from local_stack.resources import (
 from local_stack.sandboxes import specs
 from local_stack.sandboxes.base import ChannelSandbox
 from local_stack.sandboxes.line_orders import LineOrders
+from local_stack.sandboxes.listing_controls import ListingControls
 from local_stack.seed import ListingTarget
 from shared.carriers.registry import CARRIER_SPECS
 from shared.channels.registry import CHANNELS, check_registry
@@ -121,14 +122,14 @@ class LocalStack:
         }
         self.account_servers: dict[str, list[LocalHttpServer]] = {
             name: [
-                LocalHttpServer(f"{name}-sandbox-{n}", LineOrders(sandbox))
+                LocalHttpServer(f"{name}-sandbox-{n}", _controls(sandbox))
                 for n, sandbox in enumerate(more, 2)
             ]
             for name, more in self.more_sandboxes.items()
         }
         self.sandbox_servers = {
             **{
-                name: LocalHttpServer(f"{name}-sandbox", LineOrders(sandbox))
+                name: LocalHttpServer(f"{name}-sandbox", _controls(sandbox))
                 for name, sandbox in self.sandboxes.items()
             },
             **{
@@ -582,6 +583,11 @@ def stores(stack: LocalStack) -> tuple[Any, Any, Any]:
     composition root, given the stack's tables and clients)."""
     rt = runtime_of(stack)
     return rt.catalog, rt.inventory, rt.orders
+
+
+def _controls(sandbox: ChannelSandbox) -> ListingControls:
+    """A sales-channel sandbox's app with the control routes every sandbox shares."""
+    return ListingControls(LineOrders(sandbox), sandbox)
 
 
 def runtime_of(stack: LocalStack) -> Any:

@@ -38,7 +38,6 @@ from local_stack.sandboxes.base import (
     SandboxLine,
     SandboxSubscription,
     SubscriptionBook,
-    new_listing,
 )
 
 CHANNEL = "amazon"
@@ -245,7 +244,7 @@ class AmazonSandbox:
         self.outage_remaining = 0
         self.outage_status = 503
         self.notifications: list[SentNotification] = []
-        self.subscriptions = SubscriptionBook(first_id=3001)
+        self.subscriptions = SubscriptionBook(first_id=3001, removed_when_disabled=True)
         self._destinations: dict[str, dict[str, Any]] = {}  # destination id -> Destination
         self._reports: dict[str, dict[str, Any]] = {}  # report id -> Report (+ its due time)
         self.report_delay_s = 0.3
@@ -725,7 +724,7 @@ class AmazonSandbox:
 
     def _get_subscription(self, notification_type: str) -> Response:
         with self._lock:
-            found = [s for s in self.subscriptions.items.values() if s.topic == notification_type]
+            found = [s for s in self.subscriptions.listed() if s.topic == notification_type]
         if not found:
             raise _Refused(404, "NotFound", f"No subscription for {notification_type}")
         return Response.json(200, {"payload": _subscription_view(found[0])})
@@ -739,7 +738,7 @@ class AmazonSandbox:
             destination = self._destinations.get(body["destinationId"])
             if destination is None:
                 raise _Refused(400, "InvalidInput", "destinationId is not a destination")
-            if any(s.topic == notification_type for s in self.subscriptions.items.values()):
+            if any(s.topic == notification_type for s in self.subscriptions.listed()):
                 raise _Refused(409, "Conflict", "A subscription for this type already exists")
             sub = self.subscriptions.add(
                 notification_type,
@@ -751,7 +750,7 @@ class AmazonSandbox:
 
     def _delete_subscription(self, subscription_id: str) -> Response:
         with self._lock:
-            if self.subscriptions.items.pop(subscription_id, None) is None:
+            if self.subscriptions.remove(subscription_id) is None:
                 raise _Refused(404, "NotFound", f"Subscription {subscription_id} not found")
         return Response.json(200, {})
 
@@ -1122,28 +1121,6 @@ class AmazonSandbox:
             )
         if rel == "/listings" and method == "GET":
             return Response.json(200, self.shown())
-        if rel == "/listings" and method == "POST":
-            try:
-                spec = new_listing(request.body)
-                market = spec.marketplace or self.marketplace_id
-                refs = self.add_marketplace_listing(
-                    spec.sku, spec.title, spec.price, spec.quantity, market, spec.gtin
-                )
-            except ValueError as exc:
-                return _errors(400, "InvalidInput", str(exc))
-            return Response.json(
-                201, next(r for r in self.shown() if r["listing_id"] == refs["listing_id"])
-            )
-        if rel == "/subscriptions" and method == "GET":
-            with self._lock:
-                return Response.json(200, self.subscriptions.views())
-        if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
-            # Amazon has no disabled state: a subscription is there or not.
-            with self._lock:
-                sub = self.subscriptions.items.pop(m.group(1), None)
-            if sub is None:
-                return _errors(404, "NotFound", "No such subscription")
-            return Response.json(200, {**sub.view(), "active": False})
         if rel == "/shipments" and method == "GET":
             return Response.json(200, self.shipments())
         notify = request.query.get("notify", ["true"])[-1] != "false"

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
@@ -120,29 +121,46 @@ class SandboxSubscription:
 
 
 class SubscriptionBook:
-    """A sandbox's registered deliveries; callers hold the sandbox's lock."""
+    """A sandbox's registered deliveries, behind their own lock (the control surface reads
+    them while the sandbox's API changes them). `removed_when_disabled`: the channel has no
+    disabled state and drops a failing subscription instead (Shopify, Amazon)."""
 
-    def __init__(self, first_id: int = 1) -> None:
+    def __init__(self, first_id: int = 1, removed_when_disabled: bool = False) -> None:
         self.items: dict[str, SandboxSubscription] = {}
         self.preregistered = True
+        self.removed_when_disabled = removed_when_disabled
         self._ids = itertools.count(first_id)
+        self._lock = threading.RLock()
 
     def add(self, topic: str, address: str, secret: str = "", **extra: Any) -> SandboxSubscription:
-        sub = SandboxSubscription(str(next(self._ids)), topic, address, True, secret, 0, extra)
-        self.items[sub.id] = sub
-        return sub
+        with self._lock:
+            sub = SandboxSubscription(str(next(self._ids)), topic, address, True, secret, 0, extra)
+            self.items[sub.id] = sub
+            return sub
 
-    def disable(self, sub_id: str) -> bool:
-        sub = self.items.get(sub_id)
-        if sub is None:
-            return False
-        sub.active = False
-        return True
+    def remove(self, sub_id: str) -> SandboxSubscription | None:
+        with self._lock:
+            return self.items.pop(sub_id, None)
+
+    def disable(self, sub_id: str) -> dict[str, Any] | None:
+        """As the channel does after failed deliveries; its view, None when there is none."""
+        with self._lock:
+            sub = self.items.get(sub_id)
+            if sub is None:
+                return None
+            sub.active = False
+            if self.removed_when_disabled:
+                del self.items[sub_id]
+            return sub.view()
+
+    def listed(self) -> list[SandboxSubscription]:
+        with self._lock:
+            return list(self.items.values())
 
     def targets(self, topic: str) -> list[SandboxSubscription | None]:
         """Where a delivery of `topic` goes: each active subscription to it; None: the
         `notify_to` address (nothing registered for the topic, preregistered)."""
-        registered = [s for s in self.items.values() if topic in s.topic.split(",")]
+        registered = [s for s in self.listed() if topic in s.topic.split(",")]
         if registered:
             return [s for s in registered if s.active]
         return [None] if self.preregistered else []
@@ -151,12 +169,13 @@ class SubscriptionBook:
         """Count a delivery; `disable_after` failures in a row disable it (0: never)."""
         if sub is None:
             return
-        sub.failures = 0 if ok else sub.failures + 1
-        if disable_after and sub.failures >= disable_after:
-            sub.active = False
+        with self._lock:
+            sub.failures = 0 if ok else sub.failures + 1
+            if disable_after and sub.failures >= disable_after:
+                sub.active = False
 
     def views(self) -> list[dict[str, Any]]:
-        return [s.view() for s in self.items.values()]
+        return [s.view() for s in self.listed()]
 
 
 @dataclass(frozen=True)

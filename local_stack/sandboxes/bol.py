@@ -46,7 +46,6 @@ from local_stack.sandboxes.base import (
     SandboxLine,
     SandboxSubscription,
     SubscriptionBook,
-    new_listing,
 )
 
 CHANNEL = "bol"
@@ -602,23 +601,6 @@ class BolSandbox:
                 return Response.json(200, {"key_id": self.rotate_keys()})
             if rel == "/listings" and method == "GET":
                 return Response.json(200, self.shown())
-            if rel == "/listings" and method == "POST":
-                try:
-                    spec = new_listing(request.body)
-                except ValueError as exc:
-                    raise _Refused(400, problem(400, "Bad Request", str(exc))) from None
-                refs = self.add_listing(spec.sku, spec.title, spec.price, spec.quantity,
-                                        spec.variant, spec.marketplace, spec.gtin)  # fmt: skip
-                row = next(r for r in self.shown() if r["listing_id"] == refs["offer_id"])
-                return Response.json(201, row)
-            if rel == "/subscriptions" and method == "GET":
-                with self._lock:
-                    return Response.json(200, self.subscriptions.views())
-            if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
-                with self._lock:
-                    if not self.subscriptions.disable(m.group(1)):
-                        raise _Refused(404, problem(404, "Not Found", "no such subscription"))
-                    return Response.json(200, self.subscriptions.items[m.group(1)].view())
             if rel == "/shipments" and method == "GET":
                 return Response.json(200, self.shipments())
             notify = request.query.get("notify", ["true"])[-1] != "false"
@@ -764,7 +746,7 @@ class BolSandbox:
             return Response(200, report.encode(), {"Content-Type": CSV_MEDIA_TYPE})
         if endpoint == "/retailer/subscriptions" and request.method == "GET":
             with self._lock:
-                subs = [_subscription_view(s) for s in self.subscriptions.items.values()]
+                subs = [_subscription_view(s) for s in self.subscriptions.listed()]
             return Response.json(200, {"subscriptions": subs})
         if endpoint == "/retailer/subscriptions/{subscription-id}" and request.method == "GET":
             with self._lock:

@@ -69,7 +69,7 @@ from pydantic import BaseModel, Field
 
 from local_stack.http import Request, Response
 from local_stack.sandboxes import base, shopify_orders, shopify_schema, specs
-from local_stack.sandboxes.base import SandboxSubscription, SubscriptionBook, new_listing
+from local_stack.sandboxes.base import SandboxSubscription, SubscriptionBook
 from shared.channels.shopify.signature import sign
 
 API_VERSION = "2026-10"
@@ -279,7 +279,7 @@ class ShopifySandbox:
         self._bucket = Bucket(updated=clock())
         self.outage = Outage()
         self.webhook_url: str | None = None
-        self.subscriptions = SubscriptionBook(first_id=9001)
+        self.subscriptions = SubscriptionBook(first_id=9001, removed_when_disabled=True)
         self.graphql_calls: list[GraphQLCall] = []
         self.deliveries: list[Delivery] = []
 
@@ -586,27 +586,6 @@ class ShopifySandbox:
             return self._cancel_order(m.group(1), body if isinstance(body, dict) else {}, notify)
         if path == "/__sandbox/listings" and method == "GET":
             return Response.json(200, self.shown())
-        if path == "/__sandbox/listings" and method == "POST":
-            try:
-                made = new_listing(request.body)
-            except ValueError as exc:
-                return Response.json(400, {"errors": str(exc)})
-            refs = self.add_listing(made.sku, made.title, made.price, made.quantity,
-                                    made.variant, made.marketplace, made.gtin)  # fmt: skip
-            row = next(r for r in self.shown() if r["listing_id"] == refs["variant_id"])
-            return Response.json(201, row)
-        if path == "/__sandbox/subscriptions" and method == "GET":
-            with self._lock:
-                return Response.json(200, self.subscriptions.views())
-        if (m := re.fullmatch(r"/__sandbox/subscriptions/([^/]+)/disable", path)) and (
-            method == "POST"
-        ):
-            # Shopify has no disabled state: a subscription that keeps failing is removed.
-            with self._lock:
-                sub = self.subscriptions.items.pop(m.group(1), None)
-            if sub is None:
-                return Response.json(404, {"errors": "Not Found"})
-            return Response.json(200, {**sub.view(), "active": False})
         if path == "/__sandbox/shipments" and method == "GET":
             with self._lock:
                 return Response.json(200, list(self._state.shipments))
@@ -1126,7 +1105,7 @@ class ShopifySandbox:
         after: str | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        subs = sorted(self.subscriptions.items.values(), key=lambda sub: int(sub.id))
+        subs = sorted(self.subscriptions.listed(), key=lambda sub: int(sub.id))
         if after is not None:
             subs = [sub for sub in subs if int(sub.id) > _cursor_id(after)]
         page = subs[: first or 50]
@@ -1144,9 +1123,7 @@ class ShopifySandbox:
         uri = webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl") or ""
         if not str(uri).startswith(("https://", "http://")):
             return _webhook_refused(["webhookSubscription", "callbackUrl"], "Address is invalid")
-        taken = [
-            s for s in self.subscriptions.items.values() if (s.topic, s.address) == (topic, uri)
-        ]
+        taken = [s for s in self.subscriptions.listed() if (s.topic, s.address) == (topic, uri)]
         if taken:
             return _webhook_refused(
                 ["webhookSubscription", "callbackUrl"],

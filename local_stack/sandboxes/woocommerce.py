@@ -30,7 +30,6 @@ from local_stack.sandboxes.base import (
     SandboxLine,
     SandboxSubscription,
     SubscriptionBook,
-    new_listing,
 )
 from shared.channels.woocommerce.signature import sign
 
@@ -461,25 +460,6 @@ class WooCommerceSandbox:
             return Response.json(200, self.shown())
         if rel == "/shipments" and method == "GET":
             return Response.json(200, self.shipments())
-        if rel == "/subscriptions" and method == "GET":
-            with self._lock:
-                return Response.json(200, self.subscriptions.views())
-        if (m := re.fullmatch(r"/subscriptions/([^/]+)/disable", rel)) and method == "POST":
-            with self._lock:
-                if self.subscriptions.disable(m.group(1)):
-                    return Response.json(200, self.subscriptions.items[m.group(1)].view())
-            return Response.json(
-                404, _error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
-            )
-        if rel == "/listings" and method == "POST":
-            try:
-                spec = new_listing(request.body)
-            except ValueError as exc:
-                return Response.json(400, _error("sandbox_invalid_listing", str(exc), 400))
-            refs = self.add_listing(spec.sku, spec.title, spec.price, spec.quantity,
-                                    spec.variant, spec.marketplace, spec.gtin)  # fmt: skip
-            row = next(r for r in self.shown() if r["listing_id"] == refs["item_id"])
-            return Response.json(201, row)
         try:
             # ?notify=false: the shop changes the order but its webhook never arrives (a
             # failed delivery WooCommerce does not retry): only a poll can find it.
@@ -892,7 +872,7 @@ class WooCommerceSandbox:
         update; WooCommerce's topics are `<resource>.<event>`."""
         book = self.subscriptions
         if rel == "/webhooks" and request.method == "GET":
-            return _page(request, [_hook_view(s) for s in book.items.values()])
+            return _page(request, [_hook_view(s) for s in book.listed()])
         body = _json_body(request) if request.method in ("POST", "PUT") else {}
         if not isinstance(body, dict):
             return Response.json(400, _error("rest_invalid_param", "Invalid parameter(s)", 400))

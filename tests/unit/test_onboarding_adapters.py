@@ -13,6 +13,7 @@ import pytest
 from local_stack.http import Request
 from local_stack.sandboxes.amazon import AmazonSandbox
 from local_stack.sandboxes.bol import BolSandbox
+from local_stack.sandboxes.listing_controls import ListingControls
 from local_stack.sandboxes.shopify import ShopifySandbox
 from local_stack.sandboxes.woocommerce import WooCommerceSandbox
 from shared.channels.errors import PermanentError
@@ -43,7 +44,7 @@ def manager(channel: str, sandbox: Any) -> ManagesSubscriptions:
 
 def control(sandbox: Any, method: str, path: str, body: Any = None) -> Any:
     raw = json.dumps(body).encode() if body is not None else b""
-    answer = sandbox(Request(method, "/__sandbox" + path, {}, {}, raw))
+    answer = ListingControls(sandbox, sandbox)(Request(method, "/__sandbox" + path, {}, {}, raw))
     assert answer.status < 300, answer.body
     return json.loads(answer.body)
 
@@ -104,7 +105,8 @@ def test_a_woocommerce_webhook_is_disabled_after_five_failed_deliveries() -> Non
 @pytest.mark.parametrize("body", [{"price": "1"}, {"sku": "A", "price": "x"}, [1]])
 def test_a_bad_hand_made_listing_is_refused(body: Any) -> None:
     sandbox = WooCommerceSandbox()
-    answer = sandbox(Request("POST", "/__sandbox/listings", {}, {}, json.dumps(body).encode()))
+    request = Request("POST", "/__sandbox/listings", {}, {}, json.dumps(body).encode())
+    answer = ListingControls(sandbox, sandbox)(request)
     assert answer.status == 400
     assert sandbox.shown() == []
 

@@ -15,11 +15,11 @@ import gzip
 import io
 import time
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
+from shared.channels import shown
 from shared.channels.amazon.client import CHANNEL, SpApiClient
 from shared.channels.amazon.prices import shown_price
 from shared.channels.amazon.secret import AmazonSecret
@@ -121,8 +121,8 @@ def _from_report(row: Mapping[str, str], market: str) -> ChannelListing:
         sku=sku,
         gtin=gtin,
         product_id=asin,
-        quantity=_int(row.get("quantity")),
-        price=_amount(row.get("price")),
+        quantity=shown.count(row.get("quantity")),
+        price=shown.amount(row.get("price")),
         status=(row.get("status") or "Active").lower(),
         marketplace=market,
         title=row.get("item-name") or "",
@@ -151,26 +151,12 @@ def _from_item(body: dict[str, Any], sku: str, market: str) -> ChannelListing:
         sku=sku,
         gtin=gtin,
         product_id=asin,
-        quantity=_int(quantity),
+        quantity=shown.count(quantity),
         price=shown_price(attributes.get("purchasable_offer") or [], market),
         status="active" if "BUYABLE" in statuses else "inactive",
         marketplace=market,
         title=str(summary.get("itemName") or ""),
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _amount(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def listings(secret: AmazonSecret, http: httpx.Client) -> AmazonListings:

@@ -14,11 +14,11 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
+from shared.channels import shown
 from shared.channels.bol import process
 from shared.channels.bol.client import CHANNEL, CSV_MEDIA_TYPE, BolClient
 from shared.channels.bol.secret import BolSecret
@@ -101,8 +101,8 @@ def _from_export(row: Mapping[str, str]) -> ChannelListing:
         sku=row.get("referenceCode") or None,
         gtin=gtin_or_none(ean),
         product_id=ean or None,
-        quantity=_int(row.get("correctedStock") or row.get("stockAmount")),
-        price=_amount(row.get("bundlePricesPrice")),
+        quantity=shown.count(row.get("correctedStock") or row.get("stockAmount")),
+        price=shown.amount(row.get("bundlePricesPrice")),
         status="on_hold" if row.get("onHoldByRetailer") == "true" else "active",
         confirmed=False,
     )
@@ -120,26 +120,12 @@ def _from_offer(body: dict[str, Any]) -> ChannelListing:
         sku=str(body.get("reference") or "") or None,
         gtin=gtin_or_none(ean),
         product_id=ean or None,
-        quantity=_int(stock.get("correctedStock", stock.get("amount"))),
-        price=_amount(unit),
+        quantity=shown.count(stock.get("correctedStock", stock.get("amount"))),
+        price=shown.amount(unit),
         status="on_hold" if body.get("onHoldByRetailer") else "active",
         countries=tuple(str(v["countryCode"]) for v in store.get("visible") or []),
         title=str(store.get("productTitle") or body.get("unknownProductTitle") or ""),
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _amount(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def listings(secret: BolSecret, http: httpx.Client) -> BolListings:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
 import httpx
 
+from shared.channels import shown
 from shared.channels.errors import RetryableError
 from shared.channels.retry import with_retries
 from shared.channels.shopify import graphql as documents
@@ -104,17 +104,10 @@ def _listing(node: dict[str, Any], location: str) -> ChannelListing:
         gtin=gtin_or_none(node.get("barcode")),
         product_id=str(product.get("legacyResourceId") or "") or None,
         quantity=quantity,
-        price=_price(node.get("price")),
+        price=shown.amount(node.get("price")),
         status=str(product.get("status") or "ACTIVE").lower(),
         title=title,
     )
-
-
-def _price(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def listings(secret: ShopifySecret, http: httpx.Client) -> ShopifyListings:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
 import httpx
 
+from shared.channels import shown
 from shared.channels.errors import RetryableError, classify_status
 from shared.channels.http import request
 from shared.channels.retry import with_retries
@@ -95,17 +95,10 @@ def _listing(item: dict[str, Any], parent: int | None, parent_name: str) -> Chan
         gtin=gtin_or_none(str(item.get("global_unique_id") or "")),
         product_id=str(parent) if parent else item_id,
         quantity=int(quantity) if quantity is not None else None,
-        price=_price(item.get("price")),
+        price=shown.amount(item.get("price")),
         status=str(item.get("status") or "publish"),
         title=str(item.get("name") or parent_name),
     )
-
-
-def _price(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def listings(secret: WooSecret, http: httpx.Client) -> WooListings:
