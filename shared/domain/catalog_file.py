@@ -190,6 +190,13 @@ def _row(line: int, record: dict[str, Any], problems: list[RowProblem]) -> Catal
     def bad(field: str, message: str) -> None:
         found.append(RowProblem(line, field, message, sku or None))
 
+    for field, value in record.items():  # JSON: a list, an object or true is not a value
+        scalar = isinstance(value, str | int | Decimal | None) and not isinstance(value, bool)
+        if field in COLUMNS and not scalar:
+            found.append(RowProblem(line, field, f"{value!r} is not a text or a number"))
+    if found:
+        problems.extend(found)
+        return None
     sku = _text(record.get("sku"))
     name = _text(record.get("name"))
     if not sku:

@@ -231,3 +231,10 @@ def test_discovery_never_links_one_listing_twice_nor_one_sku_twice_in_one_place(
     accounted = ids + [lst.listing_id for lst in found.unmatched_on_channel]
     accounted += [lst.listing_id for c in found.conflicts for lst in c.listings]
     assert sorted(accounted, key=int) == [lst.listing_id for lst in shown]  # each once
+
+
+def test_json_values_that_are_not_text_or_numbers_are_refused() -> None:
+    items = [{"sku": ["MUG"], "name": "Mug"}, {"sku": "TEE", "name": True, "active": True}]
+    read = read_catalog(json.dumps(items).encode(), "catalog.json")
+    assert [(p.line, p.field) for p in read.problems] == [(1, "sku"), (2, "name")]
+    assert read.rows == ()
