@@ -324,6 +324,55 @@ class AmazonSandbox:
             "product_type": "PRODUCT",
         }
 
+    def edit_listing(
+        self, listing_id: str, quantity: int | None, price: Decimal | None, notify: bool
+    ) -> dict[str, Any] | None:
+        """A hand edit in Seller Central of `marketplace/SKU`: the seller SKU's quantity (one
+        number across the region's marketplaces) and/or its consumer price in that marketplace.
+        A quantity change sends LISTINGS_ITEM_MFN_QUANTITY_CHANGE to its subscriber (`notify`
+        False: nothing is sent). Amazon has no notification for a seller's own price edit."""
+        marketplace_id, _, sku = listing_id.partition("/")
+        with self._lock:
+            self._apply_due()
+            listing = self._listings.get((marketplace_id, sku))
+            if listing is None:
+                return None
+            if quantity is not None:
+                for other in self._listings.values():
+                    if other.seller_sku == sku:
+                        other.quantity = quantity
+            if price is not None:
+                for offer in listing.offers:
+                    if offer.get("audience", "ALL") == "ALL":
+                        offer.pop("discounted_price", None)
+                        offer["our_price"] = [{"schedule": [{"value_with_tax": float(price)}]}]
+                listing.price = price
+        if notify and quantity is not None:
+            self.send_raw(json.dumps(self.quantity_notification(sku, quantity)))
+        return next(r for r in self.shown() if r["listing_id"] == listing_id)
+
+    def quantity_notification(self, sku: str, quantity: int) -> dict[str, Any]:
+        """LISTINGS_ITEM_MFN_QUANTITY_CHANGE, as the spec's example has it."""
+        now = _now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return {
+            "NotificationVersion": "1.0",
+            "NotificationType": "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+            "PayloadVersion": "1.0",
+            "EventTime": now,
+            "Payload": {
+                "SellerId": self.seller_id,
+                "FulfillmentChannelCode": "DEFAULT",
+                "Sku": sku,
+                "Quantity": quantity,
+            },
+            "NotificationMetadata": {
+                "ApplicationId": "amzn1.sellerapps.app.keel-sandbox",
+                "SubscriptionId": str(uuid.uuid4()),
+                "PublishTime": now,
+                "NotificationId": str(uuid.uuid4()),
+            },
+        }
+
     def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
         """An order in the Orders API 2026-01-01 shape (ids and times filled in on placing), in
         the marketplace of its lines' listing (the account's first when they name none)."""

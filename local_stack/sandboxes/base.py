@@ -95,6 +95,14 @@ class ChannelSandbox(Protocol):
         refs Keel's listing for it holds (ids the channel's API and its orders use, and "sku")."""
         ...
 
+    def edit_listing(
+        self, listing_id: str, quantity: int | None, price: Decimal | None, notify: bool
+    ) -> dict[str, Any] | None:
+        """A hand edit in the channel's admin (`PATCH /__sandbox/listings/{id}`): its row after
+        the edit, None when there is no such listing. `notify`: send the channel's own change
+        notification, where it has one."""
+        ...
+
     def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
         """An order in the channel's own API shape, for `POST /__sandbox/orders`."""
         ...
@@ -216,3 +224,41 @@ def new_listing(body: bytes) -> NewListing:
         bool(spec.get("variant", False)),
         str(spec.get("marketplace") or ""),
     )
+
+
+@dataclass(frozen=True)
+class ListingEdit:
+    """`PATCH /__sandbox/listings/{listing_id}`: a hand edit in the channel's admin."""
+
+    quantity: int | None = None
+    price: Decimal | None = None
+    notify: bool = True
+
+
+def listing_edit(body: bytes) -> ListingEdit:
+    """The body of `PATCH /__sandbox/listings/{id}`; ValueError says what is wrong."""
+    try:
+        edit = json.loads(body or b"null")
+    except ValueError as exc:
+        raise ValueError("body is not JSON") from exc
+    shape = 'expected {"quantity"?: N, "price"?: "12.95", "notify"?: bool}'
+    if not isinstance(edit, dict) or not set(edit) <= {"quantity", "price", "notify"}:
+        raise ValueError(shape)
+    quantity, notify = edit.get("quantity"), edit.get("notify", True)
+    if quantity is not None and (
+        not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0
+    ):
+        raise ValueError(f"quantity {quantity!r} is not a count")
+    if not isinstance(notify, bool):
+        raise ValueError(f"notify {notify!r} is not true or false")
+    price = None
+    if edit.get("price") is not None:
+        try:
+            price = Decimal(str(edit["price"]))
+        except InvalidOperation as exc:
+            raise ValueError(f"price {edit['price']!r} is not an amount") from exc
+        if not price.is_finite() or price <= 0:
+            raise ValueError(f"price {edit['price']!r} is not a positive amount")
+    if quantity is None and price is None:
+        raise ValueError("nothing to edit: give a quantity and/or a price")
+    return ListingEdit(quantity, price, notify)

@@ -335,6 +335,23 @@ class BolSandbox:
             "listing_id": offer.offer_id,
         }
 
+    def edit_listing(
+        self, listing_id: str, quantity: int | None, price: Decimal | None, notify: bool
+    ) -> dict[str, Any] | None:
+        """A hand edit in the bol seller dashboard: the offer's stock and/or price. bol has no
+        event for either (its offer events are for-sale changes, on Pub/Sub and SQS only), so
+        nothing is sent whatever `notify` says: only reconciliation's sweep sees it."""
+        self._settle()
+        with self._lock:
+            offer = self.offers.get(listing_id)
+            if offer is None:
+                return None
+            if quantity is not None:
+                offer.amount = quantity
+            if price is not None:
+                offer.price = price
+        return next(r for r in self.shown() if r["listing_id"] == listing_id)
+
     def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
         """An order as `GET /retailer/orders/{id}` returns it (FBR, not yet shipped)."""
         items = []

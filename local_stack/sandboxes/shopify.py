@@ -350,6 +350,65 @@ class ShopifySandbox:
                 "sku": sku,
             }
 
+    def edit_listing(
+        self, listing_id: str, quantity: int | None, price: Decimal | None, notify: bool
+    ) -> dict[str, Any] | None:
+        """A hand edit in the Shopify admin: the variant's available quantity at the primary
+        location and/or its price. Shopify then sends `inventory_levels/update` and
+        `products/update` to whoever subscribed (`notify` False: nothing is sent, as when the
+        webhook is gone)."""
+        with self._lock:
+            variant = self._state.variants.get(int(listing_id)) if listing_id.isdigit() else None
+            if variant is None:
+                return None
+            pair = (variant.inventory_item_id, self.primary_location_id)
+            if quantity is not None:
+                variant.tracked = True
+                self._state.levels[pair] = quantity
+            if price is not None:
+                variant.price = price
+            now = datetime.now(UTC).isoformat()
+            level = {
+                "inventory_item_id": variant.inventory_item_id,
+                "location_id": self.primary_location_id,
+                "available": self._state.levels.get(pair),
+                "updated_at": now,
+                "admin_graphql_api_id": "gid://shopify/InventoryLevel/"
+                f"{self.primary_location_id}?inventory_item_id={variant.inventory_item_id}",
+            }
+            product = self._product_webhook(variant.product_id, now)
+        if notify and quantity is not None:
+            self._notify("inventory_levels/update", self.encode(level))
+        if notify and price is not None:
+            self._notify("products/update", self.encode(product))
+        return next(r for r in self.shown() if r["listing_id"] == listing_id)
+
+    def _product_webhook(self, product_id: int, now: str) -> dict[str, Any]:
+        """A product as the products/update webhook carries it (REST resource shape)."""
+        variants = [v for v in self._state.variants.values() if v.product_id == product_id]
+        return {
+            "id": product_id,
+            "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
+            "title": variants[0].product_title if variants else "",
+            "updated_at": now,
+            "variants": [
+                {
+                    "id": v.variant_id,
+                    "product_id": product_id,
+                    "admin_graphql_api_id": f"gid://shopify/ProductVariant/{v.variant_id}",
+                    "title": v.title,
+                    "sku": v.sku,
+                    "barcode": v.barcode,
+                    "price": f"{v.price:.2f}" if v.price is not None else None,
+                    "compare_at_price": f"{v.compare_at:.2f}" if v.compare_at else None,
+                    "inventory_item_id": v.inventory_item_id,
+                    "inventory_quantity": self._variant_quantity(v) or 0,
+                    "updated_at": now,
+                }
+                for v in variants
+            ],
+        }
+
     def order_body(self, lines: list[base.SandboxLine]) -> dict[str, Any]:
         return self.order_payload(
             [

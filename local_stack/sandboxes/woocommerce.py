@@ -40,7 +40,7 @@ TRACKING_META = "_wc_shipment_tracking_items"  # the Shipment Tracking extension
 BATCH_LIMIT = 100
 USER_AGENT = "WooCommerce/10.3.0 Hookshot (WordPress/6.8)"
 # One webhook per topic, as a shop configures them (WooCommerce > Settings > Webhooks).
-WEBHOOK_IDS = {"order.created": 1, "order.updated": 2, "order.deleted": 3}
+WEBHOOK_IDS = {"order.created": 1, "order.updated": 2, "order.deleted": 3, "product.updated": 4}
 # Statuses on which WooCommerce reduces stock (wc_maybe_reduce_stock_levels).
 STOCK_REDUCING = frozenset({"processing", "completed", "on-hold"})
 STATUSES = frozenset(
@@ -306,6 +306,26 @@ class WooCommerceSandbox:
                 "item_id": str(variation_id),
                 "sku": sku,
             }
+
+    def edit_listing(
+        self, listing_id: str, quantity: int | None, price: Decimal | None, notify: bool
+    ) -> dict[str, Any] | None:
+        """A hand edit in wp-admin: the item's stock and/or regular price. WooCommerce then
+        fires `product.updated` with the item (`notify` False: a dead webhook, nothing sent)."""
+        with self._lock:
+            item = self._items.get(int(listing_id)) if listing_id.isdigit() else None
+            if item is None or item.type == "variable":
+                return None
+            if quantity is not None:
+                holder = self._stock_holder(item.id) or item
+                holder.manage_stock, holder.stock_quantity = True, quantity
+            if price is not None:
+                item.regular_price, item.sale_price = _money(price), ""
+            item.date_modified_gmt = _now()
+            payload = item.view()
+        if notify:
+            self.deliver("product.updated", payload)
+        return next(r for r in self.shown() if r["listing_id"] == listing_id)
 
     def order_body(self, lines: list[SandboxLine]) -> dict[str, Any]:
         """A REST v3 create-order request (the spec's orders__create_an_order.request shape),

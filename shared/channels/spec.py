@@ -193,6 +193,9 @@ class Channel:
     # The listing ref offer news names the product by (Amazon "asin", bol "ean"): indexed like
     # line_item_ref, so the repricer finds the SKU.
     offer_ref: str | None = None
+    # How often reconciliation reads the whole channel (its bulk read: pages, an export, a
+    # report) to find drift, re-arm subscriptions and prove nothing was missed.
+    reconcile_minutes: int = 30
 
     @property
     def lookup_refs(self) -> tuple[str, ...]:

@@ -235,23 +235,25 @@ def connect_channel(
 ) -> list[SubscriptionState]:
     """Create, re-enable or re-point what Keel needs; what is healthy is kept. Idempotent:
     connecting twice leaves one subscription per topic."""
-    done: list[SubscriptionState] = []
-    for state in subscription_status(access, address):
-        manager = access.manager(state.account)
-        if state.healthy:
-            done.append(replace(state, action="kept"))
-            continue
-        if dry_run:
-            done.append(replace(state, action="would " + ("create" if not state.found else "fix")))
-            continue
-        if state.found is None:
-            made = manager.subscribe(state.topic, address)
-            done.append(replace(state, found=made, action="created"))
-            continue
-        action = "re-enabled" if state.found.address == address else "moved"
-        fixed = manager.repair(state.found, address)
-        done.append(replace(state, found=fixed, action=action))
-    return done
+    return [
+        fix_subscription(access, state, dry_run) for state in subscription_status(access, address)
+    ]
+
+
+def fix_subscription(
+    access: ChannelAccess, state: SubscriptionState, dry_run: bool = False
+) -> SubscriptionState:
+    """One subscription made healthy (connect, and reconciliation's re-arming): created when
+    missing, re-enabled when the channel disabled it, moved when it delivers elsewhere."""
+    if state.healthy:
+        return replace(state, action="kept")
+    if dry_run:
+        return replace(state, action="would " + ("create" if not state.found else "fix"))
+    manager = access.manager(state.account)
+    if state.found is None:
+        return replace(state, found=manager.subscribe(state.topic, state.address), action="created")
+    action = "re-enabled" if state.found.address == state.address else "moved"
+    return replace(state, found=manager.repair(state.found, state.address), action=action)
 
 
 def _accounts(access: ChannelAccess) -> list[str]:

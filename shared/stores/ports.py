@@ -10,7 +10,7 @@ work) or `Inventory.receive`/`remove` (the ledger and the level together); the d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -110,6 +110,13 @@ class Listings(Protocol):
 
     def all_listings(self) -> list[Listing]: ...
     def put_listing(self, listing: Listing, lookup_refs: tuple[str, ...] = ()) -> None: ...
+
+
+class DriftLog(Protocol):
+    """The drift each channel's last reconciliation left open (shared/stores/drift.py)."""
+
+    def open_drift(self, channel: str) -> dict[str, datetime]: ...
+    def keep_drift(self, channel: str, still_open: Mapping[str, datetime]) -> None: ...
 
 
 class StockCatalog(Protocol):

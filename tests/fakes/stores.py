@@ -7,7 +7,7 @@ the DynamoDB stores; service tests and property tests use them without moto."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -40,6 +40,7 @@ class World:
     shown: dict[tuple[str, str], tuple[int, datetime]] = field(default_factory=dict)
     pending: dict[tuple[str, str], tuple[int, str, datetime]] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
+    drift: dict[str, dict[str, datetime]] = field(default_factory=dict)  # channel -> id -> seen
 
 
 def _key(movement: Movement) -> MovementKey:
@@ -299,6 +300,13 @@ class MemoryCatalog:
 
     def list(self, listing: Listing) -> None:
         self.w.listings[(listing.sku, listing.key)] = listing
+
+    # --- DriftLog (reconciliation) ---
+    def open_drift(self, channel: str) -> dict[str, datetime]:
+        return dict(self.w.drift.get(channel, {}))
+
+    def keep_drift(self, channel: str, still_open: Mapping[str, datetime]) -> None:
+        self.w.drift[channel] = dict(still_open)
 
     # --- Products and Listings (onboarding) ---
     def put_product(self, sku: str, title: str, gtin: str | None = None) -> None:

@@ -59,6 +59,7 @@ CHANNEL = Channel(
     # searchOrders refills one call every 3 minutes: every 10 minutes leaves the burst for
     # catching up after an outage.
     poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
+    reconcile_minutes=60,
     # patchListingsItem: 5 calls/s, burst 5; batches above stock.FEED_THRESHOLD go as a feed.
     # One listing a patch (a feed carries many, but takes minutes: for bursts only).
     sync=SyncPolicy(

@@ -48,6 +48,7 @@ CHANNEL = Channel(
     # bol retries a push 10 times in ~10 minutes, then disables the subscription.
     poll_orders="shared.channels.bol.poll:poll",
     poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
+    reconcile_minutes=60,
     # One PUT per offer, answered 202: the rate budget is per endpoint, so few concurrent
     # batches; process statuses are checked 2 s after the write, then backing off (~30 min).
     sync=SyncPolicy(

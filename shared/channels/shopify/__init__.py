@@ -39,6 +39,7 @@ CHANNEL = Channel(
     # the stock sync needs.
     poll_orders="shared.channels.shopify.poll:poll",
     poll=PollPolicy(rate_minutes=10, overlap_minutes=15),
+    reconcile_minutes=15,
     # inventorySetQuantities takes many rows a call; the cost bucket (1000 points, refilled at
     # 50/s on standard plans) is the budget, so two concurrent batches at most. 120 s: a chunk
     # may read, set, re-read and set again, with pacing, for up to three rounds.

@@ -39,6 +39,7 @@ CHANNEL = Channel(
     # WooCommerce never retries a failed delivery: the poll is how a lost order still lands.
     poll_orders="shared.channels.woocommerce.poll:poll",
     poll=PollPolicy(rate_minutes=5, overlap_minutes=15),
+    reconcile_minutes=15,
     # Batch endpoints take <= 100 items; shared hosting is the budget: two batches at a time.
     # <= 500 triggers a batch: <= 5 batch calls, a backlog of repeated triggers collapsing.
     sync=SyncPolicy(
