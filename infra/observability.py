@@ -28,7 +28,7 @@ from infra.compute import METRICS_NAMESPACE, Deployed
 from infra.config import EnvConfig
 from infra.naming import construct_id
 from infra.queues import Queues, schedule_dlq
-from shared.wiring import StreamTrigger
+from shared.wiring import BOOKS_CHECK, StreamTrigger
 
 DLQ_PERIOD = Duration.minutes(1)
 ERROR_PERIOD = Duration.minutes(5)
@@ -174,6 +174,7 @@ class Observability(Construct):
                 ),
                 threshold=MISSED_ORDERS,
             )
+        self._reconciliation_alarms(prefix, keel, functions)
         self._alarm(
             "DeliveriesHeld",
             name=f"{prefix}-deliveries-held",
@@ -230,6 +231,62 @@ class Observability(Construct):
             ),
             log_groups=groups,
         )
+
+    def _reconciliation_alarms(
+        self, prefix: str, keel: str, functions: Mapping[str, Deployed]
+    ) -> None:
+        """Drift that survived two reconciliation runs (the repair did not hold: something
+        writes the channel behind Keel's back, or the write fails), a subscription the channel
+        had disabled or lost (Keel re-armed it: find out why it died), and Keel's own books not
+        holding (never corrected by Keel: a person decides which side is wrong)."""
+        for name in sorted(functions):
+            if not name.startswith("reconcile-") or name == BOOKS_CHECK:
+                continue
+            channel = name.removeprefix("reconcile-")
+            for metric_name, what, description in (
+                (
+                    "DriftPersisting",
+                    "drift-persisting",
+                    f"{channel} still shows another quantity or price than Keel derives after "
+                    "a repair and a second reconciliation run: something else writes the "
+                    f"channel, or Keel's writes fail. Run: {keel} reconcile {channel} --dry-run;"
+                    f" then {keel} dlq peek sync-{channel}.",
+                ),
+                (
+                    "SubscriptionsRearmed",
+                    "subscriptions-rearmed",
+                    f"Reconciliation found a {channel} webhook or notification disabled, "
+                    "deleted or pointed elsewhere and re-armed it (its missed orders were "
+                    f"polled in). Find out why it died; run: {keel} channels status {channel}.",
+                ),
+            ):
+                self._alarm(
+                    f"{construct_id(channel)}{metric_name}",
+                    name=f"{prefix}-{channel}-{what}",
+                    description=description,
+                    metric=cw.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=metric_name,
+                        dimensions_map={"service": "keel-reconcile", "channel": channel},
+                        period=Duration.hours(1),
+                        statistic="Maximum" if metric_name == "DriftPersisting" else "Sum",
+                    ),
+                )
+        if BOOKS_CHECK in functions:
+            self._alarm(
+                "BooksMismatch",
+                name=f"{prefix}-books-mismatch",
+                description="Keel's own books do not hold: a level's reserved or on-hand is not "
+                "the sum of its reservations or ledger, or an order's reservations do not match "
+                f"its lines. Nothing was corrected. Run: {keel} reconcile --dry-run to see which.",
+                metric=cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name="BooksMismatches",
+                    dimensions_map={"service": "keel-books"},
+                    period=Duration.hours(1),
+                    statistic="Maximum",
+                ),
+            )
 
     def _alarm(
         self,

@@ -104,7 +104,7 @@ class Operator(Construct):
         triggered = [
             d.function.function_arn
             for name, d in functions.items()
-            if name == "resync" or name.startswith("poll-")
+            if name == "resync" or name.startswith(("poll-", "reconcile-"))
         ]
         allow(("lambda:InvokeFunction",), triggered)
         every_secret = [

@@ -19,7 +19,8 @@ from infra.storage import Storage
 from infra.workflows import Workflows
 from shared import stack_outputs as outputs
 from shared.channels.registry import CHANNELS
-from shared.wiring import WIRING, Wiring, check_wiring
+from shared.names import notification_queue
+from shared.wiring import DELIVERY_ADDRESSES_ENV, WIRING, Wiring, check_wiring
 
 
 class KeelStack(Stack):
@@ -64,6 +65,7 @@ class KeelStack(Stack):
             config=config,
             functions={name: d.function for name, d in self.compute.functions.items()},
         )
+        self._delivery_addresses(wiring)
         self.observability = Observability(
             self,
             "Observability",
@@ -84,6 +86,23 @@ class KeelStack(Stack):
             state_machines=self.workflows.state_machines,
         )
         self._outputs(wiring)
+
+    def _delivery_addresses(self, wiring: Wiring) -> None:
+        """Where each channel's deliveries must arrive (its webhook URL, or its notification
+        queue's ARN), told to the functions that check subscriptions: known only now that the
+        API and the queues exist."""
+        addresses: dict[str, str] = {}
+        for channel in CHANNELS:
+            if channel.queue_receiver is not None:
+                queue = self.queues.pairs[notification_queue(channel.name)].queue
+                addresses[channel.name] = queue.queue_arn
+            elif channel.receiver is not None:
+                addresses[channel.name] = self.ingress.url_for(f"/webhooks/{channel.name}")
+        for spec in wiring.functions:
+            if spec.knows_delivery_addresses:
+                self.compute.functions[spec.name].function.add_environment(
+                    DELIVERY_ADDRESSES_ENV, json.dumps(addresses, sort_keys=True)
+                )
 
     def _outputs(self, wiring: Wiring) -> None:
         """What an operator needs after a deploy: URLs to register, secrets to fill, queues to

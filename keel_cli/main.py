@@ -731,13 +731,14 @@ def parser() -> argparse.ArgumentParser:
     _catalog_and_poll_commands(sub)
     _workflow_commands(sub)
     _sandbox_commands(sub)
-    from keel_cli import dlq, onboarding, prices, secrets, status
+    from keel_cli import dlq, onboarding, prices, reconcile, secrets, status
 
     dlq.register(sub, _target, _runtime)
     prices.register(sub, _target, _runtime)
     onboarding.register(sub, _target, _runtime)
     status.register(sub, _target, _runtime)
     secrets.register(sub, _target, _client, _runtime)
+    reconcile.register(sub, _target, _client, _confirm)
     add_to_every_command(root)
     return root
 

@@ -41,6 +41,7 @@ from shared.names import notification_queue
 from shared.stack_outputs import outputs_of
 from shared.wiring import (
     CARRIER_ENV,
+    DELIVERY_ADDRESSES_ENV,
     WIRING,
     QueueTrigger,
     ScheduleTrigger,
@@ -204,6 +205,7 @@ class LocalStack:
         self._set_env(self.resources.function_env())
         self._start_pollers()
         self.gateway_server.start()
+        self._set_env({DELIVERY_ADDRESSES_ENV: json.dumps(self.delivery_addresses())})
         for channel in self.channels:
             if channel.receiver is not None:
                 for sandbox in self.account_sandboxes(channel.name).values():
@@ -243,6 +245,18 @@ class LocalStack:
     # --- what the outside sees ---
     def webhook_url_for(self, channel: str) -> str:
         return f"{self.gateway_server.url}/webhooks/{channel}"
+
+    def delivery_addresses(self) -> dict[str, str]:
+        """Channel -> where its deliveries must arrive (reconciliation checks subscriptions
+        against it), as `keel channels connect` registers them."""
+        from shared.services.onboarding import delivery_address
+
+        found = self._endpoints()
+        return {
+            c.name: delivery_address(found, c)
+            for c in self.channels
+            if c.receiver is not None or c.queue_receiver is not None
+        }
 
     def notification_queue_url(self, channel: str) -> str:
         """The queue a channel that delivers to a queue sends its notifications to."""

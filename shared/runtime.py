@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
     from shared.services.onboarding import ChannelAccess
     from shared.services.order_intake import IntakePorts, OfferSink
+    from shared.services.reconcile import Reconciler
     from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
     from shared.services.workflow import Stores as WorkflowStores
@@ -213,6 +214,10 @@ class Runtime:
         from shared.stores.catalog import CatalogStore
 
         return CatalogStore(self._table("catalog_table"), self.aws("dynamodb"))
+
+    @property
+    def catalog_table_name(self) -> str:
+        return self._table("catalog_table")
 
     @cached_property
     def prices(self) -> PriceBook:
@@ -474,6 +479,36 @@ class ChannelKit:
             for marketplace in (self.marketplaces(key) or ("",))
         )
         return ChannelAccess(self.spec, places, self.listing_reader, self.subscription_manager)
+
+    def reconciler(self) -> Reconciler:
+        """Reconciliation of this channel (shared/services/reconcile.py): its readers and
+        subscription managers, the stores, repairs on its sync queue, its poll per account."""
+        from shared.services.order_intake import account
+        from shared.services.poll import poll_shop
+        from shared.services.reconcile import Reconciler
+        from shared.settings import ReconcileSettings
+        from shared.stores.drift import DriftStore
+        from shared.trigger_outbox import RepairTriggers
+
+        rt = self.runtime
+        queue = rt.sync_queue_url(self.name) if self.spec.publishes_stock else ""
+
+        def poll(key: str) -> list[str]:
+            return poll_shop(self, account(self, key), rt.intake).missed_by_webhooks
+
+        addresses = rt.settings(ReconcileSettings).keel_delivery_addresses
+        return Reconciler(
+            self.access(),
+            rt.catalog,
+            rt.catalog,
+            rt.inventory,
+            rt.prices,
+            DriftStore(rt.catalog_table_name, rt.aws("dynamodb")),
+            RepairTriggers(queue),
+            rt.clock,
+            address=addresses.get(self.name),
+            poll=poll if self.can("poll_orders") else None,
+        )
 
     def price_publisher(self, account: str = "") -> SetsPrices:
         publisher: SetsPrices = self._adapter(

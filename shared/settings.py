@@ -77,6 +77,13 @@ class CompetitorSettings(_Settings):
     competitor_reads_per_run: int = Field(default=200, gt=0)
 
 
+class ReconcileSettings(_Settings):
+    # KEEL_DELIVERY_ADDRESSES (JSON, channel -> where its deliveries must arrive: the webhook
+    # URL, or the notification queue's ARN): set by the stack once the API exists. A channel
+    # not named: its subscriptions are not checked.
+    keel_delivery_addresses: dict[str, str] = Field(default_factory=dict)
+
+
 class QueueUrls(_Settings):
     """A queue's URLs: read with `_env_prefix=env_prefix(queue name)`."""
 

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
+from shared.domain.listings import Listing
 from shared.messages import SyncListing, SyncPrice
 
 SEND_BATCH = 10  # SendMessageBatch's most entries
@@ -50,3 +51,24 @@ def _entry(entry_id: str, trigger: SyncListing | SyncPrice) -> dict[str, Any]:
         "MessageBody": trigger.model_dump_json(),
         "MessageAttributes": {"channel": {"DataType": "String", "StringValue": trigger.channel}},
     }
+
+
+@dataclass
+class RepairTriggers:
+    """Reconciliation's repairs (shared/services/reconcile.Repairs): a stock trigger for the
+    listing's account and a price trigger for the listing, on its channel's sync queue. Always
+    sent (not `stock_moved`): the channel is known to show something else."""
+
+    queue_url: str
+    outbox: TriggerOutbox = field(default_factory=TriggerOutbox)
+
+    def stock(self, listing: Listing) -> None:
+        trigger = SyncListing(channel=listing.channel, account=listing.account, sku=listing.sku)
+        self.outbox.add(listing.key, self.queue_url, trigger)
+
+    def price(self, listing: Listing) -> None:
+        trigger = SyncPrice(channel=listing.channel, sku=listing.sku, listing=listing.key)
+        self.outbox.add(listing.key, self.queue_url, trigger)
+
+    def flush(self) -> list[str]:
+        return sorted(self.outbox.flush())

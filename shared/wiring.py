@@ -149,6 +149,15 @@ class Function:
     starts: tuple[str, ...] = ()  # state machines it starts executions of
     answers: tuple[str, ...] = ()  # state machines whose task tokens it answers (or beats)
     carriers: tuple[str, ...] = ()  # carrier secrets (logical) it reads
+    # Told DELIVERY_ADDRESSES_ENV (where each channel's deliveries must arrive), which only the
+    # stack knows once its API and queues exist.
+    knows_delivery_addresses: bool = False
+
+
+# JSON, channel -> the URL its webhooks must reach or the ARN of the queue its notifications
+# must reach: what reconciliation checks each channel's subscriptions against.
+DELIVERY_ADDRESSES_ENV = "KEEL_DELIVERY_ADDRESSES"
+BOOKS_CHECK = "reconcile-books"
 
 
 @dataclass(frozen=True)
@@ -341,6 +350,36 @@ def build_wiring(channels: tuple[Channel, ...]) -> Wiring:
                 )
                 for c in channels
                 if c.poll_orders is not None
+            ),
+            *(
+                Function(
+                    # Reconciliation: what the channel shows against what Keel derives (drift
+                    # repaired through its sync queue), its subscriptions re-armed, its poll run.
+                    name=f"reconcile-{c.name}",
+                    handler="functions.reconcile.handler:handler",
+                    trigger=ScheduleTrigger(
+                        f"reconcile-{c.name}", rate_minutes=c.reconcile_minutes
+                    ),
+                    timeout_s=600,
+                    memory_mb=512,
+                    # catalog: what the channel shows, the drift left open; the rest: the poll.
+                    writes=("catalog", "inventory", "orders"),
+                    sends_to=(sync_queue(c.name),) if c.publishes_stock else (),
+                    secrets=(c.name,),
+                    env={"KEEL_CHANNEL": c.name},
+                    knows_delivery_addresses=True,
+                )
+                for c in channels
+                if c.read_listings is not None
+            ),
+            Function(
+                # Keel's own books: levels against reservations and the ledger, orders against
+                # their reservations. Reported and alarmed, never corrected.
+                name=BOOKS_CHECK,
+                handler="functions.reconcile.books:handler",
+                trigger=ScheduleTrigger(BOOKS_CHECK, rate_minutes=60),
+                timeout_s=300,
+                reads=("inventory", "orders"),
             ),
             *_workflow_functions(channels),
             *(

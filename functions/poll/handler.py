@@ -6,8 +6,6 @@ configuration (`KEEL_CHANNEL`). Orders go through the same intake as webhooks.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -15,9 +13,8 @@ from aws_lambda_powertools import Logger
 from shared.domain.orders import Order
 from shared.metrics import count
 from shared.runtime import ChannelKit, runtime
-from shared.services.order_intake import Account, account, take_in
-from shared.services.poll import poll_orders
-from shared.stores.intake import Outcome
+from shared.services.order_intake import Account, account
+from shared.services.poll import poll_shop
 
 logger = Logger(service="keel-poll")
 
@@ -36,21 +33,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {**reports[0], "accounts": reports}
 
 
+def _log_cancellation(order: Order, result: str) -> None:
+    logger.info("cancellation request", extra={"order": order.key, "result": result})
+
+
 def _poll(channel: ChannelKit, shop: Account) -> dict[str, Any]:
     rt = runtime()
     logger.thread_safe_append_keys(account=shop.name)
-
-    def take(order: Order) -> Outcome:
-        order = replace(order, listing_account=shop.key)
-        taken = take_in(order, channel, rt.intake, shop.currency, cause="poll")
-        if taken.cancellation:
-            logger.info(
-                "cancellation request", extra={"order": order.key, "result": taken.cancellation}
-            )
-        return taken.outcome
-
-    overlap = timedelta(minutes=channel.spec.poll.overlap_minutes)
-    report = poll_orders(channel.poller(shop.key), rt.orders, take, overlap, rt.clock())
+    report = poll_shop(channel, shop, rt.intake, _log_cancellation)
     for key in report.missed_by_webhooks:  # how a merchant learns a webhook is broken
         logger.warning("order found by the poll, not by a webhook", extra={"order": key})
     if report.missed_by_webhooks:

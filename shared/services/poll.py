@@ -5,11 +5,13 @@ Orders the poll finds that Keel never stored are webhooks that never arrived: co
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from shared.channels.port import FetchesOrders
 from shared.domain.orders import Order
+from shared.services.order_intake import Account, IntakeChannel, IntakePorts, take_in
 from shared.stores.intake import Outcome
 from shared.stores.ports import Orders
 
@@ -52,3 +54,29 @@ def poll_orders(
         if report.watermark is not None and report.watermark != watermark:
             orders.advance_watermark(channel, fetcher.account, report.watermark)
     return report
+
+
+class PollingChannel(IntakeChannel, Protocol):
+    """What polling one account asks of a channel (the composition root's ChannelKit)."""
+
+    def poller(self, account: str = "") -> FetchesOrders: ...
+
+
+def poll_shop(
+    channel: PollingChannel,
+    shop: Account,
+    ports: IntakePorts,
+    on_cancellation: Callable[[Order, str], None] = lambda order, result: None,
+) -> PollReport:
+    """One account's poll through the same intake as webhooks (the poll schedule, and
+    reconciliation before it compares stock)."""
+
+    def take(order: Order) -> Outcome:
+        order = replace(order, listing_account=shop.key)
+        taken = take_in(order, channel, ports, shop.currency, cause="poll")
+        if taken.cancellation:
+            on_cancellation(order, taken.cancellation)
+        return taken.outcome
+
+    overlap = timedelta(minutes=channel.spec.poll.overlap_minutes)
+    return poll_orders(channel.poller(shop.key), ports.stores.orders, take, overlap, ports.now())

@@ -24,6 +24,7 @@ from shared.settings import (
     IngestSettings,
     OversellSettings,
     QueueUrls,
+    ReconcileSettings,
     RelaySettings,
     SecretName,
     WorkflowSettings,
@@ -109,9 +110,13 @@ def _inventory_relay(spec: Function) -> None:
 
 
 def _poll(spec: Function) -> None:
+    _poll_of(spec, "poll")
+
+
+def _poll_of(spec: Function, kind: str) -> None:
     _release_held(spec)
     channel = Runtime().channel_name()
-    assert spec.name == f"poll-{channel}"
+    assert spec.name == f"{kind}-{channel}"
     assert _secret_names(spec) == {channel: f"keel/prod/{channel}"}
 
 
@@ -167,6 +172,24 @@ def _competitors(spec: Function) -> None:
     }
 
 
+def _reconcile(spec: Function) -> None:
+    """A poll's stores and secret, its channel's sync queue (repairs), the drift log (the
+    catalog table) and where deliveries must arrive (set by the stack, after the API)."""
+    _poll_of(spec, "reconcile")
+    runtime = Runtime()
+    assert runtime.catalog_table_name == "t-catalog"
+    channel = runtime.channel_name()
+    if channel in PUBLISHING:
+        assert runtime.sync_queue_url(channel) == f"https://sqs/{sync_queue(channel)}"
+    assert spec.knows_delivery_addresses
+    assert runtime.settings(ReconcileSettings).keel_delivery_addresses == {}  # until the API
+
+
+def _books(spec: Function) -> None:
+    settings = Runtime().config
+    assert (settings.orders_table, settings.inventory_table) == ("t-orders", "t-inventory")
+
+
 LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.start_workflow.handler:handler": _start_workflow,
     "functions.carrier_webhook.handler:handler": _carrier_webhook,
@@ -186,6 +209,8 @@ LOADERS: dict[str, Callable[[Function], None]] = {
     "functions.oversell.handler:handler": _oversell,
     "functions.prices.handler:handler": _prices,
     "functions.competitors.handler:handler": _competitors,
+    "functions.reconcile.handler:handler": _reconcile,
+    "functions.reconcile.books:handler": _books,
 }
 
 

@@ -18,9 +18,11 @@ from shared.names import (
     env_name_for_secret,
     env_name_for_state_machine,
     env_name_for_table,
+    notification_queue,
     sync_queue,
 )
 from shared.wiring import (
+    DELIVERY_ADDRESSES_ENV,
     OVERSELL_POLICY_ENV,
     RAW_BODY_RETENTION_ENV,
     WIRING,
@@ -115,7 +117,26 @@ def test_environment_is_exactly_what_the_wiring_declares(template: Template) -> 
             expected[RAW_BODY_RETENTION_ENV] = str(config.raw_body_retention_days)
         if spec.follows_oversell_policy:  # the environment's policy per channel, as JSON
             expected[OVERSELL_POLICY_ENV] = json.dumps(dict(config.oversell_policy), sort_keys=True)
-        assert template.props(logical_id)["Environment"]["Variables"] == expected, name
+        found = template.props(logical_id)["Environment"]["Variables"]
+        if spec.knows_delivery_addresses:  # tokens of the API and queues: checked below
+            expected[DELIVERY_ADDRESSES_ENV] = found.get(DELIVERY_ADDRESSES_ENV)
+        assert found == expected, name
+
+
+def test_reconciliation_knows_where_each_channel_must_deliver(template: Template) -> None:
+    """The webhook URL of each webhook channel (the API's), the notification queue's ARN of
+    each channel that delivers to a queue: what subscriptions are checked against."""
+    functions, queues = template.functions(), template.queues()
+    for channel in (c for c in CHANNELS if c.read_listings):
+        env = template.props(functions[f"reconcile-{channel.name}"])["Environment"]["Variables"]
+        joined = env[DELIVERY_ADDRESSES_ENV]["Fn::Join"][1]
+        text = json.dumps(joined)
+        for other in CHANNELS:
+            if other.queue_receiver is not None:
+                arn = {"Fn::GetAtt": [queues[notification_queue(other.name)], "Arn"]}
+                assert arn in joined, other.name
+            elif other.receiver is not None:
+                assert f"/webhooks/{other.name}" in text, other.name
 
 
 def test_sync_knows_its_own_queue_and_the_webhook_its_bucket(template: Template) -> None:

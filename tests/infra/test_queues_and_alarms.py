@@ -141,9 +141,10 @@ def test_one_dlq_alarm_per_dead_letter_queue(template: Template) -> None:
     streams = [f for f in WIRING.functions if isinstance(f.trigger, StreamTrigger)]
     schedules = [f for f in WIRING.functions if isinstance(f.trigger, ScheduleTrigger)]
     polls = [c for c in CHANNELS if c.poll_orders is not None]
-    # relay, relay-catalog, start-workflow, oversell; resync, prices (sales), competitors and a
-    # poll-<channel> per channel
-    assert len(streams) == 4 and len(schedules) == 3 + len(polls)
+    reconciled = [c for c in CHANNELS if c.read_listings is not None]
+    # relay, relay-catalog, start-workflow, oversell; resync, prices (sales), competitors, the
+    # books check, a poll-<channel> and a reconcile-<channel> per channel
+    assert len(streams) == 4 and len(schedules) == 4 + len(polls) + len(reconciled)
     assert {"shopify", "woocommerce"} <= {c.name for c in polls}
     expected = len(WIRING.queues) + len(streams) + len(schedules)
     assert len(_dead_letter_queues(template)) == expected
@@ -324,3 +325,24 @@ def test_streams_alarm_when_behind_and_functions_when_throttled(template: Templa
     assert len(behind) == len(streams)
     throttled = [a for a in alarms if a.get("MetricName") == "Throttles"]
     assert len(throttled) == len(WIRING.functions)
+
+
+def test_reconciliation_alarms_on_persisting_drift_re_armed_subscriptions_and_books(
+    template: Template,
+) -> None:
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in template.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    prefix = template.config.resource_prefix
+    for channel in (c.name for c in CHANNELS if c.read_listings):
+        for what, metric in (
+            ("drift-persisting", "DriftPersisting"),
+            ("subscriptions-rearmed", "SubscriptionsRearmed"),
+        ):
+            alarm = alarms[f"{prefix}-{channel}-{what}"]
+            assert alarm["MetricName"] == metric and alarm["Threshold"] == 1
+            dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert dimensions == {"service": "keel-reconcile", "channel": channel}
+    books = alarms[f"{prefix}-books-mismatch"]
+    assert books["MetricName"] == "BooksMismatches" and books["Threshold"] == 1
