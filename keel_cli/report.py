@@ -76,6 +76,8 @@ def print_demo_report(console: Console, report: DemoReport) -> None:
             repriced.add_row(*change)
         console.print(repriced)
 
+    _reconciliation(console, report)
+
     if report.ok:
         console.print(
             "[bold green]All checks passed:[/bold green] Keel and every channel agree "
@@ -145,3 +147,23 @@ def _onboarding(console: Console, report: DemoReport) -> None:
         table.add_row(ch["channel"], str(ch["read"]), linked, conflicts or "-", unknown or "-",
                       f"{healthy}/{len(subs)} healthy ({', '.join(actions)})")  # fmt: skip
     console.print(table)
+
+
+def _reconciliation(console: Console, report: DemoReport) -> None:
+    if not report.reconciliation.first:
+        return
+    from local_stack.demo_reconcile import rows
+
+    reconciled = Table(
+        title="Reconciliation: hand edits in WooCommerce and bol, a dead WooCommerce webhook"
+    )
+    for column in ("channel", "drift found (shown→Keel's)", "repaired", "re-armed",
+                   "orders found", "drift after"):  # fmt: skip
+        reconciled.add_column(column, overflow="fold")
+    for row in rows(report.reconciliation):
+        reconciled.add_row(*row)
+    console.print(reconciled)
+    books = report.reconciliation.books
+    said = "hold" if books.get("ok") else "DO NOT hold"
+    console.print(f"Keel's books {said}: {books.get('skus_checked', 0)} SKUs, "
+                  f"{books.get('orders_checked', 0)} orders checked")  # fmt: skip

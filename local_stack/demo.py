@@ -34,6 +34,7 @@ from local_stack.demo_amazon import wait_for_accepted_writes
 from local_stack.demo_onboarding import OnboardingReport, onboard
 from local_stack.demo_parts import parts_for
 from local_stack.demo_prices import PricingReport, price_everything
+from local_stack.demo_reconcile import ReconcileReport, hand_edits_and_a_dead_webhook
 from local_stack.demo_recovery import edit_after_the_label, last_unit_twice_in_shopify
 from local_stack.demo_scenario import SKU, Scenario, Sent, place_in_sandbox
 from local_stack.sandboxes.shopify import SandboxLine
@@ -95,6 +96,7 @@ class DemoReport:
     recovered: list[tuple[str, str]] = field(default_factory=list)
     pricing: PricingReport = field(default_factory=PricingReport)
     onboarding: OnboardingReport = field(default_factory=OnboardingReport)
+    reconciliation: ReconcileReport = field(default_factory=ReconcileReport)
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,7 @@ class DemoReport:
             "prices": [r.__dict__ for r in self.pricing.rows],
             "repriced": self.pricing.repriced,
             "onboarding": self.onboarding.as_dict(),
+            "reconciliation": self.reconciliation.as_dict(),
             "dead_letters": self.dead_letters,
             "problems": self.problems,
         }
@@ -573,6 +576,8 @@ def run_demo(
     report.recovered = [*recovered, *edit_after_the_label(stack, refs, report.problems)]
     progress("pricing every listing from one price per SKU; competitors undercut on Amazon")
     report.pricing = price_everything(stack, report.problems)
+    progress("hand edits in WooCommerce and bol, a dead webhook: reconciliation puts it right")
+    report.reconciliation = hand_edits_and_a_dead_webhook(stack, refs, report.problems)
     dead = {
         k: v for k, v in stack.queue_depths().items() if k.endswith(("-dlq", "-stream-failures"))
     }
