@@ -7,6 +7,7 @@ books check reporting a corrupted level without fixing it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from local_stack.http import Request
 from local_stack.sandboxes.amazon import AmazonSandbox
 from local_stack.sandboxes.bol import BolSandbox
+from local_stack.sandboxes.listing_controls import ListingControls
 from local_stack.sandboxes.shopify import ShopifySandbox
 from local_stack.sandboxes.woocommerce import WooCommerceSandbox
 from shared.channels.registry import BY_NAME
@@ -310,3 +313,41 @@ def test_an_ended_order_that_still_holds_stock_is_a_mismatch() -> None:
     assert [p.kind for p in check_order(order, {"TEE": 1})] == [ENDED_HOLDS_STOCK]
     assert check_order(order, {}) == []
     assert StockLevel("TEE").reserved == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"quantity": -1}, 400),
+        ({"quantity": True}, 400),
+        ({"price": "abc"}, 400),
+        ({"price": "0"}, 400),
+        ({"notify": "no", "quantity": 1}, 400),
+        ({"colour": "red"}, 400),
+        ({}, 400),
+        ({"quantity": 3}, 200),
+    ],
+)
+def test_a_hand_edit_is_refused_with_a_reason_when_it_is_not_one(
+    body: dict[str, Any], status: int
+) -> None:
+    sandbox = WooCommerceSandbox()
+    refs = sandbox.add_listing("MUG", "Mug", D("12.50"), 5)
+    raw = json.dumps(body).encode()
+    path = f"/__sandbox/listings/{refs['item_id']}"
+    answer = ListingControls(sandbox, sandbox)(Request("PATCH", path, {}, {}, raw))
+    assert answer.status == status, answer.body
+    missing = Request("PATCH", "/__sandbox/listings/999", {}, {}, b'{"quantity": 1}')
+    assert ListingControls(sandbox, sandbox)(missing).status == 404
+
+
+def test_a_notified_hand_edit_sends_the_channels_own_change_notification() -> None:
+    shopify = ShopifySandbox()
+    refs = shopify.add_listing("MUG", "Mug", D("12.50"), 5)
+    shopify.edit_listing(refs["variant_id"], 2, D("9.99"), notify=True)
+    assert [d.topic for d in shopify.deliveries] == ["inventory_levels/update", "products/update"]
+    woo = WooCommerceSandbox()
+    item = woo.add_listing("MUG", "Mug", D("12.50"), 5)["item_id"]
+    woo.edit_listing(item, 2, None, notify=False)
+    woo.edit_listing(item, 3, None, notify=True)
+    assert [d.topic for d in woo.deliveries] == ["product.updated"]
