@@ -166,3 +166,13 @@ class ChannelShows:
         if accepted is not None and (confirmed is None or accepted.at >= confirmed.at):
             return accepted.quantity == quantity and now - accepted.at <= in_flight_for
         return confirmed is not None and confirmed.quantity == quantity
+
+    def in_flight(self, now: datetime, in_flight_for: timedelta) -> bool:
+        """A write the channel accepted is newer than the confirmed quantity and may still be
+        applied: what the channel shows now says nothing yet (reconciliation skips it)."""
+        accepted, confirmed = self.accepted, self.confirmed
+        return (
+            accepted is not None
+            and (confirmed is None or accepted.at >= confirmed.at)
+            and now - accepted.at <= in_flight_for
+        )

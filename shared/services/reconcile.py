@@ -176,25 +176,27 @@ def _drift(r: Reconciler, report: ChannelReport, dry_run: bool) -> None:
     ]
     seen = read_channel(r.access)
     report.read = len(seen)
-    expected = _expected(r, mine, report)
+    expected = _expected(r, mine, report)  # Keel's values read after the channel's
     report.checked = len(expected)
     differing, missing = candidates(expected.values(), seen)
     report.missing = [
         {"listing_id": e.listing_id, "sku": e.sku, "listing": e.listing_key} for e in missing
     ]
     report.candidates = sum(len(drifts) for _, drifts in differing)
-    by_key = {x.key + "#" + x.sku: x for x in mine}
-    found: list[tuple[Drift, Listing, ChannelListing]] = []
-    for wanted, _ in differing:
-        listing = by_key[wanted.listing_key + "#" + wanted.sku]
-        now_seen = _read_again(r, listing, report)
-        if now_seen is None:
-            continue
-        fresh = _expected(r, [x for x in mine if x.sku == listing.sku], report, count=False)
-        again = fresh.get(wanted.listing_key + "#" + wanted.sku)
-        if again is None:
-            continue
-        found += [(d, listing, now_seen) for d in differences(again, now_seen)]
+    by_key = {(x.key, x.sku): x for x in mine}
+    read_again = [
+        (listing, now_seen)
+        for listing in (by_key[(wanted.listing_key, wanted.sku)] for wanted, _ in differing)
+        if (now_seen := _read_again(r, listing, report)) is not None
+    ]
+    skus = {listing.sku for listing, _ in read_again}
+    fresh = _expected(r, [x for x in mine if x.sku in skus], report, count=False)
+    found: list[tuple[Drift, Listing, ChannelListing]] = [
+        (d, listing, now_seen)
+        for listing, now_seen in read_again
+        if (again := fresh.get((listing.key, listing.sku))) is not None
+        for d in differences(again, now_seen)
+    ]
     report.drift = [d for d, _, _ in found]
     now = r.now()
     before = r.drift_log.open_drift(spec.name)
@@ -220,8 +222,8 @@ def _read_again(r: Reconciler, listing: Listing, report: ChannelReport) -> Chann
 
 def _expected(
     r: Reconciler, listings: Sequence[Listing], report: ChannelReport, count: bool = True
-) -> dict[str, Expected]:
-    """What Keel derives now for each listing (key#sku -> Expected)."""
+) -> dict[tuple[str, str], Expected]:
+    """What Keel derives now for each listing ((key, sku) -> Expected)."""
     spec = r.access.spec
     skus = sorted({x.sku for x in listings})
     levels = r.inventory.get_many(skus)
@@ -237,23 +239,17 @@ def _expected(
         for sku, shown in r.shows.channel_shows_many(slot_skus, slot).items()
     }
     now = r.now()
-    found: dict[str, Expected] = {}
+    found: dict[tuple[str, str], Expected] = {}
     for sku, of_sku in by_sku.items():
         level = levels.get(sku)
         derived = derived_quantities(of_sku, level.available if level else 0)
         for x in of_sku:
             quantity: int | None = derived[x.key]
-            accepted = shows[(sku, x.slot)].accepted
-            confirmed = shows[(sku, x.slot)].confirmed
-            if (
-                accepted is not None
-                and (confirmed is None or accepted.at >= confirmed.at)
-                and now - accepted.at <= r.in_flight_for
-            ):
+            if shows[(sku, x.slot)].in_flight(now, r.in_flight_for):
                 quantity = None
                 report.in_flight += 1 if count else 0
             target = targets.get((sku, x.key))
-            found[x.key + "#" + sku] = Expected(
+            found[(x.key, sku)] = Expected(
                 x.key,
                 listing_id(spec, x),
                 sku,

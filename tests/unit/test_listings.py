@@ -150,3 +150,17 @@ def test_a_listing_is_picked_by_what_a_person_names_and_ambiguity_is_refused() -
         pick_listing(listings, "bol")
     with pytest.raises(ValueError, match="it has amazon/A1805IZSGTT6HS, amazon/A1PA6795UKMFR9"):
         pick_listing(listings, "amazon", marketplace="XX")
+
+
+def test_a_write_is_in_flight_only_while_newer_than_the_confirmed_one_and_young() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.domain.listings import ChannelShows, Sent
+
+    now = datetime(2026, 12, 6, 9, tzinfo=UTC)
+    window = timedelta(minutes=15)
+    accepted = Sent(5, now - timedelta(minutes=1))
+    assert ChannelShows(None, accepted).in_flight(now, window)
+    assert not ChannelShows(Sent(5, now), accepted).in_flight(now, window)  # confirmed since
+    assert not ChannelShows(None, Sent(5, now - timedelta(hours=1))).in_flight(now, window)
+    assert not ChannelShows(Sent(4, now - timedelta(hours=1))).in_flight(now, window)
