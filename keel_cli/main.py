@@ -447,6 +447,8 @@ def cmd_stock_move(args: argparse.Namespace) -> int:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     """Run a channel's poll backstop now, in the environment (as its schedule would)."""
+    from shared.aws import invoke_json
+
     state = _target(args)
     _confirm(args, f"poll {args.channel or 'every channel'}")
     polls = {
@@ -462,13 +464,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
     lam = _client(state, "lambda")
     reports = []
     for channel in wanted:
-        answer = lam.invoke(
-            FunctionName=polls[channel],
-            Payload=json.dumps({"schedule": f"poll-{channel}"}).encode(),
-        )
-        payload = json.loads(answer["Payload"].read())
-        if "FunctionError" in answer:
-            console.print(f"[red]{channel}: poll failed: {payload.get('errorMessage')}[/red]")
+        payload, error = invoke_json(lam, polls[channel], {"schedule": f"poll-{channel}"})
+        if error is not None:
+            console.print(f"[red]{channel}: poll failed: {error}[/red]")
             return 1
         reports.append(payload)
     if args.json:
@@ -485,6 +483,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_resync(args: argparse.Namespace) -> int:
     """Republish every listing now (one channel's, or all), as the resync schedule would."""
+    from shared.aws import invoke_json
     from shared.channels.registry import BY_NAME
 
     state = _target(args)
@@ -493,12 +492,9 @@ def cmd_resync(args: argparse.Namespace) -> int:
         return 2
     _confirm(args, f"resync {args.channel or 'every channel'}")
     event = {"schedule": "resync", **({"channel": args.channel} if args.channel else {})}
-    answer = _client(state, "lambda").invoke(
-        FunctionName=state["functions"]["resync"], Payload=json.dumps(event).encode()
-    )
-    sent = json.loads(answer["Payload"].read())
-    if "FunctionError" in answer:
-        console.print(f"[red]resync failed: {sent.get('errorMessage')}[/red]")
+    sent, error = invoke_json(_client(state, "lambda"), state["functions"]["resync"], event)
+    if error is not None:
+        console.print(f"[red]resync failed: {error}[/red]")
         return 1
     if args.json:
         print(json.dumps(sent))

@@ -64,11 +64,10 @@ def cmd_reconcile(args: argparse.Namespace, state: Any, client: Any, confirm: An
 
 
 def _invoke(lam: Any, arn: str, event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    answer = lam.invoke(FunctionName=arn, Payload=json.dumps(event).encode())
-    payload: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
-    if "FunctionError" in answer:
-        return payload, str(payload.get("errorMessage") or answer["FunctionError"])
-    return payload, None
+    from shared.aws import invoke_json
+
+    payload, error = invoke_json(lam, arn, event)
+    return (payload if isinstance(payload, dict) else {}), error
 
 
 def _print(report: dict[str, Any]) -> None:

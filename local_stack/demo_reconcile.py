@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ import httpx
 
 from local_stack.demo_amazon import wait_for_accepted_writes
 from local_stack.stack import LocalStack, stores
+from shared.aws import invoke_json
 from shared.wiring import BOOKS_CHECK
 
 MUG, LAMP, TEE = "KEEL-MUG-BLUE", "KEEL-LAMP", "KEEL-TEE-M"
@@ -112,13 +112,8 @@ def _reconcile_all(stack: LocalStack) -> dict[str, dict[str, Any]]:
 
 
 def _invoke(stack: LocalStack, function: str, event: dict[str, Any]) -> dict[str, Any]:
-    answer = stack.client("lambda").invoke(
-        FunctionName=stack.function_arns[function], Payload=json.dumps(event).encode()
-    )
-    payload: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
-    if "FunctionError" in answer:
-        return {"error": payload.get("errorMessage", answer["FunctionError"])}
-    return payload
+    payload, error = invoke_json(stack.client("lambda"), stack.function_arns[function], event)
+    return {"error": error} if error is not None else dict(payload)
 
 
 def rows(report: ReconcileReport) -> list[tuple[str, str, str, str, str, str]]:

@@ -28,3 +28,17 @@ def reset_clients() -> None:
     """Tests start and stop moto; clients made before a mock started would miss it."""
     client.cache_clear()
     _session.cache_clear()
+
+
+def invoke_json(lam: Any, function: str, event: dict[str, Any]) -> tuple[Any, str | None]:
+    """Invoke a function synchronously with a JSON event, as its schedule would (`keel poll`,
+    `keel resync`, `keel reconcile`, the demo): (its JSON answer, None), or (the error payload,
+    its message) when the function raised."""
+    import json
+
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    payload = json.loads(answer["Payload"].read() or b"{}")
+    if "FunctionError" in answer:
+        error = payload.get("errorMessage") if isinstance(payload, dict) else None
+        return payload, str(error or answer["FunctionError"])
+    return payload, None

@@ -19,7 +19,8 @@ SERVICE = "keel-reconcile"
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`{"dry_run": true}` reads and compares only."""
-    kit = runtime().channel(runtime().channel_name())
+    rt = runtime()
+    kit = rt.channel(rt.channel_name())
     logger.thread_safe_append_keys(channel=kit.name)
     report = reconcile_channel(kit.reconciler(), dry_run=bool((event or {}).get("dry_run")))
     if not report.dry_run:
