@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         EstimatesFees,
         FetchesOrder,
         FetchesOrders,
+        ListingChanged,
         ManagesSubscriptions,
         ParsesWebhooks,
         ReadsCompetition,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     )
     from shared.messages import ConfirmStock, InboundDelivery, SyncListing
     from shared.services.onboarding import ChannelAccess
-    from shared.services.order_intake import IntakePorts, OfferSink
+    from shared.services.order_intake import IntakePorts, ListingSink, OfferSink
     from shared.services.reconcile import Reconciler
     from shared.services.stock_outbound import StockAccount
     from shared.services.workflow import Carrier
@@ -449,6 +450,35 @@ class ChannelKit:
             seller,
             change,
         )
+
+    def listing_sink(self) -> ListingSink | None:
+        """Where news of a listing changed on the channel goes: that listing read again and
+        compared with Keel's values, repaired on the channel's sync queue (no subscription
+        check, no poll, no drift log: those are the scheduled run's)."""
+        if self.spec.read_listings is None or not self.spec.publishes_stock:
+            return None
+        from shared.services.order_intake import Checked
+        from shared.services.reconcile import Reconciler, check_listing
+        from shared.stores.drift import DriftStore
+        from shared.trigger_outbox import RepairTriggers
+
+        rt = self.runtime
+        reconciler = Reconciler(
+            self.access(),
+            rt.catalog,
+            rt.catalog,
+            rt.inventory,
+            rt.prices,
+            DriftStore(rt.catalog_table_name, rt.aws("dynamodb")),
+            RepairTriggers(rt.sync_queue_url(self.name)),
+            rt.clock,
+        )
+
+        def check(key: str, change: ListingChanged) -> Checked:
+            found = check_listing(reconciler, rt.catalog, key, change)
+            return Checked(found.said, len(found.drift), found.repaired)
+
+        return check
 
     def stock_publisher(self, fresh: bool = False, account: str = "") -> SetsStock:
         publisher: SetsStock = self._adapter(

@@ -18,7 +18,7 @@ from shared.messages import InboundDelivery
 from shared.names import INGEST_MAX_RECEIVES
 from shared.partial_batch import queue_records
 from shared.runtime import runtime
-from shared.services.order_intake import Held, Ignored, Repriced, take_delivery
+from shared.services.order_intake import Checked, Held, Ignored, Repriced, take_delivery
 from shared.settings import IngestSettings
 from shared.tracing import new_tracer
 
@@ -37,6 +37,13 @@ def _take(record: SQSRecord) -> str:
         logger.info("competing offers", extra={"repricer": result.said})
         metrics.add_metric(name="OfferChangesRead", unit=MetricUnit.Count, value=1)
         return "repriced"
+    if isinstance(result, Checked):  # a listing changed on the channel: read again
+        logger.info("listing change", extra={"checked": result.said})
+        metrics.add_metric(name="ListingChangesRead", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ListingChangeRepairs", unit=MetricUnit.Count, value=result.repaired
+        )
+        return "checked"
     if isinstance(result, Held):
         logger.warning("delivery held", extra=vars(result))
         metrics.add_metric(name="DeliveriesHeld", unit=MetricUnit.Count, value=1)

@@ -87,6 +87,21 @@ class OrderNotice:
             raise ValueError(f"not an order id: {self.order_id[:60]!r}")
 
 
+@dataclass(frozen=True)
+class ListingChanged:
+    """A channel's news that one of the account's listings changed on its side (a hand edit in
+    the admin, another app): ingest reads that listing again and compares it with what Keel
+    derives (reconciliation for one listing). The news's own values are never acted on: Keel's
+    own writes come back as the same news, and a read that agrees ends there (no loop)."""
+
+    refs: tuple[tuple[str, str], ...]  # (listing ref kind, value): ("inventory_item_id", "7")
+    marketplace: str = ""  # "" where the channel has none, or the news names none
+
+    def __post_init__(self) -> None:
+        if not self.refs or any(not value for _, value in self.refs):
+            raise ValueError("a listing change names no listing")
+
+
 @runtime_checkable
 class ParsesWebhooks(Protocol):
     """Parses what a channel delivered (a webhook body, or a notification from a queue)."""
@@ -95,10 +110,10 @@ class ParsesWebhooks(Protocol):
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | OrderNotice | None:
+    ) -> Order | OrderNotice | ListingChanged | None:
         """A canonical order of `account` (the one the channel's secret serves: the webhook
-        refused any other), a notice naming an order to fetch, or None when the topic is not
-        one Keel acts on."""
+        refused any other), a notice naming an order to fetch, news of a listing changed on the
+        channel, or None when the topic is not one Keel acts on."""
         ...
 
 

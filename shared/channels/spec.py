@@ -193,6 +193,9 @@ class Channel:
     # The listing ref offer news names the product by (Amazon "asin", bol "ean"): indexed like
     # line_item_ref, so the repricer finds the SKU.
     offer_ref: str | None = None
+    # More listing refs a channel's news of a changed listing names it by (port.ListingChanged:
+    # Shopify's `inventory_levels/update` names only the inventory item): indexed too.
+    news_refs: tuple[str, ...] = ()
     # How often reconciliation reads the whole channel (its bulk read: pages, an export, a
     # report) to find drift, re-arm subscriptions and prove nothing was missed.
     reconcile_minutes: int = 30
@@ -202,7 +205,7 @@ class Channel:
         """Listing refs indexed for matching order lines back to Keel's SKU."""
         if self.inbound is None:
             return ()
-        refs = [self.line_item_ref, "sku", self.offer_ref]
+        refs = [self.line_item_ref, "sku", self.offer_ref, *self.news_refs]
         return tuple(dict.fromkeys(r for r in refs if r))
 
     @property

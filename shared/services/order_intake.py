@@ -24,6 +24,7 @@ from shared.channels.port import (
     AcceptsCancellations,
     CompetingOffers,
     FetchesOrder,
+    ListingChanged,
     OrderNotice,
     ParsesWebhooks,
     ReadsOfferChanges,
@@ -59,6 +60,7 @@ class IntakeChannel(Protocol):
     def parser(self) -> ParsesWebhooks | None: ...
     def offer_reader(self) -> ReadsOfferChanges | None: ...
     def offer_sink(self) -> OfferSink | None: ...
+    def listing_sink(self) -> ListingSink | None: ...
     def order_fetcher(self, account: str = "") -> FetchesOrder: ...
     def cancellation_acceptor(self, account: str = "") -> AcceptsCancellations: ...
 
@@ -177,9 +179,20 @@ class Repriced:
     said: str
 
 
+@dataclass(frozen=True)
+class Checked:
+    """The delivery told of a listing changed on the channel: read again, it showed this."""
+
+    said: str
+    drift: int  # fields that differed from what Keel derives
+    repaired: int  # sync triggers sent
+
+
 # (account key, account name, the offers) -> what the repricer made of them
 OfferSink = Callable[[str, str, CompetingOffers], str]
-DeliveryResult = Taken | Held | Ignored | Repriced
+# (account key, the news) -> what reading the listing again found
+ListingSink = Callable[[str, ListingChanged], Checked]
+DeliveryResult = Taken | Held | Ignored | Repriced | Checked
 
 
 def take_delivery(
@@ -191,8 +204,9 @@ def take_delivery(
 ) -> DeliveryResult:
     """One verified delivery, from the webhook or a channel's queue. `channel` None: no channel
     of that name is registered. Retryable failures raise (the record comes back). A delivery
-    telling of competing offers goes to the channel's offer sink (the repricer), never to order
-    intake."""
+    telling of competing offers goes to the channel's offer sink (the repricer), one telling of
+    a listing changed on the channel to its listing sink (read again, repaired), never to
+    order intake."""
 
     def hold(reason: str) -> Held:
         return Held(reason[:2000], _keep_held(delivery, reason, ports, retention_days))
@@ -225,6 +239,11 @@ def take_delivery(
         return hold(f"unparseable {what}: nested too deep")
     if parsed is None:
         return Ignored(f"topic {delivery.topic!r} not acted on")
+    if isinstance(parsed, ListingChanged):
+        sink = channel.listing_sink()
+        if sink is None:
+            return Ignored(f"{delivery.channel} listings are not compared (no reader)")
+        return sink(shop.key, parsed)
     if not isinstance(parsed, OrderNotice):
         order = replace(parsed, listing_account=shop.key)
     else:

@@ -14,6 +14,10 @@ One run of one channel, in order:
    channel's sync queue, which publishes what Keel derives *then*. Never a value from here.
 
 A dry run reads and compares only: no subscription, order, record or trigger changes.
+
+`check_listing` is the same comparison and repair for the listings one channel's news names
+(port.ListingChanged: a hand edit Shopify, WooCommerce or Amazon told of), run by ingest: the
+edit is repaired in seconds; the schedule stays the backstop for news that never came.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from shared.channels.errors import ChannelError
+from shared.channels.errors import AuthError, ChannelError, PermanentError
+from shared.channels.port import ListingChanged
 from shared.domain.drift import (
     PRICE,
     QUANTITY,
@@ -35,7 +40,7 @@ from shared.domain.drift import (
     differences,
     still_open,
 )
-from shared.domain.listings import Listing
+from shared.domain.listings import Listing, stock_slot
 from shared.domain.matching import ChannelListing
 from shared.services.onboarding import (
     ChannelAccess,
@@ -47,6 +52,13 @@ from shared.services.onboarding import (
 )
 from shared.services.stock import derived_quantities
 from shared.stores.ports import DriftLog, Inventory, Listings, Prices, StockCatalog
+
+
+class ListingLookup(Protocol):
+    """The catalog as a change signal finds Keel's listings by the channel's ids."""
+
+    def find_sku(self, slot: str, kind: str, value: str) -> str | None: ...
+    def listings_for(self, sku: str) -> list[Listing]: ...
 
 
 class Repairs(Protocol):
@@ -287,3 +299,65 @@ def _repair(
     if unsent := r.repairs.flush():
         report.errors.append(f"repair triggers not sent to {sorted(unsent)}")
     report.repaired = len(stock_done) + len(price_done)
+
+
+@dataclass(frozen=True)
+class ListingCheck:
+    """What one listing change led to."""
+
+    listings: tuple[str, ...]  # "<listing key> <sku>" of each of Keel's listings read
+    drift: tuple[Drift, ...]
+    repaired: int
+    errors: tuple[str, ...]
+
+    @property
+    def said(self) -> str:
+        if not self.listings:
+            return "names no listing of Keel's"
+        found = ", ".join(f"{d.sku} {d.field} {d.channel} (Keel {d.keel})" for d in self.drift)
+        return f"read {len(self.listings)}: " + (f"{found}; {self.repaired} repaired" if found
+                                                 else "as Keel derives")  # fmt: skip
+
+
+def check_listing(
+    r: Reconciler, lookup: ListingLookup, account: str, change: ListingChanged
+) -> ListingCheck:
+    """Read the listings `change` names (of `account`, its key) as the channel shows them now,
+    compare with Keel's values read after, and repair what differs as a run would. A read that
+    may succeed later (RetryableError, AuthError) raises: the delivery comes back."""
+    spec = r.access.spec
+    slot = stock_slot(spec.name, account)
+    skus = sorted(
+        {sku for kind, value in change.refs if (sku := lookup.find_sku(slot, kind, value))}
+    )
+    mine = [
+        x
+        for sku in skus
+        for x in lookup.listings_for(sku)
+        if x.channel == spec.name
+        and x.account == account
+        and change.marketplace in ("", x.marketplace)
+    ]
+    report = ChannelReport(spec.name, dry_run=False)
+    read = [(x, seen) for x in mine if (seen := _read_now(r, x, report)) is not None]
+    expected = _expected(r, [x for x, _ in read], report)  # Keel's values read after
+    found = [(d, x, seen) for x, seen in read for d in differences(expected[(x.key, x.sku)], seen)]
+    if found:
+        _repair(r, found, report, r.now())
+    return ListingCheck(
+        tuple(f"{x.key} {x.sku}" for x in mine),
+        tuple(d for d, _, _ in found),
+        report.repaired,
+        tuple(report.errors),
+    )
+
+
+def _read_now(r: Reconciler, listing: Listing, report: ChannelReport) -> ChannelListing | None:
+    """None: gone from the channel, or refused for good (reported: the schedule reports it)."""
+    try:
+        return r.access.reader(listing.account).read_listing(listing.refs, listing.marketplace)
+    except AuthError:
+        raise
+    except PermanentError as exc:
+        report.errors.append(f"reading {listing.key} {listing.sku}: {exc}")
+        return None

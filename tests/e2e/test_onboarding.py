@@ -127,7 +127,7 @@ def test_5_nothing_arrives_until_connect_and_connect_twice_keeps_one_each(
     assert all(entry["healthy"] for entry in status)
     subs = httpx.get(f"{stack.sandbox_url('woocommerce')}/__sandbox/subscriptions", timeout=10)
     assert sorted(s["topic"] for s in subs.json()) == [
-        "order.created", "order.deleted", "order.updated",
+        "order.created", "order.deleted", "order.updated", "product.updated",
     ]  # fmt: skip
 
 

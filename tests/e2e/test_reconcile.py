@@ -1,8 +1,9 @@
 """Reconciliation (#25) through `keel reconcile`, on a local stack onboarded as `keel demo`
 onboards it (`--seed merchant`, import, discover, link, connect on all four channels): nothing
 to do once settled; a silent hand edit on each channel found by a dry run (nothing changes) and
-repaired by a run; a disabled WooCommerce webhook re-armed and the order it missed reserved; a
-corrupted `reserved` reported, never fixed."""
+repaired by a run; a notified one repaired by ingest without a run; a disabled WooCommerce
+webhook re-armed and the order it missed reserved; a corrupted `reserved` reported, never
+fixed."""
 
 from __future__ import annotations
 
@@ -116,6 +117,29 @@ def test_2_a_silent_hand_edit_on_each_channel_is_found_then_repaired(
     for channel in CHANNELS:
         assert after["channels"][channel]["drift"] == [], (channel, after["channels"][channel])
         assert after["channels"][channel]["persisting"] == 0
+
+
+def shows(stack: LocalStack, channel: str, listing: str) -> dict[str, Any]:
+    rows = httpx.get(f"{stack.sandbox_url(channel)}/__sandbox/listings", timeout=10).json()
+    found: dict[str, Any] = next(r for r in rows if r["listing_id"] == listing)
+    return found
+
+
+def test_2b_a_notified_hand_edit_is_repaired_without_a_sweep(stack: LocalStack) -> None:
+    """The channel's own news (Shopify inventory_levels/update, Woo product.updated, Amazon
+    LISTINGS_ITEM_MFN_QUANTITY_CHANGE) reaches ingest, which reads the listing and repairs it:
+    no `keel reconcile`, no schedule (the stack's schedules are not timed)."""
+    settle(stack)
+    edits = {c: mug_listing(stack, c) for c in ("shopify", "woocommerce", "amazon")}
+    before = {c: shows(stack, c, listing)["quantity"] for c, listing in edits.items()}
+    for channel, listing in edits.items():
+        edit(stack, channel, listing, quantity=before[channel] + 5)  # notify: the default
+    deadline = time.monotonic() + 30
+    now = {c: -1 for c in edits}
+    while time.monotonic() < deadline and now != before:
+        time.sleep(0.5)
+        now = {c: shows(stack, c, listing)["quantity"] for c, listing in edits.items()}
+    assert now == before
 
 
 def test_3_a_disabled_webhook_is_re_armed_and_the_order_it_missed_reserved(

@@ -18,7 +18,7 @@ from shared.channels.amazon.notifications import (
 )
 from shared.channels.amazon.orders import AmazonOrder, AmazonOrderReader, parse_order
 from shared.channels.errors import PermanentError
-from shared.channels.port import OrderNotice
+from shared.channels.port import ListingChanged, OrderNotice
 from shared.domain.orders import Money
 from tests.unit.amazon_support import connect
 
@@ -35,17 +35,21 @@ def test_the_specs_are_there() -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_every_notification_example_is_an_order_notice_or_rejected_with_a_reason(
+def test_every_notification_example_is_an_order_notice_a_listing_change_or_rejected(
     path: Path,
 ) -> None:
     raw = path.read_bytes()
     body = json.loads(raw)
-    seller = body.get("Payload", {}).get("OrderChangeNotification", {}).get("SellerId", "x")
+    payload = body.get("Payload", {})
+    seller = payload.get("OrderChangeNotification", payload).get("SellerId", "x")
     found = classify(raw, seller.lower())
     if path.name.startswith("OrderChange"):
         assert found == OrderNotice("903-8868176-2219830")
         inbound = AmazonNotificationsInbound()
         assert inbound.parse_webhook({}, raw, seller.lower()) == found
+    elif path.name.startswith("ListingsItemMfnQuantityChange"):
+        assert found == ListingChanged((("sku", "NLS-SHOES-03"),))  # read again by ingest
+        assert AmazonNotificationsInbound().parse_webhook({}, raw, seller.lower()) == found
     else:
         assert isinstance(found, Rejected)
         kind = body.get("NotificationType") or body.get("notificationType")

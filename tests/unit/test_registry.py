@@ -155,17 +155,23 @@ def test_a_channel_that_delivers_to_a_queue_gets_the_queue_its_consumer_and_its_
 
 def test_every_subscription_a_channel_asks_for_is_one_its_parser_acts_on() -> None:
     """docs/deploy.md tells operators to subscribe these: each must reach an order (or, for
-    offer notifications, the repricer)."""
-    from shared.channels.amazon.notifications import ANY_OFFER_CHANGED, ORDER_CHANGE
+    offer notifications, the repricer; for listing news, a read of the listing)."""
+    from shared.channels.amazon.notifications import (
+        ANY_OFFER_CHANGED,
+        ORDER_CHANGE,
+        QUANTITY_CHANGE,
+    )
+    from shared.channels.shopify.listing_news import TOPICS as SHOPIFY_NEWS
     from shared.channels.shopify.orders import ORDER_TOPICS as SHOPIFY_TOPICS
+    from shared.channels.woocommerce.listing_news import TOPIC as WOO_NEWS
     from shared.channels.woocommerce.orders import DELETED_TOPIC
     from shared.channels.woocommerce.orders import ORDER_TOPICS as WOO_TOPICS
 
     acted_on = {
-        "shopify": SHOPIFY_TOPICS,
-        "woocommerce": WOO_TOPICS | {DELETED_TOPIC},
+        "shopify": SHOPIFY_TOPICS | SHOPIFY_NEWS,
+        "woocommerce": WOO_TOPICS | {DELETED_TOPIC, WOO_NEWS},
         "bol": {"ORDER"},
-        "amazon": {ORDER_CHANGE, ANY_OFFER_CHANGED},
+        "amazon": {ORDER_CHANGE, ANY_OFFER_CHANGED, QUANTITY_CHANGE},
     }
     for channel in CHANNELS:
         assert channel.subscriptions, channel.name

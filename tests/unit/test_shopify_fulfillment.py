@@ -76,7 +76,7 @@ class Shop:
         order = ShopifyOrdersInbound().parse_webhook(
             {"X-Shopify-Topic": "orders/create"}, body, self.sandbox.shop_domain
         )
-        assert order is not None
+        assert isinstance(order, Order)
         return order
 
     def shipments(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from shared.channels.shopify.graphql import INVENTORY_LEVELS_QUERY, SET_QUANTITI
 from shared.channels.shopify.orders import ShopifyOrdersInbound
 from shared.channels.shopify.secret import ShopifySecret
 from shared.channels.shopify.signature import verify
+from shared.domain.orders import Order
 
 GRAPHQL = "/admin/api/2026-10/graphql.json"
 
@@ -121,7 +122,7 @@ def test_placing_an_order_lowers_stock_and_sends_a_signed_orders_create(
     assert headers["x-shopify-shop-domain"] == sandbox.shop_domain
     assert headers["x-shopify-api-version"] == "2026-10"
     order = ShopifyOrdersInbound().parse_webhook(headers, delivery.body, "keel-demo.myshopify.com")
-    assert order is not None and order.external_id == order_id
+    assert isinstance(order, Order) and order.external_id == order_id
     assert [(ln.channel_variant_id, ln.quantity) for ln in order.lines] == [
         (mug["variant_id"], 2),
         (tee["variant_id"], 1),

@@ -24,7 +24,8 @@ CHANNEL = Channel(
         topic=FromBody(("NotificationType",)),
     ),
     # SP-API notification types, to the notifications queue (offers: the repricer)
-    subscriptions=("ORDER_CHANGE", "ANY_OFFER_CHANGED"),
+    # The quantity change: a hand edit in Seller Central; the listing is read again and compared.
+    subscriptions=("ORDER_CHANGE", "ANY_OFFER_CHANGED", "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"),
     inbound="shared.channels.amazon.notifications:AmazonNotificationsInbound",
     fetch_order="shared.channels.amazon.orders:fetch_order",
     line_item_ref="marketplace_sku",

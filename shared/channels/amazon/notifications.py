@@ -1,8 +1,9 @@
 """SP-API notifications as they arrive on Keel's queue: an ORDER_CHANGE names an order (it
 carries no prices, and not every new order is announced), so it becomes an `OrderNotice` and
 ingest reads the order with `getOrder`. An ANY_OFFER_CHANGED tells of the offers beside one of
-the seller's ASINs: it becomes `CompetingOffers` for the repricer. Every other notification
-type is rejected with a reason.
+the seller's ASINs: it becomes `CompetingOffers` for the repricer. A
+LISTINGS_ITEM_MFN_QUANTITY_CHANGE names a seller SKU whose quantity moved: `ListingChanged`, read
+again by ingest. Every other notification type is rejected with a reason.
 
 Unsigned: the queue's policy is the trust, so the seller the notification names must be the
 one this account's secret serves.
@@ -17,12 +18,15 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from shared.channels.port import CompetingOffers, OrderNotice
+from shared.channels.port import CompetingOffers, ListingChanged, OrderNotice
 from shared.domain.orders import Order, normalize_account
 from shared.domain.pricing import Offer
 
 CHANNEL = "amazon"
 ORDER_CHANGE = "ORDER_CHANGE"
+# A seller SKU's merchant-fulfilled quantity changed (a hand edit in Seller Central, another
+# app): no marketplace, the quantity is the seller SKU's in all of them.
+QUANTITY_CHANGE = "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"
 ANY_OFFER_CHANGED = "ANY_OFFER_CHANGED"
 BUY_BOX = "buy-box"  # the seller id given to the Buy Box price of the summary
 LOWEST = "lowest-"  # and to the summary's lowest price per fulfillment channel
@@ -135,11 +139,29 @@ def _time(value: Any) -> datetime:
         raise ValueError(f"not a time: {str(value)[:40]!r}") from None
 
 
-def classify(raw: bytes, account: str) -> OrderNotice | Rejected:
-    """Raises ValueError when an ORDER_CHANGE is malformed or names another seller (ingest
-    holds it with the reason)."""
+def _quantity_change(body: Mapping[str, Any], account: str) -> ListingChanged:
+    payload = body.get("Payload")
+    if not isinstance(payload, dict):
+        raise ValueError(f"{QUANTITY_CHANGE} without Payload")
+    seller, sku = payload.get("SellerId"), payload.get("Sku")
+    if not isinstance(seller, str) or normalize_account(seller) != account:
+        raise ValueError(
+            f"{QUANTITY_CHANGE} for another seller than {account!r}: {str(seller)[:40]!r}"
+        )
+    if not isinstance(sku, str) or not sku.strip() or len(sku) > 200:
+        raise ValueError(f"{QUANTITY_CHANGE} without a Sku")
+    if payload.get("FulfillmentChannelCode", "DEFAULT") != "DEFAULT":
+        raise ValueError(f"{QUANTITY_CHANGE} for a fulfillment channel other than DEFAULT")
+    return ListingChanged((("sku", sku),))
+
+
+def classify(raw: bytes, account: str) -> OrderNotice | ListingChanged | Rejected:
+    """Raises ValueError when an ORDER_CHANGE or a quantity change is malformed or names
+    another seller (ingest holds it with the reason)."""
     body = _body(raw)
     kind = _field(body, "NotificationType")
+    if kind == QUANTITY_CHANGE:
+        return _quantity_change(body, account)
     if kind != ORDER_CHANGE:
         return Rejected(f"not an order change: notification type {str(kind)[:60]!r}")
     payload = body.get("Payload")
@@ -164,9 +186,9 @@ class AmazonNotificationsInbound:
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | OrderNotice | None:
+    ) -> Order | OrderNotice | ListingChanged | None:
         found = classify(raw_body, account)
-        return found if isinstance(found, OrderNotice) else None
+        return None if isinstance(found, Rejected) else found
 
 
 class AmazonOfferChanges:

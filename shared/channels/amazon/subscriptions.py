@@ -19,7 +19,7 @@ from shared.channels.errors import PermanentError
 from shared.channels.port import Subscription
 
 NOTIFICATIONS = "/notifications/v1"
-PAYLOAD_VERSION = "1.0"  # ORDER_CHANGE and ANY_OFFER_CHANGED
+PAYLOAD_VERSION = "1.0"  # every type Keel subscribes to
 
 
 class AmazonSubscriptions:

@@ -25,9 +25,17 @@ CHANNEL = Channel(
         account_header=signature.SHOP_HEADER,
     ),
     # Edits, refunds and fulfilments arrive as orders/updated; without it only the poll sees them.
-    subscriptions=("orders/create", "orders/updated", "orders/cancelled"),
+    subscriptions=(
+        "orders/create",
+        "orders/updated",
+        "orders/cancelled",
+        # A hand edit in the admin (quantity, price): the listing is read again and compared.
+        "inventory_levels/update",
+        "products/update",
+    ),
     inbound="shared.channels.shopify.orders:ShopifyOrdersInbound",
     line_item_ref="variant_id",
+    news_refs=("inventory_item_id",),  # inventory_levels/update names the item, not the variant
     confirm_shipment="shared.channels.shopify.fulfillment:fulfillment",
     cancel_lines="shared.channels.shopify.oversell:line_canceller",
     outbound_stock="shared.channels.shopify.stock:publisher",

@@ -18,6 +18,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
+from shared.channels.port import ListingChanged
+from shared.channels.shopify import listing_news
 from shared.channels.shopify.signature import TOPIC_HEADER
 from shared.domain.orders import (
     Money,
@@ -301,8 +303,10 @@ class ShopifyOrdersInbound:
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | None:
+    ) -> Order | ListingChanged | None:
         topic = {k.lower(): v for k, v in headers.items()}.get(TOPIC_HEADER, "")
+        if topic in listing_news.TOPICS:
+            return listing_news.listing_changed(topic, raw_body)
         if topic not in ORDER_TOPICS:
             return None
         return to_order(ShopifyOrder.model_validate_json(raw_body), account)

@@ -25,7 +25,8 @@ CHANNEL = Channel(
         account_header=signature.SOURCE_HEADER,
         is_ping=signature.is_ping,
     ),
-    subscriptions=("order.created", "order.updated", "order.deleted"),
+    # product.updated: a hand edit in wp-admin; the listing is read again and compared.
+    subscriptions=("order.created", "order.updated", "order.deleted", "product.updated"),
     inbound="shared.channels.woocommerce.orders:WooOrdersInbound",
     # `order.deleted` carries only the id: the order is read again (trashed) or has ended.
     fetch_order="shared.channels.woocommerce.poll:fetch_order",

@@ -27,7 +27,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from shared.channels.port import OrderNotice
+from shared.channels.port import ListingChanged, OrderNotice
+from shared.channels.woocommerce import listing_news
 from shared.channels.woocommerce.signature import TOPIC_HEADER
 from shared.domain.orders import Money, Order, OrderCharges, OrderLine, Refund, ShippingAddress
 
@@ -249,8 +250,10 @@ class WooOrdersInbound:
 
     def parse_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, account: str
-    ) -> Order | OrderNotice | None:
+    ) -> Order | OrderNotice | ListingChanged | None:
         topic = {k.lower(): v for k, v in headers.items()}.get(TOPIC_HEADER, "")
+        if topic == listing_news.TOPIC:
+            return listing_news.listing_changed(raw_body)
         if topic == DELETED_TOPIC:
             return OrderNotice(str(DeletedOrder.model_validate_json(raw_body).id), deleted=True)
         if topic not in ORDER_TOPICS:
